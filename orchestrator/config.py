@@ -1,0 +1,329 @@
+"""The restaurant's configuration (tables, menu, robots, floor graph), validated at load.
+
+One YAML file describes one restaurant; `seeds/restaurant.yaml` is the demo. Every consumer —
+the API, the dispatcher, the robot nodes, the Gazebo world writer and the rush simulator —
+reads it through `load_restaurant`, so a typo is caught once, with the file and field named.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Ident = Annotated[str, Field(pattern=r'^[a-z0-9][a-z0-9_-]{0,39}$')]
+LANGS = ('ko', 'en', 'zh')
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra='forbid', frozen=True)
+
+
+class Names(Strict):
+    """A name in each language the diner page offers."""
+
+    ko: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+class Restaurant(Strict):
+    id: Ident
+    name: Names
+    currency: Annotated[str, Field(pattern=r'^[A-Z]{3}$')] = 'KRW'
+    # Minor units per major unit (KRW has none, USD has 100); prices are integers in minor units.
+    currency_decimals: Annotated[int, Field(ge=0, le=3)] = 0
+
+
+class Table(Strict):
+    id: Ident
+    name: str
+    seats: Annotated[int, Field(ge=1, le=20)]
+    x: float
+    y: float
+    # The floor-graph waypoint where a serving robot stops for this table.
+    waypoint: Ident
+
+
+class Station(Strict):
+    id: Ident
+    name: Names
+
+
+class Category(Strict):
+    id: Ident
+    name: Names
+
+
+class Choice(Strict):
+    id: Ident
+    name: Names
+    price_delta: int = 0
+
+
+class Option(Strict):
+    id: Ident
+    name: Names
+    choices: Annotated[list[Choice], Field(min_length=1)]
+    default: Ident
+
+    @model_validator(mode='after')
+    def _default_is_a_choice(self) -> Option:
+        if self.default not in {c.id for c in self.choices}:
+            raise ValueError(f'default {self.default!r} is not one of its choices')
+        return self
+
+
+Allergen = Literal[
+    'gluten', 'crustacean', 'egg', 'fish', 'peanut', 'soy', 'milk', 'nuts', 'celery',
+    'mustard', 'sesame', 'sulphite', 'lupin', 'mollusc', 'pork', 'beef', 'chicken', 'shellfish',
+]
+
+
+class Dish(Strict):
+    id: Ident
+    name: Names
+    category: Ident
+    station: Ident
+    price: Annotated[int, Field(ge=0)]
+    cook_time_s: Annotated[float, Field(gt=0, le=3600)]
+    allergens: list[Allergen] = []
+    options: list[Option] = []
+    available: bool = True
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+class CookingRobot(Strict):
+    id: Ident
+    stations: Annotated[list[Ident], Field(min_length=1)]
+    # How many dishes it cooks at once.
+    capacity: Annotated[int, Field(ge=1, le=16)]
+    # Where it stands (metres), for the floor map.
+    x: float = 0.0
+    y: float = 0.0
+
+
+class ServingRobot(Strict):
+    id: Ident
+    trays: Annotated[int, Field(ge=1, le=8)] = 4
+    speed_mps: Annotated[float, Field(gt=0, le=2.0)] = 1.0
+    max_accel_mps2: Annotated[float, Field(gt=0, le=3.0)] = 0.5
+    # Footprint radius, metres (BellaBot is ~0.27 m).
+    radius_m: Annotated[float, Field(gt=0, le=1.0)] = 0.27
+    dock: Ident
+
+
+WaypointKind = Literal['pass', 'dock', 'charger', 'table', 'junction']
+
+
+class Waypoint(Strict):
+    id: Ident
+    x: float
+    y: float
+    kind: WaypointKind = 'junction'
+
+
+class Aisle(Strict):
+    """An undirected edge of the floor graph that robots may drive along."""
+
+    a: Ident
+    b: Ident
+    width_m: Annotated[float, Field(gt=0, le=10)]
+
+
+class Wall(Strict):
+    """A wall segment, for collision checks and the Gazebo world."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class Floor(Strict):
+    width_m: Annotated[float, Field(gt=0)]
+    depth_m: Annotated[float, Field(gt=0)]
+    # Square table top edge, metres (for the map, collisions and Gazebo).
+    table_size_m: Annotated[float, Field(gt=0)] = 0.8
+    waypoints: Annotated[list[Waypoint], Field(min_length=2)]
+    aisles: Annotated[list[Aisle], Field(min_length=1)]
+    walls: list[Wall] = []
+    # Narrowest aisle a serving robot may take (BellaBot needs 0.7 m).
+    min_aisle_m: Annotated[float, Field(gt=0)] = 0.7
+
+    @cached_property
+    def points(self) -> dict[str, Waypoint]:
+        return {w.id: w for w in self.waypoints}
+
+    @cached_property
+    def pass_point(self) -> Waypoint:
+        return next(w for w in self.waypoints if w.kind == 'pass')
+
+    def neighbours(self, node: str) -> list[tuple[str, float]]:
+        out = []
+        for aisle in self.aisles:
+            if aisle.width_m < self.min_aisle_m:
+                continue
+            if node in (aisle.a, aisle.b):
+                other = aisle.b if node == aisle.a else aisle.a
+                out.append((other, self.distance(node, other)))
+        return out
+
+    def distance(self, a: str, b: str) -> float:
+        pa, pb = self.points[a], self.points[b]
+        return math.hypot(pa.x - pb.x, pa.y - pb.y)
+
+    def path(self, start: str, goal: str) -> list[str]:
+        """Shortest drivable path (Dijkstra over aisles wide enough); raises if none."""
+        dist = {start: 0.0}
+        prev: dict[str, str] = {}
+        heap = [(0.0, start)]
+        while heap:
+            d, node = heapq.heappop(heap)
+            if node == goal:
+                break
+            if d > dist[node]:
+                continue
+            for nxt, w in self.neighbours(node):
+                if d + w < dist.get(nxt, math.inf):
+                    dist[nxt] = d + w
+                    prev[nxt] = node
+                    heapq.heappush(heap, (d + w, nxt))
+        if goal not in dist:
+            raise ValueError(f'no drivable path from {start!r} to {goal!r}')
+        path = [goal]
+        while path[-1] != start:
+            path.append(prev[path[-1]])
+        return path[::-1]
+
+    def path_length(self, path: list[str]) -> float:
+        return sum(self.distance(a, b) for a, b in zip(path, path[1:], strict=False))
+
+
+class ServicePolicy(Strict):
+    """Knobs of service that an owner tunes."""
+
+    # Ticket age colours on the console, seconds since the order was accepted.
+    age_warn_s: Annotated[float, Field(gt=0)] = 480
+    age_late_s: Annotated[float, Field(gt=0)] = 900
+    # How long a serving robot waits at a table for pickup before bringing the food back.
+    pickup_timeout_s: Annotated[float, Field(gt=0)] = 120
+    # A robot whose heartbeat is older than this is marked lost.
+    robot_lost_after_s: Annotated[float, Field(gt=0)] = 5
+    # Attempts before a cook job goes to the dead-letter stream.
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    # Tables within this distance (metres) of each other may share a serving trip.
+    batch_radius_m: Annotated[float, Field(gt=0)] = 4.0
+
+
+class RestaurantConfig(Strict):
+    model_config = ConfigDict(extra='forbid', frozen=True, ignored_types=(cached_property,))
+
+    restaurant: Restaurant
+    tables: Annotated[list[Table], Field(min_length=1)]
+    stations: Annotated[list[Station], Field(min_length=1)]
+    categories: Annotated[list[Category], Field(min_length=1)]
+    dishes: Annotated[list[Dish], Field(min_length=1)]
+    cooking_robots: Annotated[list[CookingRobot], Field(min_length=1)]
+    serving_robots: Annotated[list[ServingRobot], Field(min_length=1)]
+    floor: Floor
+    service: ServicePolicy = ServicePolicy()
+
+    @model_validator(mode='after')
+    def _cross_references(self) -> RestaurantConfig:
+        for field in ('tables', 'stations', 'categories', 'dishes', 'cooking_robots',
+                      'serving_robots'):
+            _unique(field, getattr(self, field))
+        _unique('floor.waypoints', self.floor.waypoints)
+        stations = {s.id for s in self.stations}
+        categories = {c.id for c in self.categories}
+        points = self.floor.points
+        for i, d in enumerate(self.dishes):
+            _ref(f'dishes[{i}].station', d.station, stations)
+            _ref(f'dishes[{i}].category', d.category, categories)
+            _unique(f'dishes[{i}].options', d.options)
+        for i, r in enumerate(self.cooking_robots):
+            for s in r.stations:
+                _ref(f'cooking_robots[{i}].stations', s, stations)
+        for i, sr in enumerate(self.serving_robots):
+            _ref(f'serving_robots[{i}].dock', sr.dock, points)
+        for i, t in enumerate(self.tables):
+            _ref(f'tables[{i}].waypoint', t.waypoint, points)
+        for i, a in enumerate(self.floor.aisles):
+            _ref(f'floor.aisles[{i}].a', a.a, points)
+            _ref(f'floor.aisles[{i}].b', a.b, points)
+        passes = [w.id for w in self.floor.waypoints if w.kind == 'pass']
+        if len(passes) != 1:
+            raise ValueError(f'floor.waypoints: need exactly one waypoint of kind pass, '
+                             f'found {len(passes)}')
+        served = {s for r in self.cooking_robots for s in r.stations}
+        for s in sorted(stations - served):
+            raise ValueError(f'stations: no cooking robot serves station {s!r}')
+        for t in self.tables:
+            self.floor.path(passes[0], t.waypoint)
+        for sr in self.serving_robots:
+            self.floor.path(passes[0], sr.dock)
+        return self
+
+    @cached_property
+    def dish_by_id(self) -> dict[str, Dish]:
+        return {d.id: d for d in self.dishes}
+
+    @cached_property
+    def table_by_id(self) -> dict[str, Table]:
+        return {t.id: t for t in self.tables}
+
+    def robots_for_station(self, station: str) -> list[CookingRobot]:
+        return [r for r in self.cooking_robots if station in r.stations]
+
+
+def _unique(field: str, items: list) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f'{field}: duplicate id {item.id!r}')
+        seen.add(item.id)
+
+
+def _ref(field: str, value: str, known) -> None:
+    if value not in known:
+        raise ValueError(f'{field}: unknown id {value!r}')
+
+
+def load_restaurant(path: str | Path) -> RestaurantConfig:
+    """Parse and validate a restaurant YAML file; ConfigError names the file and field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except OSError as e:
+        raise ConfigError(f'{path}: cannot read: {e.strerror}') from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f'{path}: not valid YAML: {e}') from e
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{path}: expected a mapping at the top level')
+    # Top-level `x-*` keys only hold YAML anchors (shared options) and are not config.
+    raw = {k: v for k, v in raw.items() if not str(k).startswith('x-')}
+    try:
+        return RestaurantConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(f'{path}: ' + format_validation_error(e)) from e
+
+
+def format_validation_error(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        loc = '.'.join(str(p) for p in err['loc'])
+        msg = err['msg'].removeprefix('Value error, ')
+        lines.append(f'{loc}: {msg}' if loc else msg)
+    return '; '.join(lines)

@@ -1,0 +1,77 @@
+"""Every Redis key and stream name robodine uses, in one place.
+
+Layout (all under the `rd:` prefix):
+- `rd:order:{order_id}`            hash   the order: table, status, total, lines (JSON), times
+- `rd:order:{order_id}:events`     stream the order's timeline; the diner's SSE reads it
+- `rd:table:{table_id}:orders`     zset   order ids of a table, scored by creation time (ms)
+- `rd:idem:{table_id}:{key}`       string idempotency record: body hash + first response
+- `rd:cook:{station}`              stream cook jobs of one station, consumer group `dispatch`
+- `rd:job:{job_id}`                hash   a job's state, lease owner/expiry and epoch
+- `rd:deliveries`                  stream delivery (serving-trip) jobs, consumer group `dispatch`
+- `rd:dead`                        stream jobs that failed `max_attempts` times, with reasons
+- `rd:feed`                        stream every event of the restaurant, for consoles
+- `rd:alerts`                      stream operator alerts; `rd:alerts:acked` set of acked ids
+- `rd:audit`                       stream who did what from the console
+- `rd:control`                     stream operator commands for robots, consumer group `fleet`
+- `rd:robot:{robot_id}`            hash   last RobotState heartbeat seen by the fleet bridge
+- `rd:soldout`                     set    dish ids marked sold out (86'd)
+- `rd:price:{dish_id}`             string manager's price override
+- `rd:operator:{name}`             hash   operator account: password hash, role
+- `rd:session:{sid}`               string operator session (JSON), with a TTL
+"""
+
+from __future__ import annotations
+
+PREFIX = 'rd'
+COOK_GROUP = 'dispatch'
+DELIVERY_GROUP = 'dispatch'
+CONTROL_GROUP = 'fleet'
+
+FEED = f'{PREFIX}:feed'
+DELIVERIES = f'{PREFIX}:deliveries'
+DEAD = f'{PREFIX}:dead'
+ALERTS = f'{PREFIX}:alerts'
+ALERTS_ACKED = f'{PREFIX}:alerts:acked'
+AUDIT = f'{PREFIX}:audit'
+CONTROL = f'{PREFIX}:control'
+SOLDOUT = f'{PREFIX}:soldout'
+
+
+def order(order_id: str) -> str:
+    return f'{PREFIX}:order:{order_id}'
+
+
+def order_events(order_id: str) -> str:
+    return f'{PREFIX}:order:{order_id}:events'
+
+
+def table_orders(table_id: str) -> str:
+    return f'{PREFIX}:table:{table_id}:orders'
+
+
+def idempotency(table_id: str, key: str) -> str:
+    return f'{PREFIX}:idem:{table_id}:{key}'
+
+
+def cook_stream(station: str) -> str:
+    return f'{PREFIX}:cook:{station}'
+
+
+def job(job_id: str) -> str:
+    return f'{PREFIX}:job:{job_id}'
+
+
+def robot(robot_id: str) -> str:
+    return f'{PREFIX}:robot:{robot_id}'
+
+
+def price(dish_id: str) -> str:
+    return f'{PREFIX}:price:{dish_id}'
+
+
+def operator(name: str) -> str:
+    return f'{PREFIX}:operator:{name}'
+
+
+def session(session_id: str) -> str:
+    return f'{PREFIX}:session:{session_id}'

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up on Debian/Ubuntu: system packages, the venv, Python and
+# ROS 2 Jazzy wheels, and our rosidl interface package. Called by `make demo` and `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+APT_PACKAGES=(redis-server chromium libsdformat-dev pkg-config g++ cmake)
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
+pkg-config --exists sdformat12 2>/dev/null || missing+=(libsdformat-dev pkg-config)
+command -v g++ >/dev/null || missing+=(g++)
+command -v cmake >/dev/null || missing+=(cmake)
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    say "missing ${missing[*]} and no apt-get here: install them with your package manager"
+    exit 1
+  fi
+  SUDO=''
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { say "need root or sudo to install: ${missing[*]}"; exit 1; }
+    SUDO=sudo
+  fi
+  say "installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' 2>/dev/null || {
+  say "robodine needs Python >= 3.11 ($PY is $("$PY" --version 2>&1))"; exit 1; }
+[ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
+PIP=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+deps_stamp=$(stamp_of pyproject.toml requirements-ros.txt)
+if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
+  say 'installing Python and ROS 2 Jazzy packages'
+  "${PIP[@]}" install -U pip >/dev/null
+  "${PIP[@]}" install -r requirements-ros.txt -e '.[dev]'
+  echo "$deps_stamp" > "$VENV/.deps-stamp"
+fi
+
+IFACE=robot_nodes/restaurant_interfaces
+iface_stamp=$(find "$IFACE" -type f -not -path '*/build/*' | sort | xargs cat | sha256sum | cut -c1-16)
+if [ "$(cat "$VENV/.iface-stamp" 2>/dev/null)" != "$iface_stamp" ]; then
+  say 'building restaurant_interfaces (rosidl, ~40 s)'
+  "${PIP[@]}" install "./$IFACE"
+  echo "$iface_stamp" > "$VENV/.iface-stamp"
+fi
