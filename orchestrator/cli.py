@@ -1,0 +1,120 @@
+"""`robodine` command line: one sub-command per way of running a part of the restaurant.
+
+Each handler lives next to what it runs and is imported only when its command is chosen, so
+`robodine config check` works without ROS 2 and `robodine --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.settings import DEFAULT_CONFIG
+
+# command -> 'module:function'; the function takes the parsed argparse.Namespace, returns an
+# exit code.
+HANDLERS = {
+    'serve': 'orchestrator.api.serve:serve_command',
+    'up': 'orchestrator.bringup:up_command',
+    'dispatcher': 'orchestrator.dispatch.service:dispatcher_command',
+    'qr': 'table_qr.sheet:qr_command',
+    'config': 'orchestrator.cli:config_check_command',
+    'operator': 'orchestrator.console.accounts:operator_command',
+    'rush': 'orchestrator.rush.runner:rush_command',
+    'gazebo': 'robot_nodes.gazebo_world:gazebo_command',
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='robodine', description=__doc__)
+    sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    def config_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument('--config', type=Path, default=DEFAULT_CONFIG,
+                        help='restaurant YAML (default: the demo in seeds/)')
+
+    s = sub.add_parser('serve', help='run the orchestrator API against a given Redis')
+    config_arg(s)
+    s.add_argument('--redis-url', required=True)
+    s.add_argument('--host', default='127.0.0.1')
+    s.add_argument('--port', type=int, default=8000)
+    s.add_argument('--with-dispatcher', action='store_true',
+                   help='also run the dispatcher (needs ROS 2) inside this process')
+
+    s = sub.add_parser('up', help='the whole restaurant: Redis, orchestrator, robots')
+    config_arg(s)
+    s.add_argument('--redis-url', default=None,
+                   help='use this Redis instead of starting one (env REDIS_URL works too)')
+    s.add_argument('--host', default='127.0.0.1')
+    s.add_argument('--port', type=int, default=8000)
+    s.add_argument('--time-scale', type=float, default=10.0,
+                   help='speeds up cooking and driving (1 = real time)')
+    s.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim',
+                   help='serving-robot driver; diffdrive also starts the headless floor plant')
+    s.add_argument('--data-dir', type=Path, default=Path('var'),
+                   help='where Redis AOF and robot ledgers live')
+
+    s = sub.add_parser('dispatcher', help='run the dispatcher alone (ROS 2 + Redis)')
+    config_arg(s)
+    s.add_argument('--redis-url', required=True)
+    s.add_argument('--name', default=None, help='consumer name (default: host-pid)')
+    s.add_argument('--time-scale', type=float, default=1.0)
+
+    s = sub.add_parser('qr', help='write table QR codes, a printable sheet and tables.csv')
+    config_arg(s)
+    s.add_argument('--base-url', required=True, help='public base URL, e.g. https://dine.example')
+    s.add_argument('--out', type=Path, required=True, help='output directory')
+
+    s = sub.add_parser('config', help='check a restaurant config')
+    cs = s.add_subparsers(dest='config_command', required=True, metavar='ACTION')
+    c = cs.add_parser('check', help='validate a restaurant YAML and say what is wrong')
+    c.add_argument('path', type=Path)
+
+    s = sub.add_parser('operator', help='manage console operator accounts')
+    os_ = s.add_subparsers(dest='operator_command', required=True, metavar='ACTION')
+    o = os_.add_parser('add', help='add or update an operator (password from prompt or stdin)')
+    o.add_argument('name')
+    o.add_argument('--role', choices=['operator', 'manager'], default='operator')
+    o.add_argument('--redis-url', required=True)
+    o.add_argument('--password-stdin', action='store_true')
+
+    s = sub.add_parser('rush', help='accelerated rush-hour simulation with a service report')
+    config_arg(s)
+    s.add_argument('--scenario', type=Path, required=True)
+    s.add_argument('--speed', type=float, default=60.0, help='time scale for robots and diners')
+    s.add_argument('--report', type=Path, required=True, help='where to write the JSON report')
+    s.add_argument('--data-dir', type=Path, default=None)
+
+    s = sub.add_parser('gazebo', help='Gazebo (gz sim Harmonic) assets')
+    gs = s.add_subparsers(dest='gazebo_command', required=True, metavar='ACTION')
+    g = gs.add_parser('world', help='write an SDF world and a ros_gz_bridge config')
+    config_arg(g)
+    g.add_argument('--out', type=Path, required=True, help='output directory')
+    return p
+
+
+def config_check_command(args: argparse.Namespace) -> int:
+    from orchestrator.config import ConfigError, load_restaurant
+
+    try:
+        cfg = load_restaurant(args.path)
+    except ConfigError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print(f'{args.path}: ok — {len(cfg.tables)} tables, {len(cfg.dishes)} dishes, '
+          f'{len(cfg.stations)} stations, {len(cfg.cooking_robots)} cooking and '
+          f'{len(cfg.serving_robots)} serving robots')
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module, func = HANDLERS[args.command].split(':')
+    return int(getattr(importlib.import_module(module), func)(args) or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
