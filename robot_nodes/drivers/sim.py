@@ -1,0 +1,108 @@
+"""Headless simulation drivers: kinematics for serving robots, timers for cooking robots."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from robot_nodes.drivers.base import CookingDriver, MotionDriver, Pose
+
+if TYPE_CHECKING:
+    from rclpy.node import Node
+
+    from orchestrator.config import ServingRobot
+
+# Closer than this (metres) counts as having reached a path point.
+ARRIVE_EPS_M = 1e-3
+
+
+class SimMotionDriver(MotionDriver):
+    """Moves along the path at the robot's top speed with its acceleration limit.
+
+    Integrates in simulated time (real seconds × time_scale); slows so that it stops exactly on
+    the last point, and decelerates at the same limit when halted.
+    """
+
+    def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
+        super().__init__(node, robot, time_scale, start)
+        self._speed = 0.0
+        self._last_s: float | None = None
+
+    @property
+    def speed(self) -> float:
+        """Current speed in simulated m/s."""
+        return self._speed
+
+    def tick(self, now_s: float) -> None:
+        last, self._last_s = self._last_s, now_s
+        if last is None or self.done:
+            self._speed = 0.0 if self.done else self._speed
+            return
+        dt = max(0.0, now_s - last) * self.time_scale
+        accel = self.robot.max_accel_mps2
+        if self._halted:
+            target = 0.0
+        else:
+            # Fastest speed from which we can still brake to a stop at the end of the path.
+            target = min(self.robot.speed_mps, math.sqrt(2 * accel * self.remaining_m()))
+        if target > self._speed:
+            self._speed = min(target, self._speed + accel * dt)
+        else:
+            self._speed = max(target, self._speed - accel * dt)
+        # Near the end the braking curve rounds to zero; creep so we always arrive.
+        step = self._speed * dt if self._halted else max(self._speed * dt, 0.01 * dt)
+        self._advance(step)
+
+    def _advance(self, step: float) -> None:
+        x, y, theta = self._pose
+        while step > 0 and not self.done:
+            tx, ty = self._path[self._next]
+            gap = math.hypot(tx - x, ty - y)
+            if gap > ARRIVE_EPS_M:
+                theta = math.atan2(ty - y, tx - x)
+            if step >= gap:
+                x, y, step = tx, ty, step - gap
+                self._next += 1
+            else:
+                x += step * math.cos(theta)
+                y += step * math.sin(theta)
+                step = 0.0
+        if self.done:
+            self._speed = 0.0
+        self._pose = (x, y, theta)
+
+
+@dataclass
+class _Stage:
+    duration_s: float
+    elapsed_s: float = 0.0
+
+
+class SimCookingDriver(CookingDriver):
+    """Each stage is a stopwatch that only runs while the driver is not halted."""
+
+    def __init__(self, node: Node, time_scale: float) -> None:
+        super().__init__(node, time_scale)
+        self._stages: dict[str, _Stage] = {}
+        self._last_s: float | None = None
+
+    def start(self, job_id: str, stage: str, duration_s: float, now_s: float) -> None:
+        self._stages[job_id] = _Stage(max(duration_s, 0.0))
+
+    def tick(self, now_s: float) -> None:
+        last, self._last_s = self._last_s, now_s
+        if last is None or self._halted:
+            return
+        dt = max(0.0, now_s - last)
+        for st in self._stages.values():
+            st.elapsed_s = min(st.duration_s, st.elapsed_s + dt)
+
+    def progress(self, job_id: str) -> float:
+        st = self._stages.get(job_id)
+        if st is None:
+            return 0.0
+        return 1.0 if st.duration_s <= 0 else st.elapsed_s / st.duration_s
+
+    def abort(self, job_id: str) -> None:
+        self._stages.pop(job_id, None)
