@@ -18,6 +18,8 @@ Layout (all under the `rd:` prefix):
 - `rd:price:{dish_id}`             string manager's price override
 - `rd:operator:{name}`             hash   operator account: password hash, role
 - `rd:session:{sid}`               string operator session (JSON), with a TTL
+- `rd:login-fail:{name|addr}`      string failed console sign-ins, expiring (rate limit)
+- `rd:alerted:{kind}:{subject}`    string an alert was raised once for this subject
 """
 
 from __future__ import annotations
@@ -75,3 +77,13 @@ def operator(name: str) -> str:
 
 def session(session_id: str) -> str:
     return f'{PREFIX}:session:{session_id}'
+
+
+def login_failures(subject: str) -> str:
+    """Counter of failed console sign-ins of one name or client address, with a TTL."""
+    return f'{PREFIX}:login-fail:{subject}'
+
+
+def alert_raised(kind: str, subject: str) -> str:
+    """Marker that an alert of `kind` was raised for `subject`, so it is raised only once."""
+    return f'{PREFIX}:alerted:{kind}:{subject}'

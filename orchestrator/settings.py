@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / 'seeds' / 'restaurant.yaml'
+
+
+class OperatorSeed(BaseModel):
+    """A console account given in configuration: an argon2 hash, never a clear password."""
+
+    role: Literal['operator', 'manager'] = 'operator'
+    password_hash: SecretStr
 
 
 class Settings(BaseSettings):
@@ -27,6 +35,10 @@ class Settings(BaseSettings):
     revoked_tokens: set[str] = Field(default_factory=set)
     # Secret for operator session cookies and CSRF tokens.
     session_secret: SecretStr = SecretStr('robodine-demo-session-secret-change-me')
+    # Console accounts from configuration, by name (`robodine operator add` stores them in Redis).
+    operators: dict[str, OperatorSeed] = Field(default_factory=dict)
+    # How long a console sign-in lasts without activity.
+    session_ttl_s: int = Field(default=12 * 3600, ge=60)
     # Speeds up cooking, driving and pickup waits (1 = real time).
     time_scale: float = Field(default=1.0, gt=0, le=1000)
     # Run the dispatcher inside the API process.
