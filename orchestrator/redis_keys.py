@@ -20,6 +20,8 @@ Layout (all under the `rd:` prefix):
 - `rd:session:{sid}`               string operator session (JSON), with a TTL
 - `rd:login-fail:{name|addr}`      string failed console sign-ins, expiring (rate limit)
 - `rd:alerted:{kind}:{subject}`    string an alert was raised once for this subject
+- `rd:trip:{trip_id}`              hash   a serving trip: robot, orders, stops, epoch, lease
+- `rd:dispatch:stats`              hash   dispatcher counters (claims, fenced writes, ...)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ALERTS_ACKED = f'{PREFIX}:alerts:acked'
 AUDIT = f'{PREFIX}:audit'
 CONTROL = f'{PREFIX}:control'
 SOLDOUT = f'{PREFIX}:soldout'
+DISPATCH_STATS = f'{PREFIX}:dispatch:stats'
 
 
 def order(order_id: str) -> str:
@@ -61,6 +64,10 @@ def cook_stream(station: str) -> str:
 
 def job(job_id: str) -> str:
     return f'{PREFIX}:job:{job_id}'
+
+
+def trip(trip_id: str) -> str:
+    return f'{PREFIX}:trip:{trip_id}'
 
 
 def robot(robot_id: str) -> str:

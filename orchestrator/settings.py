@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     session_ttl_s: int = Field(default=12 * 3600, ge=60)
     # Speeds up cooking, driving and pickup waits (1 = real time).
     time_scale: float = Field(default=1.0, gt=0, le=1000)
+    # How long a dispatcher's claim on a job lasts unless renewed (real seconds); a crashed
+    # dispatcher's jobs are taken over after it.
+    dispatch_lease_s: float = Field(default=10.0, gt=0, le=600)
     # Run the dispatcher inside the API process.
     dispatcher_enabled: bool = False
     # Log lines as JSON objects instead of text.

@@ -1,0 +1,45 @@
+"""Operator alerts: `rd:alerts` plus an `alert` event on the restaurant feed, in one write."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator import redis_keys as keys
+from orchestrator.timeline import now_ms
+
+ALERTS_MAXLEN = 10_000
+
+
+def add_alert(pipe: Pipeline, kind: str, severity: str, message: str, **refs: str) -> None:
+    """Queue an alert on `pipe`; `refs` are robot_id / order_id / job_id / trip_id."""
+    at = str(now_ms())
+    fields = {
+        'kind': kind,
+        'severity': severity,
+        'message': message,
+        'at': at,
+        **{k: v for k, v in refs.items() if v},
+    }
+    pipe.xadd(keys.ALERTS, fields, maxlen=ALERTS_MAXLEN, approximate=True)
+    data: dict[str, Any] = dict(fields)
+    pipe.xadd(
+        keys.FEED,
+        {
+            'type': 'alert',
+            'order_id': refs.get('order_id') or '',
+            'at': at,
+            'data': json.dumps(data, ensure_ascii=False, separators=(',', ':')),
+        },
+        maxlen=100_000,
+        approximate=True,
+    )
+
+
+async def raise_alert(r: Redis, kind: str, severity: str, message: str, **refs: str) -> None:
+    async with r.pipeline(transaction=True) as pipe:
+        add_alert(pipe, kind, severity, message, **refs)
+        await pipe.execute()
