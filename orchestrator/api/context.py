@@ -1,0 +1,29 @@
+"""What every request handler and background service of one app instance shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.intake import Intake
+from orchestrator.metrics import Metrics
+from orchestrator.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    config: RestaurantConfig
+    redis: Redis
+    intake: Intake
+    metrics: Metrics
+
+
+# A background service run for the app's lifetime (the dispatcher, a console feed reader):
+# entered at startup, exited at shutdown, given the app's shared context.
+Service = Callable[[AppContext], AbstractAsyncContextManager[Any]]

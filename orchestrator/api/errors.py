@@ -1,0 +1,72 @@
+"""Error responses: always JSON `{"detail": message, "field": name-or-null}` with the field named.
+
+Every refusal is also counted in `robodine_order_rejections_total` by reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from table_qr.tokens import TokenError
+
+log = logging.getLogger(__name__)
+
+REDIS_DOWN = (
+    'order service is temporarily unavailable (cannot reach the order store); '
+    'nothing was stored — retry with the same Idempotency-Key'
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, reason: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.reason, self.field = status, detail, reason, field
+
+
+def error_response(
+    request: Request, status: int, detail: str, reason: str, field: str | None = None
+) -> JSONResponse:
+    request.app.state.ctx.metrics.rejections.inc(reason)
+    return JSONResponse({'detail': detail, 'field': field}, status_code=status)
+
+
+def field_name(loc: Sequence[Any]) -> str:
+    """('body', 'items', 0, 'quantity') -> 'items[0].quantity'."""
+    out = ''
+    for part in loc[1:] if loc and loc[0] in ('body', 'query', 'path', 'header') else loc:
+        out += f'[{part}]' if isinstance(part, int) else f'.{part}' if out else str(part)
+    return out or str(loc[0] if loc else 'body')
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, e: ApiError) -> JSONResponse:
+        return error_response(request, e.status, e.detail, e.reason, e.field)
+
+    @app.exception_handler(TokenError)
+    async def _token(request: Request, e: TokenError) -> JSONResponse:
+        return error_response(request, e.status, e.message, 'token', 'token')
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        errors = e.errors()
+        names = [field_name(err['loc']) for err in errors]
+        detail = '; '.join(f'{n}: {err["msg"]}' for n, err in zip(names, errors, strict=True))
+        return error_response(
+            request, 422, detail or 'invalid request', 'invalid', names[0] if names else None
+        )
+
+    async def _redis_down(request: Request, e: Exception) -> JSONResponse:
+        log.warning('redis unavailable: %s', e)
+        return error_response(request, 503, REDIS_DOWN, 'redis_unavailable')
+
+    app.add_exception_handler(RedisConnectionError, _redis_down)
+    app.add_exception_handler(RedisTimeoutError, _redis_down)

@@ -1,0 +1,70 @@
+"""Refuse oversized request bodies (413) before anything parses them."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodyLimit:
+    """Pure ASGI middleware: bodies over `max_bytes` under `path_prefix` get a 413.
+
+    The declared Content-Length is checked first; a chunked body is read up to the limit and
+    handed on only if it fits, so the handler never sees a truncated body.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, path_prefix: str) -> None:
+        self.app, self.max_bytes, self.prefix = app, max_bytes, path_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope['type'] != 'http'
+            or scope['method'] not in ('POST', 'PUT', 'PATCH')
+            or not scope['path'].startswith(self.prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope['headers']).get(b'content-length')
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(scope, send)
+            return
+        body, more = b'', True
+        while more:
+            message = await receive()
+            if message['type'] != 'http.request':
+                return  # the client went away mid-body: nobody to answer
+            body += message.get('body', b'')
+            more = message.get('more_body', False)
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {'type': 'http.request', 'body': body, 'more_body': False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        app = scope.get('app')
+        if app is not None:
+            app.state.ctx.metrics.rejections.inc('too_large')
+        body = json.dumps(
+            {'detail': f'request body is larger than {self.max_bytes} bytes', 'field': 'body'}
+        ).encode()
+        await send(
+            {
+                'type': 'http.response.start',
+                'status': 413,
+                'headers': [
+                    (b'content-type', b'application/json'),
+                    (b'content-length', str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({'type': 'http.response.body', 'body': body})

@@ -1,0 +1,64 @@
+"""The diner's page behind each table's QR code."""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from importlib import resources
+
+from fastapi import APIRouter, Header
+from fastapi.responses import HTMLResponse
+
+from orchestrator.api.deps import Ctx, table_for_token
+from orchestrator.config import LANGS
+from table_qr.tokens import TokenError
+
+router = APIRouter(tags=['diner'])
+
+
+@cache
+def _template(name: str) -> str:
+    return resources.files('orchestrator').joinpath(f'web/{name}').read_text(encoding='utf-8')
+
+
+def pick_language(accept_language: str | None, default: str = LANGS[0]) -> str:
+    """The best of our languages for an Accept-Language header (`zh-CN,en;q=0.8` -> zh)."""
+    best, best_q = default, 0.0
+    for part in (accept_language or '').split(','):
+        tag, _, params = part.strip().partition(';')
+        lang = tag.strip().lower().split('-')[0]
+        try:
+            q = float(params.strip()[2:]) if params.strip().startswith('q=') else 1.0
+        except ValueError:
+            continue
+        if lang in LANGS and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+@router.get(
+    '/t/{token}',
+    response_class=HTMLResponse,
+    summary="A table's ordering page",
+    responses={
+        401: {'description': 'forged or tampered table code'},
+        403: {'description': 'revoked table code'},
+    },
+)
+async def diner_page(
+    token: str, ctx: Ctx, accept_language: str | None = Header(default=None)
+) -> HTMLResponse:
+    lang = pick_language(accept_language)
+    name = getattr(ctx.config.restaurant.name, lang)
+    try:
+        table = table_for_token(ctx, token)
+    except TokenError as e:
+        ctx.metrics.rejections.inc('token')
+        page = _template('diner_error.html').format(
+            lang=lang, title=html.escape(name), message=html.escape(e.message)
+        )
+        return HTMLResponse(page, status_code=e.status)
+    page = _template('diner.html').format(
+        lang=lang, title=html.escape(name), table=html.escape(table.name)
+    )
+    return HTMLResponse(page, headers={'Cache-Control': 'no-store'})

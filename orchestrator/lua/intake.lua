@@ -1,0 +1,35 @@
+-- Take one order atomically: idempotency, sold-out check, order, table index, event, cook jobs.
+--
+-- KEYS[1] idempotency record   KEYS[2] order hash      KEYS[3] table's order zset
+-- KEYS[4] order events stream  KEYS[5] restaurant feed KEYS[6] sold-out set
+-- KEYS[5 + 2i], KEYS[6 + 2i]   job i's hash and its station's cook stream
+-- ARGV[1] body hash (64 hex)   ARGV[2] JSON: order, score, order_id, event, dishes, jobs,
+--                                            response, ttl, feed_maxlen
+-- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}.
+-- Nothing is written unless the order is created, so a refused order leaves no trace.
+
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  if string.sub(stored, 1, 64) == ARGV[1] then
+    return {'replay', string.sub(stored, 66)}
+  end
+  return {'conflict'}
+end
+
+local p = cjson.decode(ARGV[2])
+for _, dish in ipairs(p.dishes) do
+  if redis.call('SISMEMBER', KEYS[6], dish) == 1 then
+    return {'soldout', dish}
+  end
+end
+
+redis.call('HSET', KEYS[2], unpack(p.order))
+redis.call('ZADD', KEYS[3], p.score, p.order_id)
+redis.call('XADD', KEYS[4], '*', unpack(p.event))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))
+for i, job in ipairs(p.jobs) do
+  redis.call('HSET', KEYS[5 + 2 * i], unpack(job.hash))
+  redis.call('XADD', KEYS[6 + 2 * i], '*', unpack(job.entry))
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. p.response, 'EX', p.ttl)
+return {'created', p.response}

@@ -1,0 +1,197 @@
+"""Orders as the diner sends them: the request schema, validation against the menu and pricing.
+
+Pure functions over RestaurantConfig (no I/O), so the API router stays thin and every rule is
+unit-tested. Prices are integers in the currency's minor units; a manager's price override
+(`rd:price:{dish}`) replaces the dish's base price, option deltas add to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.config import Dish, RestaurantConfig
+
+MAX_LINES = 30
+MAX_QUANTITY = 20
+MAX_NOTE = 200
+MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_KEY = re.compile(r'^[A-Za-z0-9_-]{8,64}$')
+
+
+class LineIn(BaseModel):
+    """One line of an order: a dish, how many, the chosen options and a note for the kitchen."""
+
+    model_config = ConfigDict(
+        extra='forbid',
+        json_schema_extra={
+            'examples': [
+                {
+                    'dish_id': 'kungpao',
+                    'quantity': 2,
+                    'options': {'spice': 'hot', 'size': 'large'},
+                    'note': 'no peanuts',
+                }
+            ]
+        },
+    )
+
+    dish_id: Annotated[str, Field(min_length=1, max_length=40)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    # option id -> choice id; options left out get the dish's default choice.
+    options: Annotated[dict[str, str], Field(max_length=20)] = {}
+    note: Annotated[str, Field(max_length=MAX_NOTE)] = ''
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(
+        extra='forbid',
+        json_schema_extra={
+            'examples': [
+                {
+                    'items': [
+                        {
+                            'dish_id': 'kungpao',
+                            'quantity': 2,
+                            'options': {'spice': 'hot'},
+                            'note': '',
+                        },
+                        {'dish_id': 'iced-tea', 'quantity': 1, 'options': {'ice': 'less'}},
+                    ]
+                }
+            ]
+        },
+    )
+
+    items: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+
+    def body_hash(self) -> str:
+        """Hash of the order's meaning (not its bytes): same order, same hash."""
+        canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(',', ':'))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class OrderRejected(Exception):
+    """An order that cannot be taken; `field` names the offending part of the request."""
+
+    def __init__(self, field: str, message: str, reason: str, status: int = 422) -> None:
+        super().__init__(f'{field}: {message}')
+        self.field = field
+        self.message = message
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PricedOrder:
+    lines: list[dict[str, Any]]
+    total: int
+    dish_ids: list[str]
+
+
+def new_order_id() -> str:
+    """`o` + 10 base32 characters (50 random bits): short, url-safe, unguessable enough."""
+    return 'o' + base64.b32encode(secrets.token_bytes(7)).decode()[:10].lower()
+
+
+def sold_out(field: str, dish_id: str) -> OrderRejected:
+    return OrderRejected(field, f'{dish_id!r} is sold out', 'sold_out')
+
+
+def price_order(
+    cfg: RestaurantConfig, order: OrderIn, prices: Mapping[str, int] | None = None
+) -> PricedOrder:
+    """Validate every line against the menu and price it; raises OrderRejected.
+
+    Dishes 86'd during service (`rd:soldout`) are refused by the intake script, atomically
+    with the write, so that a replayed request still gets its first response.
+    """
+    prices = prices or {}
+    lines: list[dict[str, Any]] = []
+    for i, item in enumerate(order.items):
+        field = f'items[{i}]'
+        dish = cfg.dish_by_id.get(item.dish_id)
+        if dish is None:
+            raise OrderRejected(
+                f'{field}.dish_id', f'unknown dish {item.dish_id!r}', 'unknown_dish'
+            )
+        if not dish.available:
+            raise sold_out(f'{field}.dish_id', dish.id)
+        options, delta = _choose(dish, item.options, f'{field}.options')
+        unit = prices.get(dish.id, dish.price) + delta
+        lines.append(
+            {
+                'dish_id': dish.id,
+                'name': dish.name.model_dump(),
+                'station': dish.station,
+                'quantity': item.quantity,
+                'options': options,
+                'note': item.note,
+                'unit_price': unit,
+                'line_total': unit * item.quantity,
+            }
+        )
+    return PricedOrder(
+        lines=lines,
+        total=sum(line['line_total'] for line in lines),
+        dish_ids=list(dict.fromkeys(line['dish_id'] for line in lines)),
+    )
+
+
+def _choose(dish: Dish, chosen: Mapping[str, str], field: str) -> tuple[dict[str, str], int]:
+    for option_id in chosen:
+        if dish.option(option_id) is None:
+            raise OrderRejected(
+                f'{field}.{option_id}',
+                f'dish {dish.id!r} has no option {option_id!r}',
+                'unknown_option',
+            )
+    options, delta = {}, 0
+    for opt in dish.options:
+        choice_id = chosen.get(opt.id, opt.default)
+        choice = next((c for c in opt.choices if c.id == choice_id), None)
+        if choice is None:
+            raise OrderRejected(
+                f'{field}.{opt.id}',
+                f'option {opt.id!r} has no choice {choice_id!r}',
+                'unknown_choice',
+            )
+        options[opt.id] = choice.id
+        delta += choice.price_delta
+    return options, delta
+
+
+def cook_jobs(
+    cfg: RestaurantConfig, order_id: str, table_id: str, lines: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The order's cook jobs, one per dish unit, as `rd:cook:{station}` entry fields."""
+    jobs = []
+    for li, line in enumerate(lines):
+        dish = cfg.dish_by_id[line['dish_id']]
+        options = json.dumps([f'{k}={v}' for k, v in line['options'].items()])
+        for unit in range(line['quantity']):
+            jobs.append(
+                {
+                    'job_id': f'{order_id}-{li:02d}-{unit:02d}',
+                    'order_id': order_id,
+                    'table_id': table_id,
+                    'dish_id': dish.id,
+                    'station': dish.station,
+                    'options': options,
+                    'cook_time_s': str(dish.cook_time_s),
+                    'line': str(li),
+                }
+            )
+    return jobs
+
+
+def valid_idempotency_key(key: str | None) -> bool:
+    return key is not None and IDEMPOTENCY_KEY.fullmatch(key) is not None

@@ -1,0 +1,355 @@
+// The diner's page: menu, cart, order, live status over SSE. Vanilla JS, no build step.
+'use strict';
+
+const TOKEN = decodeURIComponent(location.pathname.split('/').pop());
+const API = `/api/tables/${encodeURIComponent(TOKEN)}`;
+const FINAL = new Set(['served', 'cancelled', 'failed']);
+const LANGS = ['ko', 'en', 'zh'];
+
+const state = {
+  lang: localStorage.getItem('robodine.lang') || document.body.dataset.lang,
+  i18n: null,
+  menu: null,
+  cart: [],           // {dish, options: {opt: choice}, quantity, note}
+  orders: new Map(),  // id -> order as the API shows it
+  streams: new Map(), // id -> EventSource
+  pendingKey: null,   // Idempotency-Key of an order not yet acknowledged (reused on retry)
+  sheet: null,        // dish being configured
+};
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v !== false && v != null) node.setAttribute(k, v === true ? '' : v);
+  }
+  node.append(...children.filter((c) => c != null));
+  return node;
+};
+
+const t = (key) => state.i18n?.[state.lang]?.[key] ?? key;
+const name = (names) => names[state.lang] ?? names.en;
+
+function money(minor) {
+  const r = state.menu.restaurant;
+  const major = minor / 10 ** r.currency_decimals;
+  return new Intl.NumberFormat(t('locale'), {
+    style: 'currency', currency: r.currency,
+    minimumFractionDigits: r.currency_decimals, maximumFractionDigits: r.currency_decimals,
+  }).format(major);
+}
+
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function toast(text, ms = 3000) {
+  const box = $('#toast');
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, ms);
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(API + path, options);
+  const body = res.headers.get('content-type')?.includes('json') ? await res.json() : null;
+  if (!res.ok) throw Object.assign(new Error(body?.detail || res.statusText), { status: res.status });
+  return body;
+}
+
+// ---- menu -----------------------------------------------------------------------------
+
+function dishById(id) {
+  for (const c of state.menu.categories) {
+    const d = c.dishes.find((x) => x.id === id);
+    if (d) return d;
+  }
+  return null;
+}
+
+function renderMenu() {
+  const main = $('#menu');
+  const nav = $('#categories');
+  main.replaceChildren();
+  nav.replaceChildren();
+  for (const cat of state.menu.categories) {
+    if (!cat.dishes.length) continue;
+    nav.append(el('a', { href: `#cat-${cat.id}` }, name(cat.name)));
+    const list = el('ul', { class: 'dishes' });
+    for (const d of cat.dishes) {
+      const allergens = d.allergens.map((a) => t('allergen')[a] || a).join(' · ');
+      list.append(el('li', {},
+        el('button', {
+          type: 'button', class: 'dish', 'data-dish': d.id, disabled: !d.available,
+          onclick: () => openDish(d),
+        },
+        el('span', { class: 'dish-name' }, name(d.name)),
+        el('span', { class: 'price' }, d.available ? money(d.price) : t('sold_out')),
+        allergens ? el('span', { class: 'allergen-tags' }, `⚠ ${allergens}`) : null)));
+    }
+    main.append(el('section', { id: `cat-${cat.id}`, class: 'category' },
+      el('h2', {}, name(cat.name)), list));
+  }
+  main.removeAttribute('aria-busy');
+}
+
+// ---- dish sheet ------------------------------------------------------------------------
+
+function sheetUnitPrice() {
+  const { dish } = state.sheet;
+  let price = dish.price;
+  for (const opt of dish.options) {
+    const chosen = $(`input[name="opt-${opt.id}"]:checked`)?.value ?? opt.default;
+    price += opt.choices.find((c) => c.id === chosen).price_delta;
+  }
+  return price;
+}
+
+function refreshSheet() {
+  $('#qty').value = String(state.sheet.quantity);
+  $('#add-to-cart').textContent = `${t('add')} · ${money(sheetUnitPrice() * state.sheet.quantity)}`;
+}
+
+function openDish(dish) {
+  state.sheet = { dish, quantity: 1 };
+  $('#dish-title').textContent = name(dish.name);
+  $('#dish-allergens').textContent = dish.allergens.length
+    ? `${t('allergens')}: ${dish.allergens.map((a) => t('allergen')[a] || a).join(', ')}` : '';
+  $('#dish-note').value = '';
+  const box = $('#dish-options');
+  box.replaceChildren();
+  for (const opt of dish.options) {
+    const fs = el('fieldset', { class: 'option' }, el('legend', {}, name(opt.name)));
+    for (const c of opt.choices) {
+      const delta = c.price_delta ? ` (+${money(c.price_delta)})` : '';
+      fs.append(el('label', { class: 'choice' },
+        el('input', {
+          type: 'radio', name: `opt-${opt.id}`, value: c.id, checked: c.id === opt.default,
+          'data-option': opt.id, 'data-choice': c.id, onchange: refreshSheet,
+        }),
+        el('span', {}, name(c.name) + delta)));
+    }
+    box.append(fs);
+  }
+  refreshSheet();
+  $('#dish-sheet').showModal();
+}
+
+function addFromSheet() {
+  const { dish, quantity } = state.sheet;
+  const options = {};
+  for (const opt of dish.options) {
+    options[opt.id] = $(`input[name="opt-${opt.id}"]:checked`).value;
+  }
+  const note = $('#dish-note').value.trim();
+  const same = state.cart.find((l) => l.dish.id === dish.id && l.note === note
+    && JSON.stringify(l.options) === JSON.stringify(options));
+  if (same) same.quantity = Math.min(20, same.quantity + quantity);
+  else state.cart.push({ dish, options, quantity, note });
+  state.pendingKey = null;  // a different order now
+  renderCart();
+}
+
+// ---- cart ------------------------------------------------------------------------------
+
+function lineUnit(line) {
+  return line.dish.price + line.dish.options.reduce(
+    (sum, opt) => sum + opt.choices.find((c) => c.id === line.options[opt.id]).price_delta, 0);
+}
+
+function renderCart() {
+  const count = state.cart.reduce((n, l) => n + l.quantity, 0);
+  const total = state.cart.reduce((n, l) => n + lineUnit(l) * l.quantity, 0);
+  $('#cart-bar').hidden = count === 0;
+  $('#cart-count').textContent = String(count);
+  $('#cart-total').textContent = money(total);
+  $('#cart-sheet-total').textContent = money(total);
+  const list = $('#cart-lines');
+  list.replaceChildren();
+  state.cart.forEach((line, i) => {
+    const opts = line.dish.options.map((o) =>
+      name(o.choices.find((c) => c.id === line.options[o.id]).name)).join(', ');
+    const step = (d) => () => {
+      line.quantity += d;
+      if (line.quantity < 1) state.cart.splice(i, 1);
+      line.quantity = Math.min(line.quantity, 20);
+      state.pendingKey = null;
+      renderCart();
+    };
+    list.append(el('li', { class: 'cart-line' },
+      el('div', {}, el('strong', {}, name(line.dish.name)),
+        opts ? el('small', {}, opts) : null, line.note ? el('small', {}, `“${line.note}”`) : null),
+      el('div', { class: 'qty' },
+        el('button', { type: 'button', onclick: step(-1), 'aria-label': t('remove') }, '−'),
+        el('output', {}, String(line.quantity)),
+        el('button', { type: 'button', onclick: step(1) }, '+')),
+      el('span', { class: 'price' }, money(lineUnit(line) * line.quantity))));
+  });
+  if (!state.cart.length) list.append(el('li', { class: 'empty' }, t('empty_cart')));
+  $('#place-order').disabled = !state.cart.length;
+}
+
+async function placeOrder() {
+  const button = $('#place-order');
+  button.disabled = true;
+  button.textContent = t('placing');
+  state.pendingKey ??= newKey();
+  const body = {
+    items: state.cart.map((l) => ({
+      dish_id: l.dish.id, quantity: l.quantity, options: l.options, note: l.note,
+    })),
+  };
+  try {
+    const order = await api('/orders', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Idempotency-Key': state.pendingKey },
+      body: JSON.stringify(body),
+    });
+    state.cart = [];
+    state.pendingKey = null;
+    $('#cart-sheet').close();
+    toast(t('ordered'));
+    showOrder(order);
+  } catch (err) {
+    // 4xx: the order as it stands is refused (new key next time); otherwise retry same key.
+    if (err.status && err.status < 500) {
+      state.pendingKey = null;
+      toast(err.message, 6000);
+      if (err.status === 422) loadMenu();
+    } else {
+      toast(t('retry'), 6000);
+    }
+  } finally {
+    button.textContent = t('place_order');
+    renderCart();
+  }
+}
+
+// ---- orders and live status -------------------------------------------------------------
+
+function statusText(order) {
+  const text = t('status')[order.status] || order.status;
+  return text.replace('{cooked}', order.jobs_cooked ?? 0)
+    .replace('{total}', order.jobs_total ?? order.lines.reduce((n, l) => n + l.quantity, 0));
+}
+
+function renderOrders() {
+  const list = $('#order-list');
+  list.replaceChildren();
+  const orders = [...state.orders.values()].sort((a, b) => b.created_at - a.created_at);
+  $('#orders').hidden = !orders.length;
+  for (const o of orders) {
+    const items = o.lines.map((l) => `${name(l.name)} ×${l.quantity}`).join(', ');
+    list.append(el('li', { class: `order status-${o.status}`, 'data-order': o.id, 'data-status': o.status },
+      el('div', { class: 'order-head' },
+        el('span', { class: 'badge', 'data-testid': 'order-status' }, statusText(o)),
+        el('span', { class: 'price' }, money(o.total))),
+      el('p', { class: 'items' }, items),
+      o.status === 'arrived' ? el('button', {
+        type: 'button', class: 'primary', 'data-testid': 'picked-up',
+        onclick: (e) => confirmPickup(o.id, e.target),
+      }, t('picked_up')) : null));
+  }
+}
+
+function showOrder(order) {
+  state.orders.set(order.id, { ...state.orders.get(order.id), ...order });
+  renderOrders();
+  if (!FINAL.has(order.status)) follow(order.id);
+}
+
+async function refreshOrder(id) {
+  try {
+    showOrder(await api(`/orders/${id}`));
+  } catch (err) {
+    console.warn('order refresh failed', err);
+  }
+}
+
+function follow(id) {
+  if (state.streams.has(id)) return;
+  const source = new EventSource(`${API}/orders/${id}/events`);
+  state.streams.set(id, source);
+  source.onmessage = (msg) => {
+    const ev = JSON.parse(msg.data);
+    const order = state.orders.get(id);
+    if (ev.status && order) {
+      order.status = ev.status;
+      renderOrders();
+    }
+    if (ev.status && FINAL.has(ev.status)) {
+      source.close();
+      state.streams.delete(id);
+    }
+    refreshOrder(id);  // counters (cooked 2/3) and robot come from the order itself
+  };
+}
+
+async function confirmPickup(id, button) {
+  button.disabled = true;
+  try {
+    await api(`/orders/${id}/pickup`, { method: 'POST' });
+  } catch (err) {
+    toast(err.message, 5000);
+    button.disabled = false;
+  }
+}
+
+// ---- language and start ----------------------------------------------------------------
+
+function applyLanguage(lang) {
+  state.lang = LANGS.includes(lang) ? lang : 'en';
+  localStorage.setItem('robodine.lang', state.lang);
+  document.documentElement.lang = state.lang;
+  for (const b of document.querySelectorAll('[data-set-lang]')) {
+    b.setAttribute('aria-pressed', String(b.dataset.setLang === state.lang));
+  }
+  for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  if (!state.menu) return;
+  $('#restaurant').textContent = name(state.menu.restaurant.name);
+  document.title = name(state.menu.restaurant.name);
+  renderMenu();
+  renderCart();
+  renderOrders();
+}
+
+async function loadMenu() {
+  state.menu = await (await fetch('/api/menu')).json();
+  // Cart lines keep pointing at the freshest dish data (price, availability).
+  state.cart = state.cart.filter((l) => dishById(l.dish.id)?.available)
+    .map((l) => ({ ...l, dish: dishById(l.dish.id) }));
+  applyLanguage(state.lang);
+}
+
+async function start() {
+  state.i18n = await (await fetch('/static/i18n.json')).json();
+  applyLanguage(state.lang);
+  await loadMenu();
+  for (const order of await api('/orders')) showOrder(order);
+  for (const b of document.querySelectorAll('[data-set-lang]')) {
+    b.addEventListener('click', () => applyLanguage(b.dataset.setLang));
+  }
+  $('#qty-minus').addEventListener('click', () => {
+    state.sheet.quantity = Math.max(1, state.sheet.quantity - 1);
+    refreshSheet();
+  });
+  $('#qty-plus').addEventListener('click', () => {
+    state.sheet.quantity = Math.min(20, state.sheet.quantity + 1);
+    refreshSheet();
+  });
+  $('#dish-form').addEventListener('submit', (e) => {
+    if (e.submitter?.value === 'add') addFromSheet();
+  });
+  $('#cart-bar').addEventListener('click', () => $('#cart-sheet').showModal());
+  $('#place-order').addEventListener('click', placeOrder);
+  document.body.dataset.ready = 'true';
+}
+
+start().catch((err) => {
+  console.error(err);
+  toast(t('retry'), 10000);
+});
