@@ -1,0 +1,209 @@
+"""`diffdrive` serving driver: follows the floor path over `cmd_vel` / `odom`.
+
+These are the topics of the gz-sim DiffDrive system behind ros_gz_bridge, of the headless floor
+plant (`robot_nodes.floor_plant`) and of most real differential bases. Relative names, so they
+resolve in the robot's namespace: `/robodine/<id>/cmd_vel` (geometry_msgs/Twist, published)
+and `/robodine/<id>/odom` (nav_msgs/Odometry, read).
+
+Controller: turn-then-go. At a corner sharper than `TURN_START_RAD` the robot brakes to a stop
+and turns in place; on a straight it drives at up to `speed_mps`, steering its heading with a
+proportional term, and brakes so it stops on each corner and on the table stop. Linear and
+angular speed obey the robot's `max_accel_mps2` and `diffdrive.max_angular_accel` (a tray of
+soup must not be jerked). The trip's last point counts as reached when the robot has stopped
+within `diffdrive.stop_tolerance_m` of it.
+
+Odometry starts wherever the base was switched on, so the first odom message is anchored to
+the pose the node says the robot is in (its dock at the start of a shift).
+
+Time scale: commands are in simulated units (m/s and rad/s of the real restaurant), and the
+controller measures time as wall dt × `time_scale` — the plant (or Gazebo) integrates faster,
+the commands stay physical. With coarse steps at large scales, commands are also capped so one
+control step cannot carry the robot past its goal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+
+from robot_nodes.drivers.base import MotionDriver, Pose
+
+if TYPE_CHECKING:
+    from rclpy.node import Node
+
+    from orchestrator.config import ServingRobot
+
+# Heading error (rad) beyond which the robot stops and turns in place, and below which a turn
+# in place is finished.
+TURN_START_RAD = 0.5
+TURN_DONE_RAD = 0.03
+# Proportional gain of heading correction while driving, 1/s.
+HEADING_GAIN = 2.5
+# Slowest approach (m/s) so the braking curve's tail still arrives.
+CREEP_MPS = 0.04
+# Fraction of the remaining distance / angle one control step may cover: < 1 leaves room for
+# the command arriving a step late.
+STEP_FRACTION = 0.5
+
+
+def wrap(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+def yaw_of(msg: Odometry) -> float:
+    q = msg.pose.pose.orientation
+    return math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
+
+
+def approach(current: float, target: float, max_change: float) -> float:
+    return current + max(-max_change, min(max_change, target - current))
+
+
+class DiffDriveDriver(MotionDriver):
+    def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
+        super().__init__(node, robot, time_scale, start)
+        self.tolerance_m = float(self._param('stop_tolerance_m', 0.10))
+        self.max_w = float(self._param('max_angular_speed', 1.0))
+        self.max_alpha = float(self._param('max_angular_accel', 1.0))
+        control_hz = float(self._param('control_hz', 50.0))
+        self._cmd_pub = node.create_publisher(Twist, 'cmd_vel', 10)
+        self._odom_sub = node.create_subscription(Odometry, 'odom', self._on_odom, 10)
+        self._timer = node.create_timer(1.0 / control_hz, lambda: self.tick(time.monotonic()))
+        # odom frame -> floor frame (x, y, theta), fixed by the first odom message.
+        self._anchor: Pose | None = None
+        self._v = 0.0
+        self._w = 0.0
+        self._turning = False
+        self._last_s: float | None = None
+        self._idle_sent = False
+
+    def _param(self, name: str, default: Any) -> Any:
+        full = f'diffdrive.{name}'
+        if not self.node.has_parameter(full):
+            self.node.declare_parameter(full, default)
+        return self.node.get_parameter(full).value
+
+    @property
+    def odom_seen(self) -> bool:
+        return self._anchor is not None
+
+    @property
+    def command(self) -> tuple[float, float]:
+        """The last commanded (linear m/s, angular rad/s), in simulated units."""
+        return self._v, self._w
+
+    def set_path(self, points: list[tuple[float, float]]) -> None:
+        super().set_path(points)
+        self._turning = False
+        self._idle_sent = False
+
+    def resume(self) -> None:
+        super().resume()
+        self._idle_sent = False
+
+    def _on_odom(self, msg: Odometry) -> None:
+        ox, oy, oth = msg.pose.pose.position.x, msg.pose.pose.position.y, yaw_of(msg)
+        if self._anchor is None:
+            sx, sy, sth = self._pose
+            rot = sth - oth
+            c, s = math.cos(rot), math.sin(rot)
+            self._anchor = (sx - (c * ox - s * oy), sy - (s * ox + c * oy), rot)
+        ax, ay, ath = self._anchor
+        c, s = math.cos(ath), math.sin(ath)
+        self._pose = (ax + c * ox - s * oy, ay + s * ox + c * oy, wrap(oth + ath))
+
+    def tick(self, now_s: float) -> None:
+        last, self._last_s = self._last_s, now_s
+        if last is None or now_s <= last or self._anchor is None:
+            return
+        dt = (now_s - last) * self.time_scale
+        v_target, w_target = (0.0, 0.0) if self._halted or self.done else self._targets(dt)
+        self._v = approach(self._v, v_target, self.robot.max_accel_mps2 * dt)
+        self._w = approach(self._w, w_target, self.max_alpha * dt)
+        stopped = self._v == 0.0 and self._w == 0.0
+        if not self.done and not self._halted and stopped and self._arrived():
+            self._next = len(self._path)
+        if stopped and (self.done or self._halted):
+            # One zero command holds a base that keeps its last command (gz DiffDrive does).
+            if self._idle_sent:
+                return
+            self._idle_sent = True
+        else:
+            self._idle_sent = False
+        cmd = Twist()
+        cmd.linear.x = self._v
+        cmd.angular.z = self._w
+        self._cmd_pub.publish(cmd)
+
+    def _arrived(self) -> bool:
+        tx, ty = self._path[-1]
+        return (
+            self._next >= len(self._path) - 1
+            and math.hypot(tx - self._pose[0], ty - self._pose[1]) <= self.tolerance_m
+        )
+
+    def _targets(self, dt: float) -> tuple[float, float]:
+        """Speeds (v, w) the robot should head for now, before acceleration limits."""
+        self._skip_passed_points()
+        x, y, th = self._pose
+        tx, ty = self._path[self._next]
+        dist = math.hypot(tx - x, ty - y)
+        if self._arrived():
+            return 0.0, 0.0
+        err = wrap(math.atan2(ty - y, tx - x) - th)
+        if self._turning and abs(err) < TURN_DONE_RAD:
+            self._turning = False
+        elif abs(err) > TURN_START_RAD:
+            self._turning = True
+        w_cap = min(
+            self.max_w, math.sqrt(2 * self.max_alpha * abs(err)), STEP_FRACTION * abs(err) / dt
+        )
+        if self._turning:
+            return 0.0, math.copysign(w_cap, err)
+        to_stop = max(dist + self._straight_beyond(self._next) - self.tolerance_m / 2, 0.0)
+        v = min(
+            self.robot.speed_mps,
+            math.sqrt(2 * self.robot.max_accel_mps2 * to_stop),
+            STEP_FRACTION * to_stop / dt,
+        )
+        v = max(v, min(CREEP_MPS, to_stop / dt)) * max(math.cos(err), 0.0)
+        return v, max(-w_cap, min(w_cap, HEADING_GAIN * err))
+
+    def _skip_passed_points(self) -> None:
+        """Move on from intermediate points the robot reached or drove past."""
+        while self._next < len(self._path) - 1:
+            px, py = self._path[self._next]
+            x, y, _ = self._pose
+            if math.hypot(px - x, py - y) > self.tolerance_m and not self._passed(self._next):
+                return
+            self._next += 1
+
+    def _passed(self, i: int) -> bool:
+        """True if the robot is beyond point i, seen along the segment that leads to it."""
+        if i == 0:
+            return False
+        (ax, ay), (bx, by) = self._path[i - 1], self._path[i]
+        return (self._pose[0] - bx) * (bx - ax) + (self._pose[1] - by) * (by - ay) > 0
+
+    def _straight_beyond(self, i: int) -> float:
+        """Length of path after point i that continues without a turn in place."""
+        total = 0.0
+        while i + 1 < len(self._path):
+            (ax, ay), (bx, by) = self._path[i], self._path[i + 1]
+            if i > 0:
+                px, py = self._path[i - 1]
+                turn = wrap(math.atan2(by - ay, bx - ax) - math.atan2(ay - py, ax - px))
+                if abs(turn) > TURN_START_RAD:
+                    break
+            total += math.hypot(bx - ax, by - ay)
+            i += 1
+        return total
+
+    def close(self) -> None:
+        self.node.destroy_timer(self._timer)
+        self.node.destroy_subscription(self._odom_sub)
+        self.node.destroy_publisher(self._cmd_pub)

@@ -1,0 +1,144 @@
+"""The diffdrive driver against the headless floor plant, over real DDS between processes.
+
+The plant runs as its own process (as under `robodine up --driver diffdrive`); this test's node
+hosts the driver and tours every table stop of the demo floor from serve1's dock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.settings import DEFAULT_CONFIG
+from robot_nodes.drivers.diffdrive import DiffDriveDriver
+from robot_nodes.floor_plant import COLLISIONS_TOPIC, dock_pose
+
+pytestmark = pytest.mark.ros
+SCALE = 20.0
+
+
+def ros_child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop('_ROS_WHEELS_BOOTSTRAP_COMPLETE', None)
+    env.pop('LD_LIBRARY_PATH', None)
+    return env
+
+
+@pytest.fixture
+def plant() -> Iterator[subprocess.Popen]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            '-m',
+            'robot_nodes.floor_plant',
+            '--ros-args',
+            '-p',
+            f'config_path:={DEFAULT_CONFIG}',
+            '-p',
+            f'time_scale:={SCALE}',
+            '-p',
+            'robots:=[serve1]',
+        ],
+        env=ros_child_env(),
+    )
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def ros() -> Iterator[tuple[Node, SingleThreadedExecutor]]:
+    ctx = Context()
+    rclpy.init(context=ctx)
+    node = Node('diffdrive_test', namespace='/robodine/serve1', context=ctx)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    yield node, executor
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.shutdown(context=ctx)
+
+
+def test_tour_of_every_table_stop(
+    plant: subprocess.Popen,
+    ros,
+    demo_config: RestaurantConfig,
+) -> None:
+    node, executor = ros
+    robot = next(r for r in demo_config.serving_robots if r.id == 'serve1')
+    driver = DiffDriveDriver(node, robot, SCALE, dock_pose(demo_config, robot))
+    collisions: list[dict] = []
+    latched = QoSProfile(
+        depth=1000,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        reliability=ReliabilityPolicy.RELIABLE,
+    )
+    node.create_subscription(
+        String, COLLISIONS_TOPIC, lambda m: collisions.append(json.loads(m.data)), latched
+    )
+    # (wall time, v, w) after every executor turn, to check the driver's limits afterwards.
+    samples: list[tuple[float, float, float]] = []
+
+    def spin_until(cond, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, 'timed out'
+            assert plant.poll() is None, 'floor plant died'
+            executor.spin_once(timeout_sec=0.01)
+            samples.append((time.monotonic(), *driver.command))
+
+    spin_until(lambda: driver.odom_seen, 30)
+    floor = demo_config.floor
+    here = robot.dock
+    started = time.monotonic()
+    for table in demo_config.tables:
+        route = floor.path(here, table.waypoint)
+        driver.set_path([(floor.points[p].x, floor.points[p].y) for p in route])
+        spin_until(lambda: driver.done, 120)
+        stop = floor.points[table.waypoint]
+        x, y, _ = driver.pose
+        assert math.hypot(x - stop.x, y - stop.y) <= driver.tolerance_m, table.id
+        here = table.waypoint
+    sim_s = (time.monotonic() - started) * SCALE
+    assert_within_limits(samples, robot.speed_mps, robot.max_accel_mps2, driver)
+    # Let any collision report in flight arrive before checking there were none.
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    assert collisions == []
+    print(f'toured {len(demo_config.tables)} tables in {sim_s:.0f} simulated s')
+    driver.close()
+
+
+def assert_within_limits(
+    samples: list[tuple[float, float, float]], v_max: float, a_max: float, driver: DiffDriveDriver
+) -> None:
+    """Speeds never exceed the limits and change no faster than the acceleration limits.
+
+    Samples are taken between ticks, so over a window of wall time the driver may have ticked
+    once more than the window covers: allow one control period (20 ms) of slack.
+    """
+    assert max(abs(v) for _, v, _ in samples) <= v_max + 1e-9
+    assert max(abs(w) for _, _, w in samples) <= driver.max_w + 1e-9
+    j = 0
+    for t, v, w in samples:
+        while samples[j][0] < t - 0.1:
+            j += 1
+        t0, v0, w0 = samples[j]
+        span = (t - t0 + 0.02) * SCALE
+        assert abs(v - v0) <= a_max * span + 1e-9, (t0, v0, t, v)
+        assert abs(w - w0) <= driver.max_alpha * span + 1e-9, (t0, w0, t, w)
