@@ -1,0 +1,1 @@
+"""The kitchen operator console: sign-in, live tickets/fleet/alerts and audited controls."""

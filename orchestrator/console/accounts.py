@@ -1,0 +1,103 @@
+"""Operator accounts: argon2-hashed passwords and a role, in Redis or in configuration.
+
+`robodine operator add NAME` stores `rd:operator:{name}`; accounts given in the settings
+(`ROBODINE_OPERATORS`, hashes only) work too, and a Redis account of the same name wins, so a
+password changed with the CLI takes effect without a redeploy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import sys
+from dataclasses import dataclass
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.settings import Settings
+from orchestrator.timeline import now_ms
+
+ROLES = ('operator', 'manager')
+NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_.-]{0,31}$')
+MIN_PASSWORD = 8
+
+hasher = PasswordHasher()
+# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hasher.hash('robodine-no-such-operator')
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    role: str
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == 'manager'
+
+
+def validate(name: str, password: str, role: str) -> None:
+    if not NAME_RE.match(name):
+        raise ValueError('name: 1-32 lowercase letters, digits, _ . - (starting alphanumeric)')
+    if role not in ROLES:
+        raise ValueError(f'role: one of {", ".join(ROLES)}')
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f'password: at least {MIN_PASSWORD} characters')
+
+
+def account_fields(password: str, role: str) -> dict[str, str]:
+    return {'password_hash': hasher.hash(password), 'role': role, 'updated_at': str(now_ms())}
+
+
+async def add_operator(r: Redis, name: str, password: str, role: str = 'operator') -> None:
+    validate(name, password, role)
+    await r.hset(keys.operator(name), mapping=account_fields(password, role))
+
+
+async def authenticate(r: Redis, settings: Settings, name: str, password: str) -> Operator | None:
+    """The operator if the password matches, else None (same cost either way)."""
+    stored = await r.hgetall(keys.operator(name)) if NAME_RE.match(name) else {}
+    if stored:
+        pw_hash, role = stored.get('password_hash', ''), stored.get('role', 'operator')
+    elif name in settings.operators:
+        seed = settings.operators[name]
+        pw_hash, role = seed.password_hash.get_secret_value(), seed.role
+    else:
+        pw_hash, role = _DUMMY_HASH, ''
+    try:
+        hasher.verify(pw_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return Operator(name, role) if role in ROLES else None
+
+
+def operator_command(args: argparse.Namespace) -> int:
+    """`robodine operator add NAME [--role R] --redis-url URL [--password-stdin]`."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip('\r\n')
+    else:
+        password = getpass.getpass(f'Password for {args.name}: ')
+        if getpass.getpass('Again: ') != password:
+            print('error: the passwords differ', file=sys.stderr)
+            return 1
+    try:
+        validate(args.name, password, args.role)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    client = redis.Redis.from_url(args.redis_url, decode_responses=True)
+    try:
+        existed = client.exists(keys.operator(args.name))
+        client.hset(keys.operator(args.name), mapping=account_fields(password, args.role))
+    except redis.RedisError as e:
+        print(f'error: cannot reach Redis at {args.redis_url}: {e}', file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f'{"updated" if existed else "added"} {args.role} {args.name}')
+    return 0

@@ -1,0 +1,161 @@
+"""Console sign-in: sessions in Redis, an HttpOnly SameSite=Strict cookie, CSRF and roles.
+
+A session is `rd:session:{sid}` (JSON: name, role, csrf token) whose TTL slides with use. The
+CSRF token is bound to the session and must come back in the `X-CSRF-Token` header of every
+state-changing call; the cookie alone never authorises a change. Failed sign-ins are counted per
+name and per client address and refused for a while past a limit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, Response
+
+from orchestrator import redis_keys as keys
+from orchestrator.console import audit
+from orchestrator.console.accounts import Operator, authenticate
+from orchestrator.console.context import ConsoleContext, get_ctx
+
+COOKIE = 'rd_console'
+COOKIE_PATH = '/console'
+CSRF_HEADER = 'X-CSRF-Token'
+# Failed sign-ins allowed per window, per operator name and per client address.
+MAX_FAILS_PER_NAME = 5
+MAX_FAILS_PER_ADDR = 20
+FAIL_WINDOW_S = 300
+# Ways a diner's table token reaches the API; they never open the console.
+TABLE_TOKEN_PARAMS = ('t', 'token')
+TABLE_TOKEN_HEADERS = ('authorization', 'x-table-token')
+
+
+@dataclass(frozen=True)
+class Session:
+    sid: str
+    operator: Operator
+    csrf: str
+
+
+def _refuse_anonymous(request: Request) -> HTTPException:
+    if any(p in request.query_params for p in TABLE_TOKEN_PARAMS) or any(
+        h in request.headers for h in TABLE_TOKEN_HEADERS
+    ):
+        return HTTPException(403, 'table tokens are for diners; sign in as an operator')
+    return HTTPException(401, 'sign in to use the console')
+
+
+async def current_session(
+    request: Request, ctx: Annotated[ConsoleContext, Depends(get_ctx)]
+) -> Session:
+    sid = request.cookies.get(COOKIE)
+    raw = await ctx.redis.get(keys.session(sid)) if sid else None
+    if not sid or raw is None:
+        raise _refuse_anonymous(request)
+    await ctx.redis.expire(keys.session(sid), ctx.settings.session_ttl_s)
+    data = json.loads(raw)
+    return Session(sid, Operator(data['name'], data['role']), data['csrf'])
+
+
+async def signed_in(session: Annotated[Session, Depends(current_session)]) -> Operator:
+    """Any operator, for reads."""
+    return session.operator
+
+
+async def may_act(
+    request: Request,
+    session: Annotated[Session, Depends(current_session)],
+    ctx: Annotated[ConsoleContext, Depends(get_ctx)],
+) -> Operator:
+    """Any operator, for changes: the CSRF token must match the session's."""
+    sent = request.headers.get(CSRF_HEADER, '')
+    if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        await _refused(ctx, session.operator, request, 'missing or wrong CSRF token')
+        raise HTTPException(403, 'missing or wrong CSRF token: reload the console')
+    return session.operator
+
+
+async def manager(
+    request: Request,
+    op: Annotated[Operator, Depends(may_act)],
+    ctx: Annotated[ConsoleContext, Depends(get_ctx)],
+) -> Operator:
+    if not op.is_manager:
+        await _refused(ctx, op, request, 'only a manager may do this')
+        raise HTTPException(403, 'only a manager may do this')
+    return op
+
+
+async def _refused(ctx: ConsoleContext, op: Operator, request: Request, reason: str) -> None:
+    await audit.record(
+        ctx.redis, op.name, f'{request.method} {request.url.path}', '', f'refused: {reason}'
+    )
+
+
+def client_addr(request: Request) -> str:
+    return request.client.host if request.client else 'unknown'
+
+
+async def _fail_counts(ctx: ConsoleContext, name: str, addr: str) -> list[tuple[int, int]]:
+    """(failures, seconds left) for the name and the address."""
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        for subject in (f'name:{name}', f'addr:{addr}'):
+            pipe.get(keys.login_failures(subject))
+            pipe.ttl(keys.login_failures(subject))
+        got = await pipe.execute()
+    return [(int(got[i] or 0), max(int(got[i + 1]), 1)) for i in (0, 2)]
+
+
+async def _count_failure(ctx: ConsoleContext, name: str, addr: str) -> None:
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        for subject in (f'name:{name}', f'addr:{addr}'):
+            pipe.incr(keys.login_failures(subject))
+            pipe.expire(keys.login_failures(subject), FAIL_WINDOW_S, nx=True)
+        await pipe.execute()
+
+
+async def sign_in(
+    ctx: ConsoleContext, request: Request, response: Response, name: str, password: str
+) -> Session:
+    addr = client_addr(request)
+    (by_name, name_left), (by_addr, addr_left) = await _fail_counts(ctx, name, addr)
+    if by_name >= MAX_FAILS_PER_NAME or by_addr >= MAX_FAILS_PER_ADDR:
+        wait = name_left if by_name >= MAX_FAILS_PER_NAME else addr_left
+        await audit.record(ctx.redis, name, 'sign-in', addr, 'refused: too many attempts')
+        raise HTTPException(
+            429,
+            f'too many failed sign-ins; try again in {wait} s',
+            headers={'Retry-After': str(wait)},
+        )
+    op = await authenticate(ctx.redis, ctx.settings, name, password)
+    if op is None:
+        await _count_failure(ctx, name, addr)
+        await audit.record(ctx.redis, name, 'sign-in', addr, 'refused: wrong name or password')
+        raise HTTPException(401, 'wrong name or password')
+    await ctx.redis.delete(keys.login_failures(f'name:{name}'))
+    session = Session(secrets.token_urlsafe(32), op, secrets.token_urlsafe(32))
+    await ctx.redis.set(
+        keys.session(session.sid),
+        json.dumps({'name': op.name, 'role': op.role, 'csrf': session.csrf}),
+        ex=ctx.settings.session_ttl_s,
+    )
+    response.set_cookie(
+        COOKIE,
+        session.sid,
+        max_age=ctx.settings.session_ttl_s,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite='strict',
+        secure=request.url.scheme == 'https',
+    )
+    await audit.record(ctx.redis, op.name, 'sign-in', addr, 'ok')
+    return session
+
+
+async def sign_out(ctx: ConsoleContext, session: Session, response: Response) -> None:
+    await ctx.redis.delete(keys.session(session.sid))
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite='strict')
+    await audit.record(ctx.redis, session.operator.name, 'sign-out', '', 'ok')

@@ -1,0 +1,177 @@
+"""One reader of the restaurant feed per process, broadcast to every open console.
+
+A single background task XREADs `rd:feed`, turns each batch into messages (the console enriches
+order events into whole tickets once, not once per client), serialises each message once as an
+SSE frame and puts it on every subscriber's bounded queue. A hundred open consoles therefore cost
+one blocked Redis connection and one JSON encoding per event. A client too slow to keep up is not
+allowed to grow its queue: it is cut off with a `resync` frame and reloads the snapshot.
+
+A short backlog of recent frames lets a client resume from the feed id of its snapshot (or the
+`Last-Event-ID` of a dropped EventSource) without missing what happened in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.exceptions
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[str, dict[str, str]]
+# Turns a batch of feed entries into (feed id, message) pairs to broadcast.
+Transform = Callable[[list[Entry]], Awaitable[list[tuple[str, dict[str, Any]]]]]
+
+RESYNC = 'event: resync\ndata: {}\n\n'
+
+
+def stream_id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition('-')
+    return int(ms), int(seq or 0)
+
+
+def sse_frame(entry_id: str, message: dict[str, Any]) -> str:
+    data = json.dumps(message, ensure_ascii=False, separators=(',', ':'))
+    return f'id: {entry_id}\ndata: {data}\n\n'
+
+
+async def passthrough(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
+    return [(i, {'id': i, **f}) for i, f in entries]
+
+
+class Subscription:
+    """One client's bounded queue of SSE frames; None means: closed, reload the snapshot."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
+        self.closed = False
+
+    def offer(self, frame: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.cut_off()
+
+    def cut_off(self) -> None:
+        """Drop what is queued and tell the client to resync; it reconnects after a snapshot."""
+        self.closed = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(RESYNC)
+        self.queue.put_nowait(None)
+
+
+class Fanout:
+    def __init__(
+        self,
+        redis: Redis,
+        stream: str = keys.FEED,
+        transform: Transform = passthrough,
+        queue_size: int = 512,
+        backlog: int = 2000,
+        block_ms: int = 2000,
+    ) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.transform = transform
+        self.queue_size = queue_size
+        self.block_ms = block_ms
+        self.subscribers: set[Subscription] = set()
+        self.backlog: deque[tuple[str, str]] = deque(maxlen=backlog)
+        # Every feed entry after `horizon` is in the backlog (or was transformed away).
+        self.horizon = '0-0'
+        # Where the reader is; None until it has found the end of the stream.
+        self.last_id: str | None = None
+        self.reads = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f'fanout {self.stream}')
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for sub in list(self.subscribers):
+            sub.cut_off()
+
+    def subscribe(self, since: str | None = None) -> Subscription:
+        """A new subscriber, first fed what it missed after `since` (or a resync if too old)."""
+        sub = Subscription(self.queue_size)
+        if self.last_id is None:
+            # Not reading yet (Redis unreachable): the client retries with a new snapshot.
+            sub.cut_off()
+            return sub
+        if since:
+            try:
+                since_key = stream_id(since)
+            except ValueError:
+                since_key = (-1, 0)
+            if since_key < stream_id(self.horizon):
+                sub.cut_off()
+                return sub
+            for entry_id, frame in self.backlog:
+                if stream_id(entry_id) > since_key:
+                    sub.offer(frame)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.subscribers.discard(sub)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                if self.last_id is None:
+                    last = await self.redis.xrevrange(self.stream, count=1)
+                    self.last_id = self.horizon = last[0][0] if last else '0-0'
+                self.reads += 1
+                got = await self.redis.xread(
+                    {self.stream: self.last_id}, count=500, block=self.block_ms
+                )
+                delay = 0.1
+            except redis.exceptions.RedisError as e:
+                log.warning('feed reader: %s; retrying in %.1f s', e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            for _stream, entries in got or []:
+                self.last_id = entries[-1][0]
+                try:
+                    messages = await self.transform(entries)
+                except redis.exceptions.RedisError as e:
+                    log.warning('feed transform failed, consoles resync: %s', e)
+                    self._resync_all(entries[-1][0])
+                    continue
+                self._broadcast(messages)
+
+    def _broadcast(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        for entry_id, message in messages:
+            frame = sse_frame(entry_id, message)
+            if len(self.backlog) == self.backlog.maxlen:
+                self.horizon = self.backlog[0][0]
+            self.backlog.append((entry_id, frame))
+            for sub in list(self.subscribers):
+                sub.offer(frame)
+                if sub.closed:
+                    self.subscribers.discard(sub)
+
+    def _resync_all(self, entry_id: str) -> None:
+        self.backlog.clear()
+        self.horizon = entry_id
+        for sub in list(self.subscribers):
+            sub.cut_off()
+        self.subscribers.clear()

@@ -1,0 +1,83 @@
+"""Turns raw feed entries into the console's deltas, once per process (see fanout.py).
+
+An order event becomes the order's whole ticket, a robot event the robot's mirrored state, an
+alert the refreshed alert list: each read once per batch however many consoles are open, and
+each message self-contained, so a client applies it by replacing what it shows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.config import RestaurantConfig
+from orchestrator.console import alerts, controls, fleet, tickets
+from orchestrator.console.fanout import Entry, Transform
+
+NOT_ORDER_EVENTS = frozenset({'alert', 'alert.acked', 'audit', 'menu.changed', 'robot.state'})
+DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued'})
+
+
+def _data(fields: dict[str, str]) -> dict[str, Any]:
+    try:
+        data = json.loads(fields.get('data') or '{}')
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def menu_state(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:
+    ids = [d.id for d in cfg.dishes]
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.smembers(keys.SOLDOUT)
+        pipe.mget([keys.price(d) for d in ids])
+        soldout, prices = await pipe.execute()
+    return {
+        'soldout': sorted(soldout),
+        'prices': {d: int(p) for d, p in zip(ids, prices, strict=True) if p is not None},
+    }
+
+
+def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
+    known_robots = fleet.robot_kinds(cfg)
+
+    async def transform(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
+        out: list[tuple[str, dict[str, Any]]] = []
+        orders: dict[str, tuple[str, str]] = {}
+        robots: dict[str, str] = {}
+        latest: dict[str, str] = {}
+        for entry_id, fields in entries:
+            kind = fields.get('type', '')
+            data = _data(fields)
+            if kind == 'robot.state':
+                rid = fields.get('robot_id') or data.get('robot_id', '')
+                if rid in known_robots:
+                    robots[rid] = entry_id
+            elif kind in ('alert', 'alert.acked'):
+                latest['alerts'] = entry_id
+            elif kind == 'menu.changed':
+                latest['menu'] = entry_id
+            elif kind == 'audit':
+                out.append((entry_id, {'type': 'audit', 'entry': data}))
+            if kind not in NOT_ORDER_EVENTS and fields.get('order_id'):
+                orders[fields['order_id']] = (entry_id, kind)
+            if kind in DEAD_LETTER_EVENTS or (kind == 'alert' and data.get('kind') == 'job_dead'):
+                latest['dead'] = entry_id
+        for ticket in await tickets.load_tickets(r, cfg, orders):
+            entry_id, kind = orders[ticket['id']]
+            out.append((entry_id, {'type': 'ticket', 'event': kind, 'ticket': ticket}))
+        for robot in await fleet.load_robots(r, cfg, list(robots)) if robots else []:
+            out.append((robots[robot['id']], {'type': 'robot', 'robot': robot}))
+        if 'alerts' in latest:
+            out.append((latest['alerts'], {'type': 'alerts', 'alerts': await alerts.recent(r)}))
+        if 'menu' in latest:
+            out.append((latest['menu'], {'type': 'menu', **await menu_state(r, cfg)}))
+        if 'dead' in latest:
+            out.append((latest['dead'], {'type': 'dead', 'dead': await controls.dead_letters(r)}))
+        out.sort(key=lambda m: tuple(int(p) for p in m[0].split('-')))
+        return out
+
+    return transform

@@ -1,0 +1,302 @@
+"""HTTP for the console: the page, sign-in, a snapshot, the live SSE feed and the controls.
+
+Reads need a signed-in operator; changes also need the session's CSRF token, and price edits a
+manager. Each change is audited with its result, including refusals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from orchestrator.config import load_restaurant
+from orchestrator.console import alerts, audit, auth, controls, feed, fleet, tickets
+from orchestrator.console.accounts import Operator
+from orchestrator.console.context import ConsoleContext, get_ctx
+from orchestrator.console.fanout import Fanout
+from orchestrator.settings import get_settings
+from orchestrator.timeline import now_ms
+
+# SSE comment lines keep proxies and the browser from timing out an idle stream.
+KEEPALIVE_S = 15.0
+STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """One feed reader and one late-order checker per process, on the app's Redis client
+    (`app.state.ctx` of orchestrator.api.app) or, mounted elsewhere, on its own."""
+    shared = getattr(app.state, 'ctx', None)
+    settings = shared.settings if shared else get_settings()
+    cfg = shared.config if shared else load_restaurant(settings.config_path)
+    r = shared.redis if shared else Redis.from_url(settings.redis_url, decode_responses=True)
+    fanout = Fanout(r, transform=feed.console_transform(r, cfg))
+    await fanout.start()
+    checker = asyncio.create_task(alerts.late_checker(r, cfg), name='late-order checker')
+    app.state.console = ConsoleContext(r, settings, cfg, fanout)
+    try:
+        yield
+    finally:
+        checker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checker
+        await fanout.stop()
+        if not shared:
+            await r.aclose()
+
+
+router = APIRouter(lifespan=lifespan)
+Ctx = Annotated[ConsoleContext, Depends(get_ctx)]
+Reader = Annotated[Operator, Depends(auth.signed_in)]
+Actor = Annotated[Operator, Depends(auth.may_act)]
+Manager = Annotated[Operator, Depends(auth.manager)]
+
+
+def _web_file(name: str) -> str:
+    return resources.files('orchestrator').joinpath(f'web/{name}').read_text(encoding='utf-8')
+
+
+@router.get('/console', response_class=HTMLResponse, include_in_schema=False)
+async def page() -> HTMLResponse:
+    return HTMLResponse(_web_file('console.html'), headers={'Cache-Control': 'no-cache'})
+
+
+@router.get('/console/static/{name}', include_in_schema=False)
+async def static(name: str) -> Response:
+    if name not in STATIC:
+        raise HTTPException(404, 'not found')
+    return Response(
+        _web_file(name), media_type=STATIC[name], headers={'Cache-Control': 'no-cache'}
+    )
+
+
+class Credentials(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+def _me(session: auth.Session) -> dict[str, str]:
+    return {'name': session.operator.name, 'role': session.operator.role, 'csrf': session.csrf}
+
+
+@router.post('/console/api/login')
+async def login(
+    body: Credentials, request: Request, response: Response, ctx: Ctx
+) -> dict[str, str]:
+    return _me(await auth.sign_in(ctx, request, response, body.name, body.password))
+
+
+@router.post('/console/api/logout', status_code=204)
+async def logout(
+    _: Actor,
+    ctx: Ctx,
+    response: Response,
+    session: Annotated[auth.Session, Depends(auth.current_session)],
+) -> None:
+    await auth.sign_out(ctx, session, response)
+
+
+@router.get('/console/api/me')
+async def me(session: Annotated[auth.Session, Depends(auth.current_session)]) -> dict[str, str]:
+    return _me(session)
+
+
+@router.get('/console/api/snapshot')
+async def snapshot(
+    ctx: Ctx, session: Annotated[auth.Session, Depends(auth.current_session)]
+) -> dict[str, Any]:
+    """Everything the console shows, and the feed id to follow the stream from."""
+    r, cfg = ctx.redis, ctx.config
+    # Taken first: replaying from here may repeat a change (harmless), never miss one.
+    last = await r.xrevrange(ctx.fanout.stream, count=1)
+    return {
+        'now': now_ms(),
+        'feed_id': last[0][0] if last else '0-0',
+        'me': _me(session),
+        'restaurant': {
+            'name': cfg.restaurant.name.en,
+            'currency': cfg.restaurant.currency,
+            'decimals': cfg.restaurant.currency_decimals,
+        },
+        'service': cfg.service.model_dump(),
+        'stations': [{'id': s.id, 'name': s.name.en} for s in cfg.stations],
+        'dishes': [
+            {
+                'id': d.id,
+                'name': d.name.en,
+                'station': d.station,
+                'price': d.price,
+                'allergens': list(d.allergens),
+            }
+            for d in cfg.dishes
+        ],
+        'map': fleet.floor_map(cfg),
+        'robots': await fleet.load_robots(r, cfg),
+        'tickets': await tickets.board(r, cfg),
+        'alerts': await alerts.recent(r),
+        'dead': await controls.dead_letters(r),
+        'audit': await audit.recent(r),
+        **await feed.menu_state(r, cfg),
+    }
+
+
+@router.get('/console/api/stream')
+async def stream(
+    request: Request,
+    ctx: Ctx,
+    _: Reader,
+    since: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Deltas after `since` (the snapshot's feed id) as server-sent events, from the shared
+    fan-out; a `resync` event means: reload the snapshot."""
+    sub = ctx.fanout.subscribe(last_event_id or since)
+
+    async def frames() -> AsyncIterator[str]:
+        try:
+            yield 'retry: 2000\n\n'
+            while True:
+                try:
+                    frame = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ': keep-alive\n\n'
+                    continue
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            ctx.fanout.unsubscribe(sub)
+
+    return StreamingResponse(
+        frames(),
+        media_type='text/event-stream',
+        headers={'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no'},
+    )
+
+
+async def _act(
+    ctx: ConsoleContext, op: Operator, action: str, target: str, work: Awaitable[str]
+) -> dict[str, str]:
+    """Run a control, audit what came of it, and turn a refusal into its HTTP status."""
+    try:
+        detail = await work
+    except controls.Refused as e:
+        await audit.record(ctx.redis, op.name, action, target, f'refused: {e.message}')
+        raise HTTPException(e.status, e.message) from e
+    entry = await audit.record(ctx.redis, op.name, action, target, 'ok', detail)
+    return {'result': 'ok', 'detail': detail, 'audit_id': entry['id']}
+
+
+@router.post('/console/api/robots/{robot_id}/{command}')
+async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    actions = {
+        'pause': controls.pause_robot,
+        'resume': controls.resume_robot,
+        'dock': controls.dock_robot,
+    }
+    if command not in actions:
+        raise HTTPException(404, f'unknown robot command {command!r}')
+    return await _act(
+        ctx,
+        op,
+        f'robot.{command}',
+        robot_id,
+        actions[command](ctx.redis, ctx.config, robot_id, op.name),
+    )
+
+
+@router.post('/console/api/fleet/stop')
+async def fleet_stop(op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx, op, 'fleet.estop', 'all robots', controls.stop_all(ctx.redis, ctx.config, op.name)
+    )
+
+
+@router.post('/console/api/fleet/resume')
+async def fleet_resume(op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx, op, 'fleet.release', 'all robots', controls.resume_all(ctx.redis, ctx.config, op.name)
+    )
+
+
+class CancelBody(BaseModel):
+    # A line index cancels that line only; none cancels the whole order.
+    line: Annotated[int, Field(ge=0)] | None = None
+
+
+@router.post('/console/api/orders/{order_id}/cancel')
+async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+    target = order_id if body.line is None else f'{order_id} line {body.line}'
+    return await _act(
+        ctx, op, 'order.cancel', target, controls.cancel(ctx.redis, order_id, body.line, op.name)
+    )
+
+
+@router.post('/console/api/orders/{order_id}/dishes/{job_id}/bump')
+async def bump_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx, op, 'dish.bump', job_id, controls.bump(ctx.redis, order_id, job_id, op.name)
+    )
+
+
+@router.post('/console/api/dead/{dead_id}/requeue')
+async def requeue(dead_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx, op, 'job.requeue', dead_id, controls.requeue(ctx.redis, dead_id, op.name)
+    )
+
+
+@router.post('/console/api/alerts/{alert_id}/ack')
+async def ack_alert(alert_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    async def work() -> str:
+        if not await alerts.acknowledge(ctx.redis, alert_id, op.name):
+            raise controls.Refused(404, f'no alert {alert_id!r}')
+        return 'acknowledged'
+
+    return await _act(ctx, op, 'alert.ack', alert_id, work())
+
+
+class SoldOutBody(BaseModel):
+    soldout: bool
+
+
+@router.put('/console/api/dishes/{dish_id}/soldout')
+async def soldout(dish_id: str, body: SoldOutBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx,
+        op,
+        'dish.soldout' if body.soldout else 'dish.available',
+        dish_id,
+        controls.set_soldout(ctx.redis, ctx.config, dish_id, body.soldout, op.name),
+    )
+
+
+class PriceBody(BaseModel):
+    # Minor units of the currency; null goes back to the menu's price.
+    price: int | None
+
+
+@router.put('/console/api/dishes/{dish_id}/price')
+async def price(dish_id: str, body: PriceBody, op: Manager, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx,
+        op,
+        'dish.price',
+        dish_id,
+        controls.set_price(ctx.redis, ctx.config, dish_id, body.price, op.name),
+    )
+
+
+@router.get('/console/api/audit')
+async def audit_log(_: Reader, ctx: Ctx, count: int = 100) -> list[dict[str, str]]:
+    return await audit.recent(ctx.redis, max(1, min(count, 1000)))

@@ -1,0 +1,348 @@
+"""The console's HTTP API on the real app and a real Redis: sign-in, rights and every control,
+refusals included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator import jobs
+from orchestrator import redis_keys as keys
+from orchestrator.api.app import create_app
+from orchestrator.config import RestaurantConfig
+from orchestrator.console import alerts
+from orchestrator.console.accounts import hasher
+from orchestrator.dispatch.alerts import raise_alert
+from orchestrator.settings import OperatorSeed, Settings
+from orchestrator.timeline import now_ms
+from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        operators={'boss': OperatorSeed(role='manager', password_hash=hasher.hash(PASSWORD))},
+    )
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url='http://test') as c:
+            yield c
+
+
+@pytest.fixture
+async def csrf(client: httpx.AsyncClient, aredis: Redis) -> str:
+    token = await sign_in(client, aredis)
+    client.headers['X-CSRF-Token'] = token
+    return token
+
+
+async def last_audit(r: Redis) -> dict[str, str]:
+    ((_, entry),) = await r.xrevrange(keys.AUDIT, count=1)
+    return dict(entry)
+
+
+async def test_anonymous_and_diner_tokens_are_refused(
+    client: httpx.AsyncClient, settings: Settings, demo_config: RestaurantConfig
+) -> None:
+    assert (await client.get('/console/api/snapshot')).status_code == 401
+    assert (await client.post('/console/api/robots/serve1/pause')).status_code == 401
+    token = table_token(settings, demo_config, 't01')
+    for res in (
+        await client.get('/console/api/snapshot', params={'token': token}),
+        await client.get('/console/api/snapshot', headers={'Authorization': f'Bearer {token}'}),
+    ):
+        assert res.status_code == 403
+        assert 'table tokens' in res.json()['detail']
+    page = await client.get('/console')
+    assert page.status_code == 200 and 'console.js' in page.text
+
+
+async def test_sign_in_sets_a_strict_cookie_and_csrf_is_required(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    await sign_in(client, aredis)
+    cookie = (
+        (await client.post('/console/api/login', json={'name': 'ana', 'password': PASSWORD}))
+        .headers['set-cookie']
+        .lower()
+    )
+    assert 'httponly' in cookie and 'samesite=strict' in cookie and 'path=/console' in cookie
+    await robot_state(aredis, 'serve1', 'idle')
+    res = await client.post('/console/api/robots/serve1/pause')
+    assert res.status_code == 403 and 'CSRF' in res.json()['detail']
+    res = await client.post('/console/api/robots/serve1/pause', headers={'X-CSRF-Token': 'forged'})
+    assert res.status_code == 403
+    assert (await last_audit(aredis))['result'].startswith('refused: missing or wrong CSRF')
+    assert await aredis.xlen(keys.CONTROL) == 0
+
+
+async def test_failed_sign_ins_are_rate_limited(client: httpx.AsyncClient, aredis: Redis) -> None:
+    await sign_in(client, aredis)
+    for _ in range(5):
+        res = await client.post('/console/api/login', json={'name': 'ana', 'password': 'nope'})
+        assert res.status_code == 401
+    res = await client.post('/console/api/login', json={'name': 'ana', 'password': PASSWORD})
+    assert res.status_code == 429 and int(res.headers['retry-after']) > 0
+    assert (await last_audit(aredis))['result'] == 'refused: too many attempts'
+
+
+async def test_sign_out_ends_the_session(client: httpx.AsyncClient, csrf: str) -> None:
+    assert (await client.get('/console/api/me')).json()['name'] == 'ana'
+    assert (await client.post('/console/api/logout')).status_code == 204
+    assert (await client.get('/console/api/me')).status_code == 401
+
+
+async def test_pause_resume_dock_and_their_refusals(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis
+) -> None:
+    assert (await client.post('/console/api/robots/nobot/pause')).status_code == 404
+    res = await client.post('/console/api/robots/serve1/pause')
+    assert res.status_code == 409 and 'offline' in res.json()['detail']
+    await robot_state(aredis, 'serve1', 'idle')
+    assert (await client.post('/console/api/robots/serve1/pause')).status_code == 200
+    ((_, cmd),) = await aredis.xrange(keys.CONTROL)
+    assert cmd == {'command': 'pause', 'robot_id': 'serve1', 'by': 'ana'}
+    audit_entry = await last_audit(aredis)
+    assert (audit_entry['who'], audit_entry['action'], audit_entry['result']) == (
+        'ana',
+        'robot.pause',
+        'ok',
+    )
+    await robot_state(aredis, 'serve1', 'paused')
+    res = await client.post('/console/api/robots/serve1/pause')
+    assert res.status_code == 409 and 'already paused' in res.json()['detail']
+    assert (await last_audit(aredis))['result'] == 'refused: serve1 is already paused'
+    assert (await client.post('/console/api/robots/serve1/resume')).status_code == 200
+    await robot_state(aredis, 'serve1', 'idle')
+    assert (await client.post('/console/api/robots/serve1/resume')).status_code == 409
+    assert (await client.post('/console/api/robots/serve1/dock')).status_code == 200
+    await robot_state(aredis, 'wok1', 'busy')
+    res = await client.post('/console/api/robots/wok1/dock')
+    assert res.status_code == 409 and 'cooking robot' in res.json()['detail']
+    await robot_state(aredis, 'serve2', 'busy', jobs=json.dumps(['o1']))
+    assert (await client.post('/console/api/robots/serve2/dock')).status_code == 409
+    commands = [f['command'] for _, f in await aredis.xrange(keys.CONTROL)]
+    assert commands == ['pause', 'resume', 'dock']
+
+
+async def test_stop_all_and_resume_all(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    assert (await client.post('/console/api/fleet/resume')).status_code == 409
+    assert (await client.post('/console/api/fleet/stop')).status_code == 200
+    robots = {r.id for r in demo_config.cooking_robots} | {
+        r.id for r in demo_config.serving_robots
+    }
+    sent = await aredis.xrange(keys.CONTROL)
+    assert {f['robot_id'] for _, f in sent} == robots
+    assert {f['command'] for _, f in sent} == {'estop'}
+    await robot_state(aredis, 'serve1', 'estopped')
+    res = await client.post('/console/api/robots/serve1/resume')
+    assert res.status_code == 409 and 'resume all' in res.json()['detail']
+    assert (await client.post('/console/api/fleet/resume')).status_code == 200
+    ((_, last),) = await aredis.xrevrange(keys.CONTROL, count=1)
+    assert (last['command'], last['robot_id']) == ('release', 'serve1')
+
+
+async def test_cancel_an_order_a_line_and_refusals(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    token = table_token(settings, demo_config, 't02')
+    order = await place_order(
+        client,
+        token,
+        [{'dish_id': 'kungpao', 'quantity': 2}, {'dish_id': 'iced-tea', 'quantity': 1}],
+    )
+    oid = order['id']
+    # One kung pao is on a robot already: cancelling wastes it and tells the robot.
+    await aredis.hset(keys.job(f'{oid}-00-00'), mapping={'status': 'cooking', 'robot': 'wok1'})
+    res = await client.post(f'/console/api/orders/{oid}/cancel', json={'line': 0})
+    assert res.status_code == 200, res.text
+    assert '1 wasted' in res.json()['detail'] and '1 withdrawn' in res.json()['detail']
+    ((_, cmd),) = await aredis.xrange(keys.CONTROL)
+    assert (cmd['command'], cmd['robot_id'], cmd['job_id']) == ('cancel', 'wok1', f'{oid}-00-00')
+    res = await client.post(f'/console/api/orders/{oid}/cancel', json={'line': 0})
+    assert res.status_code == 409 and 'nothing left' in res.json()['detail']
+    assert (
+        await client.post(f'/console/api/orders/{oid}/cancel', json={'line': 7})
+    ).status_code == 404
+    assert await aredis.hget(keys.order(oid), 'status') == 'received'
+    assert (await client.post(f'/console/api/orders/{oid}/cancel', json={})).status_code == 200
+    assert await aredis.hget(keys.order(oid), 'status') == 'cancelled'
+    res = await client.post(f'/console/api/orders/{oid}/cancel', json={})
+    assert res.status_code == 409 and 'already cancelled' in res.json()['detail']
+    assert (await client.post('/console/api/orders/onope/cancel', json={})).status_code == 404
+
+
+async def test_bump_moves_the_order_on_and_served_orders_refuse(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    token = table_token(settings, demo_config, 't03')
+    oid = (await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}]))['id']
+    res = await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/bump')
+    assert res.status_code == 200, res.text
+    assert await aredis.hget(keys.job(f'{oid}-00-00'), 'cooked_by') == 'ana'
+    assert await aredis.hget(keys.order(oid), 'status') == 'ready'
+    res = await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/bump')
+    assert res.status_code == 409 and 'already cooked' in res.json()['detail']
+    assert (
+        await client.post(f'/console/api/orders/{oid}/dishes/other-00-00/bump')
+    ).status_code == 404
+    await aredis.hset(keys.order(oid), 'status', 'served')
+    res = await client.post(f'/console/api/orders/{oid}/cancel', json={})
+    assert res.status_code == 409 and 'already served' in res.json()['detail']
+    await aredis.hset(keys.order(oid), mapping={'status': 'delivering', 'robot_id': 'serve2'})
+    res = await client.post(f'/console/api/orders/{oid}/cancel', json={})
+    assert res.status_code == 409 and 'serve2' in res.json()['detail']
+
+
+async def test_requeue_a_dead_letter(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    token = table_token(settings, demo_config, 't04')
+    oid = (await place_order(client, token, [{'dish_id': 'mochi', 'quantity': 1}]))['id']
+    job_id = f'{oid}-00-00'
+    await aredis.hset(
+        keys.job(job_id), mapping={'status': 'cooking', 'attempts': 3, 'robot': 'bar1'}
+    )
+    assert await jobs.fail_job(aredis, job_id, 0, 'bar1', 'gripper jam', 3) == 'dead'
+    ((dead_id, _),) = await aredis.xrange(keys.DEAD)
+    snap = (await client.get('/console/api/snapshot')).json()
+    assert [d['job_id'] for d in snap['dead']] == [job_id]
+    assert any(a['kind'] == 'job_dead' for a in snap['alerts'])
+    assert (await client.post(f'/console/api/dead/{dead_id}/requeue')).status_code == 200
+    assert await aredis.hget(keys.job(job_id), 'status') == 'queued'
+    assert (await client.post(f'/console/api/dead/{dead_id}/requeue')).status_code == 404
+
+
+async def test_alerts_are_acknowledged(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis
+) -> None:
+    await raise_alert(
+        aredis, 'robot_lost', 'critical', 'serve3 stopped reporting', robot_id='serve3'
+    )
+    (alert,) = (await client.get('/console/api/snapshot')).json()['alerts']
+    assert not alert['acked']
+    assert (await client.post(f'/console/api/alerts/{alert["id"]}/ack')).status_code == 200
+    (alert,) = (await client.get('/console/api/snapshot')).json()['alerts']
+    assert alert['acked']
+    assert (await client.post('/console/api/alerts/1-0/ack')).status_code == 404
+
+
+async def test_late_orders_raise_one_alert(
+    client: httpx.AsyncClient, aredis: Redis, settings: Settings, demo_config: RestaurantConfig
+) -> None:
+    token = table_token(settings, demo_config, 't05')
+    oid = (await place_order(client, token, [{'dish_id': 'galbi', 'quantity': 1}]))['id']
+    assert await alerts.raise_late_orders(aredis, demo_config) == 0
+    late = now_ms() - int(demo_config.service.age_late_s * 1000) - 1000
+    await aredis.hset(keys.order(oid), 'created_at', late)
+    await aredis.zadd(keys.table_orders('t05'), {oid: late})
+    assert await alerts.raise_late_orders(aredis, demo_config) == 1
+    assert await alerts.raise_late_orders(aredis, demo_config) == 0
+    (alert,) = await alerts.recent(aredis)
+    assert (alert['kind'], alert['order_id']) == ('order.late', oid)
+
+
+async def test_sold_out_and_prices(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    assert (
+        await client.put('/console/api/dishes/nope/soldout', json={'soldout': True})
+    ).status_code == 404
+    assert (
+        await client.put('/console/api/dishes/bingsu/soldout', json={'soldout': True})
+    ).status_code == 200
+    assert await aredis.sismember(keys.SOLDOUT, 'bingsu')
+    ((_, event),) = await aredis.xrevrange(keys.FEED, count=1)
+    assert event['type'] == 'audit'
+    menu_events = [f for _, f in await aredis.xrange(keys.FEED) if f['type'] == 'menu.changed']
+    assert json.loads(menu_events[-1]['data'])['soldout'] is True
+    assert (
+        await client.put('/console/api/dishes/bingsu/soldout', json={'soldout': True})
+    ).status_code == 409
+    menu = (await client.get('/api/menu')).json()
+    dish = next(d for c in menu['categories'] for d in c['dishes'] if d['id'] == 'bingsu')
+    assert dish['available'] is False
+    token = table_token(settings, demo_config, 't06')
+    res = await client.post(
+        f'/api/tables/{token}/orders',
+        json={'items': [{'dish_id': 'bingsu', 'quantity': 1}]},
+        headers={'Idempotency-Key': 'soldout-try-1'},
+    )
+    assert res.status_code == 422 and 'sold out' in res.text
+    assert (
+        await client.put('/console/api/dishes/bingsu/soldout', json={'soldout': False})
+    ).status_code == 200
+    # An operator may 86 a dish but not change its price; a manager may.
+    res = await client.put('/console/api/dishes/bingsu/price', json={'price': 9500})
+    assert res.status_code == 403 and 'manager' in res.json()['detail']
+    boss = await client.post('/console/api/login', json={'name': 'boss', 'password': PASSWORD})
+    assert boss.json()['role'] == 'manager'
+    client.headers['X-CSRF-Token'] = boss.json()['csrf']
+    assert (
+        await client.put('/console/api/dishes/bingsu/price', json={'price': 9500})
+    ).status_code == 200
+    assert await aredis.get(keys.price('bingsu')) == '9500'
+    assert (
+        await client.put('/console/api/dishes/bingsu/price', json={'price': -1})
+    ).status_code == 422
+    assert (
+        await client.put('/console/api/dishes/bingsu/price', json={'price': None})
+    ).status_code == 200
+    assert await aredis.get(keys.price('bingsu')) is None
+
+
+async def test_snapshot_has_tickets_fleet_and_map(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    token = table_token(settings, demo_config, 't07')
+    oid = (
+        await place_order(
+            client, token, [{'dish_id': 'kungpao', 'quantity': 1, 'options': {'spice': 'hot'}}]
+        )
+    )['id']
+    await robot_state(aredis, 'serve1', 'busy', x=5.5, y=9.5)
+    snap = (await client.get('/console/api/snapshot')).json()
+    (ticket,) = snap['tickets']['open']
+    assert ticket['id'] == oid and ticket['table'] == 'Table 7'
+    (line,) = ticket['lines']
+    assert line['options'] == ['Spice level: Hot', 'Size: Regular']
+    assert line['allergens'] == ['peanut', 'soy', 'chicken']
+    assert line['units'][0]['status'] == 'queued'
+    serve1 = next(r for r in snap['robots'] if r['id'] == 'serve1')
+    assert (serve1['mode'], serve1['x'], serve1['y']) == ('busy', 5.5, 9.5)
+    assert next(r for r in snap['robots'] if r['id'] == 'serve2')['mode'] == 'offline'
+    assert len(snap['map']['tables']) == len(demo_config.tables)
+    assert snap['me']['csrf'] == csrf
+    assert snap['service']['age_late_s'] == demo_config.service.age_late_s
