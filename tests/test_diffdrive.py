@@ -25,7 +25,8 @@ from std_msgs.msg import String
 from orchestrator.config import RestaurantConfig
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.drivers.diffdrive import DiffDriveDriver
-from robot_nodes.floor_plant import COLLISIONS_TOPIC, dock_pose
+from robot_nodes.floor_plant import COLLISIONS_TOPIC
+from robot_nodes.floor_world import dock_pose
 
 pytestmark = pytest.mark.ros
 SCALE = 20.0

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from orchestrator.config import RestaurantConfig
-from robot_nodes.floor_plant import FloorWorld, integrate
+from robot_nodes.floor_world import FloorWorld, integrate
 
 
 def test_integrate_drives_straight_and_arcs() -> None:
