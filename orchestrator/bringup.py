@@ -1,0 +1,294 @@
+"""`robodine up`: the whole restaurant on one machine.
+
+Starts Redis (unless one is given), the orchestrator with the dispatcher in-process
+(`robodine serve --with-dispatcher`), one process per robot of the config (and, with
+`--driver diffdrive`, the headless floor plant), waits until every robot is heard, prints each
+table's diner URL and the console URL, and on Ctrl-C / SIGTERM stops them all. Children run in
+their own process groups with a parent-death signal, so none outlives `robodine up`; their logs
+go to `<data-dir>/logs/<name>.log`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.redis_server import RedisServer
+from orchestrator.settings import get_settings
+from table_qr.tokens import sign, table_url
+
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when `robodine up` dies, even by SIGKILL."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def ros_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of robot and dispatcher processes: a private DDS domain on loopback."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
+    env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    env.setdefault('PYTHONUNBUFFERED', '1')
+    return env
+
+
+def robot_command(
+    kind: str, robot_id: str, config: Path, time_scale: float, driver: str, ledger_dir: Path
+) -> list[str]:
+    """argv of one robot node (`kind` is 'cooking' or 'serving')."""
+    params = {
+        'robot_id': robot_id,
+        'config_path': str(config),
+        'time_scale': str(time_scale),
+        'driver': driver if kind == 'serving' else 'sim',
+        'ledger_dir': str(ledger_dir),
+    }
+    argv = [
+        sys.executable,
+        '-m',
+        f'robot_nodes.{kind}_robot',
+        '--ros-args',
+        '-r',
+        f'__ns:=/robodine/{robot_id}',
+        '-r',
+        f'__node:={kind}_robot',
+    ]
+    for k, v in params.items():
+        argv += ['-p', f'{k}:={v}']
+    return argv
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+@dataclass
+class Restaurant:
+    """The processes of one restaurant; `stop()` ends them all."""
+
+    data_dir: Path
+    env: dict[str, str]
+    children: list[Child] = field(default_factory=list)
+    redis_server: RedisServer | None = None
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        logs = self.data_dir / 'logs'
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / f'{name}.log'
+        with log.open('ab') as out:
+            proc = subprocess.Popen(
+                argv,
+                env=env or self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def failed(self) -> Child | None:
+        return next((c for c in self.children if c.proc.poll() is not None), None)
+
+    def stop(self) -> None:
+        """SIGTERM every process group (robots first, the orchestrator last), then SIGKILL
+        what is still there after STOP_TIMEOUT_S."""
+        for child in reversed(self.children):
+            _signal_group(child.proc, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for child in self.children:
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(child.proc, signal.SIGKILL)
+                child.proc.wait()
+            # The group may hold helpers the child started; leave none behind.
+            _signal_group(child.proc, signal.SIGKILL)
+        self.children.clear()
+        if self.redis_server is not None:
+            self.redis_server.stop()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def start_restaurant(
+    cfg: RestaurantConfig,
+    config_path: Path,
+    data_dir: Path,
+    port: int,
+    host: str = '127.0.0.1',
+    time_scale: float = 10.0,
+    driver: str = 'sim',
+    redis_url: str | None = None,
+) -> tuple[Restaurant, str]:
+    """Start everything; returns the Restaurant and the Redis URL in use."""
+    data_dir = data_dir.resolve()
+    env = ros_env()
+    env['ROBODINE_TIME_SCALE'] = str(time_scale)
+    rest = Restaurant(data_dir, env)
+    if redis_url is None:
+        rest.redis_server = RedisServer(data_dir / 'redis').start()
+        redis_url = rest.redis_server.url
+    env['ROBODINE_REDIS_URL'] = redis_url
+    env['ROBODINE_CONFIG_PATH'] = str(config_path)
+    try:
+        rest.spawn(
+            'orchestrator',
+            [
+                sys.executable,
+                '-m',
+                'orchestrator.cli',
+                'serve',
+                '--config',
+                str(config_path),
+                '--redis-url',
+                redis_url,
+                '--host',
+                host,
+                '--port',
+                str(port),
+                '--with-dispatcher',
+            ],
+        )
+        ledgers = data_dir / 'ledger'
+        for c in cfg.cooking_robots:
+            rest.spawn(
+                c.id, robot_command('cooking', c.id, config_path, time_scale, driver, ledgers)
+            )
+        for s in cfg.serving_robots:
+            rest.spawn(
+                s.id, robot_command('serving', s.id, config_path, time_scale, driver, ledgers)
+            )
+        if driver == 'diffdrive':
+            rest.spawn(
+                'floor_plant',
+                [
+                    sys.executable,
+                    '-m',
+                    'robot_nodes.floor_plant',
+                    '--ros-args',
+                    '-p',
+                    f'config_path:={config_path}',
+                    '-p',
+                    f'time_scale:={time_scale}',
+                    '-p',
+                    f'robots:={[s.id for s in cfg.serving_robots]}',
+                ],
+            )
+    except BaseException:
+        rest.stop()
+        raise
+    return rest, redis_url
+
+
+def wait_ready(
+    rest: Restaurant,
+    cfg: RestaurantConfig,
+    base_url: str,
+    redis_url: str,
+    timeout: float = READY_TIMEOUT_S,
+) -> None:
+    """Until the API answers /readyz and the dispatcher has heard every robot."""
+    robots = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if (dead := rest.failed()) is not None:
+                raise RuntimeError(
+                    f'{dead.name} exited with {dead.proc.returncode}; see {dead.log}'
+                )
+            missing = [r for r in robots if client.hget(keys.robot(r), 'mode') in (None, 'lost')]
+            try:
+                api = httpx.get(f'{base_url}/readyz', timeout=1).status_code == 200
+            except httpx.TransportError:
+                api = False
+            if api and not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f'not ready after {timeout:.0f}s: '
+                    f'{"API, " if not api else ""}{", ".join(missing)}'
+                )
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
+def up_command(args: argparse.Namespace) -> int:
+    cfg = load_restaurant(args.config)
+    settings = get_settings()
+    redis_url = args.redis_url or os.environ.get('REDIS_URL')
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    base = f'http://{args.host}:{args.port}'
+    print(
+        f'starting {cfg.restaurant.name.en}: data in {args.data_dir}, time scale '
+        f'{args.time_scale:g}, {args.driver} driver',
+        flush=True,
+    )
+    rest, redis_url = start_restaurant(
+        cfg,
+        args.config.resolve(),
+        args.data_dir,
+        args.port,
+        args.host,
+        args.time_scale,
+        args.driver,
+        redis_url,
+    )
+    try:
+        wait_ready(rest, cfg, base, redis_url)
+        # The public base (behind a proxy) if one is configured, else where we listen.
+        public = settings.base_url if 'ROBODINE_BASE_URL' in os.environ else base
+        print(f'\nready. Redis {redis_url}\n\nDiner pages (one per table QR code):')
+        for t in cfg.tables:
+            token = sign(settings.table_keys, cfg.restaurant.id, t.id)
+            print(f'  {t.id}  {t.name:<10} {table_url(public, token)}')
+        print(
+            f'\nKitchen console: {base}/console\nLogs: {rest.data_dir / "logs"}\n'
+            'Ctrl-C stops everything.',
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            if (dead := rest.failed()) is not None:
+                print(
+                    f'{dead.name} exited with {dead.proc.returncode}; see {dead.log}',
+                    file=sys.stderr,
+                )
+                return 1
+        return 0
+    except (RuntimeError, TimeoutError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    finally:
+        print('stopping...', flush=True)
+        rest.stop()

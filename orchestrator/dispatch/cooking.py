@@ -1,0 +1,238 @@
+"""Cook jobs: from the station streams to a cooking robot, and the robot's answer back.
+
+Entries read from `rd:cook:{station}` wait here (`Pending`) until the policy finds a robot;
+then the job is claimed (new epoch, lease) and the Cook goal sent (`Flight`). A flight ends with
+the robot's result, or is superseded: re-sent under a new epoch when its robot comes back after
+a silence (the robot answers a repeated job from its ledger), handed to another robot once its
+robot is lost past the lease, or dropped when another dispatcher fenced it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchestrator import jobs
+from orchestrator import redis_keys as keys
+from orchestrator.dispatch.policy import JobView, pick_cook
+
+if TYPE_CHECKING:
+    from orchestrator.dispatch.fleet import Goal
+    from orchestrator.dispatch.service import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pending:
+    entry_id: str
+    fields: dict[str, str]
+    failed_on: frozenset[str] = frozenset()
+    # The robot that had the job when it was recovered: it gets it back if it is still there,
+    # so a dish is not started twice.
+    prefer: str = ''
+
+    @property
+    def job_id(self) -> str:
+        return self.fields['job_id']
+
+
+@dataclass
+class Flight:
+    pending: Pending
+    robot_id: str
+    epoch: int
+    stage: str = ''
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def job_id(self) -> str:
+        return self.pending.job_id
+
+
+class Cooking:
+    def __init__(self, d: Dispatcher) -> None:
+        self.d = d
+        self.queue: dict[str, list[Pending]] = {s.id: [] for s in d.cfg.stations}
+        self.flights: dict[str, Flight] = {}
+
+    def _known(self, job_id: str) -> bool:
+        return job_id in self.flights or any(
+            p.job_id == job_id for q in self.queue.values() for p in q
+        )
+
+    async def add_entries(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """New (or recovered) stream entries: queue those whose job still needs a robot."""
+        fresh = [(i, f) for i, f in entries if 'job_id' in f and not self._known(f['job_id'])]
+        if not fresh:
+            return
+        async with self.d.r.pipeline(transaction=False) as pipe:
+            for _, f in fresh:
+                pipe.hmget(keys.job(f['job_id']), 'status', 'robot', 'failed_on')
+            states = await pipe.execute()
+        for (entry_id, f), (status, robot, failed_on) in zip(fresh, states, strict=True):
+            if status in jobs.SETTLED or status is None:
+                await jobs.ack_entry(self.d.r, f.get('station', ''), entry_id)
+                continue
+            station = f.get('station', '')
+            if station not in self.queue:
+                log.error('job %s names unknown station %r', f['job_id'], station)
+                continue
+            self.queue[station].append(
+                Pending(
+                    entry_id,
+                    f,
+                    frozenset(json.loads(failed_on or '[]')),
+                    robot if status in jobs.IN_FLIGHT else '',
+                )
+            )
+
+    def _choose(self, p: Pending) -> str | None:
+        robots = self.d.robots
+        if p.prefer and p.prefer in robots and robots[p.prefer].mode != 'lost':
+            return p.prefer if robots[p.prefer].reachable else None
+        return pick_cook(JobView(p.job_id, p.fields['station'], p.failed_on), robots)
+
+    async def schedule(self) -> None:
+        for queue in self.queue.values():
+            for p in list(queue):
+                robot_id = self._choose(p)
+                if robot_id is None:
+                    continue
+                claim = await jobs.claim_job(
+                    self.d.r,
+                    p.job_id,
+                    p.fields['order_id'],
+                    self.d.name,
+                    robot_id,
+                    self.d.lease_s,
+                    p.entry_id,
+                )
+                queue.remove(p)
+                if isinstance(claim, jobs.Claim):
+                    self._launch(p, robot_id, claim.epoch)
+                elif claim in jobs.SETTLED or claim == 'missing':
+                    await jobs.ack_entry(self.d.r, p.fields['station'], p.entry_id)
+                # Otherwise another dispatcher holds it; its entry comes back to us by
+                # XAUTOCLAIM if that one dies.
+
+    def _launch(self, p: Pending, robot_id: str, epoch: int) -> None:
+        old = self.flights.get(p.job_id)
+        if old is not None and old.task is not None:
+            old.task.cancel()
+        flight = Flight(p, robot_id, epoch)
+        self.flights[p.job_id] = flight
+        self.d.robots[robot_id].assigned.add(p.job_id)
+        flight.task = self.d.spawn(self._run(flight), f'cook {p.job_id}/{epoch}')
+
+    async def _run(self, flight: Flight) -> None:
+        goal: Goal | None = await self.d.bridge.cook(
+            flight.robot_id,
+            flight.pending.fields,
+            flight.epoch,
+            lambda fb: self._feedback(flight, fb),
+        )
+        if goal is None:
+            await self._finish(flight, 'rejected', 'the robot refused the goal')
+            return
+        if not await self.d.retrying(
+            lambda: jobs.mark_started(self.d.r, flight.job_id, flight.epoch, flight.robot_id)
+        ):
+            self._drop(flight)
+            return
+        response = await goal.result
+        await self._finish(flight, response.result.outcome, response.result.reason)
+
+    def _feedback(self, flight: Flight, fb: Any) -> None:
+        if fb.stage == flight.stage or self.flights.get(flight.job_id) is not flight:
+            return
+        flight.stage = fb.stage
+
+        async def record() -> None:
+            if not await jobs.record_stage(
+                self.d.r, flight.job_id, flight.epoch, fb.stage, fb.progress
+            ):
+                self._drop(flight)
+
+        self.d.spawn(record(), f'stage {flight.job_id}')
+
+    def _drop(self, flight: Flight) -> None:
+        """Forget a flight that is no longer ours (fenced) or superseded."""
+        if self.flights.get(flight.job_id) is flight:
+            del self.flights[flight.job_id]
+            self.d.robots[flight.robot_id].assigned.discard(flight.job_id)
+            self.d.wake()
+
+    async def _finish(self, flight: Flight, outcome: str, reason: str) -> None:
+        if self.flights.get(flight.job_id) is not flight:
+            return  # superseded by a re-sent goal: its own flight reports
+        r, job_id = self.d.r, flight.job_id
+        if outcome == 'cooked':
+            out = await self.d.retrying(
+                lambda: jobs.complete_job(r, job_id, flight.epoch, flight.robot_id)
+            )
+            log.info('%s cooked by %s (%s)', job_id, flight.robot_id, out)
+        else:
+            out = await self.d.retrying(
+                lambda: jobs.fail_job(
+                    r,
+                    job_id,
+                    flight.epoch,
+                    flight.robot_id,
+                    f'{outcome}: {reason}'.strip(': '),
+                    self.d.cfg.service.max_attempts,
+                )
+            )
+            log.warning('%s %s on %s: %s -> %s', job_id, outcome, flight.robot_id, reason, out)
+            if out == 'retry':
+                p = flight.pending
+                self.queue[p.fields['station']].append(
+                    Pending(p.entry_id, p.fields, p.failed_on | {flight.robot_id})
+                )
+        self._drop(flight)
+
+    async def renew(self) -> None:
+        """Keep the leases of flights on robots that are still there."""
+        live = [f for f in self.flights.values() if self.d.robots[f.robot_id].mode != 'lost']
+        for f in live:
+            if not await jobs.renew_lease(
+                self.d.r, f.job_id, f.epoch, self.d.name, self.d.lease_s
+            ):
+                log.warning('%s/%d was taken over by another dispatcher', f.job_id, f.epoch)
+                if f.task is not None:
+                    f.task.cancel()
+                self._drop(f)
+
+    async def robot_back(self, robot_id: str) -> None:
+        """The robot was silent (restarted?): re-send its goals under a new epoch; it answers
+        from its ledger what it already did."""
+        for f in [f for f in self.flights.values() if f.robot_id == robot_id]:
+            claim = await jobs.claim_job(
+                self.d.r,
+                f.job_id,
+                f.pending.fields['order_id'],
+                self.d.name,
+                robot_id,
+                self.d.lease_s,
+                expect_epoch=f.epoch,
+            )
+            if isinstance(claim, jobs.Claim):
+                log.info('re-sending %s to %s under epoch %d', f.job_id, robot_id, claim.epoch)
+                self._launch(f.pending, robot_id, claim.epoch)
+            else:
+                self._drop(f)
+
+    def robot_gone(self, robot_id: str) -> None:
+        """The robot is lost past the lease (which we stopped renewing): its jobs go back to
+        the queue; the claim raises the epoch, so if it ever answers, it is refused."""
+        for f in [f for f in self.flights.values() if f.robot_id == robot_id]:
+            if f.task is not None:
+                f.task.cancel()
+            self._drop(f)
+            p = f.pending
+            self.queue[p.fields['station']].insert(
+                0, Pending(p.entry_id, p.fields, p.failed_on | {robot_id})
+            )

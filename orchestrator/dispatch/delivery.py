@@ -1,0 +1,108 @@
+"""Serving trips: which ready orders ride together, and in what order the tables are visited.
+
+A trip starts from the oldest ready order and takes other ready orders whose tables lie within
+`service.batch_radius_m` of its table, one tray per order, up to the robot's trays. Stops are
+visited nearest-first along the floor graph from the pass. The dispatcher waits a short
+(scaled) moment after an order becomes ready so that neighbours finishing together share a trip;
+a full tray set leaves at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+from orchestrator.config import RestaurantConfig
+
+# Simulated seconds a ready order waits for companions before its trip leaves.
+BATCH_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class ReadyOrder:
+    order_id: str
+    table_id: str
+    entry_id: str
+    # time.monotonic() when the dispatcher saw it ready.
+    since: float
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stop:
+    table_id: str
+    trays: tuple[int, ...]
+    order_ids: tuple[str, ...]
+    items: tuple[str, ...]
+
+
+def items_of(cfg: RestaurantConfig, lines_json: str) -> tuple[str, ...]:
+    """Human-readable items of an order for the robot's screen, e.g. '2x Kung Pao Chicken'."""
+    out = []
+    for line in json.loads(lines_json or '[]'):
+        dish = cfg.dish_by_id.get(line.get('dish_id', ''))
+        name = dish.name.en if dish else line.get('dish_id', '?')
+        out.append(f'{line.get("quantity", 1)}x {name}')
+    return tuple(out)
+
+
+def table_distance(cfg: RestaurantConfig, a: str, b: str) -> float:
+    ta, tb = cfg.table_by_id[a], cfg.table_by_id[b]
+    return math.hypot(ta.x - tb.x, ta.y - tb.y)
+
+
+def batch(cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int) -> list[ReadyOrder]:
+    """The orders of the next trip: the oldest and its nearest neighbours within the radius."""
+    if not ready:
+        return []
+    seed = min(ready, key=lambda o: o.since)
+    near = sorted(
+        (o for o in ready if o is not seed),
+        key=lambda o: (table_distance(cfg, seed.table_id, o.table_id), o.since),
+    )
+    radius = cfg.service.batch_radius_m
+    mates = [o for o in near if table_distance(cfg, seed.table_id, o.table_id) <= radius]
+    return [seed, *mates[: trays - 1]]
+
+
+def due(
+    cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int, now: float, wait_s: float
+) -> bool:
+    """Whether a trip should leave now: the oldest waited long enough, or the trays are full."""
+    if not ready:
+        return False
+    oldest = min(o.since for o in ready)
+    return now - oldest >= wait_s or len(batch(cfg, ready, trays)) >= trays
+
+
+def stops(cfg: RestaurantConfig, orders: list[ReadyOrder]) -> list[Stop]:
+    """One stop per table, nearest-first from the pass; tray numbers in loading order."""
+    by_table: dict[str, list[ReadyOrder]] = {}
+    for o in orders:
+        by_table.setdefault(o.table_id, []).append(o)
+    floor = cfg.floor
+    here = floor.pass_point.id
+    route = []
+    left = set(by_table)
+    while left:
+        nxt = min(
+            left,
+            key=lambda t: (floor.path_length(floor.path(here, cfg.table_by_id[t].waypoint)), t),
+        )
+        route.append(nxt)
+        left.remove(nxt)
+        here = cfg.table_by_id[nxt].waypoint
+    out, tray = [], 0
+    for table_id in route:
+        group = by_table[table_id]
+        out.append(
+            Stop(
+                table_id,
+                tuple(range(tray, tray + len(group))),
+                tuple(o.order_id for o in group),
+                tuple(i for o in group for i in o.items),
+            )
+        )
+        tray += len(group)
+    return out

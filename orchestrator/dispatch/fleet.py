@@ -1,0 +1,287 @@
+"""The ROS 2 side of the dispatcher: one rclpy node talking to every robot of the restaurant.
+
+rclpy has no asyncio executor, so the node is spun by a SingleThreadedExecutor in its own
+thread and every rclpy call is made on that thread: asyncio code hands a function over
+(`_in_ros`, woken by a guard condition) and gets an asyncio future back; callbacks (heartbeats,
+feedback, results) are handed to the event loop with `loop.call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import rclpy
+import rclpy.task
+from rclpy.action import ActionClient
+from rclpy.action.client import ClientGoalHandle
+from rclpy.context import Context
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from restaurant_interfaces.action import Cook, Deliver
+from restaurant_interfaces.msg import DeliveryStop, RobotState
+from restaurant_interfaces.srv import ConfirmPickup, Control
+from unique_identifier_msgs.msg import UUID
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.delivery import Stop
+
+log = logging.getLogger(__name__)
+
+MODES = {
+    RobotState.MODE_IDLE: 'idle',
+    RobotState.MODE_BUSY: 'busy',
+    RobotState.MODE_PAUSED: 'paused',
+    RobotState.MODE_CHARGING: 'charging',
+    RobotState.MODE_FAULT: 'fault',
+    RobotState.MODE_ESTOPPED: 'estopped',
+}
+# Goal ids are derived from (job or trip id, epoch), so a re-sent goal is recognisable.
+GOAL_NAMESPACE = uuid.UUID('5b3f1c52-8d0e-4f57-9a41-1d2f0c7e6a10')
+# How long to wait for a robot to accept or refuse a goal / answer a service call.
+ANSWER_TIMEOUT_S = 5.0
+
+
+def goal_uuid(key: str, epoch: int) -> UUID:
+    return UUID(uuid=list(uuid.uuid5(GOAL_NAMESPACE, f'{key}/{epoch}').bytes))
+
+
+def ns(robot_id: str, name: str) -> str:
+    return f'/robodine/{robot_id}/{name}'
+
+
+@dataclass
+class Goal:
+    """A goal a robot accepted; `result` resolves with (outcome-carrying result, status)."""
+
+    robot_id: str
+    handle: ClientGoalHandle
+    result: asyncio.Future[Any]
+
+
+StateCallback = Callable[[str, dict[str, Any]], None]
+FeedbackCallback = Callable[[Any], None]
+
+
+class FleetBridge:
+    def __init__(
+        self,
+        cfg: RestaurantConfig,
+        name: str,
+        loop: asyncio.AbstractEventLoop,
+        on_state: StateCallback,
+    ) -> None:
+        self._cfg = cfg
+        self._loop = loop
+        self._on_state = on_state
+        self._context = Context()
+        rclpy.init(context=self._context)
+        node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)
+        self._node = Node(node_name, namespace='/robodine', context=self._context)
+        self._executor = SingleThreadedExecutor(context=self._context)
+        self._executor.add_node(self._node)
+        self._calls: deque[Callable[[], None]] = deque()
+        self._wake = self._node.create_guard_condition(self._drain)
+        self._cook: dict[str, ActionClient] = {}
+        self._deliver: dict[str, ActionClient] = {}
+        self._control: dict[str, Any] = {}
+        self._pickup: dict[str, Any] = {}
+        # Heartbeats may come best-effort or reliable; best-effort subscribers match both.
+        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+        for c in cfg.cooking_robots:
+            self._cook[c.id] = ActionClient(self._node, Cook, ns(c.id, 'cook'))
+            self._control[c.id] = self._node.create_client(Control, ns(c.id, 'control'))
+        for s in cfg.serving_robots:
+            self._deliver[s.id] = ActionClient(self._node, Deliver, ns(s.id, 'deliver'))
+            self._control[s.id] = self._node.create_client(Control, ns(s.id, 'control'))
+            self._pickup[s.id] = self._node.create_client(
+                ConfirmPickup, ns(s.id, 'confirm_pickup')
+            )
+        for robot_id in self._control:
+            self._node.create_subscription(
+                RobotState,
+                ns(robot_id, 'state'),
+                partial(self._state, robot_id),
+                qos,
+            )
+        self._thread = threading.Thread(target=self._spin, name='fleet-ros', daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._executor.shutdown(timeout_sec=2)
+        self._node.destroy_node()
+        rclpy.try_shutdown(context=self._context)
+        self._thread.join(timeout=5)
+
+    def _spin(self) -> None:
+        with contextlib.suppress(ExternalShutdownException):
+            self._executor.spin()
+
+    # -- calls into the ROS thread --------------------------------------------------------
+
+    def _drain(self) -> None:
+        while self._calls:
+            self._calls.popleft()()
+
+    def _in_ros(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Run `fn` on the ROS thread. If it returns an rclpy Future, the asyncio future
+        resolves with that future's result."""
+        out: asyncio.Future[Any] = self._loop.create_future()
+
+        def deliver(value: Any, error: BaseException | None = None) -> None:
+            if out.done():
+                return
+            if error is not None:
+                out.set_exception(error)
+            else:
+                out.set_result(value)
+
+        def call() -> None:
+            try:
+                value = fn()
+            except Exception as e:  # handed to the awaiting coroutine
+                self._loop.call_soon_threadsafe(deliver, None, e)
+                return
+            if isinstance(value, rclpy.task.Future):
+                value.add_done_callback(
+                    lambda f: self._loop.call_soon_threadsafe(deliver, f.result())
+                )
+            else:
+                self._loop.call_soon_threadsafe(deliver, value)
+
+        self._calls.append(call)
+        self._wake.trigger()
+        return out
+
+    # -- heartbeats ----------------------------------------------------------------------
+
+    def _state(self, robot_id: str, msg: RobotState) -> None:
+        client = self._cook.get(robot_id) or self._deliver.get(robot_id)
+        state = {
+            'robot_id': robot_id,
+            'kind': msg.kind,
+            'mode': MODES.get(msg.mode, 'fault'),
+            'jobs': list(msg.current_jobs),
+            'x': msg.x,
+            'y': msg.y,
+            'theta': msg.theta,
+            'battery': msg.battery,
+            'detail': msg.detail,
+            # Goals are only sent once the robot's action server is discovered.
+            'ready': client is not None and client.server_is_ready(),
+        }
+        self._loop.call_soon_threadsafe(self._on_state, robot_id, state)
+
+    # -- goals and services --------------------------------------------------------------
+
+    async def _send(
+        self,
+        client: ActionClient,
+        robot_id: str,
+        goal: Any,
+        key: str,
+        epoch: int,
+        on_feedback: FeedbackCallback,
+    ) -> Goal | None:
+        """Send a goal; None when the robot refused it or did not answer in time."""
+
+        def feedback(msg: Any) -> None:
+            self._loop.call_soon_threadsafe(on_feedback, msg.feedback)
+
+        sent = self._in_ros(
+            lambda: client.send_goal_async(
+                goal, feedback_callback=feedback, goal_uuid=goal_uuid(key, epoch)
+            )
+        )
+        try:
+            handle = await asyncio.wait_for(sent, ANSWER_TIMEOUT_S)
+        except TimeoutError:
+            log.warning('%s did not answer goal %s/%d', robot_id, key, epoch)
+            return None
+        if not handle.accepted:
+            return None
+        result = self._in_ros(handle.get_result_async)
+        return Goal(robot_id, handle, result)
+
+    async def cook(
+        self,
+        robot_id: str,
+        job: dict[str, str],
+        epoch: int,
+        on_feedback: FeedbackCallback,
+    ) -> Goal | None:
+        goal = Cook.Goal(
+            job_id=job['job_id'],
+            order_id=job['order_id'],
+            dish_id=job['dish_id'],
+            station=job['station'],
+            options=list(json.loads(job.get('options') or '[]')),
+            quantity=1,
+            cook_time_s=float(job.get('cook_time_s') or 0.0),
+            epoch=epoch,
+        )
+        return await self._send(
+            self._cook[robot_id], robot_id, goal, job['job_id'], epoch, on_feedback
+        )
+
+    async def deliver(
+        self,
+        robot_id: str,
+        trip_id: str,
+        epoch: int,
+        stops: list[Stop],
+        on_feedback: FeedbackCallback,
+    ) -> Goal | None:
+        goal = Deliver.Goal(
+            trip_id=trip_id,
+            epoch=epoch,
+            stops=[
+                DeliveryStop(
+                    table_id=s.table_id,
+                    trays=list(s.trays),
+                    order_ids=list(s.order_ids),
+                    items=list(s.items),
+                )
+                for s in stops
+            ],
+        )
+        return await self._send(
+            self._deliver[robot_id], robot_id, goal, trip_id, epoch, on_feedback
+        )
+
+    async def _call(self, client: Any, request: Any) -> tuple[bool, str]:
+        if not await self._in_ros(client.service_is_ready):
+            return False, 'robot not reachable'
+        try:
+            res = await asyncio.wait_for(
+                self._in_ros(lambda: client.call_async(request)), ANSWER_TIMEOUT_S
+            )
+        except TimeoutError:
+            return False, 'robot did not answer'
+        return bool(res.accepted), str(res.message)
+
+    async def control(self, robot_id: str, command: str, job_id: str = '') -> tuple[bool, str]:
+        if robot_id not in self._control:
+            return False, f'unknown robot {robot_id!r}'
+        return await self._call(
+            self._control[robot_id], Control.Request(command=command, job_id=job_id)
+        )
+
+    async def confirm_pickup(self, robot_id: str, trip_id: str, table_id: str) -> tuple[bool, str]:
+        if robot_id not in self._pickup:
+            return False, f'{robot_id!r} is not a serving robot'
+        return await self._call(
+            self._pickup[robot_id], ConfirmPickup.Request(trip_id=trip_id, table_id=table_id)
+        )

@@ -1,0 +1,273 @@
+"""Serving-trip state in Redis: `rd:trip:{trip_id}` and the delivery fields of its orders.
+
+A trip is created with epoch 1 by the dispatcher that plans it and carries that epoch in its
+Deliver goal; a dispatcher that takes over a trip whose lease ran out raises the epoch and
+re-sends the goal. Every write names the epoch and is refused (and counted as a fenced write)
+when the trip has moved on, so a paused dispatcher cannot mark anything served or returned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator import redis_keys as keys
+from orchestrator import timeline
+from orchestrator.dispatch.alerts import add_alert
+from orchestrator.dispatch.delivery import Stop
+from orchestrator.timeline import now_ms
+
+# Finished trips are kept this long for the console's history.
+DONE_TTL_S = 24 * 3600
+
+
+async def create(
+    r: Redis,
+    trip_id: str,
+    robot_id: str,
+    owner: str,
+    lease_s: float,
+    order_ids: list[str],
+    stops: list[Stop],
+    entry_ids: list[str],
+) -> list[str]:
+    """Assign the orders that are still ready and unassigned to the trip; returns them."""
+
+    async def txn(pipe: Pipeline) -> list[str]:
+        taken = []
+        for order_id in order_ids:
+            status, trip = await pipe.hmget(keys.order(order_id), 'status', 'trip_id')
+            if status == timeline.READY and not trip:
+                taken.append(order_id)
+        pipe.multi()
+        if not taken:
+            return taken
+        for order_id in taken:
+            pipe.hset(keys.order(order_id), mapping={'trip_id': trip_id, 'robot_id': robot_id})
+        kept = [s for s in stops if set(s.order_ids) & set(taken)]
+        pipe.hset(
+            keys.trip(trip_id),
+            mapping={
+                'trip_id': trip_id,
+                'robot_id': robot_id,
+                'epoch': 1,
+                'owner': owner,
+                'lease_until': now_ms() + int(lease_s * 1000),
+                'status': 'active',
+                'orders': json.dumps(taken),
+                'entries': json.dumps(entry_ids),
+                'stops': json.dumps([asdict(s) for s in kept]),
+                'created_at': now_ms(),
+            },
+        )
+        return taken
+
+    return list(
+        await r.transaction(txn, *(keys.order(o) for o in order_ids), value_from_callable=True)
+    )
+
+
+def load_stops(trip: dict[str, str]) -> list[Stop]:
+    return [
+        Stop(s['table_id'], tuple(s['trays']), tuple(s['order_ids']), tuple(s['items']))
+        for s in json.loads(trip.get('stops') or '[]')
+    ]
+
+
+async def _fenced_write(
+    r: Redis, trip_id: str, epoch: int, write: Callable[[Pipeline, dict[str, str]], Awaitable[Any]]
+) -> Any:
+    """Run `write(pipe, trip)` in a transaction if the trip is still at `epoch`; else None."""
+
+    async def txn(pipe: Pipeline) -> Any:
+        trip = await pipe.hgetall(keys.trip(trip_id))
+        if int(trip.get('epoch') or 0) != epoch or trip.get('status') != 'active':
+            return None
+        return await write(pipe, trip)
+
+    out = await r.transaction(txn, keys.trip(trip_id), value_from_callable=True)
+    if out is None:
+        await r.hincrby(keys.DISPATCH_STATS, 'fenced_writes', 1)
+    return out
+
+
+async def _orders_on_trip(
+    pipe: Pipeline, trip_id: str, order_ids: list[str], statuses: frozenset[str]
+) -> list[str]:
+    out = []
+    for order_id in order_ids:
+        status, trip = await pipe.hmget(keys.order(order_id), 'status', 'trip_id')
+        if trip == trip_id and status in statuses:
+            out.append(order_id)
+    return out
+
+
+ON_THE_WAY = frozenset({timeline.READY, timeline.DELIVERING, timeline.ARRIVED})
+
+
+async def record(
+    r: Redis,
+    trip_id: str,
+    epoch: int,
+    order_ids: list[str],
+    kind: str,
+    data: dict[str, Any],
+    status: str | None = None,
+    only: frozenset[str] = ON_THE_WAY,
+) -> bool:
+    """An event (and status) for the trip's orders that are still on it."""
+
+    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
+        mine = await _orders_on_trip(pipe, trip_id, order_ids, only)
+        pipe.multi()
+        for order_id in mine:
+            timeline.add_event(pipe, order_id, kind, {'trip_id': trip_id, **data}, status)
+        return True
+
+    return bool(await _fenced_write(r, trip_id, epoch, write))
+
+
+async def returned(
+    r: Redis,
+    trip_id: str,
+    epoch: int,
+    order_ids: list[str],
+    table_id: str,
+    reason: str,
+    alert_kind: str,
+) -> bool:
+    """The food came back to the pass: the order is `ready` again (not re-dispatched — an
+    operator decides, see `redeliver`) and an alert says why."""
+
+    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
+        mine = await _orders_on_trip(pipe, trip_id, order_ids, ON_THE_WAY)
+        pipe.multi()
+        for order_id in mine:
+            pipe.hdel(keys.order(order_id), 'trip_id', 'robot_id')
+            pipe.hset(keys.order(order_id), 'returned', 1)
+            timeline.add_event(
+                pipe,
+                order_id,
+                'delivery.returned',
+                {'trip_id': trip_id, 'table_id': table_id, 'returned': True, 'reason': reason},
+                timeline.READY,
+            )
+            add_alert(
+                pipe,
+                alert_kind,
+                'warning',
+                f'Order {order_id} for table {table_id} came back to the pass: {reason}',
+                order_id=order_id,
+                robot_id=trip['robot_id'],
+                trip_id=trip_id,
+            )
+        return True
+
+    return bool(await _fenced_write(r, trip_id, epoch, write))
+
+
+async def finish(r: Redis, trip_id: str, epoch: int, outcome: str) -> bool:
+    """The trip is over: its delivery entries are acknowledged and deleted."""
+
+    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
+        pipe.multi()
+        for entry_id in json.loads(trip.get('entries') or '[]'):
+            pipe.xack(keys.DELIVERIES, keys.DELIVERY_GROUP, entry_id)
+            pipe.xdel(keys.DELIVERIES, entry_id)
+        pipe.hset(
+            keys.trip(trip_id),
+            mapping={'status': 'done', 'outcome': outcome, 'finished_at': now_ms()},
+        )
+        pipe.expire(keys.trip(trip_id), DONE_TTL_S)
+        return True
+
+    return bool(await _fenced_write(r, trip_id, epoch, write))
+
+
+async def release(r: Redis, trip_id: str, epoch: int) -> bool:
+    """The robot refused the trip before leaving: its orders are plain `ready` again."""
+
+    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
+        order_ids = json.loads(trip.get('orders') or '[]')
+        mine = await _orders_on_trip(pipe, trip_id, order_ids, frozenset({timeline.READY}))
+        pipe.multi()
+        for order_id in mine:
+            pipe.hdel(keys.order(order_id), 'trip_id', 'robot_id')
+        pipe.delete(keys.trip(trip_id))
+        return True
+
+    return bool(await _fenced_write(r, trip_id, epoch, write))
+
+
+_RENEW = """
+local t = redis.call('TIME')
+local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
+if j[1] == 'active' and tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'lease_until', tonumber(t[1]) * 1000 + tonumber(ARGV[3]))
+  return 1
+end
+redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
+return 0
+"""
+
+# Take over an active trip whose lease ran out, or re-take one's own trip at the epoch one
+# holds: epoch + 1. ARGV: owner, lease_ms, expect_epoch ('' = none).
+_TAKEOVER = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local j = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'epoch', 'owner')
+if j[1] ~= 'active' then return 0 end
+local mine = ARGV[3] ~= '' and tonumber(ARGV[3]) == tonumber(j[3]) and j[4] == ARGV[1]
+if tonumber(j[2]) >= now and not mine then return 0 end
+local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease_until', now + tonumber(ARGV[2]))
+return epoch
+"""
+
+
+async def renew(r: Redis, trip_id: str, epoch: int, owner: str, lease_s: float) -> bool:
+    return bool(
+        await r.eval(
+            _RENEW, 2, keys.trip(trip_id), keys.DISPATCH_STATS, epoch, owner, int(lease_s * 1000)
+        )
+    )
+
+
+async def take_over(
+    r: Redis, trip_id: str, owner: str, lease_s: float, expect_epoch: int | None = None
+) -> int:
+    """The new epoch, or 0 when the trip is done or still held by a live dispatcher."""
+    return int(
+        await r.eval(
+            _TAKEOVER,
+            1,
+            keys.trip(trip_id),
+            owner,
+            int(lease_s * 1000),
+            '' if expect_epoch is None else str(expect_epoch),
+        )
+    )
+
+
+async def redeliver(r: Redis, order_id: str, by: str) -> bool:
+    """Send a returned order out again (the console's choice after a pickup timeout)."""
+
+    async def txn(pipe: Pipeline) -> bool:
+        order = await pipe.hgetall(keys.order(order_id))
+        if order.get('status') != timeline.READY or order.get('trip_id'):
+            return False
+        pipe.multi()
+        pipe.hdel(keys.order(order_id), 'returned')
+        pipe.xadd(
+            keys.DELIVERIES,
+            {'order_id': order_id, 'table_id': order['table_id'], 'at': str(now_ms()), 'by': by},
+        )
+        timeline.add_event(pipe, order_id, 'delivery.requeued', {'by': by})
+        return True
+
+    return bool(await r.transaction(txn, keys.order(order_id), value_from_callable=True))
