@@ -1,0 +1,304 @@
+"""Cooking robot node: cooks dish jobs sent as `cook` action goals, `capacity` at a time.
+
+Each job goes prep → cook → plate, taking the goal's `cook_time_s / time_scale` in total; more
+goals than free slots wait in a FIFO queue (feedback stage 'queued'). The ledger makes every job
+happen once: see `robot_nodes.ledger`. Nothing here blocks: goals are coroutines awaiting a
+future that the 10 Hz tick resolves, so one SingleThreadedExecutor serves everything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.parameter import Parameter
+from rclpy.task import Future
+from restaurant_interfaces.action import Cook
+
+from robot_nodes import ledger as lg
+from robot_nodes.drivers import make_cooking_driver
+from robot_nodes.robot_base import RobotNode, RobotSetupError, run
+
+# Stages of every job and their share of the cook time.
+STAGES = (('prep', 0.2), ('cook', 0.65), ('plate', 0.15))
+STAGE_NAMES = [name for name, _ in STAGES]
+TICK_HZ = 10.0
+# How often (real seconds) a running job's progress is written to the ledger.
+PERSIST_EVERY_S = 0.5
+
+
+@dataclass
+class CookJob:
+    job_id: str
+    goal: dict[str, Any]
+    # 'queued' or one of STAGE_NAMES.
+    stage: str = 'queued'
+    # Fraction of the current stage already done before the driver's current run (resume).
+    stage_base: float = 0.0
+    waiters: list[tuple[ServerGoalHandle, Future]] = field(default_factory=list)
+    persisted_s: float = 0.0
+
+    def stage_seconds(self, stage: str, time_scale: float) -> float:
+        share = dict(STAGES)[stage]
+        return float(self.goal['cook_time_s']) * share / time_scale
+
+
+def _result(outcome: str, reason: str = '') -> dict[str, str]:
+    return {'outcome': outcome, 'reason': reason}
+
+
+class CookingRobot(RobotNode):
+    KIND = 'cooking'
+
+    def __init__(self) -> None:
+        super().__init__('cooking_robot')
+        stations = self.declare_parameter('stations', Parameter.Type.STRING_ARRAY).value
+        capacity = int(self.declare_parameter('capacity', 0).value)
+        self.spot = (0.0, 0.0)
+        if self.config is not None:
+            robot = next((r for r in self.config.cooking_robots if r.id == self.robot_id), None)
+            if robot is None:
+                raise RobotSetupError(
+                    f'no cooking robot {self.robot_id!r} in the restaurant config'
+                )
+            stations = stations or robot.stations
+            capacity = capacity or robot.capacity
+            self.spot = (robot.x, robot.y)
+        if not stations:
+            raise RobotSetupError('no stations: set config_path or the stations parameter')
+        self.stations: list[str] = list(stations)
+        self.capacity = max(1, capacity)
+        self.driver = make_cooking_driver(self.driver_name, self, self.time_scale)
+
+        self.jobs: dict[str, CookJob] = {}
+        self.queue: deque[str] = deque()
+        self.active: list[str] = []
+        self._resume_from_ledger()
+
+        self._action = ActionServer(
+            self,
+            Cook,
+            self.ros_name('cook'),
+            execute_callback=self._execute,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
+        self.create_timer(1.0 / TICK_HZ, self._tick)
+
+    # --- goals -------------------------------------------------------------------------------
+
+    async def _execute(self, handle: ServerGoalHandle) -> Cook.Result:
+        done: Future = Future()
+        self._admit(handle, done)
+        result = await done
+        if handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.succeed()
+        return Cook.Result(outcome=result['outcome'], reason=result['reason'])
+
+    def _admit(self, handle: ServerGoalHandle, done: Future) -> None:
+        goal: Cook.Goal = handle.request
+        entry = self.ledger.get(goal.job_id)
+        if entry is not None:
+            if goal.epoch < entry.epoch:
+                done.set_result(_result('rejected', f'stale epoch {goal.epoch} < {entry.epoch}'))
+                return
+            self.ledger.raise_epoch(goal.job_id, goal.epoch)
+            if entry.final:
+                assert entry.result is not None
+                done.set_result(entry.result)
+            else:
+                self._attach(self.jobs[goal.job_id], handle, done)
+            return
+        refusal = self._refusal(goal)
+        if refusal:
+            done.set_result(_result('rejected', refusal))
+            return
+        fields = {
+            'order_id': goal.order_id,
+            'dish_id': goal.dish_id,
+            'station': goal.station,
+            'options': list(goal.options),
+            'quantity': goal.quantity,
+            'cook_time_s': self._cook_time(goal),
+        }
+        self.ledger.accept(goal.job_id, 'cook', goal.epoch, fields)
+        job = CookJob(goal.job_id, fields)
+        self.jobs[job.job_id] = job
+        self.queue.append(job.job_id)
+        self._attach(job, handle, done)
+        self._fill_slots()
+
+    def _cook_time(self, goal: Cook.Goal) -> float:
+        if goal.cook_time_s > 0:
+            return float(goal.cook_time_s)
+        dish = self.config.dish_by_id.get(goal.dish_id) if self.config else None
+        return dish.cook_time_s if dish else 0.0
+
+    def _refusal(self, goal: Cook.Goal) -> str:
+        if not goal.job_id:
+            return 'job_id is empty'
+        if goal.station not in self.stations:
+            return (
+                f'station {goal.station!r} is not served by {self.robot_id} '
+                f'(serves {", ".join(self.stations)})'
+            )
+        if self._cook_time(goal) <= 0:
+            return f'no cook time for dish {goal.dish_id!r}'
+        return ''
+
+    def _attach(self, job: CookJob, handle: ServerGoalHandle, done: Future) -> None:
+        job.waiters.append((handle, done))
+        handle.publish_feedback(self._feedback(job))
+
+    # --- work --------------------------------------------------------------------------------
+
+    def _resume_from_ledger(self) -> None:
+        """Pick up where a previous run of this robot stopped: nothing lost, nothing twice."""
+        now = time.monotonic()
+        for entry in self.ledger.unfinished('cook'):
+            job = CookJob(entry.job_id, entry.goal)
+            self.jobs[job.job_id] = job
+            if entry.status == lg.ACTIVE and entry.stage in STAGE_NAMES:
+                job.stage, job.stage_base = entry.stage, min(entry.progress, 1.0)
+                remaining = job.stage_seconds(job.stage, self.time_scale) * (1 - job.stage_base)
+                self.driver.start(job.job_id, job.stage, remaining, now)
+                self.active.append(job.job_id)
+                self.get_logger().info(
+                    f'resuming {job.job_id} at {job.stage} {job.stage_base:.0%}'
+                )
+            else:
+                self.queue.append(job.job_id)
+
+    def _fill_slots(self) -> None:
+        now = time.monotonic()
+        while not self.halted and self.queue and len(self.active) < self.capacity:
+            job = self.jobs[self.queue.popleft()]
+            job.stage, job.stage_base = STAGE_NAMES[0], 0.0
+            self.ledger.start(job.job_id, job.stage)
+            self.driver.start(
+                job.job_id, job.stage, job.stage_seconds(job.stage, self.time_scale), now
+            )
+            self.active.append(job.job_id)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.driver.tick(now)
+        for job_id in list(self.jobs):
+            job = self.jobs[job_id]
+            if any(h.is_cancel_requested for h, _ in job.waiters):
+                self.control_cancel(job_id)
+        for job_id in list(self.active):
+            job = self.jobs[job_id]
+            if self.driver.progress(job_id) >= 1.0:
+                self._next_stage(job, now)
+                continue
+            if now - job.persisted_s >= PERSIST_EVERY_S:
+                self.ledger.progress(job_id, lg.ACTIVE, job.stage, self._stage_fraction(job))
+                job.persisted_s = now
+            feedback = self._feedback(job)
+            for handle, _ in job.waiters:
+                handle.publish_feedback(feedback)
+        self._fill_slots()
+
+    def _next_stage(self, job: CookJob, now: float) -> None:
+        index = STAGE_NAMES.index(job.stage)
+        if index + 1 == len(STAGE_NAMES):
+            self._finish(job, lg.DONE, _result('cooked'))
+            return
+        job.stage, job.stage_base = STAGE_NAMES[index + 1], 0.0
+        self.ledger.progress(job.job_id, lg.ACTIVE, job.stage, 0.0)
+        self.driver.start(
+            job.job_id, job.stage, job.stage_seconds(job.stage, self.time_scale), now
+        )
+        feedback = self._feedback(job)
+        for handle, _ in job.waiters:
+            handle.publish_feedback(feedback)
+
+    def _finish(self, job: CookJob, status: str, result: dict[str, str]) -> None:
+        # The ledger first: if we die right after, a resent goal gets this result.
+        self.ledger.finish(job.job_id, status, result)
+        self.driver.abort(job.job_id)
+        if job.job_id in self.active:
+            self.active.remove(job.job_id)
+        if job.job_id in self.queue:
+            self.queue.remove(job.job_id)
+        del self.jobs[job.job_id]
+        for _, done in job.waiters:
+            if not done.done():
+                done.set_result(result)
+        self.get_logger().info(f'{job.job_id}: {result["outcome"]} {result["reason"]}'.rstrip())
+
+    def _stage_fraction(self, job: CookJob) -> float:
+        if job.stage == 'queued':
+            return 0.0
+        return job.stage_base + (1.0 - job.stage_base) * self.driver.progress(job.job_id)
+
+    def _feedback(self, job: CookJob) -> Cook.Feedback:
+        if job.stage == 'queued':
+            return Cook.Feedback(stage='queued', progress=0.0)
+        index = STAGE_NAMES.index(job.stage)
+        before = sum(share for _, share in STAGES[:index])
+        progress = before + STAGES[index][1] * self._stage_fraction(job)
+        return Cook.Feedback(stage=job.stage, progress=min(progress, 1.0))
+
+    # --- RobotNode ---------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return bool(self.jobs)
+
+    def current_jobs(self) -> list[str]:
+        return self.active + list(self.queue)
+
+    def pose(self) -> tuple[float, float, float]:
+        return (self.spot[0], self.spot[1], 0.0)
+
+    def detail(self) -> str:
+        if self.estopped:
+            return 'e-stopped'
+        if self.paused:
+            return 'paused by operator'
+        if not self.jobs:
+            return ''
+        return f'cooking {len(self.active)}/{self.capacity}, {len(self.queue)} queued'
+
+    def apply_halt(self) -> None:
+        if self.halted:
+            self.driver.halt()
+        else:
+            self.driver.resume()
+            self._fill_slots()
+
+    def control_dock(self) -> tuple[bool, str]:
+        return False, 'a cooking robot has no dock'
+
+    def control_cancel(self, job_id: str) -> tuple[bool, str]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            entry = self.ledger.get(job_id)
+            if entry is None:
+                return False, f'unknown job {job_id!r}'
+            return False, f'job {job_id} is already {entry.status}'
+        if job.stage == 'queued':
+            self._finish(job, lg.WITHDRAWN, _result('cancelled', 'withdrawn before cooking'))
+            self._fill_slots()
+            return True, f'{job_id} withdrawn before cooking'
+        self._finish(job, lg.WASTED, _result('cancelled', f'stopped during {job.stage}; wasted'))
+        self._fill_slots()
+        return True, f'{job_id} stopped during {job.stage}; food wasted'
+
+    def close(self) -> None:
+        self._action.destroy()
+        super().close()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run(CookingRobot, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""What every robodine robot node shares: parameters, names, ledger, heartbeat and control.
+
+A robot lives in the namespace `/robodine/<robot_id>`. Launch files set that namespace; when
+a node is started bare (namespace '/'), it puts its names there itself, so `cooking_robot
+--ros-args -p robot_id:=wok1` still serves `/robodine/wok1/cook`.
+
+Control commands (`control` service) common to both kinds: pause, resume, estop, release.
+The kinds add dock and cancel, and say what halting means for them (`apply_halt`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from restaurant_interfaces.msg import RobotState
+from restaurant_interfaces.srv import Control
+
+from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
+from robot_nodes.drivers.base import DriverError
+from robot_nodes.ledger import Ledger
+
+NAMESPACE_ROOT = '/robodine'
+# While moving, pose goes out at least this often (Hz) whatever the heartbeat rate.
+MOVING_STATE_HZ = 10.0
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class RobotSetupError(ValueError):
+    """Parameters that do not describe a usable robot; the message says which and why."""
+
+
+class RobotNode(Node, ABC):
+    KIND = ''
+
+    def __init__(self, node_name: str) -> None:
+        super().__init__(node_name)
+        self.robot_id: str = self.declare_parameter('robot_id', '').value
+        if not self.robot_id:
+            raise RobotSetupError('parameter robot_id is required (e.g. -p robot_id:=wok1)')
+        config_path: str = self.declare_parameter('config_path', '').value
+        self.time_scale: float = float(self.declare_parameter('time_scale', 1.0).value)
+        self.driver_name: str = self.declare_parameter('driver', 'sim').value
+        ledger_dir: str = self.declare_parameter('ledger_dir', 'var/ledger').value
+        self.heartbeat_hz: float = float(self.declare_parameter('heartbeat_hz', 5.0).value)
+        if self.time_scale <= 0:
+            raise RobotSetupError(f'time_scale must be > 0, got {self.time_scale}')
+        if self.heartbeat_hz < 2.0:
+            raise RobotSetupError(f'heartbeat_hz must be >= 2 (contract), got {self.heartbeat_hz}')
+        self.config: RestaurantConfig | None = (
+            load_restaurant(config_path) if config_path else None
+        )
+        self.ledger = Ledger.for_robot(Path(ledger_dir), self.robot_id)
+
+        self.paused = False
+        self.estopped = False
+        self._last_state_s = 0.0
+        self.state_pub = self.create_publisher(RobotState, self.ros_name('state'), STATE_QOS)
+        self.create_service(Control, self.ros_name('control'), self._on_control)
+        self.create_timer(1.0 / self.heartbeat_hz, self.publish_state)
+
+    def ros_name(self, name: str) -> str:
+        """`name` relative to the robot's namespace (see the module docstring)."""
+        if self.get_namespace() != '/':
+            return name
+        return f'{NAMESPACE_ROOT}/{self.robot_id}/{name}'
+
+    @property
+    def halted(self) -> bool:
+        return self.paused or self.estopped
+
+    # --- state -------------------------------------------------------------------------------
+
+    @abstractmethod
+    def busy(self) -> bool: ...
+
+    @abstractmethod
+    def current_jobs(self) -> list[str]: ...
+
+    @abstractmethod
+    def pose(self) -> tuple[float, float, float]: ...
+
+    def detail(self) -> str:
+        return ''
+
+    def mode(self) -> int:
+        if self.estopped:
+            return RobotState.MODE_ESTOPPED
+        if self.paused:
+            return RobotState.MODE_PAUSED
+        return RobotState.MODE_BUSY if self.busy() else RobotState.MODE_IDLE
+
+    def publish_state(self) -> None:
+        x, y, theta = self.pose()
+        msg = RobotState(
+            robot_id=self.robot_id,
+            kind=self.KIND,
+            mode=self.mode(),
+            current_jobs=self.current_jobs(),
+            x=float(x),
+            y=float(y),
+            theta=float(theta),
+            battery=1.0,
+            detail=self.detail(),
+        )
+        msg.stamp = self.get_clock().now().to_msg()
+        self.state_pub.publish(msg)
+        self._last_state_s = time.monotonic()
+
+    def publish_state_while_moving(self) -> None:
+        """Called from a motion tick: keeps pose fresh between heartbeats."""
+        if time.monotonic() - self._last_state_s >= 1.0 / MOVING_STATE_HZ:
+            self.publish_state()
+
+    # --- control -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def apply_halt(self) -> None:
+        """Make the drivers follow `self.halted` (stop or carry on)."""
+
+    @abstractmethod
+    def control_dock(self) -> tuple[bool, str]: ...
+
+    @abstractmethod
+    def control_cancel(self, job_id: str) -> tuple[bool, str]: ...
+
+    def _on_control(self, req: Control.Request, resp: Control.Response) -> Control.Response:
+        handlers: dict[str, Callable[[], tuple[bool, str]]] = {
+            'pause': self._pause,
+            'resume': self._resume,
+            'estop': self._estop,
+            'release': self._release,
+            'dock': self.control_dock,
+            'cancel': lambda: self.control_cancel(req.job_id),
+        }
+        handler = handlers.get(req.command)
+        if handler is None:
+            resp.accepted, resp.message = False, f'unknown command {req.command!r}'
+        else:
+            resp.accepted, resp.message = handler()
+        self.get_logger().info(
+            f'control {req.command} {req.job_id}: {"ok" if resp.accepted else "refused"} '
+            f'{resp.message}'
+        )
+        self.publish_state()
+        return resp
+
+    def _pause(self) -> tuple[bool, str]:
+        self.paused = True
+        self.apply_halt()
+        return True, 'paused'
+
+    def _resume(self) -> tuple[bool, str]:
+        if self.estopped:
+            return False, 'e-stopped: release the e-stop first'
+        self.paused = False
+        self.apply_halt()
+        return True, 'resumed'
+
+    def _estop(self) -> tuple[bool, str]:
+        self.estopped = True
+        self.apply_halt()
+        return True, 'e-stopped'
+
+    def _release(self) -> tuple[bool, str]:
+        if not self.estopped:
+            return False, 'not e-stopped'
+        self.estopped = False
+        self.apply_halt()
+        return True, 'e-stop released' + (' (still paused)' if self.paused else '')
+
+    def close(self) -> None:
+        self.ledger.close()
+
+
+def run(node_factory: Callable[[], RobotNode], args: list[str] | None = None) -> int:
+    """Spin one robot node on a SingleThreadedExecutor until SIGINT/SIGTERM."""
+    rclpy.init(args=args)
+    try:
+        node = node_factory()
+    except (RobotSetupError, ConfigError, DriverError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    node.get_logger().info(
+        f'{node.KIND} robot {node.robot_id} up (driver {node.driver_name}, '
+        f'time scale {node.time_scale:g})'
+    )
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

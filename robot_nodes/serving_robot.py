@@ -1,0 +1,424 @@
+"""Serving robot node: carries trips from the pass to tables along the floor graph.
+
+A `deliver` goal is one trip: fetch the food at the pass (if not already there), then for each
+stop drive to the table's waypoint and wait until `confirm_pickup` names that trip and table,
+or give up after `pickup_timeout_s` (simulated seconds) and keep the food on board; finally
+return, via the pass when food comes back, to the dock. The result comes when the robot is
+back. The motion itself belongs to a driver (`robot_nodes.drivers`), ticked at 20 Hz.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.task import Future
+from restaurant_interfaces.action import Deliver
+from restaurant_interfaces.msg import StopResult
+from restaurant_interfaces.srv import ConfirmPickup
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.config import ServingRobot as ServingRobotConfig
+from robot_nodes import ledger as lg
+from robot_nodes.drivers import make_serving_driver
+from robot_nodes.floor_world import dock_pose
+from robot_nodes.robot_base import RobotNode, RobotSetupError, run
+
+TICK_HZ = 20.0
+FEEDBACK_HZ = 10.0
+
+
+@dataclass
+class Leg:
+    stage: str  # 'to_pass', 'to_table' or 'returning'
+    target: str  # waypoint id
+    table_id: str = ''
+
+
+@dataclass
+class Trip:
+    trip_id: str
+    stops: list[dict[str, Any]]
+    legs: list[Leg]
+    leg: Leg | None = None
+    waiting: bool = False
+    waited_s: float = 0.0
+    loaded: bool = False
+    returning: bool = False
+    cancelled: bool = False
+    # table_id -> (StopResult outcome, reason)
+    results: dict[str, tuple[int, str]] = field(default_factory=dict)
+    waiters: list[tuple[ServerGoalHandle, Future]] = field(default_factory=list)
+
+    @property
+    def stage(self) -> str:
+        if self.waiting:
+            return 'waiting_pickup'
+        return self.leg.stage if self.leg else 'returning'
+
+    def food_on_board(self) -> bool:
+        delivered = StopResult.DELIVERED
+        return self.loaded and any(
+            self.results.get(s['table_id'], (None,))[0] != delivered for s in self.stops
+        )
+
+    def result(self) -> dict[str, Any]:
+        results = [
+            {'table_id': s['table_id'], 'outcome': o, 'reason': r}
+            for s in self.stops
+            for o, r in [self.results.get(s['table_id'], (StopResult.FAILED, 'not reached'))]
+        ]
+        delivered = sum(r['outcome'] == StopResult.DELIVERED for r in results)
+        if self.cancelled:
+            outcome = 'cancelled'
+        elif delivered == len(results):
+            outcome = 'completed'
+        else:
+            outcome = 'partial' if delivered else 'failed'
+        return {'outcome': outcome, 'reason': '', 'results': results}
+
+
+def _rejected(reason: str) -> dict[str, Any]:
+    return {'outcome': 'rejected', 'reason': reason, 'results': []}
+
+
+class ServingRobot(RobotNode):
+    KIND = 'serving'
+
+    def __init__(self) -> None:
+        super().__init__('serving_robot')
+        if self.config is None:
+            raise RobotSetupError('a serving robot needs config_path (the floor graph)')
+        self.cfg: RestaurantConfig = self.config
+        robot = next((r for r in self.cfg.serving_robots if r.id == self.robot_id), None)
+        if robot is None:
+            raise RobotSetupError(f'no serving robot {self.robot_id!r} in the restaurant config')
+        self.robot: ServingRobotConfig = robot
+        self.pickup_timeout_s = float(
+            self.declare_parameter('pickup_timeout_s', self.cfg.service.pickup_timeout_s).value
+        )
+        self.floor = self.cfg.floor
+        self.driver = make_serving_driver(
+            self.driver_name, self, robot, self.time_scale, dock_pose(self.cfg, robot)
+        )
+        self.trip: Trip | None = None
+        # A drive to the dock outside any trip (the 'dock' command).
+        self.docking = False
+        self._last_tick_s = time.monotonic()
+        self._last_feedback_s = 0.0
+        self._fail_interrupted_trips()
+
+        self._action = ActionServer(
+            self,
+            Deliver,
+            self.ros_name('deliver'),
+            execute_callback=self._execute,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
+        self.create_service(ConfirmPickup, self.ros_name('confirm_pickup'), self._on_confirm)
+        self.create_timer(1.0 / TICK_HZ, self._tick)
+
+    def _fail_interrupted_trips(self) -> None:
+        """A trip cut short by a restart cannot be resumed: the food's fate is unknown."""
+        for entry in self.ledger.unfinished('trip'):
+            results = [
+                {
+                    'table_id': s['table_id'],
+                    'outcome': StopResult.FAILED,
+                    'reason': 'robot restarted during the trip',
+                }
+                for s in entry.goal['stops']
+            ]
+            result = {'outcome': 'failed', 'reason': 'robot restarted', 'results': results}
+            self.ledger.finish(entry.job_id, lg.FAILED, result)
+
+    # --- goals -------------------------------------------------------------------------------
+
+    async def _execute(self, handle: ServerGoalHandle) -> Deliver.Result:
+        done: Future = Future()
+        self._admit(handle, done)
+        result = await done
+        if handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.succeed()
+        return Deliver.Result(
+            outcome=result['outcome'],
+            reason=result['reason'],
+            results=[StopResult(**r) for r in result['results']],
+        )
+
+    def _admit(self, handle: ServerGoalHandle, done: Future) -> None:
+        goal: Deliver.Goal = handle.request
+        entry = self.ledger.get(goal.trip_id)
+        if entry is not None:
+            if goal.epoch < entry.epoch:
+                done.set_result(_rejected(f'stale epoch {goal.epoch} < {entry.epoch}'))
+                return
+            self.ledger.raise_epoch(goal.trip_id, goal.epoch)
+            if entry.final:
+                assert entry.result is not None
+                done.set_result(entry.result)
+            else:
+                assert self.trip is not None and self.trip.trip_id == goal.trip_id
+                self.trip.waiters.append((handle, done))
+            return
+        stops = [
+            {
+                'table_id': s.table_id,
+                'trays': list(s.trays),
+                'order_ids': list(s.order_ids),
+                'items': list(s.items),
+            }
+            for s in goal.stops
+        ]
+        refusal = self._refusal(goal.trip_id, stops)
+        if refusal:
+            done.set_result(_rejected(refusal))
+            return
+        self.ledger.accept(goal.trip_id, 'trip', goal.epoch, {'stops': stops})
+        self.ledger.start(goal.trip_id, 'to_table')
+        self.docking = False
+        legs = self._outbound_legs(stops)
+        # Starting at the pass means the food is already on the trays.
+        self.trip = Trip(goal.trip_id, stops, legs, loaded=legs[0].stage != 'to_pass')
+        self.trip.waiters.append((handle, done))
+        self.get_logger().info(f'trip {goal.trip_id}: {" → ".join(s["table_id"] for s in stops)}')
+        self._next_leg()
+
+    def _refusal(self, trip_id: str, stops: list[dict[str, Any]]) -> str:
+        if not trip_id:
+            return 'trip_id is empty'
+        if self.estopped:
+            return 'e-stopped'
+        if self.paused:
+            return 'paused by operator'
+        if self.trip is not None:
+            return f'busy with trip {self.trip.trip_id}'
+        if not stops:
+            return 'a trip needs at least one stop'
+        trays: list[int] = []
+        for stop in stops:
+            if stop['table_id'] not in self.cfg.table_by_id:
+                return f'unknown table {stop["table_id"]!r}'
+            trays += stop['trays']
+        if len(set(trays)) != len(trays) or any(t >= self.robot.trays for t in trays):
+            return f'trays {trays} do not fit {self.robot.trays} distinct trays'
+        if len({s['table_id'] for s in stops}) != len(stops):
+            return 'a table appears twice in the trip'
+        return ''
+
+    def _outbound_legs(self, stops: list[dict[str, Any]]) -> list[Leg]:
+        pass_id = self.floor.pass_point.id
+        legs = [] if self._nearest_waypoint() == pass_id else [Leg('to_pass', pass_id)]
+        for stop in stops:
+            table = self.cfg.table_by_id[stop['table_id']]
+            legs.append(Leg('to_table', table.waypoint, table.id))
+        return legs
+
+    # --- motion ------------------------------------------------------------------------------
+
+    def _nearest_waypoint(self) -> str:
+        x, y, _ = self.driver.pose
+        return min(self.floor.waypoints, key=lambda w: math.hypot(w.x - x, w.y - y)).id
+
+    def _drive_to(self, target: str) -> None:
+        x, y, _ = self.driver.pose
+        route = self.floor.path(self._nearest_waypoint(), target)
+        points = [(x, y)] + [(self.floor.points[w].x, self.floor.points[w].y) for w in route]
+        self.driver.set_path(points)
+        if self.halted:
+            self.driver.halt()
+
+    def _next_leg(self) -> None:
+        trip = self.trip
+        assert trip is not None
+        trip.waiting = False
+        if not trip.legs and not trip.returning:
+            trip.returning = True
+            if trip.food_on_board():
+                trip.legs.append(Leg('returning', self.floor.pass_point.id))
+            trip.legs.append(Leg('returning', self.robot.dock))
+        if not trip.legs:
+            self._finish_trip()
+            return
+        trip.leg = trip.legs.pop(0)
+        self._drive_to(trip.leg.target)
+        self._send_feedback(force=True)
+
+    def _arrived(self) -> None:
+        trip = self.trip
+        assert trip is not None and trip.leg is not None
+        if trip.leg.target == self.floor.pass_point.id and not trip.returning:
+            trip.loaded = True
+        if trip.leg.stage == 'to_table':
+            trip.waiting, trip.waited_s = True, 0.0
+            self.ledger.progress(trip.trip_id, lg.ACTIVE, f'waiting {trip.leg.table_id}', 0.0)
+            self._send_feedback(force=True)
+        else:
+            self._next_leg()
+
+    def _finish_trip(self) -> None:
+        trip = self.trip
+        assert trip is not None
+        result = trip.result()
+        self.ledger.finish(trip.trip_id, lg.DONE, result)
+        self.trip = None
+        for _, done in trip.waiters:
+            if not done.done():
+                done.set_result(result)
+        self.get_logger().info(f'trip {trip.trip_id}: {result["outcome"]}')
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        dt, self._last_tick_s = now - self._last_tick_s, now
+        self.driver.tick(now)
+        trip = self.trip
+        if trip is not None:
+            if any(h.is_cancel_requested for h, _ in trip.waiters) and not trip.cancelled:
+                self.control_cancel(trip.trip_id)
+            if trip.waiting:
+                if not self.halted:
+                    trip.waited_s += dt * self.time_scale
+                if trip.waited_s >= self.pickup_timeout_s:
+                    assert trip.leg is not None
+                    trip.results[trip.leg.table_id] = (
+                        StopResult.NOT_PICKED_UP,
+                        f'not picked up within {self.pickup_timeout_s:g} s',
+                    )
+                    self._next_leg()
+            elif self.driver.done:
+                self._arrived()
+            self._send_feedback()
+        elif self.docking and self.driver.done:
+            self.docking = False
+        if self.moving():
+            self.publish_state_while_moving()
+
+    def moving(self) -> bool:
+        return not self.driver.done and not self.driver.halted
+
+    def _send_feedback(self, force: bool = False) -> None:
+        trip = self.trip
+        now = time.monotonic()
+        if trip is None or trip.leg is None:
+            return
+        if not force and now - self._last_feedback_s < 1.0 / FEEDBACK_HZ:
+            return
+        self._last_feedback_s = now
+        x, y, theta = self.driver.pose
+        remaining = self.driver.remaining_m()
+        leg = trip.leg
+        msg = Deliver.Feedback(
+            x=float(x),
+            y=float(y),
+            theta=float(theta),
+            stage=trip.stage,
+            next_stop=leg.table_id or leg.target,
+            eta_s=float(remaining / self.robot.speed_mps / self.time_scale),
+            distance_remaining_m=float(remaining),
+        )
+        for handle, _ in trip.waiters:
+            handle.publish_feedback(msg)
+
+    # --- pickup ------------------------------------------------------------------------------
+
+    def _on_confirm(
+        self, req: ConfirmPickup.Request, resp: ConfirmPickup.Response
+    ) -> ConfirmPickup.Response:
+        resp.accepted, resp.message = self._confirm(req.trip_id, req.table_id)
+        self.get_logger().info(f'confirm_pickup {req.trip_id}/{req.table_id}: {resp.message}')
+        return resp
+
+    def _confirm(self, trip_id: str, table_id: str) -> tuple[bool, str]:
+        trip = self.trip
+        if trip is None or trip.trip_id != trip_id:
+            entry = self.ledger.get(trip_id)
+            for r in (entry.result or {}).get('results', []) if entry else []:
+                if r['table_id'] == table_id and r['outcome'] == StopResult.DELIVERED:
+                    return True, 'already confirmed'
+            return False, f'not on trip {trip_id}'
+        if table_id not in {s['table_id'] for s in trip.stops}:
+            return False, f'table {table_id} is not on trip {trip_id}'
+        if table_id in trip.results:
+            outcome, reason = trip.results[table_id]
+            if outcome == StopResult.DELIVERED:
+                return True, 'already confirmed'
+            return False, reason
+        if not (trip.waiting and trip.leg and trip.leg.table_id == table_id):
+            return False, f'not at table {table_id} yet'
+        trip.results[table_id] = (StopResult.DELIVERED, '')
+        self._next_leg()
+        return True, 'delivered'
+
+    # --- RobotNode ---------------------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return self.trip is not None or self.docking
+
+    def current_jobs(self) -> list[str]:
+        return [self.trip.trip_id] if self.trip else []
+
+    def pose(self) -> tuple[float, float, float]:
+        return self.driver.pose
+
+    def detail(self) -> str:
+        if self.estopped:
+            return 'e-stopped'
+        if self.paused:
+            return 'paused by operator'
+        if self.docking:
+            return f'going to {self.robot.dock}'
+        trip = self.trip
+        if trip is None or trip.leg is None:
+            return ''
+        if trip.waiting:
+            return f'waiting for pickup at {trip.leg.table_id}'
+        return f'{trip.stage.replace("_", " ")} {trip.leg.table_id or trip.leg.target}'
+
+    def apply_halt(self) -> None:
+        if self.halted:
+            self.driver.halt()
+        else:
+            self.driver.resume()
+
+    def control_dock(self) -> tuple[bool, str]:
+        if self.estopped:
+            return False, 'e-stopped'
+        if self.trip is not None:
+            return False, f'busy with trip {self.trip.trip_id}; it returns to the dock after'
+        if self._nearest_waypoint() == self.robot.dock and self.driver.done:
+            return True, f'already at {self.robot.dock}'
+        self.docking = True
+        self._drive_to(self.robot.dock)
+        return True, f'going to {self.robot.dock}'
+
+    def control_cancel(self, job_id: str) -> tuple[bool, str]:
+        trip = self.trip
+        if trip is None or trip.trip_id != job_id:
+            return False, f'not on trip {job_id}'
+        if trip.returning:
+            return False, f'trip {job_id} is already returning'
+        trip.cancelled = True
+        for stop in trip.stops:
+            trip.results.setdefault(stop['table_id'], (StopResult.FAILED, 'trip cancelled'))
+        trip.legs.clear()
+        self._next_leg()
+        return True, f'trip {job_id} cancelled; returning'
+
+    def close(self) -> None:
+        self._action.destroy()
+        self.driver.close()
+        super().close()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run(ServingRobot, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

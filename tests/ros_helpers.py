@@ -1,0 +1,322 @@
+"""Reusable helpers for tests that talk to real robot node processes over DDS.
+
+- `start_robot_process(...)` runs `robot_nodes.<kind>_robot` as its own process in the robot's
+  namespace, logging to a file; `stop_process` ends it.
+- `RosClient` is a test-side rclpy node on a private context, spun by a SingleThreadedExecutor
+  in a background thread; its methods are called from the test thread and wait on conditions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from restaurant_interfaces.action import Cook, Deliver
+from restaurant_interfaces.msg import DeliveryStop, RobotState
+from restaurant_interfaces.srv import ConfirmPickup, Control
+
+T = TypeVar('T')
+KINDS = ('cooking', 'serving')
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = ''
+) -> T:
+    """Poll `predicate` until it returns something truthy; that value is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out after {timeout:g} s waiting for {what or predicate}')
+        time.sleep(interval)
+
+
+def robot_namespace(robot_id: str) -> str:
+    return f'/robodine/{robot_id}'
+
+
+def start_robot_process(
+    kind: str,
+    robot_id: str,
+    config_path: str | Path | None = None,
+    time_scale: float = 50.0,
+    ledger_dir: str | Path = 'var/ledger',
+    extra_params: dict[str, Any] | None = None,
+    log_path: str | Path | None = None,
+) -> subprocess.Popen:
+    """Start a cooking or serving robot node process; its output goes to `log_path`
+    (default `<ledger_dir>/<robot_id>.log`, appended across restarts)."""
+    assert kind in KINDS, kind
+    params: dict[str, Any] = {
+        'robot_id': robot_id,
+        'time_scale': float(time_scale),
+        'ledger_dir': str(ledger_dir),
+        **({'config_path': str(config_path)} if config_path else {}),
+        **(extra_params or {}),
+    }
+    cmd = [
+        sys.executable,
+        '-m',
+        f'robot_nodes.{kind}_robot',
+        '--ros-args',
+        '-r',
+        f'__ns:={robot_namespace(robot_id)}',
+        '-r',
+        f'__node:={robot_id}',
+    ]
+    for name, value in params.items():
+        cmd += ['-p', f'{name}:={_param_text(value)}']
+    Path(ledger_dir).mkdir(parents=True, exist_ok=True)
+    log = Path(log_path or Path(ledger_dir) / f'{robot_id}.log')
+    with log.open('ab') as out:
+        return subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, 'PYTHONUNBUFFERED': '1'},
+        )
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, list | tuple):
+        return '[' + ','.join(_param_text(v) for v in value) + ']'
+    return str(value)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
+    """SIGINT (clean shutdown), then SIGKILL if it does not exit in time; returns the code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return proc.returncode
+
+
+@dataclass
+class StateLog:
+    """Every RobotState received from one robot, with its arrival time (monotonic)."""
+
+    messages: list[tuple[float, RobotState]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, msg: RobotState) -> None:
+        with self.lock:
+            self.messages.append((time.monotonic(), msg))
+
+    def snapshot(self) -> list[tuple[float, RobotState]]:
+        with self.lock:
+            return list(self.messages)
+
+    def latest(self) -> RobotState | None:
+        with self.lock:
+            return self.messages[-1][1] if self.messages else None
+
+
+@dataclass
+class GoalRun:
+    """One action goal: its acceptance, its feedback as it arrives, its result."""
+
+    accepted: Future
+    feedback: list[tuple[float, Any]] = field(default_factory=list)
+    result_future: Future | None = None
+
+    def on_feedback(self, msg: Any) -> None:
+        self.feedback.append((time.monotonic(), msg.feedback))
+
+    def handle(self, timeout: float = 20.0) -> Any:
+        wait_until(self.accepted.done, timeout, what='goal acceptance')
+        handle = self.accepted.result()
+        assert handle.accepted, 'goal was rejected by the action server'
+        return handle
+
+    def result(self, timeout: float = 60.0) -> Any:
+        if self.result_future is None:
+            self.result_future = self.handle(timeout).get_result_async()
+        wait_until(self.result_future.done, timeout, what='goal result')
+        return self.result_future.result().result
+
+    def stages(self) -> list[str]:
+        """Distinct feedback stages in the order they first appeared."""
+        seen: list[str] = []
+        for _, fb in self.feedback:
+            if fb.stage not in seen:
+                seen.append(fb.stage)
+        return seen
+
+    def cancel(self, timeout: float = 20.0) -> None:
+        future = self.handle(timeout).cancel_goal_async()
+        wait_until(future.done, timeout, what='cancel response')
+
+
+class RosClient:
+    """A test-side node on its own rclpy context, spinning in a daemon thread."""
+
+    def __init__(self, name: str = 'test_client') -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._states: dict[str, StateLog] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:
+                if self.context.ok():
+                    raise
+                return
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RosClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- endpoints ----------------------------------------------------------------------------
+
+    def _endpoint(self, robot_id: str, name: str, make: Callable[[str], Any]) -> Any:
+        with self._lock:
+            key = (robot_id, name)
+            if key not in self._clients:
+                self._clients[key] = make(f'{robot_namespace(robot_id)}/{name}')
+            return self._clients[key]
+
+    def action_client(self, robot_id: str, kind: str, timeout: float = 30.0) -> ActionClient:
+        action = {'cook': Cook, 'deliver': Deliver}[kind]
+        client = self._endpoint(robot_id, kind, lambda name: ActionClient(self.node, action, name))
+        if not client.wait_for_server(timeout_sec=timeout):
+            raise TimeoutError(f'no {kind} action server for {robot_id}')
+        return client
+
+    def service(self, robot_id: str, name: str, timeout: float = 30.0) -> Any:
+        srv = {'control': Control, 'confirm_pickup': ConfirmPickup}[name]
+        client = self._endpoint(robot_id, name, lambda n: self.node.create_client(srv, n))
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError(f'no {name} service for {robot_id}')
+        return client
+
+    # --- robot state --------------------------------------------------------------------------
+
+    def watch_state(self, robot_id: str) -> StateLog:
+        with self._lock:
+            if robot_id not in self._states:
+                log = StateLog()
+                self._states[robot_id] = log
+                qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+                self.node.create_subscription(
+                    RobotState, f'{robot_namespace(robot_id)}/state', log.add, qos
+                )
+            return self._states[robot_id]
+
+    def wait_for_state(
+        self,
+        robot_id: str,
+        predicate: Callable[[RobotState], bool] = lambda _msg: True,
+        timeout: float = 30.0,
+    ) -> RobotState:
+        """The first RobotState from now on (or the latest) that satisfies `predicate`."""
+        log = self.watch_state(robot_id)
+
+        def match() -> RobotState | None:
+            latest = log.latest()
+            return latest if latest is not None and predicate(latest) else None
+
+        return wait_until(match, timeout, what=f'state of {robot_id}')
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def call(self, client: Any, request: Any, timeout: float = 20.0) -> Any:
+        future = client.call_async(request)
+        wait_until(future.done, timeout, what=f'{client.srv_name} response')
+        return future.result()
+
+    def control(self, robot_id: str, command: str, job_id: str = '') -> Control.Response:
+        request = Control.Request(command=command, job_id=job_id)
+        return self.call(self.service(robot_id, 'control'), request)
+
+    def confirm_pickup(self, robot_id: str, trip_id: str, table_id: str) -> ConfirmPickup.Response:
+        request = ConfirmPickup.Request(trip_id=trip_id, table_id=table_id)
+        return self.call(self.service(robot_id, 'confirm_pickup'), request)
+
+    def send_goal(self, robot_id: str, kind: str, goal: Any) -> GoalRun:
+        client = self.action_client(robot_id, kind)
+        run = GoalRun(accepted=Future())
+        run.accepted = client.send_goal_async(goal, feedback_callback=run.on_feedback)
+        return run
+
+    def cook(self, robot_id: str, job_id: str, **fields: Any) -> GoalRun:
+        """Send a Cook goal; `fields` default to a 1-unit 'wok' dish of 60 s, epoch 0."""
+        goal = Cook.Goal(
+            job_id=job_id,
+            order_id=fields.pop('order_id', job_id.split('-')[0]),
+            dish_id=fields.pop('dish_id', 'fried-rice'),
+            station=fields.pop('station', 'wok'),
+            options=fields.pop('options', []),
+            quantity=fields.pop('quantity', 1),
+            cook_time_s=float(fields.pop('cook_time_s', 60.0)),
+            epoch=fields.pop('epoch', 0),
+        )
+        assert not fields, f'unknown Cook goal fields {sorted(fields)}'
+        return self.send_goal(robot_id, 'cook', goal)
+
+    def deliver(
+        self, robot_id: str, trip_id: str, stops: Iterable[DeliveryStop | str], epoch: int = 0
+    ) -> GoalRun:
+        """Send a Deliver goal; a bare table id becomes a stop with the next free tray."""
+        built = [
+            s if isinstance(s, DeliveryStop) else DeliveryStop(table_id=s, trays=[i])
+            for i, s in enumerate(stops)
+        ]
+        return self.send_goal(
+            robot_id, 'deliver', Deliver.Goal(trip_id=trip_id, epoch=epoch, stops=built)
+        )
+
+
+def ros_client_fixture(name: str = 'test_client') -> Iterator[RosClient]:
+    """Body of a pytest fixture: `yield from ros_client_fixture()`."""
+    client = RosClient(name)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def rates(times: list[float]) -> float:
+    """Messages per second over the span of `times` (0 if fewer than two)."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
