@@ -58,7 +58,7 @@ def robot_command(
     params = {
         'robot_id': robot_id,
         'config_path': str(config),
-        'time_scale': str(time_scale),
+        'time_scale': repr(float(time_scale)),
         'driver': driver if kind == 'serving' else 'sim',
         'ledger_dir': str(ledger_dir),
     }

@@ -1,19 +1,39 @@
-"""Orders written straight into Redis in the intake format (for tests of the job state alone).
+"""Helpers for the dispatcher tests.
 
-End-to-end tests go through the real API instead; this exists so `orchestrator.jobs` can be
-tested without the API or ROS 2.
+- `write_order`: an order written straight into Redis in the intake format, so that
+  `orchestrator.jobs` can be tested without the API or ROS 2;
+- `Kitchen`: real robot node processes and `robodine dispatcher` processes;
+- `Diners`: orders placed through the real API and pickups confirmed through it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator import timeline
 from orchestrator.config import RestaurantConfig
+from orchestrator.settings import DEFAULT_CONFIG, Settings
+from robot_nodes.ledger import Ledger
+from table_qr.tokens import sign
+from tests.ros_helpers import start_robot_process, stop_process
+
+T = TypeVar('T')
 
 
 async def ensure_groups(r: Redis, cfg: RestaurantConfig) -> None:
@@ -86,3 +106,194 @@ async def write_order(
         )
         await pipe.execute()
     return order_id, job_ids
+
+
+# -- a whole kitchen of real processes -------------------------------------------------------
+
+
+@dataclass
+class Kitchen:
+    """Robot processes (all of the config), `robodine dispatcher` processes and the API."""
+
+    cfg: RestaurantConfig
+    tmp: Path
+    time_scale: float
+    lease_s: float = 2.0
+    robot_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    robots: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    dispatchers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.tmp / 'ledger'
+
+    def start_robot(self, robot_id: str) -> None:
+        kind = 'serving' if robot_id in {s.id for s in self.cfg.serving_robots} else 'cooking'
+        self.robots[robot_id] = start_robot_process(
+            kind,
+            robot_id,
+            DEFAULT_CONFIG,
+            self.time_scale,
+            self.ledger_dir,
+            self.robot_params.get(robot_id),
+        )
+
+    def start_all_robots(self) -> None:
+        for robot in [*self.cfg.cooking_robots, *self.cfg.serving_robots]:
+            self.start_robot(robot.id)
+
+    def kill_robot(self, robot_id: str) -> None:
+        proc = self.robots.pop(robot_id)
+        proc.kill()
+        proc.wait()
+
+    def start_dispatcher(self, redis_url: str, name: str | None = None) -> str:
+        name = name or f'disp{len(self.dispatchers) + 1}'
+        log = self.tmp / f'dispatcher-{name}.log'
+        env = {
+            **os.environ,
+            'ROBODINE_DISPATCH_LEASE_S': str(self.lease_s),
+            'PYTHONUNBUFFERED': '1',
+        }
+        with log.open('ab') as out:
+            self.dispatchers[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    '-m',
+                    'orchestrator.cli',
+                    'dispatcher',
+                    '--config',
+                    str(DEFAULT_CONFIG),
+                    '--redis-url',
+                    redis_url,
+                    '--name',
+                    name,
+                    '--time-scale',
+                    str(self.time_scale),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return name
+
+    def dispatcher_log(self, name: str) -> str:
+        return (self.tmp / f'dispatcher-{name}.log').read_text(errors='replace')
+
+    def cooked(self) -> Counter[str]:
+        """Dishes cooked, counted from the cooking robots' own ledgers."""
+        out: Counter[str] = Counter()
+        for c in self.cfg.cooking_robots:
+            path = self.ledger_dir / f'{c.id}.sqlite'
+            if path.exists():
+                ledger = Ledger(path)
+                out.update(ledger.cooked_jobs())
+                ledger.close()
+        return out
+
+    def stop_dispatchers(self) -> None:
+        for proc in self.dispatchers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)  # a test may have left it stopped
+                stop_process(proc)
+        self.dispatchers.clear()
+
+    def stop(self) -> None:
+        self.stop_dispatchers()
+        for proc in self.robots.values():
+            stop_process(proc)
+        self.robots.clear()
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[T]],
+    timeout: float = 60.0,
+    interval: float = 0.05,
+    what: str = '',
+) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'timed out after {timeout:g} s waiting for {what or predicate}')
+        await asyncio.sleep(interval)
+
+
+async def robots_heard(r: Redis, cfg: RestaurantConfig) -> bool:
+    """Every robot's heartbeat has reached Redis through a dispatcher's fleet bridge."""
+    ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    async with r.pipeline(transaction=False) as pipe:
+        for robot_id in ids:
+            pipe.hget(keys.robot(robot_id), 'mode')
+        modes = await pipe.execute()
+    return all(m not in (None, 'lost') for m in modes)
+
+
+class Diners:
+    """Orders placed through the real API, and pickups confirmed when the robot arrives."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, r: Redis, settings: Settings, cfg: RestaurantConfig
+    ) -> None:
+        self.client, self.r, self.settings, self.cfg = client, r, settings, cfg
+        self.orders: dict[str, str] = {}  # order_id -> table_id
+        self.confirm = True
+        self.pickups_sent: set[str] = set()
+
+    def token(self, table_id: str) -> str:
+        return sign(self.settings.table_keys, self.cfg.restaurant.id, table_id)
+
+    async def order(self, table_id: str, items: list[tuple[str, int]]) -> str | None:
+        """Place an order; its id on 201, None if the API refused it (e.g. Redis down)."""
+        try:
+            res = await self.client.post(
+                f'/api/tables/{self.token(table_id)}/orders',
+                json={'items': [{'dish_id': d, 'quantity': q} for d, q in items]},
+                headers={'Idempotency-Key': secrets.token_hex(16)},
+            )
+        except httpx.TransportError:
+            return None
+        if res.status_code != 201:
+            return None
+        order_id = str(res.json()['id'])
+        self.orders[order_id] = table_id
+        return order_id
+
+    async def statuses(self) -> dict[str, str]:
+        ids = list(self.orders)
+        async with self.r.pipeline(transaction=False) as pipe:
+            for order_id in ids:
+                pipe.hget(keys.order(order_id), 'status')
+            return dict(zip(ids, await pipe.execute(), strict=True))
+
+    async def pick_up(self) -> None:
+        """Run until cancelled: confirm the pickup of every order that arrived at its table."""
+        while True:
+            if self.confirm:
+                for order_id, status in (await self.statuses()).items():
+                    if status == 'arrived' and order_id not in self.pickups_sent:
+                        token = self.token(self.orders[order_id])
+                        res = await self.client.post(
+                            f'/api/tables/{token}/orders/{order_id}/pickup'
+                        )
+                        if res.status_code == 202:
+                            self.pickups_sent.add(order_id)
+            await asyncio.sleep(0.05)
+
+    async def all_in(self, wanted: str) -> bool:
+        return all(s == wanted for s in (await self.statuses()).values())
+
+
+async def nothing_pending(r: Redis, cfg: RestaurantConfig) -> dict[str, int]:
+    """Pending entry counts of every consumer-group stream (empty when all are acked)."""
+    out = {}
+    groups = [(keys.cook_stream(s.id), keys.COOK_GROUP) for s in cfg.stations]
+    groups += [(keys.DELIVERIES, keys.DELIVERY_GROUP), (keys.CONTROL, keys.CONTROL_GROUP)]
+    for stream, group in groups:
+        if await r.exists(stream):
+            pending = (await r.xpending(stream, group))['pending']
+            if pending:
+                out[stream] = pending
+    return out

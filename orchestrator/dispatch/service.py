@@ -106,6 +106,8 @@ class Dispatcher:
 
         self.bridge = FleetBridge(self.cfg, self.name, asyncio.get_running_loop(), self._on_state)
         self.bridge.start()
+        with contextlib.suppress(*TRANSIENT):
+            await self._ensure_groups()
         for loop in (
             self._read_jobs,
             self._read_control,
@@ -164,6 +166,11 @@ class Dispatcher:
             except TRANSIENT as e:
                 log.warning('%s: redis unavailable (%s); retrying', loop.__name__, e)
                 await asyncio.sleep(0.5)
+            except redis.exceptions.ResponseError as e:
+                if 'NOGROUP' not in str(e):
+                    raise
+                # Redis lost its data (no AOF?): recreate the groups and carry on.
+                await self._ensure_groups()
             except Exception:
                 log.exception('%s failed; restarting it', loop.__name__)
                 await asyncio.sleep(1.0)
