@@ -133,17 +133,17 @@ class Ledger:
         """Jobs of `kind` not yet final, oldest first (active before queued)."""
         rows = self._db.execute(
             'SELECT * FROM jobs WHERE kind = ? AND status IN (?, ?) '
-            "ORDER BY status = 'queued', accepted_at",
+            "ORDER BY status = 'queued', accepted_at, rowid",
             (kind, ACTIVE, QUEUED),
         ).fetchall()
         return [_entry(r) for r in rows]
 
     def entries(self, kind: str | None = None) -> list[Entry]:
         if kind is None:
-            rows = self._db.execute('SELECT * FROM jobs ORDER BY accepted_at').fetchall()
+            rows = self._db.execute('SELECT * FROM jobs ORDER BY accepted_at, rowid').fetchall()
         else:
             rows = self._db.execute(
-                'SELECT * FROM jobs WHERE kind = ? ORDER BY accepted_at', (kind,)
+                'SELECT * FROM jobs WHERE kind = ? ORDER BY accepted_at, rowid', (kind,)
             ).fetchall()
         return [_entry(r) for r in rows]
 
