@@ -29,11 +29,12 @@ from collections.abc import Sequence
 import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from orchestrator.config import load_restaurant
+from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.floor_world import Body, FloorWorld
 
@@ -75,6 +76,8 @@ class FloorPlant(Node):
         body.commanded_at = time.monotonic()
 
     def _tick(self) -> None:
+        if not self.context.ok():  # SIGTERM arrived; the executor is about to stop
+            return
         now = time.monotonic()
         dt = (now - self._last) * self.time_scale
         self._last = now
@@ -105,17 +108,25 @@ class FloorPlant(Node):
         return msg
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     rclpy.init(args=list(argv) if argv is not None else sys.argv)
-    node = FloorPlant()
     try:
-        rclpy.spin(node)
-    except KeyboardInterrupt:
+        node = FloorPlant()
+    except ConfigError as e:
+        print(f'error: {e}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -70,8 +70,10 @@ class DiffDriveDriver(MotionDriver):
         self.max_w = float(self._param('max_angular_speed', 1.0))
         self.max_alpha = float(self._param('max_angular_accel', 1.0))
         control_hz = float(self._param('control_hz', 50.0))
-        self._cmd_pub = node.create_publisher(Twist, 'cmd_vel', 10)
-        self._odom_sub = node.create_subscription(Odometry, 'odom', self._on_odom, 10)
+        # Relative names resolve in the robot's namespace; a bare node gets the full names.
+        ns = '' if node.get_namespace() != '/' else f'/robodine/{robot.id}/'
+        self._cmd_pub = node.create_publisher(Twist, f'{ns}cmd_vel', 10)
+        self._odom_sub = node.create_subscription(Odometry, f'{ns}odom', self._on_odom, 10)
         self._timer = node.create_timer(1.0 / control_hz, lambda: self.tick(time.monotonic()))
         # odom frame -> floor frame (x, y, theta), fixed by the first odom message.
         self._anchor: Pose | None = None
@@ -117,6 +119,8 @@ class DiffDriveDriver(MotionDriver):
         self._pose = (ax + c * ox - s * oy, ay + s * ox + c * oy, wrap(oth + ath))
 
     def tick(self, now_s: float) -> None:
+        if not self.node.context.ok():  # shutting down: publishing would fail
+            return
         last, self._last_s = self._last_s, now_s
         if last is None or now_s <= last or self._anchor is None:
             return
