@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,11 @@ def _moving_times(run: GoalRun, stage: str) -> list[float]:
     return [t for t, fb in run.feedback if fb.stage == stage and fb.distance_remaining_m > 0.05]
 
 
+def _waiting_at(run: GoalRun, table_id: str) -> bool:
+    last = run.feedback[-1][1] if run.feedback else None
+    return last is not None and last.stage == 'waiting_pickup' and last.next_stop == table_id
+
+
 def _at_dock(cfg: RestaurantConfig, robot_id: str, state: RobotState) -> bool:
     robot = next(r for r in cfg.serving_robots if r.id == robot_id)
     dock = cfg.floor.points[robot.dock]
@@ -250,15 +256,7 @@ def test_delivers_a_two_stop_trip(
     ros.wait_for_state('serve1', lambda s: _at_dock(demo_config, 'serve1', s))
     run = ros.deliver('serve1', 'trip-two', ['t03', 't16'])
     for table in ('t03', 't16'):
-        wait_until(
-            lambda t=table: (
-                run.feedback
-                and run.feedback[-1][1].stage == 'waiting_pickup'
-                and run.feedback[-1][1].next_stop == t
-            ),
-            30,
-            what=f'arrival at {table}',
-        )
+        wait_until(partial(_waiting_at, run, table), 30, what=f'arrival at {table}')
         early = ros.confirm_pickup('serve1', 'trip-two', 't16')
         if table == 't03':
             assert not early.accepted and 'not at table' in early.message
