@@ -1,0 +1,65 @@
+"""ros2 launch robot_nodes robots.launch.py [config:=...] [driver:=sim] [time_scale:=1.0]
+
+Neutral bring-up for a system ROS 2 Jazzy: one node per robot of the restaurant config, each in
+`/robodine/<robot_id>` and named after it. Serving robots use `driver` ('sim', 'diffdrive' with
+a floor plant or Gazebo publishing odom, or 'hardware'); cooking robots use `cooking_driver`.
+Needs the robodine distribution importable (for the config model) and `robot_nodes` plus
+`restaurant_interfaces` built by colcon (see README "Robots and ROS 2 interfaces").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.launch_context import LaunchContext
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from orchestrator.config import load_restaurant
+from orchestrator.settings import DEFAULT_CONFIG
+
+ARGUMENTS = {
+    'config': (str(DEFAULT_CONFIG), 'restaurant YAML (tables, robots, floor graph)'),
+    'driver': ('sim', "serving robots' driver: sim, diffdrive or hardware"),
+    'cooking_driver': ('sim', "cooking robots' driver: sim or hardware"),
+    'time_scale': ('1.0', 'simulated seconds per real second'),
+    'ledger_dir': ('var/ledger', 'where each robot keeps <robot_id>.sqlite'),
+    'heartbeat_hz': ('5.0', 'RobotState rate when idle (>= 2)'),
+}
+
+
+def _robots(context: LaunchContext) -> list[Node]:
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    config = Path(arg('config')).resolve()
+    cfg = load_restaurant(config)
+    common = {
+        'config_path': str(config),
+        'time_scale': float(arg('time_scale')),
+        'ledger_dir': str(Path(arg('ledger_dir')).resolve()),
+        'heartbeat_hz': float(arg('heartbeat_hz')),
+    }
+    robots = [('cooking_robot', r.id, arg('cooking_driver')) for r in cfg.cooking_robots]
+    robots += [('serving_robot', r.id, arg('driver')) for r in cfg.serving_robots]
+    return [
+        Node(
+            package='robot_nodes',
+            executable=executable,
+            name=robot_id,
+            namespace=f'/robodine/{robot_id}',
+            parameters=[{**common, 'robot_id': robot_id, 'driver': driver}],
+            output='screen',
+        )
+        for executable, robot_id, driver in robots
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, (default, text) in ARGUMENTS.items()
+    ]
+    return LaunchDescription([*declared, OpaqueFunction(function=_robots)])

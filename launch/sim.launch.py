@@ -1,0 +1,35 @@
+"""ros2 launch robot_nodes sim.launch.py [time_scale:=10.0] [config:=...]
+
+The whole robot fleet headless: robots.launch.py with the sim driver everywhere and a time
+scale (default 10x, so a 4-minute dish takes 24 s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.launch_description import LaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration
+
+from orchestrator.settings import DEFAULT_CONFIG
+
+
+def generate_launch_description() -> LaunchDescription:
+    robots = PythonLaunchDescriptionSource(str(Path(__file__).with_name('robots.launch.py')))
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument('time_scale', default_value='10.0'),
+            DeclareLaunchArgument('config', default_value=str(DEFAULT_CONFIG)),
+            IncludeLaunchDescription(
+                robots,
+                launch_arguments={
+                    'config': LaunchConfiguration('config'),
+                    'time_scale': LaunchConfiguration('time_scale'),
+                    'driver': 'sim',
+                    'cooking_driver': 'sim',
+                }.items(),
+            ),
+        ]
+    )
