@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -46,10 +47,10 @@ class RobotNode(Node, ABC):
         if not self.robot_id:
             raise RobotSetupError('parameter robot_id is required (e.g. -p robot_id:=wok1)')
         config_path: str = self.declare_parameter('config_path', '').value
-        self.time_scale: float = float(self.declare_parameter('time_scale', 1.0).value)
+        self.time_scale = self.declare_number('time_scale', 1.0)
         self.driver_name: str = self.declare_parameter('driver', 'sim').value
         ledger_dir: str = self.declare_parameter('ledger_dir', 'var/ledger').value
-        self.heartbeat_hz: float = float(self.declare_parameter('heartbeat_hz', 5.0).value)
+        self.heartbeat_hz = self.declare_number('heartbeat_hz', 5.0)
         if self.time_scale <= 0:
             raise RobotSetupError(f'time_scale must be > 0, got {self.time_scale}')
         if self.heartbeat_hz < 2.0:
@@ -65,6 +66,11 @@ class RobotNode(Node, ABC):
         self.state_pub = self.create_publisher(RobotState, self.ros_name('state'), STATE_QOS)
         self.create_service(Control, self.ros_name('control'), self._on_control)
         self.create_timer(1.0 / self.heartbeat_hz, self.publish_state)
+
+    def declare_number(self, name: str, default: float) -> float:
+        """A float parameter that also takes an integer (`time_scale:=50`)."""
+        descriptor = ParameterDescriptor(dynamic_typing=True)
+        return float(self.declare_parameter(name, default, descriptor).value)
 
     def ros_name(self, name: str) -> str:
         """`name` relative to the robot's namespace (see the module docstring)."""

@@ -98,8 +98,8 @@ class ServingRobot(RobotNode):
         if robot is None:
             raise RobotSetupError(f'no serving robot {self.robot_id!r} in the restaurant config')
         self.robot: ServingRobotConfig = robot
-        self.pickup_timeout_s = float(
-            self.declare_parameter('pickup_timeout_s', self.cfg.service.pickup_timeout_s).value
+        self.pickup_timeout_s = self.declare_number(
+            'pickup_timeout_s', self.cfg.service.pickup_timeout_s
         )
         self.floor = self.cfg.floor
         self.driver = make_serving_driver(

@@ -21,8 +21,8 @@ COOKING_DRIVERS = ('sim', 'hardware')
 
 _HARDWARE_HELP = (
     'driver "hardware" is the seam for a real robot and has no implementation in robodine: '
-    'subclass robot_nodes.drivers.base.{cls} (see README "Drivers"), implement {methods}, and '
-    'register it in robot_nodes/drivers/__init__.py'
+    'subclass robot_nodes.drivers.base.{cls}, implement {methods}, and register it in '
+    'robot_nodes/drivers/__init__.py (README: "Robots and ROS 2 interfaces", Drivers)'
 )
 
 
