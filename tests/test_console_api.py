@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from orchestrator import jobs
@@ -24,10 +25,8 @@ from tests.console_support import PASSWORD, place_order, robot_state, sign_in, t
 
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
-    return Settings(
-        redis_url=redis_url,
-        operators={'boss': OperatorSeed(role='manager', password_hash=hasher.hash(PASSWORD))},
-    )
+    boss = OperatorSeed(role='manager', password_hash=SecretStr(hasher.hash(PASSWORD)))
+    return Settings(redis_url=redis_url, operators={'boss': boss})
 
 
 @pytest.fixture

@@ -1,0 +1,150 @@
+"""The console's feed fan-out: one Redis reader per process whatever the number of consoles,
+slow clients cut off instead of buffered, resumption from a snapshot's feed id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.console.accounts import add_operator
+from orchestrator.console.audit import feed_fields
+from orchestrator.console.fanout import RESYNC, Fanout, Subscription
+from tests.api_helpers import uvicorn_server
+from tests.console_support import PASSWORD
+
+CONSOLES = 60
+
+
+async def xread_clients(r: Redis) -> int:
+    """Connections to Redis blocked in XREAD, once the reader is between two batches."""
+    for _ in range(200):
+        clients = await r.client_list()
+        blocked = [c for c in clients if c['cmd'] == 'xread' and 'b' in c['flags']]
+        if blocked:
+            return sum(1 for c in clients if c['cmd'] == 'xread')
+        await asyncio.sleep(0.02)
+    return 0
+
+
+async def next_frame(sub: Subscription) -> str | None:
+    return await asyncio.wait_for(sub.queue.get(), 10)
+
+
+async def publish(r: Redis, n: int, start: int = 0) -> list[str]:
+    return [
+        await r.xadd(keys.FEED, feed_fields('audit', {'n': i})) for i in range(start, start + n)
+    ]
+
+
+async def test_every_subscriber_gets_every_event_from_one_reader(aredis: Redis) -> None:
+    fanout = Fanout(aredis, queue_size=64, block_ms=200)
+    await fanout.start()
+    try:
+        subs = [fanout.subscribe() for _ in range(200)]
+        while fanout.last_id is None:
+            await asyncio.sleep(0.01)
+        ids = await publish(aredis, 20)
+        for sub in subs:
+            got = [await next_frame(sub) for _ in ids]
+            assert [f.split('\n')[0] for f in got if f] == [f'id: {i}' for i in ids]
+        assert await xread_clients(aredis) == 1
+    finally:
+        await fanout.stop()
+
+
+async def test_a_slow_client_is_cut_off_without_hurting_the_others(aredis: Redis) -> None:
+    fanout = Fanout(aredis, queue_size=5, block_ms=200)
+    await fanout.start()
+    try:
+        while fanout.last_id is None:
+            await asyncio.sleep(0.01)
+        slow, fast = fanout.subscribe(), fanout.subscribe()
+        received: list[str] = []
+
+        async def drain() -> None:
+            while len(received) < 30:
+                frame = await next_frame(fast)
+                assert frame is not None
+                received.append(frame)
+
+        reader = asyncio.create_task(drain())
+        for batch in range(6):
+            await publish(aredis, 5, start=batch * 5)
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(reader, 10)
+        assert [json.loads(f.split('data: ')[1])['data'] for f in received] == [
+            json.dumps({'n': i}, separators=(',', ':')) for i in range(30)
+        ]
+        assert slow.closed and slow not in fanout.subscribers
+        assert await next_frame(slow) == RESYNC
+        assert await next_frame(slow) is None
+    finally:
+        await fanout.stop()
+
+
+async def test_a_client_resumes_from_its_snapshot_id(aredis: Redis) -> None:
+    fanout = Fanout(aredis, backlog=10, block_ms=200)
+    await fanout.start()
+    try:
+        while fanout.last_id is None:
+            await asyncio.sleep(0.01)
+        ids = await publish(aredis, 15)
+        while fanout.last_id != ids[-1]:
+            await asyncio.sleep(0.01)
+        resumed = fanout.subscribe(since=ids[11])
+        assert [(await next_frame(resumed) or '').split('\n')[0] for _ in range(3)] == [
+            f'id: {i}' for i in ids[12:]
+        ]
+        # Older than the backlog: it must reload the snapshot rather than miss events.
+        too_old = fanout.subscribe(since=ids[2])
+        assert await next_frame(too_old) == RESYNC
+    finally:
+        await fanout.stop()
+
+
+async def test_many_open_consoles_share_one_feed_reader(
+    redis_url: str, aredis: Redis, tmp_path: Path
+) -> None:
+    await add_operator(aredis, 'ana', PASSWORD)
+    with uvicorn_server(redis_url, tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            res = await client.post(
+                '/console/api/login', json={'name': 'ana', 'password': PASSWORD}
+            )
+            assert res.status_code == 200
+            snap = (await client.get('/console/api/snapshot')).json()
+            ready = asyncio.Event()
+            opened = 0
+            results: list[list[dict[str, object]]] = []
+
+            async def console() -> None:
+                nonlocal opened
+                got: list[dict[str, object]] = []
+                async with client.stream(
+                    'GET', '/console/api/stream', params={'since': snap['feed_id']}
+                ) as stream:
+                    assert stream.status_code == 200
+                    opened += 1
+                    if opened == CONSOLES:
+                        ready.set()
+                    async for text in stream.aiter_lines():
+                        if text.startswith('data: '):
+                            got.append(json.loads(text[6:]))
+                            if len(got) == 3:
+                                break
+                results.append(got)
+
+            tasks = [asyncio.create_task(console()) for _ in range(CONSOLES)]
+            await asyncio.wait_for(ready.wait(), 60)
+            for i in range(3):
+                await aredis.xadd(keys.FEED, feed_fields('audit', {'who': 'test', 'n': i}))
+            await asyncio.wait_for(asyncio.gather(*tasks), 60)
+            assert len(results) == CONSOLES
+            for got in results:
+                assert [m['entry']['n'] for m in got] == [0, 1, 2]  # type: ignore[index]
+            assert await xread_clients(aredis) == 1
