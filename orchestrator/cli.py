@@ -86,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--scenario', type=Path, required=True)
     s.add_argument('--speed', type=float, default=60.0, help='time scale for robots and diners')
     s.add_argument('--report', type=Path, required=True, help='where to write the JSON report')
-    s.add_argument('--data-dir', type=Path, default=None)
+    s.add_argument('--data-dir', type=Path, default=None,
+                   help='empty directory for Redis, ledgers and logs (default: a new temp dir)')
+    s.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim',
+                   help='serving-robot driver; diffdrive adds the floor plant (and collisions)')
 
     s = sub.add_parser('gazebo', help='Gazebo (gz sim Harmonic) assets')
     gs = s.add_subparsers(dest='gazebo_command', required=True, metavar='ACTION')

@@ -1,0 +1,305 @@
+"""The rush report: service numbers read back from the restaurant's own records.
+
+Everything comes from Redis after the run — each order's hash and timeline (the events the
+diner page shows) and the serving trips (`rd:trip:*`) — converted to simulated seconds with the
+rush's clock; the diners only contribute who was turned away and how late their actions ran.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.config import RestaurantConfig, ServingRobot
+from orchestrator.rush.diners import Party, SimClock
+from orchestrator.rush.scenario import Scenario, offered_load
+from orchestrator.timeline import SERVED, decode_event
+
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    """n, mean, p50, p95 (nearest rank) and max, rounded to 0.1."""
+    if not values:
+        return {'n': 0, 'mean': None, 'p50': None, 'p95': None, 'max': None}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    return {
+        'n': len(ordered),
+        'mean': round(sum(ordered) / len(ordered), 1),
+        'p50': round(rank(0.5), 1),
+        'p95': round(rank(0.95), 1),
+        'max': round(ordered[-1], 1),
+    }
+
+
+def route_m(cfg: RestaurantConfig, robot: ServingRobot, tables: list[str], back: bool) -> float:
+    """Floor-graph length of one trip: dock → pass → each table → (pass, if food came back)
+    → dock, the route the serving robot drives."""
+    floor = cfg.floor
+    stops = [robot.dock, floor.pass_point.id]
+    stops += [cfg.table_by_id[t].waypoint for t in tables]
+    stops += [floor.pass_point.id, robot.dock] if back else [robot.dock]
+    return sum(floor.path_length(floor.path(a, b)) for a, b in itertools.pairwise(stops))
+
+
+@dataclass
+class _Order:
+    order_id: str
+    table_id: str
+    status: str
+    created_s: float
+    dishes: list[tuple[str, int]]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def first(self, kind: str) -> dict[str, Any] | None:
+        return next((e for e in self.events if e['type'] == kind), None)
+
+
+async def _load_orders(r: Redis, clock: SimClock, parties: list[Party]) -> list[_Order]:
+    out = []
+    for p in parties:
+        if p.order_id is None:
+            continue
+        h = await r.hgetall(keys.order(p.order_id))
+        lines = json.loads(h.get('lines') or '[]')
+        order = _Order(
+            p.order_id,
+            h['table_id'],
+            h['status'],
+            clock.at_ms(int(h['created_at'])),
+            [(line['dish_id'], int(line['quantity'])) for line in lines],
+        )
+        for entry_id, fields in await r.xrange(keys.order_events(p.order_id)):
+            event = decode_event(entry_id, fields)
+            event['sim_s'] = clock.at_ms(event['at'])
+            order.events.append(event)
+        out.append(order)
+    return out
+
+
+def _lower_bound_s(cfg: RestaurantConfig, order: _Order) -> float:
+    """As if robots and stations were unlimited: the longest dish, then straight to the table
+    at the fastest serving robot's top speed."""
+    floor = cfg.floor
+    cook_s = max(cfg.dish_by_id[d].cook_time_s for d, _ in order.dishes)
+    waypoint = cfg.table_by_id[order.table_id].waypoint
+    travel_m = floor.path_length(floor.path(floor.pass_point.id, waypoint))
+    return cook_s + travel_m / max(r.speed_mps for r in cfg.serving_robots)
+
+
+@dataclass
+class _Cook:
+    dishes_cooked: int = 0
+    busy_slot_s: float = 0.0
+
+
+@dataclass
+class _Serve:
+    trips: int = 0
+    trays: int = 0
+    orders_carried: int = 0
+    busy_s: float = 0.0
+    distance_m: float = 0.0
+
+
+def _cooking_robots(
+    cfg: RestaurantConfig, orders: list[_Order], span_s: float
+) -> dict[str, dict[str, Any]]:
+    """Dishes cooked and slot utilization (cooking → cooked time over capacity × span)."""
+    started: dict[str, float] = {}
+    acc = {r.id: _Cook() for r in cfg.cooking_robots}
+    for order in orders:
+        for e in order.events:
+            if e['type'] == 'dish.cooking':
+                started[e['data']['job_id']] = e['sim_s']
+            elif e['type'] == 'dish.cooked' and e['data'].get('by') in acc:
+                cook = acc[e['data']['by']]
+                cook.dishes_cooked += 1
+                if e['data']['job_id'] in started:
+                    cook.busy_slot_s += e['sim_s'] - started[e['data']['job_id']]
+    return {
+        r.id: {
+            'kind': 'cooking',
+            'capacity': r.capacity,
+            'dishes_cooked': acc[r.id].dishes_cooked,
+            'busy_slot_s': round(acc[r.id].busy_slot_s, 1),
+            'utilization': round(acc[r.id].busy_slot_s / (r.capacity * span_s), 3),
+        }
+        for r in cfg.cooking_robots
+    }
+
+
+async def _serving_robots(
+    r: Redis, cfg: RestaurantConfig, clock: SimClock, orders: list[_Order], span_s: float
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Per serving robot and per trip: trips, trays, busy time (trip created → finished, as
+    the dispatcher recorded it) and the distance of each trip's route."""
+    trip_ids = sorted(
+        {e['data']['trip_id'] for o in orders for e in o.events if e['type'] == 'delivery.started'}
+    )
+    robots = {s.id: s for s in cfg.serving_robots}
+    acc = {s.id: _Serve() for s in cfg.serving_robots}
+    trips = []
+    for trip_id in trip_ids:
+        h = await r.hgetall(keys.trip(trip_id))
+        if not h:
+            continue
+        stops = json.loads(h.get('stops') or '[]')
+        tables = [s['table_id'] for s in stops]
+        start_s = clock.at_ms(int(h['created_at']))
+        end_s = clock.at_ms(int(h['finished_at'])) if h.get('finished_at') else span_s
+        back = h.get('outcome', 'completed') != 'completed'
+        trip = {
+            'trip_id': trip_id,
+            'robot_id': h['robot_id'],
+            'tables': tables,
+            'trays': len({t for s in stops for t in s['trays']}),
+            'orders': sum(len(s['order_ids']) for s in stops),
+            'outcome': h.get('outcome', h.get('status', '')),
+            'duration_s': round(end_s - start_s, 1),
+            'distance_m': round(route_m(cfg, robots[h['robot_id']], tables, back), 1),
+        }
+        trips.append(trip)
+        serve = acc[h['robot_id']]
+        serve.trips += 1
+        serve.trays += trip['trays']
+        serve.orders_carried += trip['orders']
+        serve.busy_s += end_s - start_s
+        serve.distance_m += trip['distance_m']
+    out = {
+        rid: {
+            'kind': 'serving',
+            'trips': a.trips,
+            'trays': a.trays,
+            'orders_carried': a.orders_carried,
+            'busy_s': round(a.busy_s, 1),
+            'utilization': round(a.busy_s / span_s, 3),
+            'distance_m': round(a.distance_m, 1),
+        }
+        for rid, a in acc.items()
+    }
+    return out, trips
+
+
+async def build_report(
+    r: Redis,
+    cfg: RestaurantConfig,
+    scenario: Scenario,
+    clock: SimClock,
+    parties: list[Party],
+    lags: dict[str, list[float]],
+    collisions: dict[str, Any],
+    wall_s: float,
+) -> dict[str, Any]:
+    orders = await _load_orders(r, clock, parties)
+    served = [o for o in orders if o.status == SERVED and o.first('delivery.served')]
+    span_s = max([clock.now()] + [e['sim_s'] for o in orders for e in o.events])
+    tickets, bounds, pass_waits = [], [], []
+    for o in served:
+        served_ev = o.first('delivery.served')
+        assert served_ev is not None
+        tickets.append(served_ev['sim_s'] - o.created_s)
+        bounds.append(_lower_bound_s(cfg, o))
+    for o in orders:
+        ready, started = o.first('order.ready'), o.first('delivery.started')
+        if ready and started:
+            pass_waits.append(started['sim_s'] - ready['sim_s'])
+    serving, trips = await _serving_robots(r, cfg, clock, orders, span_s)
+    ticket, bound = stats(tickets), stats(bounds)
+    peak = max(w.parties_per_hour for w in scenario.arrivals)
+    return {
+        'scenario': scenario.name,
+        'time_scale': clock.speed,
+        'simulated_s': round(span_s, 1),
+        'wall_s': round(wall_s, 1),
+        'parties': {
+            'arrived': len(parties),
+            'seated': sum(p.table_id is not None for p in parties),
+            'turned_away': sum(p.turned_away for p in parties),
+            'errors': [f'party {p.party_id}: {p.error}' for p in parties if p.error],
+        },
+        'orders': {
+            'placed': len(orders),
+            'served': len(served),
+            'dishes': sum(n for o in orders for _, n in o.dishes),
+            'dishes_served': sum(n for o in served for _, n in o.dishes),
+            'unserved': {o.order_id: o.status for o in orders if o not in served},
+        },
+        'ticket_s': ticket,
+        'pass_wait_s': stats(pass_waits),
+        'lower_bound_ticket_s': bound,
+        'ticket_to_lower_bound': (
+            round(ticket['mean'] / bound['mean'], 2) if ticket['mean'] and bound['mean'] else None
+        ),
+        'robots': {**_cooking_robots(cfg, orders, span_s), **serving},
+        'trips': {
+            'count': len(trips),
+            'trays_per_trip': round(sum(t['trays'] for t in trips) / len(trips), 2)
+            if trips
+            else None,
+            'orders_per_trip': round(sum(t['orders'] for t in trips) / len(trips), 2)
+            if trips
+            else None,
+            'distance_m': round(sum(t['distance_m'] for t in trips), 1),
+            'list': trips,
+        },
+        'collisions': collisions,
+        'scheduling_jitter_s': {action: stats(v) for action, v in sorted(lags.items())},
+        'offered_load_at_peak': {
+            'parties_per_hour': peak,
+            'groups': [
+                {
+                    'stations': list(g.stations),
+                    'robots': list(g.robots),
+                    'slots': g.slots,
+                    'utilization': round(g.utilization, 3),
+                }
+                for g in offered_load(cfg, scenario, peak)
+            ],
+        },
+    }
+
+
+def summary(report: dict[str, Any]) -> str:
+    """A few lines for a person: what happened, how fast, where the time went."""
+    o, t, lb = report['orders'], report['ticket_s'], report['lower_bound_ticket_s']
+    pw, trips = report['pass_wait_s'], report['trips']
+    robots = report['robots']
+    jitter = max((s['max'] or 0.0 for s in report['scheduling_jitter_s'].values()), default=0.0)
+    collisions = report['collisions']
+    lines = [
+        f'{report["scenario"]}: {report["simulated_s"] / 60:.0f} simulated min in '
+        f'{report["wall_s"]:.0f} s wall (time scale {report["time_scale"]:g})',
+        f'  parties {report["parties"]["arrived"]}, seated {report["parties"]["seated"]}, '
+        f'turned away {report["parties"]["turned_away"]}',
+        f'  orders {o["placed"]} placed, {o["served"]} served; dishes {o["dishes"]}',
+    ]
+    if t['n']:
+        lines.append(
+            f'  ticket (order → served) mean {t["mean"]:.0f} s, p50 {t["p50"]:.0f} s, '
+            f'p95 {t["p95"]:.0f} s, max {t["max"]:.0f} s; lower bound mean {lb["mean"]:.0f} s '
+            f'(×{report["ticket_to_lower_bound"]})'
+        )
+    if pw['n']:
+        lines.append(f'  wait at the pass mean {pw["mean"]:.0f} s, p95 {pw["p95"]:.0f} s')
+    lines.append(
+        f'  trips {trips["count"]}, trays/trip {trips["trays_per_trip"]}, '
+        f'distance {trips["distance_m"]:.0f} m'
+    )
+    lines.append(
+        '  utilization ' + ', '.join(f'{rid} {r["utilization"]:.0%}' for rid, r in robots.items())
+    )
+    count = collisions.get('count')
+    lines.append(
+        f'  collisions {count}' if count is not None else f'  collisions: {collisions["note"]}'
+    )
+    lines.append(f'  diner scheduling jitter up to {jitter:.1f} simulated s')
+    return '\n'.join(lines)

@@ -1,0 +1,180 @@
+"""`robodine rush`: a whole accelerated service against the real restaurant, and its report.
+
+Brings the restaurant up exactly as `robodine up` does (Redis, API + dispatcher, one process
+per robot; with `--driver diffdrive` also the headless floor plant) at time scale `--speed`,
+plays the scenario's diners against the HTTP API on the same time scale, then reads the report
+back from Redis, writes it as JSON and prints a summary. A progress bar of simulated time goes
+to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis.asyncio import Redis
+
+from orchestrator.bringup import ros_env, start_restaurant, wait_ready
+from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
+from orchestrator.rush.diners import Diners, SimClock, plan_parties
+from orchestrator.rush.report import build_report, summary
+from orchestrator.rush.scenario import Scenario, ScenarioError, load_scenario
+from orchestrator.settings import get_settings
+from table_qr.tokens import sign
+
+# Simulated seconds seated parties get after the last arrival to be served.
+DRAIN_S = 45 * 60
+MAX_SPEED = 1000.0
+
+
+class CollisionListener:
+    """Collects the floor plant's collision reports (transient-local, so none are missed)."""
+
+    def __init__(self) -> None:
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from std_msgs.msg import String
+
+        from robot_nodes.floor_plant import COLLISIONS_TOPIC
+
+        # The restaurant's robots run in the DDS domain bringup chose for this process.
+        env = ros_env()
+        for name in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
+            os.environ[name] = env[name]
+        self.events: list[dict[str, Any]] = []
+        self._ctx = Context()
+        rclpy.init(context=self._ctx)
+        self._node = Node('rush_collisions', context=self._ctx)
+        qos = QoSProfile(
+            depth=1000,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL,
+            reliability=ReliabilityPolicy.RELIABLE,
+        )
+        self._node.create_subscription(String, COLLISIONS_TOPIC, self._on_collision, qos)
+        self._executor = SingleThreadedExecutor(context=self._ctx)
+        self._executor.add_node(self._node)
+        self._thread = threading.Thread(target=self._spin, name='collisions', daemon=True)
+        self._thread.start()
+
+    def _on_collision(self, msg: Any) -> None:
+        self.events.append(json.loads(msg.data))
+
+    def _spin(self) -> None:
+        while self._ctx.ok():
+            self._executor.spin_once(timeout_sec=0.1)
+
+    def result(self) -> dict[str, Any]:
+        return {'count': len(self.events), 'source': 'floor plant', 'events': list(self.events)}
+
+    def stop(self) -> None:
+        self._ctx.shutdown()
+        self._thread.join(timeout=5)
+        self._executor.shutdown()
+        self._node.destroy_node()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return int(s.getsockname()[1])
+
+
+async def play(
+    cfg: RestaurantConfig,
+    scenario: Scenario,
+    speed: float,
+    base_url: str,
+    redis_url: str,
+    collisions: CollisionListener | None,
+) -> dict[str, Any]:
+    """Run the diners against the restaurant at `base_url`, then build the report."""
+    keys = get_settings().table_keys
+    tokens = {t.id: sign(keys, cfg.restaurant.id, t.id) for t in cfg.tables}
+    parties = plan_parties(scenario, cfg)
+    clock = SimClock(speed)
+    started = time.monotonic()
+    limits = httpx.Limits(max_connections=len(cfg.tables) * 4)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        diners = Diners(cfg, scenario, clock, client, tokens, parties)
+        await diners.run(DRAIN_S)
+    if collisions is not None:
+        await asyncio.sleep(0.5)  # reports still in flight
+        collision_info = collisions.result()
+    else:
+        collision_info = {
+            'count': None,
+            'note': 'not measured: the sim driver has no floor plant (use --driver diffdrive)',
+        }
+    r = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return await build_report(
+            r,
+            cfg,
+            scenario,
+            clock,
+            parties,
+            diners.lags,
+            collision_info,
+            time.monotonic() - started,
+        )
+    finally:
+        await r.aclose()
+
+
+def rush_command(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_restaurant(args.config)
+        scenario = load_scenario(args.scenario, cfg)
+    except (ConfigError, ScenarioError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    if not 0 < args.speed <= MAX_SPEED:
+        print(f'error: --speed must be in (0, {MAX_SPEED:g}], got {args.speed:g}', file=sys.stderr)
+        return 1
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix='robodine-rush-'))
+    if (data_dir / 'redis').exists():
+        print(f'error: {data_dir} holds an earlier run; give an empty --data-dir', file=sys.stderr)
+        return 1
+    port = _free_port()
+    base_url = f'http://127.0.0.1:{port}'
+    print(
+        f'rush "{scenario.name}" at {args.speed:g}x ({args.driver} driver); restaurant data '
+        f'and logs in {data_dir}',
+        file=sys.stderr,
+        flush=True,
+    )
+    rest, redis_url = start_restaurant(
+        cfg, args.config.resolve(), data_dir, port, time_scale=args.speed, driver=args.driver
+    )
+    collisions = None
+    try:
+        wait_ready(rest, cfg, base_url, redis_url)
+        if args.driver == 'diffdrive':
+            collisions = CollisionListener()
+        report = asyncio.run(play(cfg, scenario, args.speed, base_url, redis_url, collisions))
+    except (RuntimeError, TimeoutError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    finally:
+        if collisions is not None:
+            collisions.stop()
+        rest.stop()
+    report['data_dir'] = str(data_dir)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=2, ensure_ascii=False) + '\n')
+    print(summary(report))
+    print(f'report: {args.report}')
+    return 0
