@@ -110,7 +110,7 @@ class Fanout:
     def subscribe(self, since: str | None = None) -> Subscription:
         """A new subscriber, first fed what it missed after `since` (or a resync if too old)."""
         sub = Subscription(self.queue_size)
-        if self.last_id is None:
+        if since and self.last_id is None:
             # Not reading yet (Redis unreachable): the client retries with a new snapshot.
             sub.cut_off()
             return sub
