@@ -231,8 +231,6 @@ class ServingRobot(RobotNode):
         route = self.floor.path(self._nearest_waypoint(), target)
         points = [(x, y)] + [(self.floor.points[w].x, self.floor.points[w].y) for w in route]
         self.driver.set_path(points)
-        if self.halted:
-            self.driver.halt()
 
     def _next_leg(self) -> None:
         trip = self.trip

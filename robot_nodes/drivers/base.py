@@ -53,10 +53,10 @@ class MotionDriver(ABC):
         self._halted = False
 
     def set_path(self, points: list[Point]) -> None:
-        """Start following `points` (the first is normally where the robot already is)."""
+        """Follow `points` (the first is normally where the robot already is); a halted
+        driver stays halted until `resume()`."""
         self._path = list(points)
         self._next = 0
-        self._halted = False
 
     @abstractmethod
     def tick(self, now_s: float) -> None:

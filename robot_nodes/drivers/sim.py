@@ -44,8 +44,10 @@ class SimMotionDriver(MotionDriver):
         if self._halted:
             target = 0.0
         else:
-            # Fastest speed from which we can still brake to a stop at the end of the path.
-            target = min(self.robot.speed_mps, math.sqrt(2 * accel * self.remaining_m()))
+            # Fastest speed from which braking by accel·dt per step still stops on the last
+            # point (the discrete form of v² = 2·a·d, which would overshoot by a step).
+            brake = accel * (math.sqrt(dt * dt / 4 + 2 * self.remaining_m() / accel) - dt / 2)
+            target = min(self.robot.speed_mps, brake)
         if target > self._speed:
             self._speed = min(target, self._speed + accel * dt)
         else:

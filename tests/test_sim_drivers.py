@@ -1,0 +1,101 @@
+"""The headless sim drivers: kinematics limits, halting, stage stopwatches (no ROS needed)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from orchestrator.config import RestaurantConfig
+from robot_nodes.drivers import DriverError, make_cooking_driver, make_serving_driver
+from robot_nodes.drivers.sim import SimCookingDriver, SimMotionDriver
+
+DT = 0.02
+
+
+def _drive(driver: SimMotionDriver, t: float, seconds: float) -> float:
+    end = t + seconds
+    while t < end:
+        t += DT
+        driver.tick(t)
+    return t
+
+
+def test_follows_the_path_within_speed_and_acceleration(demo_config: RestaurantConfig) -> None:
+    robot = demo_config.serving_robots[0]
+    driver = SimMotionDriver(None, robot, 1.0, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
+    driver.set_path([(0.0, 0.0), (4.0, 0.0), (4.0, 3.0)])
+    assert driver.remaining_m() == pytest.approx(7.0)
+    t, last_speed, last_remaining = 0.0, 0.0, 7.0
+    driver.tick(t)
+    while not driver.done:
+        t += DT
+        driver.tick(t)
+        assert driver.speed <= robot.speed_mps + 1e-9
+        # On the arrival step it stops on the point from a crawl of at most two steps' braking.
+        limit = (2 if driver.done else 1) * robot.max_accel_mps2 * DT
+        assert abs(driver.speed - last_speed) <= limit + 1e-9
+        assert driver.remaining_m() <= last_remaining + 1e-9
+        last_speed, last_remaining = driver.speed, driver.remaining_m()
+        assert t < 30, 'never arrived'
+    assert driver.pose[:2] == pytest.approx((4.0, 3.0))
+    assert driver.pose[2] == pytest.approx(math.pi / 2)
+    # 7 m at 1 m/s with 0.5 m/s² ramps: 2 s up, 5 s cruise, 2 s down.
+    assert t == pytest.approx(9.0, abs=0.3)
+
+
+def test_time_scale_speeds_it_up(demo_config: RestaurantConfig) -> None:
+    driver = SimMotionDriver(None, demo_config.serving_robots[0], 10.0, (0, 0, 0))  # type: ignore[arg-type]
+    driver.set_path([(0.0, 0.0), (7.0, 0.0)])
+    t = 0.0
+    driver.tick(t)
+    while not driver.done:
+        t += DT
+        driver.tick(t)
+    assert t == pytest.approx(0.9, abs=0.1)
+
+
+def test_halt_brakes_and_holds_until_resumed(demo_config: RestaurantConfig) -> None:
+    robot = demo_config.serving_robots[0]
+    driver = SimMotionDriver(None, robot, 1.0, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
+    driver.set_path([(0.0, 0.0), (20.0, 0.0)])
+    driver.tick(0.0)
+    t = _drive(driver, 0.0, 3.0)
+    driver.halt()
+    t = _drive(driver, t, robot.speed_mps / robot.max_accel_mps2 + 0.1)
+    held = driver.pose
+    assert driver.speed == 0.0 and not driver.done
+    t = _drive(driver, t, 1.0)
+    assert driver.pose == held
+    driver.set_path([(held[0], held[1]), (20.0, 0.0)])
+    t = _drive(driver, t, 1.0)
+    assert driver.pose == held, 'a new path does not lift a halt'
+    driver.resume()
+    _drive(driver, t, 1.0)
+    assert driver.pose[0] > held[0]
+
+
+def test_cooking_stopwatch_freezes_while_halted() -> None:
+    driver = SimCookingDriver(None, 1.0)  # type: ignore[arg-type]
+    driver.start('j1', 'prep', 2.0, 0.0)
+    driver.tick(0.0)
+    driver.tick(1.0)
+    assert driver.progress('j1') == pytest.approx(0.5)
+    driver.halt()
+    driver.tick(5.0)
+    assert driver.progress('j1') == pytest.approx(0.5)
+    driver.resume()
+    driver.tick(6.0)
+    assert driver.progress('j1') == 1.0
+    driver.abort('j1')
+    assert driver.progress('j1') == 0.0
+
+
+def test_registry_explains_the_hardware_seam(demo_config: RestaurantConfig) -> None:
+    robot = demo_config.serving_robots[0]
+    with pytest.raises(DriverError, match='MotionDriver'):
+        make_serving_driver('hardware', None, robot, 1.0, (0, 0, 0))  # type: ignore[arg-type]
+    with pytest.raises(DriverError, match='CookingDriver'):
+        make_cooking_driver('hardware', None, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(DriverError, match='unknown'):
+        make_serving_driver('warp', None, robot, 1.0, (0, 0, 0))  # type: ignore[arg-type]
