@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from orchestrator import redis_keys as keys
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
 from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
 from orchestrator.rush.diners import Diners, SimClock, plan_parties
@@ -34,6 +35,8 @@ from table_qr.tokens import sign
 
 # Simulated seconds seated parties get after the last arrival to be served.
 DRAIN_S = 45 * 60
+# Simulated seconds the serving robots get afterwards to finish their trips.
+TRIPS_BACK_S = 10 * 60
 MAX_SPEED = 1000.0
 
 
@@ -101,8 +104,8 @@ async def play(
     collisions: CollisionListener | None,
 ) -> dict[str, Any]:
     """Run the diners against the restaurant at `base_url`, then build the report."""
-    keys = get_settings().table_keys
-    tokens = {t.id: sign(keys, cfg.restaurant.id, t.id) for t in cfg.tables}
+    table_keys = get_settings().table_keys
+    tokens = {t.id: sign(table_keys, cfg.restaurant.id, t.id) for t in cfg.tables}
     parties = plan_parties(scenario, cfg)
     clock = SimClock(speed)
     started = time.monotonic()
@@ -110,16 +113,17 @@ async def play(
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
         diners = Diners(cfg, scenario, clock, client, tokens, parties)
         await diners.run(DRAIN_S)
-    if collisions is not None:
-        await asyncio.sleep(0.5)  # reports still in flight
-        collision_info = collisions.result()
-    else:
-        collision_info = {
-            'count': None,
-            'note': 'not measured: the sim driver has no floor plant (use --driver diffdrive)',
-        }
     r = Redis.from_url(redis_url, decode_responses=True)
     try:
+        await _trips_finished(r, TRIPS_BACK_S / speed)
+        if collisions is not None:
+            await asyncio.sleep(0.5)  # reports still in flight
+            collision_info = collisions.result()
+        else:
+            collision_info = {
+                'count': None,
+                'note': 'not measured: the sim driver has no floor plant (use --driver diffdrive)',
+            }
         return await build_report(
             r,
             cfg,
@@ -132,6 +136,17 @@ async def play(
         )
     finally:
         await r.aclose()
+
+
+async def _trips_finished(r: Redis, timeout_wall_s: float) -> None:
+    """Until every serving trip is over (its robot back on the dock), so trip times, busy
+    time and distances in the report are complete."""
+    deadline = time.monotonic() + timeout_wall_s
+    while time.monotonic() < deadline:
+        statuses = [await r.hget(key, 'status') async for key in r.scan_iter(keys.trip('*'))]
+        if all(s == 'done' for s in statuses):
+            return
+        await asyncio.sleep(0.1)
 
 
 def rush_command(args: argparse.Namespace) -> int:
