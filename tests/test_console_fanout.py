@@ -148,3 +148,35 @@ async def test_many_open_consoles_share_one_feed_reader(
             for got in results:
                 assert [m['entry']['n'] for m in got] == [0, 1, 2]  # type: ignore[index]
             assert await xread_clients(aredis) == 1
+
+
+async def test_diner_menus_follow_sold_out_marks_live(
+    redis_url: str, aredis: Redis, tmp_path: Path
+) -> None:
+    await add_operator(aredis, 'ana', PASSWORD)
+    with uvicorn_server(redis_url, tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            login = await client.post(
+                '/console/api/login', json={'name': 'ana', 'password': PASSWORD}
+            )
+            csrf = {'X-CSRF-Token': login.json()['csrf']}
+            async with (
+                httpx.AsyncClient(base_url=server.url, timeout=30) as diner,
+                diner.stream('GET', '/api/menu/events') as stream,
+            ):
+                lines = stream.aiter_lines()
+
+                async def next_message() -> dict[str, object]:
+                    async for text in lines:
+                        if text.startswith('data: '):
+                            return dict(json.loads(text[6:]))
+                    raise AssertionError('stream ended')
+
+                assert await next_message() == {'type': 'menu', 'soldout': [], 'prices': {}}
+                res = await client.put(
+                    '/console/api/dishes/mandu/soldout', json={'soldout': True}, headers=csrf
+                )
+                assert res.status_code == 200
+                # The audit entry of that change is not for diners: the next message is.
+                message = await asyncio.wait_for(next_message(), 20)
+                assert message == {'type': 'menu', 'soldout': ['mandu'], 'prices': {}}

@@ -49,11 +49,18 @@ async def passthrough(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
 
 
 class Subscription:
-    """One client's bounded queue of SSE frames; None means: closed, reload the snapshot."""
+    """One client's bounded queue of SSE frames; None means: closed, reload the snapshot.
 
-    def __init__(self, size: int) -> None:
+    `kinds`, if given, are the message types it receives (a diner's menu gets `menu` only).
+    """
+
+    def __init__(self, size: int, kinds: frozenset[str] | None = None) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
+        self.kinds = kinds
         self.closed = False
+
+    def wants(self, kind: str) -> bool:
+        return self.kinds is None or kind in self.kinds
 
     def offer(self, frame: str) -> None:
         if self.closed:
@@ -88,7 +95,8 @@ class Fanout:
         self.queue_size = queue_size
         self.block_ms = block_ms
         self.subscribers: set[Subscription] = set()
-        self.backlog: deque[tuple[str, str]] = deque(maxlen=backlog)
+        # (feed id, message type, frame) of the latest messages.
+        self.backlog: deque[tuple[str, str, str]] = deque(maxlen=backlog)
         # Every feed entry after `horizon` is in the backlog (or was transformed away).
         self.horizon = '0-0'
         # Where the reader is; None until it has found the end of the stream.
@@ -107,9 +115,11 @@ class Fanout:
         for sub in list(self.subscribers):
             sub.cut_off()
 
-    def subscribe(self, since: str | None = None) -> Subscription:
+    def subscribe(
+        self, since: str | None = None, kinds: frozenset[str] | None = None
+    ) -> Subscription:
         """A new subscriber, first fed what it missed after `since` (or a resync if too old)."""
-        sub = Subscription(self.queue_size)
+        sub = Subscription(self.queue_size, kinds)
         if since and self.last_id is None:
             # Not reading yet (Redis unreachable): the client retries with a new snapshot.
             sub.cut_off()
@@ -122,8 +132,8 @@ class Fanout:
             if since_key < stream_id(self.horizon):
                 sub.cut_off()
                 return sub
-            for entry_id, frame in self.backlog:
-                if stream_id(entry_id) > since_key:
+            for entry_id, kind, frame in self.backlog:
+                if stream_id(entry_id) > since_key and sub.wants(kind):
                     sub.offer(frame)
         self.subscribers.add(sub)
         return sub
@@ -160,12 +170,13 @@ class Fanout:
 
     def _broadcast(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         for entry_id, message in messages:
-            frame = sse_frame(entry_id, message)
+            kind, frame = str(message.get('type', '')), sse_frame(entry_id, message)
             if len(self.backlog) == self.backlog.maxlen:
                 self.horizon = self.backlog[0][0]
-            self.backlog.append((entry_id, frame))
+            self.backlog.append((entry_id, kind, frame))
             for sub in list(self.subscribers):
-                sub.offer(frame)
+                if sub.wants(kind):
+                    sub.offer(frame)
                 if sub.closed:
                     self.subscribers.discard(sub)
 

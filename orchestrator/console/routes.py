@@ -21,12 +21,13 @@ from orchestrator.config import load_restaurant
 from orchestrator.console import alerts, audit, auth, controls, feed, fleet, tickets
 from orchestrator.console.accounts import Operator
 from orchestrator.console.context import ConsoleContext, get_ctx
-from orchestrator.console.fanout import Fanout
+from orchestrator.console.fanout import Fanout, Subscription, sse_frame
 from orchestrator.settings import get_settings
 from orchestrator.timeline import now_ms
 
 # SSE comment lines keep proxies and the browser from timing out an idle stream.
 KEEPALIVE_S = 15.0
+MENU_ONLY = frozenset({'menu'})
 STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
 
 
@@ -148,21 +149,14 @@ async def snapshot(
     }
 
 
-@router.get('/console/api/stream')
-async def stream(
-    request: Request,
-    ctx: Ctx,
-    _: Reader,
-    since: str | None = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+def _sse(
+    request: Request, ctx: ConsoleContext, sub: Subscription, first: str = ''
 ) -> StreamingResponse:
-    """Deltas after `since` (the snapshot's feed id) as server-sent events, from the shared
-    fan-out; a `resync` event means: reload the snapshot."""
-    sub = ctx.fanout.subscribe(last_event_id or since)
+    """Stream a fan-out subscription's frames, with keep-alives, until either side ends it."""
 
     async def frames() -> AsyncIterator[str]:
         try:
-            yield 'retry: 2000\n\n'
+            yield 'retry: 2000\n\n' + first
             while True:
                 try:
                     frame = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
@@ -181,6 +175,31 @@ async def stream(
         frames(),
         media_type='text/event-stream',
         headers={'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no'},
+    )
+
+
+@router.get('/console/api/stream')
+async def stream(
+    request: Request,
+    ctx: Ctx,
+    _: Reader,
+    since: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Deltas after `since` (the snapshot's feed id) as server-sent events, from the shared
+    fan-out; a `resync` event means: reload the snapshot."""
+    return _sse(request, ctx, ctx.fanout.subscribe(last_event_id or since))
+
+
+@router.get('/api/menu/events', tags=['menu'], summary='Live menu changes (Server-Sent Events)')
+async def menu_events(request: Request, ctx: Ctx) -> StreamingResponse:
+    """For diner pages: the sold-out set and price overrides now, then again after every
+    change (`{"type": "menu", "soldout": [...], "prices": {...}}`), from the same shared feed
+    reader as the consoles, so open menus cost no Redis connection each."""
+    sub = ctx.fanout.subscribe(kinds=MENU_ONLY)
+    current = await feed.menu_state(ctx.redis, ctx.config)
+    return _sse(
+        request, ctx, sub, sse_frame(ctx.fanout.last_id or '0-0', {'type': 'menu', **current})
     )
 
 
