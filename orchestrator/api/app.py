@@ -1,8 +1,8 @@
 """`create_app(settings)`: the orchestrator's FastAPI application.
 
 Other parts plug in without editing these routers: `create_app` includes the router (and runs
-the `services`, if any) of every module in EXTENSIONS that is installed, runs the dispatcher
-service when `settings.dispatcher_enabled`, and takes extra `routers` and `services` (async
+the `services`, if any) of every installed module of `extensions` (default EXTENSIONS), runs
+the dispatcher service when `settings.dispatcher_enabled`, and takes extra `routers` and `services` (async
 context manager factories given the AppContext, entered at startup, exited at shutdown).
 """
 
@@ -56,6 +56,7 @@ def create_app(
     config: RestaurantConfig | None = None,
     routers: Sequence[APIRouter] = (),
     services: Sequence[Service] = (),
+    extensions: Sequence[str] = EXTENSIONS,
 ) -> FastAPI:
     settings = settings or get_settings()
     cfg = config or load_restaurant(settings.config_path)
@@ -66,7 +67,7 @@ def create_app(
         settings=settings, config=cfg, redis=r, intake=Intake(r, cfg), metrics=Metrics()
     )
     extra_routers, all_services = list(routers), list(services)
-    for name in EXTENSIONS:
+    for name in extensions:
         if (mod := optional_module(name)) is not None:
             if hasattr(mod, 'router'):
                 extra_routers.append(mod.router)

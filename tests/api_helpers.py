@@ -1,0 +1,104 @@
+"""Helpers for the API tests: an app bound to the test Redis, tokens, a real uvicorn process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from orchestrator.redis_server import free_port
+from orchestrator.settings import DEFAULT_CONFIG, Settings
+from table_qr.tokens import sign
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def settings_for(redis_url: str, **overrides: Any) -> Settings:
+    return Settings(redis_url=redis_url, config_path=DEFAULT_CONFIG, **overrides)
+
+
+def token_for(table_id: str, settings: Settings | None = None) -> str:
+    s = settings or Settings()
+    return sign(s.table_keys, 'demo', table_id)
+
+
+def line(dish_id: str, quantity: int = 1, note: str = '', **options: str) -> dict[str, Any]:
+    """One order line (options as keyword arguments: spice='hot')."""
+    return {'dish_id': dish_id, 'quantity': quantity, 'options': options, 'note': note}
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'condition not met within {timeout}s')
+        time.sleep(interval)
+
+
+@contextmanager
+def uvicorn_server(
+    redis_url: str,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """`robodine serve` in a child process on a free port, stopped at exit."""
+    port = free_port()
+    log = log_dir / f'serve-{port}.log'
+    env = {**os.environ, **(extra_env or {})}
+    with log.open('wb') as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                '-m',
+                'orchestrator.cli',
+                'serve',
+                '--config',
+                str(DEFAULT_CONFIG),
+                '--redis-url',
+                redis_url,
+                '--port',
+                str(port),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f'http://127.0.0.1:{port}'
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f'server exited: {log.read_text()}')
+        try:
+            return httpx.get(f'{url}/healthz', timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(up, timeout=30)
+        yield Server(url, proc, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,478 @@
+"""The orchestrator API through its ASGI app (httpx ASGITransport) against the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from api_helpers import line, settings_for, token_for
+from fastapi import FastAPI
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator import timeline
+from orchestrator.api.app import create_app
+from orchestrator.redis_server import RedisServer
+from orchestrator.settings import Settings
+from table_qr.tokens import sign
+
+T01 = token_for('t01')
+T02 = token_for('t02')
+KEY = 'order-key-0001'
+ORDER = {'items': [line('kungpao', 2, spice='hot', size='large'), line('iced-tea', 1, ice='less')]}
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return settings_for(redis_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    # Only our routes: the console's background services are tested with the console.
+    app = create_app(settings, extensions=())
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url='http://diner.test') as c:
+        yield c
+
+
+async def post(
+    client: httpx.AsyncClient, body: Any, key: str | None = KEY, token: str = T01
+) -> httpx.Response:
+    headers = {'Idempotency-Key': key} if key is not None else {}
+    return await client.post(f'/api/tables/{token}/orders', json=body, headers=headers)
+
+
+async def order_state(r: Redis) -> dict[str, int]:
+    """How much order state Redis holds (cook streams exist from startup, maybe empty)."""
+    cook = [
+        await r.xlen(keys.cook_stream(s))
+        for s in ('wok', 'grill', 'fryer', 'noodle', 'drinks', 'dessert')
+    ]
+    return {
+        'orders': len(await r.keys('rd:order:*')),
+        'jobs': len(await r.keys('rd:job:*')),
+        'idem': len(await r.keys('rd:idem:*')),
+        'cook': sum(cook),
+        'feed': await r.xlen(keys.FEED),
+        'tables': len(await r.keys('rd:table:*')),
+    }
+
+
+EMPTY = {'orders': 0, 'jobs': 0, 'idem': 0, 'cook': 0, 'feed': 0, 'tables': 0}
+
+
+async def test_order_is_priced_and_stored_with_one_job_per_unit(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    res = await post(client, ORDER)
+    assert res.status_code == 201, res.text
+    order = res.json()
+    assert order['status'] == 'received' and order['currency'] == 'KRW'
+    assert order['table_id'] == 't01'
+    kungpao, tea = order['lines']
+    assert kungpao['unit_price'] == 14000 + 500 + 2000 and kungpao['line_total'] == 33000
+    assert kungpao['options'] == {'spice': 'hot', 'size': 'large'}
+    assert tea['unit_price'] == 4000 and tea['options'] == {'ice': 'less'}
+    assert order['total'] == 37000
+
+    oid = order['id']
+    assert oid.startswith('o') and len(oid) == 11
+    h = await aredis.hgetall(keys.order(oid))
+    assert h['status'] == 'received' and h['table_id'] == 't01' and h['total'] == '37000'
+    assert h['jobs_total'] == '3' and h['jobs_cooked'] == '0'
+    assert json.loads(h['lines']) == order['lines']
+    assert h['created_at'] == h['updated_at'] == str(order['created_at'])
+    assert await aredis.zrange(keys.table_orders('t01'), 0, -1) == [oid]
+
+    wok = await aredis.xrange(keys.cook_stream('wok'))
+    assert [f['job_id'] for _, f in wok] == [f'{oid}-00-00', f'{oid}-00-01']
+    assert wok[0][1] == {
+        'job_id': f'{oid}-00-00',
+        'order_id': oid,
+        'table_id': 't01',
+        'dish_id': 'kungpao',
+        'station': 'wok',
+        'line': '0',
+        'options': '["spice=hot", "size=large"]',
+        'cook_time_s': '240.0',
+    }
+    drinks = await aredis.xrange(keys.cook_stream('drinks'))
+    assert [f['job_id'] for _, f in drinks] == [f'{oid}-01-00']
+    assert await aredis.hgetall(keys.job(f'{oid}-01-00')) == {
+        'job_id': f'{oid}-01-00',
+        'status': 'queued',
+        'order_id': oid,
+        'table_id': 't01',
+        'dish_id': 'iced-tea',
+        'station': 'drinks',
+        'epoch': '0',
+        'attempts': '0',
+    }
+    groups = await aredis.xinfo_groups(keys.cook_stream('wok'))
+    assert [g['name'] for g in groups] == ['dispatch']
+
+    ((_, ev),) = await aredis.xrange(keys.order_events(oid))
+    assert ev['type'] == 'order.accepted' and ev['status'] == 'received'
+    assert json.loads(ev['data']) == {'table_id': 't01', 'total': 37000, 'jobs': 3}
+    assert [f for _, f in await aredis.xrange(keys.FEED)] == [ev]
+
+
+async def test_menu_shows_sold_out_and_price_overrides(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    await aredis.sadd(keys.SOLDOUT, 'galbi')
+    await aredis.set(keys.price('bulgogi'), 17000)
+    res = await client.get('/api/menu')
+    assert res.status_code == 200
+    menu = res.json()
+    dishes = {d['id']: d for c in menu['categories'] for d in c['dishes']}
+    assert len(dishes) == 24
+    assert dishes['galbi']['available'] is False and dishes['bulgogi']['available'] is True
+    assert dishes['bulgogi']['price'] == 17000 and dishes['kungpao']['price'] == 14000
+    assert dishes['kungpao']['name'] == {
+        'ko': '궁보계정',
+        'en': 'Kung Pao Chicken',
+        'zh': '宫保鸡丁',
+    }
+    spice = dishes['kungpao']['options'][0]
+    assert {c['id']: c['price_delta'] for c in spice['choices']} == {
+        'mild': 0,
+        'medium': 0,
+        'hot': 500,
+    }
+    assert menu['restaurant']['currency'] == 'KRW'
+
+    res = await post(client, {'items': [line('bulgogi', 1)]})
+    assert res.json()['total'] == 17000
+
+
+BIG_NOTE = 'x' * 201
+
+
+@pytest.mark.parametrize(
+    ('body', 'status', 'field'),
+    [
+        ({'items': [line('pizza')]}, 422, 'items[0].dish_id'),
+        ({'items': [line('kungpao', 1, garlic='extra')]}, 422, 'items[0].options.garlic'),
+        (
+            {'items': [line('iced-tea'), line('kungpao', 1, spice='volcanic')]},
+            422,
+            'items[1].options.spice',
+        ),
+        ({'items': [line('kungpao', 0)]}, 422, 'items[0].quantity'),
+        ({'items': [line('kungpao', 21)]}, 422, 'items[0].quantity'),
+        ({'items': [line('mochi')] * 31}, 422, 'items'),
+        ({'items': [line('mochi', note=BIG_NOTE)]}, 422, 'items[0].note'),
+        ({'items': []}, 422, 'items'),
+        ({'items': [{'quantity': 1}]}, 422, 'items[0].dish_id'),
+        ({'items': [line('mochi')], 'tip': 5}, 422, 'tip'),
+        ({'items': [line('mochi', note='y' * 70_000)]}, 413, 'body'),
+    ],
+)
+async def test_bad_orders_are_refused_naming_the_field_and_write_nothing(
+    client: httpx.AsyncClient, aredis: Redis, body: dict[str, Any], status: int, field: str
+) -> None:
+    res = await post(client, body)
+    assert res.status_code == status, res.text
+    assert res.json()['field'] == field
+    assert field in res.json()['detail'] or status == 413
+    assert await order_state(aredis) == EMPTY
+
+
+async def test_sold_out_dish_is_refused(client: httpx.AsyncClient, aredis: Redis) -> None:
+    await aredis.sadd(keys.SOLDOUT, 'galbi')
+    res = await post(client, {'items': [line('mochi'), line('galbi', 2)]})
+    assert res.status_code == 422
+    assert res.json() == {
+        'detail': "items[1].dish_id: 'galbi' is sold out",
+        'field': 'items[1].dish_id',
+    }
+    assert await order_state(aredis) == EMPTY
+
+
+async def test_body_over_64_kib_is_refused_before_parsing(client: httpx.AsyncClient) -> None:
+    # Not even JSON: the size is checked first.
+    res = await client.post(
+        f'/api/tables/{T01}/orders',
+        content=b'{' * (64 * 1024 + 1),
+        headers={'Idempotency-Key': KEY, 'content-type': 'application/json'},
+    )
+    assert res.status_code == 413 and '65536' in res.json()['detail']
+
+
+@pytest.mark.parametrize('key', [None, 'short', 'x' * 65, 'has space1', 'bad/char12', 'ключ12345'])
+async def test_missing_or_malformed_idempotency_key(
+    client: httpx.AsyncClient, aredis: Redis, key: str | None
+) -> None:
+    headers = {'Idempotency-Key': key} if key is not None else {}
+    res = await client.post(
+        f'/api/tables/{T01}/orders',
+        json=ORDER,
+        headers=[(k.encode(), v.encode()) for k, v in headers.items()],
+    )
+    assert res.status_code == 400, res.text
+    assert res.json()['field'] == 'Idempotency-Key' and 'Idempotency-Key' in res.json()['detail']
+    assert await order_state(aredis) == EMPTY
+
+
+async def test_same_key_replays_first_response_and_different_body_conflicts(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    first = await post(client, ORDER)
+    again = await post(client, json.loads(json.dumps(ORDER)))
+    assert again.status_code == first.status_code == 201
+    assert again.content == first.content
+    other = await post(client, {'items': [line('mochi')]})
+    assert other.status_code == 409 and other.json()['field'] == 'Idempotency-Key'
+    # The same key at another table is another order.
+    t02 = await post(client, ORDER, token=T02)
+    assert t02.status_code == 201 and t02.json()['id'] != first.json()['id']
+    state = await order_state(aredis)
+    assert state['orders'] == 2 * 2 and state['jobs'] == 6 and state['idem'] == 2
+
+
+async def test_replay_still_answered_after_the_dish_sold_out(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    first = await post(client, ORDER)
+    await aredis.sadd(keys.SOLDOUT, 'kungpao')
+    again = await post(client, ORDER)
+    assert again.status_code == 201 and again.content == first.content
+
+
+async def test_50_concurrent_posts_with_one_key_make_one_order(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    results = await asyncio.gather(*(post(client, ORDER) for _ in range(50)))
+    assert {r.status_code for r in results} == {201}
+    assert len({r.content for r in results}) == 1
+    oid = results[0].json()['id']
+    assert await aredis.zrange(keys.table_orders('t01'), 0, -1) == [oid]
+    state = await order_state(aredis)
+    assert state == {'orders': 2, 'jobs': 3, 'idem': 1, 'cook': 3, 'feed': 1, 'tables': 1}
+
+
+def tampered(token: str) -> str:
+    kid, rid, table, sig = token.split('.')
+    return '.'.join([kid, rid, table, ('A' if sig[0] != 'A' else 'B') + sig[1:]])
+
+
+@pytest.mark.parametrize(
+    ('token', 'status', 'words'),
+    [
+        ('garbage', 401, 'malformed'),
+        ('k1.demo.t01.' + 'A' * 22, 401, 'signature'),
+        (tampered(T01), 401, 'signature'),
+        (T01.replace('.t01.', '.t02.'), 401, 'signature'),
+        (T01.replace('k1.', 'k9.', 1), 401, 'unknown signing key'),
+        (token_for('t01', Settings()).replace('demo', 'other'), 401, 'signature'),
+    ],
+)
+async def test_forged_or_tampered_tokens_are_refused_everywhere(
+    client: httpx.AsyncClient, aredis: Redis, token: str, status: int, words: str
+) -> None:
+    for res in (
+        await post(client, ORDER, token=token),
+        await client.get(f'/api/tables/{token}/orders'),
+        await client.get(f'/api/tables/{token}/orders/o123'),
+        await client.post(f'/api/tables/{token}/orders/o123/pickup'),
+    ):
+        assert res.status_code == status, res.text
+        assert words in res.json()['detail']
+    page = await client.get(f'/t/{token}')
+    assert page.status_code == status and words in page.text
+    assert await order_state(aredis) == EMPTY
+
+
+async def test_token_of_another_restaurant_is_refused(client: httpx.AsyncClient) -> None:
+    res = await post(client, ORDER, token=sign(Settings().table_keys, 'elsewhere', 't01'))
+    assert res.status_code == 401 and 'another restaurant' in res.json()['detail']
+
+
+async def test_revoked_token_is_refused_and_keys_rotate(redis_url: str, aredis: Redis) -> None:
+    old = {'k1': SecretStr('robodine-demo-secret-change-me')}
+    rotated = {'k2': SecretStr('a-new-secret'), **old}
+    settings = settings_for(redis_url, table_keys=rotated, revoked_tokens={T02})
+    app = create_app(settings, extensions=())
+    new_t03 = token_for('t03', settings)
+    assert new_t03.startswith('k2.')
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url='http://diner.test'
+        ) as c,
+    ):
+        res = await post(c, ORDER, token=T02)
+        assert res.status_code == 403 and 'revoked' in res.json()['detail']
+        assert (await c.get(f'/t/{T02}')).status_code == 403
+        # Codes printed under the old key still work; new codes use the new key.
+        assert (await post(c, ORDER, token=T01)).status_code == 201
+        assert (await post(c, ORDER, token=new_t03)).status_code == 201
+        metrics = (await c.get('/metrics')).text
+    assert 'robodine_order_rejections_total{reason="token"} 2' in metrics
+    assert 'robodine_orders_accepted_total 2' in metrics
+
+
+async def test_a_table_cannot_see_or_touch_another_tables_orders(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    oid = (await post(client, ORDER)).json()['id']
+    await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve1', 'trip_id': 'trip1'})
+    await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
+    assert (await client.get(f'/api/tables/{T02}/orders')).json() == []
+    for res in (
+        await client.get(f'/api/tables/{T02}/orders/{oid}'),
+        await client.get(f'/api/tables/{T02}/orders/{oid}/events'),
+        await client.post(f'/api/tables/{T02}/orders/{oid}/pickup'),
+    ):
+        assert res.status_code == 404 and res.json()['field'] == 'order_id'
+    assert await aredis.xlen(keys.CONTROL) == 0
+    assert [o['id'] for o in (await client.get(f'/api/tables/{T01}/orders')).json()] == [oid]
+
+
+async def test_order_detail_and_list(client: httpx.AsyncClient, aredis: Redis) -> None:
+    first = (await post(client, ORDER)).json()
+    second = (await post(client, {'items': [line('mochi', 3)]}, key='order-key-0002')).json()
+    await timeline.record(
+        aredis, first['id'], 'job.cooked', {'job_id': 'x'}, status=timeline.COOKING
+    )
+    listed = (await client.get(f'/api/tables/{T01}/orders')).json()
+    assert [o['id'] for o in listed] == [second['id'], first['id']]
+    assert listed[1]['status'] == 'cooking' and listed[1]['jobs_total'] == 3
+    detail = (await client.get(f'/api/tables/{T01}/orders/{first["id"]}')).json()
+    assert detail['lines'] == first['lines'] and detail['total'] == first['total']
+    assert [(e['type'], e['status']) for e in detail['timeline']] == [
+        ('order.accepted', 'received'),
+        ('job.cooked', 'cooking'),
+    ]
+    missing = await client.get(f'/api/tables/{T01}/orders/onothere000')
+    assert missing.status_code == 404
+
+
+async def test_pickup_only_when_arrived(client: httpx.AsyncClient, aredis: Redis) -> None:
+    oid = (await post(client, ORDER)).json()['id']
+    url = f'/api/tables/{T01}/orders/{oid}/pickup'
+    early = await client.post(url)
+    assert early.status_code == 409 and 'received' in early.json()['detail']
+    await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve2', 'trip_id': 'trip-7'})
+    await timeline.record(
+        aredis, oid, 'robot.arrived', {'robot_id': 'serve2'}, status=timeline.ARRIVED
+    )
+    res = await client.post(url)
+    assert res.status_code == 202 and res.json() == {'order_id': oid, 'status': 'pickup_requested'}
+    ((_, command),) = await aredis.xrange(keys.CONTROL)
+    assert command == {
+        'command': 'confirm_pickup',
+        'robot_id': 'serve2',
+        'trip_id': 'trip-7',
+        'table_id': 't01',
+        'order_id': oid,
+        'by': 'diner',
+    }
+    events = await aredis.xrange(keys.order_events(oid))
+    assert events[-1][1]['type'] == 'pickup.requested'
+    await timeline.record(aredis, oid, 'order.served', {}, status=timeline.SERVED)
+    late = await client.post(url)
+    assert late.status_code == 409 and 'served' in late.json()['detail']
+
+
+async def test_sse_carries_every_status_change_and_resumes(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    oid = (await post(client, ORDER)).json()['id']
+    for kind, status in (
+        ('job.started', 'cooking'),
+        ('job.cooked', None),
+        ('trip.started', 'delivering'),
+        ('order.served', 'served'),
+    ):
+        await timeline.record(aredis, oid, kind, {}, status=status)
+    url = f'/api/tables/{T01}/orders/{oid}/events'
+    # The stream ends after the final status, so the ASGI transport returns the whole body.
+    res = await client.get(url)
+    assert res.status_code == 200
+    assert res.headers['content-type'].startswith('text/event-stream')
+    events = parse_sse(res.text)
+    ids = [eid for eid, _ in await aredis.xrange(keys.order_events(oid))]
+    assert [e['id'] for e in events] == ids
+    assert [e['data']['status'] for e in events] == [
+        'received',
+        'cooking',
+        None,
+        'delivering',
+        'served',
+    ]
+    resumed = parse_sse((await client.get(url, headers={'Last-Event-ID': ids[2]})).text)
+    assert [e['id'] for e in resumed] == ids[3:]
+    # Resuming after the final event ends at once.
+    assert parse_sse((await client.get(url, headers={'Last-Event-ID': ids[-1]})).text) == []
+
+
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    out = []
+    for block in text.split('\n\n'):
+        fields = dict(
+            ln.split(': ', 1)
+            for ln in block.splitlines()
+            if ln and not ln.startswith(':') and ': ' in ln
+        )
+        if 'data' in fields:
+            out.append({'id': fields['id'], 'data': json.loads(fields['data'])})
+    return out
+
+
+async def test_health_ready_metrics_and_openapi(client: httpx.AsyncClient) -> None:
+    assert (await client.get('/healthz')).json() == {'status': 'ok'}
+    assert (await client.get('/readyz')).json() == {'status': 'ready'}
+    await post(client, ORDER)
+    await post(client, {'items': [line('pizza')]}, key='order-key-0002')
+    metrics = (await client.get('/metrics')).text
+    assert 'robodine_orders_accepted_total 1' in metrics
+    assert 'robodine_order_rejections_total{reason="unknown_dish"} 1' in metrics
+    assert 'robodine_intake_seconds_count 1' in metrics
+    spec = (await client.get('/openapi.json')).json()
+    post_op = spec['paths']['/api/tables/{token}/orders']['post']
+    assert {'201', '400', '401', '403', '409', '413', '422', '503'} <= set(post_op['responses'])
+    assert 'examples' in spec['components']['schemas']['OrderIn']
+    assert '/api/tables/{token}/orders/{order_id}/events' in spec['paths']
+
+
+async def test_redis_down_gives_503_and_a_retry_creates_the_order_once(
+    client: httpx.AsyncClient, redis_server: RedisServer, redis_url: str
+) -> None:
+    assert (await post(client, ORDER)).status_code == 201
+    redis_server.kill()
+    try:
+        res = await post(client, ORDER, key='order-key-0002')
+        assert res.status_code == 503
+        assert 'retry with the same Idempotency-Key' in res.json()['detail']
+        assert (await client.get('/readyz')).status_code == 503
+        assert (await client.get('/healthz')).status_code == 200
+    finally:
+        redis_server.start()
+    assert (await client.get('/readyz')).status_code == 200
+    retried = await post(client, ORDER, key='order-key-0002')
+    assert retried.status_code == 201
+    assert (await post(client, ORDER, key='order-key-0002')).content == retried.content
+    r = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        # The first order survived the crash (AOF); the retried one exists exactly once.
+        assert await r.zcard(keys.table_orders('t01')) == 2
+        assert len(await r.keys('rd:job:*')) == 6
+        assert await r.xlen(keys.cook_stream('wok')) == 4
+    finally:
+        await r.aclose()
+    metrics = (await client.get('/metrics')).text
+    assert 'robodine_order_rejections_total{reason="redis_unavailable"} 1' in metrics
