@@ -2,8 +2,9 @@
 
 Other parts plug in without editing these routers: `create_app` includes the router (and runs
 the `services`, if any) of every installed module of `extensions` (default EXTENSIONS), runs
-the dispatcher service when `settings.dispatcher_enabled`, and takes extra `routers` and `services` (async
-context manager factories given the AppContext, entered at startup, exited at shutdown).
+the dispatcher service when `settings.dispatcher_enabled`, and takes extra `routers` and
+`services` (async context manager factories given the AppContext, entered at startup, exited at
+shutdown).
 """
 
 from __future__ import annotations
