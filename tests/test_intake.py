@@ -1,0 +1,62 @@
+"""The intake script against the real Redis: atomic, idempotent, sold-out checked inside."""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.config import RestaurantConfig
+from orchestrator.intake import Intake
+from orchestrator.orders import OrderIn, price_order
+
+
+def order(*items: tuple[str, int]) -> OrderIn:
+    return OrderIn.model_validate({'items': [{'dish_id': d, 'quantity': q} for d, q in items]})
+
+
+async def test_dish_86d_after_validation_is_refused_inside_the_script(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    intake = Intake(aredis, demo_config)
+    o = order(('mochi', 1), ('galbi', 2))
+    priced = price_order(demo_config, o)  # validated while galbi was still available
+    await aredis.sadd(keys.SOLDOUT, 'galbi')
+    outcome = await intake.submit('t01', 'key-000001', o, priced)
+    assert (outcome.kind, outcome.value) == ('soldout', 'galbi')
+    assert sorted(await aredis.keys('*')) == sorted(
+        [keys.SOLDOUT] + [keys.cook_stream(s.id) for s in demo_config.stations]
+    )
+    assert all([await aredis.xlen(keys.cook_stream(s.id)) == 0 for s in demo_config.stations])
+
+
+async def test_one_job_per_unit_and_replay(aredis: Redis, demo_config: RestaurantConfig) -> None:
+    intake = Intake(aredis, demo_config)
+    o = order(('ramyeon', 20), ('mochi', 3))
+    priced = price_order(demo_config, o)
+    created = await intake.submit('t05', 'key-000002', o, priced)
+    assert created.kind == 'created'
+    oid = json.loads(created.value)['id']
+    noodle = await aredis.xrange(keys.cook_stream('noodle'))
+    assert [f['job_id'] for _, f in noodle] == [f'{oid}-00-{u:02d}' for u in range(20)]
+    assert await aredis.xlen(keys.cook_stream('dessert')) == 3
+    assert await aredis.hget(keys.order(oid), 'jobs_total') == '23'
+    replay = await intake.submit('t05', 'key-000002', o, priced)
+    assert (replay.kind, replay.value) == ('replay', created.value)
+    conflict = await intake.submit('t05', 'key-000002', order(('mochi', 1)), priced)
+    assert conflict.kind == 'conflict'
+    assert await aredis.zcard(keys.table_orders('t05')) == 1
+    assert 0 < await aredis.ttl(keys.idempotency('t05', 'key-000002')) <= 24 * 3600
+
+
+async def test_groups_are_created_once_and_kept(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    intake = Intake(aredis, demo_config)
+    await intake.ensure_groups()
+    await aredis.xadd(keys.cook_stream('wok'), {'job_id': 'x'})
+    await intake.ensure_groups()  # BUSYGROUP is fine; the group keeps its position
+    (group,) = await aredis.xinfo_groups(keys.cook_stream('wok'))
+    assert group['name'] == 'dispatch' and group['last-delivered-id'] == '0-0'
+    assert group['lag'] == 1
