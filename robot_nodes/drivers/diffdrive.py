@@ -18,13 +18,16 @@ the pose the node says the robot is in (its dock at the start of a shift).
 Time scale: commands are in simulated units (m/s and rad/s of the real restaurant), and the
 controller measures time as wall dt × `time_scale` — the plant (or Gazebo) integrates faster,
 the commands stay physical. With coarse steps at large scales, commands are also capped so one
-control step cannot carry the robot past its goal.
+control step — as long as the longest of the last second, to allow for a loaded machine —
+cannot carry the robot past its goal. Closed-loop driving needs steps that are short in
+simulated time: keep the time scale at ~10 or below when the machine is busy.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from geometry_msgs.msg import Twist
@@ -81,6 +84,9 @@ class DiffDriveDriver(MotionDriver):
         self._w = 0.0
         self._turning = False
         self._last_s: float | None = None
+        # Recent control steps (simulated s): the longest is how long a command may last, so
+        # a loaded machine (late ticks) makes the approach more careful, not an overshoot.
+        self._steps: deque[float] = deque(maxlen=int(control_hz))
         self._idle_sent = False
 
     def _param(self, name: str, default: Any) -> Any:
@@ -125,7 +131,10 @@ class DiffDriveDriver(MotionDriver):
         if last is None or now_s <= last or self._anchor is None:
             return
         dt = (now_s - last) * self.time_scale
-        v_target, w_target = (0.0, 0.0) if self._halted or self.done else self._targets(dt)
+        self._steps.append(dt)
+        v_target, w_target = (
+            (0.0, 0.0) if self._halted or self.done else self._targets(max(self._steps))
+        )
         self._v = approach(self._v, v_target, self.robot.max_accel_mps2 * dt)
         self._w = approach(self._w, w_target, self.max_alpha * dt)
         stopped = self._v == 0.0 and self._w == 0.0
@@ -151,7 +160,8 @@ class DiffDriveDriver(MotionDriver):
         )
 
     def _targets(self, dt: float) -> tuple[float, float]:
-        """Speeds (v, w) the robot should head for now, before acceleration limits."""
+        """Speeds (v, w) the robot should head for now, before acceleration limits; `dt` is
+        how long (simulated s) a command may have to last before the next one."""
         self._skip_passed_points()
         x, y, th = self._pose
         tx, ty = self._path[self._next]
