@@ -102,3 +102,6 @@ def uvicorn_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+KEY_HEADER = {'Idempotency-Key': 'same-key-for-all-50'}
