@@ -9,6 +9,7 @@ const FINAL = new Set(['served', 'cancelled', 'failed']);
 const AT_PASS = new Set(['ready', 'delivering', 'arrived']);
 const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted', 'dead']);
 const SVG_NS = 'http://www.w3.org/2000/svg';
+const OUT_OF_REACH = new Set(['offline', 'lost', 'estopped', 'fault']);
 
 const state = {
   me: null, snap: null, clockOffset: 0, tab: 'tickets',
@@ -58,7 +59,7 @@ async function call(method, path, body) {
   });
   let data = null;
   try { data = await res.json(); } catch { /* 204 or not JSON */ }
-  if (res.status === 401 && path !== '/login') showSignIn('Your session ended; sign in again.');
+  if (res.status === 401 && path !== '/login' && state.me) showSignIn('Your session ended; sign in again.');
   if (!res.ok) {
     const detail = data && (data.detail || data.message);
     throw new Error(typeof detail === 'string' ? detail : `${res.status} ${res.statusText}`);
@@ -188,7 +189,14 @@ function apply(msg) {
       state.robots.set(msg.robot.id, msg.robot);
       schedule('fleet');
       break;
-    case 'alerts': state.alerts = msg.alerts; schedule('alerts'); break;
+    case 'alerts': {
+      // New alerts also pop up, whatever tab the operator is looking at.
+      const known = new Set(state.alerts.map((a) => a.id));
+      for (const a of msg.alerts) if (!known.has(a.id) && !a.acked) toast(`Alert: ${a.message}`, 'error');
+      state.alerts = msg.alerts;
+      schedule('alerts');
+      break;
+    }
     case 'dead': state.dead = msg.dead; schedule('alerts'); break;
     case 'menu':
       state.soldout = new Set(msg.soldout);
@@ -362,10 +370,12 @@ function renderFleet() {
     const mode = robotMode(r);
     const battery = r.battery === null ? '—' : `${Math.round(r.battery * 100)}%`;
     const jobs = r.jobs.length ? r.jobs.map((j) => esc(typeof j === 'string' ? j : j.job_id || j.order_id || JSON.stringify(j))).join(', ') : '—';
+    // A robot that does not answer cannot take a command; e-stopped ones wait for "Resume all".
+    const off = OUT_OF_REACH.has(mode) ? ` disabled title="${esc(r.id)} is ${esc(mode)}"` : '';
     const pauseOrResume = mode === 'paused'
       ? `<button data-action="resume" data-robot="${esc(r.id)}">Resume</button>`
-      : `<button data-action="pause" data-robot="${esc(r.id)}">Pause</button>`;
-    const dock = r.kind === 'serving' ? `<button data-action="dock" data-robot="${esc(r.id)}">Dock</button>` : '';
+      : `<button data-action="pause" data-robot="${esc(r.id)}"${off}>Pause</button>`;
+    const dock = r.kind === 'serving' ? `<button data-action="dock" data-robot="${esc(r.id)}"${off}>Dock</button>` : '';
     return `<tr data-robot="${esc(r.id)}" data-mode="${esc(mode)}">
       <td><b>${esc(r.id)}</b><br><span class="muted">${esc(r.kind)}</span></td>
       <td><span class="mode ${esc(mode)}">${esc(mode)}</span>${r.detail ? `<br><span class="muted">${esc(r.detail)}</span>` : ''}</td>
@@ -401,10 +411,10 @@ function renderMenu() {
     ${state.snap.dishes.filter((d) => d.station === s.id).map((d) => {
     const out = state.soldout.has(d.id);
     const price = state.prices[d.id] ?? d.price;
-    const priceEdit = manager ? `<input type="number" min="0" step="1" value="${price}"
-        aria-label="price of ${esc(d.name)}" data-price-of="${esc(d.id)}">
+    const priceEdit = manager ? `<span class="price-edit"><input type="number" min="0" step="1"
+        value="${price}" aria-label="price of ${esc(d.name)}" data-price-of="${esc(d.id)}">
         <button class="small" data-action="price" data-dish="${esc(d.id)}">Set price</button>
-        ${d.id in state.prices ? `<button class="small" data-action="price-reset" data-dish="${esc(d.id)}">Reset</button>` : ''}` : '';
+        ${d.id in state.prices ? `<button class="small" data-action="price-reset" data-dish="${esc(d.id)}">Menu price</button>` : ''}</span>` : '';
     return `<li class="dish${out ? ' soldout' : ''}" data-dish="${esc(d.id)}">
         <span class="name">${esc(d.name)}</span> <span class="price">${money(price)}</span>
         ${out ? '<span class="tag">sold out</span>' : ''}
