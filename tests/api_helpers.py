@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,16 @@ def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05) ->
         if time.monotonic() > deadline:
             raise TimeoutError(f'condition not met within {timeout}s')
         time.sleep(interval)
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
+    """The first truthy result of `probe`, polled until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (value := await probe()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'condition not met within {timeout}s')
+        await asyncio.sleep(0.05)
+    return value
 
 
 @contextmanager

@@ -1,0 +1,117 @@
+"""The diner page in headless Chromium against a real uvicorn: order, live status, languages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from api_helpers import Server, eventually, token_for, uvicorn_server
+from playwright.async_api import Browser, Page, async_playwright, expect
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator import timeline
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = '/usr/bin/chromium'
+ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
+
+
+@pytest.fixture
+def server(redis_url: str, tmp_path: Path) -> Iterator[Server]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip('chromium not installed')
+    with uvicorn_server(redis_url, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+async def browser(server: Server) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        await browser.close()
+
+
+async def phone(browser: Browser, locale: str) -> Page:
+    """A page on a phone-sized touch screen whose browser prefers `locale`."""
+    context = await browser.new_context(
+        viewport={'width': 390, 'height': 844}, has_touch=True, locale=locale
+    )
+    context.set_default_timeout(20_000)
+    return await context.new_page()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> Page:
+    return await phone(browser, 'en-US')
+
+
+async def choose(page: Page, dish: str, options: dict[str, str], quantity: int = 1) -> None:
+    await page.click(f'button.dish[data-dish="{dish}"]')
+    sheet = page.get_by_test_id('dish-sheet')
+    await expect(sheet).to_be_visible()
+    for option, choice in options.items():
+        await sheet.locator(f'input[data-option="{option}"][data-choice="{choice}"]').check()
+    for _ in range(quantity - 1):
+        await page.click('#qty-plus')
+    await page.get_by_test_id('add-to-cart').click()
+    await expect(sheet).to_be_hidden()
+
+
+async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redis) -> None:
+    await aredis.sadd(keys.SOLDOUT, 'galbi')
+    await page.goto(f'{server.url}/t/{token_for("t06")}')
+    await expect(page.locator('button.dish[data-dish="kungpao"]')).to_contain_text(
+        'Kung Pao Chicken'
+    )
+    # Sold-out dishes are shown but cannot be chosen.
+    await expect(page.locator('button.dish[data-dish="galbi"]')).to_be_disabled()
+
+    await choose(page, 'kungpao', {'spice': 'hot', 'size': 'large'}, quantity=2)
+    await choose(page, 'milk-tea', {'ice': 'less'})
+    await expect(page.locator('#cart-count')).to_have_text('3')
+    await page.get_by_test_id('cart-bar').click()
+    # 2 x (14000 + 500 + 2000) + 5500
+    await expect(page.locator('#cart-sheet-total')).to_contain_text('38,500')
+    await page.get_by_test_id('place-order').click()
+
+    card = page.locator('li.order')
+    await expect(card).to_have_attribute('data-status', 'received')
+    await expect(card.get_by_test_id('order-status')).to_have_text('Received')
+    oid = await card.get_attribute('data-order')
+    assert oid
+    order = await aredis.hgetall(keys.order(oid))
+    assert order['table_id'] == 't06' and order['total'] == '38500'
+    assert await aredis.xlen(keys.cook_stream('wok')) == 2
+
+    # Status changes written by "the kitchen" show up without reloading.
+    await aredis.hset(keys.order(oid), 'jobs_cooked', 1)
+    await timeline.record(aredis, oid, 'job.cooked', {}, status=timeline.COOKING)
+    await expect(card.get_by_test_id('order-status')).to_have_text('Cooking 1/3')
+    await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
+    await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
+    await expect(card).to_have_attribute('data-status', 'arrived')
+    await card.get_by_test_id('picked-up').click()
+    ((_, command),) = await eventually(lambda: aredis.xrange(keys.CONTROL))
+    assert command['command'] == 'confirm_pickup' and command['order_id'] == oid
+    await timeline.record(aredis, oid, 'order.served', {}, status=timeline.SERVED)
+    await expect(card).to_have_attribute('data-status', 'served')
+
+    await page.get_by_test_id('lang-zh').click()
+    await expect(page.locator('button.dish[data-dish="kungpao"]')).to_contain_text('宫保鸡丁')
+    await expect(card.get_by_test_id('order-status')).to_have_text('已上菜')
+
+
+async def test_accept_language_picks_korean_and_bad_codes_are_refused(
+    server: Server, browser: Browser
+) -> None:
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token_for("t01")}')
+    await expect(page.locator('button.dish[data-dish="bulgogi"]')).to_contain_text('불고기')
+    await expect(page.get_by_test_id('lang-ko')).to_have_attribute('aria-pressed', 'true')
+    res = await page.goto(f'{server.url}/t/{token_for("t01")[:-2]}xx')
+    assert res is not None and res.status == 401
+    await expect(page.get_by_test_id('token-error')).to_contain_text('not valid')
