@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
@@ -122,6 +124,7 @@ class Kitchen:
     robot_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     robots: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     dispatchers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    started_dispatchers: int = 0
 
     @property
     def ledger_dir(self) -> Path:
@@ -148,7 +151,8 @@ class Kitchen:
         proc.wait()
 
     def start_dispatcher(self, redis_url: str, name: str | None = None) -> str:
-        name = name or f'disp{len(self.dispatchers) + 1}'
+        self.started_dispatchers += 1
+        name = name or f'disp{self.started_dispatchers}'
         log = self.tmp / f'dispatcher-{name}.log'
         env = {
             **os.environ,
@@ -239,7 +243,6 @@ class Diners:
     ) -> None:
         self.client, self.r, self.settings, self.cfg = client, r, settings, cfg
         self.orders: dict[str, str] = {}  # order_id -> table_id
-        self.confirm = True
         self.pickups_sent: set[str] = set()
 
     def token(self, table_id: str) -> str:
@@ -271,16 +274,18 @@ class Diners:
     async def pick_up(self) -> None:
         """Run until cancelled: confirm the pickup of every order that arrived at its table."""
         while True:
-            if self.confirm:
-                for order_id, status in (await self.statuses()).items():
-                    if status == 'arrived' and order_id not in self.pickups_sent:
-                        token = self.token(self.orders[order_id])
-                        res = await self.client.post(
-                            f'/api/tables/{token}/orders/{order_id}/pickup'
-                        )
-                        if res.status_code == 202:
-                            self.pickups_sent.add(order_id)
+            # Redis may be down for a moment (a test restarts it): keep trying.
+            with contextlib.suppress(redis.exceptions.RedisError, httpx.TransportError):
+                await self._confirm_arrived()
             await asyncio.sleep(0.05)
+
+    async def _confirm_arrived(self) -> None:
+        for order_id, status in (await self.statuses()).items():
+            if status == 'arrived' and order_id not in self.pickups_sent:
+                token = self.token(self.orders[order_id])
+                res = await self.client.post(f'/api/tables/{token}/orders/{order_id}/pickup')
+                if res.status_code == 202:
+                    self.pickups_sent.add(order_id)
 
     async def all_in(self, wanted: str) -> bool:
         return all(s == wanted for s in (await self.statuses()).values())

@@ -4,7 +4,9 @@ processes over DDS and a real redis-server; failures injected with real signals.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import random
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import jobs
@@ -104,3 +107,137 @@ async def test_order_cooked_delivered_and_served(fleet: Kitchen, diners: Diners)
 
 async def _no_pending(d: Diners) -> bool:
     return not await nothing_pending(d.r, d.cfg)
+
+
+def random_orders(
+    cfg: RestaurantConfig, n: int, seed: int
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """`n` orders of 1-3 lines (quantity 1-2) from the 16 tables, reproducibly."""
+    rnd = random.Random(seed)
+    dishes = [d.id for d in cfg.dishes]
+    return [
+        (
+            cfg.tables[i % len(cfg.tables)].id,
+            [(d, rnd.randint(1, 2)) for d in rnd.sample(dishes, rnd.randint(1, 3))],
+        )
+        for i in range(n)
+    ]
+
+
+async def place_all(diners: Diners, orders: list[tuple[str, list[tuple[str, int]]]]) -> list[str]:
+    placed = await asyncio.gather(*(diners.order(t, items) for t, items in orders))
+    assert all(placed), 'every order gets a 201'
+    return [o for o in placed if o]
+
+
+async def assert_cooked_once(fleet: Kitchen, diners: Diners) -> None:
+    """Every dish of the diners' orders was cooked exactly once, by the robots' own count."""
+    cooked = fleet.cooked()
+    for order_id in diners.orders:
+        total = int(await diners.r.hget(keys.order(order_id), 'jobs_total'))
+        mine = {j: n for j, n in cooked.items() if j.startswith(order_id + '-')}
+        assert len(mine) == total, (order_id, mine)
+        assert set(mine.values()) == {1}, (order_id, mine)
+
+
+async def job_statuses(diners: Diners) -> dict[str, str]:
+    out = {}
+    for key in [k async for k in diners.r.scan_iter(match=keys.job('*'), count=1000)]:
+        out[key.removeprefix(keys.job(''))] = await diners.r.hget(key, 'status')
+    return out
+
+
+async def count_status(diners: Diners, status: str) -> int:
+    return sum(s == status for s in (await job_statuses(diners)).values())
+
+
+async def test_hundred_orders_from_sixteen_tables(fleet: Kitchen, diners: Diners) -> None:
+    await place_all(diners, random_orders(fleet.cfg, 100, seed=1))
+    await wait_for(lambda: diners.all_in('served'), 240, 0.2, 'all 100 orders served')
+    await assert_cooked_once(fleet, diners)
+    assert await wait_for(lambda: _no_pending(diners), 10), await nothing_pending(
+        diners.r, diners.cfg
+    )
+
+
+async def test_dispatcher_killed_mid_cooking_and_restarted(fleet: Kitchen, diners: Diners) -> None:
+    await place_all(diners, random_orders(fleet.cfg, 20, seed=2))
+    await wait_for(lambda: count_status(diners, 'cooking'), 30, what='dishes cooking')
+    ((name, proc),) = fleet.dispatchers.items()
+    proc.kill()
+    proc.wait()
+    fleet.dispatchers.pop(name)
+    # A new process (another consumer name) takes the dead one's entries once the lease ends.
+    fleet.start_dispatcher(diners_redis_url(diners))
+    await wait_for(lambda: diners.all_in('served'), 120, 0.2, 'all orders served')
+    await assert_cooked_once(fleet, diners)
+    assert await wait_for(lambda: _no_pending(diners), 10)
+
+
+async def test_cooking_robot_killed_mid_cook_and_restarted(fleet: Kitchen, diners: Diners) -> None:
+    # Galbi takes 420 s (4.2 s here) and only grill1 cooks it.
+    order_id = await diners.order('t02', [('galbi', 1)])
+    assert order_id
+    job_id = f'{order_id}-00-00'
+
+    async def cooking() -> bool:
+        return await diners.r.hget(keys.job(job_id), 'stage') == 'cook'
+
+    await wait_for(cooking, 30, what='galbi on the grill')
+    fleet.kill_robot('grill1')
+    fleet.start_robot('grill1')
+    await wait_for(lambda: diners.all_in('served'), 60, 0.2, 'the order served')
+    await assert_cooked_once(fleet, diners)
+    job = await diners.r.hgetall(keys.job(job_id))
+    assert job['robot'] == 'grill1' and int(job['epoch']) >= 2  # re-sent after the restart
+
+
+async def test_stale_dispatcher_is_fenced(fleet: Kitchen, diners: Diners) -> None:
+    await place_all(diners, random_orders(fleet.cfg, 20, seed=3))
+    await wait_for(lambda: count_status(diners, 'cooking'), 30, what='dishes cooking')
+    ((old, proc),) = fleet.dispatchers.items()
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        fleet.start_dispatcher(diners_redis_url(diners))
+        # The new one takes over the stopped one's jobs once their leases run out.
+        await wait_for(lambda: _reclaimed(diners), 30, what='a take-over')
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    await wait_for(lambda: diners.all_in('served'), 120, 0.2, 'all orders served')
+    await assert_cooked_once(fleet, diners)
+    # What the woken dispatcher still believed it held was refused.
+    await wait_for(lambda: _fenced(diners), 20, what='fenced writes of the stale dispatcher')
+    assert 'taken over' in fleet.dispatcher_log(old)
+
+
+async def _reclaimed(d: Diners) -> bool:
+    return (await jobs.stats(d.r)).get('reclaims', 0) > 0
+
+
+async def _fenced(d: Diners) -> bool:
+    return (await jobs.stats(d.r)).get('fenced_writes', 0) > 0
+
+
+async def _all_served(d: Diners) -> bool:
+    with contextlib.suppress(redis.exceptions.ConnectionError):
+        return await d.all_in('served')
+    return False
+
+
+def diners_redis_url(d: Diners) -> str:
+    return d.settings.redis_url
+
+
+async def test_redis_restarted_mid_run(
+    fleet: Kitchen, diners: Diners, redis_server: RedisServer
+) -> None:
+    orders = random_orders(fleet.cfg, 40, seed=4)
+    first = await place_all(diners, orders[:20])
+    await wait_for(lambda: count_status(diners, 'cooking'), 30, what='dishes cooking')
+    # Orders keep coming while Redis goes down and comes back (from its AOF).
+    rest = asyncio.gather(*(diners.order(t, items) for t, items in orders[20:]))
+    redis_server.restart()
+    await rest
+    assert set(first) <= set(diners.orders)
+    await wait_for(lambda: _all_served(diners), 180, 0.2, 'every accepted order served')
+    await assert_cooked_once(fleet, diners)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Real seconds before a goal nobody answered is sent again.
+RESEND_AFTER_S = 1.0
+
 
 @dataclass
 class Pending:
@@ -92,7 +95,8 @@ class Cooking:
 
     def _choose(self, p: Pending) -> str | None:
         robots = self.d.robots
-        if p.prefer and p.prefer in robots and robots[p.prefer].mode != 'lost':
+        if p.prefer in robots and robots[p.prefer].mode != 'lost':
+            # Not yet heard (we just started) or not yet reachable: wait for it.
             return p.prefer if robots[p.prefer].reachable else None
         return pick_cook(JobView(p.job_id, p.fields['station'], p.failed_on), robots)
 
@@ -136,6 +140,12 @@ class Cooking:
             lambda fb: self._feedback(flight, fb),
         )
         if goal is None:
+            # No answer: the robot may be restarting. It may also have the job in its ledger
+            # already, so the job stays with it: ask again under a new epoch.
+            await asyncio.sleep(RESEND_AFTER_S)
+            await self._resend(flight)
+            return
+        if goal.result is None:
             await self._finish(flight, 'rejected', 'the robot refused the goal')
             return
         if not await self.d.retrying(
@@ -145,6 +155,30 @@ class Cooking:
             return
         response = await goal.result
         await self._finish(flight, response.result.outcome, response.result.reason)
+
+    async def _resend(self, flight: Flight) -> None:
+        """The same job to the same robot under a new epoch (if the flight is still ours)."""
+        if self.flights.get(flight.job_id) is not flight:
+            return
+        await self.d.until_reachable(flight.robot_id)
+        claim = await self.d.retrying(
+            lambda: jobs.claim_job(
+                self.d.r,
+                flight.job_id,
+                flight.pending.fields['order_id'],
+                self.d.name,
+                flight.robot_id,
+                self.d.lease_s,
+                expect_epoch=flight.epoch,
+            )
+        )
+        if isinstance(claim, jobs.Claim):
+            log.info(
+                're-sending %s to %s under epoch %d', flight.job_id, flight.robot_id, claim.epoch
+            )
+            self._launch(flight.pending, flight.robot_id, claim.epoch)
+        else:
+            self._drop(flight)
 
     def _feedback(self, flight: Flight, fb: Any) -> None:
         if fb.stage == flight.stage or self.flights.get(flight.job_id) is not flight:
@@ -207,23 +241,10 @@ class Cooking:
                 self._drop(f)
 
     async def robot_back(self, robot_id: str) -> None:
-        """The robot was silent (restarted?): re-send its goals under a new epoch; it answers
-        from its ledger what it already did."""
+        """The robot was silent or restarted: re-send its goals under a new epoch; it answers
+        from its ledger what it already did and carries on with what it had started."""
         for f in [f for f in self.flights.values() if f.robot_id == robot_id]:
-            claim = await jobs.claim_job(
-                self.d.r,
-                f.job_id,
-                f.pending.fields['order_id'],
-                self.d.name,
-                robot_id,
-                self.d.lease_s,
-                expect_epoch=f.epoch,
-            )
-            if isinstance(claim, jobs.Claim):
-                log.info('re-sending %s to %s under epoch %d', f.job_id, robot_id, claim.epoch)
-                self._launch(f.pending, robot_id, claim.epoch)
-            else:
-                self._drop(f)
+            await self._resend(f)
 
     def robot_gone(self, robot_id: str) -> None:
         """The robot is lost past the lease (which we stopped renewing): its jobs go back to

@@ -62,11 +62,12 @@ def ns(robot_id: str, name: str) -> str:
 
 @dataclass
 class Goal:
-    """A goal a robot accepted; `result` resolves with (outcome-carrying result, status)."""
+    """A goal the robot answered. If it accepted it, `result` resolves with the action's
+    GetResult response (`.result.outcome` ...); a refused goal has no result."""
 
     robot_id: str
     handle: ClientGoalHandle
-    result: asyncio.Future[Any]
+    result: asyncio.Future[Any] | None
 
 
 StateCallback = Callable[[str, dict[str, Any]], None]
@@ -167,7 +168,7 @@ class FleetBridge:
 
     # -- heartbeats ----------------------------------------------------------------------
 
-    def _state(self, robot_id: str, msg: RobotState) -> None:
+    def _state(self, robot_id: str, msg: RobotState, info: dict[str, Any]) -> None:
         client = self._cook.get(robot_id) or self._deliver.get(robot_id)
         state = {
             'robot_id': robot_id,
@@ -181,6 +182,8 @@ class FleetBridge:
             'detail': msg.detail,
             # Goals are only sent once the robot's action server is discovered.
             'ready': client is not None and client.server_is_ready(),
+            # Starts again at 1 when the robot's node restarts (a new DDS writer).
+            'seq': info.get('publication_sequence_number'),
         }
         self._loop.call_soon_threadsafe(self._on_state, robot_id, state)
 
@@ -195,7 +198,7 @@ class FleetBridge:
         epoch: int,
         on_feedback: FeedbackCallback,
     ) -> Goal | None:
-        """Send a goal; None when the robot refused it or did not answer in time."""
+        """Send a goal; None when the robot did not answer in time (restarting, gone)."""
 
         def feedback(msg: Any) -> None:
             self._loop.call_soon_threadsafe(on_feedback, msg.feedback)
@@ -211,9 +214,8 @@ class FleetBridge:
             log.warning('%s did not answer goal %s/%d', robot_id, key, epoch)
             return None
         if not handle.accepted:
-            return None
-        result = self._in_ros(handle.get_result_async)
-        return Goal(robot_id, handle, result)
+            return Goal(robot_id, handle, None)
+        return Goal(robot_id, handle, self._in_ros(handle.get_result_async))
 
     async def cook(
         self,

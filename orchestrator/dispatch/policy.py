@@ -23,7 +23,8 @@ class RobotView:
     stations: frozenset[str] = frozenset()
     # Cooking: dishes at once. Serving: trays.
     capacity: int = 1
-    mode: str = 'lost'  # until the first heartbeat
+    # 'unknown' until the first heartbeat; 'lost' when heartbeats stopped.
+    mode: str = 'unknown'
     # Jobs (or the trip) the robot reports in its heartbeat.
     reported: frozenset[str] = frozenset()
     # Jobs (or trips) this dispatcher has sent to it and not had an answer for.

@@ -56,8 +56,10 @@ TRANSIENT = (
 )
 READ_BLOCK_MS = 1000
 READ_COUNT = 200
-# A heartbeat gap this long means the robot may have restarted and forgotten our goals.
+# A heartbeat gap this long (or a heartbeat sequence number that starts again) means the robot
+# may have restarted and forgotten our goals.
 GAP_S = 2.0
+FRESH_SEQ = 50
 # Real seconds between two robot.state feed events of a moving robot.
 POSE_EVENT_EVERY_S = 0.5
 
@@ -87,6 +89,8 @@ class Dispatcher:
         self.serving = Serving(self)
         self.bridge: FleetBridge
         self._seen: dict[str, float] = {}
+        self._seq: dict[str, int | None] = {}
+        self._back: dict[str, float] = {}
         self._lost_at: dict[str, float] = {}
         self._gone: set[str] = set()
         self._states: dict[str, dict[str, Any]] = {}
@@ -144,6 +148,13 @@ class Dispatcher:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def until_reachable(self, robot_id: str, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until the robot's action server is discovered again."""
+        deadline = time.monotonic() + timeout
+        while not self.robots[robot_id].reachable and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.robots[robot_id].reachable
 
     async def retrying(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Run a Redis write until Redis answers: a robot's result must not be lost to an
@@ -281,7 +292,15 @@ class Dispatcher:
         now = time.monotonic()
         prev = self._seen.get(robot_id)
         self._seen[robot_id] = now
-        came_back = prev is not None and (view.mode == 'lost' or now - prev > GAP_S)
+        seq, prev_seq = state.pop('seq'), self._seq.get(robot_id)
+        self._seq[robot_id] = seq
+        # A new writer starts again from 1; the first few may go out before we match it.
+        restarted = seq is not None and prev_seq is not None and seq < min(prev_seq, FRESH_SEQ)
+        came_back = prev is not None and (view.mode == 'lost' or now - prev > GAP_S or restarted)
+        if came_back and now - self._back.get(robot_id, 0.0) < GAP_S:
+            came_back = False  # already re-sending its goals
+        if came_back:
+            self._back[robot_id] = now
         before = (view.mode, view.reachable, view.reported)
         view.mode, view.reachable = state['mode'], state['ready']
         view.reported = frozenset(state['jobs'])
@@ -300,8 +319,14 @@ class Dispatcher:
 
     async def _watch_robots(self) -> None:
         lost_after = self.cfg.service.robot_lost_after_s
+        started = time.monotonic()
         while True:
             now = time.monotonic()
+            if now - started > lost_after:
+                # Never heard since we started: as good as lost (its jobs may go elsewhere).
+                for view in self.robots.values():
+                    if view.mode == 'unknown':
+                        view.mode = 'lost'
             for robot_id, seen in self._seen.items():
                 view = self.robots[robot_id]
                 if now - seen > lost_after and view.mode != 'lost':

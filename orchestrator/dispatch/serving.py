@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 DELIVERED, NOT_PICKED_UP = 0, 1
 # Real seconds between two `delivery.progress` events of one trip.
 PROGRESS_EVERY_S = 1.0
+# Real seconds before a goal nobody answered is sent again.
+RESEND_AFTER_S = 1.0
 
 
 @dataclass
@@ -41,7 +43,10 @@ class Trip:
     stops: list[Stop]
     entries: list[tuple[str, ReadyOrder]] = field(default_factory=list)
     arrived: set[str] = field(default_factory=set)
+    started: bool = False
     last_progress: float = 0.0
+    # The last of the trip's event writes; each waits for the one before.
+    writes: asyncio.Task[None] | None = field(default=None, repr=False)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -162,7 +167,6 @@ class Serving:
         return out
 
     async def _run(self, trip: Trip) -> None:
-        r = self.d.r
         goal = await self.d.bridge.deliver(
             trip.robot_id,
             trip.trip_id,
@@ -171,80 +175,111 @@ class Serving:
             lambda fb: self._feedback(trip, fb),
         )
         if goal is None:
-            log.warning('%s refused trip %s', trip.robot_id, trip.trip_id)
-            if trip.epoch == 1 and await self.d.retrying(
-                lambda: trips.release(r, trip.trip_id, trip.epoch)
-            ):
-                for _, o in trip.entries:
-                    self.ready[o.order_id] = o
-            self._drop(trip)
+            # No answer (restarting?): ask again under a new epoch; its ledger knows the trip.
+            await asyncio.sleep(RESEND_AFTER_S)
+            if self.trips.get(trip.trip_id) is trip:
+                await self.d.until_reachable(trip.robot_id)
+                await self.recover(trip.trip_id, trip.epoch)
             return
-        etas = self._etas(trip)
-        for s in trip.stops:
-            await self.d.retrying(
-                partial(
-                    trips.record,
-                    r,
-                    trip.trip_id,
-                    trip.epoch,
-                    list(s.order_ids),
-                    'delivery.started',
-                    {'robot_id': trip.robot_id, 'table_id': s.table_id, 'eta_s': etas[s.table_id]},
-                    timeline.DELIVERING,
-                    frozenset({timeline.READY, timeline.DELIVERING}),
-                )
-            )
-        response = await goal.result
-        await self._finish(trip, response.result)
+        response = None if goal.result is None else await goal.result
+        if response is None or response.result.outcome == 'rejected':
+            await self._refused(trip, response.result.reason if response else 'refused')
+        else:
+            await self._finish(trip, response.result)
+
+    async def _refused(self, trip: Trip, reason: str) -> None:
+        """The robot would not take the trip (busy, or our epoch is stale): the orders are
+        plain `ready` again for the next plan, unless another dispatcher has the trip."""
+        log.warning('%s refused trip %s/%d: %s', trip.robot_id, trip.trip_id, trip.epoch, reason)
+        await self._chained(trip)
+        if await self.d.retrying(lambda: trips.release(self.d.r, trip.trip_id, trip.epoch)):
+            for _, o in trip.entries:
+                self.ready[o.order_id] = o
+        self._drop(trip)
+
+    def _write(
+        self,
+        trip: Trip,
+        kind: str,
+        stop: Stop,
+        data: dict[str, Any],
+        status: str | None,
+        only: frozenset[str],
+    ) -> None:
+        """Record an event of the trip's stop after the trip's earlier events, in order."""
+        before = trip.writes
+        write = partial(
+            trips.record,
+            self.d.r,
+            trip.trip_id,
+            trip.epoch,
+            list(stop.order_ids),
+            kind,
+            {'robot_id': trip.robot_id, 'table_id': stop.table_id, **data},
+            status,
+            only,
+        )
+
+        async def chained() -> None:
+            if before is not None:
+                await asyncio.gather(before, return_exceptions=True)
+            await self.d.retrying(write)
+
+        trip.writes = self.d.spawn(chained(), f'{kind} {trip.trip_id}')
+
+    async def _chained(self, trip: Trip) -> None:
+        if trip.writes is not None:
+            await asyncio.gather(trip.writes, return_exceptions=True)
 
     def _feedback(self, trip: Trip, fb: Any) -> None:
         if self.trips.get(trip.trip_id) is not trip:
             return
+        if not trip.started:
+            # The robot is on its way: the diners hear who brings their food, and when.
+            trip.started = True
+            etas = self._etas(trip)
+            for s in trip.stops:
+                self._write(
+                    trip,
+                    'delivery.started',
+                    s,
+                    {'eta_s': etas[s.table_id]},
+                    timeline.DELIVERING,
+                    frozenset({timeline.READY, timeline.DELIVERING}),
+                )
         stop = trip.stop(fb.next_stop)
         if stop is None:
             return
-        r = self.d.r
         if fb.stage == 'waiting_pickup' and stop.table_id not in trip.arrived:
             trip.arrived.add(stop.table_id)
-            self.d.spawn(
-                trips.record(
-                    r,
-                    trip.trip_id,
-                    trip.epoch,
-                    list(stop.order_ids),
-                    'delivery.arrived',
-                    {'robot_id': trip.robot_id, 'table_id': stop.table_id},
-                    timeline.ARRIVED,
-                    frozenset({timeline.DELIVERING}),
-                ),
-                f'arrived {trip.trip_id}',
+            self._write(
+                trip,
+                'delivery.arrived',
+                stop,
+                {},
+                timeline.ARRIVED,
+                frozenset({timeline.DELIVERING}),
             )
         elif fb.stage == 'to_table' and time.monotonic() - trip.last_progress >= PROGRESS_EVERY_S:
             trip.last_progress = time.monotonic()
-            self.d.spawn(
-                trips.record(
-                    r,
-                    trip.trip_id,
-                    trip.epoch,
-                    list(stop.order_ids),
-                    'delivery.progress',
-                    {
-                        'robot_id': trip.robot_id,
-                        'table_id': stop.table_id,
-                        'eta_s': round(float(fb.eta_s), 1),
-                        'distance_m': round(float(fb.distance_remaining_m), 1),
-                        'x': round(fb.x, 2),
-                        'y': round(fb.y, 2),
-                    },
-                    None,
-                    frozenset({timeline.DELIVERING}),
-                ),
-                f'progress {trip.trip_id}',
+            self._write(
+                trip,
+                'delivery.progress',
+                stop,
+                {
+                    'eta_s': round(float(fb.eta_s), 1),
+                    'distance_m': round(float(fb.distance_remaining_m), 1),
+                    'x': round(fb.x, 2),
+                    'y': round(fb.y, 2),
+                },
+                None,
+                frozenset({timeline.DELIVERING}),
             )
 
     async def _finish(self, trip: Trip, result: Any) -> None:
         if self.trips.get(trip.trip_id) is not trip:
             return
+        await self._chained(trip)
         r, done = self.d.r, set()
         for sr in result.results:
             stop = trip.stop(sr.table_id)
