@@ -76,6 +76,7 @@ async def test_sign_in_sets_a_strict_cookie_and_csrf_is_required(
         .lower()
     )
     assert 'httponly' in cookie and 'samesite=strict' in cookie and 'path=/console' in cookie
+    assert 'secure' not in cookie
     await robot_state(aredis, 'serve1', 'idle')
     res = await client.post('/console/api/robots/serve1/pause')
     assert res.status_code == 403 and 'CSRF' in res.json()['detail']
@@ -83,6 +84,10 @@ async def test_sign_in_sets_a_strict_cookie_and_csrf_is_required(
     assert res.status_code == 403
     assert (await last_audit(aredis))['result'].startswith('refused: missing or wrong CSRF')
     assert await aredis.xlen(keys.CONTROL) == 0
+    over_tls = await client.post(
+        'https://test/console/api/login', json={'name': 'ana', 'password': PASSWORD}
+    )
+    assert '; secure' in over_tls.headers['set-cookie'].lower()
 
 
 async def test_failed_sign_ins_are_rate_limited(client: httpx.AsyncClient, aredis: Redis) -> None:
