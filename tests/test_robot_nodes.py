@@ -167,7 +167,7 @@ def test_lower_epoch_is_fenced(wok1: str, ros: RosClient, ledger_dir: Path) -> N
 
 def test_cancel_withdraws_queued_and_wastes_started(wok1: str, ros: RosClient) -> None:
     runs = [ros.cook(wok1, f'ocancel-00-{i:02d}', cook_time_s=COOK_S * 3) for i in range(3)]
-    wait_until(lambda: _started(runs[0]), what='cooking')
+    wait_until(lambda: _started(runs[0]) and all(r.feedback for r in runs), what='all accepted')
     queued = ros.control(wok1, 'cancel', 'ocancel-00-02')
     assert queued.accepted and 'withdrawn' in queued.message
     started = ros.control(wok1, 'cancel', 'ocancel-00-00')
