@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,7 @@ MODES = {
 GOAL_NAMESPACE = uuid.UUID('5b3f1c52-8d0e-4f57-9a41-1d2f0c7e6a10')
 # How long to wait for a robot to accept or refuse a goal / answer a service call.
 ANSWER_TIMEOUT_S = 5.0
+REACHABLE_CACHE_S = 1.0
 
 
 def goal_uuid(key: str, epoch: int) -> UUID:
@@ -97,6 +99,7 @@ class FleetBridge:
         self._deliver: dict[str, ActionClient] = {}
         self._control: dict[str, Any] = {}
         self._pickup: dict[str, Any] = {}
+        self._reachable_at: dict[str, float] = {}
         # Heartbeats may come best-effort or reliable; best-effort subscribers match both.
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
         for c in cfg.cooking_robots:
@@ -181,11 +184,26 @@ class FleetBridge:
             'battery': msg.battery,
             'detail': msg.detail,
             # Goals are only sent once the robot's action server is discovered.
-            'ready': client is not None and client.server_is_ready(),
+            'ready': self._reachable(robot_id, client),
             # Starts again at 1 when the robot's node restarts (a new DDS writer).
             'seq': info.get('publication_sequence_number'),
         }
         self._loop.call_soon_threadsafe(self._on_state, robot_id, state)
+
+    def _reachable(self, robot_id: str, client: ActionClient | None) -> bool:
+        """Whether the robot's action server is discovered; a graph query, so a positive
+        answer is reused for REACHABLE_CACHE_S (a restart is noticed by the heartbeat)."""
+        now = time.monotonic()
+        if now - self._reachable_at.get(robot_id, -REACHABLE_CACHE_S) < REACHABLE_CACHE_S:
+            return True
+        if client is None or not client.server_is_ready():
+            return False
+        self._reachable_at[robot_id] = now
+        return True
+
+    def forget_reachable(self, robot_id: str) -> None:
+        """The robot restarted or went silent: check its action server again."""
+        self._reachable_at.pop(robot_id, None)
 
     # -- goals and services --------------------------------------------------------------
 

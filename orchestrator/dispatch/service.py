@@ -299,16 +299,23 @@ class Dispatcher:
         came_back = prev is not None and (view.mode == 'lost' or now - prev > GAP_S or restarted)
         if came_back and now - self._back.get(robot_id, 0.0) < GAP_S:
             came_back = False  # already re-sending its goals
+        before = (view.mode, view.reachable, view.reported)
+        # Until its (new) action server is discovered, goals wait.
+        view.mode, view.reachable = state['mode'], state['ready'] and not came_back
         if came_back:
             self._back[robot_id] = now
-        before = (view.mode, view.reachable, view.reported)
-        view.mode, view.reachable = state['mode'], state['ready']
+            self.bridge.forget_reachable(robot_id)
         view.reported = frozenset(state['jobs'])
         self._states[robot_id] = state
         self._lost_at.pop(robot_id, None)
         self._gone.discard(robot_id)
         if came_back:
-            log.info('%s is back after %.1fs of silence', robot_id, now - (prev or now))
+            log.info(
+                '%s is back (restarted: %s, silent %.1fs)',
+                robot_id,
+                restarted,
+                now - (prev or now),
+            )
             self.spawn(self._robot_back(robot_id), f'back {robot_id}')
         if before != (view.mode, view.reachable, view.reported):
             self.wake()
