@@ -15,7 +15,7 @@ from orchestrator.settings import Settings
 from table_qr.tokens import TokenError, verify
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -23,15 +23,15 @@ def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def get_settings(ctx: Ctx) -> Settings:
+async def get_settings(ctx: Ctx) -> Settings:
     return ctx.settings
 
 
-def get_redis(ctx: Ctx) -> Redis:
+async def get_redis(ctx: Ctx) -> Redis:
     return ctx.redis
 
 
-def get_config(ctx: Ctx) -> RestaurantConfig:
+async def get_config(ctx: Ctx) -> RestaurantConfig:
     return ctx.config
 
 
@@ -50,14 +50,14 @@ def table_for_token(ctx: AppContext, token: str) -> Table:
     return table
 
 
-def verified_table(token: str, ctx: Ctx) -> Table:
+async def verified_table(token: str, ctx: Ctx) -> Table:
     return table_for_token(ctx, token)
 
 
 VerifiedTable = Annotated[Table, Depends(verified_table)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -1,0 +1,222 @@
+"""Order intake throughput and latency, beside a bare FastAPI + one-XADD baseline.
+
+Starts its own redis-server (AOF, appendfsync always unless told otherwise), then two uvicorn
+processes on that Redis — `robodine serve` and a bare FastAPI app whose one endpoint does a
+single XADD — and drives each with the same closed-loop load: `--clients` concurrent
+keep-alive connections posting `--orders` orders in total (distinct idempotency keys, tables
+round-robin, two lines / two cook jobs per order). Prints orders/s and p50/p99 latency of both
+and the ratio intake/baseline (target >= 0.7); `--json` prints one JSON object instead.
+
+    .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from redis.asyncio import Redis
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from orchestrator.config import load_restaurant  # noqa: E402
+from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
+from orchestrator.settings import DEFAULT_CONFIG, Settings  # noqa: E402
+from table_qr.tokens import sign  # noqa: E402
+
+ORDER = json.dumps(
+    {
+        'items': [
+            {'dish_id': 'kungpao', 'quantity': 1, 'options': {'spice': 'hot'}},
+            {'dish_id': 'iced-tea', 'quantity': 1, 'options': {'ice': 'less'}},
+        ]
+    }
+).encode()
+WARMUP = 300
+
+
+def baseline_app(redis_url: str) -> FastAPI:
+    """The yardstick: FastAPI, one JSON body, one XADD, a 201 — nothing else."""
+    app = FastAPI()
+    r = Redis.from_url(redis_url)
+
+    @app.post('/api/tables/{token}/orders')
+    async def order(token: str, request: Request) -> Response:
+        entry_id = await r.xadd('bench:baseline', {'token': token, 'body': await request.body()})
+        return Response(b'{"id":"%s"}' % entry_id, status_code=201, media_type='application/json')
+
+    return app
+
+
+def serve_baseline(redis_url: str, port: int) -> None:
+    uvicorn.run(
+        baseline_app(redis_url), host='127.0.0.1', port=port, log_level='warning', access_log=False
+    )
+
+
+@contextmanager
+def server(cmd: list[str], port: int) -> Iterator[str]:
+    env = {**os.environ, 'ROBODINE_LOG_LEVEL': 'WARNING'}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f'{url}/healthz', timeout=1)
+                break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f'server {cmd} did not start')
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+async def post_loop(
+    port: int,
+    paths: list[bytes],
+    count: int,
+    start_at: int,
+    latencies: list[float],
+    counter: list[int],
+) -> None:
+    """One keep-alive HTTP/1.1 connection posting orders back to back (a minimal client, so
+    the load generator costs far less CPU than the servers it measures)."""
+    reader, writer = await asyncio.open_connection('127.0.0.1', port)
+    try:
+        while counter[0] < count:
+            n = counter[0]
+            counter[0] += 1
+            request = (
+                b'POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n'
+                b'Idempotency-Key: bench-%08d-%08d\r\nContent-Length: %d\r\n\r\n%s'
+                % (paths[n % len(paths)], start_at, n, len(ORDER), ORDER)
+            )
+            t0 = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b'\r\n\r\n')
+            length = next(
+                int(h.split(b':')[1])
+                for h in head.split(b'\r\n')
+                if h.lower().startswith(b'content-length')
+            )
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if not head.startswith(b'HTTP/1.1 201'):
+                raise RuntimeError(f'unexpected response: {head[:40]!r}')
+    finally:
+        writer.close()
+
+
+async def load(
+    port: int, paths: list[bytes], orders: int, clients: int, start_at: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    counter = [0]
+    t0 = time.perf_counter()
+    await asyncio.gather(
+        *(post_loop(port, paths, orders, start_at, latencies, counter) for _ in range(clients))
+    )
+    elapsed = time.perf_counter() - t0
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        'orders': orders,
+        'seconds': round(elapsed, 3),
+        'orders_per_s': round(orders / elapsed, 1),
+        'p50_ms': round(q[49] * 1000, 2),
+        'p99_ms': round(q[98] * 1000, 2),
+    }
+
+
+def measure(url: str, paths: list[bytes], orders: int, clients: int) -> dict[str, float]:
+    port = int(url.rsplit(':', 1)[1])
+    asyncio.run(load(port, paths, WARMUP, clients, start_at=1))
+    return asyncio.run(load(port, paths, orders, clients, start_at=2))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--orders', type=int, default=3000)
+    p.add_argument('--clients', type=int, default=64)
+    p.add_argument('--appendfsync', choices=['always', 'everysec'], default='always')
+    p.add_argument('--json', action='store_true', help='print one JSON object')
+    p.add_argument(
+        '--serve-baseline', nargs=2, metavar=('REDIS_URL', 'PORT'), help=argparse.SUPPRESS
+    )
+    args = p.parse_args()
+    if args.serve_baseline:
+        serve_baseline(args.serve_baseline[0], int(args.serve_baseline[1]))
+        return 0
+
+    cfg = load_restaurant(DEFAULT_CONFIG)
+    keys = Settings().table_keys
+    paths = [
+        f'/api/tables/{sign(keys, cfg.restaurant.id, t.id)}/orders'.encode() for t in cfg.tables
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisServer(Path(tmp), appendfsync=args.appendfsync).start()
+        try:
+            port = free_port()
+            with server(
+                [sys.executable, __file__, '--serve-baseline', redis.url, str(port)], port
+            ) as url:
+                baseline = measure(url, paths, args.orders, args.clients)
+            port = free_port()
+            with server(
+                [
+                    sys.executable,
+                    '-m',
+                    'orchestrator.cli',
+                    'serve',
+                    '--redis-url',
+                    redis.url,
+                    '--port',
+                    str(port),
+                ],
+                port,
+            ) as url:
+                intake = measure(url, paths, args.orders, args.clients)
+        finally:
+            redis.stop()
+    ratio = round(intake['orders_per_s'] / baseline['orders_per_s'], 3)
+    result = {
+        'clients': args.clients,
+        'appendfsync': args.appendfsync,
+        'intake': intake,
+        'baseline': baseline,
+        'throughput_ratio': ratio,
+        'target_ratio': 0.7,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f'{args.orders} orders, {args.clients} clients, appendfsync {args.appendfsync}')
+        for name, r in (('intake', intake), ('baseline', baseline)):
+            print(
+                f'  {name:9} {r["orders_per_s"]:8.1f} orders/s   p50 {r["p50_ms"]:6.2f} ms'
+                f'   p99 {r["p99_ms"]:6.2f} ms'
+            )
+        print(f'  ratio     {ratio:.3f} (target >= 0.7)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
