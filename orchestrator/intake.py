@@ -1,28 +1,32 @@
 """Order intake: one atomic Redis step (a Lua script) per accepted order.
 
 The script (orchestrator/lua/intake.lua) checks the idempotency key first, then that no dish
-was 86'd since validation, then writes the order hash, the table's index, the idempotency
-record, one job hash and one `rd:cook:{station}` entry per dish unit and the `order.accepted`
-event. Redis runs it as one step and, with `appendfsync always`, replies only once it is on
-disk: a 201 is only sent for an order that survives a crash, and a client that saw an error
-can retry with the same key and get the order exactly once.
+was 86'd and no price changed since the order was priced, then writes the order hash, the
+table's index, the idempotency record, one job hash and one `rd:cook:{station}` entry per dish
+unit and the `order.accepted` event. Redis runs it as one step and, with `appendfsync always`,
+replies only once it is on disk: a 201 is only sent for an order that survives a crash, and a
+client that saw an error can retry with the same key and get the order exactly once.
+
+Price overrides are cached here and verified by the script, so an order costs one round trip;
+a changed price makes the script refuse (`stale`), and the order is priced again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from orchestrator import redis_keys as keys
 from orchestrator import timeline
 from orchestrator.config import RestaurantConfig
-from orchestrator.orders import OrderIn, PricedOrder, cook_jobs, new_order_id
+from orchestrator.orders import OrderIn, PricedOrder, cook_jobs, new_order_id, price_order
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +35,24 @@ LUA = resources.files('orchestrator').joinpath('lua/intake.lua').read_text(encod
 IDEMPOTENCY_TTL_S = 24 * 3600
 # Same cap as timeline.add_event: the feed is for consoles, never read by a consumer group.
 FEED_MAXLEN = 100_000
+# A price that keeps changing under an order refuses it rather than looping.
+PRICE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: Literal['created', 'replay', 'conflict', 'soldout']
-    # The first response's JSON (created / replay) or the sold-out dish id.
+    kind: Literal['created', 'replay', 'conflict', 'soldout', 'stale']
+    # The first response's JSON (created / replay) or the refused dish id (soldout / stale).
     value: str = ''
+
+
+def _json(value: Any) -> str:
+    # orjson: compact UTF-8 like json.dumps(ensure_ascii=False), several times faster.
+    return orjson.dumps(value).decode()
+
+
+def _flat(mapping: dict[str, str]) -> list[str]:
+    return [x for kv in mapping.items() for x in kv]
 
 
 class Intake:
@@ -46,6 +61,8 @@ class Intake:
         self._cfg = cfg
         # Loaded once; redis-py sends EVALSHA and reloads it if Redis lost its script cache.
         self._script = r.register_script(LUA)
+        # dish id -> the price override last seen ('' for none); the script checks it.
+        self._prices: dict[str, str] = {}
         self.groups_ready = False
 
     async def ensure_groups(self) -> None:
@@ -59,6 +76,25 @@ class Intake:
                 if 'BUSYGROUP' not in str(e):
                     raise
         self.groups_ready = True
+
+    async def _price_overrides(self, dish_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(dish_ids)
+        missing = [d for d in ids if d not in self._prices]
+        if missing:
+            values = await self._r.mget([keys.price(d) for d in missing])
+            self._prices.update(zip(missing, (v or '' for v in values), strict=True))
+        return {d: int(self._prices[d]) for d in ids if self._prices[d]}
+
+    async def take(self, table_id: str, idem_key: str, order: OrderIn) -> Outcome:
+        """Price the order (raises OrderRejected) and store it; see Outcome for the results."""
+        dish_ids = [i.dish_id for i in order.items if i.dish_id in self._cfg.dish_by_id]
+        for _ in range(PRICE_ATTEMPTS):
+            priced = price_order(self._cfg, order, await self._price_overrides(dish_ids))
+            outcome = await self.submit(table_id, idem_key, order, priced)
+            if outcome.kind != 'stale':
+                return outcome
+            self._prices.pop(outcome.value, None)
+        return outcome
 
     async def submit(
         self, table_id: str, idem_key: str, order: OrderIn, priced: PricedOrder
@@ -75,7 +111,6 @@ class Intake:
         event['status'] = timeline.RECEIVED
         at = event['at']
         currency = self._cfg.restaurant.currency
-        lines_json = json.dumps(priced.lines, ensure_ascii=False, separators=(',', ':'))
         response = {
             'id': order_id,
             'table_id': table_id,
@@ -91,7 +126,7 @@ class Intake:
             'status': timeline.RECEIVED,
             'total': str(priced.total),
             'currency': currency,
-            'lines': lines_json,
+            'lines': _json(priced.lines),
             'jobs_total': str(len(jobs)),
             'jobs_cooked': '0',
             'created_at': at,
@@ -103,9 +138,10 @@ class Intake:
             'order_id': order_id,
             'event': _flat(event),
             'dishes': priced.dish_ids,
+            'prices': [str(priced.overrides.get(d, '')) for d in priced.dish_ids],
             'ttl': IDEMPOTENCY_TTL_S,
             'feed_maxlen': str(FEED_MAXLEN),
-            'response': json.dumps(response, ensure_ascii=False, separators=(',', ':')),
+            'response': _json(response),
             'jobs': [
                 {
                     'hash': _flat(
@@ -132,15 +168,12 @@ class Intake:
             keys.order_events(order_id),
             keys.FEED,
             keys.SOLDOUT,
+            *(keys.price(d) for d in priced.dish_ids),
         ]
         for j in jobs:
             script_keys += [keys.job(j['job_id']), keys.cook_stream(j['station'])]
         result = await self._script(
-            keys=script_keys,
-            args=[
-                order.body_hash(),
-                json.dumps(payload, ensure_ascii=False, separators=(',', ':')),
-            ],
+            keys=script_keys, args=[order.body_hash(), orjson.dumps(payload)]
         )
         outcome = Outcome(result[0], result[1] if len(result) > 1 else '')
         if outcome.kind == 'created':
@@ -154,7 +187,3 @@ class Intake:
                 },
             )
         return outcome
-
-
-def _flat(mapping: dict[str, str]) -> list[str]:
-    return [x for kv in mapping.items() for x in kv]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.config import Dish, RestaurantConfig
@@ -75,8 +76,8 @@ class OrderIn(BaseModel):
 
     def body_hash(self) -> str:
         """Hash of the order's meaning (not its bytes): same order, same hash."""
-        canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(',', ':'))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        canonical = orjson.dumps(self.model_dump(), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(canonical).hexdigest()
 
 
 class OrderRejected(Exception):
@@ -95,6 +96,8 @@ class PricedOrder:
     lines: list[dict[str, Any]]
     total: int
     dish_ids: list[str]
+    # The manager's price overrides used (dish id -> price), for the intake script to verify.
+    overrides: dict[str, int]
 
 
 def new_order_id() -> str:
@@ -139,10 +142,12 @@ def price_order(
                 'line_total': unit * item.quantity,
             }
         )
+    dish_ids = list(dict.fromkeys(line['dish_id'] for line in lines))
     return PricedOrder(
         lines=lines,
         total=sum(line['line_total'] for line in lines),
-        dish_ids=list(dict.fromkeys(line['dish_id'] for line in lines)),
+        dish_ids=dish_ids,
+        overrides={d: prices[d] for d in dish_ids if d in prices},
     )
 
 

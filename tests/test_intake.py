@@ -60,3 +60,18 @@ async def test_groups_are_created_once_and_kept(
     (group,) = await aredis.xinfo_groups(keys.cook_stream('wok'))
     assert group['name'] == 'dispatch' and group['last-delivered-id'] == '0-0'
     assert group['lag'] == 1
+
+
+async def test_a_price_change_is_seen_by_the_next_order(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    intake = Intake(aredis, demo_config)
+    first = await intake.take('t02', 'key-000010', order(('bulgogi', 1)))
+    assert json.loads(first.value)['total'] == 18000
+    # The override is cached from the first order; the script notices it changed.
+    await aredis.set(keys.price('bulgogi'), 16500)
+    second = await intake.take('t02', 'key-000011', order(('bulgogi', 2)))
+    assert second.kind == 'created' and json.loads(second.value)['total'] == 33000
+    await aredis.delete(keys.price('bulgogi'))
+    third = await intake.take('t02', 'key-000012', order(('bulgogi', 1)))
+    assert json.loads(third.value)['total'] == 18000

@@ -8,16 +8,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import StreamingResponse
 
 from orchestrator import order_store, timeline
-from orchestrator.api.deps import Ctx, IdempotencyKey, RedisDep, VerifiedTable
+from orchestrator.api.context import AppContext
+from orchestrator.api.deps import IDEMPOTENCY_KEY_DOC, IdempotencyKey, RedisDep, VerifiedTable
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import OrderDetail, OrderOut, OrderState, PickupOut, errors
 from orchestrator.logs import order_id_var
-from orchestrator.menu import read_prices
-from orchestrator.orders import OrderIn, OrderRejected, price_order, sold_out
+from orchestrator.orders import OrderIn, OrderRejected, sold_out
 
 router = APIRouter(prefix='/api/tables/{token}/orders', tags=['orders'])
 
@@ -40,17 +40,17 @@ JSON = 'application/json'
         },
         **errors(400, 401, 403, 409, 413, 422, 503),
     },
+    openapi_extra={'parameters': [IDEMPOTENCY_KEY_DOC]},
 )
 async def place_order(
-    order: OrderIn, table: VerifiedTable, key: IdempotencyKey, ctx: Ctx
+    order: OrderIn, table: VerifiedTable, key: IdempotencyKey, request: Request
 ) -> Response:
     started = time.perf_counter()
-    known = [i.dish_id for i in order.items if i.dish_id in ctx.config.dish_by_id]
+    ctx: AppContext = request.app.state.ctx  # not a dependency: this is the hot path
     try:
-        priced = price_order(ctx.config, order, await read_prices(ctx.redis, known))
+        outcome = await ctx.intake.take(table.id, key, order)
     except OrderRejected as e:
         raise ApiError(e.status, str(e), e.reason, e.field) from e
-    outcome = await ctx.intake.submit(table.id, key, order, priced)
     if outcome.kind == 'conflict':
         raise ApiError(
             409,
@@ -58,9 +58,12 @@ async def place_order(
             'idempotency_conflict',
             'Idempotency-Key',
         )
-    if outcome.kind == 'soldout':
+    if outcome.kind in ('soldout', 'stale'):
         line = next(i for i, item in enumerate(order.items) if item.dish_id == outcome.value)
-        refusal = sold_out(f'items[{line}].dish_id', outcome.value)
+        field = f'items[{line}].dish_id'
+        if outcome.kind == 'stale':
+            raise ApiError(409, f'{field}: price keeps changing, please retry', 'price', field)
+        refusal = sold_out(field, outcome.value)
         raise ApiError(refusal.status, str(refusal), refusal.reason, refusal.field)
     if outcome.kind == 'created':
         ctx.metrics.orders_accepted.inc()

@@ -1,11 +1,15 @@
--- Take one order atomically: idempotency, sold-out check, order, table index, event, cook jobs.
+-- Take one order atomically: idempotency, sold-out and price checks, order, table index, event,
+-- cook jobs.
 --
 -- KEYS[1] idempotency record   KEYS[2] order hash      KEYS[3] table's order zset
 -- KEYS[4] order events stream  KEYS[5] restaurant feed KEYS[6] sold-out set
--- KEYS[5 + 2i], KEYS[6 + 2i]   job i's hash and its station's cook stream
--- ARGV[1] body hash (64 hex)   ARGV[2] JSON: order, score, order_id, event, dishes, jobs,
---                                            response, ttl, feed_maxlen
--- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}.
+-- KEYS[6 + d]                  price override of dish d (d = 1..#dishes)
+-- KEYS[o + 2i - 1], KEYS[o + 2i] job i's hash and its station's cook stream (o = 6 + #dishes)
+-- ARGV[1] body hash (64 hex)   ARGV[2] JSON: order, score, order_id, event, dishes, prices
+--                                            (the override each dish was priced with, '' if
+--                                            none), jobs, response, ttl, feed_maxlen
+-- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
+-- | {'stale', dish_id} (its price changed: price again and resubmit).
 -- Nothing is written unless the order is created, so a refused order leaves no trace.
 
 local stored = redis.call('GET', KEYS[1])
@@ -17,19 +21,23 @@ if stored then
 end
 
 local p = cjson.decode(ARGV[2])
-for _, dish in ipairs(p.dishes) do
+for d, dish in ipairs(p.dishes) do
   if redis.call('SISMEMBER', KEYS[6], dish) == 1 then
     return {'soldout', dish}
   end
+  if (redis.call('GET', KEYS[6 + d]) or '') ~= p.prices[d] then
+    return {'stale', dish}
+  end
 end
+local o = 6 + #p.dishes
 
 redis.call('HSET', KEYS[2], unpack(p.order))
 redis.call('ZADD', KEYS[3], p.score, p.order_id)
 redis.call('XADD', KEYS[4], '*', unpack(p.event))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))
 for i, job in ipairs(p.jobs) do
-  redis.call('HSET', KEYS[5 + 2 * i], unpack(job.hash))
-  redis.call('XADD', KEYS[6 + 2 * i], '*', unpack(job.entry))
+  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job.hash))
+  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job.entry))
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. p.response, 'EX', p.ttl)
 return {'created', p.response}
