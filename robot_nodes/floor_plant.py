@@ -8,8 +8,11 @@ the robot was switched on — its dock — so the driver anchors it to the floor
 
 Time scale: commands and odometry are in *simulated* units (m/s of the real restaurant); the
 plant advances simulated time by wall dt × `time_scale` each tick, so a faster simulation
-never means faster commands. A base that hears no command for `cmd_timeout_s` (wall) stops, as
-real bases and their watchdogs do.
+never means faster commands. A base that hears no command for `cmd_timeout_s` of simulated
+time (but never less than `WATCHDOG_TICKS` of its own ticks) stops, as real bases and their
+watchdogs do: a stalled driver process does not mean seconds of blind driving at high time
+scales. A stall of the plant itself is not made up for in one leap either: one tick advances
+at most `MAX_TICKS_PER_STEP` ticks' worth of time (the plant's world runs slow meanwhile).
 
 It also checks the footprints (circles of `radius_m`) against tables (squares of
 `floor.table_size_m`), walls (segments) and each other, and publishes each new contact as JSON
@@ -39,6 +42,8 @@ from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.floor_world import Body, FloorWorld
 
 COLLISIONS_TOPIC = '/robodine/collisions'
+WATCHDOG_TICKS = 4
+MAX_TICKS_PER_STEP = 5
 
 
 class FloorPlant(Node):
@@ -47,7 +52,11 @@ class FloorPlant(Node):
         config_path = self.declare_parameter('config_path', str(DEFAULT_CONFIG)).value
         self.time_scale = float(self.declare_parameter('time_scale', 1.0).value)
         rate_hz = float(self.declare_parameter('rate_hz', 50.0).value)
-        self.cmd_timeout_s = float(self.declare_parameter('cmd_timeout_s', 0.5).value)
+        cmd_timeout_s = float(self.declare_parameter('cmd_timeout_s', 0.5).value)
+        self.period_s = 1.0 / rate_hz
+        # Both in wall seconds.
+        self.watchdog_s = max(cmd_timeout_s / self.time_scale, WATCHDOG_TICKS * self.period_s)
+        self.max_step_s = MAX_TICKS_PER_STEP * self.period_s
         robots = list(self.declare_parameter('robots', ['']).value or [])
         cfg = load_restaurant(config_path)
         self.world = FloorWorld(cfg, [r for r in robots if r] or None)
@@ -65,7 +74,7 @@ class FloorPlant(Node):
         self.collision_pub = self.create_publisher(String, COLLISIONS_TOPIC, latched)
         self._last = time.monotonic()
         self.sim_s = 0.0
-        self.create_timer(1.0 / rate_hz, self._tick)
+        self.create_timer(self.period_s, self._tick)
         self.get_logger().info(
             f'floor plant: {len(self.world.bodies)} robots at {rate_hz:g} Hz, '
             f'time scale {self.time_scale:g}'
@@ -79,11 +88,11 @@ class FloorPlant(Node):
         if not self.context.ok():  # SIGTERM arrived; the executor is about to stop
             return
         now = time.monotonic()
-        dt = (now - self._last) * self.time_scale
+        dt = min(now - self._last, self.max_step_s) * self.time_scale
         self._last = now
         self.sim_s += dt
         for body in self.world.bodies.values():
-            if body.commanded_at is None or now - body.commanded_at > self.cmd_timeout_s:
+            if body.commanded_at is None or now - body.commanded_at > self.watchdog_s:
                 body.v = body.w = 0.0
         for hit in self.world.step(dt, self.sim_s):
             hit['count'] = len(self.world.collisions)

@@ -17,10 +17,11 @@ the pose the node says the robot is in (its dock at the start of a shift).
 
 Time scale: commands are in simulated units (m/s and rad/s of the real restaurant), and the
 controller measures time as wall dt × `time_scale` — the plant (or Gazebo) integrates faster,
-the commands stay physical. With coarse steps at large scales, commands are also capped so one
-control step — as long as the longest of the last second, to allow for a loaded machine —
-cannot carry the robot past its goal. Closed-loop driving needs steps that are short in
-simulated time: keep the time scale at ~10 or below when the machine is busy.
+the commands stay physical. A command may end up lasting as long as the longest recent control
+step, or as long as the base's watchdog holds it (`diffdrive.command_hold_s`, wall) if this
+process stalls — both grow with the time scale — so near a goal speeds are capped such that
+this horizon covers at most half the way left: at large scales the robot approaches more
+slowly rather than overshoot.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ if TYPE_CHECKING:
 # Heading error (rad) beyond which the robot stops and turns in place, and below which a turn
 # in place is finished.
 TURN_START_RAD = 0.5
-TURN_DONE_RAD = 0.03
+TURN_DONE_RAD = 0.1
 # Proportional gain of heading correction while driving, 1/s.
 HEADING_GAIN = 2.5
+# How far ahead on the segment the heading is steered to, metres.
+LOOKAHEAD_M = 0.6
 # Slowest approach (m/s) so the braking curve's tail still arrives.
 CREEP_MPS = 0.04
 # Fraction of the remaining distance / angle one control step may cover: < 1 leaves room for
@@ -73,6 +76,9 @@ class DiffDriveDriver(MotionDriver):
         self.max_w = float(self._param('max_angular_speed', 1.0))
         self.max_alpha = float(self._param('max_angular_accel', 1.0))
         control_hz = float(self._param('control_hz', 50.0))
+        # Wall seconds a base keeps applying a command when no new one comes (its watchdog;
+        # the floor plant's is 4 of its 50 Hz ticks).
+        self.command_hold_s = float(self._param('command_hold_s', 0.08))
         # Relative names resolve in the robot's namespace; a bare node gets the full names.
         ns = '' if node.get_namespace() != '/' else f'/robodine/{robot.id}/'
         self._cmd_pub = node.create_publisher(Twist, f'{ns}cmd_vel', 10)
@@ -84,8 +90,8 @@ class DiffDriveDriver(MotionDriver):
         self._w = 0.0
         self._turning = False
         self._last_s: float | None = None
-        # Recent control steps (simulated s): the longest is how long a command may last, so
-        # a loaded machine (late ticks) makes the approach more careful, not an overshoot.
+        # Recent control steps (simulated s). A command may last as long as the longest of
+        # them, or as long as the base's watchdog holds it if this process stalls.
         self._steps: deque[float] = deque(maxlen=int(control_hz))
         self._idle_sent = False
 
@@ -132,9 +138,8 @@ class DiffDriveDriver(MotionDriver):
             return
         dt = (now_s - last) * self.time_scale
         self._steps.append(dt)
-        v_target, w_target = (
-            (0.0, 0.0) if self._halted or self.done else self._targets(max(self._steps))
-        )
+        horizon = max(*self._steps, self.command_hold_s * self.time_scale)
+        v_target, w_target = (0.0, 0.0) if self._halted or self.done else self._targets(horizon)
         self._v = approach(self._v, v_target, self.robot.max_accel_mps2 * dt)
         self._w = approach(self._w, w_target, self.max_alpha * dt)
         stopped = self._v == 0.0 and self._w == 0.0
@@ -173,11 +178,8 @@ class DiffDriveDriver(MotionDriver):
             self._turning = False
         elif abs(err) > TURN_START_RAD:
             self._turning = True
-        w_cap = min(
-            self.max_w, math.sqrt(2 * self.max_alpha * abs(err)), STEP_FRACTION * abs(err) / dt
-        )
         if self._turning:
-            return 0.0, math.copysign(w_cap, err)
+            return 0.0, math.copysign(self._w_cap(err, dt), err)
         to_stop = max(dist + self._straight_beyond(self._next) - self.tolerance_m / 2, 0.0)
         v = min(
             self.robot.speed_mps,
@@ -185,14 +187,47 @@ class DiffDriveDriver(MotionDriver):
             STEP_FRACTION * to_stop / dt,
         )
         v = max(v, min(CREEP_MPS, to_stop / dt)) * max(math.cos(err), 0.0)
-        return v, max(-w_cap, min(w_cap, HEADING_GAIN * err))
+        # Steer for a point ahead on the segment, not for its end: a robot pushed off the
+        # line comes back to the aisle instead of closing in on the corner at a slant.
+        cx, cy = self._carrot()
+        steer = wrap(math.atan2(cy - y, cx - x) - th)
+        w_cap = self._w_cap(steer, dt)
+        return v, max(-w_cap, min(w_cap, HEADING_GAIN * steer))
+
+    def _w_cap(self, angle: float, dt: float) -> float:
+        """Fastest turn (rad/s) that still stops on `angle` at the angular limits and covers
+        at most half of it in `dt`."""
+        return min(
+            self.max_w,
+            math.sqrt(2 * self.max_alpha * abs(angle)),
+            STEP_FRACTION * abs(angle) / dt,
+        )
+
+    def _carrot(self) -> tuple[float, float]:
+        """`LOOKAHEAD_M` ahead of the robot's projection on the segment it is driving, capped
+        at the segment's end."""
+        bx, by = self._path[self._next]
+        if self._next == 0:
+            return bx, by
+        ax, ay = self._path[self._next - 1]
+        length = math.hypot(bx - ax, by - ay)
+        if length < 1e-9:
+            return bx, by
+        ux, uy = (bx - ax) / length, (by - ay) / length
+        along = (self._pose[0] - ax) * ux + (self._pose[1] - ay) * uy
+        reach = min(max(along, 0.0) + LOOKAHEAD_M, length)
+        return ax + reach * ux, ay + reach * uy
 
     def _skip_passed_points(self) -> None:
-        """Move on from intermediate points the robot reached or drove past."""
+        """Move on from intermediate points the robot reached — or drove past, if the path goes
+        on straight there. Past a corner (a late tick overshot it), it goes back to the corner
+        rather than cut across towards the next point: the aisle is the safe place to be."""
         while self._next < len(self._path) - 1:
             px, py = self._path[self._next]
             x, y, _ = self._pose
-            if math.hypot(px - x, py - y) > self.tolerance_m and not self._passed(self._next):
+            near = math.hypot(px - x, py - y) <= self.tolerance_m
+            straight = abs(self._turn_at(self._next)) <= TURN_START_RAD
+            if not near and not (straight and self._passed(self._next)):
                 return
             self._next += 1
 
@@ -203,16 +238,18 @@ class DiffDriveDriver(MotionDriver):
         (ax, ay), (bx, by) = self._path[i - 1], self._path[i]
         return (self._pose[0] - bx) * (bx - ax) + (self._pose[1] - by) * (by - ay) > 0
 
+    def _turn_at(self, i: int) -> float:
+        """Heading change (rad) the path makes at point i (0 at either end)."""
+        if i == 0 or i + 1 >= len(self._path):
+            return 0.0
+        (px, py), (ax, ay), (bx, by) = self._path[i - 1 : i + 2]
+        return wrap(math.atan2(by - ay, bx - ax) - math.atan2(ay - py, ax - px))
+
     def _straight_beyond(self, i: int) -> float:
         """Length of path after point i that continues without a turn in place."""
         total = 0.0
-        while i + 1 < len(self._path):
+        while i + 1 < len(self._path) and abs(self._turn_at(i)) <= TURN_START_RAD:
             (ax, ay), (bx, by) = self._path[i], self._path[i + 1]
-            if i > 0:
-                px, py = self._path[i - 1]
-                turn = wrap(math.atan2(by - ay, bx - ax) - math.atan2(ay - py, ax - px))
-                if abs(turn) > TURN_START_RAD:
-                    break
             total += math.hypot(bx - ax, by - ay)
             i += 1
         return total
