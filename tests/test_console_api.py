@@ -267,7 +267,7 @@ async def test_late_orders_raise_one_alert(
     assert await alerts.raise_late_orders(aredis, demo_config) == 1
     assert await alerts.raise_late_orders(aredis, demo_config) == 0
     (alert,) = await alerts.recent(aredis)
-    assert (alert['kind'], alert['order_id']) == ('order.late', oid)
+    assert (alert['kind'], alert['order_id']) == ('order_late', oid)
 
 
 async def test_sold_out_and_prices(
@@ -350,3 +350,22 @@ async def test_snapshot_has_tickets_fleet_and_map(
     assert len(snap['map']['tables']) == len(demo_config.tables)
     assert snap['me']['csrf'] == csrf
     assert snap['service']['age_late_s'] == demo_config.service.age_late_s
+
+
+async def test_a_robot_fault_raises_one_alert_per_fault(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    await robot_state(aredis, 'grill1', 'fault', detail='burner ignition failed')
+    assert await alerts.raise_robot_faults(aredis, demo_config) == 1
+    assert await alerts.raise_robot_faults(aredis, demo_config) == 0
+    (alert,) = await alerts.recent(aredis)
+    assert (alert['kind'], alert['robot_id'], alert['severity']) == (
+        'robot_fault',
+        'grill1',
+        'critical',
+    )
+    assert 'burner ignition failed' in alert['message']
+    await robot_state(aredis, 'grill1', 'idle')
+    assert await alerts.raise_robot_faults(aredis, demo_config) == 0
+    await robot_state(aredis, 'grill1', 'fault')
+    assert await alerts.raise_robot_faults(aredis, demo_config) == 1

@@ -1,15 +1,16 @@
 """Alerts for the console: the open ones, acknowledging, and the late-order checker.
 
-Robot, job and pickup alerts are raised where they happen (dispatcher, fleet bridge); the
-console raises `order.late` itself, once per order, when a ticket passes `age_late_s`.
+Lost robots, dead-lettered dishes and pickups that timed out are raised where they happen (the
+dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
+`age_late_s`, and `robot_fault`, once per fault, when a robot's mirrored mode is `fault`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any
 
 import redis.exceptions
@@ -19,11 +20,15 @@ from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.audit import feed_fields
+from orchestrator.console.fleet import robot_kinds
 from orchestrator.dispatch.alerts import raise_alert
 from orchestrator.timeline import FINAL, now_ms
 
 log = logging.getLogger(__name__)
 SHOWN = 200
+# Real seconds between two checks; ticket ages are minutes, faults want attention now.
+LATE_CHECK_S = 15.0
+FAULT_CHECK_S = 2.0
 
 
 async def recent(r: Redis, count: int = SHOWN) -> list[dict[str, Any]]:
@@ -61,11 +66,11 @@ async def raise_late_orders(r: Redis, cfg: RestaurantConfig) -> int:
         if t['status'] in FINAL or age_ms < late_ms:
             continue
         if await r.set(
-            keys.alert_raised('order.late', t['id']), '1', nx=True, ex=tickets.WINDOW_MS // 1000
+            keys.alert_raised('order_late', t['id']), '1', nx=True, ex=tickets.WINDOW_MS // 1000
         ):
             await raise_alert(
                 r,
-                'order.late',
+                'order_late',
                 'warning',
                 f'{t["table"]} order {t["id"]} is {age_ms // 60000} min old '
                 f'and still {t["status"]}',
@@ -76,13 +81,46 @@ async def raise_late_orders(r: Redis, cfg: RestaurantConfig) -> int:
     return raised
 
 
-async def late_checker(r: Redis, cfg: RestaurantConfig, every_s: float = 15.0) -> None:
-    """Runs for the life of the process; the SET NX marker keeps several processes from
-    raising the same alert twice."""
+async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
+    """Raise `robot_fault` when a robot reports fault, once per fault; returns how many."""
+    robot_ids = list(robot_kinds(cfg))
+    async with r.pipeline(transaction=False) as pipe:
+        for rid in robot_ids:
+            pipe.hmget(keys.robot(rid), ['mode', 'detail'])
+        states = await pipe.execute()
+    raised = 0
+    for rid, (mode, detail) in zip(robot_ids, states, strict=True):
+        marker = keys.alert_raised('robot_fault', rid)
+        if mode != 'fault':
+            await r.delete(marker)
+        elif await r.set(marker, '1', nx=True):
+            await raise_alert(
+                r,
+                'robot_fault',
+                'critical',
+                f'{rid} reports a fault: {detail or "no detail"}',
+                robot_id=rid,
+            )
+            raised += 1
+    return raised
+
+
+async def periodic(check: Callable[[], Awaitable[int]], every_s: float) -> None:
+    """Run a check for the life of the process, surviving Redis outages; the SET NX markers
+    keep several processes from raising the same alert twice."""
     while True:
-        with contextlib.suppress(redis.exceptions.ConnectionError):
-            try:
-                await raise_late_orders(r, cfg)
-            except (redis.exceptions.ResponseError, ValueError, json.JSONDecodeError) as e:
-                log.warning('late-order check failed: %s', e)
+        try:
+            await check()
+        except redis.exceptions.ConnectionError:
+            pass
+        except (redis.exceptions.RedisError, ValueError) as e:
+            log.warning('alert check %s failed: %s', getattr(check, '__name__', check), e)
         await asyncio.sleep(every_s)
+
+
+def checkers(r: Redis, cfg: RestaurantConfig) -> list[Coroutine[None, None, None]]:
+    """The console's own alert checks, to run as background tasks."""
+    return [
+        periodic(partial(raise_late_orders, r, cfg), LATE_CHECK_S),
+        periodic(partial(raise_robot_faults, r, cfg), FAULT_CHECK_S),
+    ]

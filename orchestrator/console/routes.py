@@ -33,7 +33,7 @@ STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One feed reader and one late-order checker per process, on the app's Redis client
+    """One feed reader and the alert checks per process, on the app's Redis client
     (`app.state.ctx` of orchestrator.api.app) or, mounted elsewhere, on its own."""
     shared = getattr(app.state, 'ctx', None)
     settings = shared.settings if shared else get_settings()
@@ -41,14 +41,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     r = shared.redis if shared else Redis.from_url(settings.redis_url, decode_responses=True)
     fanout = Fanout(r, transform=feed.console_transform(r, cfg))
     await fanout.start()
-    checker = asyncio.create_task(alerts.late_checker(r, cfg), name='late-order checker')
+    checks = [asyncio.create_task(c) for c in alerts.checkers(r, cfg)]
     app.state.console = ConsoleContext(r, settings, cfg, fanout)
     try:
         yield
     finally:
-        checker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await checker
+        for task in checks:
+            task.cancel()
+        await asyncio.gather(*checks, return_exceptions=True)
         await fanout.stop()
         if not shared:
             await r.aclose()
