@@ -1,13 +1,15 @@
 """Order intake throughput and latency, beside a bare FastAPI + one-XADD baseline.
 
-Starts its own redis-server (AOF, appendfsync always unless told otherwise), then two uvicorn
-processes on that Redis — `robodine serve` and a bare FastAPI app whose one endpoint does a
-single XADD — and drives each with the same closed-loop load: `--clients` concurrent
-keep-alive connections posting `--orders` orders in total (distinct idempotency keys, tables
-round-robin, two lines / two cook jobs per order). Prints orders/s and p50/p99 latency of both
-and the ratio intake/baseline (target >= 0.7); `--json` prints one JSON object instead.
+Starts its own redis-server (AOF, appendfsync always unless told otherwise), then uvicorn
+processes on that Redis one after the other: a bare FastAPI app whose one endpoint does a
+single XADD, the orchestrator API (`create_app` without the console extension) and, with
+`--whole`, `robodine serve` as deployed. Each gets the same closed-loop load: `--clients`
+concurrent keep-alive connections posting `--orders` orders in total (distinct idempotency
+keys, tables round-robin, two lines / two cook jobs per order). Prints orders/s and p50/p99
+latency and the throughput ratio intake/baseline (target >= 0.7); `--json` prints one JSON
+object instead.
 
-    .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--json]
+    .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--whole] [--json]
 """
 
 from __future__ import annotations
@@ -62,10 +64,15 @@ def baseline_app(redis_url: str) -> FastAPI:
     return app
 
 
-def serve_baseline(redis_url: str, port: int) -> None:
-    uvicorn.run(
-        baseline_app(redis_url), host='127.0.0.1', port=port, log_level='warning', access_log=False
-    )
+def serve(kind: str, redis_url: str, port: int) -> None:
+    """Run the baseline, or the orchestrator API alone (no console, no dispatcher)."""
+    if kind == 'baseline':
+        app = baseline_app(redis_url)
+    else:
+        from orchestrator.api.app import create_app
+
+        app = create_app(Settings(redis_url=redis_url), extensions=())
+    uvicorn.run(app, host='127.0.0.1', port=port, log_level='warning', access_log=False)
 
 
 @contextmanager
@@ -157,13 +164,18 @@ def main() -> int:
     p.add_argument('--orders', type=int, default=3000)
     p.add_argument('--clients', type=int, default=64)
     p.add_argument('--appendfsync', choices=['always', 'everysec'], default='always')
+    p.add_argument(
+        '--whole',
+        action='store_true',
+        help='also measure `robodine serve` as deployed (with the console and its feed reader)',
+    )
     p.add_argument('--json', action='store_true', help='print one JSON object')
     p.add_argument(
-        '--serve-baseline', nargs=2, metavar=('REDIS_URL', 'PORT'), help=argparse.SUPPRESS
+        '--serve', nargs=3, metavar=('KIND', 'REDIS_URL', 'PORT'), help=argparse.SUPPRESS
     )
     args = p.parse_args()
-    if args.serve_baseline:
-        serve_baseline(args.serve_baseline[0], int(args.serve_baseline[1]))
+    if args.serve:
+        serve(args.serve[0], args.serve[1], int(args.serve[2]))
         return 0
 
     cfg = load_restaurant(DEFAULT_CONFIG)
@@ -171,37 +183,30 @@ def main() -> int:
     paths = [
         f'/api/tables/{sign(keys, cfg.restaurant.id, t.id)}/orders'.encode() for t in cfg.tables
     ]
+    figures: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp), appendfsync=args.appendfsync).start()
         try:
-            port = free_port()
-            with server(
-                [sys.executable, __file__, '--serve-baseline', redis.url, str(port)], port
-            ) as url:
-                baseline = measure(url, paths, args.orders, args.clients)
-            port = free_port()
-            with server(
-                [
-                    sys.executable,
-                    '-m',
-                    'orchestrator.cli',
-                    'serve',
-                    '--redis-url',
-                    redis.url,
-                    '--port',
-                    str(port),
-                ],
-                port,
-            ) as url:
-                intake = measure(url, paths, args.orders, args.clients)
+            runs = {
+                kind: [sys.executable, __file__, '--serve', kind, redis.url]
+                for kind in ('baseline', 'intake')
+            }
+            if args.whole:
+                runs['whole'] = [
+                    *(sys.executable, '-m', 'orchestrator.cli', 'serve'),
+                    *('--redis-url', redis.url, '--port'),
+                ]
+            for kind, cmd in runs.items():
+                port = free_port()
+                with server([*cmd, str(port)], port) as url:
+                    figures[kind] = measure(url, paths, args.orders, args.clients)
         finally:
             redis.stop()
-    ratio = round(intake['orders_per_s'] / baseline['orders_per_s'], 3)
+    ratio = round(figures['intake']['orders_per_s'] / figures['baseline']['orders_per_s'], 3)
     result = {
         'clients': args.clients,
         'appendfsync': args.appendfsync,
-        'intake': intake,
-        'baseline': baseline,
+        **figures,
         'throughput_ratio': ratio,
         'target_ratio': 0.7,
     }
@@ -209,12 +214,12 @@ def main() -> int:
         print(json.dumps(result))
     else:
         print(f'{args.orders} orders, {args.clients} clients, appendfsync {args.appendfsync}')
-        for name, r in (('intake', intake), ('baseline', baseline)):
+        for name, r in figures.items():
             print(
                 f'  {name:9} {r["orders_per_s"]:8.1f} orders/s   p50 {r["p50_ms"]:6.2f} ms'
                 f'   p99 {r["p99_ms"]:6.2f} ms'
             )
-        print(f'  ratio     {ratio:.3f} (target >= 0.7)')
+        print(f'  ratio     {ratio:.3f} intake / baseline (target >= 0.7)')
     return 0
 
 
