@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 import yaml
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.rush.diners import plan_parties
+from orchestrator.rush.diners import Host, plan_parties
 from orchestrator.rush.report import route_m, stats
 from orchestrator.rush.scenario import ScenarioError, load_scenario, offered_load
 from orchestrator.settings import REPO_ROOT
@@ -93,3 +94,21 @@ def test_stats_and_trip_routes(demo_config: RestaurantConfig) -> None:
     one_stop = route_m(demo_config, serve1, ['t02'], back=False)
     assert one_stop > there_and_back
     assert route_m(demo_config, serve1, ['t02'], back=True) > one_stop
+
+
+async def test_host_seats_the_smallest_fitting_table_and_queues(
+    demo_config: RestaurantConfig,
+) -> None:
+    host = Host(list(demo_config.tables))
+    two = await host.seat(2, 1.0)
+    assert two is not None and two.seats == 2
+    fours = [await host.seat(4, 1.0) for _ in range(12)]
+    assert all(t is not None and t.seats == 4 for t in fours)
+    # No four-seater left: a party of four waits at the door, and leaves if none frees up.
+    assert await host.seat(4, 0.05) is None
+    waiting = asyncio.create_task(host.seat(3, 5.0))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    assert fours[0] is not None
+    await host.release(fours[0])
+    assert await waiting == fours[0]

@@ -38,6 +38,8 @@ DRAIN_S = 45 * 60
 # Simulated seconds the serving robots get afterwards to finish their trips.
 TRIPS_BACK_S = 10 * 60
 MAX_SPEED = 1000.0
+# Above this time scale the diffdrive driver is no longer reliable on a loaded 2-core machine.
+DIFFDRIVE_SPEED = 10.0
 
 
 class CollisionListener:
@@ -159,6 +161,12 @@ def rush_command(args: argparse.Namespace) -> int:
     if not 0 < args.speed <= MAX_SPEED:
         print(f'error: --speed must be in (0, {MAX_SPEED:g}], got {args.speed:g}', file=sys.stderr)
         return 1
+    if args.driver == 'diffdrive' and args.speed > DIFFDRIVE_SPEED:
+        print(
+            f'warning: closed-loop driving above {DIFFDRIVE_SPEED:g}x overshoots on a busy '
+            'machine (README "Simulation"); the sim driver has no such limit',
+            file=sys.stderr,
+        )
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix='robodine-rush-'))
     if (data_dir / 'redis').exists():
         print(f'error: {data_dir} holds an earlier run; give an empty --data-dir', file=sys.stderr)
