@@ -64,6 +64,7 @@ async def test_anonymous_and_diner_tokens_are_refused(
         assert 'table tokens' in res.json()['detail']
     page = await client.get('/console')
     assert page.status_code == 200 and 'console.js' in page.text
+    assert "frame-ancestors 'none'" in page.headers['content-security-policy']
 
 
 async def test_sign_in_sets_a_strict_cookie_and_csrf_is_required(

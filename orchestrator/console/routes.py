@@ -28,6 +28,15 @@ from orchestrator.timeline import now_ms
 # SSE comment lines keep proxies and the browser from timing out an idle stream.
 KEEPALIVE_S = 15.0
 MENU_ONLY = frozenset({'menu'})
+# The console's own files only, and never inside a frame: a STOP ALL button must not be
+# clickjackable.
+PAGE_HEADERS = {
+    'Cache-Control': 'no-cache',
+    'Content-Security-Policy': "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'",
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+}
 STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
 
 
@@ -67,7 +76,7 @@ def _web_file(name: str) -> str:
 
 @router.get('/console', response_class=HTMLResponse, include_in_schema=False)
 async def page() -> HTMLResponse:
-    return HTMLResponse(_web_file('console.html'), headers={'Cache-Control': 'no-cache'})
+    return HTMLResponse(_web_file('console.html'), headers=PAGE_HEADERS)
 
 
 @router.get('/console/static/{name}', include_in_schema=False)

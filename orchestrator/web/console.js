@@ -381,7 +381,7 @@ function renderFleet() {
       <td><span class="mode ${esc(mode)}">${esc(mode)}</span>${r.detail ? `<br><span class="muted">${esc(r.detail)}</span>` : ''}</td>
       <td>${battery}</td><td>${jobs}</td>
       <td data-seen="${r.seen_at}">${r.seen_at ? ago(r.seen_at) : 'never'}</td>
-      <td class="buttons">${pauseOrResume}${dock}</td></tr>`;
+      <td><div class="buttons">${pauseOrResume}${dock}</div></td></tr>`;
   }).join('');
 }
 
