@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from api_helpers import line, settings_for, token_for
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator import timeline
 from orchestrator.api.app import create_app
+from orchestrator.api.context import AppContext
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from table_qr.tokens import sign
@@ -476,3 +478,27 @@ async def test_redis_down_gives_503_and_a_retry_creates_the_order_once(
         await r.aclose()
     metrics = (await client.get('/metrics')).text
     assert 'robodine_order_rejections_total{reason="redis_unavailable"} 1' in metrics
+
+
+async def test_services_and_routers_plug_into_the_app(settings: Settings) -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def service(ctx: AppContext) -> AsyncIterator[None]:
+        events.append(f'start {ctx.config.restaurant.id}')
+        yield
+        events.append('stop')
+
+    extra = APIRouter()
+
+    @extra.get('/extra')
+    async def extra_route() -> dict[str, str]:
+        return {'ok': 'yes'}
+
+    app = create_app(settings, extensions=(), services=[service], routers=[extra])
+    async with app.router.lifespan_context(app):
+        assert events == ['start demo']
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url='http://diner.test') as c:
+            assert (await c.get('/extra')).json() == {'ok': 'yes'}
+    assert events == ['start demo', 'stop']
