@@ -107,7 +107,7 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
         'dish_id': 'kungpao',
         'station': 'wok',
         'line': '0',
-        'options': '["spice=hot", "size=large"]',
+        'options': '["spice=hot","size=large"]',
         'cook_time_s': '240.0',
     }
     drinks = await aredis.xrange(keys.cook_stream('drinks'))
