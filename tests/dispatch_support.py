@@ -225,14 +225,17 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-async def robots_heard(r: Redis, cfg: RestaurantConfig) -> bool:
-    """Every robot's heartbeat has reached Redis through a dispatcher's fleet bridge."""
+async def robots_heard(r: Redis, cfg: RestaurantConfig, idle: bool = False) -> bool:
+    """Every robot's heartbeat has reached Redis through a dispatcher's fleet bridge (and,
+    with `idle`, every robot is idle)."""
     ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
     async with r.pipeline(transaction=False) as pipe:
         for robot_id in ids:
             pipe.hget(keys.robot(robot_id), 'mode')
         modes = await pipe.execute()
-    return all(m not in (None, 'lost') for m in modes)
+    if idle:
+        return all(m == 'idle' for m in modes)
+    return all(m not in (None, 'unknown', 'lost') for m in modes)
 
 
 class Diners:
@@ -244,25 +247,39 @@ class Diners:
         self.client, self.r, self.settings, self.cfg = client, r, settings, cfg
         self.orders: dict[str, str] = {}  # order_id -> table_id
         self.pickups_sent: set[str] = set()
+        # Why orders were not accepted (status and body, or the transport error).
+        self.refused: list[str] = []
 
     def token(self, table_id: str) -> str:
         return sign(self.settings.table_keys, self.cfg.restaurant.id, table_id)
 
-    async def order(self, table_id: str, items: list[tuple[str, int]]) -> str | None:
-        """Place an order; its id on 201, None if the API refused it (e.g. Redis down)."""
-        try:
-            res = await self.client.post(
-                f'/api/tables/{self.token(table_id)}/orders',
-                json={'items': [{'dish_id': d, 'quantity': q} for d, q in items]},
-                headers={'Idempotency-Key': secrets.token_hex(16)},
-            )
-        except httpx.TransportError:
-            return None
-        if res.status_code != 201:
-            return None
-        order_id = str(res.json()['id'])
-        self.orders[order_id] = table_id
-        return order_id
+    async def order(
+        self, table_id: str, items: list[tuple[str, int]], attempts: int = 5
+    ) -> str | None:
+        """Place an order as the diner page does (a 503 or a dropped connection is retried
+        with the same Idempotency-Key); its id on 201, None if it was never accepted."""
+        key = secrets.token_hex(16)
+        body = {'items': [{'dish_id': d, 'quantity': q} for d, q in items]}
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(0.5 * attempt)
+            try:
+                res = await self.client.post(
+                    f'/api/tables/{self.token(table_id)}/orders',
+                    json=body,
+                    headers={'Idempotency-Key': key},
+                )
+            except httpx.TransportError as e:
+                self.refused.append(repr(e))
+                continue
+            if res.status_code == 201:
+                order_id = str(res.json()['id'])
+                self.orders[order_id] = table_id
+                return order_id
+            self.refused.append(f'{res.status_code} {res.text}')
+            if res.status_code != 503:
+                return None
+        return None
 
     async def statuses(self) -> dict[str, str]:
         ids = list(self.orders)

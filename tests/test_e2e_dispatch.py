@@ -26,7 +26,7 @@ from tests.dispatch_support import Diners, Kitchen, nothing_pending, robots_hear
 
 pytestmark = pytest.mark.ros
 
-TIME_SCALE = 100.0
+TIME_SCALE = 200.0
 # Simulated seconds; long enough for the test's diners to confirm every pickup.
 PICKUP_TIMEOUT_S = 3000.0
 STATUS_ORDER = ['received', 'cooking', 'ready', 'delivering', 'arrived', 'served']
@@ -58,7 +58,8 @@ async def diners(
         fleet.start_dispatcher(redis_url)
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             d = Diners(client, aredis, settings_for(redis_url), fleet.cfg)
-            await wait_for(lambda: robots_heard(aredis, fleet.cfg), 60, what='robots')
+            # Heard, and idle: nothing left over from an earlier test.
+            await wait_for(lambda: robots_heard(aredis, fleet.cfg, idle=True), 90, what='robots')
             picker = asyncio.create_task(d.pick_up())
             try:
                 yield d
@@ -126,7 +127,7 @@ def random_orders(
 
 async def place_all(diners: Diners, orders: list[tuple[str, list[tuple[str, int]]]]) -> list[str]:
     placed = await asyncio.gather(*(diners.order(t, items) for t, items in orders))
-    assert all(placed), 'every order gets a 201'
+    assert all(placed), diners.refused
     return [o for o in placed if o]
 
 
@@ -207,7 +208,8 @@ async def test_stale_dispatcher_is_fenced(fleet: Kitchen, diners: Diners) -> Non
     await assert_cooked_once(fleet, diners)
     # What the woken dispatcher still believed it held was refused.
     await wait_for(lambda: _fenced(diners), 20, what='fenced writes of the stale dispatcher')
-    assert 'taken over' in fleet.dispatcher_log(old)
+    log = fleet.dispatcher_log(old)
+    assert 'taken over' in log or ': fenced' in log, log
 
 
 async def _reclaimed(d: Diners) -> bool:

@@ -178,6 +178,12 @@ class Cooking:
             )
             self._launch(flight.pending, flight.robot_id, claim.epoch)
         else:
+            log.warning(
+                '%s/%d was taken over by another dispatcher (%s)',
+                flight.job_id,
+                flight.epoch,
+                claim,
+            )
             self._drop(flight)
 
     def _feedback(self, flight: Flight, fb: Any) -> None:
@@ -208,7 +214,14 @@ class Cooking:
             out = await self.d.retrying(
                 lambda: jobs.complete_job(r, job_id, flight.epoch, flight.robot_id)
             )
-            log.info('%s cooked by %s (%s)', job_id, flight.robot_id, out)
+            log.log(
+                logging.WARNING if out == 'fenced' else logging.INFO,
+                '%s cooked by %s under epoch %d: %s',
+                job_id,
+                flight.robot_id,
+                flight.epoch,
+                out,
+            )
         else:
             out = await self.d.retrying(
                 lambda: jobs.fail_job(
