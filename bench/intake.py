@@ -76,7 +76,7 @@ def serve(kind: str, redis_url: str, port: int) -> None:
 
 
 @contextmanager
-def server(cmd: list[str], port: int) -> Iterator[str]:
+def server(cmd: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, 'ROBODINE_LOG_LEVEL': 'WARNING'}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
     url = f'http://127.0.0.1:{port}'
@@ -91,7 +91,7 @@ def server(cmd: list[str], port: int) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f'server {cmd} did not start')
             time.sleep(0.1)
-        yield url
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -153,10 +153,22 @@ async def load(
     }
 
 
-def measure(url: str, paths: list[bytes], orders: int, clients: int) -> dict[str, float]:
-    port = int(url.rsplit(':', 1)[1])
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def measure(
+    proc: subprocess.Popen[bytes], port: int, paths: list[bytes], orders: int, clients: int
+) -> dict[str, float]:
+    """Throughput and latency, plus the server's CPU time per order: on a shared machine the
+    latter is the steadier figure (it does not count time the server waited for a core)."""
     asyncio.run(load(port, paths, WARMUP, clients, start_at=1))
-    return asyncio.run(load(port, paths, orders, clients, start_at=2))
+    cpu = cpu_seconds(proc.pid)
+    figures = asyncio.run(load(port, paths, orders, clients, start_at=2))
+    figures['server_cpu_us_per_order'] = round((cpu_seconds(proc.pid) - cpu) / orders * 1e6)
+    return figures
 
 
 def main() -> int:
@@ -198,16 +210,22 @@ def main() -> int:
                 ]
             for kind, cmd in runs.items():
                 port = free_port()
-                with server([*cmd, str(port)], port) as url:
-                    figures[kind] = measure(url, paths, args.orders, args.clients)
+                with server([*cmd, str(port)], port) as proc:
+                    figures[kind] = measure(proc, port, paths, args.orders, args.clients)
         finally:
             redis.stop()
     ratio = round(figures['intake']['orders_per_s'] / figures['baseline']['orders_per_s'], 3)
+    cpu_ratio = round(
+        figures['baseline']['server_cpu_us_per_order']
+        / figures['intake']['server_cpu_us_per_order'],
+        3,
+    )
     result = {
         'clients': args.clients,
         'appendfsync': args.appendfsync,
         **figures,
         'throughput_ratio': ratio,
+        'cpu_ratio': cpu_ratio,
         'target_ratio': 0.7,
     }
     if args.json:
@@ -218,8 +236,10 @@ def main() -> int:
             print(
                 f'  {name:9} {r["orders_per_s"]:8.1f} orders/s   p50 {r["p50_ms"]:6.2f} ms'
                 f'   p99 {r["p99_ms"]:6.2f} ms'
+                f'   server CPU {r["server_cpu_us_per_order"]:5.0f} us/order'
             )
-        print(f'  ratio     {ratio:.3f} intake / baseline (target >= 0.7)')
+        print(f'  ratio     {ratio:.3f} intake / baseline throughput (target >= 0.7)')
+        print(f'            {cpu_ratio:.3f} baseline / intake server CPU per order')
     return 0
 
 
