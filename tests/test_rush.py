@@ -93,7 +93,8 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     assert ticket['p50'] <= ticket['p95'] <= ticket['max']
     # Nothing beats unlimited robots and stations.
     assert ticket['mean'] >= bound['mean'] and report['ticket_to_lower_bound'] >= 1
-    assert report['pass_wait_s']['n'] == orders['served']
+    assert report['pass_wait_s']['n'] == report['dispatch_wait_s']['n'] == orders['served']
+    assert report['dispatch_wait_s']['mean'] <= report['pass_wait_s']['mean']
 
     robots = report['robots']
     cooked = 0
