@@ -78,8 +78,13 @@ class CollisionListener:
         self.events.append(json.loads(msg.data))
 
     def _spin(self) -> None:
-        while self._ctx.ok():
-            self._executor.spin_once(timeout_sec=0.1)
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            while self._ctx.ok():
+                self._executor.spin_once(timeout_sec=0.1)
+        except ExternalShutdownException:
+            pass  # stop() shut the context down
 
     def result(self) -> dict[str, Any]:
         return {'count': len(self.events), 'source': 'floor plant', 'events': list(self.events)}
