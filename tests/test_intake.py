@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from redis.asyncio import Redis
@@ -75,3 +76,20 @@ async def test_a_price_change_is_seen_by_the_next_order(
     await aredis.delete(keys.price('bulgogi'))
     third = await intake.take('t02', 'key-000012', order(('bulgogi', 1)))
     assert json.loads(third.value)['total'] == 18000
+
+
+async def test_concurrent_orders_each_stored_once_and_script_reloaded(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    intake = Intake(aredis, demo_config)
+    keys_ = [f'key-{i:06d}' for i in range(40)]
+    outcomes = await asyncio.gather(
+        *(intake.take('t03', k, order(('mochi', 1))) for k in keys_ + keys_)
+    )
+    assert sorted(o.kind for o in outcomes) == ['created'] * 40 + ['replay'] * 40
+    assert await aredis.zcard(keys.table_orders('t03')) == 40
+    assert await aredis.xlen(keys.cook_stream('dessert')) == 40
+    # Redis restarted without its script cache: the script is loaded again.
+    await aredis.script_flush()
+    again = await intake.take('t03', 'key-after-flush', order(('mochi', 1)))
+    assert again.kind == 'created'
