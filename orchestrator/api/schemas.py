@@ -34,6 +34,61 @@ EVENT_EXAMPLE: dict[str, Any] = {
     'data': {'table_id': 't01', 'total': 29000, 'jobs': 2},
 }
 
+MENU_EXAMPLE: dict[str, Any] = {
+    'restaurant': {
+        'id': 'demo',
+        'name': {
+            'ko': '로보다인 서울',
+            'en': 'Robodine Seoul',
+            'zh': '机器人餐厅首尔店',
+        },
+        'currency': 'KRW',
+        'currency_decimals': 0,
+    },
+    'categories': [
+        {
+            'id': 'mains',
+            'name': {'ko': '메인', 'en': 'Mains', 'zh': '主菜'},
+            'dishes': [
+                {
+                    'id': 'mapo-tofu',
+                    'name': {
+                        'ko': '마파두부',
+                        'en': 'Mapo Tofu',
+                        'zh': '麻婆豆腐',
+                    },
+                    'station': 'wok',
+                    'price': 12000,
+                    'allergens': ['soy', 'pork'],
+                    'available': True,
+                    'options': [
+                        {
+                            'id': 'spice',
+                            'name': {
+                                'ko': '맵기',
+                                'en': 'Spice level',
+                                'zh': '辣度',
+                            },
+                            'default': 'medium',
+                            'choices': [
+                                {
+                                    'id': 'hot',
+                                    'name': {
+                                        'ko': '매운맛',
+                                        'en': 'Hot',
+                                        'zh': '特辣',
+                                    },
+                                    'price_delta': 500,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
 
 class ErrorOut(BaseModel):
     model_config = ConfigDict(
