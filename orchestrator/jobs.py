@@ -95,13 +95,14 @@ return {epoch, attempts, j[5] or ''}
 """
 )
 
-# KEYS: job, stats. ARGV: epoch, owner, lease_ms. 1 = renewed, 0 = fenced (not ours any more).
+# KEYS: job, stats. ARGV: epoch, owner, lease_ms. 0 = fenced: in flight under another epoch
+# or owner. 1 = renewed, or settled meanwhile (its result is on its way; nothing to keep).
 _RENEW = (
     _SERVER_NOW
     + """
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
-if (j[1] == 'dispatched' or j[1] == 'cooking') and tonumber(j[2]) == tonumber(ARGV[1])
-    and j[3] == ARGV[2] then
+if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 1 end
+if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[3]))
   return 1
 end

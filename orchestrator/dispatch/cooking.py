@@ -61,22 +61,29 @@ class Cooking:
         self.d = d
         self.queue: dict[str, list[Pending]] = {s.id: [] for s in d.cfg.stations}
         self.flights: dict[str, Flight] = {}
+        # Jobs whose claim is in flight.
+        self.claiming: set[str] = set()
 
     def _known(self, job_id: str) -> bool:
-        return job_id in self.flights or any(
-            p.job_id == job_id for q in self.queue.values() for p in q
+        return (
+            job_id in self.flights
+            or job_id in self.claiming
+            or any(p.job_id == job_id for q in self.queue.values() for p in q)
         )
 
-    async def add_entries(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        """New (or recovered) stream entries: queue those whose job still needs a robot."""
-        fresh = [(i, f) for i, f in entries if 'job_id' in f and not self._known(f['job_id'])]
-        if not fresh:
+    async def add_entries(self, entries: list[tuple[str, dict[str, str]]], fresh: bool) -> None:
+        """Stream entries to queue. `fresh` ones were never delivered before, so their jobs
+        are queued (the claim checks anyway); recovered ones are looked up first."""
+        new = [(i, f) for i, f in entries if 'job_id' in f and not self._known(f['job_id'])]
+        if not new:
             return
-        async with self.d.r.pipeline(transaction=False) as pipe:
-            for _, f in fresh:
-                pipe.hmget(keys.job(f['job_id']), 'status', 'robot', 'failed_on')
-            states = await pipe.execute()
-        for (entry_id, f), (status, robot, failed_on) in zip(fresh, states, strict=True):
+        states: list[Any] = [(jobs.QUEUED, '', '[]')] * len(new)
+        if not fresh:
+            async with self.d.r.pipeline(transaction=False) as pipe:
+                for _, f in new:
+                    pipe.hmget(keys.job(f['job_id']), 'status', 'robot', 'failed_on')
+                states = await pipe.execute()
+        for (entry_id, f), (status, robot, failed_on) in zip(new, states, strict=True):
             if status in jobs.SETTLED or status is None:
                 await jobs.ack_entry(self.d.r, f.get('station', ''), entry_id)
                 continue
@@ -100,13 +107,24 @@ class Cooking:
             return p.prefer if robots[p.prefer].reachable else None
         return pick_cook(JobView(p.job_id, p.fields['station'], p.failed_on), robots)
 
-    async def schedule(self) -> None:
+    def schedule(self) -> None:
+        """Hand every queued job a robot can take now to a claim task. The robot's slot is
+        held while the claim is in flight, so claims run side by side (each is a Redis round
+        trip with an fsync) without overbooking a robot."""
         for queue in self.queue.values():
             for p in list(queue):
                 robot_id = self._choose(p)
                 if robot_id is None:
                     continue
-                claim = await jobs.claim_job(
+                queue.remove(p)
+                self.claiming.add(p.job_id)
+                self.d.robots[robot_id].assigned.add(p.job_id)
+                self.d.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
+
+    async def _claim(self, p: Pending, robot_id: str) -> None:
+        try:
+            claim = await self.d.retrying(
+                lambda: jobs.claim_job(
                     self.d.r,
                     p.job_id,
                     p.fields['order_id'],
@@ -115,13 +133,18 @@ class Cooking:
                     self.d.lease_s,
                     p.entry_id,
                 )
-                queue.remove(p)
-                if isinstance(claim, jobs.Claim):
-                    self._launch(p, robot_id, claim.epoch)
-                elif claim in jobs.SETTLED or claim == 'missing':
-                    await jobs.ack_entry(self.d.r, p.fields['station'], p.entry_id)
-                # Otherwise another dispatcher holds it; its entry comes back to us by
-                # XAUTOCLAIM if that one dies.
+            )
+        finally:
+            self.claiming.discard(p.job_id)
+            self.d.robots[robot_id].assigned.discard(p.job_id)
+        if isinstance(claim, jobs.Claim):
+            self._launch(p, robot_id, claim.epoch)
+            return
+        if claim in jobs.SETTLED or claim == 'missing':
+            await jobs.ack_entry(self.d.r, p.fields['station'], p.entry_id)
+        # Otherwise another dispatcher holds it; its entry comes back to us by XAUTOCLAIM
+        # if that one dies.
+        self.d.wake()
 
     def _launch(self, p: Pending, robot_id: str, epoch: int) -> None:
         old = self.flights.get(p.job_id)
@@ -245,9 +268,8 @@ class Cooking:
         """Keep the leases of flights on robots that are still there."""
         live = [f for f in self.flights.values() if self.d.robots[f.robot_id].mode != 'lost']
         for f in live:
-            if not await jobs.renew_lease(
-                self.d.r, f.job_id, f.epoch, self.d.name, self.d.lease_s
-            ):
+            ok = await jobs.renew_lease(self.d.r, f.job_id, f.epoch, self.d.name, self.d.lease_s)
+            if not ok and self.flights.get(f.job_id) is f:
                 log.warning('%s/%d was taken over by another dispatcher', f.job_id, f.epoch)
                 if f.task is not None:
                     f.task.cancel()

@@ -195,7 +195,9 @@ class Dispatcher:
             with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: it exists
                 await self.r.xgroup_create(stream, group, id='0', mkstream=True)
 
-    async def _dispatch_entries(self, stream: str, entries: list[Any]) -> None:
+    async def _dispatch_entries(
+        self, stream: str, entries: list[Any], fresh: bool = False
+    ) -> None:
         live = [(i, f) for i, f in entries if f]
         # Pending entries that were deleted meanwhile come back without fields.
         if gone := [i for i, f in entries if not f]:
@@ -203,7 +205,7 @@ class Dispatcher:
         if stream == keys.DELIVERIES:
             await self.serving.add_entries(live)
         else:
-            await self.cooking.add_entries(live)
+            await self.cooking.add_entries(live, fresh)
         self.wake()
 
     async def _read_jobs(self) -> None:
@@ -225,7 +227,7 @@ class Dispatcher:
                 keys.COOK_GROUP, self.name, streams, count=READ_COUNT, block=READ_BLOCK_MS
             )
             for stream, entries in got or []:
-                await self._dispatch_entries(stream, entries)
+                await self._dispatch_entries(stream, entries, fresh=True)
 
     async def _read_control(self) -> None:
         await self._ensure_groups()
@@ -275,11 +277,13 @@ class Dispatcher:
 
     async def _schedule(self) -> None:
         while True:
-            timeout = self.serving.wait_s / 2 if self.serving.ready else 1.0
+            # Short naps only while a batch is waiting for its moment to leave.
+            batching = self.serving.ready and self.serving.free_robots()
+            timeout = self.serving.wait_s / 2 if batching else 1.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
-            await self.cooking.schedule()
+            self.cooking.schedule()
             await self.serving.plan()
 
     # -- robots ----------------------------------------------------------------------------

@@ -93,7 +93,7 @@ class Serving:
                     pipe.xdel(keys.DELIVERIES, entry_id)
                     await pipe.execute()
 
-    def _free_robots(self) -> list[str]:
+    def free_robots(self) -> list[str]:
         """Serving robots that can leave now, idle ones first."""
         busy = {t.robot_id for t in self.trips.values()}
         free = [
@@ -105,7 +105,7 @@ class Serving:
 
     async def plan(self) -> None:
         while self.ready:
-            free = self._free_robots()
+            free = self.free_robots()
             if not free:
                 return
             robot_id = free[0]
@@ -352,7 +352,8 @@ class Serving:
         for t in list(self.trips.values()):
             if self.d.robots[t.robot_id].mode == 'lost':
                 continue
-            if not await trips.renew(self.d.r, t.trip_id, t.epoch, self.d.name, self.d.lease_s):
+            ok = await trips.renew(self.d.r, t.trip_id, t.epoch, self.d.name, self.d.lease_s)
+            if not ok and self.trips.get(t.trip_id) is t:
                 log.warning('trip %s/%d was taken over', t.trip_id, t.epoch)
                 if t.task is not None:
                     t.task.cancel()

@@ -207,7 +207,8 @@ async def release(r: Redis, trip_id: str, epoch: int) -> bool:
 _RENEW = """
 local t = redis.call('TIME')
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
-if j[1] == 'active' and tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
+if j[1] ~= 'active' then return 1 end  -- finished meanwhile: nothing to keep
+if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'lease_until', tonumber(t[1]) * 1000 + tonumber(ARGV[3]))
   return 1
 end
