@@ -21,6 +21,7 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.audit import feed_fields
 from orchestrator.console.fleet import robot_kinds
+from orchestrator.console.tasks import cancel_requested
 from orchestrator.dispatch.alerts import raise_alert
 from orchestrator.timeline import FINAL, now_ms
 
@@ -108,13 +109,15 @@ async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
 async def periodic(check: Callable[[], Awaitable[int]], every_s: float) -> None:
     """Run a check for the life of the process, surviving Redis outages; the SET NX markers
     keep several processes from raising the same alert twice."""
-    while True:
+    while not cancel_requested():
         try:
             await check()
         except redis.exceptions.ConnectionError:
             pass
         except (redis.exceptions.RedisError, ValueError) as e:
             log.warning('alert check %s failed: %s', getattr(check, '__name__', check), e)
+        if cancel_requested():
+            return
         await asyncio.sleep(every_s)
 
 

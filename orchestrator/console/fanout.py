@@ -24,6 +24,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
+from orchestrator.console.tasks import cancel_requested
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class Fanout:
 
     async def _run(self) -> None:
         delay = 0.1
-        while True:
+        while not cancel_requested():
             try:
                 if self.last_id is None:
                     last = await self.redis.xrevrange(self.stream, count=1)
@@ -154,6 +155,8 @@ class Fanout:
                 )
                 delay = 0.1
             except redis.exceptions.RedisError as e:
+                if cancel_requested():
+                    return
                 log.warning('feed reader: %s; retrying in %.1f s', e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
