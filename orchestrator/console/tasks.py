@@ -1,8 +1,8 @@
 """Background loops that end when cancelled, even when a library swallowed the cancellation.
 
-redis-py can turn a cancellation that lands during a timed read or connect into its own
-TimeoutError; a loop that retries on Redis errors would then run on forever and hang shutdown.
-Such loops check `cancel_requested()` (Python 3.11 `Task.cancelling`) before going round again.
+redis-py (8.x) can swallow a cancellation that lands during a command: the call returns as if
+nothing happened, and a loop around it would run on forever and hang shutdown. Such loops check
+`cancel_requested()` (Python 3.11 `Task.cancelling`) before going round again.
 """
 
 from __future__ import annotations
