@@ -4,6 +4,9 @@
 const TOKEN = decodeURIComponent(location.pathname.split('/').pop());
 const API = `/api/tables/${encodeURIComponent(TOKEN)}`;
 const FINAL = new Set(['served', 'cancelled', 'failed']);
+// Browsers allow ~6 HTTP/1.1 connections per host: follow a few orders live, poll the rest.
+const MAX_STREAMS = 3;
+const POLL_MS = 15000;
 const LANGS = ['ko', 'en', 'zh'];
 
 const state = {
@@ -271,9 +274,13 @@ async function refreshOrder(id) {
 }
 
 function follow(id) {
-  if (state.streams.has(id)) return;
+  if (state.streams.has(id) || state.streams.size >= MAX_STREAMS) return;
   const source = new EventSource(`${API}/orders/${id}/events`);
   state.streams.set(id, source);
+  source.onerror = () => {
+    // Closed for good (e.g. the order is gone): free the slot; polling takes over.
+    if (source.readyState === EventSource.CLOSED) state.streams.delete(id);
+  };
   source.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
     const order = state.orders.get(id);
@@ -287,6 +294,14 @@ function follow(id) {
     }
     refreshOrder(id);  // counters (cooked 2/3) and robot come from the order itself
   };
+}
+
+async function refreshOrders() {
+  try {
+    for (const order of await api('/orders')) showOrder(order);
+  } catch (err) {
+    console.warn('orders refresh failed', err);
+  }
 }
 
 async function confirmPickup(id, button) {
@@ -329,7 +344,8 @@ async function start() {
   state.i18n = await (await fetch('/static/i18n.json')).json();
   applyLanguage(state.lang);
   await loadMenu();
-  for (const order of await api('/orders')) showOrder(order);
+  await refreshOrders();
+  setInterval(refreshOrders, POLL_MS);
   for (const b of document.querySelectorAll('[data-set-lang]')) {
     b.addEventListener('click', () => applyLanguage(b.dataset.setLang));
   }
