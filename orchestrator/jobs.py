@@ -111,10 +111,11 @@ return 0
 """
 )
 
-# KEYS: job, stats. ARGV: epoch, stage, progress. 1 = recorded, 0 = fenced.
+# KEYS: job, stats. ARGV: epoch, stage, progress. 0 = fenced (in flight under another epoch).
 _STAGE = """
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch')
-if (j[1] == 'dispatched' or j[1] == 'cooking') and tonumber(j[2]) == tonumber(ARGV[1]) then
+if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 1 end  -- settled meanwhile
+if tonumber(j[2]) == tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'stage', ARGV[2], 'progress', ARGV[3])
   return 1
 end

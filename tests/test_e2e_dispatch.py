@@ -243,3 +243,34 @@ async def test_redis_restarted_mid_run(
     assert set(first) <= set(diners.orders)
     await wait_for(lambda: _all_served(diners), 180, 0.2, 'every accepted order served')
     await assert_cooked_once(fleet, diners)
+
+
+async def test_control_stream_reaches_the_robot(fleet: Kitchen, diners: Diners) -> None:
+    r = diners.r
+
+    async def control(command: str, robot_id: str) -> None:
+        await r.xadd(keys.CONTROL, {'command': command, 'robot_id': robot_id, 'by': 'op:kim'})
+
+    async def mode_is(robot_id: str, mode: str) -> bool:
+        return await r.hget(keys.robot(robot_id), 'mode') == mode
+
+    await control('pause', 'wok1')
+    await wait_for(lambda: mode_is('wok1', 'paused'), 20, what='wok1 paused')
+    # Refused by the robot (it is not e-stopped): audited with its reason, and alerted.
+    await control('release', 'wok1')
+
+    async def refused() -> bool:
+        alerts = [f for _, f in await r.xrange(keys.ALERTS)]
+        return any(a['kind'] == 'control_refused' and a['robot_id'] == 'wok1' for a in alerts)
+
+    await wait_for(refused, 20, what='the refusal alert')
+    await control('resume', 'wok1')
+    await wait_for(lambda: mode_is('wok1', 'idle'), 20, what='wok1 idle again')
+    audit = [f for _, f in await r.xrange(keys.AUDIT)]
+    assert [(a['action'], a['result']) for a in audit] == [
+        ('robot.pause', 'ok'),
+        ('robot.release', 'not e-stopped'),
+        ('robot.resume', 'ok'),
+    ]
+    assert all(a['who'] == 'op:kim' and a['target'] == 'wok1' for a in audit)
+    assert not await nothing_pending(r, diners.cfg)

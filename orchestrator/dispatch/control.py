@@ -7,7 +7,9 @@ who pressed e-stop sees at once that it did not apply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from orchestrator import redis_keys as keys
@@ -20,6 +22,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMANDS = frozenset({'pause', 'resume', 'estop', 'release', 'dock', 'cancel', 'confirm_pickup'})
+
+
+class Controls:
+    """Runs commands side by side for different robots (a slow robot does not hold up an
+    e-stop of another) and in stream order for one robot; an entry is never run twice at once
+    (it may be read again while pending)."""
+
+    def __init__(self, d: Dispatcher) -> None:
+        self.d = d
+        self._running: set[str] = set()
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def submit(self, entry_id: str, f: dict[str, str]) -> None:
+        if entry_id in self._running:
+            return
+        self._running.add(entry_id)
+        self.d.spawn(self._run(entry_id, f), f'control {entry_id}')
+
+    async def _run(self, entry_id: str, f: dict[str, str]) -> None:
+        try:
+            async with self._locks[f.get('robot_id', '')]:
+                await self.d.retrying(lambda: handle(self.d, entry_id, f))
+        finally:
+            self._running.discard(entry_id)
 
 
 async def handle(d: Dispatcher, entry_id: str, f: dict[str, str]) -> None:

@@ -87,6 +87,7 @@ class Dispatcher:
         }
         self.cooking = Cooking(self)
         self.serving = Serving(self)
+        self.controls = control.Controls(self)
         self.bridge: FleetBridge
         self._seen: dict[str, float] = {}
         self._seq: dict[str, int | None] = {}
@@ -231,21 +232,21 @@ class Dispatcher:
 
     async def _read_control(self) -> None:
         await self._ensure_groups()
-        start = '0'
+        start = '0'  # our pending entries first, then new ones
         while True:
             got = await self.r.xreadgroup(
                 keys.CONTROL_GROUP,
                 self.name,
                 {keys.CONTROL: start},
                 count=20,
-                block=None if start == '0' else READ_BLOCK_MS,
+                block=READ_BLOCK_MS if start == '>' else None,
             )
             entries = [e for _, es in got or [] for e in es]
-            if start == '0' and not entries:
-                start = '>'
+            if start != '>':
+                start = entries[-1][0] if entries else '>'
             for entry_id, f in entries:
                 if f:
-                    await control.handle(self, entry_id, f)
+                    self.controls.submit(entry_id, f)
                 else:
                     await self.r.xack(keys.CONTROL, keys.CONTROL_GROUP, entry_id)
 
@@ -272,7 +273,7 @@ class Dispatcher:
             if found := await self._autoclaim(keys.DELIVERIES, keys.DELIVERY_GROUP):
                 await self._dispatch_entries(keys.DELIVERIES, found)
             for entry_id, f in await self._autoclaim(keys.CONTROL, keys.CONTROL_GROUP):
-                await control.handle(self, entry_id, f)
+                self.controls.submit(entry_id, f)
             await asyncio.sleep(self.lease_s / 4)
 
     async def _schedule(self) -> None:

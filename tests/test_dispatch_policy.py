@@ -1,0 +1,87 @@
+"""The robot choice policy and trip batching (pure logic, the demo restaurant)."""
+
+from __future__ import annotations
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch import delivery
+from orchestrator.dispatch.delivery import ReadyOrder
+from orchestrator.dispatch.policy import JobView, RobotView, pick_cook
+
+
+def fleet(**modes: str) -> dict[str, RobotView]:
+    robots = {
+        'wok1': RobotView('wok1', 'cooking', frozenset({'wok'}), 2),
+        'wok2': RobotView('wok2', 'cooking', frozenset({'wok', 'fryer'}), 2),
+        'grill1': RobotView('grill1', 'cooking', frozenset({'grill', 'fryer'}), 3),
+    }
+    for r in robots.values():
+        r.mode, r.reachable = modes.get(r.robot_id, 'idle'), True
+    return robots
+
+
+def test_station_capacity_and_shortest_queue() -> None:
+    robots = fleet()
+    robots['wok1'].assigned = {'a'}
+    assert pick_cook(JobView('j', 'wok'), robots) == 'wok2'
+    robots['wok2'].assigned = {'b', 'c'}  # full
+    assert pick_cook(JobView('j', 'wok'), robots) == 'wok1'
+    robots['wok1'].reported = frozenset({'d'})  # its heartbeat shows one more: full too
+    assert pick_cook(JobView('j', 'wok'), robots) is None
+    # Fryer: grill1 (1 of 3 used) beats wok2 (full).
+    robots['grill1'].assigned = {'e'}
+    assert pick_cook(JobView('j', 'fryer'), robots) == 'grill1'
+
+
+def test_unavailable_robots_are_skipped() -> None:
+    for mode in ('paused', 'estopped', 'lost', 'fault', 'charging', 'unknown'):
+        robots = fleet(wok1=mode, wok2=mode)
+        assert pick_cook(JobView('j', 'wok'), robots) is None, mode
+    robots = fleet()
+    robots['wok2'].reachable = False  # action server not discovered yet
+    assert pick_cook(JobView('j', 'wok'), robots) == 'wok1'
+
+
+def test_failed_robot_only_as_last_resort() -> None:
+    robots = fleet()
+    robots['wok2'].assigned = {'x'}
+    assert pick_cook(JobView('j', 'wok', frozenset({'wok1'})), robots) == 'wok2'
+    robots['wok2'].mode = 'paused'
+    assert pick_cook(JobView('j', 'wok', frozenset({'wok1'})), robots) == 'wok1'
+
+
+def ready(order_id: str, table_id: str, since: float) -> ReadyOrder:
+    return ReadyOrder(order_id, table_id, f'{since}-0', since)
+
+
+def test_batch_takes_the_oldest_and_its_neighbours(demo_config: RestaurantConfig) -> None:
+    # t01 (4.5, 9.5), t05 (4.5, 7.0) and t02 (8.5, 9.5) are within 4 m of t01; t16 is not.
+    orders = [
+        ready('o16', 't16', 0.0),
+        ready('o1', 't01', 1.0),
+        ready('o5', 't05', 2.0),
+        ready('o2', 't02', 3.0),
+        ready('o1b', 't01', 4.0),
+    ]
+    first = delivery.batch(demo_config, orders, trays=4)
+    assert [o.order_id for o in first] == ['o16']  # the oldest leaves, alone: nobody near
+    second = delivery.batch(demo_config, orders[1:], trays=3)
+    assert {o.order_id for o in second} == {'o1', 'o1b', 'o5'}  # nearest first, 3 trays
+    stops = delivery.stops(demo_config, second)
+    floor = demo_config.floor
+
+    def from_pass(table_id: str) -> float:
+        waypoint = demo_config.table_by_id[table_id].waypoint
+        return floor.path_length(floor.path(floor.pass_point.id, waypoint))
+
+    assert stops[0].table_id == min(('t01', 't05'), key=from_pass)  # nearest first
+    trays = [t for s in stops for t in s.trays]
+    assert sorted(trays) == [0, 1, 2]
+    assert next(s for s in stops if s.table_id == 't01').order_ids == ('o1', 'o1b')
+
+
+def test_due_after_the_wait_or_when_full(demo_config: RestaurantConfig) -> None:
+    orders = [ready('o1', 't01', 10.0)]
+    assert not delivery.due(demo_config, orders, 4, now=10.05, wait_s=0.1)
+    assert delivery.due(demo_config, orders, 4, now=10.2, wait_s=0.1)
+    full = [ready(f'o{i}', 't01', 10.0) for i in range(4)]
+    assert delivery.due(demo_config, full, 4, now=10.0, wait_s=0.1)
