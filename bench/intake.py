@@ -160,13 +160,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    proc: subprocess.Popen[bytes], port: int, paths: list[bytes], orders: int, clients: int
+    proc: subprocess.Popen[bytes],
+    port: int,
+    paths: list[bytes],
+    orders: int,
+    clients: int,
+    run: int,
 ) -> dict[str, float]:
     """Throughput and latency, plus the server's CPU time per order: on a shared machine the
     latter is the steadier figure (it does not count time the server waited for a core)."""
-    asyncio.run(load(port, paths, WARMUP, clients, start_at=1))
+    # Every run has its own idempotency keys: the servers share one Redis, and a reused key
+    # would make the order a cheap replay.
+    asyncio.run(load(port, paths, WARMUP, clients, start_at=2 * run))
     cpu = cpu_seconds(proc.pid)
-    figures = asyncio.run(load(port, paths, orders, clients, start_at=2))
+    figures = asyncio.run(load(port, paths, orders, clients, start_at=2 * run + 1))
     figures['server_cpu_us_per_order'] = round((cpu_seconds(proc.pid) - cpu) / orders * 1e6)
     return figures
 
@@ -208,10 +215,10 @@ def main() -> int:
                     *(sys.executable, '-m', 'orchestrator.cli', 'serve'),
                     *('--redis-url', redis.url, '--port'),
                 ]
-            for kind, cmd in runs.items():
+            for run, (kind, cmd) in enumerate(runs.items()):
                 port = free_port()
                 with server([*cmd, str(port)], port) as proc:
-                    figures[kind] = measure(proc, port, paths, args.orders, args.clients)
+                    figures[kind] = measure(proc, port, paths, args.orders, args.clients, run)
         finally:
             redis.stop()
     ratio = round(figures['intake']['orders_per_s'] / figures['baseline']['orders_per_s'], 3)
