@@ -274,3 +274,39 @@ async def test_control_stream_reaches_the_robot(fleet: Kitchen, diners: Diners) 
     ]
     assert all(a['who'] == 'op:kim' and a['target'] == 'wok1' for a in audit)
     assert not await nothing_pending(r, diners.cfg)
+
+
+async def test_lost_robot_jobs_go_elsewhere(fleet: Kitchen, diners: Diners) -> None:
+    # Jeyuk is cooked on the wok (wok1 or wok2); the robot that has it goes silent.
+    order_id = await diners.order('t09', [('jeyuk', 1)])
+    assert order_id
+    job_id = f'{order_id}-00-00'
+
+    async def on(robot_id: str) -> bool:
+        job = await diners.r.hgetall(keys.job(job_id))
+        return job.get('robot') == robot_id and job.get('status') == 'cooking'
+
+    robot_id = await wait_for(lambda: _cooking_anywhere(diners, job_id), 20, what='cooking')
+    other = 'wok2' if robot_id == 'wok1' else 'wok1'
+    proc = fleet.robots[robot_id]
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        await wait_for(lambda: _alerted(diners, 'robot_lost', robot_id), 30, what='lost alert')
+        # Past the lease, the job is claimed again (new epoch) for the other robot.
+        await wait_for(lambda: on(other), 30, what=f'the dish on {other}')
+        await wait_for(lambda: diners.all_in('served'), 60, 0.2, 'the order served')
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    job = await diners.r.hgetall(keys.job(job_id))
+    assert job['cooked_by'] == other and int(job['epoch']) >= 2
+    assert await diners.r.hget(keys.robot(robot_id), 'mode') in ('lost', 'busy', 'idle')
+
+
+async def _cooking_anywhere(d: Diners, job_id: str) -> str | None:
+    job = await d.r.hgetall(keys.job(job_id))
+    return job.get('robot') if job.get('status') == 'cooking' else None
+
+
+async def _alerted(d: Diners, kind: str, robot_id: str) -> bool:
+    alerts = [f for _, f in await d.r.xrange(keys.ALERTS)]
+    return any(a['kind'] == kind and a.get('robot_id') == robot_id for a in alerts)

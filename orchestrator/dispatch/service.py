@@ -94,7 +94,9 @@ class Dispatcher:
         self._back: dict[str, float] = {}
         self._lost_at: dict[str, float] = {}
         self._gone: set[str] = set()
+        # The last heartbeat of each robot, and the robots whose state is not in Redis yet.
         self._states: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
         self._published: dict[str, tuple[str, float]] = {}
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -312,6 +314,7 @@ class Dispatcher:
             self.bridge.forget_reachable(robot_id)
         view.reported = frozenset(state['jobs'])
         self._states[robot_id] = state
+        self._dirty.add(robot_id)
         self._lost_at.pop(robot_id, None)
         self._gone.discard(robot_id)
         if came_back:
@@ -345,6 +348,7 @@ class Dispatcher:
                     view.mode = 'lost'
                     self._lost_at[robot_id] = now
                     self._states[robot_id] = {**self._states[robot_id], 'mode': 'lost'}
+                    self._dirty.add(robot_id)
                     log.warning('%s lost: no heartbeat for %.1fs', robot_id, now - seen)
                     await raise_alert(
                         self.r,
@@ -368,7 +372,8 @@ class Dispatcher:
     async def _mirror(self, now: float) -> None:
         """Write the latest heartbeats to `rd:robot:{id}`; feed events on mode changes and,
         for moving robots, at most every POSE_EVENT_EVERY_S."""
-        states, self._states = self._states, {}
+        states = {robot_id: self._states[robot_id] for robot_id in self._dirty}
+        self._dirty = set()
         if not states:
             return
         async with self.r.pipeline(transaction=False) as pipe:
