@@ -335,15 +335,25 @@ function applyLanguage(lang) {
 async function loadMenu() {
   state.menu = await (await fetch('/api/menu')).json();
   // Cart lines keep pointing at the freshest dish data (price, availability).
+  const before = state.cart.length;
   state.cart = state.cart.filter((l) => dishById(l.dish.id)?.available)
     .map((l) => ({ ...l, dish: dishById(l.dish.id) }));
+  if (state.cart.length < before) toast(t('sold_out'), 5000);
   applyLanguage(state.lang);
+}
+
+function followMenu() {
+  // The kitchen 86es dishes and changes prices during service: every change (and the state
+  // at connection time) reloads the menu, so nobody orders what has just sold out.
+  const source = new EventSource('/api/menu/events');
+  source.onmessage = () => loadMenu().catch((err) => console.warn('menu refresh failed', err));
 }
 
 async function start() {
   state.i18n = await (await fetch('/static/i18n.json')).json();
   applyLanguage(state.lang);
   await loadMenu();
+  followMenu();
   await refreshOrders();
   setInterval(refreshOrders, POLL_MS);
   for (const b of document.querySelectorAll('[data-set-lang]')) {
