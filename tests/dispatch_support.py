@@ -142,8 +142,10 @@ class Kitchen:
         )
 
     def start_all_robots(self) -> None:
-        for robot in [*self.cfg.cooking_robots, *self.cfg.serving_robots]:
-            self.start_robot(robot.id)
+        for robot_id in [r.id for r in self.cfg.cooking_robots] + [
+            r.id for r in self.cfg.serving_robots
+        ]:
+            self.start_robot(robot_id)
 
     def kill_robot(self, robot_id: str) -> None:
         proc = self.robots.pop(robot_id)

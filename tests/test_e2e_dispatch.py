@@ -302,9 +302,10 @@ async def test_lost_robot_jobs_go_elsewhere(fleet: Kitchen, diners: Diners) -> N
     assert await diners.r.hget(keys.robot(robot_id), 'mode') in ('lost', 'busy', 'idle')
 
 
-async def _cooking_anywhere(d: Diners, job_id: str) -> str | None:
+async def _cooking_anywhere(d: Diners, job_id: str) -> str:
+    """The robot cooking the job, '' while nobody is."""
     job = await d.r.hgetall(keys.job(job_id))
-    return job.get('robot') if job.get('status') == 'cooking' else None
+    return str(job.get('robot', '')) if job.get('status') == 'cooking' else ''
 
 
 async def _alerted(d: Diners, kind: str, robot_id: str) -> bool:
