@@ -117,29 +117,24 @@ class Serving:
             for o in chosen:
                 del self.ready[o.order_id]
             trip_id = 'tr' + secrets.token_hex(5)
-            planned = delivery.stops(self.d.cfg, chosen)
-            taken = await trips.create(
+            by_id = {o.order_id: o for o in chosen}
+            stops = await trips.create(
                 self.d.r,
                 trip_id,
                 robot_id,
                 self.d.name,
                 self.d.lease_s,
-                [o.order_id for o in chosen],
-                planned,
-                [o.entry_id for o in chosen],
+                {o.order_id: o.entry_id for o in chosen},
+                partial(self._stops, by_id),
             )
-            if not taken:
+            if not stops:
                 continue
-            if len(taken) < len(chosen):
-                planned = delivery.stops(self.d.cfg, [o for o in chosen if o.order_id in taken])
-            trip = Trip(
-                trip_id,
-                robot_id,
-                1,
-                planned,
-                [(o.entry_id, o) for o in chosen if o.order_id in taken],
-            )
+            taken = [by_id[o] for s in stops for o in s.order_ids]
+            trip = Trip(trip_id, robot_id, 1, stops, [(o.entry_id, o) for o in taken])
             self._launch(trip)
+
+    def _stops(self, by_id: dict[str, ReadyOrder], order_ids: list[str]) -> list[Stop]:
+        return delivery.stops(self.d.cfg, [by_id[o] for o in order_ids])
 
     def _launch(self, trip: Trip) -> None:
         old = self.trips.get(trip.trip_id)

@@ -32,24 +32,25 @@ async def create(
     robot_id: str,
     owner: str,
     lease_s: float,
-    order_ids: list[str],
-    stops: list[Stop],
-    entry_ids: list[str],
-) -> list[str]:
-    """Assign the orders that are still ready and unassigned to the trip; returns them."""
+    entries: dict[str, str],
+    plan: Callable[[list[str]], list[Stop]],
+) -> list[Stop]:
+    """Assign to the trip those of the orders (`{order_id: delivery entry id}`) that are still
+    ready and unassigned; returns the trip's stops (`plan` of those orders), none if no order
+    was left."""
 
-    async def txn(pipe: Pipeline) -> list[str]:
+    async def txn(pipe: Pipeline) -> list[Stop]:
         taken = []
-        for order_id in order_ids:
+        for order_id in entries:
             status, trip = await pipe.hmget(keys.order(order_id), 'status', 'trip_id')
             if status == timeline.READY and not trip:
                 taken.append(order_id)
         pipe.multi()
         if not taken:
-            return taken
+            return []
+        stops = plan(taken)
         for order_id in taken:
             pipe.hset(keys.order(order_id), mapping={'trip_id': trip_id, 'robot_id': robot_id})
-        kept = [s for s in stops if set(s.order_ids) & set(taken)]
         pipe.hset(
             keys.trip(trip_id),
             mapping={
@@ -60,15 +61,15 @@ async def create(
                 'lease_until': now_ms() + int(lease_s * 1000),
                 'status': 'active',
                 'orders': json.dumps(taken),
-                'entries': json.dumps(entry_ids),
-                'stops': json.dumps([asdict(s) for s in kept]),
+                'entries': json.dumps([entries[o] for o in taken]),
+                'stops': json.dumps([asdict(s) for s in stops]),
                 'created_at': now_ms(),
             },
         )
-        return taken
+        return stops
 
     return list(
-        await r.transaction(txn, *(keys.order(o) for o in order_ids), value_from_callable=True)
+        await r.transaction(txn, *(keys.order(o) for o in entries), value_from_callable=True)
     )
 
 
