@@ -184,6 +184,8 @@ class Cooking:
         if self.flights.get(flight.job_id) is not flight:
             return
         await self.d.until_reachable(flight.robot_id)
+        if self.flights.get(flight.job_id) is not flight:
+            return  # meanwhile handed elsewhere (its robot was lost again)
         claim = await self.d.retrying(
             lambda: jobs.claim_job(
                 self.d.r,

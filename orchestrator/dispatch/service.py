@@ -93,6 +93,7 @@ class Dispatcher:
         self._seq: dict[str, int | None] = {}
         self._back: dict[str, float] = {}
         self._lost_at: dict[str, float] = {}
+        # Robots lost for longer than the lease: their jobs were handed to other robots.
         self._gone: set[str] = set()
         # The last heartbeat of each robot, and the robots whose state is not in Redis yet.
         self._states: dict[str, dict[str, Any]] = {}
