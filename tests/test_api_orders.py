@@ -298,6 +298,57 @@ async def test_forged_or_tampered_tokens_are_refused_everywhere(
     assert await order_state(aredis) == EMPTY
 
 
+async def test_a_stranger_hears_401_before_anything_about_the_body_or_key(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    forged = T01[:-4] + 'AAAA'
+    for content, headers in (
+        (b'{not json', {'Idempotency-Key': KEY}),
+        (json.dumps({'items': []}).encode(), {}),
+        (b'', {'Idempotency-Key': 'bad key'}),
+    ):
+        res = await client.post(
+            f'/api/tables/{forged}/orders',
+            content=content,
+            headers={**headers, 'content-type': 'application/json'},
+        )
+        assert res.status_code == 401 and res.json()['field'] == 'token', res.text
+    assert await order_state(aredis) == EMPTY
+
+
+@pytest.mark.parametrize(
+    ('content', 'content_type', 'field', 'detail'),
+    [
+        (b'{"items": [', 'application/json', 'body', 'body: '),
+        (b'', 'application/json', 'body', 'body: '),
+        (b'[]', 'application/json', 'body', 'body: '),
+        (json.dumps(ORDER).encode(), 'text/plain', 'body', 'application/json'),
+        (json.dumps(ORDER).encode(), None, 'body', 'application/json'),
+        (
+            json.dumps({'items': [{'dish_id': 'mochi', 'quantity': '2x'}]}).encode(),
+            'application/json; charset=utf-8',
+            'items[0].quantity',
+            'items[0].quantity: ',
+        ),
+    ],
+)
+async def test_bodies_that_are_not_an_order_get_422_naming_the_field(
+    client: httpx.AsyncClient,
+    aredis: Redis,
+    content: bytes,
+    content_type: str | None,
+    field: str,
+    detail: str,
+) -> None:
+    headers = {'Idempotency-Key': KEY}
+    if content_type is not None:
+        headers['content-type'] = content_type
+    res = await client.post(f'/api/tables/{T01}/orders', content=content, headers=headers)
+    assert res.status_code == 422, res.text
+    assert res.json()['field'] == field and detail in res.json()['detail']
+    assert await order_state(aredis) == EMPTY
+
+
 async def test_token_of_another_restaurant_is_refused(client: httpx.AsyncClient) -> None:
     res = await post(client, ORDER, token=sign(Settings().table_keys, 'elsewhere', 't01'))
     assert res.status_code == 401 and 'another restaurant' in res.json()['detail']
@@ -448,6 +499,9 @@ async def test_health_ready_metrics_and_openapi(client: httpx.AsyncClient) -> No
     post_op = spec['paths']['/api/tables/{token}/orders']['post']
     assert {'201', '400', '401', '403', '409', '413', '422', '503'} <= set(post_op['responses'])
     assert 'examples' in spec['components']['schemas']['OrderIn']
+    body_schema = post_op['requestBody']['content']['application/json']['schema']
+    assert body_schema == {'$ref': '#/components/schemas/OrderIn'}
+    assert {p['name'] for p in post_op['parameters']} == {'token', 'Idempotency-Key'}
     assert '/api/tables/{token}/orders/{order_id}/events' in spec['paths']
 
 

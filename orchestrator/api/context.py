@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import RestaurantConfig, Table
 from orchestrator.intake import Intake
 from orchestrator.metrics import Metrics
 from orchestrator.settings import Settings
@@ -22,6 +22,10 @@ class AppContext:
     redis: Redis
     intake: Intake
     metrics: Metrics
+    # Table tokens that verified, so a table's later requests skip the HMAC. Keys and revoked
+    # tokens are fixed for the app's lifetime, and only valid tokens (at most tables x keys)
+    # are kept, so a stranger cannot grow it.
+    table_by_token: dict[str, Table] = field(default_factory=dict)
 
 
 # A background service run for the app's lifetime (the dispatcher, a console feed reader):

@@ -42,11 +42,15 @@ ConfigDep = Annotated[RestaurantConfig, Depends(get_config)]
 
 def table_for_token(ctx: AppContext, token: str) -> Table:
     """The table a QR token stands for; TokenError (401/403) if it is not to be trusted."""
+    table = ctx.table_by_token.get(token)
+    if table is not None:
+        return table
     s = ctx.settings
     claim = verify(token, s.table_keys, ctx.config.restaurant.id, s.revoked_tokens)
     table = ctx.config.table_by_id.get(claim.table_id)
     if table is None:
         raise TokenError(401, 'table code names a table this restaurant does not have')
+    ctx.table_by_token[token] = table
     return table
 
 
