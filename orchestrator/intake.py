@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from itertools import chain
 from typing import Any, Literal
 
 import orjson
@@ -28,7 +29,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from orchestrator import redis_keys as keys
 from orchestrator import timeline
 from orchestrator.config import RestaurantConfig
-from orchestrator.orders import OrderIn, PricedOrder, cook_jobs, new_order_id, price_order
+from orchestrator.orders import OrderIn, PricedOrder, Pricing, cook_jobs, new_order_id
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +49,20 @@ class Outcome:
     value: str = ''
 
 
-def _json(value: Any) -> str:
-    # orjson: compact UTF-8 like json.dumps(ensure_ascii=False), several times faster.
-    return orjson.dumps(value).decode()
-
-
 def _flat(mapping: dict[str, str]) -> list[str]:
-    return [x for kv in mapping.items() for x in kv]
+    return list(chain.from_iterable(mapping.items()))
 
 
 class ScriptBatcher:
-    """Runs one Lua script for many concurrent callers, in one pipeline per round trip.
+    """Runs one Lua script for many concurrent callers, a pipeline per event-loop turn.
 
-    Orders that arrive while a round trip is in flight go together in the next one (group
-    commit): each EVALSHA stays its own atomic step, but the client pays for one round trip
-    instead of one per order, which is most of an order's cost in redis-py. An idle caller is
-    sent at once. The script is sent by SHA and loaded again if Redis lost it (a restart).
+    The calls made during one turn of the event loop go to Redis together in one pipeline:
+    each EVALSHA stays its own atomic step, but the client pays for one round trip instead of
+    one per order, which is most of an order's cost in redis-py. A pipeline does not wait for
+    the one before it: with `appendfsync always` a round trip lasts an fsync, and orders kept
+    back until the previous pipeline returned would wait for two. Pipelines sent side by side
+    (each on its own connection) are read, run and fsynced by Redis in one go. The script is
+    sent by SHA and loaded again if Redis lost it (a restart).
     """
 
     def __init__(self, r: Redis, source: str) -> None:
@@ -71,29 +70,34 @@ class ScriptBatcher:
         self._source = source
         self._sha = hashlib.sha1(source.encode()).hexdigest()
         self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
         self._pending.append((keys, args, future))
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send())
         return await future
 
-    async def _send(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                results = await self._run(batch)
-            except Exception as e:  # Redis unreachable: every caller of the batch hears it
-                results = [e] * len(batch)
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():  # the caller went away
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.create_task(self._send(batch))
+        self._in_flight.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _send(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self._run(batch)
+        except Exception as e:  # Redis unreachable: every caller of the batch hears it
+            results = [e] * len(batch)
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if future.done():  # the caller went away
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
     async def _run(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list:
         async with self._r.pipeline(transaction=False) as pipe:
@@ -114,6 +118,7 @@ class Intake:
         self._r = r
         self._cfg = cfg
         self._script = ScriptBatcher(r, LUA)
+        self._pricing = Pricing(cfg)
         # dish id -> the price override last seen ('' for none); the script checks it.
         self._prices: dict[str, str] = {}
         self.groups_ready = False
@@ -142,7 +147,7 @@ class Intake:
         """Price the order (raises OrderRejected) and store it; see Outcome for the results."""
         dish_ids = [i.dish_id for i in order.items if i.dish_id in self._cfg.dish_by_id]
         for _ in range(PRICE_ATTEMPTS):
-            priced = price_order(self._cfg, order, await self._price_overrides(dish_ids))
+            priced = self._pricing.price(order, await self._price_overrides(dish_ids))
             outcome = await self.submit(table_id, idem_key, order, priced)
             if outcome.kind != 'stale':
                 return outcome
@@ -164,28 +169,32 @@ class Intake:
         event['status'] = timeline.RECEIVED
         at = event['at']
         currency = self._cfg.restaurant.currency
-        response = {
-            'id': order_id,
-            'table_id': table_id,
-            'status': timeline.RECEIVED,
-            'lines': priced.lines,
-            'total': priced.total,
-            'currency': currency,
-            'created_at': int(at),
-        }
+        lines = orjson.dumps(priced.lines)
+        response = orjson.dumps(
+            {
+                'id': order_id,
+                'table_id': table_id,
+                'status': timeline.RECEIVED,
+                'lines': orjson.Fragment(lines),
+                'total': priced.total,
+                'currency': currency,
+                'created_at': int(at),
+            }
+        )
         order_hash = {
             'id': order_id,
             'table_id': table_id,
             'status': timeline.RECEIVED,
             'total': str(priced.total),
             'currency': currency,
-            'lines': _json(priced.lines),
             'jobs_total': str(len(jobs)),
             'jobs_cooked': '0',
             'created_at': at,
             'updated_at': at,
         }
-        payload: dict[str, Any] = {
+        # The big strings (lines, response) go as arguments of their own, so that neither is
+        # escaped into the payload and decoded again by the script.
+        payload = {
             'order': _flat(order_hash),
             'score': at,
             'order_id': order_id,
@@ -194,25 +203,7 @@ class Intake:
             'prices': [str(priced.overrides.get(d, '')) for d in priced.dish_ids],
             'ttl': IDEMPOTENCY_TTL_S,
             'feed_maxlen': str(FEED_MAXLEN),
-            'response': _json(response),
-            'jobs': [
-                {
-                    'hash': _flat(
-                        {
-                            'job_id': j['job_id'],
-                            'status': 'queued',
-                            'order_id': order_id,
-                            'table_id': table_id,
-                            'dish_id': j['dish_id'],
-                            'station': j['station'],
-                            'epoch': '0',
-                            'attempts': '0',
-                        }
-                    ),
-                    'entry': _flat(j),
-                }
-                for j in jobs
-            ],
+            'jobs': [_flat(j) for j in jobs],
         }
         script_keys = [
             keys.idempotency(table_id, idem_key),
@@ -226,7 +217,7 @@ class Intake:
         for j in jobs:
             script_keys += [keys.job(j['job_id']), keys.cook_stream(j['station'])]
         result = await self._script(
-            keys=script_keys, args=[order.body_hash(), orjson.dumps(payload)]
+            keys=script_keys, args=[order.body_hash(), response, lines, orjson.dumps(payload)]
         )
         outcome = Outcome(result[0], result[1] if len(result) > 1 else '')
         if outcome.kind == 'created':

@@ -109,19 +109,68 @@ def sold_out(field: str, dish_id: str) -> OrderRejected:
     return OrderRejected(field, f'{dish_id!r} is sold out', 'sold_out')
 
 
-def price_order(
-    cfg: RestaurantConfig, order: OrderIn, prices: Mapping[str, int] | None = None
-) -> PricedOrder:
-    """Validate every line against the menu and price it; raises OrderRejected.
+# At most this many (dish, options) lines are kept priced; options are the diner's, so the
+# combinations they can send are bounded by the menu but may be many.
+MAX_CACHED_LINES = 4096
 
-    Dishes 86'd during service (`rd:soldout`) are refused by the intake script, atomically
-    with the write, so that a replayed request still gets its first response.
+
+# A priced line before quantities and overrides: the dish, its names, the options with their
+# defaults filled in and the sum of their price deltas.
+_Line = tuple[Dish, dict[str, str], dict[str, str], int]
+
+
+class Pricing:
+    """Prices orders against one config, working out each (dish, chosen options) once.
+
+    What a line costs before overrides and quantities (the options with their defaults filled
+    in and the sum of their price deltas) only depends on the config, so it is cached.
     """
-    prices = prices or {}
-    lines: list[dict[str, Any]] = []
-    for i, item in enumerate(order.items):
+
+    def __init__(self, cfg: RestaurantConfig) -> None:
+        self._cfg = cfg
+        # (dish id, the options as sent) -> the line
+        self._lines: dict[tuple[str, tuple[tuple[str, str], ...]], _Line] = {}
+
+    def price(self, order: OrderIn, prices: Mapping[str, int] | None = None) -> PricedOrder:
+        """Validate every line against the menu and price it; raises OrderRejected.
+
+        Dishes 86'd during service (`rd:soldout`) are refused by the intake script, atomically
+        with the write, so that a replayed request still gets its first response.
+        """
+        prices = prices or {}
+        lines: list[dict[str, Any]] = []
+        total = 0
+        for i, item in enumerate(order.items):
+            dish, name, options, delta = self._line(i, item)
+            unit = prices.get(dish.id, dish.price) + delta
+            total += unit * item.quantity
+            lines.append(
+                {
+                    'dish_id': dish.id,
+                    'name': dict(name),
+                    'station': dish.station,
+                    'quantity': item.quantity,
+                    'options': dict(options),
+                    'note': item.note,
+                    'unit_price': unit,
+                    'line_total': unit * item.quantity,
+                }
+            )
+        dish_ids = list(dict.fromkeys(line['dish_id'] for line in lines))
+        return PricedOrder(
+            lines=lines,
+            total=total,
+            dish_ids=dish_ids,
+            overrides={d: prices[d] for d in dish_ids if d in prices},
+        )
+
+    def _line(self, i: int, item: LineIn) -> _Line:
+        key = (item.dish_id, tuple(item.options.items()))
+        line = self._lines.get(key)
+        if line is not None:
+            return line
         field = f'items[{i}]'
-        dish = cfg.dish_by_id.get(item.dish_id)
+        dish = self._cfg.dish_by_id.get(item.dish_id)
         if dish is None:
             raise OrderRejected(
                 f'{field}.dish_id', f'unknown dish {item.dish_id!r}', 'unknown_dish'
@@ -129,26 +178,17 @@ def price_order(
         if not dish.available:
             raise sold_out(f'{field}.dish_id', dish.id)
         options, delta = _choose(dish, item.options, f'{field}.options')
-        unit = prices.get(dish.id, dish.price) + delta
-        lines.append(
-            {
-                'dish_id': dish.id,
-                'name': dish.name.model_dump(),
-                'station': dish.station,
-                'quantity': item.quantity,
-                'options': options,
-                'note': item.note,
-                'unit_price': unit,
-                'line_total': unit * item.quantity,
-            }
-        )
-    dish_ids = list(dict.fromkeys(line['dish_id'] for line in lines))
-    return PricedOrder(
-        lines=lines,
-        total=sum(line['line_total'] for line in lines),
-        dish_ids=dish_ids,
-        overrides={d: prices[d] for d in dish_ids if d in prices},
-    )
+        line = (dish, dish.name.model_dump(), options, delta)
+        if len(self._lines) < MAX_CACHED_LINES:
+            self._lines[key] = line
+        return line
+
+
+def price_order(
+    cfg: RestaurantConfig, order: OrderIn, prices: Mapping[str, int] | None = None
+) -> PricedOrder:
+    """`Pricing(cfg).price(order, prices)`, for a single order."""
+    return Pricing(cfg).price(order, prices)
 
 
 def _choose(dish: Dish, chosen: Mapping[str, str], field: str) -> tuple[dict[str, str], int]:
@@ -177,7 +217,11 @@ def _choose(dish: Dish, chosen: Mapping[str, str], field: str) -> tuple[dict[str
 def cook_jobs(
     cfg: RestaurantConfig, order_id: str, table_id: str, lines: list[dict[str, Any]]
 ) -> list[dict[str, str]]:
-    """The order's cook jobs, one per dish unit, as `rd:cook:{station}` entry fields."""
+    """The order's cook jobs, one per dish unit, as `rd:cook:{station}` entry fields.
+
+    The first five fields are also the job hash's, in this order (the intake script copies
+    them).
+    """
     jobs = []
     for li, line in enumerate(lines):
         dish = cfg.dish_by_id[line['dish_id']]
