@@ -1,15 +1,16 @@
 """Order intake throughput and latency, beside a bare FastAPI + one-XADD baseline.
 
 Starts its own redis-server (AOF, appendfsync always unless told otherwise), then uvicorn
-processes on that Redis one after the other: a bare FastAPI app whose one endpoint does a
-single XADD, the orchestrator API (`create_app` without the console extension) and, with
-`--whole`, `robodine serve` as deployed. Each gets the same closed-loop load: `--clients`
-concurrent keep-alive connections posting `--orders` orders in total (distinct idempotency
-keys, tables round-robin, two lines / two cook jobs per order). Prints orders/s and p50/p99
-latency and the throughput ratio intake/baseline (target >= 0.7); `--json` prints one JSON
-object instead.
+processes on that Redis: a bare FastAPI app whose one endpoint does a single XADD, the
+orchestrator API (`create_app` without the console extension) and, with `--whole`, `robodine
+serve` as deployed. They take turns, `--rounds` times in alternating order (a shared machine's
+other load changes by the second), each turn the same closed-loop load: `--clients` concurrent
+keep-alive connections posting `--orders` orders in total (distinct idempotency keys, tables
+round-robin, two lines / two cook jobs per order). Prints the median orders/s, p50/p99 latency
+and CPU time per order of the server and of Redis, and the median over the rounds of the
+throughput ratio intake/baseline (target >= 0.7); `--json` prints one JSON object instead.
 
-    .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--whole] [--json]
+    .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--rounds 3] [--whole]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -161,20 +162,23 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(
     proc: subprocess.Popen[bytes],
+    redis_pid: int,
     port: int,
     paths: list[bytes],
     orders: int,
     clients: int,
     run: int,
 ) -> dict[str, float]:
-    """Throughput and latency, plus the server's CPU time per order: on a shared machine the
-    latter is the steadier figure (it does not count time the server waited for a core)."""
+    """Throughput and latency, plus the CPU time per order of the server and of Redis: on a
+    shared machine these are the steadier figures (they do not count time spent waiting for a
+    core), and on a small one the two share the cores, so Redis's work limits throughput too."""
     # Every run has its own idempotency keys: the servers share one Redis, and a reused key
     # would make the order a cheap replay.
     asyncio.run(load(port, paths, WARMUP, clients, start_at=2 * run))
-    cpu = cpu_seconds(proc.pid)
+    cpu, redis_cpu = cpu_seconds(proc.pid), cpu_seconds(redis_pid)
     figures = asyncio.run(load(port, paths, orders, clients, start_at=2 * run + 1))
     figures['server_cpu_us_per_order'] = round((cpu_seconds(proc.pid) - cpu) / orders * 1e6)
+    figures['redis_cpu_us_per_order'] = round((cpu_seconds(redis_pid) - redis_cpu) / orders * 1e6)
     return figures
 
 
@@ -188,6 +192,7 @@ def main() -> int:
         action='store_true',
         help='also measure `robodine serve` as deployed (with the console and its feed reader)',
     )
+    p.add_argument('--rounds', type=int, default=3, help='turns each server takes (median)')
     p.add_argument('--json', action='store_true', help='print one JSON object')
     p.add_argument(
         '--serve', nargs=3, metavar=('KIND', 'REDIS_URL', 'PORT'), help=argparse.SUPPRESS
@@ -202,29 +207,58 @@ def main() -> int:
     paths = [
         f'/api/tables/{sign(keys, cfg.restaurant.id, t.id)}/orders'.encode() for t in cfg.tables
     ]
-    figures: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    rounds: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         redis = RedisServer(Path(tmp), appendfsync=args.appendfsync).start()
-        try:
-            runs = {
-                kind: [sys.executable, __file__, '--serve', kind, redis.url]
-                for kind in ('baseline', 'intake')
-            }
-            if args.whole:
-                runs['whole'] = [
-                    *(sys.executable, '-m', 'orchestrator.cli', 'serve'),
-                    *('--redis-url', redis.url, '--port'),
-                ]
-            for run, (kind, cmd) in enumerate(runs.items()):
-                port = free_port()
-                with server([*cmd, str(port)], port) as proc:
-                    figures[kind] = measure(proc, port, paths, args.orders, args.clients, run)
-        finally:
-            redis.stop()
-    ratio = round(figures['intake']['orders_per_s'] / figures['baseline']['orders_per_s'], 3)
+        stack.callback(redis.stop)
+        assert redis.proc is not None
+        cmds = {
+            kind: [sys.executable, __file__, '--serve', kind, redis.url]
+            for kind in ('baseline', 'intake')
+        }
+        if args.whole:
+            cmds['whole'] = [
+                *(sys.executable, '-m', 'orchestrator.cli', 'serve'),
+                *('--redis-url', redis.url, '--port'),
+            ]
+        ports = {kind: free_port() for kind in cmds}
+        procs = {
+            kind: stack.enter_context(server([*cmd, str(ports[kind])], ports[kind]))
+            for kind, cmd in cmds.items()
+        }
+        # All servers stay up and take turns, in alternating order, so that a change in the
+        # machine's other load hits every one of them alike.
+        run = 0
+        for n in range(args.rounds):
+            for kind in list(cmds) if n % 2 == 0 else list(cmds)[::-1]:
+                turn = measure(
+                    procs[kind], redis.proc.pid, ports[kind], paths, args.orders, args.clients, run
+                )
+                rounds.setdefault(kind, []).append(turn)
+                run += 1
+    ratios = [
+        i['orders_per_s'] / b['orders_per_s']
+        for b, i in zip(rounds['baseline'], rounds['intake'], strict=True)
+    ]
+    figures = {
+        kind: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for kind, runs in rounds.items()
+    }
+    ratio = round(statistics.median(ratios), 3)
     cpu_ratio = round(
         figures['baseline']['server_cpu_us_per_order']
         / figures['intake']['server_cpu_us_per_order'],
+        3,
+    )
+    total_cpu_ratio = round(
+        (
+            figures['baseline']['server_cpu_us_per_order']
+            + figures['baseline']['redis_cpu_us_per_order']
+        )
+        / (
+            figures['intake']['server_cpu_us_per_order']
+            + figures['intake']['redis_cpu_us_per_order']
+        ),
         3,
     )
     result = {
@@ -232,7 +266,9 @@ def main() -> int:
         'appendfsync': args.appendfsync,
         **figures,
         'throughput_ratio': ratio,
+        'round_ratios': [round(x, 3) for x in ratios],
         'cpu_ratio': cpu_ratio,
+        'total_cpu_ratio': total_cpu_ratio,
         'target_ratio': 0.7,
     }
     if args.json:
@@ -243,10 +279,16 @@ def main() -> int:
             print(
                 f'  {name:9} {r["orders_per_s"]:8.1f} orders/s   p50 {r["p50_ms"]:6.2f} ms'
                 f'   p99 {r["p99_ms"]:6.2f} ms'
-                f'   server CPU {r["server_cpu_us_per_order"]:5.0f} us/order'
+                f'   CPU us/order: server {r["server_cpu_us_per_order"]:4.0f}'
+                f' redis {r["redis_cpu_us_per_order"]:4.0f}'
             )
-        print(f'  ratio     {ratio:.3f} intake / baseline throughput (target >= 0.7)')
+        each = ' '.join(f'{x:.3f}' for x in ratios)
+        print(
+            f'  ratio     {ratio:.3f} intake / baseline throughput, median of rounds {each}'
+            ' (target >= 0.7)'
+        )
         print(f'            {cpu_ratio:.3f} baseline / intake server CPU per order')
+        print(f'            {total_cpu_ratio:.3f} baseline / intake server + Redis CPU per order')
     return 0
 
 
