@@ -22,15 +22,19 @@ if stored then
 end
 
 local p = cjson.decode(ARGV[4])
-for d, dish in ipairs(p.dishes) do
-  if redis.call('SISMEMBER', KEYS[6], dish) == 1 then
-    return {'soldout', dish}
-  end
-  if (redis.call('GET', KEYS[6 + d]) or '') ~= p.prices[d] then
-    return {'stale', dish}
+local o = 6 + #p.dishes
+if o > 6 then
+  local soldout = redis.call('SMISMEMBER', KEYS[6], unpack(p.dishes))
+  local prices = redis.call('MGET', unpack(KEYS, 7, o))
+  for d, dish in ipairs(p.dishes) do
+    if soldout[d] == 1 then
+      return {'soldout', dish}
+    end
+    if (prices[d] or '') ~= p.prices[d] then
+      return {'stale', dish}
+    end
   end
 end
-local o = 6 + #p.dishes
 
 redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(p.order))
 redis.call('ZADD', KEYS[3], p.score, p.order_id)
