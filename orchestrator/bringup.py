@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,13 +28,15 @@ import redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.console.accounts import account_fields
 from orchestrator.redis_server import RedisServer
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 from table_qr.tokens import sign, table_url
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 PR_SET_PDEATHSIG = 1
+DEMO_OPERATOR = 'demo'
 
 
 def _die_with_parent() -> None:
@@ -242,6 +245,23 @@ def wait_ready(
         client.close()
 
 
+def demo_operator(redis_url: str, settings: Settings) -> str:
+    """A first manager account when there is none, so the console can be opened at once."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        accounts = client.scan_iter(keys.operator('*'), count=100)
+        if settings.operators or any(True for _ in accounts):
+            return ''
+        password = secrets.token_urlsafe(9)
+        client.hset(keys.operator(DEMO_OPERATOR), mapping=account_fields(password, 'manager'))
+    finally:
+        client.close()
+    return (
+        f'  (sign in as {DEMO_OPERATOR!r}, password {password!r}; '
+        'add others with `robodine operator add`)'
+    )
+
+
 def up_command(args: argparse.Namespace) -> int:
     cfg = load_restaurant(args.config)
     settings = get_settings()
@@ -273,11 +293,8 @@ def up_command(args: argparse.Namespace) -> int:
         for t in cfg.tables:
             token = sign(settings.table_keys, cfg.restaurant.id, t.id)
             print(f'  {t.id}  {t.name:<10} {table_url(public, token)}')
-        print(
-            f'\nKitchen console: {base}/console\nLogs: {rest.data_dir / "logs"}\n'
-            'Ctrl-C stops everything.',
-            flush=True,
-        )
+        print(f'\nKitchen console: {base}/console{demo_operator(redis_url, settings)}')
+        print(f'Logs: {rest.data_dir / "logs"}\nCtrl-C stops everything.', flush=True)
         while not stop.wait(0.5):
             if (dead := rest.failed()) is not None:
                 print(

@@ -82,6 +82,16 @@ def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
         diner_urls = re.findall(rf'http://127\.0\.0\.1:{port}/t/\S+', out)
         assert len(diner_urls) == 16, out
         assert f'http://127.0.0.1:{port}/console' in out
+        # The demo prints a first manager account, and it signs in to the console.
+        account = re.search(r"sign in as '(\S+)', password '(\S+)'", out)
+        assert account, out
+        name, password = account.groups()
+        login = httpx.post(
+            f'http://127.0.0.1:{port}/console/api/login',
+            json={'name': name, 'password': password},
+            timeout=10,
+        )
+        assert login.status_code == 200, login.text
         assert httpx.get(diner_urls[0], timeout=10).status_code == 200
         children = children_of(proc.pid)
         # Redis, the orchestrator and the 8 robots of the demo.
