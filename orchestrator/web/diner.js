@@ -217,6 +217,7 @@ async function placeOrder() {
     $('#cart-sheet').close();
     toast(t('ordered'));
     showOrder(order);
+    showStatusPanel();
   } catch (err) {
     // 4xx: the order as it stands is refused (new key next time); otherwise retry same key.
     if (err.status && err.status < 500) {
@@ -259,6 +260,10 @@ function renderOrders() {
   }
 }
 
+function showStatusPanel() {
+  $('#orders').scrollIntoView({ behavior: 'smooth', block: 'start' });
+}
+
 function showOrder(order) {
   state.orders.set(order.id, { ...state.orders.get(order.id), ...order });
   renderOrders();
@@ -287,6 +292,11 @@ function follow(id) {
     if (ev.status && order) {
       order.status = ev.status;
       renderOrders();
+      // The robot is at the table: the one moment the diner has to act.
+      if (ev.status === 'arrived') {
+        showStatusPanel();
+        navigator.vibrate?.(300);
+      }
     }
     if (ev.status && FINAL.has(ev.status)) {
       source.close();
