@@ -21,8 +21,8 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.audit import feed_fields
 from orchestrator.console.fleet import robot_kinds
-from orchestrator.console.tasks import cancel_requested
 from orchestrator.dispatch.alerts import raise_alert
+from orchestrator.tasks import cancel_requested
 from orchestrator.timeline import FINAL, now_ms
 
 log = logging.getLogger(__name__)

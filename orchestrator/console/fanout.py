@@ -24,7 +24,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.console.tasks import cancel_requested
+from orchestrator.tasks import cancel_requested
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,7 @@ from orchestrator.dispatch.alerts import raise_alert
 from orchestrator.dispatch.cooking import Cooking
 from orchestrator.dispatch.policy import RobotView
 from orchestrator.dispatch.serving import Serving
+from orchestrator.tasks import cancel_requested
 from orchestrator.timeline import now_ms
 
 if TYPE_CHECKING:
@@ -173,7 +174,8 @@ class Dispatcher:
                 await asyncio.sleep(0.5)
 
     async def _forever(self, loop: Callable[[], Awaitable[None]]) -> None:
-        while not self._stopping:
+        # Every loop also checks cancel_requested(): redis-py may swallow stop()'s cancellation.
+        while not self._stopping and not cancel_requested():
             try:
                 await loop()
             except asyncio.CancelledError:
@@ -217,7 +219,7 @@ class Dispatcher:
         streams = {keys.cook_stream(s.id): '0' for s in self.cfg.stations}
         streams[keys.DELIVERIES] = '0'
         # Our own pending entries first (a restart under the same name), then new ones.
-        while True:
+        while not cancel_requested():
             got = await self.r.xreadgroup(keys.COOK_GROUP, self.name, streams, count=READ_COUNT)
             if not any(entries for _, entries in got):
                 break
@@ -226,7 +228,7 @@ class Dispatcher:
                 if entries:
                     streams[stream] = entries[-1][0]
         streams = dict.fromkeys(streams, '>')
-        while True:
+        while not cancel_requested():
             got = await self.r.xreadgroup(
                 keys.COOK_GROUP, self.name, streams, count=READ_COUNT, block=READ_BLOCK_MS
             )
@@ -236,7 +238,7 @@ class Dispatcher:
     async def _read_control(self) -> None:
         await self._ensure_groups()
         start = '0'  # our pending entries first, then new ones
-        while True:
+        while not cancel_requested():
             got = await self.r.xreadgroup(
                 keys.CONTROL_GROUP,
                 self.name,
@@ -266,7 +268,7 @@ class Dispatcher:
                 return out
 
     async def _housekeeping(self) -> None:
-        while True:
+        while not cancel_requested():
             await self.cooking.renew()
             await self.serving.renew()
             for s in self.cfg.stations:
@@ -280,7 +282,7 @@ class Dispatcher:
             await asyncio.sleep(self.lease_s / 4)
 
     async def _schedule(self) -> None:
-        while True:
+        while not cancel_requested():
             # Short naps only while a batch is waiting for its moment to leave.
             batching = self.serving.ready and self.serving.free_robots()
             timeout = self.serving.wait_s / 2 if batching else 1.0
@@ -336,7 +338,7 @@ class Dispatcher:
     async def _watch_robots(self) -> None:
         lost_after = self.cfg.service.robot_lost_after_s
         started = time.monotonic()
-        while True:
+        while not cancel_requested():
             now = time.monotonic()
             if now - started > lost_after:
                 # Never heard since we started: as good as lost (its jobs may go elsewhere).
