@@ -221,11 +221,12 @@ def main() -> int:
                 *(sys.executable, '-m', 'orchestrator.cli', 'serve'),
                 *('--redis-url', redis.url, '--port'),
             ]
-        ports = {kind: free_port() for kind in cmds}
-        procs = {
-            kind: stack.enter_context(server([*cmd, str(ports[kind])], ports[kind]))
-            for kind, cmd in cmds.items()
-        }
+        ports, procs = {}, {}
+        for kind, cmd in cmds.items():
+            # Taken just before it is bound: a port picked earlier may meanwhile be the local
+            # port of some client connection.
+            ports[kind] = port = free_port()
+            procs[kind] = stack.enter_context(server([*cmd, str(port)], port))
         # All servers stay up and take turns, in alternating order, so that a change in the
         # machine's other load hits every one of them alike.
         run = 0
