@@ -113,12 +113,19 @@ async def _open_order(r: Redis, order_id: str) -> dict[str, str]:
     status = order.get('status', '')
     if status in timeline.FINAL:
         raise Refused(409, f'order {order_id} is already {status}')
-    if status in WITH_ROBOT:
-        robot = order.get('robot_id') or 'a serving robot'
-        raise Refused(
-            409, f'order {order_id} is {status} with {robot}; it can no longer be changed'
-        )
+    _not_on_a_trip(order)
     return order
+
+
+def _not_on_a_trip(order: dict[str, str]) -> None:
+    """Food with a serving robot, or claimed for its trip and being loaded, stays as it is."""
+    status = order.get('status', '')
+    if status in WITH_ROBOT or order.get('trip_id'):
+        robot = order.get('robot_id') or 'a serving robot'
+        state = status if status in WITH_ROBOT else 'being loaded'
+        raise Refused(
+            409, f'order {order["id"]} is {state} with {robot}; it can no longer be changed'
+        )
 
 
 def _line_jobs(order: dict[str, str], line: int | None) -> list[str]:
@@ -163,9 +170,11 @@ async def _finish_cancelled(r: Redis, order_id: str, by: str) -> None:
     """Set the order cancelled unless cancelling its last dishes already did."""
 
     async def txn(pipe: Pipeline) -> None:
-        status = await pipe.hget(keys.order(order_id), 'status')
-        if status in timeline.FINAL:
+        order = await pipe.hgetall(keys.order(order_id))
+        if order.get('status') in timeline.FINAL:
             return
+        # Atomic with the dispatcher claiming the order for a trip (which watches it too).
+        _not_on_a_trip(order)
         pipe.multi()
         timeline.add_event(pipe, order_id, 'order.cancelled', {'by': by}, timeline.CANCELLED)
 

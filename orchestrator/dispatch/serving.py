@@ -88,10 +88,13 @@ class Serving:
                     delivery.items_of(self.d.cfg, order.get('lines', '[]')),
                 )
             else:  # served, cancelled, or gone: nothing to carry
-                async with self.d.r.pipeline(transaction=True) as pipe:
-                    pipe.xack(keys.DELIVERIES, keys.DELIVERY_GROUP, entry_id)
-                    pipe.xdel(keys.DELIVERIES, entry_id)
-                    await pipe.execute()
+                await self._ack([entry_id])
+
+    async def _ack(self, entry_ids: list[str]) -> None:
+        async with self.d.r.pipeline(transaction=True) as pipe:
+            pipe.xack(keys.DELIVERIES, keys.DELIVERY_GROUP, *entry_ids)
+            pipe.xdel(keys.DELIVERIES, *entry_ids)
+            await pipe.execute()
 
     def free_robots(self) -> list[str]:
         """Serving robots that can leave now, idle ones first."""
@@ -127,9 +130,12 @@ class Serving:
                 {o.order_id: o.entry_id for o in chosen},
                 partial(self._stops, by_id),
             )
+            taken = [by_id[o] for s in stops for o in s.order_ids]
+            # Checked with the claim: cancelled (or taken by another dispatcher) meanwhile.
+            if dropped := [o.entry_id for o in chosen if o not in taken]:
+                await self._ack(dropped)
             if not stops:
                 continue
-            taken = [by_id[o] for s in stops for o in s.order_ids]
             trip = Trip(trip_id, robot_id, 1, stops, [(o.entry_id, o) for o in taken])
             self._launch(trip)
 
