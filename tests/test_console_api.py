@@ -17,7 +17,9 @@ from orchestrator.api.app import create_app
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import alerts
 from orchestrator.console.accounts import hasher
+from orchestrator.dispatch import delivery, trips
 from orchestrator.dispatch.alerts import raise_alert
+from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.settings import OperatorSeed, Settings
 from orchestrator.timeline import now_ms
 from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
@@ -217,6 +219,59 @@ async def test_bump_moves_the_order_on_and_served_orders_refuse(
     await aredis.hset(keys.order(oid), mapping={'status': 'delivering', 'robot_id': 'serve2'})
     res = await client.post(f'/console/api/orders/{oid}/cancel', json={})
     assert res.status_code == 409 and 'serve2' in res.json()['detail']
+
+
+async def test_redeliver_returned_food_and_refusals(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    token = table_token(settings, demo_config, 't05')
+    oid = (await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}]))['id']
+    url = f'/console/api/orders/{oid}/redeliver'
+    assert (await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/bump')).is_success
+    res = await client.post(url)
+    assert res.status_code == 409 and 'only returned food' in res.json()['detail']
+    assert (await last_audit(aredis))['result'].startswith('refused: order')
+    # serve1 took it to t05, nobody took it off the tray: back at the pass.
+    ((entry_id, _),) = await aredis.xrange(keys.DELIVERIES)
+    held = ReadyOrder(oid, 't05', entry_id, 0.0)
+    assert await trips.create(
+        aredis,
+        'trback',
+        'serve1',
+        'test',
+        10.0,
+        {oid: entry_id},
+        lambda ids: delivery.stops(demo_config, [held]),
+    )
+    assert await trips.returned(
+        aredis, 'trback', 1, [oid], 't05', 'nobody took the food', 'pickup_timeout'
+    )
+    ticket = next(
+        t
+        for t in (await client.get('/console/api/snapshot')).json()['tickets']['open']
+        if t['id'] == oid
+    )
+    assert ticket['returned'] and ticket['status'] == 'ready'
+    res = await client.post(url)
+    assert res.status_code == 200, res.text
+    assert 't05' in res.json()['detail']
+    audit_entry = await last_audit(aredis)
+    assert (audit_entry['action'], audit_entry['target'], audit_entry['result']) == (
+        'order.redeliver',
+        oid,
+        'ok',
+    )
+    *_, (_, again) = await aredis.xrange(keys.DELIVERIES)
+    assert (again['order_id'], again['by']) == (oid, 'ana')
+    assert await aredis.hget(keys.order(oid), 'returned') is None
+    # Sent once: a second click is refused, as is an unknown order.
+    res = await client.post(url)
+    assert res.status_code == 409 and 'not back at the pass' in res.json()['detail']
+    assert (await client.post('/console/api/orders/onope/redeliver')).status_code == 404
 
 
 async def test_requeue_a_dead_letter(

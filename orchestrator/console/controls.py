@@ -19,6 +19,7 @@ from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console.audit import feed_fields
 from orchestrator.console.fleet import robot_kinds
+from orchestrator.dispatch import trips
 
 # Modes in which a robot cannot take a pause / dock order.
 UNAVAILABLE = frozenset({'estopped', 'fault', 'lost', 'offline'})
@@ -179,6 +180,22 @@ async def _finish_cancelled(r: Redis, order_id: str, by: str) -> None:
         timeline.add_event(pipe, order_id, 'order.cancelled', {'by': by}, timeline.CANCELLED)
 
     await r.transaction(txn, keys.order(order_id))
+
+
+async def redeliver(r: Redis, order_id: str, by: str) -> str:
+    """Send food that came back to the pass (nobody took it) out to its table again."""
+    order = await r.hgetall(keys.order(order_id))
+    if not order:
+        raise Refused(404, f'no order {order_id!r}')
+    if not order.get('returned'):
+        raise Refused(
+            409,
+            f'order {order_id} is {order.get("status", "?")}, not back at the pass; '
+            'only returned food is sent out again',
+        )
+    if not await trips.redeliver(r, order_id, by):
+        raise Refused(409, f'order {order_id} is no longer waiting at the pass')
+    return f'order {order_id} sent out again to {order.get("table_id", "its table")}'
 
 
 async def bump(r: Redis, order_id: str, job_id: str, by: str) -> str:

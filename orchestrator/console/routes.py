@@ -270,6 +270,13 @@ async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> 
     )
 
 
+@router.post('/console/api/orders/{order_id}/redeliver')
+async def redeliver_order(order_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx, op, 'order.redeliver', order_id, controls.redeliver(ctx.redis, order_id, op.name)
+    )
+
+
 @router.post('/console/api/orders/{order_id}/dishes/{job_id}/bump')
 async def bump_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(

@@ -91,6 +91,8 @@ def build_ticket(
         'currency': order.get('currency', cfg.restaurant.currency),
         'robot_id': order.get('robot_id', ''),
         'trip_id': order.get('trip_id', ''),
+        # Came back to the pass (pickup timed out): waits for an operator to send it again.
+        'returned': bool(order.get('returned')),
         'lines': out_lines,
     }
 

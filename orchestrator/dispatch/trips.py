@@ -257,11 +257,16 @@ async def take_over(
 
 
 async def redeliver(r: Redis, order_id: str, by: str) -> bool:
-    """Send a returned order out again (the console's choice after a pickup timeout)."""
+    """Send a returned order out again (the console's choice after a pickup timeout); False if
+    it is not a returned order waiting at the pass (sent out already, served, cancelled)."""
 
     async def txn(pipe: Pipeline) -> bool:
         order = await pipe.hgetall(keys.order(order_id))
-        if order.get('status') != timeline.READY or order.get('trip_id'):
+        if (
+            order.get('status') != timeline.READY
+            or order.get('trip_id')
+            or not order.get('returned')
+        ):
             return False
         pipe.multi()
         pipe.hdel(keys.order(order_id), 'returned')

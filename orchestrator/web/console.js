@@ -253,14 +253,16 @@ function lineHtml(t, line, withUnits) {
 function ticketHtml(t, lines, column) {
   const cancel = AT_PASS.has(t.status) && t.status !== 'ready' ? '' : `<button class="small danger"
     data-action="cancel-order" data-order="${esc(t.id)}">Cancel order</button>`;
+  const redeliver = t.returned && t.status === 'ready' ? `<button class="small"
+    data-action="redeliver" data-order="${esc(t.id)}" title="nobody took it: send it again">Redeliver</button>` : '';
   const robot = t.robot_id ? ` · ${esc(t.robot_id)}` : '';
   return `<article class="ticket ${ageClass(t.created_at)}" data-order="${esc(t.id)}"
       data-status="${esc(t.status)}" data-created="${t.created_at}">
     <header><b>${esc(t.table)}</b> <span class="oid">${esc(t.id)}</span>
       <span class="age" data-created="${t.created_at}">${ago(t.created_at)}</span></header>
-    <div class="status">${esc(t.status)}${robot}</div>
+    <div class="status">${esc(t.status)}${t.returned ? ' · returned' : ''}${robot}</div>
     <ul class="lines">${lines.map((l) => lineHtml(t, l, column !== 'pass')).join('')}</ul>
-    <footer>${cancel}</footer>
+    <footer>${redeliver}${cancel}</footer>
   </article>`;
 }
 
@@ -443,6 +445,7 @@ const actions = {
   dock: (d) => act(`Send ${d.robot} to its dock?`, 'POST', `/robots/${d.robot}/dock`),
   bump: (d) => act(`Mark ${d.job} as cooked by hand?`, 'POST', `/orders/${d.order}/dishes/${d.job}/bump`),
   'cancel-line': (d) => act(`Cancel line ${Number(d.line) + 1} of order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, { line: Number(d.line) }),
+  redeliver: (d) => act(`Send order ${d.order} to its table again?`, 'POST', `/orders/${d.order}/redeliver`),
   'cancel-order': (d) => act(`Cancel the whole order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, {}),
   requeue: (d) => act('Put this dish back in the queue?', 'POST', `/dead/${d.dead}/requeue`),
   ack: (d) => act('Acknowledge this alert?', 'POST', `/alerts/${d.alert}/ack`),
