@@ -8,6 +8,7 @@ reads it through `load_restaurant`, so a typo is caught once, with the file and 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from functools import cached_property
 from pathlib import Path
@@ -84,8 +85,24 @@ class Option(Strict):
 
 
 Allergen = Literal[
-    'gluten', 'crustacean', 'egg', 'fish', 'peanut', 'soy', 'milk', 'nuts', 'celery',
-    'mustard', 'sesame', 'sulphite', 'lupin', 'mollusc', 'pork', 'beef', 'chicken', 'shellfish',
+    'gluten',
+    'crustacean',
+    'egg',
+    'fish',
+    'peanut',
+    'soy',
+    'milk',
+    'nuts',
+    'celery',
+    'mustard',
+    'sesame',
+    'sulphite',
+    'lupin',
+    'mollusc',
+    'pork',
+    'beef',
+    'chicken',
+    'shellfish',
 ]
 
 
@@ -208,7 +225,7 @@ class Floor(Strict):
         return path[::-1]
 
     def path_length(self, path: list[str]) -> float:
-        return sum(self.distance(a, b) for a, b in zip(path, path[1:], strict=False))
+        return sum(self.distance(a, b) for a, b in itertools.pairwise(path))
 
 
 class ServicePolicy(Strict):
@@ -225,6 +242,9 @@ class ServicePolicy(Strict):
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     # Tables within this distance (metres) of each other may share a serving trip.
     batch_radius_m: Annotated[float, Field(gt=0)] = 4.0
+    # Longest a ready order is held (simulated seconds, from when it was ready) for an order
+    # of a table within the radius that is still cooking and due to be ready by then; 0 = never.
+    batch_window_s: Annotated[float, Field(ge=0)] = 60
 
 
 class RestaurantConfig(Strict):
@@ -242,8 +262,14 @@ class RestaurantConfig(Strict):
 
     @model_validator(mode='after')
     def _cross_references(self) -> RestaurantConfig:
-        for field in ('tables', 'stations', 'categories', 'dishes', 'cooking_robots',
-                      'serving_robots'):
+        for field in (
+            'tables',
+            'stations',
+            'categories',
+            'dishes',
+            'cooking_robots',
+            'serving_robots',
+        ):
             _unique(field, getattr(self, field))
         _unique('floor.waypoints', self.floor.waypoints)
         stations = {s.id for s in self.stations}
@@ -265,8 +291,9 @@ class RestaurantConfig(Strict):
             _ref(f'floor.aisles[{i}].b', a.b, points)
         passes = [w.id for w in self.floor.waypoints if w.kind == 'pass']
         if len(passes) != 1:
-            raise ValueError(f'floor.waypoints: need exactly one waypoint of kind pass, '
-                             f'found {len(passes)}')
+            raise ValueError(
+                f'floor.waypoints: need exactly one waypoint of kind pass, found {len(passes)}'
+            )
         served = {s for r in self.cooking_robots for s in r.stations}
         for s in sorted(stations - served):
             raise ValueError(f'stations: no cooking robot serves station {s!r}')

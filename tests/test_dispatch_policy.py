@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch import delivery
-from orchestrator.dispatch.delivery import ReadyOrder
+from orchestrator.dispatch.delivery import Coming, ReadyOrder, Timing
 from orchestrator.dispatch.policy import JobView, RobotView, pick_cook
 
 
@@ -81,7 +81,38 @@ def test_batch_takes_the_oldest_and_its_neighbours(demo_config: RestaurantConfig
 
 def test_due_after_the_wait_or_when_full(demo_config: RestaurantConfig) -> None:
     orders = [ready('o1', 't01', 10.0)]
-    assert not delivery.due(demo_config, orders, 4, now=10.05, wait_s=0.1)
-    assert delivery.due(demo_config, orders, 4, now=10.2, wait_s=0.1)
+    assert not delivery.due(demo_config, orders, 4, 10.05, Timing(0.1))
+    assert delivery.due(demo_config, orders, 4, 10.2, Timing(0.1))
     full = [ready(f'o{i}', 't01', 10.0) for i in range(4)]
-    assert delivery.due(demo_config, full, 4, now=10.0, wait_s=0.1)
+    assert delivery.due(demo_config, full, 4, 10.0, Timing(0.1))
+
+
+def test_held_for_a_neighbour_about_to_be_ready(demo_config: RestaurantConfig) -> None:
+    orders = [ready('o1', 't01', 10.0)]
+
+    def due_at(now: float, *coming: Coming, window_s: float = 60.0) -> bool:
+        return delivery.due(demo_config, orders, 4, now, Timing(1.0, window_s, coming))
+
+    # t02 (4 m away) is due 30 s after o1 was ready: inside a 60 s window, so o1 waits...
+    near = Coming('o2', 't02', 40.0)
+    assert not due_at(15.0, near)
+    # ...but never past the window, even if the neighbour is late.
+    assert due_at(70.0, near)
+    # A neighbour due after the window, or a table out of the radius, is not waited for.
+    assert due_at(15.0, Coming('o2', 't02', 80.0))
+    assert due_at(15.0, Coming('o', 't16', 20.0))
+    # No window: the old behaviour (the short wait only).
+    assert due_at(15.0, near, window_s=0.0)
+    # The neighbour is ready: the two leave together.
+    both = [*orders, ready('o2', 't02', 40.0)]
+    trip = delivery.next_trip(demo_config, both, 4, 41.0, Timing(1.0, 60.0))
+    assert [o.order_id for o in trip] == ['o1', 'o2']
+
+
+def test_a_held_batch_does_not_hold_back_other_tables(demo_config: RestaurantConfig) -> None:
+    orders = [ready('o1', 't01', 10.0), ready('o16', 't16', 11.0)]
+    timing = Timing(1.0, 60.0, (Coming('o2', 't02', 40.0),))
+    trip = delivery.next_trip(demo_config, orders, 4, 15.0, timing)
+    assert [o.order_id for o in trip] == ['o16']
+    # Nothing is due during the short wait.
+    assert delivery.next_trip(demo_config, orders, 4, 10.5, timing) == []

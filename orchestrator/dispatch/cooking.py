@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import jobs
 from orchestrator import redis_keys as keys
+from orchestrator.dispatch.delivery import Coming
 from orchestrator.dispatch.policy import JobView, pick_cook
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ class Flight:
     robot_id: str
     epoch: int
     stage: str = ''
+    # time.monotonic() when the goal went out: the robot starts at once (it had a free slot).
+    sent_at: float = field(default_factory=time.monotonic)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -70,6 +74,22 @@ class Cooking:
             or job_id in self.claiming
             or any(p.job_id == job_id for q in self.queue.values() for p in q)
         )
+
+    def coming(self) -> tuple[Coming, ...]:
+        """Orders whose every uncooked dish is on a robot here, with when the last one should
+        be done; an order with a dish still waiting for a robot has no estimate."""
+        waiting = {p.fields['order_id'] for q in self.queue.values() for p in q}
+        waiting |= {j.rsplit('-', 2)[0] for j in self.claiming}
+        etas: dict[str, Coming] = {}
+        for f in self.flights.values():
+            order_id, table_id = f.pending.fields['order_id'], f.pending.fields.get('table_id', '')
+            if order_id in waiting or table_id not in self.d.cfg.table_by_id:
+                continue
+            eta = f.sent_at + float(f.pending.fields.get('cook_time_s') or 0) / self.d.time_scale
+            known = etas.get(order_id)
+            if known is None or eta > known.eta:
+                etas[order_id] = Coming(order_id, table_id, eta)
+        return tuple(etas.values())
 
     async def add_entries(self, entries: list[tuple[str, dict[str, str]]], fresh: bool) -> None:
         """Stream entries to queue. `fresh` ones were never delivered before, so their jobs

@@ -2,9 +2,11 @@
 
 A trip starts from the oldest ready order and takes other ready orders whose tables lie within
 `service.batch_radius_m` of its table, one tray per order, up to the robot's trays. Stops are
-visited nearest-first along the floor graph from the pass. The dispatcher waits a short
-(scaled) moment after an order becomes ready so that neighbours finishing together share a trip;
-a full tray set leaves at once.
+visited nearest-first along the floor graph from the pass. A full tray set leaves at once.
+Otherwise the trip waits a short (scaled) moment so that neighbours finishing together share
+it, and then up to `service.batch_window_s` from when its oldest order was ready, but only while
+an order for a table within the radius is still cooking and due to be ready inside that window:
+one table's food is never held for a neighbour that is not about to come.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from orchestrator.config import RestaurantConfig
 
-# Simulated seconds a ready order waits for companions before its trip leaves.
+# Simulated seconds a ready order waits for companions finishing with it.
 BATCH_WAIT_S = 10.0
 
 
@@ -27,6 +29,15 @@ class ReadyOrder:
     # time.monotonic() when the dispatcher saw it ready.
     since: float
     items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Coming:
+    """An order still cooking, and when (time.monotonic()) its last dish should be done."""
+
+    order_id: str
+    table_id: str
+    eta: float
 
 
 @dataclass(frozen=True)
@@ -66,14 +77,52 @@ def batch(cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int) -> list[Re
     return [seed, *mates[: trays - 1]]
 
 
-def due(
-    cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int, now: float, wait_s: float
-) -> bool:
-    """Whether a trip should leave now: the oldest waited long enough, or the trays are full."""
-    if not ready:
+@dataclass(frozen=True)
+class Timing:
+    """What a trip waits for (real seconds): `wait_s` for neighbours finishing with its oldest
+    order, then up to `window_s` (from the oldest being ready) for `coming` neighbours."""
+
+    wait_s: float
+    window_s: float = 0.0
+    coming: tuple[Coming, ...] = ()
+
+
+def due(cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int, now: float, t: Timing) -> bool:
+    """Whether the trip of the oldest ready order should leave now: its trays are full, or it
+    waited `t.wait_s` and no order for a nearby table is due within `t.window_s` of the oldest
+    being ready (nor is that window over)."""
+    chosen = batch(cfg, ready, trays)
+    if not chosen:
         return False
-    oldest = min(o.since for o in ready)
-    return now - oldest >= wait_s or len(batch(cfg, ready, trays)) >= trays
+    if len(chosen) >= trays:
+        return True
+    seed = chosen[0]
+    waited = now - seed.since
+    if waited < t.wait_s:
+        return False
+    if waited >= t.window_s:
+        return True
+    radius = cfg.service.batch_radius_m
+    return not any(
+        c.eta <= seed.since + t.window_s
+        and table_distance(cfg, seed.table_id, c.table_id) <= radius
+        for c in t.coming
+    )
+
+
+def next_trip(
+    cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int, now: float, t: Timing
+) -> list[ReadyOrder]:
+    """The orders of the trip to send now, oldest first; none if every ready order is (still)
+    waiting. A batch held for a neighbour does not hold back orders for other tables."""
+    left = sorted(ready, key=lambda o: o.since)
+    while left:
+        chosen = batch(cfg, left, trays)
+        if due(cfg, left, trays, now, t):
+            return chosen
+        held = {o.order_id for o in chosen}
+        left = [o for o in left if o.order_id not in held]
+    return []
 
 
 def stops(cfg: RestaurantConfig, orders: list[ReadyOrder]) -> list[Stop]:

@@ -1,10 +1,12 @@
 """Ready orders to serving robots: trips, their progress on the diner's timeline, and returns.
 
 Orders arrive from `rd:deliveries` once every dish is cooked. After a short scaled wait (or at
-once when the trays are full) the oldest ready order and its neighbours become a trip for a free
-serving robot. Feedback moves the orders to `delivering` (with ETA, throttled progress) and
-`arrived`; a confirmed pickup (or the robot's DELIVERED stop result) makes them `served`. A
-NOT_PICKED_UP stop brings them back `ready` with an operator alert and is not re-sent on its own.
+once when the trays are full; longer, within `service.batch_window_s`, while a neighbour's food
+is about to be ready, see `delivery.due`) the oldest ready order and its neighbours become a
+trip for the free serving robot that has been waiting longest. Feedback moves the orders to
+`delivering` (with ETA, throttled progress) and `arrived`; a confirmed pickup (or the robot's
+DELIVERED stop result) makes them `served`. A NOT_PICKED_UP stop brings them back `ready` with
+an operator alert and is not re-sent on its own.
 """
 
 from __future__ import annotations
@@ -62,10 +64,16 @@ class Serving:
         self.d = d
         self.ready: dict[str, ReadyOrder] = {}
         self.trips: dict[str, Trip] = {}
+        # time.monotonic() of each serving robot's last trip from here: trips go round.
+        self.last_trip: dict[str, float] = {}
 
     @property
     def wait_s(self) -> float:
         return max(0.05, delivery.BATCH_WAIT_S / self.d.time_scale)
+
+    @property
+    def window_s(self) -> float:
+        return self.d.cfg.service.batch_window_s / self.d.time_scale
 
     def _busy(self, order_id: str) -> bool:
         return order_id in self.ready or any(order_id in t.order_ids for t in self.trips.values())
@@ -97,14 +105,21 @@ class Serving:
             await pipe.execute()
 
     def free_robots(self) -> list[str]:
-        """Serving robots that can leave now, idle ones first."""
+        """Serving robots that can leave now: idle ones first, then the one whose last trip
+        from here is oldest, so the work (and the battery drain) is shared."""
         busy = {t.robot_id for t in self.trips.values()}
         free = [
             v
             for v in self.d.robots.values()
             if v.kind == 'serving' and v.available and v.robot_id not in busy and not v.reported
         ]
-        return [v.robot_id for v in sorted(free, key=lambda v: (v.mode != 'idle', v.robot_id))]
+        return [
+            v.robot_id
+            for v in sorted(
+                free,
+                key=lambda v: (v.mode != 'idle', self.last_trip.get(v.robot_id, 0.0), v.robot_id),
+            )
+        ]
 
     async def plan(self) -> None:
         while self.ready:
@@ -113,10 +128,12 @@ class Serving:
                 return
             robot_id = free[0]
             trays = self.d.robot_cfg(robot_id).trays
-            ready = list(self.ready.values())
-            if not delivery.due(self.d.cfg, ready, trays, time.monotonic(), self.wait_s):
+            timing = delivery.Timing(self.wait_s, self.window_s, self.d.cooking.coming())
+            chosen = delivery.next_trip(
+                self.d.cfg, list(self.ready.values()), trays, time.monotonic(), timing
+            )
+            if not chosen:
                 return
-            chosen = delivery.batch(self.d.cfg, ready, trays)
             for o in chosen:
                 del self.ready[o.order_id]
             trip_id = 'tr' + secrets.token_hex(5)
@@ -136,6 +153,7 @@ class Serving:
                 await self._ack(dropped)
             if not stops:
                 continue
+            self.last_trip[robot_id] = time.monotonic()
             trip = Trip(trip_id, robot_id, 1, stops, [(o.entry_id, o) for o in taken])
             self._launch(trip)
 
