@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -54,6 +55,16 @@ def ros_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def ros_argv(module: str, params: dict[str, Any], *remaps: str) -> list[str]:
+    """argv of a ROS 2 node process: `python -m module --ros-args -r <remap>... -p k:=v...`."""
+    argv = [sys.executable, '-m', module, '--ros-args']
+    for remap in remaps:
+        argv += ['-r', remap]
+    for k, v in params.items():
+        argv += ['-p', f'{k}:={v}']
+    return argv
+
+
 def robot_command(
     kind: str, robot_id: str, config: Path, time_scale: float, driver: str, ledger_dir: Path
 ) -> list[str]:
@@ -65,19 +76,19 @@ def robot_command(
         'driver': driver if kind == 'serving' else 'sim',
         'ledger_dir': str(ledger_dir),
     }
-    argv = [
-        sys.executable,
-        '-m',
-        f'robot_nodes.{kind}_robot',
-        '--ros-args',
-        '-r',
-        f'__ns:=/robodine/{robot_id}',
-        '-r',
-        f'__node:={kind}_robot',
-    ]
-    for k, v in params.items():
-        argv += ['-p', f'{k}:={v}']
-    return argv
+    return ros_argv(
+        f'robot_nodes.{kind}_robot', params, f'__ns:=/robodine/{robot_id}', f'__node:={kind}_robot'
+    )
+
+
+def floor_plant_command(
+    config: str | Path, time_scale: float, robots: list[str] | None = None
+) -> list[str]:
+    """argv of the headless floor plant, for `robots` (none given: the plant's default)."""
+    params: dict[str, Any] = {'config_path': config, 'time_scale': time_scale}
+    if robots is not None:
+        params['robots'] = f'[{", ".join(robots)}]'
+    return ros_argv('robot_nodes.floor_plant', params)
 
 
 @dataclass
@@ -192,18 +203,7 @@ def start_restaurant(
         if driver == 'diffdrive':
             rest.spawn(
                 'floor_plant',
-                [
-                    sys.executable,
-                    '-m',
-                    'robot_nodes.floor_plant',
-                    '--ros-args',
-                    '-p',
-                    f'config_path:={config_path}',
-                    '-p',
-                    f'time_scale:={time_scale}',
-                    '-p',
-                    f'robots:={[s.id for s in cfg.serving_robots]}',
-                ],
+                floor_plant_command(config_path, time_scale, [s.id for s in cfg.serving_robots]),
             )
     except BaseException:
         rest.stop()

@@ -13,7 +13,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.parameter import Parameter
 from rclpy.task import Future
@@ -79,41 +78,22 @@ class CookingRobot(RobotNode):
         self.active: list[str] = []
         self._resume_from_ledger()
 
-        self._action = ActionServer(
-            self,
-            Cook,
-            self.ros_name('cook'),
-            execute_callback=self._execute,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
-        )
+        self.serve_goals(Cook, 'cook')
         self.create_timer(1.0 / TICK_HZ, self._tick)
 
     # --- goals -------------------------------------------------------------------------------
 
-    async def _execute(self, handle: ServerGoalHandle) -> Cook.Result:
-        done: Future = Future()
-        self._admit(handle, done)
-        result = await done
-        if handle.is_cancel_requested:
-            handle.canceled()
-        else:
-            handle.succeed()
+    def goal_job_id(self, goal: Cook.Goal) -> str:
+        return str(goal.job_id)
+
+    def rejected(self, reason: str) -> dict[str, Any]:
+        return _result('rejected', reason)
+
+    def result_msg(self, result: dict[str, Any]) -> Cook.Result:
         return Cook.Result(outcome=result['outcome'], reason=result['reason'])
 
-    def _admit(self, handle: ServerGoalHandle, done: Future) -> None:
+    def admit(self, handle: ServerGoalHandle, done: Future) -> None:
         goal: Cook.Goal = handle.request
-        entry = self.ledger.get(goal.job_id)
-        if entry is not None:
-            if goal.epoch < entry.epoch:
-                done.set_result(_result('rejected', f'stale epoch {goal.epoch} < {entry.epoch}'))
-                return
-            self.ledger.raise_epoch(goal.job_id, goal.epoch)
-            if entry.final:
-                assert entry.result is not None
-                done.set_result(entry.result)
-            else:
-                self._attach(self.jobs[goal.job_id], handle, done)
-            return
         refusal = self._refusal(goal)
         if refusal:
             done.set_result(_result('rejected', refusal))
@@ -130,7 +110,7 @@ class CookingRobot(RobotNode):
         job = CookJob(goal.job_id, fields)
         self.jobs[job.job_id] = job
         self.queue.append(job.job_id)
-        self._attach(job, handle, done)
+        self.attach(job.job_id, handle, done)
         self._fill_slots()
 
     def _cook_time(self, goal: Cook.Goal) -> float:
@@ -151,7 +131,8 @@ class CookingRobot(RobotNode):
             return f'no cook time for dish {goal.dish_id!r}'
         return ''
 
-    def _attach(self, job: CookJob, handle: ServerGoalHandle, done: Future) -> None:
+    def attach(self, job_id: str, handle: ServerGoalHandle, done: Future) -> None:
+        job = self.jobs[job_id]
         job.waiters.append((handle, done))
         handle.publish_feedback(self._feedback(job))
 
@@ -290,10 +271,6 @@ class CookingRobot(RobotNode):
         self._finish(job, lg.WASTED, _result('cancelled', f'stopped during {job.stage}; wasted'))
         self._fill_slots()
         return True, f'{job_id} stopped during {job.stage}; food wasted'
-
-    def close(self) -> None:
-        self._action.destroy()
-        super().close()
 
 
 def main(args: list[str] | None = None) -> int:

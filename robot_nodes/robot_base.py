@@ -15,12 +15,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.action.server import ServerGoalHandle
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
 from restaurant_interfaces.msg import RobotState
 from restaurant_interfaces.srv import Control
 
@@ -62,6 +66,7 @@ class RobotNode(Node, ABC):
 
         self.paused = False
         self.estopped = False
+        self._action: ActionServer | None = None
         self._last_state_s = 0.0
         self.state_pub = self.create_publisher(RobotState, self.ros_name('state'), STATE_QOS)
         self.create_service(Control, self.ros_name('control'), self._on_control)
@@ -81,6 +86,64 @@ class RobotNode(Node, ABC):
     @property
     def halted(self) -> bool:
         return self.paused or self.estopped
+
+    # --- goals -------------------------------------------------------------------------------
+
+    def serve_goals(self, action_type: Any, name: str) -> None:
+        """The robot's action server (`cook` or `deliver`). A goal the ledger knows is answered
+        from it (or joins the running job); a new one goes to `admit`."""
+        self._action = ActionServer(
+            self,
+            action_type,
+            self.ros_name(name),
+            execute_callback=self._execute,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+        )
+
+    async def _execute(self, handle: ServerGoalHandle) -> Any:
+        done: Future = Future()
+        self._answer(handle, done)
+        result = await done
+        if handle.is_cancel_requested:
+            handle.canceled()
+        else:
+            handle.succeed()
+        return self.result_msg(result)
+
+    def _answer(self, handle: ServerGoalHandle, done: Future) -> None:
+        goal = handle.request
+        job_id = self.goal_job_id(goal)
+        entry = self.ledger.get(job_id)
+        if entry is None:
+            self.admit(handle, done)
+        elif goal.epoch < entry.epoch:
+            done.set_result(self.rejected(f'stale epoch {goal.epoch} < {entry.epoch}'))
+        else:
+            self.ledger.raise_epoch(job_id, goal.epoch)
+            if entry.final:
+                assert entry.result is not None
+                done.set_result(entry.result)
+            else:
+                self.attach(job_id, handle, done)
+
+    @abstractmethod
+    def goal_job_id(self, goal: Any) -> str:
+        """The ledger key of a goal (job id, trip id)."""
+
+    @abstractmethod
+    def admit(self, handle: ServerGoalHandle, done: Future) -> None:
+        """A goal the ledger does not know: refuse it or start it; `done` gets the result."""
+
+    @abstractmethod
+    def attach(self, job_id: str, handle: ServerGoalHandle, done: Future) -> None:
+        """A repeated goal for a running job: it gets the job's result too."""
+
+    @abstractmethod
+    def rejected(self, reason: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def result_msg(self, result: dict[str, Any]) -> Any:
+        """The action's Result message of a stored result."""
 
     # --- state -------------------------------------------------------------------------------
 
@@ -183,6 +246,8 @@ class RobotNode(Node, ABC):
         return True, 'e-stop released' + (' (still paused)' if self.paused else '')
 
     def close(self) -> None:
+        if self._action is not None:
+            self._action.destroy()
         self.ledger.close()
 
 

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.task import Future
 from restaurant_interfaces.action import Deliver
@@ -112,13 +111,7 @@ class ServingRobot(RobotNode):
         self._last_feedback_s = 0.0
         self._fail_interrupted_trips()
 
-        self._action = ActionServer(
-            self,
-            Deliver,
-            self.ros_name('deliver'),
-            execute_callback=self._execute,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
-        )
+        self.serve_goals(Deliver, 'deliver')
         self.create_service(ConfirmPickup, self.ros_name('confirm_pickup'), self._on_confirm)
         self.create_timer(1.0 / TICK_HZ, self._tick)
 
@@ -138,35 +131,25 @@ class ServingRobot(RobotNode):
 
     # --- goals -------------------------------------------------------------------------------
 
-    async def _execute(self, handle: ServerGoalHandle) -> Deliver.Result:
-        done: Future = Future()
-        self._admit(handle, done)
-        result = await done
-        if handle.is_cancel_requested:
-            handle.canceled()
-        else:
-            handle.succeed()
+    def goal_job_id(self, goal: Deliver.Goal) -> str:
+        return str(goal.trip_id)
+
+    def rejected(self, reason: str) -> dict[str, Any]:
+        return _rejected(reason)
+
+    def result_msg(self, result: dict[str, Any]) -> Deliver.Result:
         return Deliver.Result(
             outcome=result['outcome'],
             reason=result['reason'],
             results=[StopResult(**r) for r in result['results']],
         )
 
-    def _admit(self, handle: ServerGoalHandle, done: Future) -> None:
+    def attach(self, job_id: str, handle: ServerGoalHandle, done: Future) -> None:
+        assert self.trip is not None and self.trip.trip_id == job_id
+        self.trip.waiters.append((handle, done))
+
+    def admit(self, handle: ServerGoalHandle, done: Future) -> None:
         goal: Deliver.Goal = handle.request
-        entry = self.ledger.get(goal.trip_id)
-        if entry is not None:
-            if goal.epoch < entry.epoch:
-                done.set_result(_rejected(f'stale epoch {goal.epoch} < {entry.epoch}'))
-                return
-            self.ledger.raise_epoch(goal.trip_id, goal.epoch)
-            if entry.final:
-                assert entry.result is not None
-                done.set_result(entry.result)
-            else:
-                assert self.trip is not None and self.trip.trip_id == goal.trip_id
-                self.trip.waiters.append((handle, done))
-            return
         stops = [
             {
                 'table_id': s.table_id,
@@ -409,7 +392,6 @@ class ServingRobot(RobotNode):
         return True, f'trip {job_id} cancelled; returning'
 
     def close(self) -> None:
-        self._action.destroy()
         self.driver.close()
         super().close()
 

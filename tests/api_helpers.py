@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,6 +20,7 @@ from orchestrator.settings import DEFAULT_CONFIG, Settings
 from table_qr.tokens import sign
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar('T')
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
@@ -43,14 +44,17 @@ class Server:
     log: Path
 
 
-def wait_until(predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = ''
+) -> T:
+    """Poll `predicate` until it returns something truthy; that value is returned."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f'condition not met within {timeout}s')
+            raise TimeoutError(f'timed out after {timeout:g} s waiting for {what or predicate}')
         time.sleep(interval)
 
 

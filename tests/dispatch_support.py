@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.settings import DEFAULT_CONFIG, Settings
 from robot_nodes.ledger import Ledger
 from table_qr.tokens import sign
+from tests.api_helpers import settings_for, uvicorn_server
 from tests.ros_helpers import start_robot_process, stop_process
 
 T = TypeVar('T')
@@ -209,6 +211,52 @@ class Kitchen:
         for proc in self.robots.values():
             stop_process(proc)
         self.robots.clear()
+
+
+@contextmanager
+def kitchen_running(
+    cfg: RestaurantConfig,
+    tmp: Path,
+    time_scale: float,
+    pickup_timeout_s: float,
+    robot_ids: Iterable[str] | None = None,
+) -> Iterator[Kitchen]:
+    """A Kitchen with its robots (default: every robot) started; serving robots wait
+    `pickup_timeout_s` (simulated) at a table."""
+    kitchen = Kitchen(
+        cfg,
+        tmp,
+        time_scale,
+        robot_params={s.id: {'pickup_timeout_s': pickup_timeout_s} for s in cfg.serving_robots},
+    )
+    if robot_ids is None:
+        kitchen.start_all_robots()
+    else:
+        for robot_id in robot_ids:
+            kitchen.start_robot(robot_id)
+    try:
+        yield kitchen
+    finally:
+        kitchen.stop()
+
+
+@asynccontextmanager
+async def restaurant_open(
+    fleet: Kitchen, redis_url: str, r: Redis, log_dir: Path, idle: bool = False
+) -> AsyncIterator[tuple[str, Diners]]:
+    """The API (its URL) and one dispatcher up, every robot heard (and idle, if asked),
+    diners confirming pickups."""
+    with uvicorn_server(redis_url, log_dir) as server:
+        fleet.start_dispatcher(redis_url)
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+            d = Diners(client, r, settings_for(redis_url), fleet.cfg)
+            await wait_for(lambda: robots_heard(r, fleet.cfg, idle), 90, what='robots')
+            picker = asyncio.create_task(d.pick_up())
+            try:
+                yield server.url, d
+            finally:
+                picker.cancel()
+                fleet.stop_dispatchers()
 
 
 async def wait_for(

@@ -1,7 +1,8 @@
 """Reusable helpers for tests that talk to real robot node processes over DDS.
 
 - `start_robot_process(...)` runs `robot_nodes.<kind>_robot` as its own process in the robot's
-  namespace, logging to a file; `stop_process` ends it.
+  namespace, logging to a file, `start_floor_plant(...)` the floor plant; `stop_process` ends
+  them.
 - `RosClient` is a test-side rclpy node on a private context, spun by a SingleThreadedExecutor
   in a background thread; its methods are called from the test thread and wait on conditions.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,22 +30,12 @@ from restaurant_interfaces.action import Cook, Deliver
 from restaurant_interfaces.msg import DeliveryStop, RobotState
 from restaurant_interfaces.srv import ConfirmPickup, Control
 
+from orchestrator.bringup import floor_plant_command, ros_argv
+from orchestrator.settings import DEFAULT_CONFIG
+from tests.api_helpers import wait_until
+
 T = TypeVar('T')
 KINDS = ('cooking', 'serving')
-
-
-def wait_until(
-    predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = ''
-) -> T:
-    """Poll `predicate` until it returns something truthy; that value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f'timed out after {timeout:g} s waiting for {what or predicate}')
-        time.sleep(interval)
 
 
 def robot_namespace(robot_id: str) -> str:
@@ -71,18 +61,12 @@ def start_robot_process(
         **({'config_path': str(config_path)} if config_path else {}),
         **(extra_params or {}),
     }
-    cmd = [
-        sys.executable,
-        '-m',
+    cmd = ros_argv(
         f'robot_nodes.{kind}_robot',
-        '--ros-args',
-        '-r',
+        {name: _param_text(value) for name, value in params.items()},
         f'__ns:={robot_namespace(robot_id)}',
-        '-r',
         f'__node:={robot_id}',
-    ]
-    for name, value in params.items():
-        cmd += ['-p', f'{name}:={_param_text(value)}']
+    )
     Path(ledger_dir).mkdir(parents=True, exist_ok=True)
     log = Path(log_path or Path(ledger_dir) / f'{robot_id}.log')
     with log.open('ab') as out:
@@ -92,6 +76,21 @@ def start_robot_process(
             stderr=subprocess.STDOUT,
             env={**os.environ, 'PYTHONUNBUFFERED': '1'},
         )
+
+
+def ros_child_env() -> dict[str, str]:
+    """The environment for a ROS child process (it re-runs the venv's ROS bootstrap)."""
+    env = dict(os.environ)
+    env.pop('_ROS_WHEELS_BOOTSTRAP_COMPLETE', None)
+    env.pop('LD_LIBRARY_PATH', None)
+    return env
+
+
+def start_floor_plant(time_scale: float, robots: list[str] | None = None) -> subprocess.Popen:
+    """The headless floor plant of the demo restaurant as its own process."""
+    return subprocess.Popen(
+        floor_plant_command(DEFAULT_CONFIG, time_scale, robots), env=ros_child_env()
+    )
 
 
 def _param_text(value: Any) -> str:

@@ -4,7 +4,8 @@ refusals included."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -45,6 +46,22 @@ async def csrf(client: httpx.AsyncClient, aredis: Redis) -> str:
     token = await sign_in(client, aredis)
     client.headers['X-CSRF-Token'] = token
     return token
+
+
+OrderAt = Callable[[str, list[dict[str, Any]]], Awaitable[str]]
+
+
+@pytest.fixture
+def order_at(
+    client: httpx.AsyncClient, settings: Settings, demo_config: RestaurantConfig
+) -> OrderAt:
+    """Place an order for a table through the diner API; returns its id."""
+
+    async def place(table_id: str, items: list[dict[str, Any]]) -> str:
+        token = table_token(settings, demo_config, table_id)
+        return str((await place_order(client, token, items))['id'])
+
+    return place
 
 
 async def last_audit(r: Redis) -> dict[str, str]:
@@ -162,19 +179,11 @@ async def test_stop_all_and_resume_all(
 
 
 async def test_cancel_an_order_a_line_and_refusals(
-    client: httpx.AsyncClient,
-    csrf: str,
-    aredis: Redis,
-    settings: Settings,
-    demo_config: RestaurantConfig,
+    client: httpx.AsyncClient, csrf: str, aredis: Redis, order_at: OrderAt
 ) -> None:
-    token = table_token(settings, demo_config, 't02')
-    order = await place_order(
-        client,
-        token,
-        [{'dish_id': 'kungpao', 'quantity': 2}, {'dish_id': 'iced-tea', 'quantity': 1}],
+    oid = await order_at(
+        't02', [{'dish_id': 'kungpao', 'quantity': 2}, {'dish_id': 'iced-tea', 'quantity': 1}]
     )
-    oid = order['id']
     # One kung pao is on a robot already: cancelling wastes it and tells the robot.
     await aredis.hset(keys.job(f'{oid}-00-00'), mapping={'status': 'cooking', 'robot': 'wok1'})
     res = await client.post(f'/console/api/orders/{oid}/cancel', json={'line': 0})
@@ -199,11 +208,10 @@ async def test_bump_moves_the_order_on_and_served_orders_refuse(
     client: httpx.AsyncClient,
     csrf: str,
     aredis: Redis,
-    settings: Settings,
+    order_at: OrderAt,
     demo_config: RestaurantConfig,
 ) -> None:
-    token = table_token(settings, demo_config, 't03')
-    oid = (await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}]))['id']
+    oid = await order_at('t03', [{'dish_id': 'fries', 'quantity': 1}])
     res = await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/bump')
     assert res.status_code == 200, res.text
     assert await aredis.hget(keys.job(f'{oid}-00-00'), 'cooked_by') == 'ana'
@@ -225,11 +233,10 @@ async def test_redeliver_returned_food_and_refusals(
     client: httpx.AsyncClient,
     csrf: str,
     aredis: Redis,
-    settings: Settings,
+    order_at: OrderAt,
     demo_config: RestaurantConfig,
 ) -> None:
-    token = table_token(settings, demo_config, 't05')
-    oid = (await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}]))['id']
+    oid = await order_at('t05', [{'dish_id': 'fries', 'quantity': 1}])
     url = f'/console/api/orders/{oid}/redeliver'
     assert (await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/bump')).is_success
     res = await client.post(url)
@@ -278,11 +285,10 @@ async def test_requeue_a_dead_letter(
     client: httpx.AsyncClient,
     csrf: str,
     aredis: Redis,
-    settings: Settings,
+    order_at: OrderAt,
     demo_config: RestaurantConfig,
 ) -> None:
-    token = table_token(settings, demo_config, 't04')
-    oid = (await place_order(client, token, [{'dish_id': 'mochi', 'quantity': 1}]))['id']
+    oid = await order_at('t04', [{'dish_id': 'mochi', 'quantity': 1}])
     job_id = f'{oid}-00-00'
     await aredis.hset(
         keys.job(job_id), mapping={'status': 'cooking', 'attempts': 3, 'robot': 'bar1'}
@@ -312,10 +318,9 @@ async def test_alerts_are_acknowledged(
 
 
 async def test_late_orders_raise_one_alert(
-    client: httpx.AsyncClient, aredis: Redis, settings: Settings, demo_config: RestaurantConfig
+    aredis: Redis, order_at: OrderAt, demo_config: RestaurantConfig
 ) -> None:
-    token = table_token(settings, demo_config, 't05')
-    oid = (await place_order(client, token, [{'dish_id': 'galbi', 'quantity': 1}]))['id']
+    oid = await order_at('t05', [{'dish_id': 'galbi', 'quantity': 1}])
     assert await alerts.raise_late_orders(aredis, demo_config) == 0
     late = now_ms() - int(demo_config.service.age_late_s * 1000) - 1000
     await aredis.hset(keys.order(oid), 'created_at', late)
@@ -383,15 +388,12 @@ async def test_snapshot_has_tickets_fleet_and_map(
     client: httpx.AsyncClient,
     csrf: str,
     aredis: Redis,
-    settings: Settings,
+    order_at: OrderAt,
     demo_config: RestaurantConfig,
 ) -> None:
-    token = table_token(settings, demo_config, 't07')
-    oid = (
-        await place_order(
-            client, token, [{'dish_id': 'kungpao', 'quantity': 1, 'options': {'spice': 'hot'}}]
-        )
-    )['id']
+    oid = await order_at(
+        't07', [{'dish_id': 'kungpao', 'quantity': 1, 'options': {'spice': 'hot'}}]
+    )
     await robot_state(aredis, 'serve1', 'busy', x=5.5, y=9.5)
     snap = (await client.get('/console/api/snapshot')).json()
     (ticket,) = snap['tickets']['open']

@@ -8,11 +8,9 @@ marks a dish sold out while a diner's page, open in a second browser context, gr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from redis.asyncio import Redis
@@ -20,9 +18,8 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
-from tests.api_helpers import settings_for, uvicorn_server
 from tests.console_support import PASSWORD
-from tests.dispatch_support import Diners, Kitchen, robots_heard, wait_for
+from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.ros]
 
@@ -37,15 +34,8 @@ WAIT_MS = 60_000
 def fleet(
     tmp_path_factory: pytest.TempPathFactory, demo_config: RestaurantConfig
 ) -> Iterator[Kitchen]:
-    kitchen = Kitchen(
-        demo_config,
-        tmp_path_factory.mktemp('kitchen'),
-        TIME_SCALE,
-        robot_params={s.id: {'pickup_timeout_s': 3000.0} for s in demo_config.serving_robots},
-    )
-    kitchen.start_all_robots()
-    yield kitchen
-    kitchen.stop()
+    with kitchen_running(demo_config, tmp_path_factory.mktemp('kitchen'), TIME_SCALE, 3000.0) as k:
+        yield k
 
 
 @pytest.fixture
@@ -53,17 +43,8 @@ async def diners(
     fleet: Kitchen, redis_url: str, aredis: Redis, tmp_path: Path
 ) -> AsyncIterator[tuple[str, Diners]]:
     """The API and a dispatcher up, every robot heard, diners confirming pickups."""
-    with uvicorn_server(redis_url, tmp_path) as server:
-        fleet.start_dispatcher(redis_url)
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-            d = Diners(client, aredis, settings_for(redis_url), fleet.cfg)
-            await wait_for(lambda: robots_heard(aredis, fleet.cfg), 90, what='robots')
-            picker = asyncio.create_task(d.pick_up())
-            try:
-                yield server.url, d
-            finally:
-                picker.cancel()
-                fleet.stop_dispatchers()
+    async with restaurant_open(fleet, redis_url, aredis, tmp_path) as restaurant:
+        yield restaurant
 
 
 @pytest.fixture

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
@@ -41,6 +44,19 @@ async def publish(r: Redis, n: int, start: int = 0) -> list[str]:
     ]
 
 
+@asynccontextmanager
+async def reading(r: Redis, **options: Any) -> AsyncIterator[Fanout]:
+    """A started Fanout that has found where the feed ends."""
+    fanout = Fanout(r, **options)
+    await fanout.start()
+    try:
+        while fanout.last_id is None:
+            await asyncio.sleep(0.01)
+        yield fanout
+    finally:
+        await fanout.stop()
+
+
 async def test_every_subscriber_gets_every_event_from_one_reader(aredis: Redis) -> None:
     fanout = Fanout(aredis, queue_size=64, block_ms=200)
     await fanout.start()
@@ -58,11 +74,7 @@ async def test_every_subscriber_gets_every_event_from_one_reader(aredis: Redis) 
 
 
 async def test_a_slow_client_is_cut_off_without_hurting_the_others(aredis: Redis) -> None:
-    fanout = Fanout(aredis, queue_size=5, block_ms=200)
-    await fanout.start()
-    try:
-        while fanout.last_id is None:
-            await asyncio.sleep(0.01)
+    async with reading(aredis, queue_size=5, block_ms=200) as fanout:
         slow, fast = fanout.subscribe(), fanout.subscribe()
         received: list[str] = []
 
@@ -83,16 +95,10 @@ async def test_a_slow_client_is_cut_off_without_hurting_the_others(aredis: Redis
         assert slow.closed and slow not in fanout.subscribers
         assert await next_frame(slow) == RESYNC
         assert await next_frame(slow) is None
-    finally:
-        await fanout.stop()
 
 
 async def test_a_client_resumes_from_its_snapshot_id(aredis: Redis) -> None:
-    fanout = Fanout(aredis, backlog=10, block_ms=200)
-    await fanout.start()
-    try:
-        while fanout.last_id is None:
-            await asyncio.sleep(0.01)
+    async with reading(aredis, backlog=10, block_ms=200) as fanout:
         ids = await publish(aredis, 15)
         while fanout.last_id != ids[-1]:
             await asyncio.sleep(0.01)
@@ -103,8 +109,6 @@ async def test_a_client_resumes_from_its_snapshot_id(aredis: Redis) -> None:
         # Older than the backlog: it must reload the snapshot rather than miss events.
         too_old = fanout.subscribe(since=ids[2])
         assert await next_frame(too_old) == RESYNC
-    finally:
-        await fanout.stop()
 
 
 async def test_many_open_consoles_share_one_feed_reader(

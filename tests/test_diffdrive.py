@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -23,39 +21,18 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.drivers.diffdrive import DiffDriveDriver
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from robot_nodes.floor_world import dock_pose
+from tests.ros_helpers import start_floor_plant
 
 pytestmark = pytest.mark.ros
 SCALE = 20.0
 
 
-def ros_child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop('_ROS_WHEELS_BOOTSTRAP_COMPLETE', None)
-    env.pop('LD_LIBRARY_PATH', None)
-    return env
-
-
 @pytest.fixture
 def plant() -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            '-m',
-            'robot_nodes.floor_plant',
-            '--ros-args',
-            '-p',
-            f'config_path:={DEFAULT_CONFIG}',
-            '-p',
-            f'time_scale:={SCALE}',
-            '-p',
-            'robots:=[serve1]',
-        ],
-        env=ros_child_env(),
-    )
+    proc = start_floor_plant(SCALE, ['serve1'])
     yield proc
     proc.terminate()
     proc.wait(timeout=10)

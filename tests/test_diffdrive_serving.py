@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +20,11 @@ from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from tests.ros_helpers import (
     RosClient,
     ros_client_fixture,
+    start_floor_plant,
     start_robot_process,
     stop_process,
     wait_until,
 )
-from tests.test_diffdrive import ros_child_env
 
 pytestmark = pytest.mark.ros
 SCALE = 10.0
@@ -37,21 +35,7 @@ TABLES = ['t01', 't08', 't11', 't16']
 
 @pytest.fixture
 def plant_and_robot(tmp_path: Path) -> Iterator[None]:
-    plant = subprocess.Popen(
-        [
-            sys.executable,
-            '-m',
-            'robot_nodes.floor_plant',
-            '--ros-args',
-            '-p',
-            f'config_path:={DEFAULT_CONFIG}',
-            '-p',
-            f'time_scale:={SCALE}',
-            '-p',
-            'robots:=[serve1]',
-        ],
-        env=ros_child_env(),
-    )
+    plant = start_floor_plant(SCALE, ['serve1'])
     robot = start_robot_process(
         'serving', 'serve1', DEFAULT_CONFIG, SCALE, tmp_path, {'driver': 'diffdrive'}
     )

@@ -21,8 +21,14 @@ from orchestrator import jobs
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.redis_server import RedisServer
-from tests.api_helpers import settings_for, uvicorn_server
-from tests.dispatch_support import Diners, Kitchen, nothing_pending, robots_heard, wait_for
+from tests.dispatch_support import (
+    Diners,
+    Kitchen,
+    kitchen_running,
+    nothing_pending,
+    restaurant_open,
+    wait_for,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -36,17 +42,10 @@ STATUS_ORDER = ['received', 'cooking', 'ready', 'delivering', 'arrived', 'served
 def fleet(
     tmp_path_factory: pytest.TempPathFactory, demo_config: RestaurantConfig
 ) -> Iterator[Kitchen]:
-    kitchen = Kitchen(
-        demo_config,
-        tmp_path_factory.mktemp('kitchen'),
-        TIME_SCALE,
-        robot_params={
-            s.id: {'pickup_timeout_s': PICKUP_TIMEOUT_S} for s in demo_config.serving_robots
-        },
-    )
-    kitchen.start_all_robots()
-    yield kitchen
-    kitchen.stop()
+    with kitchen_running(
+        demo_config, tmp_path_factory.mktemp('kitchen'), TIME_SCALE, PICKUP_TIMEOUT_S
+    ) as kitchen:
+        yield kitchen
 
 
 @pytest.fixture
@@ -54,18 +53,9 @@ async def diners(
     fleet: Kitchen, redis_url: str, aredis: Redis, tmp_path: Path
 ) -> AsyncIterator[Diners]:
     """The API and one dispatcher up, every robot heard, diners confirming pickups."""
-    with uvicorn_server(redis_url, tmp_path) as server:
-        fleet.start_dispatcher(redis_url)
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-            d = Diners(client, aredis, settings_for(redis_url), fleet.cfg)
-            # Heard, and idle: nothing left over from an earlier test.
-            await wait_for(lambda: robots_heard(aredis, fleet.cfg, idle=True), 90, what='robots')
-            picker = asyncio.create_task(d.pick_up())
-            try:
-                yield d
-            finally:
-                picker.cancel()
-                fleet.stop_dispatchers()
+    # Heard, and idle: nothing left over from an earlier test.
+    async with restaurant_open(fleet, redis_url, aredis, tmp_path, idle=True) as (_, d):
+        yield d
 
 
 async def sse_events(client: httpx.AsyncClient, token: str, order_id: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch import trips
 from tests.api_helpers import settings_for, uvicorn_server
-from tests.dispatch_support import Diners, Kitchen, wait_for
+from tests.dispatch_support import Diners, Kitchen, kitchen_running, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -30,16 +30,10 @@ ROBOTS = ('bar1', 'serve1')
 def fleet(
     tmp_path_factory: pytest.TempPathFactory, demo_config: RestaurantConfig
 ) -> Iterator[Kitchen]:
-    kitchen = Kitchen(
-        demo_config,
-        tmp_path_factory.mktemp('kitchen'),
-        TIME_SCALE,
-        robot_params={'serve1': {'pickup_timeout_s': PICKUP_TIMEOUT_S}},
-    )
-    for robot_id in ROBOTS:
-        kitchen.start_robot(robot_id)
-    yield kitchen
-    kitchen.stop()
+    with kitchen_running(
+        demo_config, tmp_path_factory.mktemp('kitchen'), TIME_SCALE, PICKUP_TIMEOUT_S, ROBOTS
+    ) as kitchen:
+        yield kitchen
 
 
 async def _heard(r: Redis) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -14,9 +13,13 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 
 from orchestrator.rush.runner import CollisionListener
-from orchestrator.settings import DEFAULT_CONFIG
-from tests.ros_helpers import RosClient, ros_client_fixture, stop_process, wait_until
-from tests.test_diffdrive import ros_child_env
+from tests.ros_helpers import (
+    RosClient,
+    ros_client_fixture,
+    start_floor_plant,
+    stop_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.ros
 SCALE = 5.0
@@ -24,19 +27,7 @@ SCALE = 5.0
 
 @pytest.fixture
 def plant() -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            '-m',
-            'robot_nodes.floor_plant',
-            '--ros-args',
-            '-p',
-            f'config_path:={DEFAULT_CONFIG}',
-            '-p',
-            f'time_scale:={SCALE}',
-        ],
-        env=ros_child_env(),
-    )
+    proc = start_floor_plant(SCALE)
     yield proc
     stop_process(proc)
 

@@ -8,7 +8,6 @@ robots themselves recorded in their on-disk ledgers.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from orchestrator.config import RestaurantConfig
+from tests.ros_helpers import ros_child_env
 
 pytestmark = pytest.mark.ros
 SPEED = 60
@@ -54,9 +54,6 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
         )
     )
     data_dir, report_path = tmp_path / 'data', tmp_path / 'report.json'
-    env = dict(os.environ)
-    env.pop('_ROS_WHEELS_BOOTSTRAP_COMPLETE', None)
-    env.pop('LD_LIBRARY_PATH', None)
     run = subprocess.run(
         [
             sys.executable,
@@ -72,7 +69,7 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
             '--data-dir',
             str(data_dir),
         ],
-        env=env,
+        env=ros_child_env(),
         capture_output=True,
         text=True,
         timeout=240,

@@ -314,35 +314,27 @@ class Serving:
                     if kind == 'pickup_timeout'
                     else 'the robot could not deliver it'
                 )
-                await self.d.retrying(
-                    partial(
-                        trips.returned,
-                        r,
-                        trip.trip_id,
-                        trip.epoch,
-                        list(stop.order_ids),
-                        stop.table_id,
-                        reason,
-                        kind,
-                    )
-                )
+                await self._returned(trip, stop, reason, kind)
         for stop in trip.stops:
             if stop.table_id not in done:
-                await self.d.retrying(
-                    partial(
-                        trips.returned,
-                        r,
-                        trip.trip_id,
-                        trip.epoch,
-                        list(stop.order_ids),
-                        stop.table_id,
-                        f'trip {result.outcome}',
-                        'delivery_failed',
-                    )
-                )
+                await self._returned(trip, stop, f'trip {result.outcome}', 'delivery_failed')
         await self.d.retrying(lambda: trips.finish(r, trip.trip_id, trip.epoch, result.outcome))
         log.info('trip %s of %s: %s', trip.trip_id, trip.robot_id, result.outcome)
         self._drop(trip)
+
+    async def _returned(self, trip: Trip, stop: Stop, reason: str, alert_kind: str) -> None:
+        await self.d.retrying(
+            partial(
+                trips.returned,
+                self.d.r,
+                trip.trip_id,
+                trip.epoch,
+                list(stop.order_ids),
+                stop.table_id,
+                reason,
+                alert_kind,
+            )
+        )
 
     async def _served(self, trip_id: str, epoch: int, stop: Stop, robot_id: str, by: str) -> bool:
         return bool(

@@ -34,7 +34,24 @@ class DriverError(RuntimeError):
     """A driver that cannot be created or has failed; the message says why."""
 
 
-class MotionDriver(ABC):
+class Haltable:
+    """Pause / e-stop for a driver: `halt()` stops the work where it is (a moving robot stops
+    as soon as possible, stages in progress freeze) and keeps it; `resume()` carries on."""
+
+    _halted = False
+
+    @property
+    def halted(self) -> bool:
+        return self._halted
+
+    def halt(self) -> None:
+        self._halted = True
+
+    def resume(self) -> None:
+        self._halted = False
+
+
+class MotionDriver(Haltable, ABC):
     """Follows a path of floor points. Subclasses move `_pose` and advance `_next`.
 
     Constructed with the node (to create publishers/subscriptions/timers if the driver needs
@@ -50,7 +67,6 @@ class MotionDriver(ABC):
         self._path: list[Point] = []
         # Index into `_path` of the point the robot is heading to; len(_path) when arrived.
         self._next = 0
-        self._halted = False
 
     def set_path(self, points: list[Point]) -> None:
         """Follow `points` (the first is normally where the robot already is); a halted
@@ -71,17 +87,6 @@ class MotionDriver(ABC):
         """True once the last point of the path is reached (and the robot has stopped)."""
         return self._next >= len(self._path)
 
-    @property
-    def halted(self) -> bool:
-        return self._halted
-
-    def halt(self) -> None:
-        """Stop as soon as possible and hold position; the path is kept."""
-        self._halted = True
-
-    def resume(self) -> None:
-        self._halted = False
-
     def remaining_m(self) -> float:
         """Distance left along the path from the current pose, metres."""
         if self.done:
@@ -97,13 +102,12 @@ class MotionDriver(ABC):
         return None
 
 
-class CookingDriver(ABC):
+class CookingDriver(Haltable, ABC):
     """Runs one stage (prep, cook, plate) of a job per call to `start`, concurrently per job."""
 
     def __init__(self, node: Node, time_scale: float) -> None:
         self.node = node
         self.time_scale = time_scale
-        self._halted = False
 
     @abstractmethod
     def start(self, job_id: str, stage: str, duration_s: float, now_s: float) -> None:
@@ -120,14 +124,3 @@ class CookingDriver(ABC):
     @abstractmethod
     def abort(self, job_id: str) -> None:
         """Stop working on `job_id` (cancelled); forget it."""
-
-    @property
-    def halted(self) -> bool:
-        return self._halted
-
-    def halt(self) -> None:
-        """Freeze every stage in progress (pause / e-stop)."""
-        self._halted = True
-
-    def resume(self) -> None:
-        self._halted = False
