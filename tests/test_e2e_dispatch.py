@@ -96,6 +96,23 @@ async def test_order_cooked_delivered_and_served(fleet: Kitchen, diners: Diners)
     assert await wait_for(lambda: _no_pending(diners), 10)
 
 
+async def test_heartbeats_of_the_whole_fleet_reach_the_feed(
+    fleet: Kitchen, diners: Diners
+) -> None:
+    """Idle robots send no state changes, so consoles learn their heartbeat ages from one
+    summary event a second."""
+    robots = {r.id for r in diners.cfg.cooking_robots} | {r.id for r in diners.cfg.serving_robots}
+
+    async def fresh_summary() -> bool:
+        for _, fields in await diners.r.xrevrange(keys.FEED, count=50):
+            if fields['type'] == 'fleet.heartbeats':
+                seen = json.loads(fields['data'])['seen']
+                return set(seen) == robots and min(seen.values()) > int(fields['at']) - 2000
+        return False
+
+    assert await wait_for(fresh_summary, 10)
+
+
 async def _no_pending(d: Diners) -> bool:
     return not await nothing_pending(d.r, d.cfg)
 

@@ -19,11 +19,10 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
-from orchestrator.console.audit import feed_fields
 from orchestrator.console.fleet import robot_kinds
 from orchestrator.dispatch.alerts import raise_alert
 from orchestrator.tasks import cancel_requested
-from orchestrator.timeline import FINAL, now_ms
+from orchestrator.timeline import FINAL, add_feed_event, now_ms
 
 log = logging.getLogger(__name__)
 SHOWN = 200
@@ -47,12 +46,7 @@ async def acknowledge(r: Redis, alert_id: str, by: str) -> bool:
         return False
     async with r.pipeline(transaction=True) as pipe:
         pipe.sadd(keys.ALERTS_ACKED, alert_id)
-        pipe.xadd(
-            keys.FEED,
-            feed_fields('alert.acked', {'alert_id': alert_id, 'by': by}),
-            maxlen=100_000,
-            approximate=True,
-        )
+        add_feed_event(pipe, 'alert.acked', {'alert_id': alert_id, 'by': by})
         await pipe.execute()
     return True
 

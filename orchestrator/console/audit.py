@@ -6,25 +6,12 @@ as it happens.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.timeline import now_ms
+from orchestrator.timeline import add_feed_event, now_ms
 
 AUDIT_MAXLEN = 100_000
-
-
-def feed_fields(kind: str, data: dict[str, Any], at: int | None = None) -> dict[str, str]:
-    """A feed entry that is not about one order (alerts, audit, menu, robots)."""
-    return {
-        'type': kind,
-        'order_id': str(data.get('order_id') or ''),
-        'at': str(at or now_ms()),
-        'data': json.dumps(data, ensure_ascii=False, separators=(',', ':')),
-    }
 
 
 async def record(
@@ -41,12 +28,7 @@ async def record(
     }
     async with r.pipeline(transaction=True) as pipe:
         pipe.xadd(keys.AUDIT, entry, maxlen=AUDIT_MAXLEN, approximate=True)
-        pipe.xadd(
-            keys.FEED,
-            feed_fields('audit', entry, int(entry['at'])),
-            maxlen=100_000,
-            approximate=True,
-        )
+        add_feed_event(pipe, 'audit', entry, int(entry['at']))
         entry_id, _ = await pipe.execute()
     return {'id': entry_id, **entry}
 

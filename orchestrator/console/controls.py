@@ -17,7 +17,6 @@ from redis.asyncio.client import Pipeline
 from orchestrator import jobs, timeline
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.console.audit import feed_fields
 from orchestrator.console.fleet import robot_kinds
 from orchestrator.dispatch import trips
 
@@ -231,12 +230,7 @@ def _dish(cfg: RestaurantConfig, dish_id: str) -> str:
 
 
 def _menu_changed(pipe: Pipeline, dish_id: str, by: str, **change: Any) -> None:
-    pipe.xadd(
-        keys.FEED,
-        feed_fields('menu.changed', {'dish_id': dish_id, 'by': by, **change}),
-        maxlen=100_000,
-        approximate=True,
-    )
+    timeline.add_feed_event(pipe, 'menu.changed', {'dish_id': dish_id, 'by': by, **change})
 
 
 async def set_soldout(

@@ -17,7 +17,9 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.console import alerts, controls, fleet, tickets
 from orchestrator.console.fanout import Entry, Transform
 
-NOT_ORDER_EVENTS = frozenset({'alert', 'alert.acked', 'audit', 'menu.changed', 'robot.state'})
+NOT_ORDER_EVENTS = frozenset(
+    {'alert', 'alert.acked', 'audit', 'menu.changed', 'robot.state', 'fleet.heartbeats'}
+)
 DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued'})
 
 
@@ -49,6 +51,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
         orders: dict[str, tuple[str, str]] = {}
         robots: dict[str, str] = {}
         latest: dict[str, str] = {}
+        heartbeats: tuple[str, dict[str, int]] | None = None
         for entry_id, fields in entries:
             kind = fields.get('type', '')
             data = _data(fields)
@@ -60,6 +63,8 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
                 latest['alerts'] = entry_id
             elif kind == 'menu.changed':
                 latest['menu'] = entry_id
+            elif kind == 'fleet.heartbeats':
+                heartbeats = (entry_id, data.get('seen', {}))
             elif kind == 'audit':
                 out.append((entry_id, {'type': 'audit', 'entry': data}))
             if kind not in NOT_ORDER_EVENTS and fields.get('order_id'):
@@ -71,6 +76,8 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
             out.append((entry_id, {'type': 'ticket', 'event': kind, 'ticket': ticket}))
         for robot in await fleet.load_robots(r, cfg, list(robots)) if robots else []:
             out.append((robots[robot['id']], {'type': 'robot', 'robot': robot}))
+        if heartbeats is not None:
+            out.append((heartbeats[0], {'type': 'heartbeats', 'seen': heartbeats[1]}))
         if 'alerts' in latest:
             out.append((latest['alerts'], {'type': 'alerts', 'alerts': await alerts.recent(r)}))
         if 'menu' in latest:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from orchestrator import redis_keys as keys
-from orchestrator.timeline import now_ms
+from orchestrator.timeline import add_feed_event, now_ms
 
 ALERTS_MAXLEN = 10_000
 
@@ -25,18 +22,7 @@ def add_alert(pipe: Pipeline, kind: str, severity: str, message: str, **refs: st
         **{k: v for k, v in refs.items() if v},
     }
     pipe.xadd(keys.ALERTS, fields, maxlen=ALERTS_MAXLEN, approximate=True)
-    data: dict[str, Any] = dict(fields)
-    pipe.xadd(
-        keys.FEED,
-        {
-            'type': 'alert',
-            'order_id': refs.get('order_id') or '',
-            'at': at,
-            'data': json.dumps(data, ensure_ascii=False, separators=(',', ':')),
-        },
-        maxlen=100_000,
-        approximate=True,
-    )
+    add_feed_event(pipe, 'alert', dict(fields), int(at))
 
 
 async def raise_alert(r: Redis, kind: str, severity: str, message: str, **refs: str) -> None:

@@ -38,7 +38,7 @@ from orchestrator.dispatch.cooking import Cooking
 from orchestrator.dispatch.policy import RobotView
 from orchestrator.dispatch.serving import Serving
 from orchestrator.tasks import cancel_requested
-from orchestrator.timeline import now_ms
+from orchestrator.timeline import add_feed_event, now_ms
 
 if TYPE_CHECKING:
     from orchestrator.api.context import AppContext
@@ -63,6 +63,9 @@ GAP_S = 2.0
 FRESH_SEQ = 50
 # Real seconds between two robot.state feed events of a moving robot.
 POSE_EVENT_EVERY_S = 0.5
+# Every robot's last heartbeat, in one feed event this often: consoles show heartbeat ages
+# without a feed event per heartbeat (robots beat at 5 Hz).
+HEARTBEATS_EVENT_EVERY_S = 1.0
 
 
 class Dispatcher:
@@ -100,6 +103,7 @@ class Dispatcher:
         self._states: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
         self._published: dict[str, tuple[str, float]] = {}
+        self._heartbeats_published = 0.0
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -379,9 +383,13 @@ class Dispatcher:
         self._dirty = set()
         if not states:
             return
+        seen = {r: now_ms() - int((now - self._seen.get(r, now)) * 1000) for r in self._states}
         async with self.r.pipeline(transaction=False) as pipe:
+            if now - self._heartbeats_published >= HEARTBEATS_EVENT_EVERY_S:
+                self._heartbeats_published = now
+                add_feed_event(pipe, 'fleet.heartbeats', {'seen': seen})
             for robot_id, s in states.items():
-                seen_ms = now_ms() - int((now - self._seen.get(robot_id, now)) * 1000)
+                seen_ms = seen[robot_id]
                 fields = {
                     **{k: v for k, v in s.items() if k not in ('jobs', 'ready')},
                     'jobs': json.dumps(s['jobs']),
@@ -395,18 +403,7 @@ class Dispatcher:
                     and now - last >= POSE_EVENT_EVERY_S
                 ):
                     self._published[robot_id] = (s['mode'], now)
-                    data = {**fields, 'jobs': s['jobs']}
-                    pipe.xadd(
-                        keys.FEED,
-                        {
-                            'type': 'robot.state',
-                            'order_id': '',
-                            'at': str(now_ms()),
-                            'data': json.dumps(data, separators=(',', ':')),
-                        },
-                        maxlen=100_000,
-                        approximate=True,
-                    )
+                    add_feed_event(pipe, 'robot.state', {**fields, 'jobs': s['jobs']})
             await pipe.execute()
 
 

@@ -189,6 +189,13 @@ function apply(msg) {
       state.robots.set(msg.robot.id, msg.robot);
       schedule('fleet');
       break;
+    case 'heartbeats':
+      for (const [id, seen] of Object.entries(msg.seen)) {
+        const r = state.robots.get(id);
+        if (r) r.seen_at = seen;
+      }
+      schedule('fleet');
+      break;
     case 'alerts': {
       // New alerts also pop up, whatever tab the operator is looking at.
       const known = new Set(state.alerts.map((a) => a.id));
