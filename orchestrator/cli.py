@@ -33,29 +33,48 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
     def config_arg(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument('--config', type=Path, default=DEFAULT_CONFIG,
-                        help='restaurant YAML (default: the demo in seeds/)')
+        sp.add_argument(
+            '--config',
+            type=Path,
+            default=DEFAULT_CONFIG,
+            help='restaurant YAML (default: the demo in seeds/)',
+        )
 
     s = sub.add_parser('serve', help='run the orchestrator API against a given Redis')
     config_arg(s)
     s.add_argument('--redis-url', required=True)
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--port', type=int, default=8000)
-    s.add_argument('--with-dispatcher', action='store_true',
-                   help='also run the dispatcher (needs ROS 2) inside this process')
+    s.add_argument(
+        '--with-dispatcher',
+        action='store_true',
+        help='also run the dispatcher (needs ROS 2) inside this process',
+    )
 
     s = sub.add_parser('up', help='the whole restaurant: Redis, orchestrator, robots')
     config_arg(s)
-    s.add_argument('--redis-url', default=None,
-                   help='use this Redis instead of starting one (env REDIS_URL works too)')
+    s.add_argument(
+        '--redis-url',
+        default=None,
+        help='use this Redis instead of starting one (env REDIS_URL works too)',
+    )
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--port', type=int, default=8000)
-    s.add_argument('--time-scale', type=float, default=10.0,
-                   help='speeds up cooking and driving (1 = real time)')
-    s.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim',
-                   help='serving-robot driver; diffdrive also starts the headless floor plant')
-    s.add_argument('--data-dir', type=Path, default=Path('var'),
-                   help='where Redis AOF and robot ledgers live')
+    s.add_argument(
+        '--time-scale',
+        type=float,
+        default=10.0,
+        help='speeds up cooking and driving (1 = real time)',
+    )
+    s.add_argument(
+        '--driver',
+        choices=['sim', 'diffdrive'],
+        default='sim',
+        help='serving-robot driver; diffdrive also starts the headless floor plant',
+    )
+    s.add_argument(
+        '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
+    )
 
     s = sub.add_parser('dispatcher', help='run the dispatcher alone (ROS 2 + Redis)')
     config_arg(s)
@@ -86,10 +105,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--scenario', type=Path, required=True)
     s.add_argument('--speed', type=float, default=60.0, help='time scale for robots and diners')
     s.add_argument('--report', type=Path, required=True, help='where to write the JSON report')
-    s.add_argument('--data-dir', type=Path, default=None,
-                   help='empty directory for Redis, ledgers and logs (default: a new temp dir)')
-    s.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim',
-                   help='serving-robot driver; diffdrive adds the floor plant (and collisions)')
+    s.add_argument(
+        '--data-dir',
+        type=Path,
+        default=None,
+        help='empty directory for Redis, ledgers and logs (default: a new temp dir)',
+    )
+    s.add_argument(
+        '--driver',
+        choices=['sim', 'diffdrive'],
+        default='sim',
+        help='serving-robot driver; diffdrive adds the floor plant (and collisions)',
+    )
 
     s = sub.add_parser('gazebo', help='Gazebo (gz sim Harmonic) assets')
     gs = s.add_subparsers(dest='gazebo_command', required=True, metavar='ACTION')
@@ -107,9 +134,11 @@ def config_check_command(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    print(f'{args.path}: ok — {len(cfg.tables)} tables, {len(cfg.dishes)} dishes, '
-          f'{len(cfg.stations)} stations, {len(cfg.cooking_robots)} cooking and '
-          f'{len(cfg.serving_robots)} serving robots')
+    print(
+        f'{args.path}: ok — {len(cfg.tables)} tables, {len(cfg.dishes)} dishes, '
+        f'{len(cfg.stations)} stations, {len(cfg.cooking_robots)} cooking and '
+        f'{len(cfg.serving_robots)} serving robots'
+    )
     return 0
 
 

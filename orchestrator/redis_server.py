@@ -37,14 +37,35 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         exe = shutil.which('redis-server')
         if exe is None:
-            raise RuntimeError('redis-server not found: run scripts/bootstrap.sh or '
-                               'apt-get install redis-server')
+            raise RuntimeError(
+                'redis-server not found: run scripts/bootstrap.sh or apt-get install redis-server'
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [exe, '--port', str(self.port), '--bind', '127.0.0.1', '--dir', str(self.data_dir),
-             '--appendonly', 'yes', '--appendfsync', self.appendfsync, '--save', '',
-             '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                exe,
+                '--port',
+                str(self.port),
+                '--bind',
+                '127.0.0.1',
+                '--dir',
+                str(self.data_dir),
+                '--appendonly',
+                'yes',
+                '--appendfsync',
+                self.appendfsync,
+                '--save',
+                '',
+                '--protected-mode',
+                'yes',
+                '--daemonize',
+                'no',
+                '--loglevel',
+                'warning',
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + timeout
         while True:

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     base_url: str = 'http://127.0.0.1:8000'
     # HMAC keys for table tokens, by key id; the first is used to sign, all verify.
     table_keys: dict[str, SecretStr] = Field(
-        default_factory=lambda: {'k1': SecretStr('robodine-demo-secret-change-me')})
+        default_factory=lambda: {'k1': SecretStr('robodine-demo-secret-change-me')}
+    )
     # Table tokens refused even though their signature is valid (lost or replaced codes).
     revoked_tokens: set[str] = Field(default_factory=set)
     # Secret for operator session cookies and CSRF tokens.
