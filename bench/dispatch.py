@@ -120,7 +120,14 @@ def raw_round_trips(n: int, env: dict[str, str]) -> list[float]:
         node = Node('bench_raw_client', context=ctx)
         executor = SingleThreadedExecutor(context=ctx)
         executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, daemon=True)
+        stop = threading.Event()
+
+        def spin() -> None:
+            # Stopped by the flag, not by shutting the executor down under a running spin.
+            while not stop.is_set():
+                executor.spin_once(timeout_sec=0.05)
+
+        thread = threading.Thread(target=spin, daemon=True)
         thread.start()
         client = ActionClient(node, Cook, RAW_ACTION)
         if not client.wait_for_server(timeout_sec=30):
@@ -136,7 +143,10 @@ def raw_round_trips(n: int, env: dict[str, str]) -> list[float]:
             if i >= 20:  # warm-up
                 out.append(time.perf_counter() - t0)
             time.sleep(0.002)
+        stop.set()
+        thread.join()
         executor.shutdown()
+        node.destroy_node()
         rclpy.try_shutdown(context=ctx)
         return out
     finally:
