@@ -12,7 +12,7 @@ import itertools
 import math
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -328,17 +328,23 @@ def _ref(field: str, value: str, known) -> None:
         raise ValueError(f'{field}: unknown id {value!r}')
 
 
-def load_restaurant(path: str | Path) -> RestaurantConfig:
-    """Parse and validate a restaurant YAML file; ConfigError names the file and field."""
-    path = Path(path)
+def read_yaml_mapping(path: Path, error: type[ValueError] = ConfigError) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; `error` names the file when it is not one."""
     try:
         raw = yaml.safe_load(path.read_text(encoding='utf-8'))
     except OSError as e:
-        raise ConfigError(f'{path}: cannot read: {e.strerror}') from e
+        raise error(f'{path}: cannot read: {e.strerror}') from e
     except yaml.YAMLError as e:
-        raise ConfigError(f'{path}: not valid YAML: {e}') from e
+        raise error(f'{path}: not valid YAML: {e}') from e
     if not isinstance(raw, dict):
-        raise ConfigError(f'{path}: expected a mapping at the top level')
+        raise error(f'{path}: expected a mapping at the top level')
+    return raw
+
+
+def load_restaurant(path: str | Path) -> RestaurantConfig:
+    """Parse and validate a restaurant YAML file; ConfigError names the file and field."""
+    path = Path(path)
+    raw = read_yaml_mapping(path)
     # Top-level `x-*` keys only hold YAML anchors (shared options) and are not config.
     raw = {k: v for k, v in raw.items() if not str(k).startswith('x-')}
     try:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestrator.config import RestaurantConfig, format_validation_error
+from orchestrator.config import RestaurantConfig, format_validation_error, read_yaml_mapping
 
 
 class ScenarioError(ValueError):
@@ -104,14 +103,7 @@ class Scenario(_Strict):
 def load_scenario(path: str | Path, cfg: RestaurantConfig) -> Scenario:
     """Parse and validate a scenario against the restaurant; ScenarioError names file+field."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding='utf-8'))
-    except OSError as e:
-        raise ScenarioError(f'{path}: cannot read: {e.strerror}') from e
-    except yaml.YAMLError as e:
-        raise ScenarioError(f'{path}: not valid YAML: {e}') from e
-    if not isinstance(raw, dict):
-        raise ScenarioError(f'{path}: expected a mapping at the top level')
+    raw = read_yaml_mapping(path, ScenarioError)
     try:
         scenario = Scenario.model_validate(raw)
         scenario.check_against(cfg)
