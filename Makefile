@@ -18,7 +18,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy orchestrator table_qr robot_nodes bench
+	$(VENV)/bin/mypy orchestrator table_qr robot_nodes bench tests
 
 bench: setup
 	$(PY) bench/intake.py
