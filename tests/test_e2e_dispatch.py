@@ -213,10 +213,15 @@ async def test_stale_dispatcher_is_fenced(fleet: Kitchen, diners: Diners) -> Non
         proc.send_signal(signal.SIGCONT)
     await wait_for(lambda: diners.all_in('served'), 120, 0.2, 'all orders served')
     await assert_cooked_once(fleet, diners)
-    # What the woken dispatcher still believed it held was refused.
+    # What the woken dispatcher still believed it held was refused, and it says so (its log
+    # line follows Redis's refusal, so wait for both).
     await wait_for(lambda: _fenced(diners), 20, what='fenced writes of the stale dispatcher')
-    log = fleet.dispatcher_log(old)
-    assert 'taken over' in log or ': fenced' in log, log
+
+    async def stale_one_knows() -> bool:
+        log = fleet.dispatcher_log(old)
+        return 'taken over' in log or 'fenced' in log
+
+    await wait_for(stale_one_knows, 20, what=f'the stale dispatcher logging its refusal: {old}')
 
 
 async def _reclaimed(d: Diners) -> bool:

@@ -240,6 +240,12 @@ class Cooking:
             if not await jobs.record_stage(
                 self.d.r, flight.job_id, flight.epoch, fb.stage, fb.progress
             ):
+                log.warning(
+                    '%s/%d stage %s: fenced, taken over by another dispatcher',
+                    flight.job_id,
+                    flight.epoch,
+                    fb.stage,
+                )
                 self._drop(flight)
 
         self.d.spawn(record(), f'stage {flight.job_id}')
