@@ -347,7 +347,9 @@ function drawMapBase() {
   }
   for (const p of m.points) {
     map.append(svg('circle', { cx: p.x, cy: Y(p.y), r: 0.22, class: `point ${p.kind}` }));
-    map.append(svg('text', { x: p.x, y: Y(p.y) - 0.35, class: 'label small' }, p.id));
+    // Dock labels go below the point: the robot parked there carries its own label above.
+    const dy = p.kind === 'dock' ? 0.6 : -0.35;
+    map.append(svg('text', { x: p.x, y: Y(p.y) + dy, class: 'label small' }, p.id));
   }
   map.append(svg('g', { id: 'map-robots' }));
 }
