@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 
 # command -> 'module:function'; the function takes the parsed argparse.Namespace, returns an
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
             help='restaurant YAML (default: the demo in seeds/)',
         )
 
+    def driver_arg(sp: argparse.ArgumentParser, help: str) -> None:
+        sp.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim', help=help)
+
     s = sub.add_parser('serve', help='run the orchestrator API against a given Redis')
     config_arg(s)
     s.add_argument('--redis-url', required=True)
@@ -66,12 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help='speeds up cooking and driving (1 = real time)',
     )
-    s.add_argument(
-        '--driver',
-        choices=['sim', 'diffdrive'],
-        default='sim',
-        help='serving-robot driver; diffdrive also starts the headless floor plant',
-    )
+    driver_arg(s, 'serving-robot driver; diffdrive also starts the headless floor plant')
     s.add_argument(
         '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
     )
@@ -111,12 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='empty directory for Redis, ledgers and logs (default: a new temp dir)',
     )
-    s.add_argument(
-        '--driver',
-        choices=['sim', 'diffdrive'],
-        default='sim',
-        help='serving-robot driver; diffdrive adds the floor plant (and collisions)',
-    )
+    driver_arg(s, 'serving-robot driver; diffdrive adds the floor plant (and collisions)')
 
     s = sub.add_parser('gazebo', help='Gazebo (gz sim Harmonic) assets')
     gs = s.add_subparsers(dest='gazebo_command', required=True, metavar='ACTION')
@@ -127,13 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_check_command(args: argparse.Namespace) -> int:
-    from orchestrator.config import ConfigError, load_restaurant
-
-    try:
-        cfg = load_restaurant(args.path)
-    except ConfigError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    cfg = load_restaurant(args.path)
     print(
         f'{args.path}: ok — {len(cfg.tables)} tables, {len(cfg.dishes)} dishes, '
         f'{len(cfg.stations)} stations, {len(cfg.cooking_robots)} cooking and '
@@ -145,7 +133,12 @@ def config_check_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module, func = HANDLERS[args.command].split(':')
-    return int(getattr(importlib.import_module(module), func)(args) or 0)
+    try:
+        return int(getattr(importlib.import_module(module), func)(args) or 0)
+    except ConfigError as e:
+        # Every command reads a config (and rush a scenario): one place says what is wrong.
+        print(f'error: {e}', file=sys.stderr)
+        return 1
 
 
 if __name__ == '__main__':

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import yaml
 
-from orchestrator.config import ConfigError, RestaurantConfig, ServingRobot, load_restaurant
+from orchestrator.config import RestaurantConfig, ServingRobot, load_restaurant
 from robot_nodes.floor_world import dock_pose
 
 SDF_VERSION = '1.9'
@@ -318,12 +317,7 @@ def write_assets(cfg: RestaurantConfig, out: Path) -> tuple[Path, Path]:
 
 
 def gazebo_command(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_restaurant(args.config)
-    except ConfigError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    world, bridge = write_assets(cfg, args.out)
+    world, bridge = write_assets(load_restaurant(args.config), args.out)
     print(
         f'wrote {world} and {bridge}\n'
         f'run: ros2 launch launch/gazebo.launch.py config:={args.config}'

@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
-from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
+from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.rush.diners import Diners, SimClock, plan_parties
 from orchestrator.rush.report import build_report, summary
-from orchestrator.rush.scenario import Scenario, ScenarioError, load_scenario
+from orchestrator.rush.scenario import Scenario, load_scenario
 from orchestrator.settings import get_settings
 from table_qr.tokens import sign
 
@@ -157,12 +157,8 @@ async def _trips_finished(r: Redis, timeout_wall_s: float) -> None:
 
 
 def rush_command(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_restaurant(args.config)
-        scenario = load_scenario(args.scenario, cfg)
-    except (ConfigError, ScenarioError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    cfg = load_restaurant(args.config)
+    scenario = load_scenario(args.scenario, cfg)
     if not 0 < args.speed <= MAX_SPEED:
         print(f'error: --speed must be in (0, {MAX_SPEED:g}], got {args.speed:g}', file=sys.stderr)
         return 1

@@ -16,10 +16,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestrator.config import RestaurantConfig, format_validation_error, read_yaml_mapping
+from orchestrator.config import (
+    ConfigError,
+    RestaurantConfig,
+    format_validation_error,
+    read_yaml_mapping,
+)
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigError):
     """A scenario file that cannot be used; the message names the file and the field."""
 
 
