@@ -1,7 +1,7 @@
 """`robodine` command line: one sub-command per way of running a part of the restaurant.
 
 Each handler lives next to what it runs and is imported only when its command is chosen, so
-`robodine config check` works without ROS 2 and `robodine --help` is instant.
+`robodine config check` and `robodine --help` never load ROS 2.
 """
 
 from __future__ import annotations
