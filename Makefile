@@ -10,7 +10,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	$(VENV)/bin/robodine up $(ARGS)
+	$(VENV)/bin/robodine up --time-scale 10 $(ARGS)
 
 test: setup
 	$(PY) -m pytest -q -rs --durations=15 $(ARGS)

@@ -72,7 +72,7 @@ def serve(kind: str, redis_url: str, port: int) -> None:
     else:
         from orchestrator.api.app import create_app
 
-        app = create_app(Settings(redis_url=redis_url), extensions=())
+        app = create_app(Settings(redis_url=redis_url, console_enabled=False))
     uvicorn.run(app, host='127.0.0.1', port=port, log_level='warning', access_log=False)
 
 

@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 import redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig, load_restaurant
-from orchestrator.console.accounts import account_fields
+from orchestrator.console.accounts import new_account
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings, get_settings
+from orchestrator.store import accounts, robots
 from table_qr.tokens import sign, table_url
 
 READY_TIMEOUT_S = 90.0
@@ -219,7 +219,7 @@ def wait_ready(
     timeout: float = READY_TIMEOUT_S,
 ) -> None:
     """Until the API answers /readyz and the dispatcher has heard every robot."""
-    robots = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
+    robot_ids = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     deadline = time.monotonic() + timeout
     try:
@@ -228,7 +228,8 @@ def wait_ready(
                 raise RuntimeError(
                     f'{dead.name} exited with {dead.proc.returncode}; see {dead.log}'
                 )
-            missing = [r for r in robots if client.hget(keys.robot(r), 'mode') in (None, 'lost')]
+            modes = robots.modes_sync(client, robot_ids)
+            missing = [r for r, mode in modes.items() if mode in (None, 'lost')]
             try:
                 api = httpx.get(f'{base_url}/readyz', timeout=1).status_code == 200
             except httpx.TransportError:
@@ -249,11 +250,10 @@ def demo_operator(redis_url: str, settings: Settings) -> str:
     """A first manager account when there is none, so the console can be opened at once."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        accounts = client.scan_iter(keys.operator('*'), count=100)
-        if settings.operators or any(True for _ in accounts):
+        if settings.operators or any(True for _ in accounts.account_names_sync(client)):
             return ''
         password = secrets.token_urlsafe(9)
-        client.hset(keys.operator(DEMO_OPERATOR), mapping=account_fields(password, 'manager'))
+        accounts.save_account_sync(client, DEMO_OPERATOR, new_account(password, 'manager'))
     finally:
         client.close()
     return (
@@ -265,7 +265,8 @@ def demo_operator(redis_url: str, settings: Settings) -> str:
 def up_command(args: argparse.Namespace) -> int:
     cfg = load_restaurant(args.config)
     settings = get_settings()
-    redis_url = args.redis_url or os.environ.get('REDIS_URL')
+    # Its own Redis unless one is named: a default URL must not send a demo into production.
+    redis_url = args.redis_url
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -288,7 +289,7 @@ def up_command(args: argparse.Namespace) -> int:
     try:
         wait_ready(rest, cfg, base, redis_url)
         # The public base (behind a proxy) if one is configured, else where we listen.
-        public = settings.base_url if 'ROBODINE_BASE_URL' in os.environ else base
+        public = settings.base_url if 'base_url' in settings.model_fields_set else base
         print(f'\nready. Redis {redis_url}\n\nDiner pages (one per table QR code):')
         for t in cfg.tables:
             token = sign(settings.table_keys, cfg.restaurant.id, t.id)

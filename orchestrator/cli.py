@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.config import ConfigError, load_restaurant
-from orchestrator.settings import DEFAULT_CONFIG
+from orchestrator.settings import get_settings
 
 # command -> 'module:function'; the function takes the parsed argparse.Namespace, returns an
 # exit code.
@@ -30,6 +30,8 @@ HANDLERS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every default comes from the settings (`ROBODINE_*` environment or `.env`)."""
+    settings = get_settings()
     p = argparse.ArgumentParser(prog='robodine', description=__doc__)
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
@@ -37,8 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             '--config',
             type=Path,
-            default=DEFAULT_CONFIG,
-            help='restaurant YAML (default: the demo in seeds/)',
+            default=settings.config_path,
+            help=f'restaurant YAML (default: ROBODINE_CONFIG_PATH, {settings.config_path})',
+        )
+
+    def redis_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            '--redis-url',
+            default=settings.redis_url,
+            help=f'default: ROBODINE_REDIS_URL, {settings.redis_url}',
+        )
+
+    def time_scale_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            '--time-scale',
+            type=float,
+            default=settings.time_scale,
+            help='speeds up cooking, driving and pickup waits (1 = real time; default: '
+            f'ROBODINE_TIME_SCALE, {settings.time_scale:g})',
         )
 
     def driver_arg(sp: argparse.ArgumentParser, help: str) -> None:
@@ -46,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('serve', help='run the orchestrator API against a given Redis')
     config_arg(s)
-    s.add_argument('--redis-url', required=True)
+    redis_arg(s)
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--port', type=int, default=8000)
     s.add_argument(
@@ -58,18 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('up', help='the whole restaurant: Redis, orchestrator, robots')
     config_arg(s)
     s.add_argument(
-        '--redis-url',
-        default=None,
-        help='use this Redis instead of starting one (env REDIS_URL works too)',
+        '--redis-url', default=None, help='use this Redis instead of starting one of its own'
     )
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--port', type=int, default=8000)
-    s.add_argument(
-        '--time-scale',
-        type=float,
-        default=10.0,
-        help='speeds up cooking and driving (1 = real time)',
-    )
+    time_scale_arg(s)
     driver_arg(s, 'serving-robot driver; diffdrive also starts the headless floor plant')
     s.add_argument(
         '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
@@ -77,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('dispatcher', help='run the dispatcher alone (ROS 2 + Redis)')
     config_arg(s)
-    s.add_argument('--redis-url', required=True)
+    redis_arg(s)
     s.add_argument('--name', default=None, help='consumer name (default: host-pid)')
-    s.add_argument('--time-scale', type=float, default=1.0)
+    time_scale_arg(s)
 
     s = sub.add_parser('qr', help='write table QR codes, a printable sheet and tables.csv')
     config_arg(s)
@@ -96,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     o = os_.add_parser('add', help='add or update an operator (password from prompt or stdin)')
     o.add_argument('name')
     o.add_argument('--role', choices=['operator', 'manager'], default='operator')
-    o.add_argument('--redis-url', required=True)
+    redis_arg(o)
     o.add_argument('--password-stdin', action='store_true')
 
     s = sub.add_parser('rush', help='accelerated rush-hour simulation with a service report')

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Container, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -311,11 +312,8 @@ class RestaurantConfig(Strict):
     def table_by_id(self) -> dict[str, Table]:
         return {t.id: t for t in self.tables}
 
-    def robots_for_station(self, station: str) -> list[CookingRobot]:
-        return [r for r in self.cooking_robots if station in r.stations]
 
-
-def _unique(field: str, items: list) -> None:
+def _unique(field: str, items: Sequence[Any]) -> None:
     seen: set[str] = set()
     for item in items:
         if item.id in seen:
@@ -323,7 +321,7 @@ def _unique(field: str, items: list) -> None:
         seen.add(item.id)
 
 
-def _ref(field: str, value: str, known) -> None:
+def _ref(field: str, value: str, known: Container[str]) -> None:
     if value not in known:
         raise ValueError(f'{field}: unknown id {value!r}')
 

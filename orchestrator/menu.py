@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
-from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-
-
-@dataclass(frozen=True)
-class MenuState:
-    """What changes during service, read from Redis: 86'd dishes and manager prices."""
-
-    soldout: Set[str]
-    prices: Mapping[str, int]
-
-
-async def read_prices(r: Redis, dish_ids: Iterable[str]) -> dict[str, int]:
-    """Price overrides of the given dishes (dishes without one are left out)."""
-    ids = list(dish_ids)
-    if not ids:
-        return {}
-    prices = await r.mget([keys.price(d) for d in ids])
-    return {d: int(p) for d, p in zip(ids, prices, strict=True) if p is not None}
-
-
-async def read_state(r: Redis, dish_ids: Iterable[str]) -> MenuState:
-    ids = list(dish_ids)
-    return MenuState(
-        soldout=frozenset(await r.smembers(keys.SOLDOUT)), prices=await read_prices(r, ids)
-    )
+from orchestrator.store.menu import MenuState
 
 
 def menu_payload(cfg: RestaurantConfig, state: MenuState) -> dict[str, Any]:

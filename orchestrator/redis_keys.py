@@ -1,4 +1,5 @@
-"""Every Redis key and stream name robodine uses, in one place.
+"""Every Redis key and stream name robodine uses, in one place (only `orchestrator.store`
+imports it: each key has one owning module there, see `orchestrator/store/__init__.py`).
 
 Layout (all under the `rd:` prefix):
 - `rd:order:{order_id}`            hash   the order: table, status, total, lines (JSON), times
@@ -27,8 +28,9 @@ Layout (all under the `rd:` prefix):
 from __future__ import annotations
 
 PREFIX = 'rd'
-COOK_GROUP = 'dispatch'
-DELIVERY_GROUP = 'dispatch'
+# The dispatchers' group on the cook streams and on `rd:deliveries` (read in one call).
+DISPATCH_GROUP = 'dispatch'
+# The dispatchers' group on `rd:control`.
 CONTROL_GROUP = 'fleet'
 
 FEED = f'{PREFIX}:feed'

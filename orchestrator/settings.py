@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     dispatch_lease_s: float = Field(default=10.0, gt=0, le=600)
     # Run the dispatcher inside the API process.
     dispatcher_enabled: bool = False
+    # Serve the operator console (and its feed reader) from this process.
+    console_enabled: bool = True
     # Log lines as JSON objects instead of text.
     log_json: bool = False
     log_level: str = 'INFO'

@@ -12,7 +12,7 @@ from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
 from orchestrator.settings import Settings
-from orchestrator.timeline import now_ms
+from orchestrator.store.feed import now_ms
 from table_qr.tokens import sign
 
 PASSWORD = 'correct-horse-battery'

@@ -1,7 +1,7 @@
 """Helpers for the dispatcher tests.
 
-- `write_order`: an order written straight into Redis in the intake format, so that
-  `orchestrator.jobs` can be tested without the API or ROS 2;
+- `write_order`: an order taken by the real intake script, so that `store.jobs` can be
+  tested without the API or ROS 2;
 - `Kitchen`: real robot node processes and `robodine dispatcher` processes;
 - `Diners`: orders placed through the real API and pickups confirmed through it.
 """
@@ -29,9 +29,12 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator import timeline
 from orchestrator.config import RestaurantConfig
+from orchestrator.pricing import OrderIn
 from orchestrator.settings import DEFAULT_CONFIG, Settings
+from orchestrator.store import orders
+from orchestrator.store.intake import Intake
+from orchestrator.store.work import WorkQueue
 from robot_nodes.ledger import Ledger
 from table_qr.tokens import sign
 from tests.api_helpers import settings_for, uvicorn_server
@@ -41,75 +44,23 @@ T = TypeVar('T')
 
 
 async def ensure_groups(r: Redis, cfg: RestaurantConfig) -> None:
-    streams = [keys.cook_stream(s.id) for s in cfg.stations] + [keys.DELIVERIES]
-    for stream in streams:
-        try:
-            await r.xgroup_create(stream, keys.COOK_GROUP, id='0', mkstream=True)
-        except Exception as e:  # BUSYGROUP: it exists
-            if 'BUSYGROUP' not in str(e):
-                raise
+    """The dispatcher's consumer groups, as a dispatcher creates them on start."""
+    await WorkQueue(r, [s.id for s in cfg.stations], 'test').ensure_groups()
 
 
 async def write_order(
     r: Redis, cfg: RestaurantConfig, table_id: str, dishes: list[tuple[str, int]]
 ) -> tuple[str, list[str]]:
-    """An order of `(dish_id, quantity)` lines with one cook job per unit, as intake writes
-    it; returns (order_id, job_ids)."""
-    order_id = 'o' + secrets.token_hex(5)
-    now = timeline.now_ms()
-    lines = [{'dish_id': d, 'quantity': q, 'options': []} for d, q in dishes]
-    job_ids = []
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.hset(
-            keys.order(order_id),
-            mapping={
-                'id': order_id,
-                'table_id': table_id,
-                'status': timeline.RECEIVED,
-                'total': 0,
-                'currency': cfg.restaurant.currency,
-                'lines': json.dumps(lines),
-                'jobs_total': sum(q for _, q in dishes),
-                'jobs_cooked': 0,
-                'created_at': now,
-                'updated_at': now,
-            },
-        )
-        for line, (dish_id, qty) in enumerate(dishes):
-            dish = cfg.dish_by_id[dish_id]
-            for unit in range(qty):
-                job_id = f'{order_id}-{line:02d}-{unit:02d}'
-                job_ids.append(job_id)
-                pipe.hset(
-                    keys.job(job_id),
-                    mapping={
-                        'status': 'queued',
-                        'order_id': order_id,
-                        'table_id': table_id,
-                        'dish_id': dish_id,
-                        'station': dish.station,
-                        'epoch': 0,
-                        'attempts': 0,
-                    },
-                )
-                pipe.xadd(
-                    keys.cook_stream(dish.station),
-                    {
-                        'job_id': job_id,
-                        'order_id': order_id,
-                        'table_id': table_id,
-                        'dish_id': dish_id,
-                        'station': dish.station,
-                        'options': '[]',
-                        'cook_time_s': str(dish.cook_time_s),
-                        'line': str(line),
-                    },
-                )
-        timeline.add_event(
-            pipe, order_id, 'order.received', {'table_id': table_id}, timeline.RECEIVED
-        )
-        await pipe.execute()
-    return order_id, job_ids
+    """An order of `(dish_id, quantity)` lines (default options) taken by the real intake
+    script, so that `store.jobs` is tested on what intake writes; returns (order_id, job_ids)
+    with one cook job per unit."""
+    order = OrderIn.model_validate({'items': [{'dish_id': d, 'quantity': q} for d, q in dishes]})
+    outcome = await Intake(r, cfg).take(table_id, 'k' + secrets.token_hex(8), order)
+    assert outcome.kind == 'created', outcome
+    order_id = json.loads(outcome.value)['id']
+    record = await orders.get(r, order_id)
+    assert record is not None
+    return order_id, record.job_ids()
 
 
 # -- a whole kitchen of real processes -------------------------------------------------------
@@ -361,8 +312,8 @@ class Diners:
 async def nothing_pending(r: Redis, cfg: RestaurantConfig) -> dict[str, int]:
     """Pending entry counts of every consumer-group stream (empty when all are acked)."""
     out = {}
-    groups = [(keys.cook_stream(s.id), keys.COOK_GROUP) for s in cfg.stations]
-    groups += [(keys.DELIVERIES, keys.DELIVERY_GROUP), (keys.CONTROL, keys.CONTROL_GROUP)]
+    groups = [(keys.cook_stream(s.id), keys.DISPATCH_GROUP) for s in cfg.stations]
+    groups += [(keys.DELIVERIES, keys.DISPATCH_GROUP), (keys.CONTROL, keys.CONTROL_GROUP)]
     for stream, group in groups:
         if await r.exists(stream):
             pending = (await r.xpending(stream, group))['pending']

@@ -13,7 +13,7 @@ from api_helpers import KEY_HEADER, Server, line, token_for, uvicorn_server, wai
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator import timeline
+from orchestrator.store import orders as timeline
 
 T04 = token_for('t04')
 ORDER = {'items': [line('bingsu', 2), line('lemonade', 1, ice='none')]}

@@ -12,17 +12,17 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from orchestrator import jobs
 from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
 from orchestrator.config import RestaurantConfig
-from orchestrator.console import alerts
+from orchestrator.console import alert_checks
 from orchestrator.console.accounts import hasher
-from orchestrator.dispatch import delivery, trips
-from orchestrator.dispatch.alerts import raise_alert
+from orchestrator.dispatch import delivery
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.settings import OperatorSeed, Settings
-from orchestrator.timeline import now_ms
+from orchestrator.store import alerts, jobs, trips
+from orchestrator.store.alerts import raise_alert
+from orchestrator.store.feed import now_ms
 from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
 
 
@@ -293,7 +293,7 @@ async def test_requeue_a_dead_letter(
     await aredis.hset(
         keys.job(job_id), mapping={'status': 'cooking', 'attempts': 3, 'robot': 'bar1'}
     )
-    assert await jobs.fail_job(aredis, job_id, 0, 'bar1', 'gripper jam', 3) == 'dead'
+    assert await jobs.fail(aredis, job_id, 0, 'bar1', 'gripper jam', 3) == 'dead'
     ((dead_id, _),) = await aredis.xrange(keys.DEAD)
     snap = (await client.get('/console/api/snapshot')).json()
     assert [d['job_id'] for d in snap['dead']] == [job_id]
@@ -321,12 +321,12 @@ async def test_late_orders_raise_one_alert(
     aredis: Redis, order_at: OrderAt, demo_config: RestaurantConfig
 ) -> None:
     oid = await order_at('t05', [{'dish_id': 'galbi', 'quantity': 1}])
-    assert await alerts.raise_late_orders(aredis, demo_config) == 0
+    assert await alert_checks.raise_late_orders(aredis, demo_config) == 0
     late = now_ms() - int(demo_config.service.age_late_s * 1000) - 1000
     await aredis.hset(keys.order(oid), 'created_at', late)
     await aredis.zadd(keys.table_orders('t05'), {oid: late})
-    assert await alerts.raise_late_orders(aredis, demo_config) == 1
-    assert await alerts.raise_late_orders(aredis, demo_config) == 0
+    assert await alert_checks.raise_late_orders(aredis, demo_config) == 1
+    assert await alert_checks.raise_late_orders(aredis, demo_config) == 0
     (alert,) = await alerts.recent(aredis)
     assert (alert['kind'], alert['order_id']) == ('order_late', oid)
 
@@ -414,8 +414,8 @@ async def test_a_robot_fault_raises_one_alert_per_fault(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     await robot_state(aredis, 'grill1', 'fault', detail='burner ignition failed')
-    assert await alerts.raise_robot_faults(aredis, demo_config) == 1
-    assert await alerts.raise_robot_faults(aredis, demo_config) == 0
+    assert await alert_checks.raise_robot_faults(aredis, demo_config) == 1
+    assert await alert_checks.raise_robot_faults(aredis, demo_config) == 0
     (alert,) = await alerts.recent(aredis)
     assert (alert['kind'], alert['robot_id'], alert['severity']) == (
         'robot_fault',
@@ -424,6 +424,6 @@ async def test_a_robot_fault_raises_one_alert_per_fault(
     )
     assert 'burner ignition failed' in alert['message']
     await robot_state(aredis, 'grill1', 'idle')
-    assert await alerts.raise_robot_faults(aredis, demo_config) == 0
+    assert await alert_checks.raise_robot_faults(aredis, demo_config) == 0
     await robot_state(aredis, 'grill1', 'fault')
-    assert await alerts.raise_robot_faults(aredis, demo_config) == 1
+    assert await alert_checks.raise_robot_faults(aredis, demo_config) == 1

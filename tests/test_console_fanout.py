@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
 from orchestrator.console.fanout import RESYNC, Fanout, Subscription
-from orchestrator.timeline import event_fields
+from orchestrator.store.feed import entry_fields, event
 from tests.api_helpers import uvicorn_server
 from tests.console_support import PASSWORD
 
@@ -40,7 +40,7 @@ async def next_frame(sub: Subscription) -> str | None:
 
 async def publish(r: Redis, n: int, start: int = 0) -> list[str]:
     return [
-        await r.xadd(keys.FEED, event_fields('', 'audit', {'n': i}))
+        await r.xadd(keys.FEED, entry_fields(event('', 'audit', {'n': i})))
         for i in range(start, start + n)
     ]
 
@@ -147,7 +147,9 @@ async def test_many_open_consoles_share_one_feed_reader(
             tasks = [asyncio.create_task(console()) for _ in range(CONSOLES)]
             await asyncio.wait_for(ready.wait(), 60)
             for i in range(3):
-                await aredis.xadd(keys.FEED, event_fields('', 'audit', {'who': 'test', 'n': i}))
+                await aredis.xadd(
+                    keys.FEED, entry_fields(event('', 'audit', {'who': 'test', 'n': i}))
+                )
             await asyncio.wait_for(asyncio.gather(*tasks), 60)
             assert len(results) == CONSOLES
             for got in results:

@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator import timeline
+from orchestrator.store import orders as timeline
 
 pytestmark = pytest.mark.browser
 

@@ -17,10 +17,10 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
-from orchestrator import jobs
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.redis_server import RedisServer
+from orchestrator.store import jobs, stats
 from tests.dispatch_support import (
     Diners,
     Kitchen,
@@ -225,11 +225,11 @@ async def test_stale_dispatcher_is_fenced(fleet: Kitchen, diners: Diners) -> Non
 
 
 async def _reclaimed(d: Diners) -> bool:
-    return (await jobs.stats(d.r)).get('reclaims', 0) > 0
+    return (await stats.read(d.r)).get('reclaims', 0) > 0
 
 
 async def _fenced(d: Diners) -> bool:
-    return (await jobs.stats(d.r)).get('fenced_writes', 0) > 0
+    return (await stats.read(d.r)).get('fenced_writes', 0) > 0
 
 
 async def _all_served(d: Diners) -> bool:

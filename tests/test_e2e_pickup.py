@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.dispatch import trips
+from orchestrator.store import trips
 from tests.api_helpers import settings_for, uvicorn_server
 from tests.dispatch_support import Diners, Kitchen, kitchen_running, wait_for
 

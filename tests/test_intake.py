@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.intake import Intake
-from orchestrator.orders import OrderIn, price_order
+from orchestrator.pricing import OrderIn, price_order
+from orchestrator.store.intake import Intake
 
 
 def order(*items: tuple[str, int]) -> OrderIn:

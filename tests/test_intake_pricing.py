@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from pydantic import ValidationError
 
+from orchestrator import ids
 from orchestrator.config import RestaurantConfig
-from orchestrator.menu import MenuState, menu_payload
-from orchestrator.orders import (
-    OrderIn,
-    OrderRejected,
-    cook_jobs,
-    new_order_id,
-    price_order,
-    valid_idempotency_key,
-)
+from orchestrator.menu import menu_payload
+from orchestrator.pricing import OrderIn, OrderRejected, price_order, valid_idempotency_key
+from orchestrator.store.intake import cook_entries
+from orchestrator.store.jobs import CookEntry, entry_fields
+from orchestrator.store.menu import MenuState
 
 
 def order(*lines: dict) -> OrderIn:
@@ -100,10 +95,14 @@ def test_cook_jobs_one_per_unit(demo_config: RestaurantConfig) -> None:
         {'dish_id': 'kungpao', 'quantity': 2, 'options': {'spice': 'mild'}},
         {'dish_id': 'sikhye', 'quantity': 1},
     )
-    jobs = cook_jobs(demo_config, 'oabc', 't03', price_order(demo_config, o).lines)
-    assert [j['job_id'] for j in jobs] == ['oabc-00-00', 'oabc-00-01', 'oabc-01-00']
-    assert json.loads(jobs[0]['options']) == ['spice=mild', 'size=regular']
-    assert jobs[2] == {
+    jobs = cook_entries(demo_config, 'oabc', 't03', price_order(demo_config, o).lines)
+    assert [j.job_id for j in jobs] == ['oabc-00-00', 'oabc-00-01', 'oabc-01-00']
+    assert jobs[0].options == ['spice=mild', 'size=regular']
+    assert jobs[2] == CookEntry(
+        'oabc-01-00', 'oabc', 't03', 'sikhye', 'drinks', ['ice=normal'], 40.0, 1
+    )
+    # The stream entry's fields, by name.
+    assert entry_fields(jobs[2]) == {
         'job_id': 'oabc-01-00',
         'order_id': 'oabc',
         'table_id': 't03',
@@ -116,9 +115,15 @@ def test_cook_jobs_one_per_unit(demo_config: RestaurantConfig) -> None:
 
 
 def test_ids_and_keys() -> None:
-    ids = {new_order_id() for _ in range(1000)}
-    assert len(ids) == 1000
-    assert all(len(i) == 11 and i.startswith('o') and i.isalnum() and i.islower() for i in ids)
+    made = {ids.new_order_id() for _ in range(1000)}
+    assert len(made) == 1000
+    assert all(ids.is_order_id(i) and len(i) == 11 for i in made)
+    job = ids.job_id('oabcdefghij', 3, 12)
+    assert job == 'oabcdefghij-03-12'
+    assert ids.parse_job_id(job) == ids.JobId('oabcdefghij', 3, 12)
+    assert ids.order_of_job(job) == 'oabcdefghij'
+    assert ids.parse_job_id('oabcdefghij:events') is None
+    assert not ids.is_order_id('oabcdefghij:events')
     assert valid_idempotency_key('abcd-EFG_1234')
     assert not valid_idempotency_key('short') and not valid_idempotency_key('a' * 65)
     assert not valid_idempotency_key(None) and not valid_idempotency_key('bad key 123')

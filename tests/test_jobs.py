@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncio
 
 from redis.asyncio import Redis
 
-from orchestrator import jobs
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
+from orchestrator.store import jobs, stats
 from tests.dispatch_support import ensure_groups, write_order
 
 
@@ -20,19 +22,19 @@ async def test_claim_raises_epoch_and_is_exclusive(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
-    first = await jobs.claim_job(aredis, job_id, order_id, 'd1', 'wok1', 5)
+    first = await jobs.claim(aredis, job_id, 'd1', 'wok1', 5)
     assert isinstance(first, jobs.Claim) and first.epoch == 1 and first.attempts == 1
     # Held by d1 under an unexpired lease: d2 cannot take it.
-    assert await jobs.claim_job(aredis, job_id, order_id, 'd2', 'wok2', 5) == 'dispatched'
+    assert await jobs.claim(aredis, job_id, 'd2', 'wok2', 5) == 'dispatched'
     job = await aredis.hgetall(keys.job(job_id))
     assert job['owner'] == 'd1' and job['robot'] == 'wok1' and job['status'] == 'dispatched'
     assert (await aredis.hgetall(keys.order(order_id)))['jobs_cooking'] == '1'
 
 
 async def test_many_claimers_one_winner(aredis: Redis, demo_config: RestaurantConfig) -> None:
-    order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
+    _order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
     results = await asyncio.gather(
-        *(jobs.claim_job(aredis, job_id, order_id, f'd{i}', 'wok1', 5) for i in range(20))
+        *(jobs.claim(aredis, job_id, f'd{i}', 'wok1', 5) for i in range(20))
     )
     assert sum(isinstance(c, jobs.Claim) for c in results) == 1
 
@@ -41,33 +43,30 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
-    old = await jobs.claim_job(aredis, job_id, order_id, 'd1', 'wok1', 0.05)
+    old = await jobs.claim(aredis, job_id, 'd1', 'wok1', 0.05)
     assert isinstance(old, jobs.Claim)
     await asyncio.sleep(0.1)
-    new = await jobs.claim_job(aredis, job_id, order_id, 'd2', 'wok1', 5)
+    new = await jobs.claim(aredis, job_id, 'd2', 'wok1', 5)
     assert isinstance(new, jobs.Claim) and new.epoch == old.epoch + 1
     assert new.attempts == old.attempts  # a take-over is not a failed attempt
     assert new.previous_robot == 'wok1'
     # Everything the paused d1 still says about its epoch is refused.
     assert not await jobs.renew_lease(aredis, job_id, old.epoch, 'd1', 5)
     assert not await jobs.record_stage(aredis, job_id, old.epoch, 'cook', 0.5)
-    assert await jobs.complete_job(aredis, job_id, old.epoch, 'wok1') == 'fenced'
-    assert await jobs.fail_job(aredis, job_id, old.epoch, 'wok1', 'x', 3) == 'fenced'
-    assert (await jobs.stats(aredis))['fenced_writes'] == 4
+    assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
+    assert await jobs.fail(aredis, job_id, old.epoch, 'wok1', 'x', 3) == 'fenced'
+    assert (await stats.read(aredis))['fenced_writes'] == 4
     assert await jobs.renew_lease(aredis, job_id, new.epoch, 'd2', 5)
-    assert await jobs.complete_job(aredis, job_id, new.epoch, 'wok1') == 'cooked'
+    assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'cooked'
     assert (await aredis.hgetall(keys.order(order_id)))['jobs_cooking'] == '0'
 
 
 async def test_owner_reclaims_its_own_epoch(aredis: Redis, demo_config: RestaurantConfig) -> None:
-    order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
-    c = await jobs.claim_job(aredis, job_id, order_id, 'd1', 'wok1', 5)
+    _order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
+    c = await jobs.claim(aredis, job_id, 'd1', 'wok1', 5)
     assert isinstance(c, jobs.Claim)
-    assert (
-        await jobs.claim_job(aredis, job_id, order_id, 'd2', 'wok1', 5, expect_epoch=c.epoch)
-        == 'dispatched'
-    )
-    again = await jobs.claim_job(aredis, job_id, order_id, 'd1', 'wok1', 5, expect_epoch=c.epoch)
+    assert await jobs.claim(aredis, job_id, 'd2', 'wok1', 5, expect_epoch=c.epoch) == 'dispatched'
+    again = await jobs.claim(aredis, job_id, 'd1', 'wok1', 5, expect_epoch=c.epoch)
     assert isinstance(again, jobs.Claim) and again.epoch == c.epoch + 1
 
 
@@ -82,16 +81,16 @@ async def test_last_dish_makes_order_ready_once(
     for job_id in job_ids:
         station = (await aredis.hget(keys.job(job_id), 'station')) or ''
         ((_, [(entry_id, _)]),) = await aredis.xreadgroup(
-            keys.COOK_GROUP, 'd1', {keys.cook_stream(station): '>'}, count=1
+            keys.DISPATCH_GROUP, 'd1', {keys.cook_stream(station): '>'}, count=1
         )
-        c = await jobs.claim_job(aredis, job_id, order_id, 'd1', 'r', 5, entry_id)
+        c = await jobs.claim(aredis, job_id, 'd1', 'r', 5, entry_id)
         assert isinstance(c, jobs.Claim)
         assert await jobs.mark_started(aredis, job_id, c.epoch, 'r')
         claims.append(c)
     assert (await aredis.hget(keys.order(order_id), 'status')) == 'cooking'
     # All three finish at once, twice each: one cooked per job and one ready per order.
     results = await asyncio.gather(
-        *(jobs.complete_job(aredis, c.job_id, c.epoch, 'r') for c in claims + claims)
+        *(jobs.complete(aredis, c.job_id, c.epoch, 'r') for c in claims + claims)
     )
     assert sorted(results) == ['cooked'] * 3 + ['duplicate'] * 3
     order = await aredis.hgetall(keys.order(order_id))
@@ -102,7 +101,9 @@ async def test_last_dish_makes_order_ready_once(
     assert types[-1] == 'order.ready'
     for station in ('wok', 'drinks'):
         assert await aredis.xlen(keys.cook_stream(station)) == 0
-        assert (await aredis.xpending(keys.cook_stream(station), keys.COOK_GROUP))['pending'] == 0
+        assert (await aredis.xpending(keys.cook_stream(station), keys.DISPATCH_GROUP))[
+            'pending'
+        ] == 0
     last = [
         f
         for _, f in await aredis.xrange(keys.order_events(order_id))
@@ -113,7 +114,7 @@ async def test_last_dish_makes_order_ready_once(
 
 async def test_hand_bump_from_console(aredis: Redis, demo_config: RestaurantConfig) -> None:
     order_id, (job_id,) = await write_order(aredis, demo_config, 't01', [('fries', 1)])
-    assert await jobs.complete_job(aredis, job_id, None, 'op:kim') == 'cooked'
+    assert await jobs.complete(aredis, job_id, None, 'op:kim') == 'cooked'
     assert (await aredis.hget(keys.order(order_id), 'status')) == 'ready'
 
 
@@ -121,17 +122,17 @@ async def test_failures_retry_then_dead_letter(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     await ensure_groups(aredis, demo_config)
-    order_id, (job_id,) = await write_order(aredis, demo_config, 't01', [('fries', 1)])
+    _order_id, (job_id,) = await write_order(aredis, demo_config, 't01', [('fries', 1)])
     ((_, [(entry_id, _)]),) = await aredis.xreadgroup(
-        keys.COOK_GROUP, 'd1', {keys.cook_stream('fryer'): '>'}
+        keys.DISPATCH_GROUP, 'd1', {keys.cook_stream('fryer'): '>'}
     )
     for attempt, robot in enumerate(['wok2', 'grill1', 'wok2'], start=1):
-        c = await jobs.claim_job(aredis, job_id, order_id, 'd1', robot, 5, entry_id)
+        c = await jobs.claim(aredis, job_id, 'd1', robot, 5, entry_id)
         assert isinstance(c, jobs.Claim) and c.attempts == attempt
-        out = await jobs.fail_job(aredis, job_id, c.epoch, robot, 'oil too cold', 3)
+        out = await jobs.fail(aredis, job_id, c.epoch, robot, 'oil too cold', 3)
         assert out == ('dead' if attempt == 3 else 'retry')
     job = await aredis.hgetall(keys.job(job_id))
-    assert job['failed_on'] == '["grill1", "wok2"]'
+    assert json.loads(job['failed_on']) == ['grill1', 'wok2']
     ((dead_id, dead),) = await aredis.xrange(keys.DEAD)
     assert dead['job_id'] == job_id and dead['reason'] == 'oil too cold'
     ((_, alert),) = await aredis.xrange(keys.ALERTS)
@@ -147,24 +148,24 @@ async def test_cancel_withdrawn_or_wasted(aredis: Redis, demo_config: Restaurant
     order_id, (a, b, c) = await write_order(
         aredis, demo_config, 't01', [('fries', 1), ('mandu', 1), ('tempura', 1)]
     )
-    assert (await jobs.cancel_job(aredis, a, 'op'))['result'] == 'withdrawn'
-    claim = await jobs.claim_job(aredis, b, order_id, 'd1', 'wok2', 5)
+    assert (await jobs.cancel(aredis, a, 'op')).result == 'withdrawn'
+    claim = await jobs.claim(aredis, b, 'd1', 'wok2', 5)
     assert isinstance(claim, jobs.Claim)
     assert await jobs.mark_started(aredis, b, claim.epoch, 'wok2')
-    assert await jobs.cancel_job(aredis, b, 'op') == {'result': 'wasted', 'robot_id': 'wok2'}
+    assert await jobs.cancel(aredis, b, 'op') == jobs.Cancelled('wasted', 'wok2')
     ((_, control),) = await aredis.xrange(keys.CONTROL)
     assert control == {'command': 'cancel', 'robot_id': 'wok2', 'job_id': b, 'by': 'op'}
     # The robot's late answer carries the old epoch.
-    assert await jobs.complete_job(aredis, b, claim.epoch, 'wok2') == 'wasted'
-    assert await jobs.complete_job(aredis, c, None, 'op') == 'cooked'
+    assert await jobs.complete(aredis, b, claim.epoch, 'wok2') == 'wasted'
+    assert await jobs.complete(aredis, c, None, 'op') == 'cooked'
     order = await aredis.hgetall(keys.order(order_id))
     assert order['status'] == 'ready' and order['jobs_total'] == '1'
-    assert (await jobs.cancel_job(aredis, c, 'op'))['result'] == 'cooked'
+    assert (await jobs.cancel(aredis, c, 'op')).result == 'cooked'
 
 
 async def test_cancelling_every_dish_cancels_the_order(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     order_id, (a,) = await write_order(aredis, demo_config, 't01', [('fries', 1)])
-    await jobs.cancel_job(aredis, a, 'op')
+    await jobs.cancel(aredis, a, 'op')
     assert (await aredis.hget(keys.order(order_id), 'status')) == 'cancelled'

@@ -7,19 +7,20 @@ import dataclasses
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator import jobs, timeline
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.console import controls
-from orchestrator.dispatch import delivery, trips
+from orchestrator.console import operator_actions as controls
+from orchestrator.dispatch import delivery
 from orchestrator.dispatch.service import Dispatcher
+from orchestrator.store import jobs, trips
+from orchestrator.store import orders as timeline
 from tests.dispatch_support import ensure_groups, write_order
 
 
 async def ready_order(r: Redis, cfg: RestaurantConfig, table_id: str) -> str:
     """An order whose only dish was bumped: `ready`, with its delivery entry."""
     order_id, (job_id,) = await write_order(r, cfg, table_id, [('kungpao', 1)])
-    assert await jobs.complete_job(r, job_id, epoch=None, by='test') == jobs.COOKED
+    assert await jobs.complete(r, job_id, epoch=None, by='test') == jobs.COOKED
     assert await r.hget(keys.order(order_id), 'status') == timeline.READY
     return order_id
 
@@ -31,8 +32,7 @@ async def held(aredis: Redis, demo_config: RestaurantConfig) -> tuple[str, Dispa
     await ensure_groups(aredis, demo_config)
     order_id = await ready_order(aredis, demo_config, 't01')
     d = Dispatcher(aredis, demo_config, 'test')
-    got = await aredis.xreadgroup(keys.DELIVERY_GROUP, 'test', {keys.DELIVERIES: '>'})
-    await d.serving.add_entries([(i, f) for _, es in got for i, f in es])
+    await d.serving.add_entries((await d.work.new(block_ms=100)).deliveries)
     d.serving.ready = {k: dataclasses.replace(o, since=0.0) for k, o in d.serving.ready.items()}
     d.robots['serve1'].mode, d.robots['serve1'].reachable = 'idle', True
     assert list(d.serving.ready) == [order_id]
@@ -48,7 +48,7 @@ async def test_a_held_order_cancelled_before_its_trip_stays(
     # The claim saw it cancelled: no trip, and its delivery entry is settled.
     assert not d.serving.trips and not d.serving.ready
     assert await aredis.hget(keys.order(order_id), 'trip_id') is None
-    pending = await aredis.xpending(keys.DELIVERIES, keys.DELIVERY_GROUP)
+    pending = await aredis.xpending(keys.DELIVERIES, keys.DISPATCH_GROUP)
     assert pending['pending'] == 0 and await aredis.xlen(keys.DELIVERIES) == 0
 
 

@@ -1,63 +1,41 @@
 """`create_app(settings)`: the orchestrator's FastAPI application.
 
-Other parts plug in without editing these routers: `create_app` includes the router (and runs
-the `services`, if any) of every installed module of `extensions` (default EXTENSIONS), runs
-the dispatcher service when `settings.dispatcher_enabled`, and takes extra `routers` and
-`services` (async context manager factories given the AppContext, entered at startup, exited at
-shutdown).
+The diner API and pages always; the operator console unless `settings.console_enabled` is off
+(a bare intake node); the dispatcher inside the process when `settings.dispatcher_enabled`.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from types import ModuleType
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orchestrator.api import errors, routes_diner, routes_health, routes_menu, routes_orders
-from orchestrator.api.context import AppContext, Service
+from orchestrator.api.context import AppContext
 from orchestrator.api.limits import BodyLimit
 from orchestrator.config import RestaurantConfig, load_restaurant
-from orchestrator.intake import Intake
+from orchestrator.console import routes as console
+from orchestrator.dispatch.service import app_service as dispatcher_service
 from orchestrator.metrics import Metrics
-from orchestrator.orders import MAX_BODY_BYTES
+from orchestrator.pricing import MAX_BODY_BYTES
 from orchestrator.settings import Settings, get_settings
+from orchestrator.store.intake import Intake
 
 log = logging.getLogger(__name__)
 
-# Optional parts that add routes (`router`) and/or background services (`services`).
-EXTENSIONS = ('orchestrator.console.routes',)
-DISPATCHER = 'orchestrator.dispatch.service'
 WEB_DIR = Path(str(resources.files('orchestrator').joinpath('web')))
-# Blocking reads (SSE) hold a connection each; everything else is a quick round trip.
 REDIS_CONNECT_TIMEOUT_S = 2.0
 
 
-def optional_module(name: str) -> ModuleType | None:
-    """The module, or None if it (not one of its own imports) is missing."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and name.startswith(e.name):
-            return None
-        raise
-
-
 def create_app(
-    settings: Settings | None = None,
-    *,
-    config: RestaurantConfig | None = None,
-    routers: Sequence[APIRouter] = (),
-    services: Sequence[Service] = (),
-    extensions: Sequence[str] = EXTENSIONS,
+    settings: Settings | None = None, *, config: RestaurantConfig | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
     cfg = config or load_restaurant(settings.config_path)
@@ -67,17 +45,6 @@ def create_app(
     ctx = AppContext(
         settings=settings, config=cfg, redis=r, intake=Intake(r, cfg), metrics=Metrics()
     )
-    extra_routers, all_services = list(routers), list(services)
-    for name in extensions:
-        if (mod := optional_module(name)) is not None:
-            if hasattr(mod, 'router'):
-                extra_routers.append(mod.router)
-            all_services += getattr(mod, 'services', [])
-    if settings.dispatcher_enabled:
-        if (mod := optional_module(DISPATCHER)) is not None:
-            all_services.append(mod.app_service)
-        else:
-            log.warning('dispatcher requested but %s is not installed', DISPATCHER)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,8 +54,12 @@ def create_app(
             # Not fatal: /readyz says so, and intake creates the groups once Redis is back.
             log.warning('redis not reachable at startup: %s', e)
         async with AsyncExitStack() as stack:
-            for service in all_services:
-                await stack.enter_async_context(service(ctx))
+            if settings.console_enabled:
+                app.state.console = await stack.enter_async_context(
+                    console.service(r, settings, cfg)
+                )
+            if settings.dispatcher_enabled:
+                await stack.enter_async_context(dispatcher_service(settings, cfg))
             yield
         await r.aclose()
 
@@ -109,8 +80,9 @@ def create_app(
         routes_menu.router,
         routes_diner.router,
         routes_health.router,
-        *extra_routers,
     ):
         app.include_router(router)
+    if settings.console_enabled:
+        app.include_router(console.router)
     app.mount('/static', StaticFiles(directory=WEB_DIR), name='static')
     return app

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from orchestrator.api.context import AppContext
 from orchestrator.api.errors import ApiError
 from orchestrator.config import RestaurantConfig, Table
-from orchestrator.orders import valid_idempotency_key
+from orchestrator.pricing import valid_idempotency_key
 from orchestrator.settings import Settings
 from table_qr.tokens import TokenError, verify
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from orchestrator.api.deps import ConfigDep, RedisDep
 from orchestrator.api.schemas import MENU_EXAMPLE, errors
-from orchestrator.menu import menu_payload, read_state
+from orchestrator.menu import menu_payload
+from orchestrator.store.menu import read_state
 
 router = APIRouter(tags=['menu'])
 

@@ -14,7 +14,6 @@ from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from orchestrator import order_store, timeline
 from orchestrator.api.context import AppContext
 from orchestrator.api.deps import (
     IDEMPOTENCY_KEY_DOC,
@@ -27,7 +26,9 @@ from orchestrator.api.deps import (
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import OrderDetail, OrderOut, OrderState, PickupOut, errors
 from orchestrator.logs import order_id_var
-from orchestrator.orders import OrderIn, OrderRejected, sold_out
+from orchestrator.pricing import OrderIn, OrderRejected, sold_out
+from orchestrator.store import orders
+from orchestrator.store.orders import OrderRecord
 
 router = APIRouter(prefix='/api/tables/{token}/orders', tags=['orders'])
 
@@ -130,15 +131,15 @@ router.add_api_route(
     responses=errors(401, 403, 503),
 )
 async def list_orders(table: VerifiedTable, r: RedisDep) -> list[dict[str, Any]]:
-    return await order_store.table_orders(r, table.id)
+    return [o.view() for o in await orders.table_orders(r, table.id)]
 
 
-async def _order_of_table(r: RedisDep, table_id: str, order_id: str) -> dict[str, str]:
-    h = await order_store.table_order(r, table_id, order_id)
-    if h is None:
+async def _order_of_table(r: RedisDep, table_id: str, order_id: str) -> OrderRecord:
+    order = await orders.of_table(r, table_id, order_id)
+    if order is None:
         raise ApiError(404, f'no order {order_id!r} at this table', 'not_found', 'order_id')
     order_id_var.set(order_id)
-    return h
+    return order
 
 
 @router.get(
@@ -148,8 +149,8 @@ async def _order_of_table(r: RedisDep, table_id: str, order_id: str) -> dict[str
     responses=errors(401, 403, 404, 503),
 )
 async def get_order(order_id: str, table: VerifiedTable, r: RedisDep) -> dict[str, Any]:
-    h = await _order_of_table(r, table.id, order_id)
-    return {**order_store.order_view(h), 'timeline': await order_store.order_timeline(r, order_id)}
+    order = await _order_of_table(r, table.id, order_id)
+    return {**order.view(), 'timeline': await orders.timeline(r, order_id)}
 
 
 @router.get(
@@ -182,12 +183,12 @@ async def order_events(
 
     async def stream() -> AsyncIterator[str]:
         yield 'retry: 2000\n\n'
-        async for item in order_store.events(r, order_id, start, SSE_KEEPALIVE_MS):
+        async for item in orders.events(r, order_id, start, SSE_KEEPALIVE_MS):
             if item is None:
                 yield ': keepalive\n\n'
                 continue
             entry_id, fields = item
-            data = json.dumps(timeline.decode_event(entry_id, fields), ensure_ascii=False)
+            data = json.dumps(orders.event_view(entry_id, fields), ensure_ascii=False)
             yield f'id: {entry_id}\ndata: {data}\n\n'
 
     return StreamingResponse(
@@ -207,7 +208,7 @@ async def order_events(
 async def confirm_pickup(order_id: str, table: VerifiedTable, r: RedisDep) -> dict[str, str]:
     await _order_of_table(r, table.id, order_id)
     try:
-        await order_store.request_pickup(r, table.id, order_id)
-    except order_store.PickupRefused as e:
+        await orders.request_pickup(r, table.id, order_id)
+    except orders.PickupRefused as e:
         raise ApiError(409, str(e), 'pickup_refused', 'order_id') from e
     return {'order_id': order_id, 'status': 'pickup_requested'}

@@ -8,11 +8,13 @@ import uvicorn
 
 from orchestrator.api.app import create_app
 from orchestrator.logs import setup_logging
-from orchestrator.settings import Settings
+from orchestrator.settings import get_settings
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    settings = Settings(config_path=args.config, redis_url=args.redis_url)
+    settings = get_settings().model_copy(
+        update={'config_path': args.config, 'redis_url': args.redis_url}
+    )
     if args.with_dispatcher:
         settings = settings.model_copy(update={'dispatcher_enabled': True})
     setup_logging(settings.log_level, settings.log_json)

@@ -18,9 +18,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.settings import Settings
-from orchestrator.timeline import now_ms
+from orchestrator.store import accounts
+from orchestrator.store.accounts import Account
+from orchestrator.store.feed import now_ms
 
 ROLES = ('operator', 'manager')
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_.-]{0,31}$')
@@ -50,20 +51,20 @@ def validate(name: str, password: str, role: str) -> None:
         raise ValueError(f'password: at least {MIN_PASSWORD} characters')
 
 
-def account_fields(password: str, role: str) -> dict[str, str]:
-    return {'password_hash': hasher.hash(password), 'role': role, 'updated_at': str(now_ms())}
+def new_account(password: str, role: str) -> Account:
+    return Account(hasher.hash(password), role, now_ms())
 
 
 async def add_operator(r: Redis, name: str, password: str, role: str = 'operator') -> None:
     validate(name, password, role)
-    await r.hset(keys.operator(name), mapping=account_fields(password, role))
+    await accounts.save_account(r, name, new_account(password, role))
 
 
 async def authenticate(r: Redis, settings: Settings, name: str, password: str) -> Operator | None:
     """The operator if the password matches, else None (same cost either way)."""
-    stored = await r.hgetall(keys.operator(name)) if NAME_RE.match(name) else {}
-    if stored:
-        pw_hash, role = stored.get('password_hash', ''), stored.get('role', 'operator')
+    stored = await accounts.get_account(r, name) if NAME_RE.match(name) else None
+    if stored is not None:
+        pw_hash, role = stored.password_hash, stored.role
     elif name in settings.operators:
         seed = settings.operators[name]
         pw_hash, role = seed.password_hash.get_secret_value(), seed.role
@@ -92,8 +93,7 @@ def operator_command(args: argparse.Namespace) -> int:
         return 1
     client = redis.Redis.from_url(args.redis_url, decode_responses=True)
     try:
-        existed = client.exists(keys.operator(args.name))
-        client.hset(keys.operator(args.name), mapping=account_fields(password, args.role))
+        existed = accounts.save_account_sync(client, args.name, new_account(password, args.role))
     except redis.RedisError as e:
         print(f'error: cannot reach Redis at {args.redis_url}: {e}', file=sys.stderr)
         return 1

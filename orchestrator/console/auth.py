@@ -9,17 +9,15 @@ name and per client address and refused for a while past a limit.
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
 
-from orchestrator import redis_keys as keys
-from orchestrator.console import audit
 from orchestrator.console.accounts import Operator, authenticate
 from orchestrator.console.context import ConsoleContext, get_ctx
+from orchestrator.store import accounts, audit
 
 COOKIE = 'rd_console'
 COOKIE_PATH = '/console'
@@ -52,12 +50,12 @@ async def current_session(
     request: Request, ctx: Annotated[ConsoleContext, Depends(get_ctx)]
 ) -> Session:
     sid = request.cookies.get(COOKIE)
-    raw = await ctx.redis.get(keys.session(sid)) if sid else None
-    if not sid or raw is None:
+    found = (
+        await accounts.touch_session(ctx.redis, sid, ctx.settings.session_ttl_s) if sid else None
+    )
+    if not sid or found is None:
         raise _refuse_anonymous(request)
-    await ctx.redis.expire(keys.session(sid), ctx.settings.session_ttl_s)
-    data = json.loads(raw)
-    return Session(sid, Operator(data['name'], data['role']), data['csrf'])
+    return Session(sid, Operator(found.name, found.role), found.csrf)
 
 
 async def signed_in(session: Annotated[Session, Depends(current_session)]) -> Operator:
@@ -99,29 +97,12 @@ def client_addr(request: Request) -> str:
     return request.client.host if request.client else 'unknown'
 
 
-async def _fail_counts(ctx: ConsoleContext, name: str, addr: str) -> list[tuple[int, int]]:
-    """(failures, seconds left) for the name and the address."""
-    async with ctx.redis.pipeline(transaction=False) as pipe:
-        for subject in (f'name:{name}', f'addr:{addr}'):
-            pipe.get(keys.login_failures(subject))
-            pipe.ttl(keys.login_failures(subject))
-        got = await pipe.execute()
-    return [(int(got[i] or 0), max(int(got[i + 1]), 1)) for i in (0, 2)]
-
-
-async def _count_failure(ctx: ConsoleContext, name: str, addr: str) -> None:
-    async with ctx.redis.pipeline(transaction=True) as pipe:
-        for subject in (f'name:{name}', f'addr:{addr}'):
-            pipe.incr(keys.login_failures(subject))
-            pipe.expire(keys.login_failures(subject), FAIL_WINDOW_S, nx=True)
-        await pipe.execute()
-
-
 async def sign_in(
     ctx: ConsoleContext, request: Request, response: Response, name: str, password: str
 ) -> Session:
     addr = client_addr(request)
-    (by_name, name_left), (by_addr, addr_left) = await _fail_counts(ctx, name, addr)
+    subjects = [f'name:{name}', f'addr:{addr}']
+    (by_name, name_left), (by_addr, addr_left) = await accounts.failures(ctx.redis, subjects)
     if by_name >= MAX_FAILS_PER_NAME or by_addr >= MAX_FAILS_PER_ADDR:
         wait = name_left if by_name >= MAX_FAILS_PER_NAME else addr_left
         await audit.record(ctx.redis, name, 'sign-in', addr, 'refused: too many attempts')
@@ -132,15 +113,16 @@ async def sign_in(
         )
     op = await authenticate(ctx.redis, ctx.settings, name, password)
     if op is None:
-        await _count_failure(ctx, name, addr)
+        await accounts.count_failure(ctx.redis, subjects, FAIL_WINDOW_S)
         await audit.record(ctx.redis, name, 'sign-in', addr, 'refused: wrong name or password')
         raise HTTPException(401, 'wrong name or password')
-    await ctx.redis.delete(keys.login_failures(f'name:{name}'))
+    await accounts.forget_failures(ctx.redis, subjects[0])
     session = Session(secrets.token_urlsafe(32), op, secrets.token_urlsafe(32))
-    await ctx.redis.set(
-        keys.session(session.sid),
-        json.dumps({'name': op.name, 'role': op.role, 'csrf': session.csrf}),
-        ex=ctx.settings.session_ttl_s,
+    await accounts.create_session(
+        ctx.redis,
+        session.sid,
+        accounts.SessionRecord(op.name, op.role, session.csrf),
+        ctx.settings.session_ttl_s,
     )
     response.set_cookie(
         COOKIE,
@@ -156,6 +138,6 @@ async def sign_in(
 
 
 async def sign_out(ctx: ConsoleContext, session: Session, response: Response) -> None:
-    await ctx.redis.delete(keys.session(session.sid))
+    await accounts.end_session(ctx.redis, session.sid)
     response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite='strict')
     await audit.record(ctx.redis, session.operator.name, 'sign-out', '', 'ok')

@@ -23,7 +23,7 @@ from typing import Any
 import redis.exceptions
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
+from orchestrator.store import feed
 from orchestrator.tasks import cancel_requested
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Fanout:
     def __init__(
         self,
         redis: Redis,
-        stream: str = keys.FEED,
+        stream: str = feed.STREAM,
         transform: Transform = passthrough,
         queue_size: int = 512,
         backlog: int = 2000,
@@ -147,11 +147,10 @@ class Fanout:
         while not cancel_requested():
             try:
                 if self.last_id is None:
-                    last = await self.redis.xrevrange(self.stream, count=1)
-                    self.last_id = self.horizon = last[0][0] if last else '0-0'
+                    self.last_id = self.horizon = await feed.last_id(self.redis, self.stream)
                 self.reads += 1
-                got = await self.redis.xread(
-                    {self.stream: self.last_id}, count=500, block=self.block_ms
+                entries = await feed.read(
+                    self.redis, self.last_id, self.block_ms, 500, self.stream
                 )
                 delay = 0.1
             except redis.exceptions.RedisError as e:
@@ -161,15 +160,16 @@ class Fanout:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            for _stream, entries in got or []:
-                self.last_id = entries[-1][0]
-                try:
-                    messages = await self.transform(entries)
-                except redis.exceptions.RedisError as e:
-                    log.warning('feed transform failed, consoles resync: %s', e)
-                    self._resync_all(entries[-1][0])
-                    continue
-                self._broadcast(messages)
+            if not entries:
+                continue
+            self.last_id = entries[-1][0]
+            try:
+                messages = await self.transform(entries)
+            except redis.exceptions.RedisError as e:
+                log.warning('feed transform failed, consoles resync: %s', e)
+                self._resync_all(entries[-1][0])
+                continue
+            self._broadcast(messages)
 
     def _broadcast(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         for entry_id, message in messages:

@@ -7,15 +7,14 @@ each message self-contained, so a client applies it by replacing what it shows.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.console import alerts, controls, fleet, tickets
+from orchestrator.console import fleet_board, tickets
 from orchestrator.console.fanout import Entry, Transform
+from orchestrator.store import alerts, feed, jobs, menu
 
 NOT_ORDER_EVENTS = frozenset(
     {'alert', 'alert.acked', 'audit', 'menu.changed', 'robot.state', 'fleet.heartbeats'}
@@ -23,28 +22,12 @@ NOT_ORDER_EVENTS = frozenset(
 DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued'})
 
 
-def _data(fields: dict[str, str]) -> dict[str, Any]:
-    try:
-        data = json.loads(fields.get('data') or '{}')
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 async def menu_state(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:
-    ids = [d.id for d in cfg.dishes]
-    async with r.pipeline(transaction=False) as pipe:
-        pipe.smembers(keys.SOLDOUT)
-        pipe.mget([keys.price(d) for d in ids])
-        soldout, prices = await pipe.execute()
-    return {
-        'soldout': sorted(soldout),
-        'prices': {d: int(p) for d, p in zip(ids, prices, strict=True) if p is not None},
-    }
+    return (await menu.read_state(r, (d.id for d in cfg.dishes))).view()
 
 
 def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
-    known_robots = fleet.robot_kinds(cfg)
+    known_robots = fleet_board.robot_kinds(cfg)
 
     async def transform(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
         out: list[tuple[str, dict[str, Any]]] = []
@@ -54,7 +37,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
         heartbeats: tuple[str, dict[str, int]] | None = None
         for entry_id, fields in entries:
             kind = fields.get('type', '')
-            data = _data(fields)
+            data = feed.parse(fields).payload()
             if kind == 'robot.state':
                 rid = fields.get('robot_id') or data.get('robot_id', '')
                 if rid in known_robots:
@@ -74,7 +57,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
         for ticket in await tickets.load_tickets(r, cfg, orders):
             entry_id, kind = orders[ticket['id']]
             out.append((entry_id, {'type': 'ticket', 'event': kind, 'ticket': ticket}))
-        for robot in await fleet.load_robots(r, cfg, list(robots)) if robots else []:
+        for robot in await fleet_board.load_robots(r, cfg, list(robots)) if robots else []:
             out.append((robots[robot['id']], {'type': 'robot', 'robot': robot}))
         if heartbeats is not None:
             out.append((heartbeats[0], {'type': 'heartbeats', 'seen': heartbeats[1]}))
@@ -83,7 +66,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
         if 'menu' in latest:
             out.append((latest['menu'], {'type': 'menu', **await menu_state(r, cfg)}))
         if 'dead' in latest:
-            out.append((latest['dead'], {'type': 'dead', 'dead': await controls.dead_letters(r)}))
+            out.append((latest['dead'], {'type': 'dead', 'dead': await jobs.dead_letters(r)}))
         out.sort(key=lambda m: tuple(int(p) for p in m[0].split('-')))
         return out
 

@@ -12,18 +12,21 @@ from collections.abc import AsyncIterator, Awaitable
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
-from orchestrator.config import load_restaurant
-from orchestrator.console import alerts, audit, auth, controls, feed, fleet, tickets
+from orchestrator.config import RestaurantConfig
+from orchestrator.console import alert_checks, auth, feed, fleet_board, tickets
+from orchestrator.console import operator_actions as actions
 from orchestrator.console.accounts import Operator
 from orchestrator.console.context import ConsoleContext, get_ctx
 from orchestrator.console.fanout import Fanout, Subscription, sse_frame
-from orchestrator.settings import get_settings
-from orchestrator.timeline import now_ms
+from orchestrator.settings import Settings
+from orchestrator.store import alerts, audit, jobs
+from orchestrator.store import feed as feed_store
+from orchestrator.store.feed import now_ms
 
 # SSE comment lines keep proxies and the browser from timing out an idle stream.
 KEEPALIVE_S = 15.0
@@ -41,29 +44,23 @@ STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
 
 
 @contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """One feed reader and the alert checks per process, on the app's Redis client
-    (`app.state.ctx` of orchestrator.api.app) or, mounted elsewhere, on its own."""
-    shared = getattr(app.state, 'ctx', None)
-    settings = shared.settings if shared else get_settings()
-    cfg = shared.config if shared else load_restaurant(settings.config_path)
-    r = shared.redis if shared else Redis.from_url(settings.redis_url, decode_responses=True)
+async def service(
+    r: Redis, settings: Settings, cfg: RestaurantConfig
+) -> AsyncIterator[ConsoleContext]:
+    """One feed reader and the alert checks per process, on the app's Redis client."""
     fanout = Fanout(r, transform=feed.console_transform(r, cfg))
     await fanout.start()
-    checks = [asyncio.create_task(c) for c in alerts.checkers(r, cfg)]
-    app.state.console = ConsoleContext(r, settings, cfg, fanout)
+    checks = [asyncio.create_task(c) for c in alert_checks.checkers(r, cfg)]
     try:
-        yield
+        yield ConsoleContext(r, settings, cfg, fanout)
     finally:
         for task in checks:
             task.cancel()
         await asyncio.gather(*checks, return_exceptions=True)
         await fanout.stop()
-        if not shared:
-            await r.aclose()
 
 
-router = APIRouter(lifespan=lifespan)
+router = APIRouter()
 Ctx = Annotated[ConsoleContext, Depends(get_ctx)]
 Reader = Annotated[Operator, Depends(auth.signed_in)]
 Actor = Annotated[Operator, Depends(auth.may_act)]
@@ -126,10 +123,10 @@ async def snapshot(
     """Everything the console shows, and the feed id to follow the stream from."""
     r, cfg = ctx.redis, ctx.config
     # Taken first: replaying from here may repeat a change (harmless), never miss one.
-    last = await r.xrevrange(ctx.fanout.stream, count=1)
+    feed_id = await feed_store.last_id(r, ctx.fanout.stream)
     return {
         'now': now_ms(),
-        'feed_id': last[0][0] if last else '0-0',
+        'feed_id': feed_id,
         'me': _me(session),
         'restaurant': {
             'name': cfg.restaurant.name.en,
@@ -148,11 +145,11 @@ async def snapshot(
             }
             for d in cfg.dishes
         ],
-        'map': fleet.floor_map(cfg),
-        'robots': await fleet.load_robots(r, cfg),
+        'map': fleet_board.floor_map(cfg),
+        'robots': await fleet_board.load_robots(r, cfg),
         'tickets': await tickets.board(r, cfg),
         'alerts': await alerts.recent(r),
-        'dead': await controls.dead_letters(r),
+        'dead': await jobs.dead_letters(r),
         'audit': await audit.recent(r),
         **await feed.menu_state(r, cfg),
     }
@@ -218,7 +215,7 @@ async def _act(
     """Run a control, audit what came of it, and turn a refusal into its HTTP status."""
     try:
         detail = await work
-    except controls.Refused as e:
+    except actions.Refused as e:
         await audit.record(ctx.redis, op.name, action, target, f'refused: {e.message}')
         raise HTTPException(e.status, e.message) from e
     entry = await audit.record(ctx.redis, op.name, action, target, 'ok', detail)
@@ -227,33 +224,33 @@ async def _act(
 
 @router.post('/console/api/robots/{robot_id}/{command}')
 async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dict[str, str]:
-    actions = {
-        'pause': controls.pause_robot,
-        'resume': controls.resume_robot,
-        'dock': controls.dock_robot,
+    commands = {
+        'pause': actions.pause_robot,
+        'resume': actions.resume_robot,
+        'dock': actions.dock_robot,
     }
-    if command not in actions:
+    if command not in commands:
         raise HTTPException(404, f'unknown robot command {command!r}')
     return await _act(
         ctx,
         op,
         f'robot.{command}',
         robot_id,
-        actions[command](ctx.redis, ctx.config, robot_id, op.name),
+        commands[command](ctx.redis, ctx.config, robot_id, op.name),
     )
 
 
 @router.post('/console/api/fleet/stop')
 async def fleet_stop(op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
-        ctx, op, 'fleet.estop', 'all robots', controls.stop_all(ctx.redis, ctx.config, op.name)
+        ctx, op, 'fleet.estop', 'all robots', actions.stop_all(ctx.redis, ctx.config, op.name)
     )
 
 
 @router.post('/console/api/fleet/resume')
 async def fleet_resume(op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
-        ctx, op, 'fleet.release', 'all robots', controls.resume_all(ctx.redis, ctx.config, op.name)
+        ctx, op, 'fleet.release', 'all robots', actions.resume_all(ctx.redis, ctx.config, op.name)
     )
 
 
@@ -266,28 +263,28 @@ class CancelBody(BaseModel):
 async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> dict[str, str]:
     target = order_id if body.line is None else f'{order_id} line {body.line}'
     return await _act(
-        ctx, op, 'order.cancel', target, controls.cancel(ctx.redis, order_id, body.line, op.name)
+        ctx, op, 'order.cancel', target, actions.cancel(ctx.redis, order_id, body.line, op.name)
     )
 
 
 @router.post('/console/api/orders/{order_id}/redeliver')
 async def redeliver_order(order_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
-        ctx, op, 'order.redeliver', order_id, controls.redeliver(ctx.redis, order_id, op.name)
+        ctx, op, 'order.redeliver', order_id, actions.redeliver(ctx.redis, order_id, op.name)
     )
 
 
 @router.post('/console/api/orders/{order_id}/dishes/{job_id}/bump')
 async def bump_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
-        ctx, op, 'dish.bump', job_id, controls.bump(ctx.redis, order_id, job_id, op.name)
+        ctx, op, 'dish.bump', job_id, actions.bump(ctx.redis, order_id, job_id, op.name)
     )
 
 
 @router.post('/console/api/dead/{dead_id}/requeue')
 async def requeue(dead_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
-        ctx, op, 'job.requeue', dead_id, controls.requeue(ctx.redis, dead_id, op.name)
+        ctx, op, 'job.requeue', dead_id, actions.requeue(ctx.redis, dead_id, op.name)
     )
 
 
@@ -295,7 +292,7 @@ async def requeue(dead_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
 async def ack_alert(alert_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     async def work() -> str:
         if not await alerts.acknowledge(ctx.redis, alert_id, op.name):
-            raise controls.Refused(404, f'no alert {alert_id!r}')
+            raise actions.Refused(404, f'no alert {alert_id!r}')
         return 'acknowledged'
 
     return await _act(ctx, op, 'alert.ack', alert_id, work())
@@ -312,7 +309,7 @@ async def soldout(dish_id: str, body: SoldOutBody, op: Actor, ctx: Ctx) -> dict[
         op,
         'dish.soldout' if body.soldout else 'dish.available',
         dish_id,
-        controls.set_soldout(ctx.redis, ctx.config, dish_id, body.soldout, op.name),
+        actions.set_soldout(ctx.redis, ctx.config, dish_id, body.soldout, op.name),
     )
 
 
@@ -328,7 +325,7 @@ async def price(dish_id: str, body: PriceBody, op: Manager, ctx: Ctx) -> dict[st
         op,
         'dish.price',
         dish_id,
-        controls.set_price(ctx.redis, ctx.config, dish_id, body.price, op.name),
+        actions.set_price(ctx.redis, ctx.config, dish_id, body.price, op.name),
     )
 
 

@@ -6,29 +6,21 @@ read from Redis in a few pipelined round trips, for the snapshot and for each fe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.timeline import FINAL, now_ms
+from orchestrator.store import jobs, orders
+from orchestrator.store.feed import now_ms
+from orchestrator.store.jobs import JobRecord
+from orchestrator.store.orders import FINAL, OrderRecord
 
 # Orders older than this are not on the board (a service day, with margin).
 WINDOW_MS = 18 * 3600 * 1000
 # Finished tickets kept for recall.
 RECALL = 40
-
-
-def job_ids(order_id: str, lines: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    """(line index, job id) of every dish unit, per the job id contract."""
-    return [
-        (li, f'{order_id}-{li:02d}-{unit:02d}')
-        for li, line in enumerate(lines)
-        for unit in range(int(line.get('quantity', 1)))
-    ]
 
 
 def option_labels(cfg: RestaurantConfig, dish_id: str, options: Any) -> list[str]:
@@ -50,22 +42,22 @@ def option_labels(cfg: RestaurantConfig, dish_id: str, options: Any) -> list[str
 
 
 def build_ticket(
-    cfg: RestaurantConfig, order: dict[str, str], jobs: dict[str, dict[str, str]]
+    cfg: RestaurantConfig, order: OrderRecord, by_id: dict[str, JobRecord]
 ) -> dict[str, Any]:
-    lines = json.loads(order.get('lines') or '[]')
     units: dict[int, list[dict[str, str]]] = {}
-    for li, job_id in job_ids(order['id'], lines):
-        job = jobs.get(job_id, {})
-        units.setdefault(li, []).append(
-            {
-                'job_id': job_id,
-                'status': job.get('status', 'queued'),
-                'robot_id': job.get('robot', ''),
-            }
-        )
-    table = cfg.table_by_id.get(order.get('table_id', ''))
+    for li in range(len(order.lines)):
+        for job_id in order.job_ids(li):
+            job = by_id.get(job_id)
+            units.setdefault(li, []).append(
+                {
+                    'job_id': job_id,
+                    'status': job.status if job else 'queued',
+                    'robot_id': job.robot if job else '',
+                }
+            )
+    table = cfg.table_by_id.get(order.table_id)
     out_lines = []
-    for li, line in enumerate(lines):
+    for li, line in enumerate(order.lines):
         dish = cfg.dish_by_id.get(line['dish_id'])
         out_lines.append(
             {
@@ -81,18 +73,18 @@ def build_ticket(
             }
         )
     return {
-        'id': order['id'],
-        'table_id': order.get('table_id', ''),
-        'table': table.name if table else order.get('table_id', ''),
-        'status': order.get('status', ''),
-        'created_at': int(order.get('created_at') or 0),
-        'updated_at': int(order.get('updated_at') or 0),
-        'total': int(order.get('total') or 0),
-        'currency': order.get('currency', cfg.restaurant.currency),
-        'robot_id': order.get('robot_id', ''),
-        'trip_id': order.get('trip_id', ''),
+        'id': order.id,
+        'table_id': order.table_id,
+        'table': table.name if table else order.table_id,
+        'status': order.status,
+        'created_at': order.created_at,
+        'updated_at': order.updated_at,
+        'total': order.total,
+        'currency': order.currency or cfg.restaurant.currency,
+        'robot_id': order.robot_id,
+        'trip_id': order.trip_id,
         # Came back to the pass (pickup timed out): waits for an operator to send it again.
-        'returned': bool(order.get('returned')),
+        'returned': order.returned,
         'lines': out_lines,
     }
 
@@ -101,30 +93,14 @@ async def load_tickets(
     r: Redis, cfg: RestaurantConfig, order_ids: Iterable[str]
 ) -> list[dict[str, Any]]:
     """Tickets of the given orders (unknown ids are skipped), in two round trips."""
-    ids = list(dict.fromkeys(order_ids))
-    async with r.pipeline(transaction=False) as pipe:
-        for oid in ids:
-            pipe.hgetall(keys.order(oid))
-        orders = [o for o in await pipe.execute() if o and 'id' in o]
-    wanted = [
-        jid for o in orders for _, jid in job_ids(o['id'], json.loads(o.get('lines') or '[]'))
-    ]
-    async with r.pipeline(transaction=False) as pipe:
-        for jid in wanted:
-            pipe.hgetall(keys.job(jid))
-        jobs = dict(zip(wanted, await pipe.execute(), strict=True))
-    return [build_ticket(cfg, o, jobs) for o in orders]
+    found = await orders.get_many(r, dict.fromkeys(order_ids))
+    by_id = await jobs.get_many(r, (jid for o in found for jid in o.job_ids()))
+    return [build_ticket(cfg, o, by_id) for o in found]
 
 
 async def todays_order_ids(r: Redis, cfg: RestaurantConfig) -> list[str]:
     """Ids of every table's orders of the last service window, oldest first."""
-    since = now_ms() - WINDOW_MS
-    async with r.pipeline(transaction=False) as pipe:
-        for t in cfg.tables:
-            pipe.zrangebyscore(keys.table_orders(t.id), since, '+inf', withscores=True)
-        per_table = await pipe.execute()
-    scored = sorted((score, oid) for rows in per_table for oid, score in rows)
-    return [oid for _, oid in scored]
+    return await orders.ids_since(r, (t.id for t in cfg.tables), now_ms() - WINDOW_MS)
 
 
 async def board(r: Redis, cfg: RestaurantConfig) -> dict[str, list[dict[str, Any]]]:

@@ -1,29 +1,25 @@
-"""Cook jobs: from the station streams to a cooking robot, and the robot's answer back.
+"""Cook jobs: queued stream entries -> claimed jobs -> Cook goals -> results.
 
-Entries read from `rd:cook:{station}` wait here (`Pending`) until the policy finds a robot;
-then the job is claimed (new epoch, lease) and the Cook goal sent (`Flight`). A flight ends with
-the robot's result, or is superseded: re-sent under a new epoch when its robot comes back after
-a silence (the robot answers a repeated job from its ledger), handed to another robot once its
-robot is lost past the lease, or dropped when another dispatcher fenced it off.
+Entries wait here (per station, in stream order) until a robot has a free slot; the claim
+raises the job's epoch in Redis (`store.jobs`), the goal carries it, and the result is written
+under it, so a late answer from a superseded goal changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orchestrator import jobs
-from orchestrator import redis_keys as keys
+from orchestrator import ids
+from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
+from orchestrator.dispatch.fleet import Goal
 from orchestrator.dispatch.policy import JobView, pick_cook
-
-if TYPE_CHECKING:
-    from orchestrator.dispatch.fleet import Goal
-    from orchestrator.dispatch.service import Dispatcher
+from orchestrator.store import jobs
+from orchestrator.store.jobs import CookEntry
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +30,7 @@ RESEND_AFTER_S = 1.0
 @dataclass
 class Pending:
     entry_id: str
-    fields: dict[str, str]
+    job: CookEntry
     failed_on: frozenset[str] = frozenset()
     # The robot that had the job when it was recovered: it gets it back if it is still there,
     # so a dish is not started twice.
@@ -42,7 +38,7 @@ class Pending:
 
     @property
     def job_id(self) -> str:
-        return self.fields['job_id']
+        return self.job.job_id
 
 
 @dataclass
@@ -61,9 +57,9 @@ class Flight:
 
 
 class Cooking:
-    def __init__(self, d: Dispatcher) -> None:
-        self.d = d
-        self.queue: dict[str, list[Pending]] = {s.id: [] for s in d.cfg.stations}
+    def __init__(self, ctx: DispatchContext) -> None:
+        self.ctx = ctx
+        self.queue: dict[str, list[Pending]] = {s.id: [] for s in ctx.cfg.stations}
         self.flights: dict[str, Flight] = {}
         # Jobs whose claim is in flight.
         self.claiming: set[str] = set()
@@ -78,54 +74,50 @@ class Cooking:
     def coming(self) -> tuple[Coming, ...]:
         """Orders whose every uncooked dish is on a robot here, with when the last one should
         be done; an order with a dish still waiting for a robot has no estimate."""
-        waiting = {p.fields['order_id'] for q in self.queue.values() for p in q}
-        waiting |= {j.rsplit('-', 2)[0] for j in self.claiming}
+        waiting = {p.job.order_id for q in self.queue.values() for p in q}
+        waiting |= {ids.order_of_job(j) for j in self.claiming}
         etas: dict[str, Coming] = {}
         for f in self.flights.values():
-            order_id, table_id = f.pending.fields['order_id'], f.pending.fields.get('table_id', '')
-            if order_id in waiting or table_id not in self.d.cfg.table_by_id:
+            order_id, table_id = f.pending.job.order_id, f.pending.job.table_id
+            if order_id in waiting or table_id not in self.ctx.cfg.table_by_id:
                 continue
-            eta = f.sent_at + float(f.pending.fields.get('cook_time_s') or 0) / self.d.time_scale
+            eta = f.sent_at + f.pending.job.cook_time_s / self.ctx.time_scale
             known = etas.get(order_id)
             if known is None or eta > known.eta:
                 etas[order_id] = Coming(order_id, table_id, eta)
         return tuple(etas.values())
 
-    async def add_entries(self, entries: list[tuple[str, dict[str, str]]], fresh: bool) -> None:
+    async def add_entries(self, entries: list[tuple[str, CookEntry]], fresh: bool) -> None:
         """Stream entries to queue. `fresh` ones were never delivered before, so their jobs
         are queued (the claim checks anyway); recovered ones are looked up first."""
-        new = [(i, f) for i, f in entries if 'job_id' in f and not self._known(f['job_id'])]
+        new = [(i, e) for i, e in entries if not self._known(e.job_id)]
         if not new:
             return
-        states: list[Any] = [(jobs.QUEUED, '', '[]')] * len(new)
-        if not fresh:
-            async with self.d.r.pipeline(transaction=False) as pipe:
-                for _, f in new:
-                    pipe.hmget(keys.job(f['job_id']), 'status', 'robot', 'failed_on')
-                states = await pipe.execute()
-        for (entry_id, f), (status, robot, failed_on) in zip(new, states, strict=True):
-            if status in jobs.SETTLED or status is None:
-                await jobs.ack_entry(self.d.r, f.get('station', ''), entry_id)
+        known = {} if fresh else await jobs.get_many(self.ctx.r, (e.job_id for _, e in new))
+        for entry_id, e in new:
+            job = known.get(e.job_id)
+            if not fresh and (job is None or job.status in jobs.SETTLED):
+                await jobs.ack_entry(self.ctx.r, e.station, entry_id)
                 continue
-            station = f.get('station', '')
-            if station not in self.queue:
-                log.error('job %s names unknown station %r', f['job_id'], station)
+            if e.station not in self.queue:
+                log.error('job %s names unknown station %r', e.job_id, e.station)
                 continue
-            self.queue[station].append(
+            in_flight = job is not None and job.status in jobs.IN_FLIGHT
+            self.queue[e.station].append(
                 Pending(
                     entry_id,
-                    f,
-                    frozenset(json.loads(failed_on or '[]')),
-                    robot if status in jobs.IN_FLIGHT else '',
+                    e,
+                    frozenset(job.failed_on if job else ()),
+                    job.robot if job is not None and in_flight else '',
                 )
             )
 
     def _choose(self, p: Pending) -> str | None:
-        robots = self.d.robots
+        robots = self.ctx.robots
         if p.prefer in robots and robots[p.prefer].mode != 'lost':
             # Not yet heard (we just started) or not yet reachable: wait for it.
             return p.prefer if robots[p.prefer].reachable else None
-        return pick_cook(JobView(p.job_id, p.fields['station'], p.failed_on), robots)
+        return pick_cook(JobView(p.job_id, p.job.station, p.failed_on), robots)
 
     def schedule(self) -> None:
         """Hand every queued job a robot can take now to a claim task. The robot's slot is
@@ -138,33 +130,27 @@ class Cooking:
                     continue
                 queue.remove(p)
                 self.claiming.add(p.job_id)
-                self.d.robots[robot_id].assigned.add(p.job_id)
-                self.d.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
+                self.ctx.robots[robot_id].assigned.add(p.job_id)
+                self.ctx.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
 
     async def _claim(self, p: Pending, robot_id: str) -> None:
         try:
-            claim = await self.d.retrying(
-                lambda: jobs.claim_job(
-                    self.d.r,
-                    p.job_id,
-                    p.fields['order_id'],
-                    self.d.name,
-                    robot_id,
-                    self.d.lease_s,
-                    p.entry_id,
+            claim = await self.ctx.retrying(
+                lambda: jobs.claim(
+                    self.ctx.r, p.job_id, self.ctx.name, robot_id, self.ctx.lease_s, p.entry_id
                 )
             )
         finally:
             self.claiming.discard(p.job_id)
-            self.d.robots[robot_id].assigned.discard(p.job_id)
+            self.ctx.robots[robot_id].assigned.discard(p.job_id)
         if isinstance(claim, jobs.Claim):
             self._launch(p, robot_id, claim.epoch)
             return
         if claim in jobs.SETTLED or claim == 'missing':
-            await jobs.ack_entry(self.d.r, p.fields['station'], p.entry_id)
+            await jobs.ack_entry(self.ctx.r, p.job.station, p.entry_id)
         # Otherwise another dispatcher holds it; its entry comes back to us by XAUTOCLAIM
         # if that one dies.
-        self.d.wake()
+        self.ctx.wake()
 
     def _launch(self, p: Pending, robot_id: str, epoch: int) -> None:
         old = self.flights.get(p.job_id)
@@ -172,13 +158,13 @@ class Cooking:
             old.task.cancel()
         flight = Flight(p, robot_id, epoch)
         self.flights[p.job_id] = flight
-        self.d.robots[robot_id].assigned.add(p.job_id)
-        flight.task = self.d.spawn(self._run(flight), f'cook {p.job_id}/{epoch}')
+        self.ctx.robots[robot_id].assigned.add(p.job_id)
+        flight.task = self.ctx.spawn(self._run(flight), f'cook {p.job_id}/{epoch}')
 
     async def _run(self, flight: Flight) -> None:
-        goal: Goal | None = await self.d.bridge.cook(
+        goal: Goal | None = await self.ctx.ros.cook(
             flight.robot_id,
-            flight.pending.fields,
+            jobs.entry_fields(flight.pending.job),
             flight.epoch,
             lambda fb: self._feedback(flight, fb),
         )
@@ -189,31 +175,30 @@ class Cooking:
             await self._resend(flight)
             return
         if goal.result is None:
-            await self._finish(flight, 'rejected', 'the robot refused the goal')
+            await self._finish(flight, False, 'rejected', 'the robot refused the goal')
             return
-        if not await self.d.retrying(
-            lambda: jobs.mark_started(self.d.r, flight.job_id, flight.epoch, flight.robot_id)
+        if not await self.ctx.retrying(
+            lambda: jobs.mark_started(self.ctx.r, flight.job_id, flight.epoch, flight.robot_id)
         ):
             self._drop(flight)
             return
-        response = await goal.result
-        await self._finish(flight, response.result.outcome, response.result.reason)
+        result = await goal.result
+        await self._finish(flight, result.succeeded, result.outcome, result.reason)
 
     async def _resend(self, flight: Flight) -> None:
         """The same job to the same robot under a new epoch (if the flight is still ours)."""
         if self.flights.get(flight.job_id) is not flight:
             return
-        await self.d.until_reachable(flight.robot_id)
+        await self.ctx.until_reachable(flight.robot_id)
         if self.flights.get(flight.job_id) is not flight:
             return  # meanwhile handed elsewhere (its robot was lost again)
-        claim = await self.d.retrying(
-            lambda: jobs.claim_job(
-                self.d.r,
+        claim = await self.ctx.retrying(
+            lambda: jobs.claim(
+                self.ctx.r,
                 flight.job_id,
-                flight.pending.fields['order_id'],
-                self.d.name,
+                self.ctx.name,
                 flight.robot_id,
-                self.d.lease_s,
+                self.ctx.lease_s,
                 expect_epoch=flight.epoch,
             )
         )
@@ -238,7 +223,7 @@ class Cooking:
 
         async def record() -> None:
             if not await jobs.record_stage(
-                self.d.r, flight.job_id, flight.epoch, fb.stage, fb.progress
+                self.ctx.r, flight.job_id, flight.epoch, fb.stage, fb.progress
             ):
                 log.warning(
                     '%s/%d stage %s: fenced, taken over by another dispatcher',
@@ -248,22 +233,23 @@ class Cooking:
                 )
                 self._drop(flight)
 
-        self.d.spawn(record(), f'stage {flight.job_id}')
+        self.ctx.spawn(record(), f'stage {flight.job_id}')
 
     def _drop(self, flight: Flight) -> None:
         """Forget a flight that is no longer ours (fenced) or superseded."""
         if self.flights.get(flight.job_id) is flight:
             del self.flights[flight.job_id]
-            self.d.robots[flight.robot_id].assigned.discard(flight.job_id)
-            self.d.wake()
+            self.ctx.robots[flight.robot_id].assigned.discard(flight.job_id)
+            self.ctx.wake()
 
-    async def _finish(self, flight: Flight, outcome: str, reason: str) -> None:
+    async def _finish(self, flight: Flight, cooked: bool, outcome: str, reason: str) -> None:
+        """The goal's terminal state: SUCCEEDED is a cooked dish, anything else a failure."""
         if self.flights.get(flight.job_id) is not flight:
             return  # superseded by a re-sent goal: its own flight reports
-        r, job_id = self.d.r, flight.job_id
-        if outcome == 'cooked':
-            out = await self.d.retrying(
-                lambda: jobs.complete_job(r, job_id, flight.epoch, flight.robot_id)
+        r, job_id = self.ctx.r, flight.job_id
+        if cooked:
+            out = await self.ctx.retrying(
+                lambda: jobs.complete(r, job_id, flight.epoch, flight.robot_id)
             )
             log.log(
                 logging.WARNING if out == 'fenced' else logging.INFO,
@@ -274,29 +260,31 @@ class Cooking:
                 out,
             )
         else:
-            out = await self.d.retrying(
-                lambda: jobs.fail_job(
+            out = await self.ctx.retrying(
+                lambda: jobs.fail(
                     r,
                     job_id,
                     flight.epoch,
                     flight.robot_id,
                     f'{outcome}: {reason}'.strip(': '),
-                    self.d.cfg.service.max_attempts,
+                    self.ctx.cfg.service.max_attempts,
                 )
             )
             log.warning('%s %s on %s: %s -> %s', job_id, outcome, flight.robot_id, reason, out)
             if out == 'retry':
                 p = flight.pending
-                self.queue[p.fields['station']].append(
-                    Pending(p.entry_id, p.fields, p.failed_on | {flight.robot_id})
+                self.queue[p.job.station].append(
+                    Pending(p.entry_id, p.job, p.failed_on | {flight.robot_id})
                 )
         self._drop(flight)
 
     async def renew(self) -> None:
         """Keep the leases of flights on robots that are still there."""
-        live = [f for f in self.flights.values() if self.d.robots[f.robot_id].mode != 'lost']
+        live = [f for f in self.flights.values() if self.ctx.robots[f.robot_id].mode != 'lost']
         for f in live:
-            ok = await jobs.renew_lease(self.d.r, f.job_id, f.epoch, self.d.name, self.d.lease_s)
+            ok = await jobs.renew_lease(
+                self.ctx.r, f.job_id, f.epoch, self.ctx.name, self.ctx.lease_s
+            )
             if not ok and self.flights.get(f.job_id) is f:
                 log.warning('%s/%d was taken over by another dispatcher', f.job_id, f.epoch)
                 if f.task is not None:
@@ -317,6 +305,6 @@ class Cooking:
                 f.task.cancel()
             self._drop(f)
             p = f.pending
-            self.queue[p.fields['station']].insert(
-                0, Pending(p.entry_id, p.fields, p.failed_on | {robot_id})
+            self.queue[p.job.station].insert(
+                0, Pending(p.entry_id, p.job, p.failed_on | {robot_id})
             )

@@ -11,11 +11,12 @@ one table's food is never held for a neighbour that is not about to come.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.store.trips import Stop
 
 # Simulated seconds a ready order waits for companions finishing with it.
 BATCH_WAIT_S = 10.0
@@ -40,18 +41,10 @@ class Coming:
     eta: float
 
 
-@dataclass(frozen=True)
-class Stop:
-    table_id: str
-    trays: tuple[int, ...]
-    order_ids: tuple[str, ...]
-    items: tuple[str, ...]
-
-
-def items_of(cfg: RestaurantConfig, lines_json: str) -> tuple[str, ...]:
+def items_of(cfg: RestaurantConfig, lines: list[dict[str, Any]]) -> tuple[str, ...]:
     """Human-readable items of an order for the robot's screen, e.g. '2x Kung Pao Chicken'."""
     out = []
-    for line in json.loads(lines_json or '[]'):
+    for line in lines:
         dish = cfg.dish_by_id.get(line.get('dish_id', ''))
         name = dish.name.en if dish else line.get('dish_id', '?')
         out.append(f'{line.get("quantity", 1)}x {name}')

@@ -13,24 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orchestrator import redis_keys as keys
-from orchestrator import timeline
-from orchestrator.dispatch import delivery, trips
-from orchestrator.dispatch.delivery import ReadyOrder, Stop
-
-if TYPE_CHECKING:
-    from orchestrator.dispatch.service import Dispatcher
+from orchestrator import ids
+from orchestrator.dispatch import delivery
+from orchestrator.dispatch.context import DispatchContext
+from orchestrator.dispatch.delivery import Coming, ReadyOrder
+from orchestrator.dispatch.fleet import DELIVERED, NOT_PICKED_UP, GoalResult
+from orchestrator.store import deliveries, orders, trips
+from orchestrator.store.deliveries import DeliveryEntry
+from orchestrator.store.trips import Stop
 
 log = logging.getLogger(__name__)
 
-# StopResult outcomes.
-DELIVERED, NOT_PICKED_UP = 0, 1
 # Real seconds between two `delivery.progress` events of one trip.
 PROGRESS_EVERY_S = 1.0
 # Real seconds before a goal nobody answered is sent again.
@@ -38,7 +37,9 @@ RESEND_AFTER_S = 1.0
 
 
 @dataclass
-class Trip:
+class TripFlight:
+    """A trip this dispatcher has sent (or is sending) to a robot, under one epoch."""
+
     trip_id: str
     robot_id: str
     epoch: int
@@ -60,49 +61,43 @@ class Trip:
 
 
 class Serving:
-    def __init__(self, d: Dispatcher) -> None:
-        self.d = d
+    def __init__(self, ctx: DispatchContext, coming: Callable[[], tuple[Coming, ...]]) -> None:
+        """`coming`: orders still cooking and when they should be ready (from cooking)."""
+        self.ctx = ctx
+        self.coming = coming
         self.ready: dict[str, ReadyOrder] = {}
-        self.trips: dict[str, Trip] = {}
+        self.trips: dict[str, TripFlight] = {}
         # time.monotonic() of each serving robot's last trip from here: trips go round.
         self.last_trip: dict[str, float] = {}
 
     @property
     def wait_s(self) -> float:
-        return max(0.05, delivery.BATCH_WAIT_S / self.d.time_scale)
+        return max(0.05, delivery.BATCH_WAIT_S / self.ctx.time_scale)
 
     @property
     def window_s(self) -> float:
-        return self.d.cfg.service.batch_window_s / self.d.time_scale
+        return self.ctx.cfg.service.batch_window_s / self.ctx.time_scale
 
     def _busy(self, order_id: str) -> bool:
         return order_id in self.ready or any(order_id in t.order_ids for t in self.trips.values())
 
-    async def add_entries(self, entries: list[tuple[str, dict[str, str]]]) -> None:
-        for entry_id, f in entries:
-            order_id = f.get('order_id', '')
-            if self._busy(order_id):
+    async def add_entries(self, entries: list[tuple[str, DeliveryEntry]]) -> None:
+        for entry_id, e in entries:
+            if self._busy(e.order_id):
                 continue
-            order = await self.d.r.hgetall(keys.order(order_id))
-            status, trip_id = order.get('status'), order.get('trip_id')
-            if trip_id and status in trips.ON_THE_WAY:
-                await self.recover(trip_id)
-            elif status == timeline.READY:
-                self.ready[order_id] = ReadyOrder(
-                    order_id,
-                    order['table_id'],
+            order = await orders.get(self.ctx.r, e.order_id)
+            if order is not None and order.trip_id and order.status in orders.ON_THE_WAY:
+                await self.recover(order.trip_id)
+            elif order is not None and order.status == orders.READY:
+                self.ready[order.id] = ReadyOrder(
+                    order.id,
+                    order.table_id,
                     entry_id,
                     time.monotonic(),
-                    delivery.items_of(self.d.cfg, order.get('lines', '[]')),
+                    delivery.items_of(self.ctx.cfg, order.lines),
                 )
             else:  # served, cancelled, or gone: nothing to carry
-                await self._ack([entry_id])
-
-    async def _ack(self, entry_ids: list[str]) -> None:
-        async with self.d.r.pipeline(transaction=True) as pipe:
-            pipe.xack(keys.DELIVERIES, keys.DELIVERY_GROUP, *entry_ids)
-            pipe.xdel(keys.DELIVERIES, *entry_ids)
-            await pipe.execute()
+                await deliveries.ack_now(self.ctx.r, entry_id)
 
     def free_robots(self) -> list[str]:
         """Serving robots that can leave now: idle ones first, then the one whose last trip
@@ -110,7 +105,7 @@ class Serving:
         busy = {t.robot_id for t in self.trips.values()}
         free = [
             v
-            for v in self.d.robots.values()
+            for v in self.ctx.robots.values()
             if v.kind == 'serving' and v.available and v.robot_id not in busy and not v.reported
         ]
         return [
@@ -127,66 +122,67 @@ class Serving:
             if not free:
                 return
             robot_id = free[0]
-            trays = self.d.robot_cfg(robot_id).trays
-            timing = delivery.Timing(self.wait_s, self.window_s, self.d.cooking.coming())
+            trays = self.ctx.serving_robot(robot_id).trays
+            timing = delivery.Timing(self.wait_s, self.window_s, self.coming())
             chosen = delivery.next_trip(
-                self.d.cfg, list(self.ready.values()), trays, time.monotonic(), timing
+                self.ctx.cfg, list(self.ready.values()), trays, time.monotonic(), timing
             )
             if not chosen:
                 return
             for o in chosen:
                 del self.ready[o.order_id]
-            trip_id = 'tr' + secrets.token_hex(5)
+            trip_id = ids.new_trip_id()
             by_id = {o.order_id: o for o in chosen}
             stops = await trips.create(
-                self.d.r,
+                self.ctx.r,
                 trip_id,
                 robot_id,
-                self.d.name,
-                self.d.lease_s,
+                self.ctx.name,
+                self.ctx.lease_s,
                 {o.order_id: o.entry_id for o in chosen},
                 partial(self._stops, by_id),
             )
             taken = [by_id[o] for s in stops for o in s.order_ids]
             # Checked with the claim: cancelled (or taken by another dispatcher) meanwhile.
             if dropped := [o.entry_id for o in chosen if o not in taken]:
-                await self._ack(dropped)
+                await deliveries.ack_now(self.ctx.r, *dropped)
             if not stops:
                 continue
             self.last_trip[robot_id] = time.monotonic()
-            trip = Trip(trip_id, robot_id, 1, stops, [(o.entry_id, o) for o in taken])
+            trip = TripFlight(trip_id, robot_id, 1, stops, [(o.entry_id, o) for o in taken])
             self._launch(trip)
 
     def _stops(self, by_id: dict[str, ReadyOrder], order_ids: list[str]) -> list[Stop]:
-        return delivery.stops(self.d.cfg, [by_id[o] for o in order_ids])
+        return delivery.stops(self.ctx.cfg, [by_id[o] for o in order_ids])
 
-    def _launch(self, trip: Trip) -> None:
+    def _launch(self, trip: TripFlight) -> None:
         old = self.trips.get(trip.trip_id)
         if old is not None and old.task is not None:
             old.task.cancel()
         self.trips[trip.trip_id] = trip
-        self.d.robots[trip.robot_id].assigned.add(trip.trip_id)
-        trip.task = self.d.spawn(self._run(trip), f'trip {trip.trip_id}/{trip.epoch}')
+        self.ctx.robots[trip.robot_id].assigned.add(trip.trip_id)
+        trip.task = self.ctx.spawn(self._run(trip), f'trip {trip.trip_id}/{trip.epoch}')
 
-    def _drop(self, trip: Trip) -> None:
+    def _drop(self, trip: TripFlight) -> None:
         if self.trips.get(trip.trip_id) is trip:
             del self.trips[trip.trip_id]
-            self.d.robots[trip.robot_id].assigned.discard(trip.trip_id)
-            self.d.wake()
+            self.ctx.robots[trip.robot_id].assigned.discard(trip.trip_id)
+            self.ctx.wake()
 
-    def _etas(self, trip: Trip) -> dict[str, float]:
+    def _etas(self, trip: TripFlight) -> dict[str, float]:
         """Real seconds from leaving the pass to each stop (driving only)."""
-        floor, speed = self.d.cfg.floor, self.d.robot_cfg(trip.robot_id).speed_mps
+        cfg = self.ctx.cfg
+        floor, speed = cfg.floor, self.ctx.serving_robot(trip.robot_id).speed_mps
         here, dist, out = floor.pass_point.id, 0.0, {}
         for s in trip.stops:
-            there = self.d.cfg.table_by_id[s.table_id].waypoint
+            there = cfg.table_by_id[s.table_id].waypoint
             dist += floor.path_length(floor.path(here, there))
-            out[s.table_id] = round(dist / speed / self.d.time_scale, 1)
+            out[s.table_id] = round(dist / speed / self.ctx.time_scale, 1)
             here = there
         return out
 
-    async def _run(self, trip: Trip) -> None:
-        goal = await self.d.bridge.deliver(
+    async def _run(self, trip: TripFlight) -> None:
+        goal = await self.ctx.ros.deliver(
             trip.robot_id,
             trip.trip_id,
             trip.epoch,
@@ -197,28 +193,27 @@ class Serving:
             # No answer (restarting?): ask again under a new epoch; its ledger knows the trip.
             await asyncio.sleep(RESEND_AFTER_S)
             if self.trips.get(trip.trip_id) is trip:
-                await self.d.until_reachable(trip.robot_id)
+                await self.ctx.until_reachable(trip.robot_id)
                 await self.recover(trip.trip_id, trip.epoch)
             return
-        response = None if goal.result is None else await goal.result
-        if response is None or response.result.outcome == 'rejected':
-            await self._refused(trip, response.result.reason if response else 'refused')
+        if goal.result is None:
+            await self._refused(trip, 'the robot rejected the trip')
         else:
-            await self._finish(trip, response.result)
+            await self._finish(trip, await goal.result)
 
-    async def _refused(self, trip: Trip, reason: str) -> None:
+    async def _refused(self, trip: TripFlight, reason: str) -> None:
         """The robot would not take the trip (busy, or our epoch is stale): the orders are
         plain `ready` again for the next plan, unless another dispatcher has the trip."""
         log.warning('%s refused trip %s/%d: %s', trip.robot_id, trip.trip_id, trip.epoch, reason)
         await self._chained(trip)
-        if await self.d.retrying(lambda: trips.release(self.d.r, trip.trip_id, trip.epoch)):
+        if await self.ctx.retrying(lambda: trips.release(self.ctx.r, trip.trip_id, trip.epoch)):
             for _, o in trip.entries:
                 self.ready[o.order_id] = o
         self._drop(trip)
 
     def _write(
         self,
-        trip: Trip,
+        trip: TripFlight,
         kind: str,
         stop: Stop,
         data: dict[str, Any],
@@ -229,7 +224,7 @@ class Serving:
         before = trip.writes
         write = partial(
             trips.record,
-            self.d.r,
+            self.ctx.r,
             trip.trip_id,
             trip.epoch,
             list(stop.order_ids),
@@ -242,15 +237,15 @@ class Serving:
         async def chained() -> None:
             if before is not None:
                 await asyncio.gather(before, return_exceptions=True)
-            await self.d.retrying(write)
+            await self.ctx.retrying(write)
 
-        trip.writes = self.d.spawn(chained(), f'{kind} {trip.trip_id}')
+        trip.writes = self.ctx.spawn(chained(), f'{kind} {trip.trip_id}')
 
-    async def _chained(self, trip: Trip) -> None:
+    async def _chained(self, trip: TripFlight) -> None:
         if trip.writes is not None:
             await asyncio.gather(trip.writes, return_exceptions=True)
 
-    def _feedback(self, trip: Trip, fb: Any) -> None:
+    def _feedback(self, trip: TripFlight, fb: Any) -> None:
         if self.trips.get(trip.trip_id) is not trip:
             return
         if not trip.started:
@@ -263,8 +258,8 @@ class Serving:
                     'delivery.started',
                     s,
                     {'eta_s': etas[s.table_id]},
-                    timeline.DELIVERING,
-                    frozenset({timeline.READY, timeline.DELIVERING}),
+                    orders.DELIVERING,
+                    frozenset({orders.READY, orders.DELIVERING}),
                 )
         stop = trip.stop(fb.next_stop)
         if stop is None:
@@ -276,8 +271,8 @@ class Serving:
                 'delivery.arrived',
                 stop,
                 {},
-                timeline.ARRIVED,
-                frozenset({timeline.DELIVERING}),
+                orders.ARRIVED,
+                frozenset({orders.DELIVERING}),
             )
         elif fb.stage == 'to_table' and time.monotonic() - trip.last_progress >= PROGRESS_EVERY_S:
             trip.last_progress = time.monotonic()
@@ -292,15 +287,15 @@ class Serving:
                     'y': round(fb.y, 2),
                 },
                 None,
-                frozenset({timeline.DELIVERING}),
+                frozenset({orders.DELIVERING}),
             )
 
-    async def _finish(self, trip: Trip, result: Any) -> None:
+    async def _finish(self, trip: TripFlight, result: GoalResult) -> None:
         if self.trips.get(trip.trip_id) is not trip:
             return
         await self._chained(trip)
-        r, done = self.d.r, set()
-        for sr in result.results:
+        r, done = self.ctx.r, set()
+        for sr in result.stops:
             stop = trip.stop(sr.table_id)
             if stop is None:
                 continue
@@ -318,15 +313,15 @@ class Serving:
         for stop in trip.stops:
             if stop.table_id not in done:
                 await self._returned(trip, stop, f'trip {result.outcome}', 'delivery_failed')
-        await self.d.retrying(lambda: trips.finish(r, trip.trip_id, trip.epoch, result.outcome))
+        await self.ctx.retrying(lambda: trips.finish(r, trip.trip_id, trip.epoch, result.outcome))
         log.info('trip %s of %s: %s', trip.trip_id, trip.robot_id, result.outcome)
         self._drop(trip)
 
-    async def _returned(self, trip: Trip, stop: Stop, reason: str, alert_kind: str) -> None:
-        await self.d.retrying(
+    async def _returned(self, trip: TripFlight, stop: Stop, reason: str, alert_kind: str) -> None:
+        await self.ctx.retrying(
             partial(
                 trips.returned,
-                self.d.r,
+                self.ctx.r,
                 trip.trip_id,
                 trip.epoch,
                 list(stop.order_ids),
@@ -338,15 +333,15 @@ class Serving:
 
     async def _served(self, trip_id: str, epoch: int, stop: Stop, robot_id: str, by: str) -> bool:
         return bool(
-            await self.d.retrying(
+            await self.ctx.retrying(
                 lambda: trips.record(
-                    self.d.r,
+                    self.ctx.r,
                     trip_id,
                     epoch,
                     list(stop.order_ids),
                     'delivery.served',
                     {'robot_id': robot_id, 'table_id': stop.table_id, 'by': by},
-                    timeline.SERVED,
+                    orders.SERVED,
                 )
             )
         )
@@ -354,16 +349,18 @@ class Serving:
     async def pickup_confirmed(self, trip_id: str, table_id: str, by: str) -> None:
         """The robot accepted a pickup confirmation: that stop's orders are served now, not
         when the robot is back at the pass."""
-        trip = await self.d.r.hgetall(keys.trip(trip_id))
-        stop = next((s for s in trips.load_stops(trip) if s.table_id == table_id), None)
-        if stop is not None and trip.get('status') == 'active':
-            await self._served(trip_id, int(trip['epoch']), stop, trip['robot_id'], by)
+        trip = await trips.get(self.ctx.r, trip_id)
+        if trip is None or trip.status != trips.ACTIVE:
+            return
+        stop = next((s for s in trip.stop_list() if s.table_id == table_id), None)
+        if stop is not None:
+            await self._served(trip_id, trip.epoch, stop, trip.robot_id, by)
 
     async def renew(self) -> None:
         for t in list(self.trips.values()):
-            if self.d.robots[t.robot_id].mode == 'lost':
+            if self.ctx.robots[t.robot_id].mode == 'lost':
                 continue
-            ok = await trips.renew(self.d.r, t.trip_id, t.epoch, self.d.name, self.d.lease_s)
+            ok = await trips.renew(self.ctx.r, t.trip_id, t.epoch, self.ctx.name, self.ctx.lease_s)
             if not ok and self.trips.get(t.trip_id) is t:
                 log.warning('trip %s/%d was taken over', t.trip_id, t.epoch)
                 if t.task is not None:
@@ -374,11 +371,15 @@ class Serving:
         """Take over a trip (its dispatcher died, or its robot came back) and re-send it to
         the same robot, which carries the food; the robot answers a known trip from its
         ledger."""
-        epoch = await trips.take_over(self.d.r, trip_id, self.d.name, self.d.lease_s, expect_epoch)
+        epoch = await trips.take_over(
+            self.ctx.r, trip_id, self.ctx.name, self.ctx.lease_s, expect_epoch
+        )
         if not epoch:
             return
-        data = await self.d.r.hgetall(keys.trip(trip_id))
-        trip = Trip(trip_id, data['robot_id'], epoch, trips.load_stops(data))
+        record = await trips.get(self.ctx.r, trip_id)
+        if record is None:
+            return
+        trip = TripFlight(trip_id, record.robot_id, epoch, record.stop_list())
         log.info('re-sending trip %s to %s under epoch %d', trip_id, trip.robot_id, epoch)
         self._launch(trip)
 

@@ -25,7 +25,7 @@ import httpx
 
 from orchestrator.config import RestaurantConfig, Table
 from orchestrator.rush.scenario import Scenario
-from orchestrator.timeline import ARRIVED, FINAL, SERVED
+from orchestrator.store.orders import ARRIVED, FINAL, SERVED
 
 # Wall seconds between two progress-bar redraws.
 PROGRESS_EVERY_S = 0.5

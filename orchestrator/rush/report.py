@@ -8,18 +8,18 @@ rush's clock; the diners only contribute who was turned away and how late their 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig, ServingRobot
 from orchestrator.rush.diners import Party, SimClock
 from orchestrator.rush.scenario import Scenario, offered_load
-from orchestrator.timeline import SERVED, decode_event
+from orchestrator.store import orders as order_store
+from orchestrator.store import trips as trip_store
+from orchestrator.store.orders import SERVED
 
 # Order events that show a serving robot has taken the order's food from the pass.
 LEFT_THE_PASS = frozenset({'delivery.progress', 'delivery.arrived'})
@@ -71,17 +71,17 @@ async def _load_orders(r: Redis, clock: SimClock, parties: list[Party]) -> list[
     for p in parties:
         if p.order_id is None:
             continue
-        h = await r.hgetall(keys.order(p.order_id))
-        lines = json.loads(h.get('lines') or '[]')
+        record = await order_store.get(r, p.order_id)
+        if record is None:
+            continue
         order = _Order(
             p.order_id,
-            h['table_id'],
-            h['status'],
-            clock.at_ms(int(h['created_at'])),
-            [(line['dish_id'], int(line['quantity'])) for line in lines],
+            record.table_id,
+            record.status,
+            clock.at_ms(record.created_at),
+            [(line['dish_id'], int(line['quantity'])) for line in record.lines],
         )
-        for entry_id, fields in await r.xrange(keys.order_events(p.order_id)):
-            event = decode_event(entry_id, fields)
+        for event in await order_store.timeline(r, p.order_id):
             event['sim_s'] = clock.at_ms(event['at'])
             order.events.append(event)
         out.append(order)
@@ -152,26 +152,26 @@ async def _serving_robots(
     acc = {s.id: _Serve() for s in cfg.serving_robots}
     trips = []
     for trip_id in trip_ids:
-        h = await r.hgetall(keys.trip(trip_id))
-        if not h:
+        t = await trip_store.get(r, trip_id)
+        if t is None:
             continue
-        stops = json.loads(h.get('stops') or '[]')
-        tables = [s['table_id'] for s in stops]
-        start_s = clock.at_ms(int(h['created_at']))
-        end_s = clock.at_ms(int(h['finished_at'])) if h.get('finished_at') else span_s
-        back = h.get('outcome', 'completed') != 'completed'
+        stops = t.stop_list()
+        tables = [s.table_id for s in stops]
+        start_s = clock.at_ms(t.created_at)
+        end_s = clock.at_ms(t.finished_at) if t.finished_at else span_s
+        back = (t.outcome or 'completed') != 'completed'
         trip = {
             'trip_id': trip_id,
-            'robot_id': h['robot_id'],
+            'robot_id': t.robot_id,
             'tables': tables,
-            'trays': len({t for s in stops for t in s['trays']}),
-            'orders': sum(len(s['order_ids']) for s in stops),
-            'outcome': h.get('outcome', h.get('status', '')),
+            'trays': len({tray for s in stops for tray in s.trays}),
+            'orders': sum(len(s.order_ids) for s in stops),
+            'outcome': t.outcome or t.status,
             'duration_s': round(end_s - start_s, 1),
-            'distance_m': round(route_m(cfg, robots[h['robot_id']], tables, back), 1),
+            'distance_m': round(route_m(cfg, robots[t.robot_id], tables, back), 1),
         }
         trips.append(trip)
-        serve = acc[h['robot_id']]
+        serve = acc[t.robot_id]
         serve.trips += 1
         serve.trays += trip['trays']
         serve.orders_carried += trip['orders']

@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.rush.diners import Diners, SimClock, plan_parties
 from orchestrator.rush.report import build_report, summary
 from orchestrator.rush.scenario import Scenario, load_scenario
 from orchestrator.settings import get_settings
+from orchestrator.store import trips
 from table_qr.tokens import sign
 
 # Simulated seconds seated parties get after the last arrival to be served.
@@ -150,8 +150,7 @@ async def _trips_finished(r: Redis, timeout_wall_s: float) -> None:
     time and distances in the report are complete."""
     deadline = time.monotonic() + timeout_wall_s
     while time.monotonic() < deadline:
-        statuses = [await r.hget(key, 'status') async for key in r.scan_iter(keys.trip('*'))]
-        if all(s == 'done' for s in statuses):
+        if await trips.active_count(r) == 0:
             return
         await asyncio.sleep(0.1)
 

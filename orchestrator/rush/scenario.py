@@ -85,9 +85,6 @@ class Scenario(_Strict):
             raise ValueError('popularity: at least one dish needs a weight above 0')
         return self
 
-    def rate_at(self, minute: float) -> float:
-        """Parties per hour at `minute` after opening."""
-        return next(w for w in reversed(self.arrivals) if w.from_min <= minute).parties_per_hour
 
     def check_against(self, cfg: RestaurantConfig) -> None:
         """Raise ValueError naming the field if the scenario does not fit the restaurant."""

@@ -1,4 +1,4 @@
-"""Orders as the diner sends them: the request schema, validation against the menu and pricing.
+"""Orders as the diner sends them: the request schema, validation against the menu, pricing.
 
 Pure functions over RestaurantConfig (no I/O), so the API router stays thin and every rule is
 unit-tested. Prices are integers in the currency's minor units; a manager's price override
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -23,7 +22,6 @@ MAX_LINES = 30
 MAX_QUANTITY = 20
 MAX_NOTE = 200
 MAX_BODY_BYTES = 64 * 1024
-BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
 IDEMPOTENCY_KEY = re.compile(r'^[A-Za-z0-9_-]{8,64}$')
 
 
@@ -97,12 +95,6 @@ class PricedOrder:
     dish_ids: list[str]
     # The manager's price overrides used (dish id -> price), for the intake script to verify.
     overrides: dict[str, int]
-
-
-def new_order_id() -> str:
-    """`o` + 10 base32 characters (50 random bits): short, url-safe, unguessable enough."""
-    n = secrets.randbits(50)
-    return 'o' + ''.join(BASE32[(n >> shift) & 31] for shift in range(0, 50, 5))
 
 
 def sold_out(field: str, dish_id: str) -> OrderRejected:
@@ -212,34 +204,6 @@ def _choose(dish: Dish, chosen: Mapping[str, str], field: str) -> tuple[dict[str
         options[opt.id] = choice.id
         delta += choice.price_delta
     return options, delta
-
-
-def cook_jobs(
-    cfg: RestaurantConfig, order_id: str, table_id: str, lines: list[dict[str, Any]]
-) -> list[dict[str, str]]:
-    """The order's cook jobs, one per dish unit, as `rd:cook:{station}` entry fields.
-
-    The first five fields are also the job hash's, in this order (the intake script copies
-    them).
-    """
-    jobs = []
-    for li, line in enumerate(lines):
-        dish = cfg.dish_by_id[line['dish_id']]
-        options = orjson.dumps([f'{k}={v}' for k, v in line['options'].items()]).decode()
-        for unit in range(line['quantity']):
-            jobs.append(
-                {
-                    'job_id': f'{order_id}-{li:02d}-{unit:02d}',
-                    'order_id': order_id,
-                    'table_id': table_id,
-                    'dish_id': dish.id,
-                    'station': dish.station,
-                    'options': options,
-                    'cook_time_s': str(dish.cook_time_s),
-                    'line': str(li),
-                }
-            )
-    return jobs
 
 
 def valid_idempotency_key(key: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Serving-trip state in Redis: `rd:trip:{trip_id}` and the delivery fields of its orders.
+"""Serving trips: `rd:trip:{trip_id}` and the delivery fields of the orders on them.
 
 A trip is created with epoch 1 by the dispatcher that plans it and carries that epoch in its
 Deliver goal; a dispatcher that takes over a trip whose lease ran out raises the epoch and
@@ -8,22 +8,59 @@ when the trip has moved on, so a paused dispatcher cannot mark anything served o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from orchestrator import redis_keys as keys
-from orchestrator import timeline
-from orchestrator.dispatch.alerts import add_alert
-from orchestrator.dispatch.delivery import Stop
-from orchestrator.timeline import now_ms
+from orchestrator.store import alerts, deliveries, orders, stats
+from orchestrator.store.feed import now_ms
+from orchestrator.store.records import changes, from_fields, to_fields
 
 # Finished trips are kept this long for the console's history.
 DONE_TTL_S = 24 * 3600
+ACTIVE, DONE = 'active', 'done'
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One table of a trip: the trays (0-based) carrying its orders, and what is on them."""
+
+    table_id: str
+    trays: tuple[int, ...]
+    order_ids: tuple[str, ...]
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TripRecord:
+    trip_id: str
+    robot_id: str
+    epoch: int = 0
+    owner: str = ''
+    lease_until: int = 0
+    status: str = ACTIVE
+    # The orders it carries and their delivery entries, in the same order.
+    orders: list[str] = field(default_factory=list)
+    entries: list[str] = field(default_factory=list)
+    stops: list[dict[str, Any]] = field(default_factory=list)
+    created_at: int = 0
+    outcome: str = ''
+    finished_at: int = 0
+
+    def stop_list(self) -> list[Stop]:
+        return [
+            Stop(s['table_id'], tuple(s['trays']), tuple(s['order_ids']), tuple(s['items']))
+            for s in self.stops
+        ]
+
+
+async def get(r: Redis | Pipeline, trip_id: str) -> TripRecord | None:
+    h = await r.hgetall(keys.trip(trip_id))
+    return from_fields(TripRecord, h) if h and 'trip_id' in h else None
 
 
 async def create(
@@ -42,58 +79,49 @@ async def create(
     async def txn(pipe: Pipeline) -> list[Stop]:
         taken = []
         for order_id in entries:
-            status, trip = await pipe.hmget(keys.order(order_id), 'status', 'trip_id')
-            if status == timeline.READY and not trip:
+            status, trip = await orders.trip_state(pipe, order_id)
+            if status == orders.READY and not trip:
                 taken.append(order_id)
         pipe.multi()
         if not taken:
             return []
         stops = plan(taken)
         for order_id in taken:
-            pipe.hset(keys.order(order_id), mapping={'trip_id': trip_id, 'robot_id': robot_id})
-        pipe.hset(
-            keys.trip(trip_id),
-            mapping={
-                'trip_id': trip_id,
-                'robot_id': robot_id,
-                'epoch': 1,
-                'owner': owner,
-                'lease_until': now_ms() + int(lease_s * 1000),
-                'status': 'active',
-                'orders': json.dumps(taken),
-                'entries': json.dumps([entries[o] for o in taken]),
-                'stops': json.dumps([asdict(s) for s in stops]),
-                'created_at': now_ms(),
-            },
+            orders.assign_trip(pipe, order_id, trip_id, robot_id)
+        record = TripRecord(
+            trip_id=trip_id,
+            robot_id=robot_id,
+            epoch=1,
+            owner=owner,
+            lease_until=now_ms() + int(lease_s * 1000),
+            orders=taken,
+            entries=[entries[o] for o in taken],
+            stops=[asdict(s) for s in stops],
+            created_at=now_ms(),
         )
+        pipe.hset(keys.trip(trip_id), mapping=to_fields(record))
         return stops
 
-    return list(
-        await r.transaction(txn, *(keys.order(o) for o in entries), value_from_callable=True)
-    )
-
-
-def load_stops(trip: dict[str, str]) -> list[Stop]:
-    return [
-        Stop(s['table_id'], tuple(s['trays']), tuple(s['order_ids']), tuple(s['items']))
-        for s in json.loads(trip.get('stops') or '[]')
-    ]
+    return list(await r.transaction(txn, *orders.watch_keys(entries), value_from_callable=True))
 
 
 async def _fenced_write(
-    r: Redis, trip_id: str, epoch: int, write: Callable[[Pipeline, dict[str, str]], Awaitable[Any]]
+    r: Redis,
+    trip_id: str,
+    epoch: int,
+    write: Callable[[Pipeline, TripRecord], Awaitable[Any]],
 ) -> Any:
     """Run `write(pipe, trip)` in a transaction if the trip is still at `epoch`; else None."""
 
     async def txn(pipe: Pipeline) -> Any:
-        trip = await pipe.hgetall(keys.trip(trip_id))
-        if int(trip.get('epoch') or 0) != epoch or trip.get('status') != 'active':
+        trip = await get(pipe, trip_id)
+        if trip is None or trip.epoch != epoch or trip.status != ACTIVE:
             return None
         return await write(pipe, trip)
 
     out = await r.transaction(txn, keys.trip(trip_id), value_from_callable=True)
     if out is None:
-        await r.hincrby(keys.DISPATCH_STATS, 'fenced_writes', 1)
+        await stats.bump(r, 'fenced_writes')
     return out
 
 
@@ -102,13 +130,10 @@ async def _orders_on_trip(
 ) -> list[str]:
     out = []
     for order_id in order_ids:
-        status, trip = await pipe.hmget(keys.order(order_id), 'status', 'trip_id')
+        status, trip = await orders.trip_state(pipe, order_id)
         if trip == trip_id and status in statuses:
             out.append(order_id)
     return out
-
-
-ON_THE_WAY = frozenset({timeline.READY, timeline.DELIVERING, timeline.ARRIVED})
 
 
 async def record(
@@ -119,15 +144,15 @@ async def record(
     kind: str,
     data: dict[str, Any],
     status: str | None = None,
-    only: frozenset[str] = ON_THE_WAY,
+    only: frozenset[str] = orders.ON_THE_WAY,
 ) -> bool:
     """An event (and status) for the trip's orders that are still on it."""
 
-    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
+    async def write(pipe: Pipeline, trip: TripRecord) -> bool:
         mine = await _orders_on_trip(pipe, trip_id, order_ids, only)
         pipe.multi()
         for order_id in mine:
-            timeline.add_event(pipe, order_id, kind, {'trip_id': trip_id, **data}, status)
+            orders.add_event(pipe, order_id, kind, {'trip_id': trip_id, **data}, status)
         return True
 
     return bool(await _fenced_write(r, trip_id, epoch, write))
@@ -145,26 +170,25 @@ async def returned(
     """The food came back to the pass: the order is `ready` again (not re-dispatched — an
     operator decides, see `redeliver`) and an alert says why."""
 
-    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
-        mine = await _orders_on_trip(pipe, trip_id, order_ids, ON_THE_WAY)
+    async def write(pipe: Pipeline, trip: TripRecord) -> bool:
+        mine = await _orders_on_trip(pipe, trip_id, order_ids, orders.ON_THE_WAY)
         pipe.multi()
         for order_id in mine:
-            pipe.hdel(keys.order(order_id), 'trip_id', 'robot_id')
-            pipe.hset(keys.order(order_id), 'returned', 1)
-            timeline.add_event(
+            orders.leave_trip(pipe, order_id, returned=True)
+            orders.add_event(
                 pipe,
                 order_id,
                 'delivery.returned',
                 {'trip_id': trip_id, 'table_id': table_id, 'returned': True, 'reason': reason},
-                timeline.READY,
+                orders.READY,
             )
-            add_alert(
+            alerts.add(
                 pipe,
                 alert_kind,
                 'warning',
                 f'Order {order_id} for table {table_id} came back to the pass: {reason}',
                 order_id=order_id,
-                robot_id=trip['robot_id'],
+                robot_id=trip.robot_id,
                 trip_id=trip_id,
             )
         return True
@@ -175,14 +199,12 @@ async def returned(
 async def finish(r: Redis, trip_id: str, epoch: int, outcome: str) -> bool:
     """The trip is over: its delivery entries are acknowledged and deleted."""
 
-    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
+    async def write(pipe: Pipeline, trip: TripRecord) -> bool:
         pipe.multi()
-        for entry_id in json.loads(trip.get('entries') or '[]'):
-            pipe.xack(keys.DELIVERIES, keys.DELIVERY_GROUP, entry_id)
-            pipe.xdel(keys.DELIVERIES, entry_id)
+        deliveries.ack(pipe, *trip.entries)
         pipe.hset(
             keys.trip(trip_id),
-            mapping={'status': 'done', 'outcome': outcome, 'finished_at': now_ms()},
+            mapping=changes(TripRecord, status=DONE, outcome=outcome, finished_at=now_ms()),
         )
         pipe.expire(keys.trip(trip_id), DONE_TTL_S)
         return True
@@ -193,12 +215,11 @@ async def finish(r: Redis, trip_id: str, epoch: int, outcome: str) -> bool:
 async def release(r: Redis, trip_id: str, epoch: int) -> bool:
     """The robot refused the trip before leaving: its orders are plain `ready` again."""
 
-    async def write(pipe: Pipeline, trip: dict[str, str]) -> bool:
-        order_ids = json.loads(trip.get('orders') or '[]')
-        mine = await _orders_on_trip(pipe, trip_id, order_ids, frozenset({timeline.READY}))
+    async def write(pipe: Pipeline, trip: TripRecord) -> bool:
+        mine = await _orders_on_trip(pipe, trip_id, trip.orders, frozenset({orders.READY}))
         pipe.multi()
         for order_id in mine:
-            pipe.hdel(keys.order(order_id), 'trip_id', 'robot_id')
+            orders.leave_trip(pipe, order_id, returned=False)
         pipe.delete(keys.trip(trip_id))
         return True
 
@@ -234,9 +255,7 @@ return epoch
 
 async def renew(r: Redis, trip_id: str, epoch: int, owner: str, lease_s: float) -> bool:
     return bool(
-        await r.eval(
-            _RENEW, 2, keys.trip(trip_id), keys.DISPATCH_STATS, epoch, owner, int(lease_s * 1000)
-        )
+        await r.eval(_RENEW, 2, keys.trip(trip_id), stats.KEY, epoch, owner, int(lease_s * 1000))
     )
 
 
@@ -261,20 +280,21 @@ async def redeliver(r: Redis, order_id: str, by: str) -> bool:
     it is not a returned order waiting at the pass (sent out already, served, cancelled)."""
 
     async def txn(pipe: Pipeline) -> bool:
-        order = await pipe.hgetall(keys.order(order_id))
-        if (
-            order.get('status') != timeline.READY
-            or order.get('trip_id')
-            or not order.get('returned')
-        ):
+        order = await orders.get(pipe, order_id)
+        if order is None or order.status != orders.READY or order.trip_id or not order.returned:
             return False
         pipe.multi()
-        pipe.hdel(keys.order(order_id), 'returned')
-        pipe.xadd(
-            keys.DELIVERIES,
-            {'order_id': order_id, 'table_id': order['table_id'], 'at': str(now_ms()), 'by': by},
-        )
-        timeline.add_event(pipe, order_id, 'delivery.requeued', {'by': by})
+        orders.clear_returned(pipe, order_id)
+        deliveries.enqueue(pipe, order_id, order.table_id, by)
+        orders.add_event(pipe, order_id, 'delivery.requeued', {'by': by})
         return True
 
-    return bool(await r.transaction(txn, keys.order(order_id), value_from_callable=True))
+    return bool(await r.transaction(txn, *orders.watch_keys([order_id]), value_from_callable=True))
+
+
+async def active_count(r: Redis) -> int:
+    """Trips still under way (the rush simulator waits for none)."""
+    n = 0
+    async for key in r.scan_iter(keys.trip('*')):
+        n += await r.hget(key, 'status') == ACTIVE
+    return n

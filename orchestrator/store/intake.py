@@ -1,6 +1,8 @@
 """Order intake: one atomic Redis step (a Lua script) per accepted order.
 
-The script (orchestrator/lua/intake.lua) checks the idempotency key first, then that no dish
+The one writer that creates orders and cook jobs (whose records `store.orders` and
+`store.jobs` own from then on) and the owner of the idempotency records `rd:idem:{t}:{key}`.
+The script (orchestrator/store/lua/intake.lua) checks the idempotency key first, then that no dish
 was 86'd and no price changed since the order was priced, then writes the order hash, the
 table's index, the idempotency record, one job hash and one `rd:cook:{station}` entry per dish
 unit and the `order.accepted` event. Redis runs it as one step and, with `appendfsync always`,
@@ -26,18 +28,20 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
+from orchestrator import ids
 from orchestrator import redis_keys as keys
-from orchestrator import timeline
 from orchestrator.config import RestaurantConfig
-from orchestrator.orders import OrderIn, PricedOrder, Pricing, cook_jobs, new_order_id
+from orchestrator.pricing import OrderIn, PricedOrder, Pricing
+from orchestrator.store import feed, jobs, orders
+from orchestrator.store.jobs import CookEntry
+from orchestrator.store.orders import OrderRecord
+from orchestrator.store.records import changes
 
 log = logging.getLogger(__name__)
 
-LUA = resources.files('orchestrator').joinpath('lua/intake.lua').read_text(encoding='utf-8')
+LUA = resources.files('orchestrator').joinpath('store/lua/intake.lua').read_text(encoding='utf-8')
 # How long a replayed request gets the first response back.
 IDEMPOTENCY_TTL_S = 24 * 3600
-# Same cap as timeline.add_event: the feed is for consoles, never read by a consumer group.
-FEED_MAXLEN = 100_000
 # A price that keeps changing under an order refuses it rather than looping.
 PRICE_ATTEMPTS = 3
 
@@ -99,11 +103,13 @@ class ScriptBatcher:
             else:
                 future.set_result(result)
 
-    async def _run(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list:
+    async def _run(
+        self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]
+    ) -> list[Any]:
         async with self._r.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
                 pipe.evalsha(self._sha, len(keys), *keys, *args)
-            results = await pipe.execute(raise_on_error=False)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
         if any(isinstance(x, NoScriptError) for x in results):
             await self._r.script_load(self._source)
             retry = [i for i, x in enumerate(results) if isinstance(x, NoScriptError)]
@@ -124,11 +130,11 @@ class Intake:
         self.groups_ready = False
 
     async def ensure_groups(self) -> None:
-        """Create every station's cook stream with its `dispatch` consumer group (idempotent)."""
+        """Create every station's cook stream with its consumer group (idempotent)."""
         for station in self._cfg.stations:
             try:
                 await self._r.xgroup_create(
-                    keys.cook_stream(station.id), keys.COOK_GROUP, id='0', mkstream=True
+                    jobs.stream(station.id), jobs.GROUP, id='0', mkstream=True
                 )
             except ResponseError as e:
                 if 'BUSYGROUP' not in str(e):
@@ -159,63 +165,67 @@ class Intake:
     ) -> Outcome:
         if not self.groups_ready:
             await self.ensure_groups()
-        order_id = new_order_id()
-        jobs = cook_jobs(self._cfg, order_id, table_id, priced.lines)
-        event = timeline.event_fields(
+        order_id = ids.new_order_id()
+        entries = cook_entries(self._cfg, order_id, table_id, priced.lines)
+        event = feed.event(
             order_id,
             'order.accepted',
-            {'table_id': table_id, 'total': priced.total, 'jobs': len(jobs)},
+            {'table_id': table_id, 'total': priced.total, 'jobs': len(entries)},
         )
-        event['status'] = timeline.RECEIVED
-        at = event['at']
+        event = feed.FeedEvent(event.order_id, event.type, event.at, event.data, orders.RECEIVED)
         currency = self._cfg.restaurant.currency
         lines = orjson.dumps(priced.lines)
         response = orjson.dumps(
             {
                 'id': order_id,
                 'table_id': table_id,
-                'status': timeline.RECEIVED,
+                'status': orders.RECEIVED,
                 'lines': orjson.Fragment(lines),
                 'total': priced.total,
                 'currency': currency,
-                'created_at': int(at),
+                'created_at': event.at,
             }
         )
-        order_hash = {
-            'id': order_id,
-            'table_id': table_id,
-            'status': timeline.RECEIVED,
-            'total': str(priced.total),
-            'currency': currency,
-            'jobs_total': str(len(jobs)),
-            'jobs_cooked': '0',
-            'created_at': at,
-            'updated_at': at,
-        }
+        # `lines` goes as an argument of its own (below).
+        order_hash = changes(
+            OrderRecord,
+            id=order_id,
+            table_id=table_id,
+            status=orders.RECEIVED,
+            total=priced.total,
+            currency=currency,
+            jobs_total=len(entries),
+            jobs_cooked=0,
+            created_at=event.at,
+            updated_at=event.at,
+        )
         # The big strings (lines, response) go as arguments of their own, so that neither is
         # escaped into the payload and decoded again by the script.
         payload = {
             'order': _flat(order_hash),
-            'score': at,
+            'score': str(event.at),
             'order_id': order_id,
-            'event': _flat(event),
+            'event': _flat(feed.entry_fields(event)),
             'dishes': priced.dish_ids,
             'prices': [str(priced.overrides.get(d, '')) for d in priced.dish_ids],
             'ttl': IDEMPOTENCY_TTL_S,
-            'feed_maxlen': str(FEED_MAXLEN),
-            'jobs': [_flat(j) for j in jobs],
+            'feed_maxlen': str(feed.FEED_MAXLEN),
+            'jobs': [
+                {'hash': _flat(jobs.new_job(e)), 'entry': _flat(jobs.entry_fields(e))}
+                for e in entries
+            ],
         }
         script_keys = [
             keys.idempotency(table_id, idem_key),
             keys.order(order_id),
             keys.table_orders(table_id),
             keys.order_events(order_id),
-            keys.FEED,
+            feed.STREAM,
             keys.SOLDOUT,
             *(keys.price(d) for d in priced.dish_ids),
         ]
-        for j in jobs:
-            script_keys += [keys.job(j['job_id']), keys.cook_stream(j['station'])]
+        for e in entries:
+            script_keys += [keys.job(e.job_id), jobs.stream(e.station)]
         result = await self._script(
             keys=script_keys, args=[order.body_hash(), response, lines, orjson.dumps(payload)]
         )
@@ -227,7 +237,32 @@ class Intake:
                     'order_id': order_id,
                     'table_id': table_id,
                     'total': priced.total,
-                    'jobs': len(jobs),
+                    'jobs': len(entries),
                 },
             )
         return outcome
+
+
+def cook_entries(
+    cfg: RestaurantConfig, order_id: str, table_id: str, lines: list[dict[str, Any]]
+) -> list[CookEntry]:
+    """The order's cook jobs, one per dish unit (a line of three dumplings is three jobs that
+    three robots may cook at once)."""
+    out = []
+    for li, line in enumerate(lines):
+        dish = cfg.dish_by_id[line['dish_id']]
+        options = [f'{k}={v}' for k, v in line['options'].items()]
+        for unit in range(line['quantity']):
+            out.append(
+                CookEntry(
+                    job_id=ids.job_id(order_id, li, unit),
+                    order_id=order_id,
+                    table_id=table_id,
+                    dish_id=dish.id,
+                    station=dish.station,
+                    options=options,
+                    cook_time_s=float(dish.cook_time_s),
+                    line=li,
+                )
+            )
+    return out

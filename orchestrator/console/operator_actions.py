@@ -1,29 +1,27 @@
 """What an operator can do from the console, each refused with a reason when it cannot apply.
 
-Robot commands go to `rd:control` for the fleet bridge; dish and order changes go through
-`orchestrator.jobs` (which writes the order timeline); menu changes go to Redis and, as
-`menu.changed`, to the feed that diner pages listen to. Every function returns a short summary
-of what it did or raises Refused; the routes audit both.
+Robot commands are queued for the dispatcher (`store.commands`); dish and order changes go
+through `store.jobs` and `store.trips` (which write the order timeline); menu changes through
+`store.menu`, which tells diner pages. Every function returns a short summary of what it did or
+raises Refused; the routes audit both.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from orchestrator import jobs, timeline
-from orchestrator import redis_keys as keys
+from orchestrator import ids
 from orchestrator.config import RestaurantConfig
-from orchestrator.console.fleet import robot_kinds
-from orchestrator.dispatch import trips
+from orchestrator.console.fleet_board import robot_kinds
+from orchestrator.store import commands, jobs, menu, orders, robots, trips
+from orchestrator.store.commands import Command
+from orchestrator.store.orders import OrderRecord
 
 # Modes in which a robot cannot take a pause / dock order.
 UNAVAILABLE = frozenset({'estopped', 'fault', 'lost', 'offline'})
 # Order statuses in which the food is with a serving robot or the diner.
-WITH_ROBOT = frozenset({timeline.DELIVERING, timeline.ARRIVED})
+WITH_ROBOT = frozenset({orders.DELIVERING, orders.ARRIVED})
 MAX_PRICE = 10_000_000
 
 
@@ -34,110 +32,82 @@ class Refused(Exception):
         self.message = message
 
 
-def _control(pipe: Pipeline | Redis, command: str, robot_id: str, by: str, **extra: str) -> Any:
-    return pipe.xadd(keys.CONTROL, {'command': command, 'robot_id': robot_id, 'by': by, **extra})
-
-
-async def _robot_mode(r: Redis, cfg: RestaurantConfig, robot_id: str) -> tuple[str, str]:
-    """(kind, mode) of a configured robot; 'offline' if the fleet bridge never saw it."""
+async def _robot(r: Redis, cfg: RestaurantConfig, robot_id: str) -> tuple[str, str, list[str]]:
+    """(kind, mode, jobs) of a configured robot; mode 'offline' if it was never heard."""
     kind = robot_kinds(cfg).get(robot_id)
     if kind is None:
         raise Refused(404, f'no robot {robot_id!r} in this restaurant')
-    return kind, await r.hget(keys.robot(robot_id), 'mode') or 'offline'
+    state = await robots.get(r, robot_id)
+    return kind, (state.mode if state else '') or 'offline', state.jobs if state else []
 
 
 async def pause_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
-    _, mode = await _robot_mode(r, cfg, robot_id)
+    _, mode, _ = await _robot(r, cfg, robot_id)
     if mode == 'paused':
         raise Refused(409, f'{robot_id} is already paused')
     if mode in UNAVAILABLE:
         raise Refused(409, f'{robot_id} is {mode}; it cannot be paused')
-    await _control(r, 'pause', robot_id, by)
+    await commands.send(r, Command('pause', robot_id, by))
     return f'pause sent to {robot_id}'
 
 
 async def resume_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
-    _, mode = await _robot_mode(r, cfg, robot_id)
+    _, mode, _ = await _robot(r, cfg, robot_id)
     if mode == 'estopped':
         raise Refused(409, f'{robot_id} is emergency-stopped; use "resume all"')
     if mode != 'paused':
         raise Refused(409, f'{robot_id} is not paused (it is {mode})')
-    await _control(r, 'resume', robot_id, by)
+    await commands.send(r, Command('resume', robot_id, by))
     return f'resume sent to {robot_id}'
 
 
 async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
-    kind, mode = await _robot_mode(r, cfg, robot_id)
+    kind, mode, carrying = await _robot(r, cfg, robot_id)
     if kind != 'serving':
         raise Refused(409, f'{robot_id} is a cooking robot; only serving robots dock')
     if mode in UNAVAILABLE or mode == 'paused':
         raise Refused(409, f'{robot_id} is {mode}; resume it first')
     if mode == 'charging':
         raise Refused(409, f'{robot_id} is already at its dock')
-    carrying = await r.hget(keys.robot(robot_id), 'jobs')
-    if carrying and json.loads(carrying):
+    if carrying:
         raise Refused(409, f'{robot_id} is carrying food; it docks after its trip')
-    await _control(r, 'dock', robot_id, by)
+    await commands.send(r, Command('dock', robot_id, by))
     return f'{robot_id} sent to its dock'
 
 
 async def stop_all(r: Redis, cfg: RestaurantConfig, by: str) -> str:
     robot_ids = list(robot_kinds(cfg))
-    async with r.pipeline(transaction=True) as pipe:
-        for rid in robot_ids:
-            _control(pipe, 'estop', rid, by)
-        await pipe.execute()
+    await commands.send(r, *(Command('estop', rid, by) for rid in robot_ids))
     return f'emergency stop sent to {len(robot_ids)} robots'
 
 
 async def resume_all(r: Redis, cfg: RestaurantConfig, by: str) -> str:
-    robot_ids = list(robot_kinds(cfg))
-    async with r.pipeline(transaction=False) as pipe:
-        for rid in robot_ids:
-            pipe.hget(keys.robot(rid), 'mode')
-        modes = await pipe.execute()
-    stopped = [rid for rid, mode in zip(robot_ids, modes, strict=True) if mode == 'estopped']
+    states = await robots.get_many(r, robot_kinds(cfg))
+    stopped = [rid for rid, s in states.items() if s is not None and s.mode == 'estopped']
     if not stopped:
         raise Refused(409, 'no robot is emergency-stopped')
-    async with r.pipeline(transaction=True) as pipe:
-        for rid in stopped:
-            _control(pipe, 'release', rid, by)
-        await pipe.execute()
+    await commands.send(r, *(Command('release', rid, by) for rid in stopped))
     return f'release sent to {", ".join(stopped)}'
 
 
-async def _open_order(r: Redis, order_id: str) -> dict[str, str]:
-    order = await r.hgetall(keys.order(order_id))
-    if not order:
+async def _open_order(r: Redis, order_id: str) -> OrderRecord:
+    order = await orders.get(r, order_id) if ids.is_order_id(order_id) else None
+    if order is None:
         raise Refused(404, f'no order {order_id!r}')
-    status = order.get('status', '')
-    if status in timeline.FINAL:
-        raise Refused(409, f'order {order_id} is already {status}')
+    if order.final:
+        raise Refused(409, f'order {order_id} is already {order.status}')
     _not_on_a_trip(order)
     return order
 
 
-def _not_on_a_trip(order: dict[str, str]) -> None:
+def _not_on_a_trip(order: OrderRecord) -> None:
     """Food with a serving robot, or claimed for its trip and being loaded, stays as it is."""
-    status = order.get('status', '')
-    if status in WITH_ROBOT or order.get('trip_id'):
-        robot = order.get('robot_id') or 'a serving robot'
-        state = status if status in WITH_ROBOT else 'being loaded'
+    if order.status in WITH_ROBOT or order.trip_id:
+        robot = order.robot_id or 'a serving robot'
+        state = order.status if order.status in WITH_ROBOT else 'being loaded'
         raise Refused(
-            409, f'order {order["id"]} is {state} with {robot}; it can no longer be changed'
+            409, f'order {order.id} is {state} with {robot}; it can no longer be changed'
         )
-
-
-def _line_jobs(order: dict[str, str], line: int | None) -> list[str]:
-    lines = json.loads(order.get('lines') or '[]')
-    if line is not None and not 0 <= line < len(lines):
-        raise Refused(404, f'order {order["id"]} has no line {line}')
-    return [
-        f'{order["id"]}-{li:02d}-{u:02d}'
-        for li, ln in enumerate(lines)
-        for u in range(int(ln.get('quantity', 1)))
-        if line is None or li == line
-    ]
 
 
 async def cancel(r: Redis, order_id: str, line: int | None, by: str) -> str:
@@ -145,19 +115,18 @@ async def cancel(r: Redis, order_id: str, line: int | None, by: str) -> str:
     are wasted (the robot is told to stop); a whole order ends `cancelled` even if some of its
     dishes were already cooked."""
     order = await _open_order(r, order_id)
-    job_ids = _line_jobs(order, line)
-    async with r.pipeline(transaction=False) as pipe:
-        for jid in job_ids:
-            pipe.hget(keys.job(jid), 'status')
-        before = await pipe.execute()
+    if line is not None and not 0 <= line < len(order.lines):
+        raise Refused(404, f'order {order_id} has no line {line}')
+    job_ids = order.job_ids(line)
+    before = await jobs.statuses(r, job_ids)
     open_jobs = [j for j, st in zip(job_ids, before, strict=True) if st not in jobs.SETTLED]
     if line is not None and not open_jobs:
         raise Refused(
             409,
             f'line {line} of order {order_id} has nothing left to cancel '
-            f'(all {", ".join(sorted(set(before)))})',
+            f'(all {", ".join(sorted({str(s) for s in before}))})',
         )
-    results = [(await jobs.cancel_job(r, jid, by))['result'] for jid in open_jobs]
+    results = [(await jobs.cancel(r, jid, by)).result for jid in open_jobs]
     if line is None:
         await _finish_cancelled(r, order_id, by)
     summary = {res: results.count(res) for res in set(results)}
@@ -170,39 +139,40 @@ async def _finish_cancelled(r: Redis, order_id: str, by: str) -> None:
     """Set the order cancelled unless cancelling its last dishes already did."""
 
     async def txn(pipe: Pipeline) -> None:
-        order = await pipe.hgetall(keys.order(order_id))
-        if order.get('status') in timeline.FINAL:
+        order = await orders.get(pipe, order_id)
+        if order is None or order.final:
             return
         # Atomic with the dispatcher claiming the order for a trip (which watches it too).
         _not_on_a_trip(order)
         pipe.multi()
-        timeline.add_event(pipe, order_id, 'order.cancelled', {'by': by}, timeline.CANCELLED)
+        orders.add_event(pipe, order_id, 'order.cancelled', {'by': by}, orders.CANCELLED)
 
-    await r.transaction(txn, keys.order(order_id))
+    await r.transaction(txn, *orders.watch_keys([order_id]))
 
 
 async def redeliver(r: Redis, order_id: str, by: str) -> str:
     """Send food that came back to the pass (nobody took it) out to its table again."""
-    order = await r.hgetall(keys.order(order_id))
-    if not order:
+    order = await orders.get(r, order_id) if ids.is_order_id(order_id) else None
+    if order is None:
         raise Refused(404, f'no order {order_id!r}')
-    if not order.get('returned'):
+    if not order.returned:
         raise Refused(
             409,
-            f'order {order_id} is {order.get("status", "?")}, not back at the pass; '
+            f'order {order_id} is {order.status or "?"}, not back at the pass; '
             'only returned food is sent out again',
         )
     if not await trips.redeliver(r, order_id, by):
         raise Refused(409, f'order {order_id} is no longer waiting at the pass')
-    return f'order {order_id} sent out again to {order.get("table_id", "its table")}'
+    return f'order {order_id} sent out again to {order.table_id or "its table"}'
 
 
 async def bump(r: Redis, order_id: str, job_id: str, by: str) -> str:
     """A person cooked this dish: mark it cooked so the order moves on."""
-    if not job_id.startswith(f'{order_id}-'):
+    parsed = ids.parse_job_id(job_id)
+    if parsed is None or parsed.order_id != order_id:
         raise Refused(404, f'dish {job_id!r} is not part of order {order_id}')
     await _open_order(r, order_id)
-    result = await jobs.complete_job(r, job_id, epoch=None, by=by)
+    result = await jobs.complete(r, job_id, epoch=None, by=by)
     if result == 'missing':
         raise Refused(404, f'no dish {job_id!r}')
     if result != jobs.COOKED:
@@ -218,10 +188,6 @@ async def requeue(r: Redis, dead_id: str, by: str) -> str:
     return f'{job_id} requeued'
 
 
-async def dead_letters(r: Redis, count: int = 100) -> list[dict[str, str]]:
-    return [{'id': i, **f} for i, f in await r.xrevrange(keys.DEAD, count=count)]
-
-
 def _dish(cfg: RestaurantConfig, dish_id: str) -> str:
     dish = cfg.dish_by_id.get(dish_id)
     if dish is None:
@@ -229,21 +195,14 @@ def _dish(cfg: RestaurantConfig, dish_id: str) -> str:
     return dish.name.en
 
 
-def _menu_changed(pipe: Pipeline, dish_id: str, by: str, **change: Any) -> None:
-    timeline.add_feed_event(pipe, 'menu.changed', {'dish_id': dish_id, 'by': by, **change})
-
-
 async def set_soldout(
     r: Redis, cfg: RestaurantConfig, dish_id: str, soldout: bool, by: str
 ) -> str:
     """86 a dish (or bring it back); intake refuses orders for it while it is in the set."""
     name = _dish(cfg, dish_id)
-    if bool(await r.sismember(keys.SOLDOUT, dish_id)) == soldout:
+    if await menu.is_soldout(r, dish_id) == soldout:
         raise Refused(409, f'{name} is already {"sold out" if soldout else "available"}')
-    async with r.pipeline(transaction=True) as pipe:
-        (pipe.sadd if soldout else pipe.srem)(keys.SOLDOUT, dish_id)
-        _menu_changed(pipe, dish_id, by, soldout=soldout)
-        await pipe.execute()
+    await menu.set_soldout(r, dish_id, soldout, by)
     return f'{name} {"sold out" if soldout else "back on"}'
 
 
@@ -255,13 +214,7 @@ async def set_price(
     if price is not None and not 0 <= price <= MAX_PRICE:
         raise Refused(422, f'price must be between 0 and {MAX_PRICE}')
     base = cfg.dish_by_id[dish_id].price
-    async with r.pipeline(transaction=True) as pipe:
-        if price is None:
-            pipe.delete(keys.price(dish_id))
-        else:
-            pipe.set(keys.price(dish_id), price)
-        _menu_changed(pipe, dish_id, by, price=base if price is None else price)
-        await pipe.execute()
+    await menu.set_price(r, dish_id, price, base if price is None else price, by)
     if price is None:
         return f'{name} price reset to {base}'
     return f'{name} price set to {price}'

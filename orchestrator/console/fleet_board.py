@@ -1,14 +1,15 @@
-"""The fleet as the console shows it: every configured robot with its last mirrored state."""
+"""The fleet as the console shows it: every configured robot with its last heartbeat, and the
+floor map."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
+from orchestrator.store import robots
+from orchestrator.store.robots import RobotRecord
 
 
 def robot_kinds(cfg: RestaurantConfig) -> dict[str, str]:
@@ -18,7 +19,7 @@ def robot_kinds(cfg: RestaurantConfig) -> dict[str, str]:
     }
 
 
-def robot_view(cfg: RestaurantConfig, robot_id: str, state: dict[str, str]) -> dict[str, Any]:
+def robot_view(cfg: RestaurantConfig, robot_id: str, state: RobotRecord | None) -> dict[str, Any]:
     """Config facts (kind, home) merged with the mirrored RobotState; no state = never seen."""
     kind = robot_kinds(cfg)[robot_id]
     if kind == 'cooking':
@@ -28,22 +29,30 @@ def robot_view(cfg: RestaurantConfig, robot_id: str, state: dict[str, str]) -> d
         s = next(s for s in cfg.serving_robots if s.id == robot_id)
         dock = cfg.floor.points[s.dock]
         home = {'dock': s.dock, 'trays': s.trays, 'x': dock.x, 'y': dock.y}
-    try:
-        jobs = json.loads(state.get('jobs') or '[]')
-    except ValueError:
-        jobs = []
+    if state is None:
+        return {
+            'id': robot_id,
+            'kind': kind,
+            **home,
+            'mode': 'offline',
+            'jobs': [],
+            'theta': 0.0,
+            'battery': None,
+            'detail': '',
+            'seen_at': 0,
+        }
     return {
         'id': robot_id,
         'kind': kind,
         **home,
-        'mode': state.get('mode', 'offline'),
-        'jobs': jobs,
-        'x': float(state.get('x', home['x'])),
-        'y': float(state.get('y', home['y'])),
-        'theta': float(state.get('theta', 0) or 0),
-        'battery': float(state['battery']) if state.get('battery') else None,
-        'detail': state.get('detail', ''),
-        'seen_at': int(state.get('seen_at') or 0),
+        'mode': state.mode or 'offline',
+        'jobs': state.jobs,
+        'x': state.x,
+        'y': state.y,
+        'theta': state.theta,
+        'battery': state.battery,
+        'detail': state.detail,
+        'seen_at': state.seen_at,
     }
 
 
@@ -51,11 +60,7 @@ async def load_robots(
     r: Redis, cfg: RestaurantConfig, robot_ids: list[str] | None = None
 ) -> list[dict[str, Any]]:
     ids = robot_ids if robot_ids is not None else list(robot_kinds(cfg))
-    async with r.pipeline(transaction=False) as pipe:
-        for rid in ids:
-            pipe.hgetall(keys.robot(rid))
-        states = await pipe.execute()
-    return [robot_view(cfg, rid, st) for rid, st in zip(ids, states, strict=True)]
+    return [robot_view(cfg, rid, st) for rid, st in (await robots.get_many(r, ids)).items()]
 
 
 def floor_map(cfg: RestaurantConfig) -> dict[str, Any]:

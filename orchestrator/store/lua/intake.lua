@@ -6,9 +6,10 @@
 -- KEYS[6 + d]                  price override of dish d (d = 1..#dishes)
 -- KEYS[o + 2i - 1], KEYS[o + 2i] job i's hash and its station's cook stream (o = 6 + #dishes)
 -- ARGV[1] body hash (64 hex)   ARGV[2] the response (JSON)   ARGV[3] the order's lines (JSON)
--- ARGV[4] JSON: order (the order hash's other fields), score, order_id, event, dishes, prices
---         (the override each dish was priced with, '' if none), jobs (each job's cook stream
---         entry, whose first five fields are also its hash's), ttl, feed_maxlen
+-- ARGV[4] JSON: order (the order hash's other fields, name/value pairs), score, order_id,
+--         event (name/value pairs), dishes, prices (the override each dish was priced with,
+--         '' if none), jobs (each {hash = name/value pairs, entry = name/value pairs}), ttl,
+--         feed_maxlen
 -- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
 -- | {'stale', dish_id} (its price changed: price again and resubmit).
 -- Nothing is written unless the order is created, so a refused order leaves no trace.
@@ -40,11 +41,9 @@ redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(p.order))
 redis.call('ZADD', KEYS[3], p.score, p.order_id)
 redis.call('XADD', KEYS[4], '*', unpack(p.event))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))
-for i, entry in ipairs(p.jobs) do
-  -- job_id, order_id, table_id, dish_id, station, and the state of a job not yet claimed.
-  redis.call('HSET', KEYS[o + 2 * i - 1], 'status', 'queued', 'epoch', '0', 'attempts', '0',
-    unpack(entry, 1, 10))
-  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(entry))
+for i, job in ipairs(p.jobs) do
+  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job.hash))
+  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job.entry))
 end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', p.ttl)
 return {'created', ARGV[2]}

@@ -1,0 +1,102 @@
+"""What the dispatcher's workers (cooking, serving, robot commands) share, and nothing more.
+
+The `Dispatcher` builds one `DispatchContext` and hands it to each worker; a worker that needs
+another's answer is given a callable, never the other worker or the dispatcher itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import redis.exceptions
+from redis.asyncio import Redis
+
+from orchestrator.config import RestaurantConfig, ServingRobot
+from orchestrator.dispatch.fleet import FleetBridge
+from orchestrator.dispatch.policy import RobotView
+
+log = logging.getLogger(__name__)
+T = TypeVar('T')
+
+# Redis errors worth waiting out (a restart, a failover), as opposed to bugs.
+TRANSIENT = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    ConnectionError,
+    OSError,
+)
+
+
+@dataclass
+class DispatchContext:
+    r: Redis
+    cfg: RestaurantConfig
+    # This dispatcher's consumer name: the owner of its claims and leases.
+    name: str
+    time_scale: float
+    lease_s: float
+    # Every robot as this dispatcher sees it (heartbeats, what it sent).
+    robots: dict[str, RobotView]
+    bridge: FleetBridge | None = None
+    stopping: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def ros(self) -> FleetBridge:
+        assert self.bridge is not None, 'the dispatcher is not started'
+        return self.bridge
+
+    def serving_robot(self, robot_id: str) -> ServingRobot:
+        return next(s for s in self.cfg.serving_robots if s.id == robot_id)
+
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """A background task of the dispatcher's, cancelled when it stops."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._reap)
+        return task
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error('task %s failed', task.get_name(), exc_info=task.exception())
+
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        return list(self._tasks)
+
+    def wake(self) -> None:
+        """Something changed: the scheduler looks again."""
+        self._wake.set()
+
+    async def woken(self, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def until_reachable(self, robot_id: str, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until the robot's action server is discovered again."""
+        deadline = time.monotonic() + timeout
+        while not self.robots[robot_id].reachable and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.robots[robot_id].reachable
+
+    async def retrying(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run a Redis write until Redis answers: a robot's result must not be lost to an
+        outage. The writes are fenced and idempotent, so a repeat is harmless."""
+        while True:
+            try:
+                return await fn()
+            except TRANSIENT as e:
+                if self.stopping:
+                    raise
+                log.warning('redis unavailable (%s); retrying', e)
+                await asyncio.sleep(0.5)

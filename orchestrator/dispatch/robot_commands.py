@@ -1,0 +1,74 @@
+"""Robot commands (`store.commands`, from operators and diners) to the robots' services.
+
+Each command is one ROS service call (`control`, or `confirm_pickup` on serving robots); its
+outcome is written to the audit trail, and a refusal also raises an alert so that an operator
+who pressed e-stop sees at once that it did not apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+from orchestrator.dispatch.context import DispatchContext
+from orchestrator.store import alerts, audit, commands
+from orchestrator.store.commands import Command
+
+log = logging.getLogger(__name__)
+
+# (trip id, table id, who): the serving worker records the stop's orders as served.
+PickupConfirmed = Callable[[str, str, str], Awaitable[None]]
+
+
+class RobotCommands:
+    """Runs commands side by side for different robots (a slow robot does not hold up an
+    e-stop of another) and in stream order for one robot; an entry is never run twice at once
+    (it may be read again while pending)."""
+
+    def __init__(self, ctx: DispatchContext, pickup_confirmed: PickupConfirmed) -> None:
+        self.ctx = ctx
+        self.pickup_confirmed = pickup_confirmed
+        self._running: set[str] = set()
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def submit(self, entry_id: str, fields: dict[str, str]) -> None:
+        if entry_id in self._running:
+            return
+        self._running.add(entry_id)
+        c = commands.parse(fields)
+        self.ctx.spawn(self._run(entry_id, c), f'control {entry_id}')
+
+    async def _run(self, entry_id: str, c: Command) -> None:
+        try:
+            async with self._locks[c.robot_id]:
+                await self.ctx.retrying(lambda: self._handle(entry_id, c))
+        finally:
+            self._running.discard(entry_id)
+
+    async def _handle(self, entry_id: str, c: Command) -> None:
+        r, ros = self.ctx.r, self.ctx.ros
+        if c.command not in commands.KINDS:
+            accepted, message = False, f'unknown command {c.command!r}'
+        elif c.command == 'confirm_pickup':
+            accepted, message = await ros.confirm_pickup(c.robot_id, c.trip_id, c.table_id)
+            if accepted:
+                await self.pickup_confirmed(c.trip_id, c.table_id, c.by or 'diner')
+        else:
+            accepted, message = await ros.control(c.robot_id, c.command, c.job_id)
+        log.info('%s %s by %s: %s %s', c.command, c.robot_id, c.by, accepted, message)
+        target = c.robot_id + (f'/{c.table_id}' if c.table_id else '')
+        result = 'ok' if accepted else (message or 'refused')
+        await audit.record(r, c.by or 'system', f'robot.{c.command}', target, result, message)
+        if not accepted:
+            await alerts.raise_alert(
+                r,
+                'control_refused',
+                'warning',
+                f'{c.robot_id} refused {c.command}: {message}',
+                robot_id=c.robot_id,
+                order_id=c.order_id,
+                trip_id=c.trip_id,
+            )
+        await commands.done(r, entry_id)

@@ -1,0 +1,23 @@
+"""The store: the only code that reads or writes Redis records.
+
+One module per kind of record, each with a typed record (dataclass) that converts to and from
+the hash or stream-entry fields by name (`records.py`). Everything above — `api/`, `console/`,
+`dispatch/`, `rush/` — goes through these modules; they depend only on `redis_keys`, `ids`,
+`config` and each other (in one direction: feed <- orders <- jobs, trips, intake).
+
+| key | module |
+| --- | --- |
+| `rd:order:{id}`, `rd:order:{id}:events`, `rd:table:{t}:orders` | `orders` (created by `intake`) |
+| `rd:idem:{t}:{key}` | `intake` |
+| `rd:job:{id}`, `rd:cook:{station}`, `rd:dead` | `jobs` (created by `intake`; read by `work`) |
+| `rd:deliveries` | `deliveries` (read by `work`) |
+| `rd:trip:{id}` | `trips` |
+| `rd:control` | `commands` |
+| `rd:feed` | `feed` |
+| `rd:alerts`, `rd:alerts:acked`, `rd:alerted:{kind}:{subject}` | `alerts` |
+| `rd:audit` | `audit` |
+| `rd:soldout`, `rd:price:{dish}` | `menu` |
+| `rd:operator:{name}`, `rd:session:{sid}`, `rd:login-fail:{subject}` | `accounts` |
+| `rd:robot:{id}` | `robots` |
+| `rd:dispatch:stats` | `stats` |
+"""

@@ -1,0 +1,90 @@
+"""Console accounts and sign-ins: `rd:operator:{name}` (argon2 hash and role),
+`rd:session:{sid}` (a signed-in operator, with a sliding TTL) and `rd:login-fail:{subject}`
+(failed sign-ins per name or client address, expiring)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import redis
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.store.records import from_fields, to_fields
+
+
+@dataclass(frozen=True)
+class Account:
+    password_hash: str
+    role: str
+    updated_at: int = 0
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    name: str
+    role: str
+    csrf: str
+
+
+async def get_account(r: Redis, name: str) -> Account | None:
+    h = await r.hgetall(keys.operator(name))
+    return from_fields(Account, {'role': 'operator', **h}) if h.get('password_hash') else None
+
+
+async def save_account(r: Redis, name: str, account: Account) -> None:
+    await r.hset(keys.operator(name), mapping=to_fields(account))
+
+
+def save_account_sync(client: redis.Redis, name: str, account: Account) -> bool:
+    """For the command line; returns whether the account existed."""
+    existed = bool(client.exists(keys.operator(name)))
+    client.hset(keys.operator(name), mapping=to_fields(account))
+    return existed
+
+
+def account_names_sync(client: redis.Redis) -> Iterator[str]:
+    prefix = keys.operator('')
+    for key in client.scan_iter(keys.operator('*'), count=100):
+        yield str(key)[len(prefix) :]
+
+
+async def create_session(r: Redis, sid: str, session: SessionRecord, ttl_s: int) -> None:
+    await r.set(keys.session(sid), json.dumps(asdict(session)), ex=ttl_s)
+
+
+async def touch_session(r: Redis, sid: str, ttl_s: int) -> SessionRecord | None:
+    """The session, its TTL renewed; None if it expired or never was."""
+    raw = await r.get(keys.session(sid))
+    if raw is None:
+        return None
+    await r.expire(keys.session(sid), ttl_s)
+    return SessionRecord(**json.loads(raw))
+
+
+async def end_session(r: Redis, sid: str) -> None:
+    await r.delete(keys.session(sid))
+
+
+async def failures(r: Redis, subjects: list[str]) -> list[tuple[int, int]]:
+    """(failed sign-ins, seconds until they are forgotten) per subject."""
+    async with r.pipeline(transaction=False) as pipe:
+        for subject in subjects:
+            pipe.get(keys.login_failures(subject))
+            pipe.ttl(keys.login_failures(subject))
+        got = await pipe.execute()
+    return [(int(got[i] or 0), max(int(got[i + 1]), 1)) for i in range(0, len(got), 2)]
+
+
+async def count_failure(r: Redis, subjects: list[str], window_s: int) -> None:
+    async with r.pipeline(transaction=True) as pipe:
+        for subject in subjects:
+            pipe.incr(keys.login_failures(subject))
+            pipe.expire(keys.login_failures(subject), window_s, nx=True)
+        await pipe.execute()
+
+
+async def forget_failures(r: Redis, subject: str) -> None:
+    await r.delete(keys.login_failures(subject))

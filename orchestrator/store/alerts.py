@@ -1,0 +1,90 @@
+"""Operator alerts: `rd:alerts` (+ `rd:alerts:acked`), an `alert` feed event with each, and
+the once-per-subject markers `rd:alerted:{kind}:{subject}`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from orchestrator import redis_keys as keys
+from orchestrator.store import feed
+from orchestrator.store.records import to_fields
+
+ALERTS_MAXLEN = 10_000
+SHOWN = 200
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    severity: str  # 'info' | 'warning' | 'critical'
+    message: str
+    at: int
+    robot_id: str = ''
+    order_id: str = ''
+    job_id: str = ''
+    trip_id: str = ''
+    table_id: str = ''
+
+
+def add(pipe: Pipeline, kind: str, severity: str, message: str, **refs: str) -> None:
+    """Queue an alert on `pipe`; `refs` are robot_id / order_id / job_id / trip_id / table_id."""
+    alert = Alert(kind, severity, message, feed.now_ms(), **{k: v for k, v in refs.items() if v})
+    fields = {k: v for k, v in to_fields(alert).items() if v}
+    pipe.xadd(keys.ALERTS, fields, maxlen=ALERTS_MAXLEN, approximate=True)
+    feed.add_event(pipe, 'alert', dict(fields), alert.at)
+
+
+async def raise_alert(r: Redis, kind: str, severity: str, message: str, **refs: str) -> None:
+    async with r.pipeline(transaction=True) as pipe:
+        add(pipe, kind, severity, message, **refs)
+        await pipe.execute()
+
+
+async def raise_once(
+    r: Redis,
+    kind: str,
+    subject: str,
+    severity: str,
+    message: str,
+    ttl_s: int | None = None,
+    **refs: str,
+) -> bool:
+    """Raise the alert unless one of `kind` was raised for `subject` (and not cleared, or
+    expired after `ttl_s`); several processes may check, one raises."""
+    if not await r.set(keys.alert_raised(kind, subject), '1', nx=True, ex=ttl_s):
+        return False
+    await raise_alert(r, kind, severity, message, **refs)
+    return True
+
+
+async def clear_once(r: Redis, kind: str, subject: str) -> None:
+    """The condition is over: the next one raises a new alert."""
+    await r.delete(keys.alert_raised(kind, subject))
+
+
+async def recent(r: Redis, count: int = SHOWN) -> list[dict[str, Any]]:
+    """The newest alerts, each marked acked or not."""
+    entries = await r.xrevrange(keys.ALERTS, count=count)
+    if not entries:
+        return []
+    acked = await r.smismember(keys.ALERTS_ACKED, [i for i, _ in entries])
+    return [{'id': i, **f, 'acked': bool(a)} for (i, f), a in zip(entries, acked, strict=True)]
+
+
+async def acknowledge(r: Redis, alert_id: str, by: str) -> bool:
+    """Mark an alert handled; False if it does not exist. Consoles hear it on the feed."""
+    try:
+        if not await r.xrange(keys.ALERTS, alert_id, alert_id):
+            return False
+    except ResponseError:  # not a stream id at all
+        return False
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.sadd(keys.ALERTS_ACKED, alert_id)
+        feed.add_event(pipe, 'alert.acked', {'alert_id': alert_id, 'by': by})
+        await pipe.execute()
+    return True

@@ -1,0 +1,63 @@
+"""`rd:control` (group `fleet`): commands for robots, from operators and diners, run by the
+dispatcher's robot-command worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator import redis_keys as keys
+from orchestrator.store import streams
+from orchestrator.store.records import from_fields, to_fields
+
+STREAM = keys.CONTROL
+GROUP = keys.CONTROL_GROUP
+KINDS = frozenset({'pause', 'resume', 'estop', 'release', 'dock', 'cancel', 'confirm_pickup'})
+
+
+@dataclass(frozen=True)
+class Command:
+    command: str
+    robot_id: str
+    by: str = ''
+    # `cancel`: the cook job or trip; `confirm_pickup`: the trip, table and order.
+    job_id: str = ''
+    trip_id: str = ''
+    table_id: str = ''
+    order_id: str = ''
+
+
+def add(pipe: Pipeline | Redis, c: Command) -> None:
+    pipe.xadd(STREAM, {k: v for k, v in to_fields(c).items() if v})
+
+
+def parse(fields: dict[str, str]) -> Command:
+    return from_fields(Command, {'command': '', 'robot_id': '', **fields})
+
+
+async def send(r: Redis, *cs: Command) -> None:
+    """Queue the commands in one transaction."""
+    async with r.pipeline(transaction=True) as pipe:
+        for c in cs:
+            add(pipe, c)
+        await pipe.execute()
+
+
+async def ensure_group(r: Redis) -> None:
+    await streams.ensure_group(r, STREAM, GROUP)
+
+
+async def read(r: Redis, consumer: str, start: str, block_ms: int | None) -> list[streams.Entry]:
+    """Commands for `consumer`: its pending ones from `start`, or new ones with '>'."""
+    got = await streams.read_group(r, GROUP, consumer, {STREAM: start}, 20, block_ms)
+    return [e for _, es in got for e in es]
+
+
+async def reclaim(r: Redis, consumer: str, min_idle_ms: int) -> list[streams.Entry]:
+    return await streams.autoclaim(r, STREAM, GROUP, consumer, min_idle_ms)
+
+
+async def done(r: Redis, entry_id: str) -> None:
+    await streams.ack_now(r, STREAM, GROUP, entry_id)

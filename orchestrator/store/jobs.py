@@ -1,0 +1,540 @@
+"""Cook jobs: `rd:job:{job_id}`, the station streams `rd:cook:{station}` and `rd:dead`.
+
+A job hash moves through
+
+    queued -> dispatched -> cooking -> cooked
+                  |            |
+                  +------------+--> queued (retry elsewhere) | dead (after max_attempts)
+    queued | dispatched -> withdrawn, cooking -> wasted   (cancelled from the console)
+
+Every claim raises the job's `epoch`; the Cook goal carries it, and every later write about the
+job (stage, lease renewal, result) names the epoch it belongs to. A write with an epoch other
+than the current one is refused and counted (`fenced_writes`), so a dispatcher that was paused
+past its lease, or a robot answering an old goal, changes nothing.
+
+Claims and lease renewals are Lua scripts (one round trip, server clock); transitions that also
+write order events use WATCH/MULTI so that they go through `store.orders` and happen exactly
+once: the last cooked dish sets the order `ready` and enqueues its delivery in the same
+transaction that marks the dish cooked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ResponseError
+
+from orchestrator import redis_keys as keys
+from orchestrator.store import alerts, commands, deliveries, orders, stats, streams
+from orchestrator.store.feed import now_ms
+from orchestrator.store.orders import OrderRecord
+from orchestrator.store.records import changes, from_fields, to_fields
+
+GROUP = keys.DISPATCH_GROUP
+
+QUEUED = 'queued'
+DISPATCHED = 'dispatched'
+COOKING = 'cooking'
+COOKED = 'cooked'
+DEAD = 'dead'
+WITHDRAWN = 'withdrawn'
+WASTED = 'wasted'
+IN_FLIGHT = frozenset({DISPATCHED, COOKING})
+# A job in one of these states will never be cooked by a robot again.
+SETTLED = frozenset({COOKED, DEAD, WITHDRAWN, WASTED})
+
+
+@dataclass(frozen=True)
+class CookEntry:
+    """A cook job as intake queues it on its station's stream (one per dish unit)."""
+
+    job_id: str
+    order_id: str
+    table_id: str
+    dish_id: str
+    station: str
+    # 'option=choice' pairs.
+    options: list[str] = field(default_factory=list)
+    cook_time_s: float = 0.0
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class JobRecord(CookEntry):
+    """The job's state: the entry's fields plus its claim, lease and progress."""
+
+    status: str = QUEUED
+    epoch: int = 0
+    attempts: int = 0
+    owner: str = ''
+    robot: str = ''
+    lease_until: int = 0
+    claimed_at: int = 0
+    # The stream entry the job came from (acknowledged when the job is settled).
+    entry_id: str = ''
+    stage: str = ''
+    progress: float = 0.0
+    failed_on: list[str] = field(default_factory=list)
+    reason: str = ''
+    cooked_at: int = 0
+    cooked_by: str = ''
+    cancelled_by: str = ''
+
+    def entry(self) -> CookEntry:
+        return entry_of(self)
+
+
+@dataclass(frozen=True)
+class DeadLetter(CookEntry):
+    reason: str = ''
+    attempts: int = 0
+    # The robots it failed on, comma-separated.
+    robots: str = ''
+    at: int = 0
+
+
+def entry_of(record: CookEntry) -> CookEntry:
+    """The plain cook entry of a job or dead letter."""
+    return CookEntry(**{f.name: getattr(record, f.name) for f in fields(CookEntry)})
+
+
+def stream(station: str) -> str:
+    return keys.cook_stream(station)
+
+
+def entry_fields(e: CookEntry) -> dict[str, str]:
+    return to_fields(e)
+
+
+def parse_entry(fields: dict[str, str]) -> CookEntry | None:
+    """A stream entry's job, or None for an entry that is not one (deleted, foreign)."""
+    if not fields.get('job_id') or not fields.get('station'):
+        return None
+    return from_fields(CookEntry, {'order_id': '', 'table_id': '', 'dish_id': '', **fields})
+
+
+def new_job(e: CookEntry) -> dict[str, str]:
+    """The hash of a job not yet claimed: its entry's fields (so that a dead letter or a
+    requeue never needs the stream entry) and its state."""
+    return {**entry_fields(e), **changes(JobRecord, status=QUEUED, epoch=0, attempts=0)}
+
+
+_SERVER_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: job, order, stats. ARGV: owner, robot, lease_ms, entry_id, expect_epoch ('' = none).
+# A job is claimable when queued, when its lease ran out, or when its owner re-claims the
+# epoch it holds (to re-send the goal after a robot came back). Returns
+# {new_epoch, attempts, previous_robot} or {0, status}.
+_CLAIM = (
+    _SERVER_NOW
+    + """
+local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'lease_until', 'owner', 'robot')
+local status = j[1]
+if not status then return {0, 'missing'} end
+local epoch = tonumber(j[2] or '0')
+local inflight = status == 'dispatched' or status == 'cooking'
+local ok = status == 'queued'
+if inflight then
+  if tonumber(j[3] or '0') < now then ok = true end
+  if ARGV[5] ~= '' and tonumber(ARGV[5]) == epoch and j[4] == ARGV[1] then ok = true end
+end
+if not ok then return {0, status} end
+epoch = epoch + 1
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if not inflight then
+  attempts = attempts + 1
+  redis.call('HINCRBY', KEYS[2], 'jobs_cooking', 1)
+  redis.call('HINCRBY', KEYS[3], 'claims', 1)
+else
+  redis.call('HINCRBY', KEYS[3], 'reclaims', 1)
+end
+redis.call('HSET', KEYS[1], 'status', inflight and status or 'dispatched', 'epoch', epoch,
+  'owner', ARGV[1], 'robot', ARGV[2], 'lease_until', now + tonumber(ARGV[3]),
+  'attempts', attempts, 'claimed_at', now)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'entry_id', ARGV[4]) end
+return {epoch, attempts, j[5] or ''}
+"""
+)
+
+# KEYS: job, stats. ARGV: epoch, owner, lease_ms. 0 = fenced: in flight under another epoch
+# or owner. 1 = renewed, or settled meanwhile (its result is on its way; nothing to keep).
+_RENEW = (
+    _SERVER_NOW
+    + """
+local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
+if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 1 end
+if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[3]))
+  return 1
+end
+redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
+return 0
+"""
+)
+
+# KEYS: job, stats. ARGV: epoch, stage, progress. 0 = fenced (in flight under another epoch).
+_STAGE = """
+local j = redis.call('HMGET', KEYS[1], 'status', 'epoch')
+if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 1 end  -- settled meanwhile
+if tonumber(j[2]) == tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'stage', ARGV[2], 'progress', ARGV[3])
+  return 1
+end
+redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    epoch: int
+    attempts: int
+    previous_robot: str
+
+
+async def claim(
+    r: Redis,
+    job_id: str,
+    owner: str,
+    robot_id: str,
+    lease_s: float,
+    entry_id: str = '',
+    expect_epoch: int | None = None,
+) -> Claim | str:
+    """Take the job for `robot_id` under a new epoch; returns the Claim, or the job's status
+    when it is not claimable (someone else holds an unexpired lease, or it is settled)."""
+    res = await r.eval(
+        _CLAIM,
+        3,
+        keys.job(job_id),
+        orders.key_of_job(job_id),
+        stats.KEY,
+        owner,
+        robot_id,
+        int(lease_s * 1000),
+        entry_id,
+        '' if expect_epoch is None else str(expect_epoch),
+    )
+    if int(res[0]) == 0:
+        return str(res[1])
+    return Claim(job_id, int(res[0]), int(res[1]), str(res[2]))
+
+
+async def renew_lease(r: Redis, job_id: str, epoch: int, owner: str, lease_s: float) -> bool:
+    return bool(
+        await r.eval(_RENEW, 2, keys.job(job_id), stats.KEY, epoch, owner, int(lease_s * 1000))
+    )
+
+
+async def record_stage(r: Redis, job_id: str, epoch: int, stage: str, progress: float) -> bool:
+    return bool(
+        await r.eval(_STAGE, 2, keys.job(job_id), stats.KEY, epoch, stage, f'{progress:.2f}')
+    )
+
+
+async def get(r: Redis | Pipeline, job_id: str) -> JobRecord | None:
+    h = await r.hgetall(keys.job(job_id))
+    return from_fields(JobRecord, h) if h and 'job_id' in h else None
+
+
+async def get_many(r: Redis, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+    """The jobs that exist among `job_ids`, by id, in one round trip."""
+    wanted = list(job_ids)
+    async with r.pipeline(transaction=False) as pipe:
+        for jid in wanted:
+            pipe.hgetall(keys.job(jid))
+        hashes = await pipe.execute()
+    return {
+        jid: from_fields(JobRecord, h)
+        for jid, h in zip(wanted, hashes, strict=True)
+        if h and 'job_id' in h
+    }
+
+
+async def statuses(r: Redis, job_ids: list[str]) -> list[str | None]:
+    async with r.pipeline(transaction=False) as pipe:
+        for jid in job_ids:
+            pipe.hget(keys.job(jid), 'status')
+        return list(await pipe.execute())
+
+
+@dataclass(frozen=True)
+class Counts:
+    cooked: int
+    cooking: int
+    total: int
+
+    def data(self) -> dict[str, int]:
+        return {'cooked': self.cooked, 'cooking': self.cooking, 'total': self.total}
+
+
+def _counts(order: OrderRecord | None, cooked: int = 0, cooking: int = 0) -> Counts:
+    if order is None:
+        return Counts(cooked, max(0, cooking), 0)
+    return Counts(
+        order.jobs_cooked + cooked, max(0, order.jobs_cooking + cooking), order.jobs_total
+    )
+
+
+def _ack_entry(pipe: Pipeline, job: JobRecord) -> None:
+    if job.entry_id:
+        streams.ack(pipe, stream(job.station), GROUP, job.entry_id)
+
+
+def _fenced(job: JobRecord, epoch: int | None) -> bool:
+    return epoch is not None and job.epoch != epoch
+
+
+def _settle_order(
+    pipe: Pipeline, order: OrderRecord | None, counts: Counts, data: dict[str, Any]
+) -> None:
+    """After a dish is cooked or cancelled: ready (+ delivery) when nothing is left to cook,
+    cancelled when nothing was left to cook at all."""
+    if order is None or order.final:
+        return
+    if counts.total == 0:
+        orders.add_event(pipe, order.id, 'order.cancelled', data, orders.CANCELLED)
+    elif counts.cooked >= counts.total:
+        orders.add_event(pipe, order.id, 'order.ready', data, orders.READY)
+        deliveries.enqueue(pipe, order.id, order.table_id)
+
+
+async def mark_started(r: Redis, job_id: str, epoch: int, robot_id: str) -> bool:
+    """The robot accepted the goal: the dish is cooking (`dish.cooking`, order `cooking`)."""
+
+    async def txn(pipe: Pipeline) -> bool:
+        job = await get(pipe, job_id)
+        if job is None or job.status not in IN_FLIGHT or _fenced(job, epoch):
+            return False
+        first = job.status == DISPATCHED
+        order = await orders.get(pipe, job.order_id)
+        pipe.multi()
+        pipe.hset(keys.job(job_id), mapping=changes(JobRecord, status=COOKING, robot=robot_id))
+        if first and order is not None and not order.final:
+            status = orders.COOKING if order.status in (orders.RECEIVED, orders.COOKING) else None
+            orders.add_event(
+                pipe,
+                job.order_id,
+                'dish.cooking',
+                {
+                    'job_id': job_id,
+                    'dish_id': job.dish_id,
+                    'robot_id': robot_id,
+                    **_counts(order).data(),
+                },
+                status,
+            )
+        return True
+
+    ok = await r.transaction(txn, keys.job(job_id), value_from_callable=True)
+    if not ok:
+        await stats.bump(r, 'fenced_writes')
+    return bool(ok)
+
+
+async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
+    """Mark a dish cooked. `epoch` None means a person bumped it by hand from the console.
+
+    Returns 'cooked', 'duplicate' (it was already), 'fenced' (stale epoch) or the settled
+    status that forbids it ('withdrawn', 'wasted', 'dead', 'missing').
+    """
+
+    async def txn(pipe: Pipeline) -> str:
+        job = await get(pipe, job_id)
+        if job is None:
+            return 'missing'
+        if job.status == COOKED:
+            return 'duplicate'
+        if job.status in SETTLED:
+            return job.status
+        if _fenced(job, epoch):
+            return 'fenced'
+        order = await orders.get(pipe, job.order_id)
+        in_flight = job.status in IN_FLIGHT
+        counts = _counts(order, cooked=1, cooking=-1 if in_flight else 0)
+        data = {'job_id': job_id, 'dish_id': job.dish_id, 'by': by, **counts.data()}
+        pipe.multi()
+        pipe.hset(
+            keys.job(job_id),
+            mapping=changes(
+                JobRecord, status=COOKED, cooked_at=now_ms(), cooked_by=by, lease_until=0
+            ),
+        )
+        orders.count_dishes(pipe, job.order_id, cooked=1, cooking=-1 if in_flight else 0)
+        _ack_entry(pipe, job)
+        if order is not None and not order.final:
+            status_now = orders.COOKING if order.status == orders.RECEIVED else None
+            orders.add_event(pipe, job.order_id, 'dish.cooked', data, status_now)
+            _settle_order(pipe, order, counts, {'by': by, **counts.data()})
+        return COOKED
+
+    out = await r.transaction(
+        txn, keys.job(job_id), orders.key_of_job(job_id), value_from_callable=True
+    )
+    if out == 'fenced':
+        await stats.bump(r, 'fenced_writes')
+    return str(out)
+
+
+async def fail(
+    r: Redis, job_id: str, epoch: int, robot_id: str, reason: str, max_attempts: int
+) -> str:
+    """The robot could not cook it. Returns 'retry' (queued again, that robot avoided),
+    'dead' (dead-lettered after `max_attempts`, operator alerted) or 'fenced'/'ignored'."""
+
+    async def txn(pipe: Pipeline) -> str:
+        job = await get(pipe, job_id)
+        if job is None or job.status not in IN_FLIGHT:
+            return 'ignored'
+        if _fenced(job, epoch):
+            return 'fenced'
+        failed_on = sorted({*job.failed_on, robot_id})
+        pipe.multi()
+        orders.count_dishes(pipe, job.order_id, cooking=-1)
+        common = {'failed_on': failed_on, 'reason': reason, 'lease_until': 0, 'stage': ''}
+        if job.attempts < max_attempts:
+            pipe.hset(
+                keys.job(job_id), mapping=changes(JobRecord, status=QUEUED, robot='', **common)
+            )
+            return 'retry'
+        pipe.hset(keys.job(job_id), mapping=changes(JobRecord, status=DEAD, **common))
+        dead = DeadLetter(
+            **vars(job.entry()),
+            reason=reason,
+            attempts=job.attempts,
+            robots=','.join(failed_on),
+            at=now_ms(),
+        )
+        pipe.xadd(keys.DEAD, to_fields(dead))
+        _ack_entry(pipe, job)
+        alerts.add(
+            pipe,
+            'job_dead',
+            'critical',
+            f'{job.dish_id} for table {job.table_id or "?"} failed {job.attempts} '
+            f'times ({reason}); requeue it or cook it by hand',
+            order_id=job.order_id,
+            job_id=job_id,
+            robot_id=robot_id,
+        )
+        orders.add_event(
+            pipe,
+            job.order_id,
+            'dish.failed',
+            {'job_id': job_id, 'dish_id': job.dish_id, 'reason': reason},
+        )
+        return DEAD
+
+    out = await r.transaction(txn, keys.job(job_id), value_from_callable=True)
+    if out == 'fenced':
+        await stats.bump(r, 'fenced_writes')
+    return str(out)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    # 'withdrawn' | 'wasted', or the settled status that left nothing to cancel.
+    result: str
+    robot_id: str = ''
+
+
+async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
+    """Cancel one dish (console): not started yet -> withdrawn; being cooked -> wasted and the
+    robot is told to stop (a `cancel` command); the epoch is raised so that the robot's late
+    answer is refused. The order is settled when nothing is left to cook."""
+
+    async def txn(pipe: Pipeline) -> Cancelled:
+        job = await get(pipe, job_id)
+        if job is None:
+            return Cancelled('missing')
+        if job.status in SETTLED:
+            return Cancelled(job.status, job.robot)
+        order = await orders.get(pipe, job.order_id)
+        result = WASTED if job.status == COOKING else WITHDRAWN
+        in_flight = job.status in IN_FLIGHT
+        c = _counts(order, cooking=-1 if in_flight else 0)
+        counts = replace(c, total=c.total - 1)
+        robot_id = job.robot if in_flight else ''
+        pipe.multi()
+        pipe.hset(
+            keys.job(job_id),
+            mapping=changes(JobRecord, status=result, lease_until=0, cancelled_by=by),
+        )
+        pipe.hincrby(keys.job(job_id), 'epoch', 1)
+        orders.count_dishes(pipe, job.order_id, total=-1, cooking=-1 if in_flight else 0)
+        if in_flight:
+            commands.add(pipe, commands.Command('cancel', robot_id, by, job_id=job_id))
+        _ack_entry(pipe, job)
+        orders.add_event(
+            pipe,
+            job.order_id,
+            'dish.cancelled',
+            {
+                'job_id': job_id,
+                'dish_id': job.dish_id,
+                'result': result,
+                'by': by,
+                **counts.data(),
+            },
+        )
+        _settle_order(pipe, order, counts, {'by': by, **counts.data()})
+        return Cancelled(result, robot_id)
+
+    out = await r.transaction(
+        txn, keys.job(job_id), orders.key_of_job(job_id), value_from_callable=True
+    )
+    assert isinstance(out, Cancelled)
+    return out
+
+
+async def dead_letters(r: Redis, count: int = 100) -> list[dict[str, str]]:
+    return [{'id': i, **f} for i, f in await r.xrevrange(keys.DEAD, count=count)]
+
+
+async def requeue_dead(r: Redis, dead_id: str, by: str) -> str | None:
+    """Give a dead-lettered job another round of `max_attempts`; returns its job id."""
+    try:
+        found = await r.xrange(keys.DEAD, dead_id, dead_id)
+    except ResponseError:  # not a stream id at all
+        return None
+    if not found:
+        return None
+    dead = from_fields(DeadLetter, found[0][1])
+    job_id = dead.job_id
+    entry = entry_of(dead)
+
+    async def txn(pipe: Pipeline) -> str | None:
+        if await pipe.hget(keys.job(job_id), 'status') != DEAD:
+            return None
+        pipe.multi()
+        pipe.hset(
+            keys.job(job_id),
+            mapping=changes(
+                JobRecord, status=QUEUED, attempts=0, failed_on=[], robot='', entry_id=''
+            ),
+        )
+        pipe.xadd(stream(entry.station), entry_fields(entry))
+        pipe.xdel(keys.DEAD, dead_id)
+        orders.add_event(
+            pipe,
+            entry.order_id,
+            'dish.requeued',
+            {'job_id': job_id, 'dish_id': entry.dish_id, 'by': by},
+        )
+        return job_id
+
+    out = await r.transaction(txn, keys.job(job_id), value_from_callable=True)
+    return None if out is None else str(out)
+
+
+async def ack_entry(r: Redis, station: str, entry_id: str) -> None:
+    """Drop a cook-stream entry whose job needs no dispatcher any more."""
+    await streams.ack_now(r, stream(station), GROUP, entry_id)

@@ -1,0 +1,288 @@
+"""Orders and their timelines: `rd:order:{id}`, `rd:order:{id}:events`, `rd:table:{t}:orders`.
+
+Everything that moves an order on — intake, the dispatcher, the console — records it through
+`add_event`, so the diner's SSE stream, the order's timeline and the consoles' feed always
+agree: the status and its event are written in one MULTI/EXEC or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from orchestrator import ids
+from orchestrator import redis_keys as keys
+from orchestrator.store import commands, feed
+from orchestrator.store.records import changes, from_fields
+
+# Order statuses, in the order a happy order passes through them.
+RECEIVED = 'received'
+COOKING = 'cooking'
+READY = 'ready'
+DELIVERING = 'delivering'
+ARRIVED = 'arrived'
+SERVED = 'served'
+CANCELLED = 'cancelled'
+FAILED = 'failed'
+FINAL = frozenset({SERVED, CANCELLED, FAILED})
+# Statuses of an order that a serving trip has claimed.
+ON_THE_WAY = frozenset({READY, DELIVERING, ARRIVED})
+# A table rarely has more; older orders stay in Redis but the page does not need them.
+TABLE_ORDERS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: str
+    table_id: str
+    status: str
+    total: int
+    currency: str
+    jobs_total: int
+    created_at: int
+    updated_at: int
+    # Every line as priced at intake: dish_id, name, station, quantity, options, note,
+    # unit_price, line_total.
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    jobs_cooked: int = 0
+    jobs_cooking: int = 0
+    # Set while a serving trip carries it.
+    trip_id: str = ''
+    robot_id: str = ''
+    # Came back to the pass (nobody took it): waits for an operator to send it again.
+    returned: bool = False
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+    def job_ids(self, line: int | None = None) -> list[str]:
+        """The job ids of every dish unit (of one line)."""
+        quantities = [int(ln.get('quantity', 1)) for ln in self.lines]
+        return [j for li, j in ids.job_ids(self.id, quantities) if line is None or li == line]
+
+    def view(self) -> dict[str, Any]:
+        """The order as the diner API shows it."""
+        return {
+            'id': self.id,
+            'table_id': self.table_id,
+            'status': self.status,
+            'lines': self.lines,
+            'total': self.total,
+            'currency': self.currency,
+            'jobs_total': self.jobs_total,
+            'jobs_cooked': self.jobs_cooked,
+            'created_at': self.created_at,
+            'updated_at': self.updated_at,
+            'robot_id': self.robot_id or None,
+        }
+
+
+def parse(h: dict[str, str]) -> OrderRecord | None:
+    return from_fields(OrderRecord, h) if h and 'id' in h else None
+
+
+def key_of_job(job_id: str) -> str:
+    """The order hash a job belongs to: transactions on a job watch it too, so that the last
+    two dishes of one order are serialised and exactly one of them sees "all cooked"."""
+    return keys.order(ids.order_of_job(job_id))
+
+
+async def get(r: Redis | Pipeline, order_id: str) -> OrderRecord | None:
+    return parse(await r.hgetall(keys.order(order_id)))
+
+
+async def get_many(r: Redis, order_ids: Iterable[str]) -> list[OrderRecord]:
+    """The orders that exist among `order_ids`, in that order, in one round trip."""
+    async with r.pipeline(transaction=False) as pipe:
+        for order_id in order_ids:
+            pipe.hgetall(keys.order(order_id))
+        hashes = await pipe.execute()
+    return [o for o in map(parse, hashes) if o is not None]
+
+
+async def trip_state(pipe: Pipeline, order_id: str) -> tuple[str | None, str | None]:
+    """(status, trip_id) of an order, inside a WATCHed transaction."""
+    status, trip_id = await pipe.hmget(keys.order(order_id), 'status', 'trip_id')
+    return status, trip_id
+
+
+def watch_keys(order_ids: Iterable[str]) -> list[str]:
+    return [keys.order(o) for o in order_ids]
+
+
+# -- writes queued on a pipeline (one transaction with the caller's other writes) ---------
+
+
+def add_event(
+    pipe: Pipeline, order_id: str, kind: str, data: dict[str, Any], status: str | None = None
+) -> None:
+    """Queue on `pipe` the writes of one order event (and new status, if any): the order's
+    timeline and the restaurant feed."""
+    e = feed.event(order_id, kind, data)
+    if status is not None:
+        e = feed.FeedEvent(e.order_id, e.type, e.at, e.data, status)
+        pipe.hset(
+            keys.order(order_id), mapping=changes(OrderRecord, status=status, updated_at=e.at)
+        )
+    pipe.xadd(keys.order_events(order_id), feed.entry_fields(e))
+    feed.add(pipe, e)
+
+
+def count_dishes(
+    pipe: Pipeline, order_id: str, cooked: int = 0, cooking: int = 0, total: int = 0
+) -> None:
+    """Queue changes of the order's dish counters."""
+    key = keys.order(order_id)
+    for name, delta in (('jobs_cooked', cooked), ('jobs_cooking', cooking), ('jobs_total', total)):
+        if delta:
+            pipe.hincrby(key, name, delta)
+
+
+def assign_trip(pipe: Pipeline, order_id: str, trip_id: str, robot_id: str) -> None:
+    pipe.hset(
+        keys.order(order_id), mapping=changes(OrderRecord, trip_id=trip_id, robot_id=robot_id)
+    )
+
+
+def leave_trip(pipe: Pipeline, order_id: str, returned: bool) -> None:
+    """The order is off its trip (refused, or the food came back to the pass)."""
+    pipe.hdel(keys.order(order_id), 'trip_id', 'robot_id')
+    if returned:
+        pipe.hset(keys.order(order_id), mapping=changes(OrderRecord, returned=True))
+
+
+def clear_returned(pipe: Pipeline, order_id: str) -> None:
+    pipe.hdel(keys.order(order_id), 'returned')
+
+
+async def record(
+    r: Redis,
+    order_id: str,
+    kind: str,
+    data: dict[str, Any] | None = None,
+    status: str | None = None,
+) -> None:
+    """Record an order event atomically (and set the order's status when given)."""
+    async with r.pipeline(transaction=True) as pipe:
+        add_event(pipe, order_id, kind, data or {}, status)
+        await pipe.execute()
+
+
+# -- the diner's view ------------------------------------------------------------------
+
+
+def event_view(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
+    """A timeline entry as the API shows it."""
+    e = feed.parse(fields)
+    return {
+        'id': entry_id,
+        'type': e.type,
+        'order_id': e.order_id,
+        'at': e.at,
+        'status': e.status or None,
+        'data': e.payload(),
+    }
+
+
+async def of_table(r: Redis, table_id: str, order_id: str) -> OrderRecord | None:
+    """The order, or None when there is no such order at this table."""
+    if not ids.is_order_id(order_id):
+        return None
+    order = await get(r, order_id)
+    return order if order is not None and order.table_id == table_id else None
+
+
+async def timeline(r: Redis, order_id: str) -> list[dict[str, Any]]:
+    return [event_view(i, f) for i, f in await r.xrange(keys.order_events(order_id))]
+
+
+async def table_orders(r: Redis, table_id: str) -> list[OrderRecord]:
+    """The table's latest orders, newest first."""
+    order_ids = await r.zrevrange(keys.table_orders(table_id), 0, TABLE_ORDERS_SHOWN - 1)
+    return await get_many(r, order_ids)
+
+
+async def ids_since(r: Redis, table_ids: Iterable[str], since_ms: int) -> list[str]:
+    """Ids of the tables' orders placed since `since_ms`, oldest first."""
+    async with r.pipeline(transaction=False) as pipe:
+        for t in table_ids:
+            pipe.zrangebyscore(keys.table_orders(t), since_ms, '+inf', withscores=True)
+        per_table = await pipe.execute()
+    scored = sorted((score, oid) for rows in per_table for oid, score in rows)
+    return [oid for _, oid in scored]
+
+
+async def events(
+    r: Redis, order_id: str, last_id: str, block_ms: int
+) -> AsyncIterator[tuple[str, dict[str, str]] | None]:
+    """The order's events after `last_id`, blocking for new ones; None on each idle `block_ms`.
+
+    Ends after an event with a final status, or at once if the order is already final and
+    nothing is left to send (a client resuming after the end).
+    """
+    stream = keys.order_events(order_id)
+    status = await r.hget(keys.order(order_id), 'status')
+    if status in FINAL and not await r.xrange(stream, f'({last_id}', '+', count=1):
+        return
+    while True:
+        reply = await r.xread({stream: last_id}, block=block_ms, count=100)
+        if not reply:
+            yield None
+            continue
+        for entry_id, fields in reply[0][1]:
+            last_id = entry_id
+            yield entry_id, fields
+            if fields.get('status') in FINAL:
+                return
+
+
+class PickupRefused(Exception):
+    pass
+
+
+async def request_pickup(r: Redis, table_id: str, order_id: str) -> None:
+    """Ask the robot at the table to finish its stop: the diner has taken the food.
+
+    Only an `arrived` order can be picked up; the status check and the writes are one WATCHed
+    transaction, so a status change in between (a timeout sending the robot back) refuses it.
+    """
+    key = keys.order(order_id)
+    async with r.pipeline(transaction=True) as pipe:
+        try:
+            await pipe.watch(key)
+            status, robot_id, trip_id = await pipe.hmget(key, ['status', 'robot_id', 'trip_id'])
+            if status != ARRIVED:
+                raise PickupRefused(
+                    f'order is {status}, not arrived: nothing to pick up yet'
+                    if status not in FINAL
+                    else f'order is already {status}'
+                )
+            if not robot_id:
+                raise PickupRefused('no robot is carrying this order')
+            pipe.multi()
+            commands.add(
+                pipe,
+                commands.Command(
+                    command='confirm_pickup',
+                    robot_id=robot_id,
+                    by='diner',
+                    trip_id=trip_id or '',
+                    table_id=table_id,
+                    order_id=order_id,
+                ),
+            )
+            add_event(
+                pipe,
+                order_id,
+                'pickup.requested',
+                {'robot_id': robot_id, 'trip_id': trip_id or '', 'by': 'diner'},
+            )
+            await pipe.execute()
+        except WatchError as e:
+            raise PickupRefused('order changed while confirming; please try again') from e
