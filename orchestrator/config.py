@@ -11,6 +11,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Container, Sequence
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 Ident = Annotated[str, Field(pattern=r'^[a-z0-9][a-z0-9_-]{0,39}$')]
 LANGS = ('ko', 'en', 'zh')
+# The scheduling policies of orchestrator/dispatch/scheduling.py (a test keeps them equal).
+PolicyName = Literal['legacy', 'fifo', 'srpt', 'srpt-fire']
 
 
 class ConfigError(ValueError):
@@ -246,6 +249,45 @@ class ServicePolicy(Strict):
     # Longest a ready order is held (simulated seconds, from when it was ready) for an order
     # of a table within the radius that is still cooking and due to be ready by then; 0 = never.
     batch_window_s: Annotated[float, Field(ge=0)] = 60
+    # Which dish starts on which cooking robot (orchestrator/dispatch/scheduling.py).
+    policy: PolicyName = 'srpt'
+    # A table paid in full is closed (free again) this long after its last payment (simulated
+    # seconds) unless an operator closes it first.
+    close_after_paid_s: Annotated[float, Field(ge=0)] = 120
+    # A visit code keeps working this long after its session closed (real seconds, read-only:
+    # the receipt), and never once the table's next session has opened.
+    visit_grace_s: Annotated[float, Field(ge=0, le=24 * 3600)] = 600
+    # Per table: orders in one clock minute (429 beyond) and dish units in one session (422
+    # beyond); 0 = no limit.
+    orders_per_minute: Annotated[int, Field(ge=0, le=1000)] = 10
+    dishes_per_session: Annotated[int, Field(ge=0, le=10_000)] = 100
+    # A table may call staff once per this many real seconds (429 before).
+    staff_call_interval_s: Annotated[float, Field(ge=0, le=3600)] = 30
+
+
+class Rate(Strict):
+    """A service charge or a tax: a percentage with at most two decimals (7.25 = 7.25 %).
+
+    `inclusive`: the menu prices already contain it (Korean VAT); otherwise it is added on top.
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    percent: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] = Decimal(0)
+    inclusive: bool = False
+
+    @property
+    def basis_points(self) -> int:
+        return int(self.percent * 100)
+
+
+class Billing(Strict):
+    """How the bill is worked out from the lines (see orchestrator/billing.py): the service
+    charge on the subtotal, the tax on the subtotal plus an added service charge, each rounded
+    once to the currency's minor unit with `rounding`."""
+
+    service_charge: Rate = Rate(name='Service charge')
+    tax: Rate = Rate(name='Tax')
+    rounding: Literal['half_up', 'half_even', 'down', 'up'] = 'half_up'
 
 
 class RestaurantConfig(Strict):
@@ -260,6 +302,7 @@ class RestaurantConfig(Strict):
     serving_robots: Annotated[list[ServingRobot], Field(min_length=1)]
     floor: Floor
     service: ServicePolicy = ServicePolicy()
+    billing: Billing = Billing()
 
     @model_validator(mode='after')
     def _cross_references(self) -> RestaurantConfig:

@@ -3,7 +3,9 @@
 - order `o` + 10 base32 characters (50 random bits): short, url-safe, unguessable enough;
 - cook job `{order_id}-{line:02d}-{unit:02d}`: one per dish unit, so the order is known from
   the job id alone (transactions watch the order of a job);
-- trip `tr` + 10 hex characters.
+- trip `tr` + 10 hex characters;
+- dining session `v` + 10 hex characters, payment `pay` + 16 hex characters (unguessable: a
+  payment id is in the simulated provider's checkout URL).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def new_order_id() -> str:
 
 def new_trip_id() -> str:
     return 'tr' + secrets.token_hex(5)
+
+
+def new_session_id() -> str:
+    return 'v' + secrets.token_hex(5)
+
+
+def new_payment_id() -> str:
+    return 'pay' + secrets.token_hex(8)
 
 
 def is_order_id(value: str) -> bool:

@@ -23,6 +23,13 @@ Layout (all under the `rd:` prefix):
 - `rd:alerted:{kind}:{subject}`    string an alert was raised once for this subject
 - `rd:trip:{trip_id}`              hash   a serving trip: robot, orders, stops, epoch, lease
 - `rd:dispatch:stats`              hash   dispatcher counters (claims, fenced writes, ...)
+- `rd:table:{table_id}:visit`      hash   the table's current (or last) dining session
+- `rd:visit:{session_id}`          hash   a closed dining session, kept for its receipt
+- `rd:visit:{session_id}:payments` list   payment ids of a dining session, oldest first
+- `rd:staff-call:{table_id}`       string a table called staff (expires: the rate limit)
+- `rd:payment:{payment_id}`        hash   a payment of one share: amount, status, provider ref
+- `rd:pay-idem:{session_id}:{key}` string the payment an Idempotency-Key created
+- `rd:pay-event:{event_id}`        string a provider webhook event already applied (replays)
 """
 
 from __future__ import annotations
@@ -96,3 +103,31 @@ def login_failures(subject: str) -> str:
 def alert_raised(kind: str, subject: str) -> str:
     """Marker that an alert of `kind` was raised for `subject`, so it is raised only once."""
     return f'{PREFIX}:alerted:{kind}:{subject}'
+
+
+def table_visit(table_id: str) -> str:
+    return f'{PREFIX}:table:{table_id}:visit'
+
+
+def visit(session_id: str) -> str:
+    return f'{PREFIX}:visit:{session_id}'
+
+
+def visit_payments(session_id: str) -> str:
+    return f'{PREFIX}:visit:{session_id}:payments'
+
+
+def staff_call(table_id: str) -> str:
+    return f'{PREFIX}:staff-call:{table_id}'
+
+
+def payment(payment_id: str) -> str:
+    return f'{PREFIX}:payment:{payment_id}'
+
+
+def payment_idempotency(session_id: str, key: str) -> str:
+    return f'{PREFIX}:pay-idem:{session_id}:{key}'
+
+
+def payment_event(event_id: str) -> str:
+    return f'{PREFIX}:pay-event:{event_id}'

@@ -132,7 +132,9 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
     ((_, ev),) = await aredis.xrange(keys.order_events(oid))
     assert ev['type'] == 'order.accepted' and ev['status'] == 'received'
     assert json.loads(ev['data']) == {'table_id': 't01', 'total': 37000, 'jobs': 3}
-    assert [f for _, f in await aredis.xrange(keys.FEED)] == [ev]
+    # The first order at a free table also seated it (a dining session, store/sessions.py).
+    feed = [f for _, f in await aredis.xrange(keys.FEED)]
+    assert [f['type'] for f in feed] == ['table.seated', 'order.accepted'] and feed[1] == ev
 
 
 async def test_menu_shows_sold_out_and_price_overrides(
@@ -267,7 +269,8 @@ async def test_50_concurrent_posts_with_one_key_make_one_order(
     oid = results[0].json()['id']
     assert await aredis.zrange(keys.table_orders('t01'), 0, -1) == [oid]
     state = await order_state(aredis)
-    assert state == {'orders': 2, 'jobs': 3, 'idem': 1, 'cook': 3, 'feed': 1, 'tables': 1}
+    # Besides the order: the table's dining session and its `table.seated` feed entry.
+    assert state == {'orders': 2, 'jobs': 3, 'idem': 1, 'cook': 3, 'feed': 2, 'tables': 2}
 
 
 def tampered(token: str) -> str:
@@ -492,7 +495,10 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 
 async def test_health_ready_metrics_and_openapi(client: httpx.AsyncClient) -> None:
     assert (await client.get('/healthz')).json() == {'status': 'ok'}
-    assert (await client.get('/readyz')).json() == {'status': 'ready'}
+    ready = (await client.get('/readyz')).json()
+    # The test Redis is configured as robodine's own: nothing to warn about.
+    assert ready['status'] == 'ready' and ready['redis']['maxmemory_policy'] == 'noeviction'
+    assert ready['redis']['warnings'] == []
     await post(client, ORDER)
     await post(client, {'items': [line('pizza')]}, key='order-key-0002')
     metrics = (await client.get('/metrics')).text

@@ -7,9 +7,11 @@ from functools import cache
 from importlib import resources
 
 from fastapi import APIRouter, Header
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from orchestrator.api.deps import Ctx, table_for_token
+from orchestrator.api.deps import Ctx
+from orchestrator.api.errors import ApiError
+from orchestrator.api.visits import current_visit_code, resolve
 from orchestrator.config import LANGS
 from table_qr.tokens import TokenError
 
@@ -41,23 +43,30 @@ def pick_language(accept_language: str | None, default: str = LANGS[0]) -> str:
     response_class=HTMLResponse,
     summary="A table's ordering page",
     responses={
+        303: {'description': "a printed table code: on to this visit's code"},
         401: {'description': 'forged or tampered table code'},
-        403: {'description': 'revoked table code'},
+        403: {'description': 'revoked table code, or a visit that has ended'},
     },
 )
 async def diner_page(
     token: str, ctx: Ctx, accept_language: str | None = Header(default=None)
-) -> HTMLResponse:
+) -> Response:
     lang = pick_language(accept_language)
     name = getattr(ctx.config.restaurant.name, lang)
     try:
-        table = table_for_token(ctx, token)
-    except TokenError as e:
+        visit = await resolve(ctx, token)
+    except (TokenError, ApiError) as e:
         ctx.metrics.rejections.inc('token')
+        message, status = (e.message, e.status) if isinstance(e, TokenError) else (e.detail, 403)
         page = _template('diner_error.html').format(
-            lang=lang, title=html.escape(name), message=html.escape(e.message)
+            lang=lang, title=html.escape(name), message=html.escape(message)
         )
-        return HTMLResponse(page, status_code=e.status)
+        return HTMLResponse(page, status_code=status)
+    if visit.caller.visit is None:
+        # The printed code: the phone continues on a code of this visit only (api/visits.py).
+        code = await current_visit_code(ctx, token, visit.table.id)
+        return RedirectResponse(f'/t/{code}', status_code=303)
+    table = visit.table
     page = _template('diner.html').format(
         lang=lang, title=html.escape(name), table=html.escape(table.name)
     )

@@ -20,4 +20,6 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:operator:{name}`, `rd:session:{sid}`, `rd:login-fail:{subject}` | `accounts` |
 | `rd:robot:{id}` | `robots` |
 | `rd:dispatch:stats` | `stats` |
+| `rd:table:{t}:visit`, `rd:visit:{sid}`, `rd:staff-call:{t}` | `sessions` (attached by `intake`) |
+| `rd:payment:{id}`, `rd:visit:{sid}:payments`, `rd:pay-idem:…`, `rd:pay-event:…` | `payments` |
 """

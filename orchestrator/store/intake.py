@@ -1,13 +1,15 @@
 """Order intake: one atomic Redis step (a Lua script) per accepted order.
 
-The one writer that creates orders and cook jobs (whose records `store.orders` and
-`store.jobs` own from then on) and the owner of the idempotency records `rd:idem:{t}:{key}`.
-The script (orchestrator/store/lua/intake.lua) checks the idempotency key first, then that no dish
-was 86'd and no price changed since the order was priced, then writes the order hash, the
-table's index, the idempotency record, one job hash and one `rd:cook:{station}` entry per dish
-unit and the `order.accepted` event. Redis runs it as one step and, with `appendfsync always`,
-replies only once it is on disk: a 201 is only sent for an order that survives a crash, and a
-client that saw an error can retry with the same key and get the order exactly once.
+The one writer that creates orders and cook jobs (whose records `store.orders` and `store.jobs` own
+from then on) and the owner of the idempotency records `rd:idem:{t}:{key}`. The script
+(orchestrator/store/lua/intake.lua) checks the idempotency key first, then that no dish was 86'd
+and no price changed since the order was priced, then writes the order hash, the table's index, the
+idempotency record, one job hash and one `rd:cook:{station}` entry per dish unit and the
+`order.accepted` event. The same script attaches the order to the table's dining session
+(`store/sessions.py`: opening one at a free table) and enforces the per-table limits (orders per
+minute, dishes per session) on that one hash. Redis runs it as one step and, with `appendfsync
+always`, replies only once it is on disk: a 201 is only sent for an order that survives a crash,
+and a client that saw an error can retry with the same key and get the order exactly once.
 
 Price overrides are cached here and verified by the script, so an order costs one round trip;
 a changed price makes the script refuse (`stale`), and the order is priced again.
@@ -48,8 +50,11 @@ PRICE_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: Literal['created', 'replay', 'conflict', 'soldout', 'stale']
-    # The first response's JSON (created / replay) or the refused dish id (soldout / stale).
+    kind: Literal[
+        'created', 'replay', 'conflict', 'soldout', 'stale', 'ended', 'rate', 'dishes'
+    ]
+    # The first response's JSON (created / replay), the refused dish id (soldout / stale) or
+    # the dishes the session may still order (dishes).
     value: str = ''
 
 
@@ -149,19 +154,27 @@ class Intake:
             self._prices.update(zip(missing, (v or '' for v in values), strict=True))
         return {d: int(self._prices[d]) for d in ids if self._prices[d]}
 
-    async def take(self, table_id: str, idem_key: str, order: OrderIn) -> Outcome:
-        """Price the order (raises OrderRejected) and store it; see Outcome for the results."""
+    async def take(
+        self, table_id: str, idem_key: str, order: OrderIn, visit: int | None = None
+    ) -> Outcome:
+        """Price the order (raises OrderRejected) and store it; see Outcome for the results.
+        `visit` is the visit code's session number (None for the printed table code)."""
         dish_ids = [i.dish_id for i in order.items if i.dish_id in self._cfg.dish_by_id]
         for _ in range(PRICE_ATTEMPTS):
             priced = self._pricing.price(order, await self._price_overrides(dish_ids))
-            outcome = await self.submit(table_id, idem_key, order, priced)
+            outcome = await self.submit(table_id, idem_key, order, priced, visit)
             if outcome.kind != 'stale':
                 return outcome
             self._prices.pop(outcome.value, None)
         return outcome
 
     async def submit(
-        self, table_id: str, idem_key: str, order: OrderIn, priced: PricedOrder
+        self,
+        table_id: str,
+        idem_key: str,
+        order: OrderIn,
+        priced: PricedOrder,
+        visit: int | None = None,
     ) -> Outcome:
         if not self.groups_ready:
             await self.ensure_groups()
@@ -210,6 +223,7 @@ class Intake:
             'prices': [str(priced.overrides.get(d, '')) for d in priced.dish_ids],
             'ttl': IDEMPOTENCY_TTL_S,
             'feed_maxlen': str(feed.FEED_MAXLEN),
+            'session': self._session_args(table_id, visit, event.at, len(entries)),
             'jobs': [
                 {'hash': _flat(jobs.new_job(e)), 'entry': _flat(jobs.entry_fields(e))}
                 for e in entries
@@ -226,6 +240,7 @@ class Intake:
         ]
         for e in entries:
             script_keys += [keys.job(e.job_id), jobs.stream(e.station)]
+        script_keys.append(keys.table_visit(table_id))
         result = await self._script(
             keys=script_keys, args=[order.body_hash(), response, lines, orjson.dumps(payload)]
         )
@@ -241,6 +256,25 @@ class Intake:
                 },
             )
         return outcome
+
+    def _session_args(
+        self, table_id: str, visit: int | None, at: int, dishes: int
+    ) -> dict[str, Any]:
+        """The script's `session` argument (see intake.lua, "Dining session")."""
+        service = self._cfg.service
+        seated = feed.entry_fields(feed.event('', 'table.seated', {}, at))
+        del seated['data']
+        return {
+            'visit': -1 if visit is None else visit,
+            'id': ids.new_session_id(),
+            'table_id': table_id,
+            'at': str(at),
+            'minute': at // 60_000,
+            'per_minute': service.orders_per_minute,
+            'max_dishes': service.dishes_per_session,
+            'dishes': dishes,
+            'seated_event': _flat(seated),
+        }
 
 
 def cook_entries(

@@ -1,5 +1,5 @@
--- Take one order atomically: idempotency, sold-out and price checks, order, table index, event,
--- cook jobs.
+-- Take one order atomically: idempotency, sold-out and price checks, the table's dining session
+-- and its limits, order, table index, event, cook jobs.
 --
 -- KEYS[1] idempotency record   KEYS[2] order hash      KEYS[3] table's order zset
 -- KEYS[4] order events stream  KEYS[5] restaurant feed KEYS[6] sold-out set
@@ -9,10 +9,63 @@
 -- ARGV[4] JSON: order (the order hash's other fields, name/value pairs), score, order_id,
 --         event (name/value pairs), dishes, prices (the override each dish was priced with,
 --         '' if none), jobs (each {hash = name/value pairs, entry = name/value pairs}), ttl,
---         feed_maxlen
+--         feed_maxlen, session (see "Dining session" below)
+-- KEYS[#KEYS]                  the table's dining session hash (always the last key)
 -- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
--- | {'stale', dish_id} (its price changed: price again and resubmit).
+-- | {'stale', dish_id} (its price changed: price again and resubmit) | {'ended'} | {'rate'}
+-- | {'dishes', dishes left}.
 -- Nothing is written unless the order is created, so a refused order leaves no trace.
+
+-- Dining session (store/sessions.py). The order joins the table's open session, or opens
+-- session n + 1 at a free table (status 'closed' or no session yet). p.session: visit (the
+-- visit code's session number, -1 for the printed table code), id (for a new session),
+-- table_id, at (ms), minute (at // 60000), per_minute, max_dishes (0 = no limit), dishes (units
+-- of this order), seated_event (the feed entry's name/value pairs but its data).
+-- session_check refuses a visit code of another session ('ended'), a table at its orders this
+-- minute ('rate') or over its dishes this session ('dishes'); session_attach writes.
+local function session_check(key, s)
+  local cur = redis.call('HMGET', key, 'id', 'n', 'status', 'dishes', 'rate_minute', 'rate_count')
+  local n = tonumber(cur[2]) or 0
+  local open = cur[1] and cur[3] ~= 'closed'
+  if s.visit >= 0 and s.visit ~= (open and n or n + 1) then
+    return nil, {'ended'}
+  end
+  local dishes, count = 0, 0
+  if open then
+    dishes = tonumber(cur[4]) or 0
+    if tonumber(cur[5]) == s.minute then
+      count = tonumber(cur[6]) or 0
+    end
+  end
+  if s.per_minute > 0 and count >= s.per_minute then
+    return nil, {'rate'}
+  end
+  if s.max_dishes > 0 and dishes + s.dishes > s.max_dishes then
+    return nil, {'dishes', tostring(s.max_dishes - dishes)}
+  end
+  return {id = open and cur[1] or nil, n = n, status = cur[3], count = count}
+end
+
+local function session_attach(key, s, found, feed, feed_maxlen)
+  if not found.id then
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'id', s.id, 'table_id', s.table_id, 'n', found.n + 1,
+      'status', 'seated', 'opened_at', s.at, 'opened_by', 'order', 'orders', 1,
+      'dishes', s.dishes, 'rate_minute', s.minute, 'rate_count', 1)
+    local data = cjson.encode({table_id = s.table_id, session_id = s.id, by = 'order'})
+    redis.call('XADD', feed, 'MAXLEN', '~', feed_maxlen, '*', 'data', data,
+      unpack(s.seated_event))
+    return s.id
+  end
+  redis.call('HINCRBY', key, 'orders', 1)
+  redis.call('HINCRBY', key, 'dishes', s.dishes)
+  redis.call('HSET', key, 'rate_minute', s.minute, 'rate_count', found.count + 1)
+  if found.status == 'paid' then
+    -- More to pay: not paid in full any more.
+    redis.call('HSET', key, 'status', 'closing', 'paid_at', 0)
+  end
+  return found.id
+end
 
 local stored = redis.call('GET', KEYS[1])
 if stored then
@@ -37,7 +90,14 @@ if o > 6 then
   end
 end
 
+local session, refusal = session_check(KEYS[#KEYS], p.session)
+if refusal then
+  return refusal
+end
+
 redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(p.order))
+redis.call('HSET', KEYS[2], 'session_id',
+  session_attach(KEYS[#KEYS], p.session, session, KEYS[5], p.feed_maxlen))
 redis.call('ZADD', KEYS[3], p.score, p.order_id)
 redis.call('XADD', KEYS[4], '*', unpack(p.event))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))

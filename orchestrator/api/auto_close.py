@@ -1,0 +1,46 @@
+"""Closes tables paid in full `service.close_after_paid_s` (simulated seconds) after their last
+payment, unless an operator closed them first. Every API process runs one; the close is a
+WATCHed transaction, so two processes closing one table close it once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from redis.exceptions import RedisError
+
+from orchestrator.api.context import AppContext
+from orchestrator.store import sessions
+from orchestrator.tasks import cancel_requested
+
+log = logging.getLogger(__name__)
+# Real seconds between two looks (at most 1 s, and finer at high time scales).
+MAX_PERIOD_S = 1.0
+
+
+async def run(ctx: AppContext) -> None:
+    cfg = ctx.config
+    after_s = cfg.service.close_after_paid_s / ctx.settings.time_scale
+    period = min(MAX_PERIOD_S, max(0.05, after_s / 4))
+    table_ids = [t.id for t in cfg.tables]
+    while not cancel_requested():
+        try:
+            for s in await sessions.close_due(
+                ctx.redis, cfg.billing, table_ids, int(after_s * 1000)
+            ):
+                log.info('table closed after payment', extra={'table_id': s.table_id})
+        except RedisError as e:  # waited out: the next look tries again
+            log.warning('auto-close: redis unavailable: %s', e)
+        await asyncio.sleep(period)
+
+
+@contextlib.asynccontextmanager
+async def running(ctx: AppContext) -> AsyncIterator[None]:
+    task = asyncio.create_task(run(ctx))
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,334 @@
+"""Dining sessions, the bill, split and pay, receipts, staff calls and limits: the diner API on
+the real app and Redis (in-process), and the payment races on a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from api_helpers import Server, eventually, line, settings_for, token_for, uvicorn_server
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.api.app import create_app
+from orchestrator.config import RestaurantConfig
+from orchestrator.payments import SIGNATURE_HEADER, make_provider
+from orchestrator.settings import Settings
+from orchestrator.store import sessions
+
+T04 = token_for('t04')
+ENDED = 'your visit has ended'
+
+
+def with_service(cfg: RestaurantConfig, **service: Any) -> RestaurantConfig:
+    return cfg.model_copy(update={'service': cfg.service.model_copy(update=service)})
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    return settings_for(redis_url, console_enabled=False)
+
+
+@asynccontextmanager
+async def diner_api(settings: Settings, cfg: RestaurantConfig) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, config=cfg)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url='http://diner.test') as c:
+            yield c
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, demo_config: RestaurantConfig
+) -> AsyncIterator[httpx.AsyncClient]:
+    # Tables close 0.3 s after the last payment; visit codes read 0.5 s after closing.
+    cfg = with_service(demo_config, close_after_paid_s=0.3, visit_grace_s=0.5)
+    async with diner_api(settings, cfg) as c:
+        yield c
+
+
+async def order(
+    client: httpx.AsyncClient, token: str, *items: dict[str, Any], status: int = 201
+) -> httpx.Response:
+    res = await client.post(
+        f'/api/tables/{token}/orders',
+        json={'items': list(items)},
+        headers={'Idempotency-Key': secrets.token_hex(8)},
+    )
+    assert res.status_code == status, res.text
+    return res
+
+
+async def bill(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
+    res = await client.get(f'/api/tables/{token}/bill')
+    assert res.status_code == 200, res.text
+    return dict(res.json())
+
+
+async def pay(
+    client: httpx.AsyncClient, token: str, share_id: str, key: str | None = None
+) -> httpx.Response:
+    return await client.post(
+        f'/api/tables/{token}/payments',
+        json={'share_id': share_id},
+        headers={'Idempotency-Key': key or secrets.token_hex(8)},
+    )
+
+
+def webhook(
+    settings: Settings, payment_id: str, amount: int, approved: bool = True, **kw: Any
+) -> tuple[bytes, dict[str, str]]:
+    return make_provider(settings).webhook(payment_id, amount, approved, **kw)
+
+
+async def deliver(
+    client: httpx.AsyncClient, hook: tuple[bytes, dict[str, str]], status: int = 200
+) -> dict[str, Any]:
+    res = await client.post('/api/payments/webhook', content=hook[0], headers=hook[1])
+    assert res.status_code == status, res.text
+    return dict(res.json())
+
+
+async def visit_code(client: httpx.AsyncClient, token: str) -> str:
+    res = await client.get(f'/t/{token}')
+    assert res.status_code == 303
+    return str(res.headers['location']).removeprefix('/t/')
+
+
+async def test_a_visit_from_first_order_to_paid_closed_and_free_again(
+    client: httpx.AsyncClient, aredis: Redis, settings: Settings
+) -> None:
+    code = await visit_code(client, T04)
+    assert code.startswith(T04 + '.1.')
+    empty = await bill(client, code)
+    assert empty['session'] is None and empty['lines'] == [] and empty['total'] == 0
+    first = (await order(client, code, line('kungpao', 2, spice='hot'))).json()
+    await order(client, T04, line('iced-tea', 1))  # the printed code: the same visit
+    b = await bill(client, code)
+    assert b['session']['status'] == 'seated' and b['session']['orders'] == 2
+    assert [(ln['dish_id'], ln['quantity'], ln['unit_price']) for ln in b['lines']] == [
+        ('kungpao', 2, 14500),
+        ('iced-tea', 1, 4000),
+    ]
+    # Korean prices include 10 % VAT: 33,000 of which 3,000 is VAT; nothing added.
+    assert (b['subtotal'], b['tax']['amount'], b['tax']['added'], b['total']) == (
+        33000,
+        3000,
+        0,
+        33000,
+    )
+    assert [(s['id'], s['amount'], s['status']) for s in b['shares']] == [('all', 33000, 'open')]
+    listed = (await client.get(f'/api/tables/{code}/orders')).json()
+    assert [o['id'] for o in listed][-1] == first['id']
+
+    res = await pay(client, code, 'all')
+    assert res.status_code == 201, res.text
+    p = res.json()
+    assert p['amount'] == 33000 and p['status'] == 'pending'
+    assert p['checkout_url'].startswith(f'/pay/sim/{p["id"]}?')
+    assert (await bill(client, code))['session']['status'] == 'closing'
+    assert (await deliver(client, webhook(settings, p['id'], 33000)))['result'] == 'paid'
+    b = await bill(client, code)
+    assert b['paid'] == 33000 and b['due'] == 0 and b['shares'][0]['status'] == 'paid'
+    # Paid in full: closed by itself close_after_paid_s later; the table is free.
+    await eventually(lambda: _closed(aredis, 't04'), timeout=10)
+    feed = [f['type'] for _, f in await aredis.xrange(keys.FEED)]
+    assert [t for t in feed if t.startswith(('table.', 'payment.'))] == [
+        'table.seated',
+        'payment.started',
+        'payment.paid',
+        'table.closed',
+    ]
+    audit = [(e['who'], e['action']) for _, e in await aredis.xrange(keys.AUDIT)]
+    assert audit == [('diner:t04', 'payment.start'), ('provider:simulated', 'payment.paid')]
+    # Within the grace the old code still reads (the receipt) but cannot order.
+    assert (await bill(client, code))['session']['status'] == 'closed'
+    receipt = await client.get(f'/api/tables/{code}/receipt', headers={'Accept-Language': 'en'})
+    assert receipt.status_code == 200 and 'Robodine Seoul' in receipt.text
+    assert 'VAT 10% (included)' in receipt.text and p['id'] in receipt.text
+    await order(client, code, line('mochi'), status=403)
+    # A new scan shows an empty visit; after the grace the old code has ended.
+    fresh = await visit_code(client, T04)
+    assert fresh.startswith(T04 + '.2.')
+    assert (await bill(client, fresh))['lines'] == []
+    assert (await client.get(f'/api/tables/{T04}/orders')).json() == []
+    await asyncio.sleep(0.6)
+    for res in (
+        await client.get(f'/api/tables/{code}/orders'),
+        await client.get(f'/api/tables/{code}/bill'),
+        await client.get(f'/api/tables/{code}/orders/{first["id"]}'),
+        await order(client, code, line('mochi'), status=403),
+    ):
+        assert res.status_code == 403 and ENDED in res.json()['detail']
+    page = await client.get(f'/t/{code}')
+    assert page.status_code == 403 and ENDED in page.text
+
+
+async def feed_types(r: Redis) -> list[str]:
+    return [f['type'] for _, f in await r.xrange(keys.FEED)]
+
+
+async def _closed(r: Redis, table_id: str) -> bool:
+    s = await sessions.current(r, table_id)
+    return s is not None and s.status == sessions.CLOSED
+
+
+async def test_the_next_party_ends_the_old_code_at_once(
+    client: httpx.AsyncClient, aredis: Redis, settings: Settings
+) -> None:
+    code = await visit_code(client, T04)
+    await order(client, code, line('mochi'))
+    p = (await pay(client, code, 'all')).json()
+    await deliver(client, webhook(settings, p['id'], p['amount']))
+    await eventually(lambda: _closed(aredis, 't04'), timeout=10)
+    # Within the old visit's grace, the next party orders with the printed code.
+    await order(client, T04, line('fries'))
+    res = await client.get(f'/api/tables/{code}/bill')
+    assert res.status_code == 403 and ENDED in res.json()['detail']
+    assert [
+        o['lines'][0]['dish_id'] for o in (await client.get(f'/api/tables/{T04}/orders')).json()
+    ] == ['fries']
+
+
+async def test_split_pay_decline_retry_and_one_charge_per_share(
+    client: httpx.AsyncClient, aredis: Redis, settings: Settings
+) -> None:
+    code = await visit_code(client, T04)
+    await order(client, code, line('galbi', 1), line('mandu', 3))
+    b = await bill(client, code)
+    total = b['total']
+    even = await client.post(f'/api/tables/{code}/bill/split', json={'mode': 'even', 'ways': 3})
+    assert even.status_code == 200, even.text
+    amounts = [s['amount'] for s in even.json()['shares']]
+    assert sum(amounts) == total and max(amounts) - min(amounts) <= 1
+    # By item instead: one diner takes one mandu; the rest is one share.
+    mandu = next(ln['key'] for ln in b['lines'] if ln['dish_id'] == 'mandu')
+    res = await client.post(
+        f'/api/tables/{code}/bill/split',
+        json={'mode': 'items', 'items': [{'line': mandu, 'units': 1}]},
+    )
+    assert res.status_code == 200, res.text
+    mine = res.json()['share_id']
+    shares = {s['id']: s for s in res.json()['shares']}
+    assert shares[mine]['amount'] == 7000 and sum(s['amount'] for s in shares.values()) == total
+    too_many = await client.post(
+        f'/api/tables/{code}/bill/split',
+        json={'mode': 'items', 'items': [{'line': mandu, 'units': 3}]},
+    )
+    assert too_many.status_code == 422 and too_many.json()['field'] == 'items[0].units'
+
+    # Two phones pay my share with their own keys: one payment, one charge.
+    key = secrets.token_hex(8)
+    a, again, other = await pay(client, code, mine, key), await pay(client, code, mine, key), None
+    other = await pay(client, code, mine)
+    assert (a.status_code, again.status_code, other.status_code) == (201, 200, 200)
+    assert a.json()['id'] == again.json()['id'] == other.json()['id']
+    # An order placed now goes on the open share, never on the one being paid.
+    await order(client, code, line('iced-tea'))
+    b = await bill(client, code)
+    shares = {s['id']: s for s in b['shares']}
+    assert shares[mine]['amount'] == 7000 and shares[mine]['status'] == 'paying'
+    assert sum(s['amount'] for s in shares.values()) == b['total'] == total + 4000
+
+    # Declined: the share is open again with the reason, and can be paid again.
+    pid = a.json()['id']
+    hook = webhook(settings, pid, 7000, approved=False, reason='insufficient funds')
+    assert (await deliver(client, hook))['result'] == 'declined'
+    shares = {s['id']: s for s in (await bill(client, code))['shares']}
+    assert shares[mine]['status'] == 'open' and shares[mine]['declined'] == 'insufficient funds'
+    assert (await client.get(f'/api/tables/{code}/payments/{pid}')).json()['status'] == 'declined'
+    retry = await pay(client, code, mine)
+    assert retry.status_code == 201 and retry.json()['id'] != pid
+    hook = webhook(settings, retry.json()['id'], 7000)
+    before = await feed_types(aredis)
+    results = [(await deliver(client, hook))['result'] for _ in range(5)]
+    assert results == ['paid'] + ['duplicate'] * 4
+    # One state change: its event, and its audit entry.
+    assert (await feed_types(aredis))[len(before) :] == ['payment.paid', 'audit']
+    # A forged or stale webhook is refused and changes nothing.
+    rest = next(s for s in (await bill(client, code))['shares'] if s['status'] == 'open')
+    started = (await pay(client, code, rest['id'])).json()
+    body, headers = webhook(settings, started['id'], started['amount'])
+    forged = {**headers, SIGNATURE_HEADER: headers[SIGNATURE_HEADER][:-4] + 'beef'}
+    stale = webhook(settings, started['id'], started['amount'], at_s=int(time.time()) - 3600)
+    before = await aredis.xlen(keys.FEED)
+    for h in ((body, forged), stale, (body, {'content-type': 'application/json'})):
+        res = await client.post('/api/payments/webhook', content=h[0], headers=h[1])
+        assert res.status_code == 400 and res.json()['field'] == 'signature'
+    assert await aredis.xlen(keys.FEED) == before
+    assert (await client.get(f'/api/tables/{code}/payments/{started["id"]}')).json()[
+        'status'
+    ] == 'pending'
+    assert (await deliver(client, (body, headers)))['result'] == 'paid'
+    b = await bill(client, code)
+    assert b['due'] == 0 and b['paid'] == b['total']
+    receipt = await client.get(f'/api/tables/{code}/payments/{started["id"]}/receipt')
+    assert receipt.status_code == 200 and started['id'] in receipt.text
+
+
+async def test_staff_calls_raise_an_alert_and_are_rate_limited(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    res = await client.post(f'/api/tables/{T04}/staff-calls', json={'reason': 'water'})
+    assert res.status_code == 201, res.text
+    ((_, alert),) = await aredis.xrange(keys.ALERTS)
+    assert alert['kind'] == 'staff_call' and alert['table_id'] == 't04'
+    assert alert['message'] == 'Table 4 asks for water'
+    again = await client.post(f'/api/tables/{T04}/staff-calls', json={'reason': 'help'})
+    assert again.status_code == 429 and 'call again in' in again.json()['detail']
+    bad = await client.post(f'/api/tables/{T04}/staff-calls', json={'reason': 'dance'})
+    assert bad.status_code == 422 and bad.json()['field'] == 'reason'
+
+
+async def test_limits_per_table_code(settings: Settings, demo_config: RestaurantConfig) -> None:
+    cfg = with_service(demo_config, orders_per_minute=2, dishes_per_session=5)
+    async with diner_api(settings, cfg) as c:
+        if int(time.time()) % 60 > 55:  # the two orders must fall in one clock minute
+            await asyncio.sleep(5)
+        await order(c, T04, line('mochi', 2))
+        res = await order(c, T04, line('mochi', 4), status=422)
+        assert res.json()['field'] == 'items' and '(3 left)' in res.json()['detail']
+        await order(c, T04, line('mochi', 3))
+        res = await order(c, T04, line('mochi'), status=429)
+        assert 'orders this minute' in res.json()['detail']
+
+
+# -- races on a real uvicorn ---------------------------------------------------------------
+
+
+@pytest.fixture
+def server(redis_url: str, tmp_path: Path) -> Iterator[Server]:
+    with uvicorn_server(redis_url, tmp_path) as s:
+        yield s
+
+
+async def test_20_concurrent_payments_of_one_share_make_one_charge_and_5_webhooks_one_change(
+    server: Server, aredis: Redis, redis_url: str
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        await order(c, T04, line('bulgogi', 2))
+        results = await asyncio.gather(*(pay(c, T04, 'all') for _ in range(20)))
+        assert sorted(r.status_code for r in results) == [200] * 19 + [201]
+        assert len({r.json()['id'] for r in results}) == 1
+        assert all(r.json()['checkout_url'] for r in results)
+        assert len(await aredis.keys(keys.payment('*'))) == 1
+        feed = [f['type'] for _, f in await aredis.xrange(keys.FEED)]
+        assert feed.count('payment.started') == 1
+        p = results[0].json()
+        hook = webhook(settings_for(redis_url), p['id'], p['amount'])
+        answers = await asyncio.gather(
+            *(c.post('/api/payments/webhook', content=hook[0], headers=hook[1]) for _ in range(5))
+        )
+        assert sorted(a.json()['result'] for a in answers) == ['duplicate'] * 4 + ['paid']
+        feed = [f['type'] for _, f in await aredis.xrange(keys.FEED)]
+        assert feed.count('payment.paid') == 1
+        s = await sessions.current(aredis, 't04')
+        assert s is not None and s.status == sessions.PAID and s.paid_total == p['amount']
