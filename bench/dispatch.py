@@ -88,7 +88,7 @@ def raw_server() -> None:
 
     def execute(handle: Any) -> Any:
         handle.succeed()
-        return Cook.Result(outcome='cooked')
+        return Cook.Result(outcome=Cook.Result.OUTCOME_COOKED)
 
     rclpy.init()
     node = Node('bench_raw_server')

@@ -28,6 +28,8 @@ STAGE_NAMES = [name for name, _ in STAGES]
 TICK_HZ = 10.0
 # How often (real seconds) a running job's progress is written to the ledger.
 PERSIST_EVERY_S = 0.5
+COOKED = Cook.Result.OUTCOME_COOKED
+CANCELLED = Cook.Result.OUTCOME_CANCELLED
 
 
 @dataclass
@@ -52,6 +54,8 @@ def _result(outcome: str, reason: str = '') -> dict[str, str]:
 
 class CookingRobot(RobotNode):
     KIND = 'cooking'
+    OUTCOME_SUCCEEDED = COOKED
+    OUTCOME_CANCELLED = CANCELLED
 
     def __init__(self) -> None:
         super().__init__('cooking_robot')
@@ -86,18 +90,11 @@ class CookingRobot(RobotNode):
     def goal_job_id(self, goal: Cook.Goal) -> str:
         return str(goal.job_id)
 
-    def rejected(self, reason: str) -> dict[str, Any]:
-        return _result('rejected', reason)
-
     def result_msg(self, result: dict[str, Any]) -> Cook.Result:
         return Cook.Result(outcome=result['outcome'], reason=result['reason'])
 
     def admit(self, handle: ServerGoalHandle, done: Future) -> None:
         goal: Cook.Goal = handle.request
-        refusal = self._refusal(goal)
-        if refusal:
-            done.set_result(_result('rejected', refusal))
-            return
         fields = {
             'order_id': goal.order_id,
             'dish_id': goal.dish_id,
@@ -119,9 +116,15 @@ class CookingRobot(RobotNode):
         dish = self.config.dish_by_id.get(goal.dish_id) if self.config else None
         return dish.cook_time_s if dish else 0.0
 
-    def _refusal(self, goal: Cook.Goal) -> str:
+    def refusal(self, goal: Cook.Goal) -> str:
         if not goal.job_id:
             return 'job_id is empty'
+        if goal.quantity < 1:
+            return f'quantity {goal.quantity} < 1'
+        if self.estopped:
+            return 'e-stopped'
+        if self.paused:
+            return 'paused by operator'
         if goal.station not in self.stations:
             return (
                 f'station {goal.station!r} is not served by {self.robot_id} '
@@ -189,7 +192,7 @@ class CookingRobot(RobotNode):
     def _next_stage(self, job: CookJob, now: float) -> None:
         index = STAGE_NAMES.index(job.stage)
         if index + 1 == len(STAGE_NAMES):
-            self._finish(job, lg.DONE, _result('cooked'))
+            self._finish(job, lg.DONE, _result(COOKED))
             return
         job.stage, job.stage_base = STAGE_NAMES[index + 1], 0.0
         self.ledger.progress(job.job_id, lg.ACTIVE, job.stage, 0.0)
@@ -265,10 +268,10 @@ class CookingRobot(RobotNode):
                 return False, f'unknown job {job_id!r}'
             return False, f'job {job_id} is already {entry.status}'
         if job.stage == 'queued':
-            self._finish(job, lg.WITHDRAWN, _result('cancelled', 'withdrawn before cooking'))
+            self._finish(job, lg.WITHDRAWN, _result(CANCELLED, 'withdrawn before cooking'))
             self._fill_slots()
             return True, f'{job_id} withdrawn before cooking'
-        self._finish(job, lg.WASTED, _result('cancelled', f'stopped during {job.stage}; wasted'))
+        self._finish(job, lg.WASTED, _result(CANCELLED, f'stopped during {job.stage}; wasted'))
         self._fill_slots()
         return True, f'{job_id} stopped during {job.stage}; food wasted'
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.action import ActionServer, CancelResponse
-from rclpy.action.server import ServerGoalHandle
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import GoalEvent, ServerGoalHandle
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -44,6 +44,9 @@ class RobotSetupError(ValueError):
 
 class RobotNode(Node, ABC):
     KIND = ''
+    # The result outcomes that end a goal SUCCEEDED and CANCELED; any other one ABORTED.
+    OUTCOME_SUCCEEDED = ''
+    OUTCOME_CANCELLED = ''
 
     def __init__(self, node_name: str) -> None:
         super().__init__(node_name)
@@ -67,6 +70,8 @@ class RobotNode(Node, ABC):
         self.paused = False
         self.estopped = False
         self._action: ActionServer | None = None
+        # Accepted goal (uuid bytes) -> its result, until its execute coroutine takes it.
+        self._answers: dict[bytes, Future] = {}
         self._last_state_s = 0.0
         self.state_pub = self.create_publisher(RobotState, self.ros_name('state'), STATE_QOS)
         self.create_service(Control, self.ros_name('control'), self._on_control)
@@ -90,34 +95,45 @@ class RobotNode(Node, ABC):
     # --- goals -------------------------------------------------------------------------------
 
     def serve_goals(self, action_type: Any, name: str) -> None:
-        """The robot's action server (`cook` or `deliver`). A goal the ledger knows is answered
-        from it (or joins the running job); a new one goes to `admit`."""
+        """The robot's action server (`cook` or `deliver`). A goal that can be refused up front
+        is REJECTED; a goal the ledger knows is answered from it (or joins the running job); a
+        new one goes to `admit`. The terminal state follows the outcome (`terminate`)."""
         self._action = ActionServer(
             self,
             action_type,
             self.ros_name(name),
             execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            handle_accepted_callback=self._on_accepted,
             cancel_callback=lambda _handle: CancelResponse.ACCEPT,
         )
 
-    async def _execute(self, handle: ServerGoalHandle) -> Any:
-        done: Future = Future()
-        self._answer(handle, done)
-        result = await done
-        if handle.is_cancel_requested:
-            handle.canceled()
+    def _on_goal(self, goal: Any) -> GoalResponse:
+        job_id = self.goal_job_id(goal)
+        entry = self.ledger.get(job_id) if job_id else None
+        if entry is None:
+            refusal = self.refusal(goal)
+        elif goal.epoch < entry.epoch:
+            refusal = f'stale epoch {goal.epoch} < {entry.epoch}'
         else:
-            handle.succeed()
-        return self.result_msg(result)
+            return GoalResponse.ACCEPT
+        if not refusal:
+            return GoalResponse.ACCEPT
+        # A rejected goal carries no reason over ROS: this log line is where it is told.
+        self.get_logger().warning(f'rejected goal {job_id!r}: {refusal}')
+        return GoalResponse.REJECT
 
-    def _answer(self, handle: ServerGoalHandle, done: Future) -> None:
+    def _on_accepted(self, handle: ServerGoalHandle) -> None:
+        # rclpy calls this right after `_on_goal` without yielding to the executor (both are
+        # plain functions), so what `_on_goal` checked still holds: admitting here, not in the
+        # execute coroutine (a later task), is what keeps a second trip from slipping in.
+        done: Future = Future()
+        self._answers[bytes(handle.goal_id.uuid)] = done
         goal = handle.request
         job_id = self.goal_job_id(goal)
         entry = self.ledger.get(job_id)
         if entry is None:
             self.admit(handle, done)
-        elif goal.epoch < entry.epoch:
-            done.set_result(self.rejected(f'stale epoch {goal.epoch} < {entry.epoch}'))
         else:
             self.ledger.raise_epoch(job_id, goal.epoch)
             if entry.final:
@@ -125,21 +141,43 @@ class RobotNode(Node, ABC):
                 done.set_result(entry.result)
             else:
                 self.attach(job_id, handle, done)
+        handle.execute()
+
+    async def _execute(self, handle: ServerGoalHandle) -> Any:
+        result = await self._answers.pop(bytes(handle.goal_id.uuid))
+        self.terminate(handle, result['outcome'])
+        return self.result_msg(result)
+
+    def terminate(self, handle: ServerGoalHandle, outcome: str) -> None:
+        """End the goal in the state its outcome means; a goal answered from the ledger ends
+        as the first one did."""
+        if outcome == self.OUTCOME_SUCCEEDED:
+            handle.succeed()
+        elif outcome == self.OUTCOME_CANCELLED:
+            if not handle.is_cancel_requested:
+                # The job was cancelled by `control` or through another goal of the job, but
+                # rcl_action reaches CANCELED only from CANCELING, and rclpy has no public call
+                # for that step (rclcpp's try_canceling takes it the same way).
+                handle._update_state(GoalEvent.CANCEL_GOAL)
+            handle.canceled()
+        else:
+            handle.abort()
 
     @abstractmethod
     def goal_job_id(self, goal: Any) -> str:
         """The ledger key of a goal (job id, trip id)."""
 
     @abstractmethod
+    def refusal(self, goal: Any) -> str:
+        """Why a goal for a job the ledger does not know is refused ('' to accept it)."""
+
+    @abstractmethod
     def admit(self, handle: ServerGoalHandle, done: Future) -> None:
-        """A goal the ledger does not know: refuse it or start it; `done` gets the result."""
+        """Start a new goal that `refusal` let through; `done` gets the result."""
 
     @abstractmethod
     def attach(self, job_id: str, handle: ServerGoalHandle, done: Future) -> None:
         """A repeated goal for a running job: it gets the job's result too."""
-
-    @abstractmethod
-    def rejected(self, reason: str) -> dict[str, Any]: ...
 
     @abstractmethod
     def result_msg(self, result: dict[str, Any]) -> Any:

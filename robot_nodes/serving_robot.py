@@ -29,6 +29,10 @@ from robot_nodes.robot_base import RobotNode, RobotSetupError, run
 
 TICK_HZ = 20.0
 FEEDBACK_HZ = 10.0
+COMPLETED = Deliver.Result.OUTCOME_COMPLETED
+PARTIAL = Deliver.Result.OUTCOME_PARTIAL
+FAILED = Deliver.Result.OUTCOME_FAILED
+CANCELLED = Deliver.Result.OUTCOME_CANCELLED
 
 
 @dataclass
@@ -73,20 +77,18 @@ class Trip:
         ]
         delivered = sum(r['outcome'] == StopResult.DELIVERED for r in results)
         if self.cancelled:
-            outcome = 'cancelled'
+            outcome = CANCELLED
         elif delivered == len(results):
-            outcome = 'completed'
+            outcome = COMPLETED
         else:
-            outcome = 'partial' if delivered else 'failed'
+            outcome = PARTIAL if delivered else FAILED
         return {'outcome': outcome, 'reason': '', 'results': results}
-
-
-def _rejected(reason: str) -> dict[str, Any]:
-    return {'outcome': 'rejected', 'reason': reason, 'results': []}
 
 
 class ServingRobot(RobotNode):
     KIND = 'serving'
+    OUTCOME_SUCCEEDED = COMPLETED
+    OUTCOME_CANCELLED = CANCELLED
 
     def __init__(self) -> None:
         super().__init__('serving_robot')
@@ -126,16 +128,13 @@ class ServingRobot(RobotNode):
                 }
                 for s in entry.goal['stops']
             ]
-            result = {'outcome': 'failed', 'reason': 'robot restarted', 'results': results}
+            result = {'outcome': FAILED, 'reason': 'robot restarted', 'results': results}
             self.ledger.finish(entry.job_id, lg.FAILED, result)
 
     # --- goals -------------------------------------------------------------------------------
 
     def goal_job_id(self, goal: Deliver.Goal) -> str:
         return str(goal.trip_id)
-
-    def rejected(self, reason: str) -> dict[str, Any]:
-        return _rejected(reason)
 
     def result_msg(self, result: dict[str, Any]) -> Deliver.Result:
         return Deliver.Result(
@@ -159,10 +158,6 @@ class ServingRobot(RobotNode):
             }
             for s in goal.stops
         ]
-        refusal = self._refusal(goal.trip_id, stops)
-        if refusal:
-            done.set_result(_rejected(refusal))
-            return
         self.ledger.accept(goal.trip_id, 'trip', goal.epoch, {'stops': stops})
         self.ledger.start(goal.trip_id, 'to_table')
         self.docking = False
@@ -173,8 +168,8 @@ class ServingRobot(RobotNode):
         self.get_logger().info(f'trip {goal.trip_id}: {" → ".join(s["table_id"] for s in stops)}')
         self._next_leg()
 
-    def _refusal(self, trip_id: str, stops: list[dict[str, Any]]) -> str:
-        if not trip_id:
+    def refusal(self, goal: Deliver.Goal) -> str:
+        if not goal.trip_id:
             return 'trip_id is empty'
         if self.estopped:
             return 'e-stopped'
@@ -182,16 +177,16 @@ class ServingRobot(RobotNode):
             return 'paused by operator'
         if self.trip is not None:
             return f'busy with trip {self.trip.trip_id}'
-        if not stops:
+        if not goal.stops:
             return 'a trip needs at least one stop'
         trays: list[int] = []
-        for stop in stops:
-            if stop['table_id'] not in self.cfg.table_by_id:
-                return f'unknown table {stop["table_id"]!r}'
-            trays += stop['trays']
+        for stop in goal.stops:
+            if stop.table_id not in self.cfg.table_by_id:
+                return f'unknown table {stop.table_id!r}'
+            trays += list(stop.trays)
         if len(set(trays)) != len(trays) or any(t >= self.robot.trays for t in trays):
             return f'trays {trays} do not fit {self.robot.trays} distinct trays'
-        if len({s['table_id'] for s in stops}) != len(stops):
+        if len({s.table_id for s in goal.stops}) != len(goal.stops):
             return 'a table appears twice in the trip'
         return ''
 

@@ -101,6 +101,17 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+def wait_for_log(path: str | Path, text: str, timeout: float = 20.0) -> str:
+    """The first line of a process's log file that contains `text` (the reason for a rejected
+    goal is only told there)."""
+
+    def line() -> str:
+        lines = Path(path).read_text(errors='replace').splitlines() if Path(path).exists() else []
+        return next((x for x in lines if text in x), '')
+
+    return wait_until(line, timeout, 0.1, what=f'{text!r} in {path}')
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
     """SIGINT (clean shutdown), then SIGKILL if it does not exit in time; returns the code."""
     if proc.poll() is None:
@@ -135,7 +146,8 @@ class StateLog:
 
 @dataclass
 class GoalRun:
-    """One action goal: its acceptance, its feedback as it arrives, its result."""
+    """One action goal: its acceptance (or rejection), its feedback as it arrives, its terminal
+    status (action_msgs GoalStatus) and result."""
 
     accepted: Future
     feedback: list[tuple[float, Any]] = field(default_factory=list)
@@ -144,17 +156,28 @@ class GoalRun:
     def on_feedback(self, msg: Any) -> None:
         self.feedback.append((time.monotonic(), msg.feedback))
 
-    def handle(self, timeout: float = 20.0) -> Any:
+    def is_accepted(self, timeout: float = 20.0) -> bool:
+        """Whether the action server accepted the goal (False: it was REJECTED)."""
         wait_until(self.accepted.done, timeout, what='goal acceptance')
-        handle = self.accepted.result()
-        assert handle.accepted, 'goal was rejected by the action server'
-        return handle
+        return bool(self.accepted.result().accepted)
 
-    def result(self, timeout: float = 60.0) -> Any:
+    def handle(self, timeout: float = 20.0) -> Any:
+        assert self.is_accepted(timeout), 'goal was rejected by the action server'
+        return self.accepted.result()
+
+    def response(self, timeout: float = 60.0) -> Any:
+        """The GetResult response: `.status` and `.result`."""
         if self.result_future is None:
             self.result_future = self.handle(timeout).get_result_async()
         wait_until(self.result_future.done, timeout, what='goal result')
-        return self.result_future.result().result
+        return self.result_future.result()
+
+    def result(self, timeout: float = 60.0) -> Any:
+        return self.response(timeout).result
+
+    def status(self, timeout: float = 60.0) -> int:
+        """The terminal GoalStatus, e.g. GoalStatus.STATUS_SUCCEEDED."""
+        return int(self.response(timeout).status)
 
     def stages(self) -> list[str]:
         """Distinct feedback stages in the order they first appeared."""

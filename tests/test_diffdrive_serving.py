@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from action_msgs.msg import GoalStatus
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from restaurant_interfaces.action import Deliver
 from restaurant_interfaces.msg import RobotState, StopResult
 from std_msgs.msg import String
 
@@ -77,7 +79,10 @@ def test_trip_reaches_every_stop_within_tolerance(
         assert math.hypot(fb.x - stop.x, fb.y - stop.y) <= TOLERANCE_M, (table_id, fb.x, fb.y)
         assert ros.confirm_pickup('serve1', 'dd-trip', table_id).accepted
     result = run.result(120)
-    assert result.outcome == 'completed'
+    assert (run.status(), result.outcome) == (
+        GoalStatus.STATUS_SUCCEEDED,
+        Deliver.Result.OUTCOME_COMPLETED,
+    )
     assert [r.outcome for r in result.results] == [StopResult.DELIVERED] * len(TABLES)
     dock = demo_config.floor.points['dock1']
     home = ros.wait_for_state('serve1', lambda s: s.mode == RobotState.MODE_IDLE, timeout=60)

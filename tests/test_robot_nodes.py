@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import math
 import signal
@@ -12,10 +13,14 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from action_msgs.msg import GoalStatus
+from restaurant_interfaces.action import Cook, Deliver
 from restaurant_interfaces.msg import RobotState, StopResult
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch import fleet
 from orchestrator.settings import DEFAULT_CONFIG
+from orchestrator.store.trips import Stop
 from robot_nodes import ledger as lg
 from robot_nodes.ledger import Ledger
 from tests.ros_helpers import (
@@ -25,6 +30,7 @@ from tests.ros_helpers import (
     ros_client_fixture,
     start_robot_process,
     stop_process,
+    wait_for_log,
     wait_until,
 )
 
@@ -33,6 +39,18 @@ COOK_SCALE = 50.0
 SERVE_SCALE = 10.0
 # 100 s of nominal cooking = 2 s real at COOK_SCALE.
 COOK_S = 100.0
+SUCCEEDED, ABORTED, CANCELED = (
+    GoalStatus.STATUS_SUCCEEDED,
+    GoalStatus.STATUS_ABORTED,
+    GoalStatus.STATUS_CANCELED,
+)
+COOKED, CANCELLED = Cook.Result.OUTCOME_COOKED, Cook.Result.OUTCOME_CANCELLED
+COMPLETED, PARTIAL, FAILED, TRIP_CANCELLED = (
+    Deliver.Result.OUTCOME_COMPLETED,
+    Deliver.Result.OUTCOME_PARTIAL,
+    Deliver.Result.OUTCOME_FAILED,
+    Deliver.Result.OUTCOME_CANCELLED,
+)
 LAUNCH_DIR = Path(__file__).resolve().parents[1] / 'launch'
 
 
@@ -87,14 +105,23 @@ def _cooked(ledger_dir: Path, robot_id: str) -> list[str]:
         ledger.close()
 
 
-def _entry(ledger_dir: Path, robot_id: str, job_id: str) -> lg.Entry:
+def _known(ledger_dir: Path, robot_id: str, job_id: str) -> lg.Entry | None:
     ledger = Ledger.for_robot(ledger_dir, robot_id)
     try:
-        entry = ledger.get(job_id)
+        return ledger.get(job_id)
     finally:
         ledger.close()
+
+
+def _entry(ledger_dir: Path, robot_id: str, job_id: str) -> lg.Entry:
+    entry = _known(ledger_dir, robot_id, job_id)
     assert entry is not None, job_id
     return entry
+
+
+def _rejection(ledger_dir: Path, robot_id: str, job_id: str) -> str:
+    """The reason the robot logged for rejecting a goal (a rejection carries none over ROS)."""
+    return wait_for_log(ledger_dir / f'{robot_id}.log', f"rejected goal '{job_id}'")
 
 
 def _latest_stage(run: GoalRun) -> str:
@@ -111,7 +138,7 @@ def _started(run: GoalRun) -> bool:
 def test_cook_reports_stages_in_order(wok1: str, ros: RosClient, ledger_dir: Path) -> None:
     run = ros.cook(wok1, 'ostages-00-00', cook_time_s=COOK_S)
     result = run.result()
-    assert (result.outcome, result.reason) == ('cooked', '')
+    assert (run.status(), result.outcome, result.reason) == (SUCCEEDED, COOKED, '')
     assert run.stages() == ['queued', 'prep', 'cook', 'plate']
     progress = [fb.progress for _, fb in run.feedback]
     assert progress == sorted(progress) and progress[-1] > 0.8
@@ -127,17 +154,46 @@ def test_capacity_queues_the_extra_goal(wok1: str, ros: RosClient) -> None:
     assert state.mode == RobotState.MODE_BUSY
     wait_until(lambda: all(_started(r) for r in runs[:2]), what='two cooking')
     assert runs[2].stages() == ['queued']
-    assert [r.result().outcome for r in runs] == ['cooked'] * 3
+    assert [(r.status(), r.result().outcome) for r in runs] == [(SUCCEEDED, COOKED)] * 3
     started = next(t for t, fb in runs[2].feedback if fb.stage == 'prep')
     first_done = min(r.feedback[-1][0] for r in runs[:2])
     assert started >= first_done - 0.05
 
 
-def test_wrong_station_is_refused_with_reason(wok1: str, ros: RosClient, ledger_dir: Path) -> None:
-    result = ros.cook(wok1, 'ostation-00-00', station='dessert', dish_id='mochi').result()
-    assert result.outcome == 'rejected'
-    assert 'dessert' in result.reason and 'wok1' in result.reason
-    assert 'ostation-00-00' not in _cooked(ledger_dir, wok1)
+def test_goals_it_cannot_cook_are_rejected(wok1: str, ros: RosClient, ledger_dir: Path) -> None:
+    refused = {
+        'ostation-00-00': ros.cook(wok1, 'ostation-00-00', station='dessert', dish_id='mochi'),
+        'oquantity-00-00': ros.cook(wok1, 'oquantity-00-00', quantity=0),
+        'onotime-00-00': ros.cook(wok1, 'onotime-00-00', dish_id='unknown', cook_time_s=0),
+        '': ros.cook(wok1, ''),
+    }
+    for job_id, run in refused.items():
+        assert not run.is_accepted(), job_id
+        assert _known(ledger_dir, wok1, job_id) is None
+    assert "'dessert' is not served by wok1" in _rejection(ledger_dir, wok1, 'ostation-00-00')
+    assert 'quantity 0' in _rejection(ledger_dir, wok1, 'oquantity-00-00')
+    assert "no cook time for dish 'unknown'" in _rejection(ledger_dir, wok1, 'onotime-00-00')
+    assert 'job_id is empty' in _rejection(ledger_dir, wok1, '')
+
+
+def test_paused_robot_rejects_new_jobs_and_answers_known_ones(
+    wok1: str, ros: RosClient, ledger_dir: Path
+) -> None:
+    assert ros.cook(wok1, 'oknown-00-00', cook_time_s=10).status() == SUCCEEDED
+    assert ros.control(wok1, 'pause').accepted
+    try:
+        assert not ros.cook(wok1, 'opaused-00-00', cook_time_s=10).is_accepted()
+        assert 'paused by operator' in _rejection(ledger_dir, wok1, 'opaused-00-00')
+        known = ros.cook(wok1, 'oknown-00-00', cook_time_s=10)
+        assert (known.status(), known.result().outcome) == (SUCCEEDED, COOKED)
+        assert ros.control(wok1, 'estop').accepted
+        assert not ros.cook(wok1, 'oestop-00-00', cook_time_s=10).is_accepted()
+        assert 'e-stopped' in _rejection(ledger_dir, wok1, 'oestop-00-00')
+    finally:
+        ros.control(wok1, 'release')
+        ros.control(wok1, 'resume')
+    ros.wait_for_state(wok1, lambda s: s.mode == RobotState.MODE_IDLE)
+    assert ros.cook(wok1, 'opaused-00-00', cook_time_s=10).status() == SUCCEEDED
 
 
 def test_duplicate_job_is_answered_from_the_ledger(
@@ -147,20 +203,22 @@ def test_duplicate_job_is_answered_from_the_ledger(
     first = ros.cook(wok1, 'odup-00-00', cook_time_s=COOK_S)
     wait_until(lambda: _started(first), what='cooking')
     second = ros.cook(wok1, 'odup-00-00', cook_time_s=COOK_S)
-    assert first.result().outcome == second.result().outcome == 'cooked'
-    # Once it is done, a resend gets the stored result at once.
+    assert first.result().outcome == second.result().outcome == COOKED
+    assert first.status() == second.status() == SUCCEEDED
+    # Once it is done, a resend gets the stored result at once, and succeeds again.
     t0 = time.monotonic()
-    assert ros.cook(wok1, 'odup-00-00', cook_time_s=COOK_S).result().outcome == 'cooked'
+    third = ros.cook(wok1, 'odup-00-00', cook_time_s=COOK_S)
+    assert (third.status(), third.result().outcome) == (SUCCEEDED, COOKED)
     assert time.monotonic() - t0 < COOK_S / COOK_SCALE
     assert _cooked(ledger_dir, wok1).count('odup-00-00') == 1
     assert _entry(ledger_dir, wok1, 'odup-00-00').starts == 1
 
 
 def test_lower_epoch_is_fenced(wok1: str, ros: RosClient, ledger_dir: Path) -> None:
-    assert ros.cook(wok1, 'oepoch-00-00', epoch=2, cook_time_s=10).result().outcome == 'cooked'
-    stale = ros.cook(wok1, 'oepoch-00-00', epoch=1, cook_time_s=10).result()
-    assert stale.outcome == 'rejected' and 'epoch' in stale.reason
-    assert ros.cook(wok1, 'oepoch-00-00', epoch=3, cook_time_s=10).result().outcome == 'cooked'
+    assert ros.cook(wok1, 'oepoch-00-00', epoch=2, cook_time_s=10).status() == SUCCEEDED
+    assert not ros.cook(wok1, 'oepoch-00-00', epoch=1, cook_time_s=10).is_accepted()
+    assert 'stale epoch 1 < 2' in _rejection(ledger_dir, wok1, 'oepoch-00-00')
+    assert ros.cook(wok1, 'oepoch-00-00', epoch=3, cook_time_s=10).status() == SUCCEEDED
     entry = _entry(ledger_dir, wok1, 'oepoch-00-00')
     assert (entry.epoch, entry.starts) == (3, 1)
 
@@ -172,11 +230,15 @@ def test_cancel_withdraws_queued_and_wastes_started(wok1: str, ros: RosClient) -
     assert queued.accepted and 'withdrawn' in queued.message
     started = ros.control(wok1, 'cancel', 'ocancel-00-00')
     assert started.accepted and 'wasted' in started.message
-    assert runs[2].result().outcome == runs[0].result().outcome == 'cancelled'
+    # Cancelled by the control service, not by the action: CANCELED all the same.
+    assert runs[2].result().outcome == runs[0].result().outcome == CANCELLED
+    assert runs[2].status() == runs[0].status() == CANCELED
     again = ros.control(wok1, 'cancel', 'ocancel-00-00')
     assert not again.accepted and 'wasted' in again.message
     runs[1].cancel()  # an action-level cancel works too
-    assert runs[1].result().outcome == 'cancelled'
+    assert (runs[1].status(), runs[1].result().outcome) == (CANCELED, CANCELLED)
+    resent = ros.cook(wok1, 'ocancel-00-00', cook_time_s=COOK_S * 3)
+    assert (resent.status(), resent.result().outcome) == (CANCELED, CANCELLED)
 
 
 def test_pause_freezes_and_estop_needs_release(wok1: str, ros: RosClient) -> None:
@@ -195,7 +257,7 @@ def test_pause_freezes_and_estop_needs_release(wok1: str, ros: RosClient) -> Non
     refused = ros.control(wok1, 'resume')
     assert not refused.accepted and 'release' in refused.message
     assert ros.control(wok1, 'release').accepted
-    assert run.result().outcome == 'cooked'
+    assert (run.status(), run.result().outcome) == (SUCCEEDED, COOKED)
     assert not ros.control(wok1, 'dock').accepted
 
 
@@ -226,7 +288,7 @@ def test_sigkill_mid_cook_finishes_exactly_once(ros: RosClient, tmp_path: Path) 
         wait_until(lambda: resent.feedback, what='feedback after restart')
         assert resent.feedback[0][1].stage in ('cook', 'plate')
         assert resent.feedback[0][1].progress >= 0.2
-        assert resent.result(60).outcome == 'cooked'
+        assert (resent.status(60), resent.result().outcome) == (SUCCEEDED, COOKED)
     finally:
         stop_process(proc)
     assert _cooked(tmp_path, 'wok2') == ['okill-00-00']
@@ -287,8 +349,9 @@ def test_delivers_a_two_stop_trip(
             assert not early.accepted and 'not at table' in early.message
         assert ros.confirm_pickup('serve1', 'trip-two', table).accepted
     result = run.result(60)
-    assert (result.outcome, [r.outcome for r in result.results]) == (
-        'completed',
+    assert (run.status(), result.outcome, [r.outcome for r in result.results]) == (
+        SUCCEEDED,
+        COMPLETED,
         [StopResult.DELIVERED, StopResult.DELIVERED],
     )
     assert run.stages() == ['to_pass', 'to_table', 'waiting_pickup', 'returning']
@@ -302,7 +365,8 @@ def test_delivers_a_two_stop_trip(
     for times in legs:
         assert rates([t for t, _ in msgs if times[0] <= t <= times[-1]]) >= 5.0
     # A resent trip id gets the stored result, without driving again.
-    assert ros.deliver('serve1', 'trip-two', ['t03', 't16']).result().outcome == 'completed'
+    resent = ros.deliver('serve1', 'trip-two', ['t03', 't16'])
+    assert (resent.status(), resent.result().outcome) == (SUCCEEDED, COMPLETED)
 
 
 def test_pickup_timeout_brings_food_back(
@@ -311,7 +375,7 @@ def test_pickup_timeout_brings_food_back(
     ros.wait_for_state('serve2', lambda s: s.mode == RobotState.MODE_IDLE)
     run = ros.deliver('serve2', 'trip-timeout', ['t05'])
     result = run.result(60)
-    assert result.outcome == 'failed'
+    assert (run.status(), result.outcome) == (ABORTED, FAILED)
     assert [(r.table_id, r.outcome) for r in result.results] == [('t05', StopResult.NOT_PICKED_UP)]
     returning = [fb.next_stop for _, fb in run.feedback if fb.stage == 'returning']
     assert returning[0] == demo_config.floor.pass_point.id and returning[-1] == 'dock2'
@@ -319,10 +383,28 @@ def test_pickup_timeout_brings_food_back(
     assert not late.accepted
     idle = ros.wait_for_state('serve2', lambda s: s.mode == RobotState.MODE_IDLE)
     assert _at_dock(demo_config, 'serve2', idle)
+    # Answered again from the ledger: aborted again, with the same stops.
+    resent = ros.deliver('serve2', 'trip-timeout', ['t05'])
+    again = resent.result()
+    assert (resent.status(), again.outcome) == (ABORTED, FAILED)
+    assert [(r.table_id, r.outcome) for r in again.results] == [('t05', StopResult.NOT_PICKED_UP)]
+
+
+def test_partial_trip_is_aborted(robots: dict[str, subprocess.Popen], ros: RosClient) -> None:
+    ros.wait_for_state('serve2', lambda s: s.mode == RobotState.MODE_IDLE)
+    run = ros.deliver('serve2', 'trip-partial', ['t02', 't03'])
+    wait_until(partial(_waiting_at, run, 't02'), 30, what='arrival at t02')
+    assert ros.confirm_pickup('serve2', 'trip-partial', 't02').accepted
+    result = run.result(60)
+    assert (run.status(), result.outcome) == (ABORTED, PARTIAL)
+    assert [r.outcome for r in result.results] == [
+        StopResult.DELIVERED,
+        StopResult.NOT_PICKED_UP,
+    ]
 
 
 def test_serving_pause_estop_dock_and_cancel(
-    robots: dict[str, subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
+    robots: dict[str, subprocess.Popen], ros: RosClient, ledger_dir: Path
 ) -> None:
     robot = 'serve1'
     ros.wait_for_state(robot, lambda s: s.mode == RobotState.MODE_IDLE)
@@ -330,11 +412,16 @@ def test_serving_pause_estop_dock_and_cancel(
     wait_until(lambda: _moving_times(run, 'to_table'), 30, what='driving to the table')
     busy = ros.control(robot, 'dock')
     assert not busy.accepted and 'trip-ctl' in busy.message
-    other = ros.deliver(robot, 'trip-other', ['t01']).result()
-    assert other.outcome == 'rejected' and 'busy' in other.reason
+    assert not ros.deliver(robot, 'trip-other', ['t01']).is_accepted()
+    assert 'busy with trip trip-ctl' in _rejection(ledger_dir, robot, 'trip-other')
+    # The running trip's own id still joins it.
+    joined = ros.deliver(robot, 'trip-ctl', ['t13'])
+    assert joined.is_accepted()
 
     assert ros.control(robot, 'pause').accepted
     ros.wait_for_state(robot, lambda s: s.mode == RobotState.MODE_PAUSED)
+    assert not ros.deliver(robot, 'trip-paused', ['t01']).is_accepted()
+    assert 'paused by operator' in _rejection(ledger_dir, robot, 'trip-paused')
     paused = _settled(ros, robot)
     time.sleep(0.5)
     still = ros.wait_for_state(robot)
@@ -358,10 +445,93 @@ def test_serving_pause_estop_dock_and_cancel(
     cancelled = ros.control(robot, 'cancel', 'trip-ctl')
     assert cancelled.accepted
     result = run.result(60)
-    assert result.outcome == 'cancelled'
+    assert (run.status(), result.outcome) == (CANCELED, TRIP_CANCELLED)
     assert [r.outcome for r in result.results] == [StopResult.FAILED]
+    assert (joined.status(), joined.result().outcome) == (CANCELED, TRIP_CANCELLED)
     ros.wait_for_state(robot, lambda s: s.mode == RobotState.MODE_IDLE)
     assert ros.control(robot, 'dock').message == 'already at dock1'
+
+
+# --- the dispatcher's bridge ---------------------------------------------------------------
+
+
+def _response(action: type, status: int, **result: object) -> object:
+    return action.Impl.GetResultService.Response(  # type: ignore[attr-defined]
+        status=status,
+        result=action.Result(**result),  # type: ignore[attr-defined]
+    )
+
+
+def test_bridge_outcome_follows_the_status() -> None:
+    def cook(status: int, **result: object) -> fleet.GoalResult:
+        return fleet.goal_result(_response(Cook, status, **result), fleet.COOKED, (fleet.FAILED,))
+
+    cooked = cook(SUCCEEDED, outcome=COOKED)
+    assert cooked == fleet.GoalResult(SUCCEEDED, COOKED, '') and cooked.succeeded
+    assert cooked.result is cooked  # compat until cooking/serving switch
+    # Never cooked unless SUCCEEDED, whatever the string says; an empty one reads as failed.
+    assert cook(ABORTED, outcome=COOKED, reason='burnt') == fleet.GoalResult(
+        ABORTED, fleet.FAILED, 'burnt'
+    )
+    assert cook(ABORTED).outcome == fleet.FAILED and not cook(ABORTED).succeeded
+    assert cook(CANCELED).outcome == fleet.CANCELLED
+    unknown = cook(GoalStatus.STATUS_UNKNOWN)
+    assert (unknown.outcome, unknown.reason) == (fleet.FAILED, 'goal ended with status 0')
+
+    stops = [StopResult(table_id='t02', outcome=StopResult.DELIVERED)]
+    trip = fleet.goal_result(
+        _response(Deliver, ABORTED, outcome=PARTIAL, results=stops),
+        fleet.COMPLETED,
+        (fleet.PARTIAL, fleet.FAILED),
+    )
+    assert (trip.outcome, [s.table_id for s in trip.stops]) == (PARTIAL, ['t02'])
+    assert trip.results == trip.stops  # compat until cooking/serving switch
+    assert fleet.DELIVERED == StopResult.DELIVERED
+
+
+async def test_bridge_over_dds(
+    wok1: str, ros: RosClient, demo_config: RestaurantConfig, ledger_dir: Path
+) -> None:
+    ready: set[str] = set()
+
+    def on_state(robot_id: str, state: dict) -> None:
+        if state['ready']:
+            ready.add(robot_id)
+
+    bridge = fleet.FleetBridge(demo_config, 'test', asyncio.get_running_loop(), on_state)
+    bridge.start()
+    try:
+        while not {'wok1', 'serve1'} <= ready:
+            await asyncio.sleep(0.05)
+        job = {
+            'job_id': 'obridge-00-00',
+            'order_id': 'obridge',
+            'dish_id': 'fried-rice',
+            'station': 'wok',
+            'cook_time_s': '10',
+        }
+        goal = await bridge.cook('wok1', job, 1, lambda _fb: None)
+        assert goal is not None and goal.result is not None
+        assert await goal.result == fleet.GoalResult(SUCCEEDED, COOKED, '')
+
+        stale = await bridge.cook('wok1', job, 0, lambda _fb: None)
+        assert stale is not None and stale.result is None
+        assert 'stale epoch 0 < 1' in _rejection(ledger_dir, wok1, 'obridge-00-00')
+
+        long = await bridge.cook(
+            'wok1', {**job, 'job_id': 'obridge-00-01', 'cook_time_s': '3000'}, 0, lambda _fb: None
+        )
+        assert long is not None and long.result is not None
+        assert (await bridge.control('wok1', 'cancel', 'obridge-00-01'))[0]
+        cancelled = await long.result
+        assert (cancelled.status, cancelled.outcome) == (CANCELED, fleet.CANCELLED)
+
+        stop = Stop('nowhere', (0,), ('obridge',), ('fried rice',))
+        trip = await bridge.deliver('serve1', 'trip-bridge', 0, [stop], lambda _fb: None)
+        assert trip is not None and trip.result is None
+        assert "unknown table 'nowhere'" in _rejection(ledger_dir, 'serve1', 'trip-bridge')
+    finally:
+        bridge.stop()
 
 
 # --- launch files --------------------------------------------------------------------------

@@ -4,6 +4,11 @@ rclpy has no asyncio executor, so the node is spun by a SingleThreadedExecutor i
 thread and every rclpy call is made on that thread: asyncio code hands a function over
 (`_in_ros`, woken by a guard condition) and gets an asyncio future back; callbacks (heartbeats,
 feedback, results) are handed to the event loop with `loop.call_soon_threadsafe`.
+
+A goal the robot refuses up front (station not served, busy, paused, stale epoch...) is
+REJECTED: `Goal.result` is None. An accepted one ends SUCCEEDED (cooked / completed), ABORTED
+(failed / partial) or CANCELED, and `Goal.result` resolves with a `GoalResult` whose outcome
+always agrees with that status.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 import rclpy
 import rclpy.task
+from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.action.client import ClientGoalHandle
 from rclpy.context import Context
@@ -30,12 +36,12 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from restaurant_interfaces.action import Cook, Deliver
-from restaurant_interfaces.msg import DeliveryStop, RobotState
+from restaurant_interfaces.msg import DeliveryStop, RobotState, StopResult
 from restaurant_interfaces.srv import ConfirmPickup, Control
 from unique_identifier_msgs.msg import UUID
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.dispatch.delivery import Stop
+from orchestrator.store.trips import Stop
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,16 @@ GOAL_NAMESPACE = uuid.UUID('5b3f1c52-8d0e-4f57-9a41-1d2f0c7e6a10')
 ANSWER_TIMEOUT_S = 5.0
 REACHABLE_CACHE_S = 1.0
 
+# Result outcomes (`GoalResult.outcome`). Cook: COOKED, FAILED, CANCELLED; Deliver: COMPLETED,
+# PARTIAL, FAILED, CANCELLED (the two actions spell failed and cancelled the same).
+COOKED = Cook.Result.OUTCOME_COOKED
+COMPLETED = Deliver.Result.OUTCOME_COMPLETED
+PARTIAL = Deliver.Result.OUTCOME_PARTIAL
+FAILED = Cook.Result.OUTCOME_FAILED
+CANCELLED = Cook.Result.OUTCOME_CANCELLED
+# Outcomes of one stop of a trip (`StopResult.outcome`).
+DELIVERED, NOT_PICKED_UP = StopResult.DELIVERED, StopResult.NOT_PICKED_UP
+
 
 def goal_uuid(key: str, epoch: int) -> UUID:
     return UUID(uuid=list(uuid.uuid5(GOAL_NAMESPACE, f'{key}/{epoch}').bytes))
@@ -62,14 +78,58 @@ def ns(robot_id: str, name: str) -> str:
     return f'/robodine/{robot_id}/{name}'
 
 
+@dataclass(frozen=True)
+class GoalResult:
+    """How an accepted goal ended. `outcome` follows `status` whatever the robot's string says:
+    COOKED / COMPLETED only when SUCCEEDED, CANCELLED when CANCELED, else FAILED (or PARTIAL)."""
+
+    # action_msgs GoalStatus: STATUS_SUCCEEDED, STATUS_ABORTED or STATUS_CANCELED
+    status: int
+    outcome: str
+    reason: str
+    # Deliver: the StopResult of each stop (`.table_id`, `.outcome`, `.reason`).
+    stops: tuple[Any, ...] = ()
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.status == GoalStatus.STATUS_SUCCEEDED)  # action_msgs is untyped
+
+    # compat until cooking/serving switch; remove after
+    @property
+    def result(self) -> GoalResult:
+        return self
+
+    # compat until cooking/serving switch; remove after
+    @property
+    def results(self) -> tuple[Any, ...]:
+        return self.stops
+
+
+def goal_result(response: Any, succeeded: str, aborted: tuple[str, ...]) -> GoalResult:
+    """A GetResult response as a GoalResult: `succeeded` is the action's success outcome,
+    `aborted` the outcomes an aborted goal may carry (anything else reads as FAILED)."""
+    status, result = int(response.status), response.result
+    reason = str(result.reason)
+    if status == GoalStatus.STATUS_SUCCEEDED:
+        outcome = succeeded
+    elif status == GoalStatus.STATUS_CANCELED:
+        outcome = CANCELLED
+    else:
+        outcome = result.outcome if result.outcome in aborted else FAILED
+        if status != GoalStatus.STATUS_ABORTED:
+            # e.g. UNKNOWN: the robot no longer knows the goal
+            reason = reason or f'goal ended with status {status}'
+    return GoalResult(status, outcome, reason, tuple(getattr(result, 'results', ())))
+
+
 @dataclass
 class Goal:
-    """A goal the robot answered. If it accepted it, `result` resolves with the action's
-    GetResult response (`.result.outcome` ...); a refused goal has no result."""
+    """A goal the robot answered: `result` resolves with its GoalResult, or is None when the
+    robot REJECTED the goal (it logs why)."""
 
     robot_id: str
     handle: ClientGoalHandle
-    result: asyncio.Future[Any] | None
+    result: asyncio.Future[GoalResult] | None
 
 
 StateCallback = Callable[[str, dict[str, Any]], None]
@@ -215,6 +275,7 @@ class FleetBridge:
         key: str,
         epoch: int,
         on_feedback: FeedbackCallback,
+        convert: Callable[[Any], GoalResult],
     ) -> Goal | None:
         """Send a goal; None when the robot did not answer in time (restarting, gone)."""
 
@@ -233,7 +294,12 @@ class FleetBridge:
             return None
         if not handle.accepted:
             return Goal(robot_id, handle, None)
-        return Goal(robot_id, handle, self._in_ros(handle.get_result_async))
+        response = self._in_ros(handle.get_result_async)
+
+        async def result() -> GoalResult:
+            return convert(await response)
+
+        return Goal(robot_id, handle, self._loop.create_task(result()))
 
     async def cook(
         self,
@@ -253,7 +319,13 @@ class FleetBridge:
             epoch=epoch,
         )
         return await self._send(
-            self._cook[robot_id], robot_id, goal, job['job_id'], epoch, on_feedback
+            self._cook[robot_id],
+            robot_id,
+            goal,
+            job['job_id'],
+            epoch,
+            on_feedback,
+            partial(goal_result, succeeded=COOKED, aborted=(FAILED,)),
         )
 
     async def deliver(
@@ -278,7 +350,13 @@ class FleetBridge:
             ],
         )
         return await self._send(
-            self._deliver[robot_id], robot_id, goal, trip_id, epoch, on_feedback
+            self._deliver[robot_id],
+            robot_id,
+            goal,
+            trip_id,
+            epoch,
+            on_feedback,
+            partial(goal_result, succeeded=COMPLETED, aborted=(PARTIAL, FAILED)),
         )
 
     async def _call(self, client: Any, request: Any) -> tuple[bool, str]:
