@@ -320,6 +320,9 @@ async def mark_refunded(r: Redis, payment_id: str, by: str, refund_ref: str) -> 
     done = replace(p, status=REFUNDED, refunded_at=at, refunded_by=by, refund_ref=refund_ref)
     async with r.pipeline(transaction=True) as pipe:
         await pipe.watch(keys.payment(payment_id), keys.table_visit(p.table_id))
+        again = await get(pipe, payment_id)
+        if again is None or again.status != PAID:
+            raise PaymentRefused(409, f'payment {payment_id} was refunded meanwhile')
         s = await sessions.current(pipe, p.table_id)
         pipe.multi()
         pipe.hset(

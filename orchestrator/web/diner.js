@@ -1,4 +1,5 @@
-// The diner's page: menu, cart, order, live status over SSE. Vanilla JS, no build step.
+// The diner's page: menu, cart, order, live status over SSE; the bill, split and pay; call
+// staff. Vanilla JS, no build step. The path holds this visit's code (api/visits.py).
 'use strict';
 
 const TOKEN = decodeURIComponent(location.pathname.split('/').pop());
@@ -18,6 +19,11 @@ const state = {
   streams: new Map(), // id -> EventSource
   pendingKey: null,   // Idempotency-Key of an order not yet acknowledged (reused on retry)
   sheet: null,        // dish being configured
+  tab: 'menu',
+  bill: null,         // the bill as GET /bill shows it
+  claim: new Map(),   // bill line key -> units chosen for my share
+  payKeys: new Map(), // share id -> Idempotency-Key of a payment not yet acknowledged
+  billTimer: null,
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -241,6 +247,16 @@ function statusText(order) {
     .replace('{total}', order.jobs_total ?? order.lines.reduce((n, l) => n + l.quantity, 0));
 }
 
+// Until the food is at the table: "about 9 minutes", counted down from when the server said.
+const ETA_SHOWN = new Set(['received', 'cooking', 'ready', 'delivering']);
+
+function etaText(order) {
+  if (!ETA_SHOWN.has(order.status) || order.eta_s == null) return '';
+  const left = order.eta_s - (Date.now() - order.eta_seen) / 1000;
+  const min = Math.round(left / 60);
+  return min >= 1 ? t('eta').replace('{min}', min) : t('eta_soon');
+}
+
 function renderOrders() {
   const list = $('#order-list');
   list.replaceChildren();
@@ -253,6 +269,7 @@ function renderOrders() {
         el('span', { class: 'badge', 'data-testid': 'order-status' }, statusText(o)),
         el('span', { class: 'price' }, money(o.total))),
       el('p', { class: 'items' }, items),
+      etaText(o) ? el('p', { class: 'eta', 'data-testid': 'order-eta' }, etaText(o)) : null,
       o.status === 'arrived' ? el('button', {
         type: 'button', class: 'primary', 'data-testid': 'picked-up',
         onclick: (e) => confirmPickup(o.id, e.target),
@@ -265,7 +282,7 @@ function showStatusPanel() {
 }
 
 function showOrder(order) {
-  state.orders.set(order.id, { ...state.orders.get(order.id), ...order });
+  state.orders.set(order.id, { ...state.orders.get(order.id), ...order, eta_seen: Date.now() });
   renderOrders();
   if (!FINAL.has(order.status)) follow(order.id);
 }
@@ -324,6 +341,207 @@ async function confirmPickup(id, button) {
   }
 }
 
+// ---- the bill: split and pay (a separate part of the page, see the Bill tab) -------------
+
+const BILL_POLL_MS = 4000;
+
+function showTab(tab) {
+  state.tab = tab;
+  for (const b of document.querySelectorAll('[data-tab]')) {
+    b.setAttribute('aria-selected', String(b.dataset.tab === tab));
+  }
+  $('#tab-menu').hidden = tab !== 'menu';
+  $('#tab-bill').hidden = tab !== 'bill';
+  clearInterval(state.billTimer);
+  if (tab === 'bill') {
+    loadBill();
+    state.billTimer = setInterval(loadBill, BILL_POLL_MS);
+  }
+}
+
+async function loadBill() {
+  try {
+    state.bill = await api('/bill');
+    renderBill();
+  } catch (err) {
+    toast(err.message, 6000);
+  }
+}
+
+function shareLabel(share) {
+  const b = state.bill;
+  if (share.kind === 'whole') return t('share_whole');
+  if (share.kind === 'rest') return t('share_rest');
+  if (share.kind === 'even') return `${t('share_even')} ${share.id.slice(1)}/${b.split.ways}`;
+  const names = share.items.map((i) => {
+    const ln = b.lines.find((l) => l.key === i.line);
+    return ln ? `${name(ln.name)} ×${i.units}` : i.line;
+  });
+  return `${t('share_items')}: ${names.join(', ')}`;
+}
+
+function renderBill() {
+  const b = state.bill;
+  if (!b || !state.menu) return;
+  $('#bill-empty').hidden = b.lines.length > 0;
+  $('#bill-lines').replaceChildren(...b.lines.map((ln) => {
+    const opts = Object.values(ln.options).join(', ');
+    return el('li', { class: ln.reason ? 'zero' : '', 'data-line': ln.key },
+      el('span', { class: 'name' }, `${name(ln.name)} ×${ln.quantity}`),
+      el('span', { class: 'amount' }, money(ln.amount)),
+      el('small', {}, [money(ln.unit_price), opts, ln.reason && t('not_charged').replace('{reason}', ln.reason)]
+        .filter(Boolean).join(' · ')));
+  }));
+  const rows = [[t('subtotal'), b.subtotal]];
+  for (const part of [b.service_charge, b.tax]) {
+    if (part.percent) {
+      rows.push([`${part.name} ${part.percent}%${part.inclusive ? ` (${t('included')})` : ''}`, part.amount]);
+    }
+  }
+  rows.push([t('total'), b.total]);
+  if (b.paid) rows.push([t('paid_total'), b.paid]);
+  $('#bill-sums').replaceChildren(...rows.map(([label, amount], i) => el('tr',
+    { class: i === rows.length - (b.paid ? 2 : 1) ? 'total' : '' },
+    el('td', {}, label), el('td', { 'data-testid': i === rows.length - (b.paid ? 2 : 1) ? 'bill-total' : null }, money(amount)))));
+  const open = b.writable && b.session && b.lines.length;
+  $('#split').hidden = !open;
+  $('#shares').replaceChildren(...b.shares.map((share) => {
+    const mine = share.status === 'open' && open;
+    return el('li', { class: `share ${share.status}`, 'data-share': share.id, 'data-status': share.status },
+      el('span', {}, shareLabel(share)),
+      el('span', { class: 'amount' }, money(share.amount)),
+      el('span', { class: 'state' }, t('share_status')[share.status] || share.status),
+      share.declined ? el('p', { class: 'declined' }, `${t('declined')}: ${share.declined}`) : null,
+      mine ? el('button', {
+        type: 'button', class: 'primary', 'data-testid': 'pay-share', 'data-share': share.id,
+        onclick: (e) => payShare(share.id, e.target),
+      }, `${t('pay')} ${money(share.amount)}`) : null);
+  }));
+  $('#receipt').href = `${API}/receipt`;
+  renderClaim();
+}
+
+function claimable() {
+  // Units of each line nobody has claimed yet (the rest share's units).
+  const rest = state.bill.shares.find((s) => (s.kind === 'rest' || s.kind === 'whole') && s.status === 'open');
+  return rest ? rest.items : [];
+}
+
+function renderClaim() {
+  const list = $('#claim-lines');
+  const items = claimable();
+  list.replaceChildren(...items.map((item) => {
+    const ln = state.bill.lines.find((l) => l.key === item.line);
+    const chosen = state.claim.get(item.line) || 0;
+    const step = (d) => () => {
+      state.claim.set(item.line, Math.max(0, Math.min(item.units, chosen + d)));
+      renderClaim();
+    };
+    return el('li', { 'data-claim': item.line },
+      el('span', {}, `${name(ln.name)} (${chosen}/${item.units})`),
+      el('span', { class: 'qty' },
+        el('button', { type: 'button', onclick: step(-1), 'aria-label': '-' }, '−'),
+        el('output', {}, String(chosen)),
+        el('button', { type: 'button', onclick: step(1), 'aria-label': '+', 'data-testid': 'claim-plus' }, '+')));
+  }));
+  $('#claim-go').disabled = ![...state.claim.values()].some((n) => n > 0);
+}
+
+async function split(mode) {
+  if (mode === 'items') {
+    $('#claim').hidden = !$('#claim').hidden;
+    state.claim = new Map();
+    renderClaim();
+    return;
+  }
+  const body = mode === 'even' ? { mode, ways: Number($('#ways').value) } : { mode };
+  try {
+    state.bill = await api('/bill/split', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    renderBill();
+  } catch (err) {
+    toast(err.message, 6000);
+  }
+}
+
+async function claimShare() {
+  const items = [...state.claim].filter(([, n]) => n > 0).map(([line, units]) => ({ line, units }));
+  try {
+    state.bill = await api('/bill/split', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'items', items }),
+    });
+    state.claim = new Map();
+    $('#claim').hidden = true;
+    renderBill();
+    document.querySelector(`[data-share="${CSS.escape(state.bill.share_id)}"]`)?.scrollIntoView({ block: 'center' });
+  } catch (err) {
+    toast(err.message, 6000);
+  }
+}
+
+async function payShare(shareId, button) {
+  button.disabled = true;
+  if (!state.payKeys.has(shareId)) state.payKeys.set(shareId, newKey());
+  try {
+    const payment = await api('/payments', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'Idempotency-Key': state.payKeys.get(shareId) },
+      body: JSON.stringify({ share_id: shareId }),
+    });
+    state.payKeys.delete(shareId);
+    if (payment.status === 'pending' && payment.checkout_url) location.href = payment.checkout_url;
+    else loadBill();
+  } catch (err) {
+    if (err.status && err.status < 500) state.payKeys.delete(shareId);
+    toast(err.message, 6000);
+    button.disabled = false;
+    loadBill();
+  }
+}
+
+async function returnedFromPayment() {
+  const id = new URLSearchParams(location.search).get('payment');
+  if (!id) return;
+  history.replaceState(null, '', location.pathname + location.hash);
+  try {
+    const p = await api(`/payments/${encodeURIComponent(id)}`);
+    toast(p.status === 'paid' ? t('payment_ok') : `${t('declined')}: ${p.reason || p.status}`, 6000);
+  } catch (err) {
+    console.warn('payment lookup failed', err);
+  }
+}
+
+async function callStaff(reason) {
+  $('#staff-sheet').close();
+  try {
+    await api('/staff-calls', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason }),
+    });
+    toast(t('called'), 5000);
+  } catch (err) {
+    toast(err.message, 6000);
+  }
+}
+
+function startBill() {
+  for (const b of document.querySelectorAll('[data-tab]')) {
+    b.addEventListener('click', () => showTab(b.dataset.tab));
+  }
+  $('#ways').replaceChildren(...[2, 3, 4, 5, 6, 8].map((n) => el('option', { value: n }, `${n}`)));
+  for (const b of document.querySelectorAll('[data-split]')) {
+    b.addEventListener('click', () => split(b.dataset.split));
+  }
+  $('#claim-go').addEventListener('click', claimShare);
+  $('#call-staff').addEventListener('click', () => $('#staff-sheet').showModal());
+  for (const b of document.querySelectorAll('[data-reason]')) {
+    b.addEventListener('click', () => callStaff(b.dataset.reason));
+  }
+  if (location.hash === '#bill') showTab('bill');
+  returnedFromPayment();
+}
+
 // ---- language and start ----------------------------------------------------------------
 
 function applyLanguage(lang) {
@@ -340,6 +558,7 @@ function applyLanguage(lang) {
   renderMenu();
   renderCart();
   renderOrders();
+  renderBill();
 }
 
 async function loadMenu() {
@@ -382,6 +601,7 @@ async function start() {
   });
   $('#cart-bar').addEventListener('click', () => $('#cart-sheet').showModal());
   $('#place-order').addEventListener('click', placeOrder);
+  startBill();
   document.body.dataset.ready = 'true';
 }
 

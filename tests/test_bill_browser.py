@@ -1,0 +1,108 @@
+"""Split and pay at the table in headless Chromium against a real uvicorn: two phones at one
+table order, split the bill by item and each pay through the simulated provider's page; the
+table closes by itself and the next scan shows an empty visit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from api_helpers import Server, eventually, token_for, uvicorn_server
+from playwright.async_api import Browser, Page, async_playwright, expect
+from redis.asyncio import Redis
+from test_diner_browser import ARGS, CHROMIUM, choose, phone
+
+from orchestrator.store import sessions
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def server(redis_url: str, tmp_path: Path) -> Iterator[Server]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip('chromium not installed')
+    # Time scale 1000: the table closes 0.12 s after it is paid in full (120 simulated s).
+    with uvicorn_server(redis_url, tmp_path, {'ROBODINE_TIME_SCALE': '1000'}) as s:
+        yield s
+
+
+@pytest.fixture
+async def browser(server: Server) -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        await browser.close()
+
+
+async def order(page: Page, dish: str, options: dict[str, str], quantity: int = 1) -> None:
+    await choose(page, dish, options, quantity)
+    await page.get_by_test_id('cart-bar').click()
+    await page.get_by_test_id('place-order').click()
+    await expect(page.locator(f'li.order .items:has-text("×{quantity}")').first).to_be_visible()
+
+
+async def pay_share(page: Page, share: str, amount: str) -> None:
+    """Pay one share through the simulated provider's page, and come back."""
+    await page.locator(f'[data-testid=pay-share][data-share="{share}"]').click()
+    await page.wait_for_url('**/pay/sim/**')
+    await expect(page.get_by_test_id('sim-amount')).to_contain_text(amount)
+    await page.get_by_test_id('approve').click()
+    await page.wait_for_url('**/t/**#bill')
+    await expect(page.locator(f'li.share[data-share="{share}"]')).to_have_attribute(
+        'data-status', 'paid'
+    )
+
+
+async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    printed = f'{server.url}/t/{token_for("t07")}'
+    ana, ben = await phone(browser, 'en-US'), await phone(browser, 'en-US')
+    for p in (ana, ben):
+        await p.goto(printed)
+        assert '/t/' + token_for('t07') + '.1.' in p.url  # on this visit's code
+    await order(ana, 'bulgogi', {'size': 'regular'})
+    await order(ben, 'mandu', {}, quantity=2)
+
+    # Ana pays for her bulgogi only; the rest stays one share.
+    await ana.get_by_test_id('tab-bill').click()
+    await expect(ana.get_by_test_id('bill-total')).to_contain_text('32,000')
+    await ana.get_by_test_id('split-items').click()
+    await ana.locator('[data-claim]:has-text("Bulgogi") [data-testid=claim-plus]').click()
+    await ana.get_by_test_id('claim-go').click()
+    mine = ana.locator('li.share:has-text("My items")')
+    await expect(mine).to_contain_text('18,000')
+    share = await mine.get_attribute('data-share')
+    assert share
+    await pay_share(ana, share, '18,000')
+    await expect(ana.locator('#toast')).to_contain_text('Payment received')
+
+    # Ben sees Ana's share paid and pays the rest (his two mandu).
+    await ben.get_by_test_id('tab-bill').click()
+    await expect(ben.locator(f'li.share[data-share="{share}"]')).to_have_attribute(
+        'data-status', 'paid'
+    )
+    rest = ben.locator('li.share:has-text("The rest")')
+    await expect(rest).to_contain_text('14,000')
+    rest_id = await rest.get_attribute('data-share')
+    assert rest_id
+    await pay_share(ben, rest_id, '14,000')
+
+    # Paid in full: the table closes by itself; a new scan starts an empty visit.
+    await eventually(lambda: _closed(aredis), timeout=20)
+    guest = await phone(browser, 'en-US')
+    await guest.goto(printed)
+    assert '/t/' + token_for('t07') + '.2.' in guest.url
+    await guest.get_by_test_id('tab-bill').click()
+    await expect(guest.locator('#bill-empty')).to_be_visible()
+    await expect(guest.locator('#orders')).to_be_hidden()
+    # Within the grace, Ana's phone still shows the paid bill (read-only).
+    await ana.reload()
+    await expect(ana.get_by_test_id('shares').locator('li.share')).to_have_count(2)
+    await expect(ana.get_by_test_id('pay-share')).to_have_count(0)
+
+
+async def _closed(r: Redis) -> bool:
+    s = await sessions.current(r, 't07')
+    return s is not None and s.status == sessions.CLOSED
