@@ -19,14 +19,14 @@ it keeps no state. "Approve" / "Decline" on that page make it sign a webhook and
 Its secret is derived from the first table key, so a demo needs no extra configuration.
 
 **A real provider** (Toss Payments, Stripe) is a class with the same three methods:
-`create_intent` calls its API (Toss: `POST /v1/payments` with `orderId` = our payment id and
-`amount`, or the widget's `requestPayment`; Stripe: a Checkout Session with
-`client_reference_id` = our payment id) and returns its checkout URL; `verify_webhook` checks
-its signature scheme (Stripe: `Stripe-Signature`, the same t/v1 HMAC as ours; Toss: confirm the
-payment with `POST /v1/payments/confirm` or verify the webhook against its API) and maps its
-event to a `ProviderEvent` (succeeded → approved, failed / cancelled → declined with its
-message); `refund` calls its refund API (Toss: `POST /v1/payments/{paymentKey}/cancel`;
-Stripe: `POST /v1/refunds`). Register it in `make_provider`.
+`create_intent` returns its checkout (Toss: the payment window, `requestPayment` with `orderId` =
+our payment id and `amount`, whose success URL confirms with `POST /v1/payments/confirm`;
+Stripe: a Checkout Session with `client_reference_id` = our payment id); `verify_webhook` checks
+its scheme (Stripe: `Stripe-Signature`, the same t/v1 HMAC as ours; Toss: the
+`PAYMENT_STATUS_CHANGED` event checked against `GET /v1/payments/{paymentKey}`) and maps it to a
+`ProviderEvent` (succeeded → approved, failed or cancelled → declined with its message);
+`refund` calls its refund API (Toss: `POST /v1/payments/{paymentKey}/cancel`; Stripe:
+`POST /v1/refunds`). Register it in `make_provider`; its keys belong in the settings.
 """
 
 from __future__ import annotations

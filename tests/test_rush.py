@@ -50,6 +50,9 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
                 'order_after_s': {'min': 10, 'max': 30},
                 'pickup_after_s': {'min': 5, 'max': 20},
                 'dine_min': {'min': 3, 'max': 6},
+                # Every party of two or more splits; every payment is declined once.
+                'split_share': 1.0,
+                'decline_share': 1.0,
             }
         )
     )
@@ -126,3 +129,12 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     jitter = report['scheduling_jitter_s']
     assert jitter['arrive']['n'] == report['parties']['arrived']
     assert jitter['pickup']['n'] >= orders['served']
+
+    # Every party asked for the bill, split it if it could, paid (each payment declined once,
+    # then paid again) and left a free table.
+    bill = report['bill']
+    assert bill['parties_paid'] == report['parties']['seated'] and bill['revenue'] > 0
+    assert bill['payments_declined'] >= bill['parties_paid']
+    assert bill['payment_s']['n'] == bill['table_turn_s']['n'] == bill['parties_paid']
+    assert bill['payment_s']['mean'] >= 20  # the retry after a decline
+    assert 'revenue' in run.stdout

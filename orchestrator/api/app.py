@@ -17,13 +17,23 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from orchestrator.api import errors, routes_diner, routes_health, routes_menu, routes_orders
+from orchestrator.api import (
+    auto_close,
+    errors,
+    routes_bill,
+    routes_diner,
+    routes_health,
+    routes_menu,
+    routes_orders,
+    routes_simpay,
+)
 from orchestrator.api.context import AppContext
 from orchestrator.api.limits import BodyLimit
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.console import routes as console
 from orchestrator.dispatch.service import app_service as dispatcher_service
 from orchestrator.metrics import Metrics
+from orchestrator.payments import make_provider
 from orchestrator.pricing import MAX_BODY_BYTES
 from orchestrator.settings import Settings, get_settings
 from orchestrator.store.intake import Intake
@@ -54,6 +64,7 @@ def create_app(
             # Not fatal: /readyz says so, and intake creates the groups once Redis is back.
             log.warning('redis not reachable at startup: %s', e)
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(auto_close.running(ctx))
             if settings.console_enabled:
                 app.state.console = await stack.enter_async_context(
                     console.service(r, settings, cfg)
@@ -72,6 +83,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.payments = make_provider(settings)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, path_prefix='/api/tables/')
     errors.install(app)
     # Orders first: routes are matched in order, and placing an order is the hot path.
@@ -80,6 +92,9 @@ def create_app(
         routes_menu.router,
         routes_diner.router,
         routes_health.router,
+        routes_bill.router,
+        routes_bill.webhooks,
+        routes_simpay.router,
     ):
         app.include_router(router)
     if settings.console_enabled:

@@ -21,13 +21,13 @@ from orchestrator.api.deps import (
     RedisDep,
     VerifiedTable,
     idempotency_key,
-    verified_table,
 )
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import OrderDetail, OrderOut, OrderState, PickupOut, errors
+from orchestrator.api.visits import DinerVisit, OrderVisit, caller, session_refusal
 from orchestrator.logs import order_id_var
 from orchestrator.pricing import OrderIn, OrderRejected, sold_out
-from orchestrator.store import orders
+from orchestrator.store import orders, sessions
 from orchestrator.store.orders import OrderRecord
 
 router = APIRouter(prefix='/api/tables/{token}/orders', tags=['orders'])
@@ -44,9 +44,11 @@ async def place_order(
     started = time.perf_counter()
     ctx: AppContext = request.app.state.ctx
     try:
-        outcome = await ctx.intake.take(table.id, key, order)
+        outcome = await ctx.intake.take(table.id, key, order, request.state.visit)
     except OrderRejected as e:
         raise ApiError(e.status, str(e), e.reason, e.field) from e
+    if outcome.kind in ('ended', 'rate', 'dishes'):
+        raise session_refusal(ctx, outcome.kind, outcome.value)
     if outcome.kind == 'conflict':
         raise ApiError(
             409,
@@ -81,7 +83,8 @@ class PlaceOrderRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         async def handle(request: Request) -> Response:
-            table = await verified_table(request.path_params['token'], request)
+            who = caller(request.app.state.ctx, request.path_params['token'])
+            table, request.state.visit = who.table, who.visit
             key = await idempotency_key(request)
             order = parse_order(request.headers.get('content-type'), await request.body())
             return await place_order(order, table, key, request)
@@ -130,8 +133,10 @@ router.add_api_route(
     summary="The table's orders, newest first",
     responses=errors(401, 403, 503),
 )
-async def list_orders(table: VerifiedTable, r: RedisDep) -> list[dict[str, Any]]:
-    return [o.view() for o in await orders.table_orders(r, table.id)]
+async def list_orders(table: DinerVisit, r: RedisDep) -> list[dict[str, Any]]:
+    """Only the current visit's orders (never an earlier party's)."""
+    placed = await sessions.orders_of(r, table.session) if table.session else []
+    return [o.view() for o in reversed(placed)]
 
 
 async def _order_of_table(r: RedisDep, table_id: str, order_id: str) -> OrderRecord:
@@ -148,7 +153,7 @@ async def _order_of_table(r: RedisDep, table_id: str, order_id: str) -> OrderRec
     summary='One order with its timeline',
     responses=errors(401, 403, 404, 503),
 )
-async def get_order(order_id: str, table: VerifiedTable, r: RedisDep) -> dict[str, Any]:
+async def get_order(order_id: str, table: OrderVisit, r: RedisDep) -> dict[str, Any]:
     order = await _order_of_table(r, table.id, order_id)
     return {**order.view(), 'timeline': await orders.timeline(r, order_id)}
 
@@ -174,7 +179,7 @@ async def get_order(order_id: str, table: VerifiedTable, r: RedisDep) -> dict[st
 )
 async def order_events(
     order_id: str,
-    table: VerifiedTable,
+    table: OrderVisit,
     r: RedisDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -205,7 +210,7 @@ async def order_events(
     summary='Diner confirms the food was taken off the robot',
     responses=errors(401, 403, 404, 409, 503),
 )
-async def confirm_pickup(order_id: str, table: VerifiedTable, r: RedisDep) -> dict[str, str]:
+async def confirm_pickup(order_id: str, table: OrderVisit, r: RedisDep) -> dict[str, str]:
     await _order_of_table(r, table.id, order_id)
     try:
         await orders.request_pickup(r, table.id, order_id)

@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.console import alert_checks, auth, feed, fleet_board, tickets
+from orchestrator.console import alert_checks, auth, feed, fleet_board, tables, tickets
 from orchestrator.console import operator_actions as actions
 from orchestrator.console.accounts import Operator
 from orchestrator.console.context import ConsoleContext, get_ctx
 from orchestrator.console.fanout import Fanout, Subscription, sse_frame
+from orchestrator.payments import make_provider
 from orchestrator.settings import Settings
 from orchestrator.store import alerts, audit, jobs
 from orchestrator.store import feed as feed_store
@@ -332,3 +333,46 @@ async def price(dish_id: str, body: PriceBody, op: Manager, ctx: Ctx) -> dict[st
 @router.get('/console/api/audit')
 async def audit_log(_: Reader, ctx: Ctx, count: int = 100) -> list[dict[str, str]]:
     return await audit.recent(ctx.redis, max(1, min(count, 1000)))
+
+# -- Tables view (console/tables.py) -----------------------------------------------------
+
+
+@router.get('/console/api/tables')
+async def tables_board(_: Reader, ctx: Ctx) -> list[dict[str, Any]]:
+    return await tables.board(ctx.redis, ctx.config)
+
+
+@router.get('/console/api/tables/{table_id}/bill')
+async def table_bill(table_id: str, _: Reader, ctx: Ctx) -> dict[str, Any]:
+    try:
+        return await tables.table_bill(ctx.redis, ctx.config, table_id)
+    except actions.Refused as e:
+        raise HTTPException(e.status, e.message) from e
+
+
+class SeatBody(BaseModel):
+    party_size: Annotated[int, Field(ge=1, le=tables.MAX_PARTY)]
+
+
+@router.post('/console/api/tables/{table_id}/seat')
+async def seat_table(table_id: str, body: SeatBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx,
+        op,
+        'table.seat',
+        table_id,
+        tables.seat(ctx.redis, ctx.config, table_id, body.party_size, op.name),
+    )
+
+
+@router.post('/console/api/tables/{table_id}/close')
+async def close_table(table_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    return await _act(
+        ctx, op, 'table.close', table_id, tables.close(ctx.redis, ctx.config, table_id, op.name)
+    )
+
+
+@router.post('/console/api/payments/{payment_id}/refund')
+async def refund_payment(payment_id: str, op: Manager, ctx: Ctx) -> dict[str, str]:
+    work = tables.refund(ctx.redis, make_provider(ctx.settings), payment_id, op.name)
+    return await _act(ctx, op, 'payment.refund', payment_id, work)

@@ -1,5 +1,6 @@
 """Simulated diners: parties that arrive, sit, order through the real HTTP API, take their food
-off the robot and leave — all on one accelerated clock.
+off the robot, ask for the bill, split and pay it through the simulated payment provider and
+leave — all on one accelerated clock.
 
 Simulated time runs `speed` times faster than the wall clock from the moment the rush starts;
 it is derived from the wall clock (epoch seconds) so the orders' timeline timestamps convert to
@@ -20,6 +21,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -31,6 +33,10 @@ from orchestrator.store.orders import ARRIVED, FINAL, SERVED
 PROGRESS_EVERY_S = 0.5
 # Characters of the bar; a multiple of 10 (a non-terminal gets a line per tenth).
 BAR_WIDTH = 30
+# Most shares one party splits its bill into.
+MAX_WAYS = 8
+# Wall seconds between two looks at a bill being paid or a table being closed.
+POLL_S = 0.1
 
 
 @dataclass
@@ -73,16 +79,26 @@ class Party:
     error: str | None = None
     pickups: int = 0
     pickups_refused: int = 0
+    # How the party pays: shares (1 = one bill) and how many payments are declined once.
+    ways: int = 1
+    declines_planned: int = 0
+    bill_s: float | None = None
+    paid_s: float | None = None
+    declined: int = 0
+    # The party has left (and its table is free again, if it paid).
+    left: bool = False
 
     @property
     def settled(self) -> bool:
-        """Nothing more will happen to this party's order."""
-        return self.turned_away or self.final_status is not None or self.error is not None
+        """Nothing more will happen to this party."""
+        return self.turned_away or self.left or self.error is not None
 
 
 def plan_parties(scenario: Scenario, cfg: RestaurantConfig) -> list[Party]:
     """Every party of the service, drawn from the scenario with its seed (reproducible)."""
     rng = random.Random(scenario.seed)
+    # Payments draw from their own stream, so that arrivals and orders stay those of the seed.
+    pay_rng = random.Random(scenario.seed + 1)
     dish_ids = list(scenario.popularity)
     weights = [scenario.popularity[d] for d in dish_ids]
     end_s = scenario.duration_min * 60
@@ -98,6 +114,10 @@ def plan_parties(scenario: Scenario, cfg: RestaurantConfig) -> list[Party]:
             size = rng.randint(int(scenario.party_size.min), int(scenario.party_size.max))
             want = size * scenario.dishes_per_guest
             count = max(1, math.floor(want) + (rng.random() < want - math.floor(want)))
+            ways = (
+                min(size, MAX_WAYS) if size > 1 and pay_rng.random() < scenario.split_share else 1
+            )
+            declines = sum(pay_rng.random() < scenario.decline_share for _ in range(ways))
             parties.append(
                 Party(
                     party_id=len(parties) + 1,
@@ -107,6 +127,8 @@ def plan_parties(scenario: Scenario, cfg: RestaurantConfig) -> list[Party]:
                     order_after_s=_draw(rng, scenario.order_after_s),
                     pickup_after_s=_draw(rng, scenario.pickup_after_s),
                     dine_s=_draw(rng, scenario.dine_min) * 60,
+                    ways=ways,
+                    declines_planned=declines,
                 )
             )
     return parties
@@ -202,9 +224,12 @@ class Diners:
                 await self._follow(p)
             if p.served_s is not None:
                 self._lag('leave', await self.clock.sleep_until(p.served_s + p.dine_s))
+                if await self._pay(p):
+                    await self._table_free(p)
         except httpx.HTTPError as e:
             p.error = f'{type(e).__name__}: {e}'
         finally:
+            p.left = True
             await self.host.release(table)
 
     async def _order(self, p: Party) -> None:
@@ -269,6 +294,72 @@ class Diners:
         if resp.status_code != 202:
             p.pickups_refused += 1
 
+    def _table_url(self, p: Party, path: str) -> str:
+        assert p.table_id is not None
+        return f'/api/tables/{self.tokens[p.table_id]}{path}'
+
+    async def _pay(self, p: Party) -> bool:
+        """Ask for the bill, split it evenly if the party does, and pay every share through the
+        simulated provider's page (declined once for the planned payments, then again
+        `retry_after_s` later). True once paid in full."""
+        res = await self.client.post(self._table_url(p, '/bill/request'))
+        if res.status_code != 200:
+            p.error = f'bill refused: HTTP {res.status_code} {res.text[:200]}'
+            return False
+        p.bill_s = self.clock.now()
+        if not res.json()['total']:
+            return False  # nothing to pay (everything cancelled): nobody closes the table
+        if p.ways > 1:
+            split = await self.client.post(
+                self._table_url(p, '/bill/split'), json={'mode': 'even', 'ways': p.ways}
+            )
+            split.raise_for_status()
+        bill = (await self.client.get(self._table_url(p, '/bill'))).json()
+        declines = p.declines_planned
+        for share in [s for s in bill['shares'] if s['status'] == 'open']:
+            while True:
+                decline = declines > 0
+                if not await self._pay_share(p, share['id'], approve=not decline):
+                    return False
+                if not decline:
+                    break
+                declines -= 1
+                p.declined += 1
+                await self.clock.sleep_until(self.clock.now() + self.scenario.retry_after_s)
+        p.paid_s = self.clock.now()
+        return True
+
+    async def _pay_share(self, p: Party, share_id: str, approve: bool) -> bool:
+        """One payment of a share: the phone goes to the checkout page and decides."""
+        res = await self.client.post(
+            self._table_url(p, '/payments'),
+            json={'share_id': share_id},
+            headers={'Idempotency-Key': f'rush-pay-{secrets.token_hex(8)}'},
+        )
+        if res.status_code not in (200, 201):
+            p.error = f'payment refused: HTTP {res.status_code} {res.text[:200]}'
+            return False
+        checkout = urlsplit(res.json()['checkout_url'])
+        form = {k: v[0] for k, v in parse_qs(checkout.query).items()}
+        form['decision'] = 'approve' if approve else 'decline'
+        decided = await self.client.post(checkout.path, data=form)
+        if decided.status_code != 303:
+            p.error = f'checkout failed: HTTP {decided.status_code} {decided.text[:200]}'
+            return False
+        return True
+
+    async def _table_free(self, p: Party) -> None:
+        """The party leaves; the next one sits once the table is closed (paid in full, closed
+        `service.close_after_paid_s` after the last payment)."""
+        wait_s = (self.cfg.service.close_after_paid_s + 60) / self.clock.speed
+        deadline = time.monotonic() + max(wait_s, 5.0)
+        while time.monotonic() < deadline:
+            visit = (await self.client.get(self._table_url(p, '/visit'))).json()
+            if visit['session'] is None:
+                return
+            await asyncio.sleep(POLL_S)
+        p.error = 'the table was not closed after paying in full'
+
     async def _progress(self) -> None:
         while True:
             self._draw_progress()
@@ -281,10 +372,11 @@ class Diners:
         arrived = sum(p.arrive_s <= now_s for p in self.parties)
         ordered = sum(p.order_id is not None for p in self.parties)
         served = sum(p.served_s is not None for p in self.parties)
+        paid = sum(p.paid_s is not None for p in self.parties)
         line = (
             f'\r[{"#" * filled}{"." * (BAR_WIDTH - filled)}] {_hhmm(now_s)}/{_hhmm(total_s)} '
             f'simulated  parties {arrived}/{len(self.parties)}  orders {ordered}  '
-            f'served {served}'
+            f'served {served}  paid {paid}'
         )
         if sys.stderr.isatty():
             print(line, end='\n' if final else '', file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig, ServingRobot
+from orchestrator.rush.bill_report import bill_report, bill_summary
 from orchestrator.rush.diners import Party, SimClock
 from orchestrator.rush.scenario import Scenario, offered_load
 from orchestrator.store import orders as order_store
@@ -265,6 +266,7 @@ async def build_report(
             'distance_m': round(sum(t['distance_m'] for t in trips), 1),
             'list': trips,
         },
+        'bill': await bill_report(r, clock, parties, cfg.restaurant.currency, stats),
         'collisions': collisions,
         'scheduling_jitter_s': {action: stats(v) for action, v in sorted(lags.items())},
         'offered_load_at_peak': {
@@ -319,5 +321,6 @@ def summary(report: dict[str, Any]) -> str:
     lines.append(
         f'  collisions {count}' if count is not None else f'  collisions: {collisions["note"]}'
     )
+    lines += bill_summary(report)
     lines.append(f'  diner scheduling jitter up to {jitter:.1f} simulated s')
     return '\n'.join(lines)

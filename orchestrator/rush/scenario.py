@@ -4,8 +4,10 @@ on the kitchen.
 Scenario YAML (see `seeds/scenarios/`): parties arrive as a Poisson process whose rate changes
 by time of day (`arrivals`), sit at the smallest free table that seats them (or queue at the
 door, leaving after `max_queue_wait_min`), order `dishes_per_guest` dishes each chosen by the
-`popularity` weights, take the food off the robot `pickup_after_s` after it arrives, and leave
-`dine_min` after their food is served. All times are simulated (restaurant) time.
+`popularity` weights, take the food off the robot `pickup_after_s` after it arrives, and
+`dine_min` after their food is served ask for the bill, split it (`split_share` of the parties),
+pay (`decline_share` of the payments declined once and retried) and leave; the next party sits
+once the table is free again. All times are simulated (restaurant) time.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ class Scenario(_Strict):
     pickup_after_s: Span
     dine_min: Span
     max_queue_wait_min: Annotated[float, Field(ge=0)] = 15.0
+    # After eating, each party asks for the bill and pays. This share of the parties of two or
+    # more split it evenly (one share per guest); this share of the payments is declined once
+    # by the simulated provider and paid again `retry_after_s` later.
+    split_share: Annotated[float, Field(ge=0, le=1)] = 0.3
+    decline_share: Annotated[float, Field(ge=0, le=1)] = 0.1
+    retry_after_s: Annotated[float, Field(ge=0, le=3600)] = 20.0
 
     @model_validator(mode='after')
     def _windows(self) -> Scenario:
@@ -84,7 +92,6 @@ class Scenario(_Strict):
         if sum(self.popularity.values()) <= 0:
             raise ValueError('popularity: at least one dish needs a weight above 0')
         return self
-
 
     def check_against(self, cfg: RestaurantConfig) -> None:
         """Raise ValueError naming the field if the scenario does not fit the restaurant."""

@@ -56,6 +56,8 @@ class OrderRecord:
     robot_id: str = ''
     # Came back to the pass (nobody took it): waits for an operator to send it again.
     returned: bool = False
+    # The dining session (visit) it belongs to (store/sessions.py), set by the intake script.
+    session_id: str = ''
 
     @property
     def final(self) -> bool:

@@ -488,3 +488,95 @@ document.addEventListener('DOMContentLoaded', () => {
   setInterval(() => { if (state.snap) tickAges(); }, 1000);
   call('GET', '/me').then((me) => { state.me = me; return load(); }).catch(() => showSignIn());
 });
+
+// ---- Tables view: dining sessions, bills and payments (its own data, polled while shown) ----
+
+const TABLES_POLL_MS = 3000;
+const tablesView = { rows: [], bill: null, billTable: null, timer: null };
+
+async function loadTables() {
+  try {
+    tablesView.rows = await call('GET', '/tables');
+  } catch (e) {
+    toast(`Tables: ${e.message}`, 'error');
+    return;
+  }
+  renderTables();
+  if (tablesView.billTable) loadTableBill(tablesView.billTable);
+}
+
+function renderTables() {
+  $('tables').innerHTML = tablesView.rows.map((t) => {
+    const s = t.session;
+    const detail = s ? `
+      <p>since ${clock(s.opened_at)} (${ago(s.opened_at)})${s.party_size ? ` · party of ${s.party_size}` : ''}</p>
+      <p>${t.orders} order${t.orders === 1 ? '' : 's'} · ${t.food_waiting ? `<b>${t.food_waiting} waiting for food</b>` : 'all food out'}</p>
+      <p>${money(t.paid)} paid of ${money(t.total)}</p>` : '<p class="muted">free</p>';
+    const closable = s && (t.state === 'paid' || t.total === 0);
+    return `<article class="table-card ${esc(t.state)}" data-table="${esc(t.id)}" data-state="${esc(t.state)}">
+      <header><b>${esc(t.name)}</b> <span class="state">${esc(t.state)}</span></header>
+      ${t.staff_calls ? `<p class="calls">${t.staff_calls} staff call${t.staff_calls === 1 ? '' : 's'} (see Alerts)</p>` : ''}
+      ${detail}
+      <div class="buttons">
+        <input type="number" min="1" max="${t.seats * 2}" value="${s && s.party_size ? s.party_size : t.seats}"
+          aria-label="party size at ${esc(t.name)}" data-party-of="${esc(t.id)}">
+        <button class="small" data-action="seat" data-table="${esc(t.id)}">${s ? 'Party size' : 'Seat'}</button>
+        ${s ? `<button class="small" data-action="table-bill" data-table="${esc(t.id)}">Bill</button>` : ''}
+        ${closable ? `<button class="small" data-action="close-table" data-table="${esc(t.id)}">Close</button>` : ''}
+      </div></article>`;
+  }).join('');
+}
+
+async function loadTableBill(tableId) {
+  try {
+    tablesView.bill = await call('GET', `/tables/${tableId}/bill`);
+    tablesView.billTable = tableId;
+  } catch (e) {
+    toast(`Bill: ${e.message}`, 'error');
+    return;
+  }
+  renderTableBill();
+}
+
+function renderTableBill() {
+  const b = tablesView.bill;
+  const box = $('table-bill');
+  box.hidden = !b;
+  if (!b) return;
+  const manager = state.me && state.me.role === 'manager';
+  const lines = b.lines.map((l) => `<tr class="${l.reason ? 'zero' : ''}"><td>${esc(l.name.en)} × ${l.quantity}</td>
+    <td>${money(l.amount)}</td><td class="muted">${esc(l.reason || Object.values(l.options).join(', '))}</td></tr>`).join('');
+  const taxes = [b.service_charge, b.tax].filter((r) => r.percent).map((r) => `<tr><td>${esc(r.name)} ${r.percent}%
+    ${r.inclusive ? '(included)' : ''}</td><td>${money(r.amount)}</td></tr>`).join('');
+  const shares = b.shares.map((s) => `<li>${esc(s.id)} (${esc(s.kind)}) ${money(s.amount)} — ${esc(s.status)}
+    ${s.declined ? `<span class="muted">declined: ${esc(s.declined)}</span>` : ''}</li>`).join('');
+  const pays = b.payments.map((p) => `<li data-payment="${esc(p.id)}">${clock(p.created_at)} ${esc(p.id)} share ${esc(p.share_id)}
+    ${money(p.amount)} — <b>${esc(p.status)}</b>${p.reason ? ` (${esc(p.reason)})` : ''}
+    ${manager && p.status === 'paid' ? `<button class="small danger" data-action="refund" data-payment="${esc(p.id)}">Refund</button>` : ''}</li>`).join('');
+  box.innerHTML = `<h2>Bill · ${esc(tablesView.billTable)}</h2>
+    <table>${lines}<tr><td>Subtotal</td><td>${money(b.subtotal)}</td></tr>${taxes}
+    <tr><td><b>Total</b></td><td><b>${money(b.total)}</b></td></tr></table>
+    <h3>Shares</h3><ul>${shares || '<li class="muted">none</li>'}</ul>
+    <h3>Payments</h3><ul>${pays || '<li class="muted">none</li>'}</ul>
+    ${b.overpaid ? `<p class="error">Overpaid by ${money(b.overpaid)}: refund it.</p>` : ''}`;
+}
+
+Object.assign(actions, {
+  seat: (d) => {
+    const party = Number(document.querySelector(`[data-party-of="${CSS.escape(d.table)}"]`).value);
+    return act(`Seat a party of ${party} at ${d.table}?`, 'POST', `/tables/${d.table}/seat`, { party_size: party }).then(loadTables);
+  },
+  'close-table': (d) => act(`Close ${d.table} (the table is free again)?`, 'POST', `/tables/${d.table}/close`).then(loadTables),
+  'table-bill': (d) => loadTableBill(d.table),
+  refund: (d) => act(`Refund payment ${d.payment}? The money goes back to the diner.`, 'POST', `/payments/${d.payment}/refund`).then(loadTables),
+});
+
+document.addEventListener('click', (ev) => {
+  const tab = ev.target.closest('[data-tab]');
+  if (!tab) return;
+  clearInterval(tablesView.timer);
+  if (tab.dataset.tab === 'tables') {
+    loadTables();
+    tablesView.timer = setInterval(loadTables, TABLES_POLL_MS);
+  }
+});
