@@ -1,0 +1,225 @@
+"""The scheduling policies, the ETA and the capacity bound alone, on crafted snapshots."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.scheduling import (
+    POLICIES,
+    Assignment,
+    CookerView,
+    DishView,
+    OrderSpec,
+    Snapshot,
+    SrptKnobs,
+    capacity_bound,
+    drive_s,
+    eta,
+    get_policy,
+    pass_to_table_s,
+)
+
+STATIONS = ('wok', 'grill', 'fryer', 'noodle')
+
+
+def cooker(robot_id: str, stations: str, capacity: int, free: int | None = None) -> CookerView:
+    return CookerView(
+        robot_id, frozenset(stations.split()), capacity, capacity if free is None else free
+    )
+
+
+def dish(job_id: str, station: str, cook_s: float, arrived_s: float = 0.0) -> DishView:
+    """Job ids are '<order>-<n>', as intake makes them."""
+    return DishView(job_id, job_id.split('-')[0], 't01', station, cook_s, arrived_s)
+
+
+def snap(now_s: float, pending: list[DishView], cookers: list[CookerView]) -> Snapshot:
+    return Snapshot(now_s, tuple(pending), tuple(cookers), {}, STATIONS)
+
+
+def placed(plan: list[Assignment]) -> dict[str, str]:
+    return {a.job_id: a.robot_id for a in plan}
+
+
+def test_the_only_fryer_robot_is_kept_for_the_fryer() -> None:
+    # grill1 only grills; combi1 is the only robot with a fryer.
+    robots = [cooker('grill1', 'grill', 2), cooker('combi1', 'grill fryer', 3)]
+    pending = [dish(f'g{i}-0', 'grill', 300) for i in range(3)]
+    pending += [dish(f'f{i}-0', 'fryer', 300, 1.0) for i in range(3)]
+    # Before: grill dishes go to the least loaded robot, combi1 first, and a fryer dish waits
+    # while grill1 has a free slot.
+    legacy = POLICIES['legacy'](snap(10, pending, robots))
+    assert len(legacy) == 4 and list(placed(legacy).values()).count('grill1') == 1
+    for name in ('srpt', 'srpt-fire'):
+        plan = placed(POLICIES[name](snap(10, pending, robots)))
+        assert len(plan) == 5, name  # every slot busy
+        assert list(plan.values()).count('grill1') == 2, name
+        assert sum(j.startswith('f') for j in plan) == 2, name
+
+
+def test_the_last_station_is_not_starved() -> None:
+    """Stations in config order gave every shared slot to wok and grill dishes; one queue
+    ordered by remaining order work lets a small fryer order through."""
+    robots = [cooker('wok1', 'wok', 2), cooker('wok2', 'wok fryer', 2)]
+    robots.append(cooker('grill1', 'grill fryer', 3))
+    pending = [dish(f'a-{i}', 'wok', 240) for i in range(4)]
+    pending += [dish(f'b-{i}', 'grill', 300) for i in range(3)]
+    pending.append(dish('c-0', 'fryer', 180, 5.0))
+    assert 'c-0' not in placed(POLICIES['legacy'](snap(10, pending, robots)))
+    assert 'c-0' in placed(POLICIES['srpt'](snap(10, pending, robots)))
+
+
+def test_an_order_is_not_interleaved_with_another() -> None:
+    robots = [cooker('wok1', 'wok', 2)]
+    big = [dish(f'a-{i}', 'wok', 240) for i in range(3)]
+    small = [dish('b-0', 'wok', 200, 5.0), dish('b-1', 'wok', 150, 5.0)]
+    plan = placed(POLICIES['srpt'](snap(10, big + small, robots)))
+    assert set(plan) == {'b-0', 'b-1'}  # the order with less work, both its dishes
+    # One slot: the order's longest dish first.
+    robots = [cooker('wok1', 'wok', 1)]
+    assert placed(POLICIES['srpt'](snap(10, small, robots))) == {'b-0': 'wok1'}
+
+
+@pytest.mark.parametrize('age_weight', [0.25, 1.0])
+@pytest.mark.parametrize('lookahead', [0, 2])
+def test_ageing_bounds_the_wait(age_weight: float, lookahead: int) -> None:
+    """A big order waits for smaller ones only until its age makes up for its work (and, with
+    the look-ahead, for the look-ahead's margin)."""
+    robots = [cooker('grill1', 'grill', 1)]
+    big = [dish(f'a-{i}', 'grill', 400) for i in range(3)]  # 1200 s of work, placed at 0
+    policy = get_policy('srpt', age_weight=age_weight, lookahead=lookahead)
+    # Its credit reaches the difference in work (1200 − 300 s) at 900 / age_weight s.
+    waits = [(900 / age_weight - 60, 'b')]
+    margin = SrptKnobs().lookahead_margin_s if lookahead else 0.0
+    waits.append(((900 + margin) / age_weight + 60, 'a'))
+    for now, first in waits:
+        small = [dish('b-0', 'grill', 300, now - 1)]  # just placed
+        (a,) = policy(snap(now, big + small, robots))
+        assert a.job_id.startswith(first), (now, a)
+    # Without ageing the big order waits for as long as smaller ones keep coming.
+    small = [dish('b-0', 'grill', 300, 99_999)]
+    (a,) = get_policy('srpt', age_weight=0)(snap(100_000, big + small, robots))
+    assert a.job_id == 'b-0'
+
+
+def random_snapshot(rng: random.Random) -> Snapshot:
+    cookers = []
+    for i in range(rng.randint(1, 5)):
+        stations = frozenset(rng.sample(STATIONS, rng.randint(1, 2)))
+        capacity = rng.randint(1, 3)
+        free = rng.randint(-1, capacity)
+        busy = tuple(sorted(rng.uniform(0, 400) for _ in range(max(0, capacity - free))))
+        cookers.append(CookerView(f'r{i}', stations, capacity, free, busy, rng.random() > 0.2))
+    pending = []
+    for i in range(rng.randint(0, 25)):
+        order = f'o{rng.randint(0, 6)}'
+        failed = frozenset(c.robot_id for c in cookers if rng.random() < 0.15)
+        pending.append(
+            DishView(
+                f'{order}-{i}',
+                order,
+                't01',
+                rng.choice(STATIONS),
+                rng.choice((60.0, 180.0, 240.0, 420.0)),
+                rng.uniform(0, 300),
+                failed,
+            )
+        )
+    in_flight = {f'o{i}': rng.uniform(300, 900) for i in range(3)}
+    return Snapshot(300.0, tuple(pending), tuple(cookers), in_flight, STATIONS)
+
+
+@pytest.mark.parametrize('name', sorted(POLICIES))
+def test_every_policy_keeps_the_rules(name: str) -> None:
+    """Never more than the free slots, never a robot that cannot cook the station or is
+    unavailable, each dish once, a robot the dish failed on only when no other can take it."""
+    policy, rng = POLICIES[name], random.Random(name)
+    for _ in range(300):
+        s = random_snapshot(rng)
+        plan = policy(s)
+        jobs = {d.job_id: d for d in s.pending}
+        robots = {c.robot_id: c for c in s.cookers}
+        assert len({a.job_id for a in plan}) == len(plan)
+        used: dict[str, int] = {}
+        for a in plan:
+            d, c = jobs[a.job_id], robots[a.robot_id]
+            assert c.available and d.station in c.stations
+            used[c.robot_id] = used.get(c.robot_id, 0) + 1
+        assert all(n <= robots[r].free_slots for r, n in used.items())
+        for a in plan:
+            d = jobs[a.job_id]
+            if a.robot_id in d.failed_on:
+                fresh = [
+                    c
+                    for c in s.cookers
+                    if c.available and d.station in c.stations and c.robot_id not in d.failed_on
+                ]
+                assert all(used.get(c.robot_id, 0) >= c.free_slots for c in fresh)
+
+
+def test_policies_work_conserve() -> None:
+    """A dish that some robot with a free slot can cook is started (no slot left idle)."""
+    rng = random.Random(7)
+    for name, policy in POLICIES.items():
+        for _ in range(200):
+            s = random_snapshot(rng)
+            plan = placed(policy(s))
+            left = {c.robot_id: c.free_slots for c in s.cookers if c.available}
+            for robot_id in plan.values():
+                left[robot_id] -= 1
+            for d in s.pending:
+                if d.job_id not in plan:
+                    able = [c for c in s.cookers if c.robot_id in left and d.station in c.stations]
+                    assert all(left[c.robot_id] <= 0 for c in able), name
+
+
+def test_get_policy() -> None:
+    assert set(POLICIES) == {'legacy', 'fifo', 'srpt', 'srpt-fire'}
+    assert get_policy('fifo') is POLICIES['fifo']
+    with pytest.raises(ValueError, match='unknown policy'):
+        get_policy('lifo')
+    with pytest.raises(ValueError, match='no knobs'):
+        get_policy('fifo', age_weight=1)
+    with pytest.raises(ValueError, match='srpt'):
+        get_policy('srpt', speed=2)
+
+
+def test_eta_plays_the_queue_forward() -> None:
+    robots = [CookerView('wok1', frozenset({'wok'}), 1, 0, (50.0,))]
+    pending = [dish('a-0', 'wok', 100), dish('b-0', 'wok', 200, 1.0), dish('c-0', 'soup', 10)]
+    s = Snapshot(0.0, tuple(pending), tuple(robots), {'z': 50.0}, STATIONS)
+    ready = eta(s, POLICIES['fifo'])
+    assert ready == {'z': 50.0, 'a': 150.0, 'b': 350.0, 'c': math.inf}
+    # srpt takes the order with less work first.
+    assert eta(s, POLICIES['srpt'])['a'] == 150.0
+    # A slot held without a known finish frees at once.
+    robots = [CookerView('wok1', frozenset({'wok'}), 1, 0)]
+    s = Snapshot(0.0, (dish('a-0', 'wok', 100),), tuple(robots), {}, STATIONS)
+    assert eta(s, POLICIES['srpt']) == {'a': 100.0}
+
+
+def test_drive_time() -> None:
+    assert drive_s(10, 1.0, 0.5) == pytest.approx(12.0)  # 2 s up, 8 m cruise, 2 s down
+    assert drive_s(1, 1.0, 0.5) == pytest.approx(2 * math.sqrt(2))  # never at top speed
+
+
+def test_capacity_bound(demo_config: RestaurantConfig) -> None:
+    drive = pass_to_table_s(demo_config)
+    one = OrderSpec('a', 0.0, 't01', (('wok', 240.0), ('drinks', 45.0)), 20.0)
+    bound = capacity_bound([one], demo_config)
+    assert bound.mean_s == pytest.approx(240 + drive['t01'] + 20)
+    assert bound.mean_s == bound.unlimited_mean_s
+    # 40 orders of 4 wok dishes at once: the wok robots (4 slots) must queue them. The pooled
+    # machine (wok, grill and fryer robots: 7 slots) still finishes the k-th order at the
+    # earliest k × 960 / 7 s.
+    many = [OrderSpec(f'o{i}', 0.0, 't01', (('wok', 240.0),) * 4) for i in range(40)]
+    bound = capacity_bound(many, demo_config)
+    pooled = sum(max(240.0, (k + 1) * 960 / 7) for k in range(40)) / 40
+    assert bound.mean_s == pytest.approx(pooled + drive['t01'])
+    assert bound.unlimited_mean_s == pytest.approx(240 + drive['t01'])
+    assert bound.pool == ('fryer', 'grill', 'wok')
+    assert capacity_bound([], demo_config).mean_s == 0

@@ -1,0 +1,103 @@
+"""The offline twin: the rush's diners, fast and deterministic, calibrated, above the bound."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.rush import twin
+from orchestrator.rush.diners import plan_parties
+from orchestrator.rush.scenario import Scenario, load_scenario
+from orchestrator.rush.twin import LATENCIES, compare, run_twin
+
+SCENARIOS = Path(__file__).resolve().parent.parent / 'seeds' / 'scenarios'
+
+
+@pytest.fixture(scope='module')
+def saturday(demo_config: RestaurantConfig) -> Scenario:
+    return load_scenario(SCENARIOS / 'saturday_peak.yaml', demo_config)
+
+
+@pytest.fixture(scope='module')
+def lunch(demo_config: RestaurantConfig) -> Scenario:
+    return load_scenario(SCENARIOS / 'weekday_lunch.yaml', demo_config)
+
+
+def test_the_twin_plays_the_rush_parties(
+    demo_config: RestaurantConfig, saturday: Scenario
+) -> None:
+    for seed in (40, 3):
+        scenario = saturday.model_copy(update={'seed': seed})
+        real = plan_parties(scenario, demo_config)
+        mine = twin.plan_parties(scenario)
+        assert [
+            (p.size, p.arrive_s, p.dishes, p.order_after_s, p.pickup_after_s, p.dine_s)
+            for p in real
+        ] == [
+            (p.size, p.arrive_s, p.dishes, p.order_after_s, p.pickup_after_s, p.dine_s)
+            for p in mine
+        ]
+
+
+def test_a_saturday_is_fast_and_deterministic(
+    demo_config: RestaurantConfig, saturday: Scenario
+) -> None:
+    started = time.perf_counter()
+    first = run_twin(demo_config, saturday, 'srpt')
+    assert time.perf_counter() - started < 5
+    assert first == run_twin(demo_config, saturday, 'srpt')
+    assert first != run_twin(demo_config, saturday, 'srpt', seed=41)
+    assert first['orders']['served'] == first['orders']['placed'] == 37
+    assert first['orders']['dishes'] == 186
+
+
+@pytest.mark.parametrize('name', ['saturday', 'lunch'])
+def test_the_capacity_bound_is_below_every_policy(
+    demo_config: RestaurantConfig, name: str, request: pytest.FixtureRequest
+) -> None:
+    scenario = request.getfixturevalue(name)
+    for policy in ('srpt', 'fifo'):
+        for seed in (scenario.seed, 5):
+            for latency in ('ideal', 'rush-at-result'):
+                r = run_twin(demo_config, scenario, policy, seed, LATENCIES[latency])
+                bound = r['capacity_bound_ticket_s']
+                assert r['lower_bound_ticket_s']['mean'] <= bound <= r['ticket_s']['mean']
+
+
+# `robodine rush` (legacy dispatcher, sim driver, 60×) on the development VM: Saturday peak
+# seed 40, two runs, mean ticket 640 s and 626 s; weekday lunch seed 1, 324 s.
+REAL_MEAN_S = {'saturday': 633.0, 'lunch': 324.0}
+
+
+@pytest.mark.parametrize('name', ['saturday', 'lunch'])
+def test_calibrated_against_the_rush(
+    demo_config: RestaurantConfig, name: str, request: pytest.FixtureRequest
+) -> None:
+    r = run_twin(
+        demo_config, request.getfixturevalue(name), 'legacy', None, LATENCIES['rush-today']
+    )
+    assert r['ticket_s']['mean'] == pytest.approx(REAL_MEAN_S[name], rel=0.1)
+
+
+def test_report_numbers(demo_config: RestaurantConfig, saturday: Scenario) -> None:
+    r = run_twin(demo_config, saturday, 'srpt-fire', age_weight=0.5)
+    assert r['policy'] == 'srpt-fire' and r['knobs'] == {'age_weight': 0.5}
+    assert set(r['start_wait_s']) == {'wok', 'grill', 'fryer', 'noodle', 'drinks', 'dessert'}
+    assert r['pass_wait_s']['n'] == 37 and r['dish_hold_s']['n'] == 186
+    assert r['pass_wait_s']['mean'] >= r['dispatch_wait_s']['mean'] > 0
+    assert r['eta_error_s']['n'] == 37
+    assert 1 <= r['trips']['trays_per_trip'] <= 4
+    cooked = sum(v.get('dishes_cooked', 0) for v in r['robots'].values())
+    assert cooked == 186
+    assert all(0 < v['utilization'] < 1 for v in r['robots'].values())
+
+
+def test_compare(demo_config: RestaurantConfig, lunch: Scenario) -> None:
+    rows = compare(demo_config, lunch, ['legacy', 'fifo', 'srpt'], [1, 2])
+    assert [r.policy for r in rows] == ['legacy', 'fifo', 'srpt']
+    fifo = rows[1]
+    assert fifo.to_fifo == fifo.p95_to_fifo == 1.0
+    assert all(r.seeds == 2 and r.to_bound >= 1 for r in rows)
