@@ -166,6 +166,8 @@ def start_restaurant(
     data_dir = data_dir.resolve()
     env = ros_env()
     env['ROBODINE_TIME_SCALE'] = str(time_scale)
+    # A demo: `serve` accepts the demo table key (up_command says so loudly).
+    env['ROBODINE_DEMO'] = '1'
     rest = Restaurant(data_dir, env)
     if redis_url is None:
         rest.redis_server = RedisServer(data_dir / 'redis').start()
@@ -271,6 +273,13 @@ def up_command(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     base = f'http://{args.host}:{args.port}'
+    if settings.uses_demo_key():
+        print(
+            '*** DEMO: table codes are signed with the demo key published with robodine; '
+            'anyone can forge them. For a real restaurant: `robodine keys new`. ***',
+            file=sys.stderr,
+            flush=True,
+        )
     print(
         f'starting {cfg.restaurant.name.en}: data in {args.data_dir}, time scale '
         f'{args.time_scale:g}, {args.driver} driver',

@@ -22,6 +22,7 @@ HANDLERS = {
     'up': 'orchestrator.bringup:up_command',
     'dispatcher': 'orchestrator.dispatch.service:dispatcher_command',
     'qr': 'table_qr.sheet:qr_command',
+    'keys': 'table_qr.keys:keys_command',
     'config': 'orchestrator.cli:config_check_command',
     'operator': 'orchestrator.console.accounts:operator_command',
     'rush': 'orchestrator.rush.runner:rush_command',
@@ -59,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
             f'ROBODINE_TIME_SCALE, {settings.time_scale:g})',
         )
 
+    def demo_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            '--demo',
+            action='store_true',
+            default=settings.demo,
+            help='allow the demo table key published with robodine (default: ROBODINE_DEMO)',
+        )
+
     def driver_arg(sp: argparse.ArgumentParser, help: str) -> None:
         sp.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim', help=help)
 
@@ -72,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         action='store_true',
         help='also run the dispatcher (needs ROS 2) inside this process',
     )
+    demo_arg(s)
 
     s = sub.add_parser('up', help='the whole restaurant: Redis, orchestrator, robots')
     config_arg(s)
@@ -96,6 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(s)
     s.add_argument('--base-url', required=True, help='public base URL, e.g. https://dine.example')
     s.add_argument('--out', type=Path, required=True, help='output directory')
+    demo_arg(s)
+
+    s = sub.add_parser('keys', help='table keys (ROBODINE_TABLE_KEYS)')
+    ks = s.add_subparsers(dest='keys_command', required=True, metavar='ACTION')
+    k = ks.add_parser('new', help='print a new ROBODINE_TABLE_KEYS value (JSON)')
+    k.add_argument(
+        '--rotate',
+        action='store_true',
+        help='put a new key first and keep the current ones (codes already printed still work)',
+    )
+
+    s = sub.add_parser('robots', help="the robots' ROS 2 keys")
+    rs = s.add_subparsers(dest='robots_command', required=True, metavar='ACTION')
+    k = rs.add_parser('keys', help='create a key for every robot of the config that has none')
+    config_arg(k)
+    k.add_argument(
+        '--key-dir',
+        type=Path,
+        default=settings.robot_key_dir,
+        help=f'default: ROBODINE_ROBOT_KEY_DIR, {settings.robot_key_dir}',
+    )
 
     s = sub.add_parser('config', help='check a restaurant config')
     cs = s.add_subparsers(dest='config_command', required=True, metavar='ACTION')

@@ -11,6 +11,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / 'seeds' / 'restaurant.yaml'
+# Published in this repository: anyone can sign a table code with it.
+DEMO_TABLE_KEY = 'robodine-demo-secret-change-me'
+DEMO_KEY_REFUSED = (
+    'error: ROBODINE_TABLE_KEYS is the demo key published with robodine: anyone could sign a '
+    'table code for your restaurant. Generate one with `robodine keys new` and set '
+    'ROBODINE_TABLE_KEYS, or pass --demo (ROBODINE_DEMO=1) for a demo.'
+)
 
 
 class OperatorSeed(BaseModel):
@@ -30,12 +37,12 @@ class Settings(BaseSettings):
     base_url: str = 'http://127.0.0.1:8000'
     # HMAC keys for table tokens, by key id; the first is used to sign, all verify.
     table_keys: dict[str, SecretStr] = Field(
-        default_factory=lambda: {'k1': SecretStr('robodine-demo-secret-change-me')}
+        default_factory=lambda: {'k1': SecretStr(DEMO_TABLE_KEY)}
     )
+    # Allow `serve` and `qr` to run with the demo table key published in this repository.
+    demo: bool = False
     # Table tokens refused even though their signature is valid (lost or replaced codes).
     revoked_tokens: set[str] = Field(default_factory=set)
-    # Secret for operator session cookies and CSRF tokens.
-    session_secret: SecretStr = SecretStr('robodine-demo-session-secret-change-me')
     # Console accounts from configuration, by name (`robodine operator add` stores them in Redis).
     operators: dict[str, OperatorSeed] = Field(default_factory=dict)
     # How long a console sign-in lasts without activity.
@@ -49,9 +56,53 @@ class Settings(BaseSettings):
     dispatcher_enabled: bool = False
     # Serve the operator console (and its feed reader) from this process.
     console_enabled: bool = True
+    # Redis connections of the API process (one pool, shared by every request); a request waits
+    # up to `redis_pool_timeout_s` for a free one, then answers 503. Replies slower than
+    # `redis_socket_timeout_s` count as Redis being down.
+    redis_max_connections: int = Field(default=64, ge=4, le=10_000)
+    redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    redis_socket_timeout_s: float = Field(default=10.0, gt=2, le=300)
+    # uvicorn: connections served at once (beyond it: 503) and the listen backlog.
+    http_limit_concurrency: int = Field(default=4096, ge=16)
+    http_backlog: int = Field(default=2048, ge=16)
+    # Open live streams (order status, menu) allowed per table and per client address (429
+    # beyond). Behind a NAT every phone of the restaurant may share one address: raise it then.
+    streams_per_table: int = Field(default=32, ge=1)
+    streams_per_address: int = Field(default=256, ge=1)
+    # Console sign-ins: argon2 checks running at once (in worker threads), and failed attempts
+    # allowed per window per client address and per (name, address).
+    login_verify_concurrency: int = Field(default=2, ge=1, le=64)
+    login_fails_per_address: int = Field(default=20, ge=1)
+    login_fails_per_name_address: int = Field(default=5, ge=1)
+    login_fail_window_s: int = Field(default=300, ge=10)
+    # ROS 2 of the dispatcher and the robots (README "Security → ROS 2"): the DDS domain (unset:
+    # the environment's ROS_DOMAIN_ID, else 0; `robodine up` picks a private one), how far
+    # discovery reaches (ROS_AUTOMATIC_DISCOVERY_RANGE: localhost = this machine only, subnet =
+    # the restaurant LAN) and the peers to find beyond it (ROS_STATIC_PEERS).
+    ros_domain_id: int | None = Field(default=None, ge=0, le=232)
+    ros_discovery: Literal['localhost', 'subnet', 'off', 'system_default'] = 'localhost'
+    ros_static_peers: list[str] = Field(default_factory=list)
+    # The robots' keys (`robodine robots keys`): the dispatcher reads every `<robot_id>.key`.
+    robot_key_dir: Path = Path('var/robot_keys')
     # Log lines as JSON objects instead of text.
     log_json: bool = False
     log_level: str = 'INFO'
+
+    def ros_environment(self) -> dict[str, str]:
+        """The ROS 2 environment variables every robodine process on the domain shares."""
+        env = {'ROS_AUTOMATIC_DISCOVERY_RANGE': self.ros_discovery.upper()}
+        if self.ros_domain_id is not None:
+            env['ROS_DOMAIN_ID'] = str(self.ros_domain_id)
+        if self.ros_static_peers:
+            env['ROS_STATIC_PEERS'] = ';'.join(self.ros_static_peers)
+        return env
+
+    def uses_demo_key(self) -> bool:
+        return any(k.get_secret_value() == DEMO_TABLE_KEY for k in self.table_keys.values())
+
+    def refuses_demo_key(self, demo_flag: bool) -> bool:
+        """The demo table key is in use without --demo (DEMO_KEY_REFUSED says why)."""
+        return self.uses_demo_key() and not (demo_flag or self.demo)
 
 
 @lru_cache

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import csv
 import html
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import segno
 
 from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
-from orchestrator.settings import Settings
+from orchestrator.settings import DEMO_KEY_REFUSED, Settings
 from table_qr.tokens import sign, table_url
 
 # Module size of the files (pixels for the PNG, user units for the SVG); the sheet scales.
@@ -83,7 +84,11 @@ def qr_command(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f'error: {e}')
         return 1
-    codes = table_codes(cfg, Settings(), args.base_url)
+    settings = Settings()
+    if settings.refuses_demo_key(args.demo):
+        print(DEMO_KEY_REFUSED, file=sys.stderr)
+        return 1
+    codes = table_codes(cfg, settings, args.base_url)
     write_codes(cfg, codes, args.out)
     print(f'{len(codes)} table codes written to {args.out} (sheet.html, tables.csv)')
     return 0

@@ -64,7 +64,9 @@ def verify(
     secret = keys.get(key_id)
     if secret is None:
         raise TokenError(401, 'table code is not valid (unknown signing key)')
-    if not hmac.compare_digest(sig, _signature(secret, key_id, rid, table_id)):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a 500, before).
+    expected = _signature(secret, key_id, rid, table_id)
+    if not hmac.compare_digest(sig.encode(), expected.encode()):
         raise TokenError(401, 'table code is not valid (bad signature)')
     if rid != restaurant_id:
         raise TokenError(401, 'table code belongs to another restaurant')

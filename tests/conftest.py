@@ -17,6 +17,8 @@ from orchestrator.settings import DEFAULT_CONFIG
 # Each test run gets its own DDS domain on loopback, so parallel runs never see each other.
 os.environ.setdefault('ROS_DOMAIN_ID', str(10 + os.getpid() % 90))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+# Tests sign table codes with the demo key: `serve` and `qr` must accept it here.
+os.environ.setdefault('ROBODINE_DEMO', '1')
 
 
 @pytest.fixture(scope='session')

@@ -284,6 +284,8 @@ def tampered(token: str) -> str:
         ('garbage', 401, 'malformed'),
         ('k1.demo.t01.' + 'A' * 22, 401, 'signature'),
         (tampered(T01), 401, 'signature'),
+        # Not ASCII: compared as bytes, refused like any other forgery (was a 500).
+        (T01[:-1] + 'é', 401, 'signature'),
         (T01.replace('.t01.', '.t02.'), 401, 'signature'),
         (T01.replace('k1.', 'k9.', 1), 401, 'unknown signing key'),
         (token_for('t01', Settings()).replace('demo', 'other'), 401, 'signature'),
@@ -297,6 +299,7 @@ async def test_forged_or_tampered_tokens_are_refused_everywhere(
         await client.get(f'/api/tables/{token}/orders'),
         await client.get(f'/api/tables/{token}/orders/o123'),
         await client.post(f'/api/tables/{token}/orders/o123/pickup'),
+        await client.get(f'/api/tables/{token}/orders/o123/events'),
     ):
         assert res.status_code == status, res.text
         assert words in res.json()['detail']

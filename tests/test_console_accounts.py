@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.console.accounts import Operator, add_operator, authenticate, hasher
+from orchestrator.console.accounts import Operator, Verifier, add_operator, authenticate, hasher
 from orchestrator.settings import OperatorSeed, Settings
 
 
@@ -42,10 +42,10 @@ async def test_operator_add_stores_an_argon2_hash(redis_url: str, aredis: Redis)
     assert stored['role'] == 'manager' and stored['password_hash'].startswith('$argon2')
     assert 's3cret' not in str(stored)
     settings = Settings(redis_url=redis_url)
-    assert await authenticate(aredis, settings, 'ana', 's3cret-enough') == Operator(
+    assert await authenticate(aredis, settings, Verifier(1), 'ana', 's3cret-enough') == Operator(
         'ana', 'manager'
     )
-    assert await authenticate(aredis, settings, 'ana', 'wrong-password') is None
+    assert await authenticate(aredis, settings, Verifier(1), 'ana', 'wrong-password') is None
     out = robodine(
         'operator',
         'add',
@@ -56,9 +56,9 @@ async def test_operator_add_stores_an_argon2_hash(redis_url: str, aredis: Redis)
         stdin='another-password\n',
     )
     assert out.stdout.strip() == 'updated operator ana'
-    assert await authenticate(aredis, settings, 'ana', 'another-password') == Operator(
-        'ana', 'operator'
-    )
+    assert await authenticate(
+        aredis, settings, Verifier(1), 'ana', 'another-password'
+    ) == Operator('ana', 'operator')
 
 
 @pytest.mark.parametrize(
@@ -99,11 +99,11 @@ def test_operator_add_says_when_redis_is_unreachable() -> None:
 async def test_configured_accounts_and_redis_accounts(aredis: Redis, redis_url: str) -> None:
     seed = OperatorSeed(role='manager', password_hash=SecretStr(hasher.hash('from-config-1')))
     settings = Settings(redis_url=redis_url, operators={'boss': seed})
-    assert await authenticate(aredis, settings, 'boss', 'from-config-1') == Operator(
+    assert await authenticate(aredis, settings, Verifier(1), 'boss', 'from-config-1') == Operator(
         'boss', 'manager'
     )
-    assert await authenticate(aredis, settings, 'nobody', 'from-config-1') is None
+    assert await authenticate(aredis, settings, Verifier(1), 'nobody', 'from-config-1') is None
     # A password set with the CLI replaces the configured one.
     await add_operator(aredis, 'boss', 'from-redis-22', 'manager')
-    assert await authenticate(aredis, settings, 'boss', 'from-config-1') is None
-    assert await authenticate(aredis, settings, 'boss', 'from-redis-22') is not None
+    assert await authenticate(aredis, settings, Verifier(1), 'boss', 'from-config-1') is None
+    assert await authenticate(aredis, settings, Verifier(1), 'boss', 'from-redis-22') is not None

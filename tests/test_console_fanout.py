@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from api_helpers import uvicorn_server
+from console_support import PASSWORD
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
-from orchestrator.console.fanout import RESYNC, Fanout, Subscription
+from orchestrator.feed_reader import RESYNC, Fanout, Subscription
 from orchestrator.store.feed import entry_fields, event
-from tests.api_helpers import uvicorn_server
-from tests.console_support import PASSWORD
 
 CONSOLES = 60
 

@@ -37,6 +37,8 @@ def test_sign_and_verify_with_rotation() -> None:
         (lambda t: t + '.x', 401, 'malformed'),
         (lambda t: t.replace('k2.', '.', 1), 401, 'malformed'),
         (lambda t: '', 401, 'malformed'),
+        (lambda t: t[:-1] + 'é', 401, 'bad signature'),
+        (lambda t: t.replace('.t07.', '.t０7.'), 401, 'bad signature'),
     ],
 )
 def test_tampered_tokens_are_refused(mangle, status: int, words: str) -> None:

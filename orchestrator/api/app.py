@@ -14,12 +14,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from orchestrator.api import (
     auto_close,
     errors,
+    live,
+    openapi,
     routes_bill,
     routes_diner,
     routes_health,
@@ -31,7 +33,9 @@ from orchestrator.api.context import AppContext
 from orchestrator.api.limits import BodyLimit
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.console import routes as console
+from orchestrator.console.feed import console_transform
 from orchestrator.dispatch.service import app_service as dispatcher_service
+from orchestrator.feed_reader import Fanout
 from orchestrator.metrics import Metrics
 from orchestrator.payments import make_provider
 from orchestrator.pricing import MAX_BODY_BYTES
@@ -44,16 +48,41 @@ WEB_DIR = Path(str(resources.files('orchestrator').joinpath('web')))
 REDIS_CONNECT_TIMEOUT_S = 2.0
 
 
+def redis_client(settings: Settings) -> Redis:
+    """The process's one Redis pool, sized explicitly: a request waits for a free connection
+    (up to `redis_pool_timeout_s`) instead of failing the moment the pool is busy."""
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_timeout_s,
+        decode_responses=True,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=settings.redis_socket_timeout_s,
+    )
+    return Redis.from_pool(pool)
+
+
 def create_app(
     settings: Settings | None = None, *, config: RestaurantConfig | None = None
 ) -> FastAPI:
     settings = settings or get_settings()
     cfg = config or load_restaurant(settings.config_path)
-    r = Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S
+    r = redis_client(settings)
+    # One feed reader serves every live stream of the process: consoles, menus, order status.
+    fanout = Fanout(
+        r,
+        transform=console_transform(r, cfg)
+        if settings.console_enabled
+        else live.menu_transform(r, cfg),
     )
     ctx = AppContext(
-        settings=settings, config=cfg, redis=r, intake=Intake(r, cfg), metrics=Metrics()
+        settings=settings,
+        config=cfg,
+        redis=r,
+        intake=Intake(r, cfg),
+        metrics=Metrics(),
+        fanout=fanout,
+        streams=live.StreamLimits(settings.streams_per_table, settings.streams_per_address),
     )
 
     @asynccontextmanager
@@ -64,10 +93,12 @@ def create_app(
             # Not fatal: /readyz says so, and intake creates the groups once Redis is back.
             log.warning('redis not reachable at startup: %s', e)
         async with AsyncExitStack() as stack:
+            await fanout.start()
+            stack.push_async_callback(fanout.stop)
             await stack.enter_async_context(auto_close.running(ctx))
             if settings.console_enabled:
                 app.state.console = await stack.enter_async_context(
-                    console.service(r, settings, cfg)
+                    console.service(r, settings, cfg, fanout)
                 )
             if settings.dispatcher_enabled:
                 await stack.enter_async_context(dispatcher_service(settings, cfg))
@@ -84,8 +115,9 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.payments = make_provider(settings)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, path_prefix='/api/tables/')
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     errors.install(app)
+    openapi.install(app, cfg)
     # Orders first: routes are matched in order, and placing an order is the hot path.
     for router in (
         routes_orders.router,

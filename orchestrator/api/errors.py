@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from table_qr.tokens import TokenError
 
@@ -50,6 +51,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, e: ApiError) -> JSONResponse:
         return error_response(request, e.status, e.detail, e.reason, e.field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        # The console's refusals and the framework's own (404, 405): the same body as ours.
+        response = error_response(request, e.status_code, str(e.detail), f'http_{e.status_code}')
+        response.headers.update(e.headers or {})
+        return response
 
     @app.exception_handler(TokenError)
     async def _token(request: Request, e: TokenError) -> JSONResponse:

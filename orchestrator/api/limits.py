@@ -8,21 +8,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimit:
-    """Pure ASGI middleware: bodies over `max_bytes` under `path_prefix` get a 413.
+    """Pure ASGI middleware: request bodies over `max_bytes` get a 413, on every route.
 
     The declared Content-Length is checked first; a chunked body is read up to the limit and
     handed on only if it fits, so the handler never sees a truncated body.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, path_prefix: str) -> None:
-        self.app, self.max_bytes, self.prefix = app, max_bytes, path_prefix
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope['type'] != 'http'
-            or scope['method'] not in ('POST', 'PUT', 'PATCH')
-            or not scope['path'].startswith(self.prefix)
-        ):
+        if scope['type'] != 'http':
             await self.app(scope, receive, send)
             return
         length = dict(scope['headers']).get(b'content-length')

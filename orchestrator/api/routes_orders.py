@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -23,6 +21,7 @@ from orchestrator.api.deps import (
     idempotency_key,
 )
 from orchestrator.api.errors import ApiError
+from orchestrator.api.live import LiveResponse, client_address, order_frames, valid_stream_id
 from orchestrator.api.schemas import OrderDetail, OrderOut, OrderState, PickupOut, errors
 from orchestrator.api.visits import DinerVisit, OrderVisit, caller, session_refusal
 from orchestrator.logs import order_id_var
@@ -32,9 +31,6 @@ from orchestrator.store.orders import OrderRecord
 
 router = APIRouter(prefix='/api/tables/{token}/orders', tags=['orders'])
 
-STREAM_ID = re.compile(r'^\d+(-\d+)?$')
-# An idle SSE connection gets a comment this often, so proxies keep it and dead clients show.
-SSE_KEEPALIVE_MS = 15_000
 JSON = 'application/json'
 
 
@@ -174,33 +170,24 @@ async def get_order(order_id: str, table: OrderVisit, r: RedisDep) -> dict[str, 
             'entry id, send it back as Last-Event-ID to resume; the stream '
             'ends after a final status (served, cancelled, failed)',
         },
-        **errors(401, 403, 404, 503),
+        **errors(401, 403, 404, 429, 503),
     },
 )
 async def order_events(
     order_id: str,
     table: OrderVisit,
-    r: RedisDep,
+    request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
-    await _order_of_table(r, table.id, order_id)
-    start = last_event_id if last_event_id and STREAM_ID.match(last_event_id) else '0-0'
-
-    async def stream() -> AsyncIterator[str]:
-        yield 'retry: 2000\n\n'
-        async for item in orders.events(r, order_id, start, SSE_KEEPALIVE_MS):
-            if item is None:
-                yield ': keepalive\n\n'
-                continue
-            entry_id, fields = item
-            data = json.dumps(orders.event_view(entry_id, fields), ensure_ascii=False)
-            yield f'id: {entry_id}\ndata: {data}\n\n'
-
-    return StreamingResponse(
-        stream(),
-        media_type='text/event-stream',
-        headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'},
-    )
+) -> LiveResponse:
+    ctx: AppContext = request.app.state.ctx
+    release = ctx.streams.acquire(client_address(request), table.id)
+    try:
+        order = await _order_of_table(ctx.redis, table.id, order_id)
+    except BaseException:
+        release()
+        raise
+    after = last_event_id if last_event_id and valid_stream_id(last_event_id) else '0-0'
+    return LiveResponse(order_frames(ctx.redis, ctx.fanout, order, after), release)
 
 
 @router.post(

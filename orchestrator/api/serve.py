@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
+import redis
 import uvicorn
 
-from orchestrator.api.app import create_app
+from orchestrator.api.app import REDIS_CONNECT_TIMEOUT_S, create_app
 from orchestrator.logs import setup_logging
-from orchestrator.settings import get_settings
+from orchestrator.settings import DEMO_KEY_REFUSED, Settings, get_settings
+from orchestrator.store.server import durability_sync
+
+log = logging.getLogger(__name__)
+
+
+def check_redis(settings: Settings) -> bool:
+    """Warn about a Redis that may lose acknowledged orders; False (after saying why) if it
+    may evict them. A Redis that does not answer yet is not fatal: /readyz says so."""
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S
+    )
+    try:
+        found = durability_sync(client)
+    except redis.RedisError as e:
+        log.warning('redis not reachable at startup (%s): its durability is checked by /readyz', e)
+        return True
+    finally:
+        client.close()
+    if found.evicts:
+        print(f'error: Redis at {settings.redis_url}: {found.warnings()[0]}', file=sys.stderr)
+        return False
+    for warning in found.warnings():
+        log.warning('redis at %s: %s', settings.redis_url, warning)
+    return True
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -18,6 +45,11 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.with_dispatcher:
         settings = settings.model_copy(update={'dispatcher_enabled': True})
     setup_logging(settings.log_level, settings.log_json)
+    if settings.refuses_demo_key(args.demo):
+        print(DEMO_KEY_REFUSED, file=sys.stderr)
+        return 1
+    if not check_redis(settings):
+        return 1
     app = create_app(settings)
     # log_config=None keeps the handlers set up above (JSON or text) for uvicorn's loggers too.
     uvicorn.run(
@@ -27,5 +59,7 @@ def serve_command(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        limit_concurrency=settings.http_limit_concurrency,
+        backlog=settings.http_backlog,
     )
     return 0

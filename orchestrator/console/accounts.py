@@ -8,6 +8,7 @@ password changed with the CLI takes effect without a redeploy.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import re
 import sys
@@ -60,7 +61,43 @@ async def add_operator(r: Redis, name: str, password: str, role: str = 'operator
     await accounts.save_account(r, name, new_account(password, role))
 
 
-async def authenticate(r: Redis, settings: Settings, name: str, password: str) -> Operator | None:
+class VerifierBusy(Exception):
+    """Too many sign-ins are waiting for a password check already."""
+
+
+def _matches(pw_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(pw_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class Verifier:
+    """Runs argon2 checks (~0.1 s of CPU each) in worker threads, at most `concurrency` at
+    once: the event loop, which also takes orders and renews job leases, never waits for one.
+    Beyond `concurrency * QUEUE_FACTOR` waiting checks a sign-in is refused (VerifierBusy)."""
+
+    QUEUE_FACTOR = 8
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = asyncio.Semaphore(concurrency)
+        self.max_waiting = concurrency * self.QUEUE_FACTOR
+        self.waiting = 0
+
+    async def matches(self, pw_hash: str, password: str) -> bool:
+        if self.waiting >= self.max_waiting:
+            raise VerifierBusy
+        self.waiting += 1
+        try:
+            async with self.slots:
+                return await asyncio.to_thread(_matches, pw_hash, password)
+        finally:
+            self.waiting -= 1
+
+
+async def authenticate(
+    r: Redis, settings: Settings, verifier: Verifier, name: str, password: str
+) -> Operator | None:
     """The operator if the password matches, else None (same cost either way)."""
     stored = await accounts.get_account(r, name) if NAME_RE.match(name) else None
     if stored is not None:
@@ -70,9 +107,7 @@ async def authenticate(r: Redis, settings: Settings, name: str, password: str) -
         pw_hash, role = seed.password_hash.get_secret_value(), seed.role
     else:
         pw_hash, role = _DUMMY_HASH, ''
-    try:
-        hasher.verify(pw_hash, password)
-    except (VerificationError, InvalidHashError):
+    if not await verifier.matches(pw_hash, password):
         return None
     return Operator(name, role) if role in ROLES else None
 

@@ -2,8 +2,8 @@
 
 A session is `rd:session:{sid}` (JSON: name, role, csrf token) whose TTL slides with use. The
 CSRF token is bound to the session and must come back in the `X-CSRF-Token` header of every
-state-changing call; the cookie alone never authorises a change. Failed sign-ins are counted per
-name and per client address and refused for a while past a limit.
+state-changing call; the cookie alone never authorises a change. Sign-in attempts are counted
+per client address and per name at an address, and refused for a while past a limit.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
 
-from orchestrator.console.accounts import Operator, authenticate
+from orchestrator.console.accounts import Operator, VerifierBusy, authenticate
 from orchestrator.console.context import ConsoleContext, get_ctx
 from orchestrator.store import accounts, audit
 
 COOKIE = 'rd_console'
 COOKIE_PATH = '/console'
 CSRF_HEADER = 'X-CSRF-Token'
-# Failed sign-ins allowed per window, per operator name and per client address.
-MAX_FAILS_PER_NAME = 5
-MAX_FAILS_PER_ADDR = 20
-FAIL_WINDOW_S = 300
 # Ways a diner's table token reaches the API; they never open the console.
 TABLE_TOKEN_PARAMS = ('t', 'token')
 TABLE_TOKEN_HEADERS = ('authorization', 'x-table-token')
@@ -100,40 +96,72 @@ def client_addr(request: Request) -> str:
 async def sign_in(
     ctx: ConsoleContext, request: Request, response: Response, name: str, password: str
 ) -> Session:
+    """Check a name and password and open a session.
+
+    The attempt is counted first, per client address and per (name, address), and refused
+    without a password check past either limit: a burst of guesses costs at most the limit in
+    argon2 work, and guesses from elsewhere never lock an operator out of their own address.
+    Refusals are audited once per window and subject, not once per attempt, so a flood
+    cannot push the real history out of the capped audit stream.
+    """
+    s, r = ctx.settings, ctx.redis
     addr = client_addr(request)
-    subjects = [f'name:{name}', f'addr:{addr}']
-    (by_name, name_left), (by_addr, addr_left) = await accounts.failures(ctx.redis, subjects)
-    if by_name >= MAX_FAILS_PER_NAME or by_addr >= MAX_FAILS_PER_ADDR:
-        wait = name_left if by_name >= MAX_FAILS_PER_NAME else addr_left
-        await audit.record(ctx.redis, name, 'sign-in', addr, 'refused: too many attempts')
+    subjects = [f'addr:{addr}', f'name:{name}@{addr}']
+    window = s.login_fail_window_s
+    (by_addr, addr_left), (by_name, name_left) = await accounts.count_attempt(r, subjects, window)
+    over_addr, over_name = (
+        by_addr - s.login_fails_per_address,
+        by_name - s.login_fails_per_name_address,
+    )
+    if over_addr > 0 or over_name > 0:
+        wait = max(addr_left if over_addr > 0 else 0, name_left if over_name > 0 else 0)
+        if over_addr == 1 or over_name == 1:
+            who = 'this address' if over_addr == 1 else f'{name!r} from this address'
+            await audit.record(
+                r,
+                name,
+                'sign-in',
+                addr,
+                f'refused: too many failed sign-ins for {who}; further attempts refused for '
+                f'{wait} s without a log entry each',
+            )
         raise HTTPException(
             429,
             f'too many failed sign-ins; try again in {wait} s',
             headers={'Retry-After': str(wait)},
         )
-    op = await authenticate(ctx.redis, ctx.settings, name, password)
+    try:
+        op = await authenticate(r, s, ctx.verifier, name, password)
+    except VerifierBusy as e:
+        raise HTTPException(
+            503, 'sign-in is busy; try again in a few seconds', headers={'Retry-After': '5'}
+        ) from e
     if op is None:
-        await accounts.count_failure(ctx.redis, subjects, FAIL_WINDOW_S)
-        await audit.record(ctx.redis, name, 'sign-in', addr, 'refused: wrong name or password')
+        if by_addr == 1:
+            await audit.record(
+                r,
+                name,
+                'sign-in',
+                addr,
+                'refused: wrong name or password (further failures from this address are '
+                f'only counted for {addr_left} s)',
+            )
         raise HTTPException(401, 'wrong name or password')
-    await accounts.forget_failures(ctx.redis, subjects[0])
+    await accounts.forgive_attempt(r, subjects[0], subjects[1], window)
     session = Session(secrets.token_urlsafe(32), op, secrets.token_urlsafe(32))
     await accounts.create_session(
-        ctx.redis,
-        session.sid,
-        accounts.SessionRecord(op.name, op.role, session.csrf),
-        ctx.settings.session_ttl_s,
+        r, session.sid, accounts.SessionRecord(op.name, op.role, session.csrf), s.session_ttl_s
     )
     response.set_cookie(
         COOKIE,
         session.sid,
-        max_age=ctx.settings.session_ttl_s,
+        max_age=s.session_ttl_s,
         path=COOKIE_PATH,
         httponly=True,
         samesite='strict',
         secure=request.url.scheme == 'https',
     )
-    await audit.record(ctx.redis, op.name, 'sign-in', addr, 'ok')
+    await audit.record(r, op.name, 'sign-in', addr, 'ok')
     return session
 
 

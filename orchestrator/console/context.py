@@ -8,7 +8,8 @@ from fastapi import HTTPException, Request
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.console.fanout import Fanout
+from orchestrator.console.accounts import Verifier
+from orchestrator.feed_reader import Fanout
 from orchestrator.settings import Settings
 
 
@@ -18,6 +19,7 @@ class ConsoleContext:
     settings: Settings
     config: RestaurantConfig
     fanout: Fanout
+    verifier: Verifier
 
 
 def get_ctx(request: Request) -> ConsoleContext:

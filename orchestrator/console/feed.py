@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import fleet_board, tickets
-from orchestrator.console.fanout import Entry, Transform
+from orchestrator.feed_reader import Entry, Transform
 from orchestrator.store import alerts, feed, jobs, menu
 
 NOT_ORDER_EVENTS = frozenset(

@@ -20,18 +20,15 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import alert_checks, auth, feed, fleet_board, tables, tickets
 from orchestrator.console import operator_actions as actions
-from orchestrator.console.accounts import Operator
+from orchestrator.console.accounts import Operator, Verifier
 from orchestrator.console.context import ConsoleContext, get_ctx
-from orchestrator.console.fanout import Fanout, Subscription, sse_frame
+from orchestrator.feed_reader import Fanout
 from orchestrator.payments import make_provider
 from orchestrator.settings import Settings
 from orchestrator.store import alerts, audit, jobs
 from orchestrator.store import feed as feed_store
 from orchestrator.store.feed import now_ms
 
-# SSE comment lines keep proxies and the browser from timing out an idle stream.
-KEEPALIVE_S = 15.0
-MENU_ONLY = frozenset({'menu'})
 # The console's own files only, and never inside a frame: a STOP ALL button must not be
 # clickjackable.
 PAGE_HEADERS = {
@@ -46,19 +43,17 @@ STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
 
 @contextlib.asynccontextmanager
 async def service(
-    r: Redis, settings: Settings, cfg: RestaurantConfig
+    r: Redis, settings: Settings, cfg: RestaurantConfig, fanout: Fanout
 ) -> AsyncIterator[ConsoleContext]:
-    """One feed reader and the alert checks per process, on the app's Redis client."""
-    fanout = Fanout(r, transform=feed.console_transform(r, cfg))
-    await fanout.start()
+    """The alert checks, on the app's Redis client; consoles follow the app's feed reader
+    (started by the app with `feed.console_transform`)."""
     checks = [asyncio.create_task(c) for c in alert_checks.checkers(r, cfg)]
     try:
-        yield ConsoleContext(r, settings, cfg, fanout)
+        yield ConsoleContext(r, settings, cfg, fanout, Verifier(settings.login_verify_concurrency))
     finally:
         for task in checks:
             task.cancel()
         await asyncio.gather(*checks, return_exceptions=True)
-        await fanout.stop()
 
 
 router = APIRouter()
@@ -156,38 +151,8 @@ async def snapshot(
     }
 
 
-def _sse(
-    request: Request, ctx: ConsoleContext, sub: Subscription, first: str = ''
-) -> StreamingResponse:
-    """Stream a fan-out subscription's frames, with keep-alives, until either side ends it."""
-
-    async def frames() -> AsyncIterator[str]:
-        try:
-            yield 'retry: 2000\n\n' + first
-            while True:
-                try:
-                    frame = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ': keep-alive\n\n'
-                    continue
-                if frame is None:
-                    return
-                yield frame
-        finally:
-            ctx.fanout.unsubscribe(sub)
-
-    return StreamingResponse(
-        frames(),
-        media_type='text/event-stream',
-        headers={'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no'},
-    )
-
-
 @router.get('/console/api/stream')
 async def stream(
-    request: Request,
     ctx: Ctx,
     _: Reader,
     since: str | None = None,
@@ -195,18 +160,10 @@ async def stream(
 ) -> StreamingResponse:
     """Deltas after `since` (the snapshot's feed id) as server-sent events, from the shared
     fan-out; a `resync` event means: reload the snapshot."""
-    return _sse(request, ctx, ctx.fanout.subscribe(last_event_id or since))
-
-
-@router.get('/api/menu/events', tags=['menu'], summary='Live menu changes (Server-Sent Events)')
-async def menu_events(request: Request, ctx: Ctx) -> StreamingResponse:
-    """For diner pages: the sold-out set and price overrides now, then again after every
-    change (`{"type": "menu", "soldout": [...], "prices": {...}}`), from the same shared feed
-    reader as the consoles, so open menus cost no Redis connection each."""
-    sub = ctx.fanout.subscribe(kinds=MENU_ONLY)
-    current = await feed.menu_state(ctx.redis, ctx.config)
-    return _sse(
-        request, ctx, sub, sse_frame(ctx.fanout.last_id or '0-0', {'type': 'menu', **current})
+    return StreamingResponse(
+        ctx.fanout.frames(ctx.fanout.subscribe(last_event_id or since)),
+        media_type='text/event-stream',
+        headers={'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no'},
     )
 
 

@@ -1,6 +1,7 @@
 """Console accounts and sign-ins: `rd:operator:{name}` (argon2 hash and role),
 `rd:session:{sid}` (a signed-in operator, with a sliding TTL) and `rd:login-fail:{subject}`
-(failed sign-ins per name or client address, expiring)."""
+(sign-in attempts not followed by success, per client address and per name at an address,
+expiring)."""
 
 from __future__ import annotations
 
@@ -68,23 +69,24 @@ async def end_session(r: Redis, sid: str) -> None:
     await r.delete(keys.session(sid))
 
 
-async def failures(r: Redis, subjects: list[str]) -> list[tuple[int, int]]:
-    """(failed sign-ins, seconds until they are forgotten) per subject."""
-    async with r.pipeline(transaction=False) as pipe:
-        for subject in subjects:
-            pipe.get(keys.login_failures(subject))
-            pipe.ttl(keys.login_failures(subject))
-        got = await pipe.execute()
-    return [(int(got[i] or 0), max(int(got[i + 1]), 1)) for i in range(0, len(got), 2)]
-
-
-async def count_failure(r: Redis, subjects: list[str], window_s: int) -> None:
+async def count_attempt(r: Redis, subjects: list[str], window_s: int) -> list[tuple[int, int]]:
+    """Count a sign-in attempt against each subject before its password is checked:
+    (attempts in the current window, seconds until they are forgotten) per subject."""
     async with r.pipeline(transaction=True) as pipe:
         for subject in subjects:
             pipe.incr(keys.login_failures(subject))
             pipe.expire(keys.login_failures(subject), window_s, nx=True)
+            pipe.ttl(keys.login_failures(subject))
+        got = await pipe.execute()
+    return [(int(got[i]), max(int(got[i + 2]), 1)) for i in range(0, len(got), 3)]
+
+
+async def forgive_attempt(r: Redis, shared: str, own: str, window_s: int) -> None:
+    """A sign-in succeeded: it no longer counts against the `shared` subject (a client address
+    others may use too), and the `own` subject's (that name at that address) failures end."""
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.decr(keys.login_failures(shared))
+        # Had the window just ended, DECR made a new key: it must expire too.
+        pipe.expire(keys.login_failures(shared), window_s, nx=True)
+        pipe.delete(keys.login_failures(own))
         await pipe.execute()
-
-
-async def forget_failures(r: Redis, subject: str) -> None:
-    await r.delete(keys.login_failures(subject))

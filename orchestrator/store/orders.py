@@ -7,7 +7,7 @@ agree: the status and its event are written in one MULTI/EXEC or not at all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,28 +220,11 @@ async def ids_since(r: Redis, table_ids: Iterable[str], since_ms: int) -> list[s
     return [oid for _, oid in scored]
 
 
-async def events(
-    r: Redis, order_id: str, last_id: str, block_ms: int
-) -> AsyncIterator[tuple[str, dict[str, str]] | None]:
-    """The order's events after `last_id`, blocking for new ones; None on each idle `block_ms`.
-
-    Ends after an event with a final status, or at once if the order is already final and
-    nothing is left to send (a client resuming after the end).
-    """
-    stream = keys.order_events(order_id)
-    status = await r.hget(keys.order(order_id), 'status')
-    if status in FINAL and not await r.xrange(stream, f'({last_id}', '+', count=1):
-        return
-    while True:
-        reply = await r.xread({stream: last_id}, block=block_ms, count=100)
-        if not reply:
-            yield None
-            continue
-        for entry_id, fields in reply[0][1]:
-            last_id = entry_id
-            yield entry_id, fields
-            if fields.get('status') in FINAL:
-                return
+async def events_after(
+    r: Redis, order_id: str, after: str, count: int = 100
+) -> list[tuple[str, dict[str, str]]]:
+    """Up to `count` of the order's timeline entries after the entry id `after`."""
+    return list(await r.xrange(keys.order_events(order_id), f'({after}', '+', count=count))
 
 
 class PickupRefused(Exception):

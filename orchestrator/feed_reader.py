@@ -1,13 +1,18 @@
-"""One reader of the restaurant feed per process, broadcast to every open console.
+"""One reader of the restaurant feed per process, for every live stream the process serves.
 
 A single background task XREADs `rd:feed`, turns each batch into messages (the console enriches
 order events into whole tickets once, not once per client), serialises each message once as an
-SSE frame and puts it on every subscriber's bounded queue. A hundred open consoles therefore cost
-one blocked Redis connection and one JSON encoding per event. A client too slow to keep up is not
-allowed to grow its queue: it is cut off with a `resync` frame and reloads the snapshot.
+SSE frame and puts it on every subscriber's bounded queue. A hundred open consoles or a thousand
+open diner menus therefore cost one blocked Redis connection and one JSON encoding per event. A
+client too slow to keep up is not allowed to grow its queue: it is cut off with a `resync` frame
+and reloads the snapshot.
 
 A short backlog of recent frames lets a client resume from the feed id of its snapshot (or the
 `Last-Event-ID` of a dropped EventSource) without missing what happened in between.
+
+Order streams follow one order each: `watch(order_id)` gives a wake-up that is set whenever a
+feed entry of that order arrives; the stream then reads what is new from the order's own
+timeline, so its event ids are the timeline's and resumption needs no backlog here.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import redis.exceptions
@@ -33,6 +38,10 @@ Entry = tuple[str, dict[str, str]]
 Transform = Callable[[list[Entry]], Awaitable[list[tuple[str, dict[str, Any]]]]]
 
 RESYNC = 'event: resync\ndata: {}\n\n'
+# First frame of every stream: how long a browser waits before reconnecting.
+RETRY = 'retry: 2000\n\n'
+# An idle stream gets a comment this often, so proxies keep it and dead clients show.
+KEEPALIVE_S = 15.0
 
 
 def stream_id(entry_id: str) -> tuple[int, int]:
@@ -96,6 +105,8 @@ class Fanout:
         self.queue_size = queue_size
         self.block_ms = block_ms
         self.subscribers: set[Subscription] = set()
+        # Order id -> the wake-ups of the streams following that order.
+        self.watchers: dict[str, set[asyncio.Event]] = {}
         # (feed id, message type, frame) of the latest messages.
         self.backlog: deque[tuple[str, str, str]] = deque(maxlen=backlog)
         # Every feed entry after `horizon` is in the backlog (or was transformed away).
@@ -142,6 +153,36 @@ class Fanout:
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscribers.discard(sub)
 
+    async def frames(self, sub: Subscription, first: str = '') -> AsyncGenerator[str, None]:
+        """A subscription's SSE frames with keep-alives, until either side ends it."""
+        try:
+            yield RETRY + first
+            while True:
+                try:
+                    frame = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ': keep-alive\n\n'
+                    continue
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            self.unsubscribe(sub)
+
+    def watch(self, order_id: str) -> asyncio.Event:
+        """A wake-up set whenever a feed entry of the order is read (clear it before reading
+        the order's timeline, so that nothing written after the read goes unnoticed)."""
+        wake = asyncio.Event()
+        self.watchers.setdefault(order_id, set()).add(wake)
+        return wake
+
+    def unwatch(self, order_id: str, wake: asyncio.Event) -> None:
+        watching = self.watchers.get(order_id)
+        if watching is not None:
+            watching.discard(wake)
+            if not watching:
+                del self.watchers[order_id]
+
     async def _run(self) -> None:
         delay = 0.1
         while not cancel_requested():
@@ -163,6 +204,7 @@ class Fanout:
             if not entries:
                 continue
             self.last_id = entries[-1][0]
+            self._wake(entries)
             try:
                 messages = await self.transform(entries)
             except redis.exceptions.RedisError as e:
@@ -182,6 +224,11 @@ class Fanout:
                     sub.offer(frame)
                 if sub.closed:
                     self.subscribers.discard(sub)
+
+    def _wake(self, entries: list[Entry]) -> None:
+        for _, fields in entries:
+            for wake in self.watchers.get(fields.get('order_id', ''), ()):
+                wake.set()
 
     def _resync_all(self, entry_id: str) -> None:
         self.backlog.clear()

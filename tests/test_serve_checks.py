@@ -1,0 +1,131 @@
+"""What `robodine serve` and `robodine qr` check before they run: no demo table key unless asked
+for, a Redis that keeps what it acknowledged; `robodine keys new` makes the key to use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import redis
+from api_helpers import REPO, token_for, uvicorn_server
+from pydantic import SecretStr
+
+from orchestrator.redis_server import free_port
+from orchestrator.settings import Settings
+from table_qr.tokens import verify
+
+
+def robodine(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, without the test suite's ROBODINE_DEMO."""
+    base = {k: v for k, v in os.environ.items() if k != 'ROBODINE_DEMO'}
+    return subprocess.run(
+        [sys.executable, '-m', 'orchestrator.cli', *args],
+        cwd=REPO,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def serve(redis_url: str, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`robodine serve` expected to refuse at once (a server that starts would time out)."""
+    return robodine('serve', '--redis-url', redis_url, '--port', str(free_port()), *flags, **env)
+
+
+@contextmanager
+def redis_config(redis_url: str, **values: str) -> Iterator[None]:
+    """CONFIG SET on the shared test Redis, restored afterwards."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    names = [n.replace('_', '-') for n in values]
+    before = client.config_get(*names)
+    try:
+        for name, value in zip(names, values.values(), strict=True):
+            client.config_set(name, value)
+        yield
+    finally:
+        for name in names:
+            client.config_set(name, before[name])
+        client.close()
+
+
+def test_keys_new_makes_a_key_and_rotation_keeps_the_old_ones(tmp_path: Path) -> None:
+    out = robodine('keys', 'new')
+    assert out.returncode == 0, out.stderr
+    keys = json.loads(out.stdout)
+    assert list(keys) == ['k1'] and len(keys['k1']) >= 40
+    assert 'demo' not in out.stdout and 'ROBODINE_TABLE_KEYS' in out.stderr
+    rotated = json.loads(
+        robodine('keys', 'new', '--rotate', ROBODINE_TABLE_KEYS=out.stdout).stdout
+    )
+    assert list(rotated) == ['k2', 'k1'] and rotated['k1'] == keys['k1']
+    assert rotated['k2'] != keys['k1']
+    # The new key signs the codes `qr` prints, which the server verifies.
+    qr = robodine(
+        'qr',
+        '--base-url',
+        'https://dine.example',
+        '--out',
+        str(tmp_path),
+        ROBODINE_TABLE_KEYS=json.dumps(rotated),
+    )
+    assert qr.returncode == 0, qr.stderr
+    url = (tmp_path / 'tables.csv').read_text().splitlines()[1].split(',')[2]
+    token = url.rsplit('/', 1)[1]
+    assert token.startswith('k2.')
+    assert verify(token, {k: SecretStr(v) for k, v in rotated.items()}, 'demo').table_id
+
+
+def test_serve_and_qr_refuse_the_demo_key_unless_asked(redis_url: str, tmp_path: Path) -> None:
+    refused = serve(redis_url)
+    assert refused.returncode == 1
+    assert 'demo key' in refused.stderr and 'robodine keys new' in refused.stderr
+    qr = robodine('qr', '--base-url', 'https://dine.example', '--out', str(tmp_path / 'qr'))
+    assert qr.returncode == 1 and 'robodine keys new' in qr.stderr
+    assert not (tmp_path / 'qr').exists()
+    flagged = robodine(
+        'qr', '--base-url', 'https://dine.example', '--out', str(tmp_path / 'qr'), '--demo'
+    )
+    assert flagged.returncode == 0, flagged.stderr
+
+
+def test_serve_runs_on_a_generated_key(redis_url: str, tmp_path: Path) -> None:
+    keys = robodine('keys', 'new').stdout
+    env = {'ROBODINE_DEMO': '0', 'ROBODINE_TABLE_KEYS': keys}
+    settings = Settings(table_keys=json.loads(keys))
+    with uvicorn_server(redis_url, tmp_path, env) as server:
+        assert httpx.get(f'{server.url}/api/menu').status_code == 200
+        # Codes signed with the demo key are forgeries here.
+        res = httpx.get(f'{server.url}/api/tables/{token_for("t01")}/orders')
+        assert res.status_code == 401
+        res = httpx.get(f'{server.url}/api/tables/{token_for("t01", settings)}/orders')
+        assert res.status_code == 200
+
+
+def test_serve_refuses_a_redis_that_may_evict_orders(redis_url: str) -> None:
+    with redis_config(redis_url, maxmemory_policy='allkeys-lru'):
+        refused = serve(redis_url, '--demo')
+    assert refused.returncode == 1
+    assert 'maxmemory-policy is allkeys-lru' in refused.stderr
+    assert 'noeviction' in refused.stderr
+
+
+def test_readyz_reports_what_redis_may_lose(redis_url: str, tmp_path: Path) -> None:
+    with (
+        redis_config(redis_url, appendfsync='everysec'),
+        uvicorn_server(redis_url, tmp_path) as server,
+    ):
+        ready = httpx.get(f'{server.url}/readyz').json()
+        assert ready['status'] == 'ready'
+        assert ready['redis']['appendonly'] == 'yes'
+        assert ready['redis']['appendfsync'] == 'everysec'
+        assert ready['redis']['warnings'] == [
+            'appendfsync is everysec: a crash of Redis may lose the last second'
+        ]
+        assert 'appendfsync is everysec' in server.log.read_text()
