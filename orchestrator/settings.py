@@ -75,27 +75,9 @@ class Settings(BaseSettings):
     login_fails_per_address: int = Field(default=20, ge=1)
     login_fails_per_name_address: int = Field(default=5, ge=1)
     login_fail_window_s: int = Field(default=300, ge=10)
-    # ROS 2 of the dispatcher and the robots (README "Security → ROS 2"): the DDS domain (unset:
-    # the environment's ROS_DOMAIN_ID, else 0; `robodine up` picks a private one), how far
-    # discovery reaches (ROS_AUTOMATIC_DISCOVERY_RANGE: localhost = this machine only, subnet =
-    # the restaurant LAN) and the peers to find beyond it (ROS_STATIC_PEERS).
-    ros_domain_id: int | None = Field(default=None, ge=0, le=232)
-    ros_discovery: Literal['localhost', 'subnet', 'off', 'system_default'] = 'localhost'
-    ros_static_peers: list[str] = Field(default_factory=list)
-    # The robots' keys (`robodine robots keys`): the dispatcher reads every `<robot_id>.key`.
-    robot_key_dir: Path = Path('var/robot_keys')
     # Log lines as JSON objects instead of text.
     log_json: bool = False
     log_level: str = 'INFO'
-
-    def ros_environment(self) -> dict[str, str]:
-        """The ROS 2 environment variables every robodine process on the domain shares."""
-        env = {'ROS_AUTOMATIC_DISCOVERY_RANGE': self.ros_discovery.upper()}
-        if self.ros_domain_id is not None:
-            env['ROS_DOMAIN_ID'] = str(self.ros_domain_id)
-        if self.ros_static_peers:
-            env['ROS_STATIC_PEERS'] = ';'.join(self.ros_static_peers)
-        return env
 
     def uses_demo_key(self) -> bool:
         return any(k.get_secret_value() == DEMO_TABLE_KEY for k in self.table_keys.values())
