@@ -117,17 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
         help='put a new key first and keep the current ones (codes already printed still work)',
     )
 
-    s = sub.add_parser('robots', help="the robots' ROS 2 keys")
-    rs = s.add_subparsers(dest='robots_command', required=True, metavar='ACTION')
-    k = rs.add_parser('keys', help='create a key for every robot of the config that has none')
-    config_arg(k)
-    k.add_argument(
-        '--key-dir',
-        type=Path,
-        default=settings.robot_key_dir,
-        help=f'default: ROBODINE_ROBOT_KEY_DIR, {settings.robot_key_dir}',
-    )
-
     s = sub.add_parser('config', help='check a restaurant config')
     cs = s.add_subparsers(dest='config_command', required=True, metavar='ACTION')
     c = cs.add_parser('check', help='validate a restaurant YAML and say what is wrong')
