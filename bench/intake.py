@@ -30,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+import yaml
 from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
 
@@ -63,6 +64,16 @@ def baseline_app(redis_url: str) -> FastAPI:
         return Response(b'{"id":"%s"}' % entry_id, status_code=201, media_type='application/json')
 
     return app
+
+
+def unlimited_config(tmp: Path) -> Path:
+    """The demo restaurant without its per-table limits: the benchmark posts hundreds of orders
+    a second from 16 tables, far beyond what one table may order (429 / 422 otherwise)."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
+    raw['service'].update(orders_per_minute=0, dishes_per_session=0)
+    path = tmp / 'restaurant.yaml'
+    path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if not k.startswith('x-')}))
+    return path
 
 
 def serve(kind: str, redis_url: str, port: int) -> None:
@@ -209,6 +220,8 @@ def main() -> int:
     ]
     rounds: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        # Read by every server started below (Settings.config_path).
+        os.environ['ROBODINE_CONFIG_PATH'] = str(unlimited_config(Path(tmp)))
         redis = RedisServer(Path(tmp), appendfsync=args.appendfsync).start()
         stack.callback(redis.stop)
         assert redis.proc is not None

@@ -13,7 +13,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from redis.asyncio import Redis
 from test_diner_browser import ARGS, CHROMIUM, choose, phone
 
+from orchestrator.console.accounts import add_operator
 from orchestrator.store import sessions
+
+PASSWORD = 'correct-horse-battery'
 
 pytestmark = pytest.mark.browser
 
@@ -58,12 +61,17 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     server: Server, browser: Browser, aredis: Redis
 ) -> None:
     printed = f'{server.url}/t/{token_for("t07")}'
+    console = await kitchen(browser, server, aredis)
+    card = console.locator('.table-card[data-table="t07"]')
+    await expect(card).to_have_attribute('data-state', 'free')
     ana, ben = await phone(browser, 'en-US'), await phone(browser, 'en-US')
     for p in (ana, ben):
         await p.goto(printed)
         assert '/t/' + token_for('t07') + '.1.' in p.url  # on this visit's code
     await order(ana, 'bulgogi', {'size': 'regular'})
     await order(ben, 'mandu', {}, quantity=2)
+    await expect(card).to_have_attribute('data-state', 'seated')
+    await expect(card).to_contain_text('2 orders')
 
     # Ana pays for her bulgogi only; the rest stays one share.
     await ana.get_by_test_id('tab-bill').click()
@@ -77,6 +85,8 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     assert share
     await pay_share(ana, share, '18,000')
     await expect(ana.locator('#toast')).to_contain_text('Payment received')
+    await expect(card).to_have_attribute('data-state', 'bill')
+    await expect(card).to_contain_text('18,000 paid of ₩32,000')
 
     # Ben sees Ana's share paid and pays the rest (his two mandu).
     await ben.get_by_test_id('tab-bill').click()
@@ -91,6 +101,7 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
 
     # Paid in full: the table closes by itself; a new scan starts an empty visit.
     await eventually(lambda: _closed(aredis), timeout=20)
+    await expect(card).to_have_attribute('data-state', 'free')
     guest = await phone(browser, 'en-US')
     await guest.goto(printed)
     assert '/t/' + token_for('t07') + '.2.' in guest.url
@@ -101,6 +112,18 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     await ana.reload()
     await expect(ana.get_by_test_id('shares').locator('li.share')).to_have_count(2)
     await expect(ana.get_by_test_id('pay-share')).to_have_count(0)
+
+
+async def kitchen(browser: Browser, server: Server, r: Redis) -> Page:
+    """The console, signed in, on its Tables tab."""
+    await add_operator(r, 'ana', PASSWORD)
+    page = await (await browser.new_context(viewport={'width': 1280, 'height': 800})).new_page()
+    await page.goto(f'{server.url}/console')
+    await page.locator('input[name=name]').fill('ana')
+    await page.locator('input[name=password]').fill(PASSWORD)
+    await page.locator('#signin-form button[type=submit]').click()
+    await page.locator('[data-tab="tables"]').click()
+    return page
 
 
 async def _closed(r: Redis) -> bool:

@@ -332,3 +332,15 @@ async def test_20_concurrent_payments_of_one_share_make_one_charge_and_5_webhook
         assert feed.count('payment.paid') == 1
         s = await sessions.current(aredis, 't04')
         assert s is not None and s.status == sessions.PAID and s.paid_total == p['amount']
+
+
+@pytest.mark.parametrize(
+    'suffix', ['.1.' + 'A' * 16, '.x.' + 'A' * 16, '.1.é' + 'A' * 15, '.².AA']
+)
+async def test_forged_visit_codes_are_refused(client: httpx.AsyncClient, suffix: str) -> None:
+    for res in (
+        await client.get(f'/api/tables/{T04}{suffix}/bill'),
+        await client.get(f'/api/tables/{T04}{suffix}/orders'),
+        await order(client, T04 + suffix, line('mochi'), status=401),
+    ):
+        assert res.status_code == 401 and 'not valid' in res.json()['detail']

@@ -85,7 +85,10 @@ def caller(ctx: AppContext, token: str) -> Caller:
         return Caller(table_for_token(ctx, token), token, None)
     table_code, n_text, mac = '.'.join(parts[:4]), parts[4], parts[5]
     table = table_for_token(ctx, table_code)
-    if not n_text.isdigit() or not hmac.compare_digest(mac, _mac(ctx, table_code, int(n_text))):
+    # Compared as bytes: a code with non-ASCII characters is refused like any forgery.
+    valid = n_text.isascii() and n_text.isdigit() and len(n_text) < 10
+    expected = _mac(ctx, table_code, int(n_text)).encode() if valid else b''
+    if not valid or not hmac.compare_digest(mac.encode(), expected):
         raise TokenError(401, 'visit code is not valid (bad signature)')
     return Caller(table, table_code, int(n_text))
 

@@ -50,9 +50,7 @@ PRICE_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: Literal[
-        'created', 'replay', 'conflict', 'soldout', 'stale', 'ended', 'rate', 'dishes'
-    ]
+    kind: Literal['created', 'replay', 'conflict', 'soldout', 'stale', 'ended', 'rate', 'dishes']
     # The first response's JSON (created / replay), the refused dish id (soldout / stale) or
     # the dishes the session may still order (dishes).
     value: str = ''

@@ -291,7 +291,10 @@ async def settle(
         _event(pipe, f'payment.{status}', done, reason=done.reason)
         return Applied(status, done, s)
 
-    return await sessions.mutate(r, cfg, p.table_id, p.session_id, decide)
+    try:
+        return await sessions.mutate(r, cfg, p.table_id, p.session_id, decide)
+    except SessionRefused:  # its visit is over: nothing left to change
+        return Applied('ignored', p)
 
 
 async def apply_event(
