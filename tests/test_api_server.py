@@ -95,7 +95,12 @@ async def test_sse_delivers_status_changes_live_and_resumes(server: Server, ared
 async def test_probes_and_page(server: Server) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
         assert (await c.get('/readyz')).status_code == 200
-        page = await c.get(f'/t/{T04}', headers={'Accept-Language': 'zh-CN,zh;q=0.9,en;q=0.8'})
+        # The table code opens a visit and redirects to its page.
+        page = await c.get(
+            f'/t/{T04}',
+            headers={'Accept-Language': 'zh-CN,zh;q=0.9,en;q=0.8'},
+            follow_redirects=True,
+        )
         assert page.status_code == 200 and '<html lang="zh">' in page.text
         assert 'Table 4' in page.text
         assert (await c.get('/static/diner.js')).status_code == 200

@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from orchestrator.api.schemas import ErrorOut
 from orchestrator.config import RestaurantConfig
 
-ERROR_REF = {'$ref': '#/components/schemas/ErrorOut'}
+ERROR_CONTENT = {'application/json': {'schema': {'$ref': '#/components/schemas/ErrorOut'}}}
 DESCRIPTIONS = {
     400: 'Bad request (a header is missing or malformed)',
     401: 'Not authenticated: a forged or unknown table code, or no console session',
@@ -48,7 +48,8 @@ def statuses(path: str, operation: dict[str, Any]) -> set[int]:
     if path.endswith('/events'):
         out.update(STREAMS)
     if 'requestBody' in operation:
-        out.update((413, 422))
+        # 400: the body is not JSON at all; 422: it is, but not what the operation takes.
+        out.update((400, 413, 422))
     if operation.get('parameters'):
         out.add(422)
     return out
@@ -63,9 +64,12 @@ def describe_errors(spec: dict[str, Any]) -> None:
                 responses['422'] = {'description': DESCRIPTIONS[422]}
             for code in sorted(statuses(path, operation)):
                 responses.setdefault(str(code), {'description': DESCRIPTIONS[code]})
+            # A diner page answers its refusals with a page; everything else with the error body.
+            page = path.startswith('/t/')
+            content = {'text/html': {'schema': {'type': 'string'}}} if page else ERROR_CONTENT
             for code, response in responses.items():
                 if code.isdigit() and int(code) >= 400 and 'content' not in response:
-                    response['content'] = {'application/json': {'schema': ERROR_REF}}
+                    response['content'] = content
     schemas = spec.setdefault('components', {}).setdefault('schemas', {})
     schemas['ErrorOut'] = ErrorOut.model_json_schema(ref_template='#/components/schemas/{model}')
     for unused in ('HTTPValidationError', 'ValidationError'):
