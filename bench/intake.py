@@ -3,14 +3,17 @@
 Starts its own redis-server (AOF, appendfsync always unless told otherwise), then uvicorn
 processes on that Redis: a bare FastAPI app whose one endpoint does a single XADD, the
 orchestrator API (`create_app` without the console extension) and, with `--whole`, `robodine
-serve` as deployed. They take turns, `--rounds` times in alternating order (a shared machine's
-other load changes by the second), each turn the same closed-loop load: `--clients` concurrent
-keep-alive connections posting `--orders` orders in total (distinct idempotency keys, tables
-round-robin, two lines / two cook jobs per order). Prints the median orders/s, p50/p99 latency
-and CPU time per order of the server and of Redis, and the median over the rounds of the
-throughput ratio intake/baseline (target >= 0.7); `--json` prints one JSON object instead.
+serve` as deployed and, with `--replica`, the orchestrator API waiting for a replica of Redis
+before each 201 (`ROBODINE_REDIS_MIN_REPLICAS=1`). They take turns, `--rounds` times in
+alternating order (a shared machine's other load changes by the second), each turn the same
+closed-loop load: `--clients` concurrent keep-alive connections posting `--orders` orders in
+total (distinct idempotency keys, tables round-robin, two lines / two cook jobs per order).
+Prints the median orders/s, p50/p99 latency and CPU time per order of the server and of Redis,
+and the median over the rounds of the throughput ratio intake/baseline (target >= 0.7);
+`--json` prints one JSON object instead.
 
     .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--rounds 3] [--whole]
+        [--replica]
 """
 
 from __future__ import annotations
@@ -83,7 +86,11 @@ def serve(kind: str, redis_url: str, port: int) -> None:
     else:
         from orchestrator.api.app import create_app
 
-        app = create_app(Settings(redis_url=redis_url, console_enabled=False))
+        # 'replicated': every 201 waits for the replica (WAIT 1, in the intake pipeline).
+        replicas = 1 if kind == 'replicated' else 0
+        app = create_app(
+            Settings(redis_url=redis_url, console_enabled=False, redis_min_replicas=replicas)
+        )
     uvicorn.run(app, host='127.0.0.1', port=port, log_level='warning', access_log=False)
 
 
@@ -203,6 +210,11 @@ def main() -> int:
         action='store_true',
         help='also measure `robodine serve` as deployed (with the console and its feed reader)',
     )
+    p.add_argument(
+        '--replica',
+        action='store_true',
+        help='also measure the order API waiting for a replica of Redis before each 201',
+    )
     p.add_argument('--rounds', type=int, default=3, help='turns each server takes (median)')
     p.add_argument('--json', action='store_true', help='print one JSON object')
     p.add_argument(
@@ -229,6 +241,11 @@ def main() -> int:
             kind: [sys.executable, __file__, '--serve', kind, redis.url]
             for kind in ('baseline', 'intake')
         }
+        if args.replica:
+            replica = RedisServer(Path(tmp) / 'replica', replica_of=redis.port).start()
+            stack.callback(replica.stop)
+            replica.wait_replicating()
+            cmds['replicated'] = [sys.executable, __file__, '--serve', 'replicated', redis.url]
         if args.whole:
             cmds['whole'] = [
                 *(sys.executable, '-m', 'orchestrator.cli', 'serve', '--demo'),
@@ -291,7 +308,7 @@ def main() -> int:
         print(f'{args.orders} orders, {args.clients} clients, appendfsync {args.appendfsync}')
         for name, r in figures.items():
             print(
-                f'  {name:9} {r["orders_per_s"]:8.1f} orders/s   p50 {r["p50_ms"]:6.2f} ms'
+                f'  {name:10} {r["orders_per_s"]:8.1f} orders/s   p50 {r["p50_ms"]:6.2f} ms'
                 f'   p99 {r["p99_ms"]:6.2f} ms'
                 f'   CPU us/order: server {r["server_cpu_us_per_order"]:4.0f}'
                 f' redis {r["redis_cpu_us_per_order"]:4.0f}'

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.console.accounts import new_account
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings, get_settings
-from orchestrator.store import accounts, robots
+from orchestrator.store import accounts, connection, robots
 from table_qr.tokens import sign, table_url
 
 READY_TIMEOUT_S = 90.0
@@ -161,38 +160,29 @@ def start_restaurant(
     time_scale: float = 10.0,
     driver: str = 'sim',
     redis_url: str | None = None,
+    api_workers: int = 1,
+    dispatchers: int = 0,
 ) -> tuple[Restaurant, str]:
-    """Start everything; returns the Restaurant and the Redis URL in use."""
+    """Start everything; returns the Restaurant and the Redis URL in use. `api_workers` API
+    processes share the port; `dispatchers` run alone (0: one inside each API process)."""
     data_dir = data_dir.resolve()
     env = ros_env()
     env['ROBODINE_TIME_SCALE'] = str(time_scale)
     # A demo: `serve` accepts the demo table key (up_command says so loudly).
     env['ROBODINE_DEMO'] = '1'
     rest = Restaurant(data_dir, env)
+    if redis_url is None and get_settings().redis_sentinels:
+        redis_url = get_settings().redis_url  # its database and password; Sentinel the server
     if redis_url is None:
         rest.redis_server = RedisServer(data_dir / 'redis').start()
         redis_url = rest.redis_server.url
     env['ROBODINE_REDIS_URL'] = redis_url
     env['ROBODINE_CONFIG_PATH'] = str(config_path)
     try:
-        rest.spawn(
-            'orchestrator',
-            [
-                sys.executable,
-                '-m',
-                'orchestrator.cli',
-                'serve',
-                '--config',
-                str(config_path),
-                '--redis-url',
-                redis_url,
-                '--host',
-                host,
-                '--port',
-                str(port),
-                '--with-dispatcher',
-            ],
-        )
+        for name, argv, child_env in orchestrator_processes(
+            env, config_path, redis_url, host, port, api_workers, dispatchers
+        ):
+            rest.spawn(name, argv, child_env)
         ledgers = data_dir / 'ledger'
         for c in cfg.cooking_robots:
             rest.spawn(
@@ -213,6 +203,32 @@ def start_restaurant(
     return rest, redis_url
 
 
+def orchestrator_processes(
+    env: dict[str, str],
+    config_path: Path,
+    redis_url: str,
+    host: str,
+    port: int,
+    api_workers: int,
+    dispatchers: int,
+) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, argv, environment) of each API and dispatcher process. Several API processes
+    bind the one port with SO_REUSEPORT; only the first runs the archiver (the copy is
+    idempotent, but one writer keeps the archive's file free of lock waits)."""
+    cli = [sys.executable, '-m', 'orchestrator.cli']
+    where = ['--config', str(config_path), '--redis-url', redis_url]
+    out = []
+    for i in range(api_workers):
+        argv = [*cli, 'serve', *where, '--host', host, '--port', str(port)]
+        argv += ['--reuse-port'] if api_workers > 1 else []
+        argv += ['--with-dispatcher'] if dispatchers == 0 else []
+        child_env = env if i == 0 else {**env, 'ROBODINE_ARCHIVE_EVERY_S': '0'}
+        out.append(('orchestrator' if i == 0 else f'orchestrator-{i + 1}', argv, child_env))
+    for i in range(dispatchers):
+        out.append((f'dispatcher-{i + 1}', [*cli, 'dispatcher', *where], env))
+    return out
+
+
 def wait_ready(
     rest: Restaurant,
     cfg: RestaurantConfig,
@@ -222,7 +238,7 @@ def wait_ready(
 ) -> None:
     """Until the API answers /readyz and the dispatcher has heard every robot."""
     robot_ids = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = connection.connect_sync(get_settings(), redis_url)
     deadline = time.monotonic() + timeout
     try:
         while True:
@@ -250,7 +266,7 @@ def wait_ready(
 
 def demo_operator(redis_url: str, settings: Settings) -> str:
     """A first manager account when there is none, so the console can be opened at once."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = connection.connect_sync(settings, redis_url)
     try:
         if settings.operators or any(True for _ in accounts.account_names_sync(client)):
             return ''
@@ -265,6 +281,9 @@ def demo_operator(redis_url: str, settings: Settings) -> str:
 
 
 def up_command(args: argparse.Namespace) -> int:
+    if args.api_workers < 1 or args.dispatchers < 0:
+        print('error: --api-workers must be at least 1, --dispatchers at least 0', file=sys.stderr)
+        return 2
     cfg = load_restaurant(args.config)
     settings = get_settings()
     # Its own Redis unless one is named: a default URL must not send a demo into production.
@@ -294,6 +313,8 @@ def up_command(args: argparse.Namespace) -> int:
         args.time_scale,
         args.driver,
         redis_url,
+        api_workers=args.api_workers,
+        dispatchers=args.dispatchers,
     )
     try:
         wait_ready(rest, cfg, base, redis_url)

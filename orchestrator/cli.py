@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         action='store_true',
         help='also run the dispatcher (needs ROS 2) inside this process',
     )
+    s.add_argument(
+        '--reuse-port',
+        action='store_true',
+        help='share the port with other `serve` processes (SO_REUSEPORT: the kernel spreads '
+        'the connections)',
+    )
     demo_arg(s)
 
     s = sub.add_parser('up', help='the whole restaurant: Redis, orchestrator, robots')
@@ -94,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     driver_arg(s, 'serving-robot driver; diffdrive also starts the headless floor plant')
     s.add_argument(
         '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
+    )
+    s.add_argument(
+        '--api-workers',
+        type=int,
+        default=1,
+        help='API processes sharing the port (default 1)',
+    )
+    s.add_argument(
+        '--dispatchers',
+        type=int,
+        default=0,
+        help='dispatcher processes of their own (default 0: one inside each API process)',
     )
 
     s = sub.add_parser('dispatcher', help='run the dispatcher alone (ROS 2 + Redis)')

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import orjson
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / 'seeds' / 'restaurant.yaml'
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(default=64, ge=4, le=10_000)
     redis_pool_timeout_s: float = Field(default=5.0, gt=0, le=60)
     redis_socket_timeout_s: float = Field(default=10.0, gt=2, le=300)
+    # Redis through Sentinel (store/connection.py): the sentinels ('host:port', comma-separated
+    # or a JSON list) and the name they know the primary by; unset: `redis_url` is the server.
+    redis_sentinels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    redis_master: str = 'robodine'
+    # An order's 201 waits until this many replicas have it (WAIT), else the order API answers
+    # 503 "retry with the same Idempotency-Key" after `redis_replica_timeout_ms`.
+    redis_min_replicas: int = Field(default=0, ge=0, le=16)
+    redis_replica_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
     # uvicorn: connections served at once (beyond it: 503) and the listen backlog.
     http_limit_concurrency: int = Field(default=4096, ge=16)
     http_backlog: int = Field(default=2048, ge=16)
@@ -78,6 +87,16 @@ class Settings(BaseSettings):
     # Log lines as JSON objects instead of text.
     log_json: bool = False
     log_level: str = 'INFO'
+
+    @field_validator('redis_sentinels', mode='before')
+    @classmethod
+    def _sentinel_list(cls, v: object) -> object:
+        """'h1:26379,h2:26379' as well as a JSON list."""
+        if isinstance(v, str) and not v.lstrip().startswith('['):
+            return [s.strip() for s in v.split(',') if s.strip()]
+        if isinstance(v, str):
+            return orjson.loads(v)
+        return v
 
     def uses_demo_key(self) -> bool:
         return any(k.get_secret_value() == DEMO_TABLE_KEY for k in self.table_keys.values())

@@ -4,12 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-APT_PACKAGES=(redis-server chromium libsdformat-dev pkg-config g++ cmake)
+APT_PACKAGES=(redis-server redis-sentinel chromium libsdformat-dev pkg-config g++ cmake)
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The Sentinel tests (tests/test_redis_ha.py) start three sentinels.
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v chromium >/dev/null || missing+=(chromium)
 pkg-config --exists sdformat12 2>/dev/null || missing+=(libsdformat-dev pkg-config)
 command -v g++ >/dev/null || missing+=(g++)

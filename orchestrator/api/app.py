@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orchestrator.api import (
@@ -40,7 +40,8 @@ from orchestrator.metrics import Metrics
 from orchestrator.payments import make_provider
 from orchestrator.pricing import MAX_BODY_BYTES
 from orchestrator.settings import Settings, get_settings
-from orchestrator.store.intake import Intake
+from orchestrator.store import connection
+from orchestrator.store.intake import Intake, Replicas
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,19 @@ REDIS_CONNECT_TIMEOUT_S = 2.0
 def redis_client(settings: Settings) -> Redis:
     """The process's one Redis pool, sized explicitly: a request waits for a free connection
     (up to `redis_pool_timeout_s`) instead of failing the moment the pool is busy."""
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_max_connections,
-        timeout=settings.redis_pool_timeout_s,
-        decode_responses=True,
+    return connection.connect(
+        settings,
+        blocking_pool=True,
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         socket_timeout=settings.redis_socket_timeout_s,
     )
-    return Redis.from_pool(pool)
+
+
+def _replicas(settings: Settings) -> Replicas | None:
+    """What an order's 201 waits for (none without `redis_min_replicas`)."""
+    if not settings.redis_min_replicas:
+        return None
+    return Replicas(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
 
 
 def create_app(
@@ -79,7 +84,7 @@ def create_app(
         settings=settings,
         config=cfg,
         redis=r,
-        intake=Intake(r, cfg),
+        intake=Intake(r, cfg, _replicas(settings)),
         metrics=Metrics(),
         fanout=fanout,
         streams=live.StreamLimits(settings.streams_per_table, settings.streams_per_address),

@@ -13,9 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.store.intake import NotReplicated
 from table_qr.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,11 @@ log = logging.getLogger(__name__)
 REDIS_DOWN = (
     'order service is temporarily unavailable (cannot reach the order store); '
     'nothing was stored — retry with the same Idempotency-Key'
+)
+
+NOT_REPLICATED = (
+    'order service is switching or lost its replica (the order is not yet safe on a second '
+    'server) — retry with the same Idempotency-Key: it will not be taken twice'
 )
 
 
@@ -76,5 +83,12 @@ def install(app: FastAPI) -> None:
         log.warning('redis unavailable: %s', e)
         return error_response(request, 503, REDIS_DOWN, 'redis_unavailable')
 
+    async def _not_replicated(request: Request, e: Exception) -> JSONResponse:
+        log.warning('order not confirmed by the replicas: %s', e)
+        return error_response(request, 503, NOT_REPLICATED, 'redis_not_replicated')
+
     app.add_exception_handler(RedisConnectionError, _redis_down)
     app.add_exception_handler(RedisTimeoutError, _redis_down)
+    # A primary demoted under a client that does not follow Sentinel: a failover in progress.
+    app.add_exception_handler(ReadOnlyError, _redis_down)
+    app.add_exception_handler(NotReplicated, _not_replicated)

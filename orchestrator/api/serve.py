@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 
 import redis
@@ -12,6 +13,7 @@ import uvicorn
 from orchestrator.api.app import REDIS_CONNECT_TIMEOUT_S, create_app
 from orchestrator.logs import setup_logging
 from orchestrator.settings import DEMO_KEY_REFUSED, Settings, get_settings
+from orchestrator.store import connection
 from orchestrator.store.server import durability_sync
 
 log = logging.getLogger(__name__)
@@ -20,9 +22,7 @@ log = logging.getLogger(__name__)
 def check_redis(settings: Settings) -> bool:
     """Warn about a Redis that may lose acknowledged orders; False (after saying why) if it
     may evict them. A Redis that does not answer yet is not fatal: /readyz says so."""
-    client = redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S
-    )
+    client = connection.connect_sync(settings, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S)
     try:
         found = durability_sync(client)
     except redis.RedisError as e:
@@ -31,10 +31,11 @@ def check_redis(settings: Settings) -> bool:
     finally:
         client.close()
     if found.evicts:
-        print(f'error: Redis at {settings.redis_url}: {found.warnings()[0]}', file=sys.stderr)
+        where = connection.describe(settings)
+        print(f'error: Redis at {where}: {found.warnings()[0]}', file=sys.stderr)
         return False
     for warning in found.warnings():
-        log.warning('redis at %s: %s', settings.redis_url, warning)
+        log.warning('redis at %s: %s', connection.describe(settings), warning)
     return True
 
 
@@ -52,7 +53,7 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     app = create_app(settings)
     # log_config=None keeps the handlers set up above (JSON or text) for uvicorn's loggers too.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -62,4 +63,17 @@ def serve_command(args: argparse.Namespace) -> int:
         limit_concurrency=settings.http_limit_concurrency,
         backlog=settings.http_backlog,
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=[shared_socket(args.host, args.port)] if args.reuse_port else None)
     return 0
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening address several `serve` processes bind at once (SO_REUSEPORT): the kernel
+    spreads new connections over them, and one that dies takes only its own connections."""
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock

@@ -19,8 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
-from orchestrator.settings import Settings
-from orchestrator.store import accounts
+from orchestrator.settings import Settings, get_settings
+from orchestrator.store import accounts, connection
 from orchestrator.store.accounts import Account
 from orchestrator.store.feed import now_ms
 
@@ -126,7 +126,7 @@ def operator_command(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    client = redis.Redis.from_url(args.redis_url, decode_responses=True)
+    client = connection.connect_sync(get_settings(), args.redis_url)
     try:
         existed = accounts.save_account_sync(client, args.name, new_account(password, args.role))
     except redis.RedisError as e:

@@ -40,7 +40,7 @@ from orchestrator.dispatch.policy import RobotView
 from orchestrator.dispatch.robot_commands import RobotCommands
 from orchestrator.dispatch.serving import Serving
 from orchestrator.settings import Settings
-from orchestrator.store import alerts, commands, feed, robots
+from orchestrator.store import alerts, commands, connection, feed, robots
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
 from orchestrator.tasks import cancel_requested
@@ -326,7 +326,7 @@ async def app_service(settings: Settings, cfg: RestaurantConfig) -> AsyncIterato
     """The dispatcher inside the API process (`robodine serve --with-dispatcher`), on a Redis
     client of its own (its blocking reads must not wait behind the API's requests)."""
     s = settings
-    r = Redis.from_url(s.redis_url, decode_responses=True)
+    r = connection.connect(s)
     d = Dispatcher(r, cfg, consumer_name(), s.time_scale, s.dispatch_lease_s)
     await d.start()
     try:
@@ -346,7 +346,7 @@ def dispatcher_command(args: argparse.Namespace) -> int:
     cfg = load_restaurant(args.config)
 
     async def main() -> None:
-        r = Redis.from_url(args.redis_url, decode_responses=True)
+        r = connection.connect(settings, args.redis_url)
         d = Dispatcher(
             r, cfg, args.name or consumer_name(), args.time_scale, settings.dispatch_lease_s
         )

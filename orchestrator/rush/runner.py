@@ -30,7 +30,7 @@ from orchestrator.rush.diners import Diners, SimClock, plan_parties
 from orchestrator.rush.report import build_report, summary
 from orchestrator.rush.scenario import Scenario, load_scenario
 from orchestrator.settings import get_settings
-from orchestrator.store import trips
+from orchestrator.store import connection, trips
 from table_qr.tokens import sign
 
 # Simulated seconds seated parties get after the last arrival to be served.
@@ -120,7 +120,7 @@ async def play(
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
         diners = Diners(cfg, scenario, clock, client, tokens, parties)
         await diners.run(DRAIN_S)
-    r = Redis.from_url(redis_url, decode_responses=True)
+    r = connection.connect(get_settings(), redis_url)
     try:
         await _trips_finished(r, TRIPS_BACK_S / speed)
         if collisions is not None:

@@ -56,6 +56,21 @@ class Outcome:
     value: str = ''
 
 
+class NotReplicated(Exception):
+    """The orders of a pipeline were written on the primary but fewer replicas than asked
+    confirmed them in time: not acknowledged (the client retries with its Idempotency-Key and
+    gets the stored order back once a replica has it, or it is taken again after a failover
+    that lost it)."""
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """WAIT for `count` replicas (at most `timeout_ms`) after every pipeline of the script."""
+
+    count: int
+    timeout_ms: int
+
+
 def _flat(mapping: dict[str, str]) -> list[str]:
     return list(chain.from_iterable(mapping.items()))
 
@@ -70,10 +85,14 @@ class ScriptBatcher:
     back until the previous pipeline returned would wait for two. Pipelines sent side by side
     (each on its own connection) are read, run and fsynced by Redis in one go. The script is
     sent by SHA and loaded again if Redis lost it (a restart).
+
+    With `replicas`, the pipeline ends with WAIT: it covers every script before it on that
+    connection, so one WAIT per pipeline confirms the whole batch, or NotReplicated fails it.
     """
 
-    def __init__(self, r: Redis, source: str) -> None:
+    def __init__(self, r: Redis, source: str, replicas: Replicas | None = None) -> None:
         self._r = r
+        self._replicas = replicas
         self._source = source
         self._sha = hashlib.sha1(source.encode()).hexdigest()
         self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
@@ -112,7 +131,15 @@ class ScriptBatcher:
         async with self._r.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
                 pipe.evalsha(self._sha, len(keys), *keys, *args)
+            if self._replicas:
+                pipe.wait(self._replicas.count, self._replicas.timeout_ms)
             results: list[Any] = await pipe.execute(raise_on_error=False)
+        if self._replicas:
+            acked = results.pop()
+            if isinstance(acked, Exception):
+                raise acked
+            if acked < self._replicas.count:
+                raise NotReplicated(f'{acked} of {self._replicas.count} replicas confirmed')
         if any(isinstance(x, NoScriptError) for x in results):
             await self._r.script_load(self._source)
             retry = [i for i, x in enumerate(results) if isinstance(x, NoScriptError)]
@@ -123,10 +150,10 @@ class ScriptBatcher:
 
 
 class Intake:
-    def __init__(self, r: Redis, cfg: RestaurantConfig) -> None:
+    def __init__(self, r: Redis, cfg: RestaurantConfig, replicas: Replicas | None = None) -> None:
         self._r = r
         self._cfg = cfg
-        self._script = ScriptBatcher(r, LUA)
+        self._script = ScriptBatcher(r, LUA, replicas)
         self._pricing = Pricing(cfg)
         # dish id -> the price override last seen ('' for none); the script checks it.
         self._prices: dict[str, str] = {}

@@ -1,0 +1,110 @@
+"""Every robodine process's way to Redis: straight to `settings.redis_url`, or through Sentinel.
+
+With `settings.redis_sentinels` set, the address of `redis_url` is replaced by the primary the
+sentinels name for `settings.redis_master` (the URL still gives the database, user and
+password). redis-py's Sentinel pools ask the sentinels again whenever a connection is made, and
+drop a connection that reaches a demoted primary (READONLY), so a process follows a failover by
+itself: commands during the switch fail with ConnectionError (the API answers 503, the
+dispatcher's loops wait it out), the next ones reach the new primary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+import redis.sentinel
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+from orchestrator.settings import Settings
+
+# How long a sentinel may take to answer "who is the primary?".
+SENTINEL_TIMEOUT_S = 1.0
+
+
+# redis is Any to mypy here (pyproject.toml): nothing to check in the subclassing.
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):  # type: ignore[misc, unused-ignore]
+    """A Sentinel pool that waits for a free connection (up to its `timeout`) instead of
+    failing at once when all `max_connections` are busy: the API's pool behaviour."""
+
+
+def sentinel_addresses(settings: Settings) -> list[tuple[str, int]]:
+    """`settings.redis_sentinels` as (host, port) pairs; empty without Sentinel."""
+    out = []
+    for item in settings.redis_sentinels:
+        host, _, port = item.strip().rpartition(':')
+        out.append((host.strip('[]') or '127.0.0.1', int(port)))
+    return out
+
+
+def _url_options(url: str) -> dict[str, Any]:
+    """What of a redis:// URL still applies under Sentinel: database, user, password."""
+    parts = urlsplit(url)
+    db = parts.path.strip('/')
+    return {
+        'db': int(db) if db else 0,
+        'username': unquote(parts.username) if parts.username else None,
+        'password': unquote(parts.password) if parts.password else None,
+    }
+
+
+def connect(
+    settings: Settings, url: str | None = None, *, blocking_pool: bool = False, **options: Any
+) -> Redis:
+    """An asyncio client (decode_responses unless told otherwise) for `url` (default
+    `settings.redis_url`) or, under Sentinel, for the current primary. `blocking_pool` sizes the
+    pool by `redis_max_connections` / `redis_pool_timeout_s`, as the API process wants."""
+    url = url or settings.redis_url
+    options.setdefault('decode_responses', True)
+    if blocking_pool:
+        options.update(
+            max_connections=settings.redis_max_connections, timeout=settings.redis_pool_timeout_s
+        )
+    sentinels = sentinel_addresses(settings)
+    if not sentinels:
+        if blocking_pool:
+            return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
+        return Redis.from_url(url, **options)
+    manager = Sentinel(
+        sentinels,
+        sentinel_kwargs={
+            'socket_timeout': SENTINEL_TIMEOUT_S,
+            'socket_connect_timeout': SENTINEL_TIMEOUT_S,
+        },
+    )
+    pool_class = _BlockingSentinelPool if blocking_pool else SentinelConnectionPool
+    return manager.master_for(
+        settings.redis_master,
+        redis_class=Redis,
+        connection_pool_class=pool_class,
+        **_url_options(url),
+        **options,
+    )
+
+
+def connect_sync(settings: Settings, url: str | None = None, **options: Any) -> redis.Redis:
+    """The blocking client, for commands and supervisors that are not asyncio."""
+    url = url or settings.redis_url
+    options.setdefault('decode_responses', True)
+    sentinels = sentinel_addresses(settings)
+    if not sentinels:
+        return redis.Redis.from_url(url, **options)
+    manager = redis.sentinel.Sentinel(
+        sentinels,
+        sentinel_kwargs={
+            'socket_timeout': SENTINEL_TIMEOUT_S,
+            'socket_connect_timeout': SENTINEL_TIMEOUT_S,
+        },
+    )
+    return manager.master_for(
+        settings.redis_master, redis_class=redis.Redis, **_url_options(url), **options
+    )
+
+
+def describe(settings: Settings, url: str | None = None) -> str:
+    """Where the process's Redis is, for log lines and errors."""
+    if settings.redis_sentinels:
+        return f'Sentinel {",".join(settings.redis_sentinels)} (primary {settings.redis_master!r})'
+    return url or settings.redis_url
