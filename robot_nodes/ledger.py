@@ -147,6 +147,17 @@ class Ledger:
             ).fetchall()
         return [_entry(r) for r in rows]
 
+    def compact(self, before: float) -> int:
+        """Delete final jobs last changed before `before` (time.time()) and give the space
+        back; returns how many went. Unfinished jobs stay whatever their age (they resume)."""
+        finals = ', '.join('?' * len(FINAL))
+        deleted = self._db.execute(
+            f'DELETE FROM jobs WHERE status IN ({finals}) AND updated_at < ?', (*FINAL, before)
+        ).rowcount
+        if deleted:
+            self._db.execute('VACUUM')
+        return int(deleted)
+
     def cooked_jobs(self) -> list[str]:
         """Ids of the dishes this robot finished cooking, in acceptance order."""
         rows = self._db.execute(

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from orchestrator.redis_server import free_port
+from orchestrator.store import alerts
 from tests.ros_helpers import wait_until
 
 pytestmark = pytest.mark.ros
@@ -42,7 +48,23 @@ def alive(pid: int) -> bool:
     return state != 'Z'
 
 
-def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f'/proc/{pid}/cmdline').read_text().split('\0')
+    except OSError:
+        return []
+
+
+def child_running(up_pid: int, marker: str) -> int | None:
+    """The pid of `robodine up`'s live child whose argv holds `marker`."""
+    return next((p for p in children_of(up_pid) if alive(p) and marker in cmdline(p)), None)
+
+
+@contextlib.contextmanager
+def robodine_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str], int]]:
+    """`robodine up` at time scale 50, until it printed that it is ready: (process, its output
+    lines so far, its port). Leaving the block SIGTERMs it and checks that it exits 0 with
+    none of its children left."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ('REDIS_URL', 'ROBODINE_BASE_URL')}
     proc = subprocess.Popen(
@@ -70,6 +92,7 @@ def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
         daemon=True,
     )
     reader.start()
+    children: set[int] = set()
     try:
         wait_until(
             lambda: any('Ctrl-C' in line for line in lines) or proc.poll() is not None,
@@ -77,8 +100,18 @@ def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
             0.1,
             'robodine up ready',
         )
+        assert proc.poll() is None, ''.join(lines)
+        yield proc, lines, port
+    finally:
+        children = children_of(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, ''.join(lines)
+    assert not [pid for pid in children if alive(pid)]
+
+
+def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
+    with robodine_up(tmp_path) as (proc, lines, port):
         out = ''.join(lines)
-        assert proc.poll() is None, out
         diner_urls = re.findall(rf'http://127\.0\.0\.1:{port}/t/\S+', out)
         assert len(diner_urls) == 16, out
         assert f'http://127.0.0.1:{port}/console' in out
@@ -92,13 +125,56 @@ def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
             timeout=10,
         )
         assert login.status_code == 200, login.text
-        assert httpx.get(diner_urls[0], timeout=10).status_code == 200
-        children = children_of(proc.pid)
+        assert httpx.get(diner_urls[0], timeout=10, follow_redirects=True).status_code == 200
         # Redis, the orchestrator and the 8 robots of the demo.
-        assert len(children) >= 10, out
+        assert len(children_of(proc.pid)) >= 10, out
         logs = {p.name for p in (tmp_path / 'var' / 'logs').iterdir()}
         assert {'orchestrator.log', 'wok1.log', 'serve3.log'} <= logs
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, ''.join(lines)
-    assert not [pid for pid in children if alive(pid)]
+
+
+def restart_alerts(redis_url: str) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        r = Redis.from_url(redis_url, decode_responses=True)
+        try:
+            return [a for a in await alerts.recent(r) if a['kind'] == 'process_restarted']
+        finally:
+            await r.aclose()
+
+    return asyncio.run(read())
+
+
+def ready(port: int) -> bool:
+    try:
+        return httpx.get(f'http://127.0.0.1:{port}/readyz', timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_up_restarts_a_dead_robot_or_orchestrator_and_keeps_serving(tmp_path: Path) -> None:
+    with robodine_up(tmp_path) as (proc, lines, port):
+        match = re.search(r'ready\. Redis (\S+)', ''.join(lines))
+        assert match, ''.join(lines)
+        redis_url = match.group(1)
+
+        wok1 = child_running(proc.pid, 'robot_id:=wok1')
+        assert wok1 is not None
+        os.kill(wok1, signal.SIGKILL)
+        # Started again (a new process), said on the console, and the API never went away.
+        alert = wait_until(
+            lambda: [a for a in restart_alerts(redis_url) if a.get('robot_id') == 'wok1'],
+            60,
+            0.2,
+            'the wok1 restart alert',
+        )[0]
+        assert 'SIGKILL' in alert['message'], alert
+        assert httpx.get(f'http://127.0.0.1:{port}/api/menu', timeout=10).status_code == 200
+        assert wait_until(lambda: child_running(proc.pid, 'robot_id:=wok1'), 30, 0.2) != wok1
+
+        orchestrator = child_running(proc.pid, 'serve')
+        assert orchestrator is not None
+        os.kill(orchestrator, signal.SIGKILL)
+        wait_until(lambda: not ready(port), 30, 0.1, 'the API down')
+        wait_until(lambda: ready(port), 90, 0.2, '/readyz answering again')
+        kinds = [a['message'] for a in restart_alerts(redis_url)]
+        assert any(m.startswith('orchestrator was killed by SIGKILL') for m in kinds), kinds
+        assert proc.poll() is None

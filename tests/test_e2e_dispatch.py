@@ -8,7 +8,7 @@ import contextlib
 import json
 import random
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,17 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
+from orchestrator.console import operator_actions
 from orchestrator.redis_server import RedisServer
-from orchestrator.store import jobs, stats
+from orchestrator.store import commands, stats
+from orchestrator.store.feed import now_ms
 from tests.dispatch_support import (
     Diners,
     Kitchen,
     kitchen_running,
     nothing_pending,
     restaurant_open,
+    robots_heard,
     wait_for,
 )
 
@@ -161,7 +164,8 @@ async def count_status(diners: Diners, status: str) -> int:
 
 async def test_hundred_orders_from_sixteen_tables(fleet: Kitchen, diners: Diners) -> None:
     await place_all(diners, random_orders(fleet.cfg, 100, seed=1))
-    await wait_for(lambda: diners.all_in('served'), 240, 0.2, 'all 100 orders served')
+    # About 80 s on an idle 2-core machine; a deadline, not an expectation (CPU hogs beside).
+    await wait_for(lambda: diners.all_in('served'), 600, 0.2, 'all 100 orders served')
     await assert_cooked_once(fleet, diners)
     assert await wait_for(lambda: _no_pending(diners), 10), await nothing_pending(
         diners.r, diners.cfg
@@ -214,14 +218,15 @@ async def test_stale_dispatcher_is_fenced(fleet: Kitchen, diners: Diners) -> Non
     await wait_for(lambda: diners.all_in('served'), 120, 0.2, 'all orders served')
     await assert_cooked_once(fleet, diners)
     # What the woken dispatcher still believed it held was refused, and it says so (its log
-    # line follows Redis's refusal, so wait for both).
-    await wait_for(lambda: _fenced(diners), 20, what='fenced writes of the stale dispatcher')
+    # line follows Redis's refusal, so wait for both; generously: a busy machine may take a
+    # while to run a process that was stopped).
+    await wait_for(lambda: _fenced(diners), 60, what='fenced writes of the stale dispatcher')
 
     async def stale_one_knows() -> bool:
         log = fleet.dispatcher_log(old)
         return 'taken over' in log or 'fenced' in log
 
-    await wait_for(stale_one_knows, 20, what=f'the stale dispatcher logging its refusal: {old}')
+    await wait_for(stale_one_knows, 60, what=f'the stale dispatcher logging its refusal: {old}')
 
 
 async def _reclaimed(d: Diners) -> bool:
@@ -255,6 +260,14 @@ async def test_redis_restarted_mid_run(
     assert set(first) <= set(diners.orders)
     await wait_for(lambda: _all_served(diners), 180, 0.2, 'every accepted order served')
     await assert_cooked_once(fleet, diners)
+    # The operator hears of the outage once Redis is back; no write of the dispatcher's was
+    # dropped on the way (a dropped background write logs "task ... failed").
+    outages = [f for _, f in await diners.r.xrange(keys.ALERTS) if f['kind'] == 'redis_outage']
+    assert len(outages) == 1 and 'did not answer' in outages[0]['message'], outages
+    (name,) = fleet.dispatchers
+    assert 'failed' not in ''.join(
+        line for line in fleet.dispatcher_log(name).splitlines() if 'task ' in line
+    )
 
 
 async def test_control_stream_reaches_the_robot(fleet: Kitchen, diners: Diners) -> None:
@@ -286,6 +299,65 @@ async def test_control_stream_reaches_the_robot(fleet: Kitchen, diners: Diners) 
     ]
     assert all(a['who'] == 'op:kim' and a['target'] == 'wok1' for a in audit)
     assert not await nothing_pending(r, diners.cfg)
+
+
+async def test_expired_commands_are_not_run_and_stop_all_is_acknowledged(
+    fleet: Kitchen, diners: Diners, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, cfg = diners.r, diners.cfg
+    robot_ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    ttl_s = 2.0
+    monkeypatch.setenv('ROBODINE_COMMAND_TTL_S', str(ttl_s))
+    # No dispatcher runs while STOP ALL is queued, and none comes before it expired.
+    fleet.stop_dispatchers()
+    said = await operator_actions.stop_all(r, cfg, 'op:kim', ttl_s)
+    assert said.startswith(f'emergency stop queued for {len(robot_ids)} robots')
+    ((first, _), *_) = await r.xrange(keys.CONTROL)
+    await wait_for(lambda: _older_than(r, first, ttl_s), 10, what='the commands expired')
+    started = now_ms()
+    fleet.start_dispatcher(diners_redis_url(diners))
+
+    async def answers(result: str) -> set[str]:
+        audit = [f for _, f in await r.xrange(keys.AUDIT)]
+        return {
+            a['target'] for a in audit if a['action'] == 'robot.estop' and a['result'] == result
+        }
+
+    await wait_for(lambda: _have(answers('expired'), robot_ids), 30, what='expired, audited')
+    alerts = [f for _, f in await r.xrange(keys.ALERTS) if f['kind'] == 'command_expired']
+    assert {a['robot_id'] for a in alerts} == set(robot_ids)
+    assert {a['severity'] for a in alerts} == {'critical'}
+    assert await robots_heard(r, cfg, idle=True)  # none was stopped
+    assert not await nothing_pending(r, cfg)
+
+    # A fresh STOP ALL, once the new dispatcher hears the robots, is run: each robot
+    # acknowledges it in the audit log.
+    await wait_for(lambda: _heard_since(r, robot_ids, started), 30, what='robots heard')
+    await operator_actions.stop_all(r, cfg, 'op:kim', ttl_s)
+    await wait_for(lambda: _have(answers('ok'), robot_ids), 30, what='every robot e-stopped')
+    await wait_for(lambda: _all_modes(r, robot_ids, 'estopped'), 30, what='modes mirrored')
+    assert await operator_actions.resume_all(r, cfg, 'op:kim')
+    await wait_for(lambda: robots_heard(r, cfg, idle=True), 30, what='released, idle again')
+
+
+async def _older_than(r: Redis, entry_id: str, seconds: float) -> bool:
+    return await commands.age_ms(r, entry_id) > seconds * 1000
+
+
+async def _heard_since(r: Redis, robot_ids: list[str], since_ms: int) -> bool:
+    seen = await asyncio.gather(*(r.hget(keys.robot(i), 'seen_at') for i in robot_ids))
+    return all(int(s or 0) > since_ms for s in seen)
+
+
+async def _have(got: Awaitable[set[str]], wanted: list[str]) -> bool:
+    return set(wanted) <= await got
+
+
+async def _all_modes(r: Redis, robot_ids: list[str], mode: str) -> bool:
+    return all(
+        m == mode
+        for m in await asyncio.gather(*(r.hget(keys.robot(i), 'mode') for i in robot_ids))
+    )
 
 
 async def test_lost_robot_jobs_go_elsewhere(fleet: Kitchen, diners: Diners) -> None:

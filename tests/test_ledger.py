@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,28 @@ def test_trips_and_jobs_are_kept_apart(ledger: Ledger) -> None:
     ledger.accept('o1-00-00', 'cook', 0, GOAL)
     assert [e.job_id for e in ledger.unfinished('trip')] == ['trip-1']
     assert [e.job_id for e in ledger.entries()] == ['trip-1', 'o1-00-00']
+
+
+def pages(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute('PRAGMA page_count').fetchone()[0])
+
+
+def test_compact_drops_old_final_jobs_and_gives_the_space_back(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    big = {**GOAL, 'note': 'x' * 2000}
+    for i in range(300):
+        ledger.accept(f'o{i}-00-00', 'cook', 1, big)
+        ledger.finish(f'o{i}-00-00', lg.DONE if i % 3 else lg.FAILED, {'outcome': 'cooked'})
+    before = time.time()
+    while time.time() == before:  # a later timestamp for what follows
+        time.sleep(0.001)
+    ledger.accept('old-but-open', 'cook', 1, GOAL)  # unfinished: it resumes after a restart
+    ledger.accept('recent', 'cook', 1, GOAL)
+    ledger.finish('recent', lg.DONE, {'outcome': 'cooked'})
+    full = pages(tmp_path / 'wok1.sqlite')
+    assert ledger.compact(before) == 300
+    assert {e.job_id for e in ledger.entries()} == {'old-but-open', 'recent'}
+    assert pages(tmp_path / 'wok1.sqlite') < full / 10
+    assert ledger.compact(before) == 0

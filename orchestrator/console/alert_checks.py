@@ -2,8 +2,9 @@
 
 Lost robots, dead-lettered dishes and pickups that timed out are raised where they happen (the
 dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
-`age_late_s`, and `robot_fault`, once per fault, when a robot's mirrored mode is `fault`. The
-once-markers (`store.alerts.raise_once`) keep several processes from raising one alert twice.
+`age_late_s` of simulated time (real age × time scale, like everything in `service`), and
+`robot_fault`, once per fault, when a robot's mirrored mode is `fault`. The once-markers
+(`store.alerts.raise_once`) keep several processes from raising one alert twice.
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ from orchestrator.store.orders import FINAL
 from orchestrator.tasks import cancel_requested
 
 log = logging.getLogger(__name__)
-# Real seconds between two checks; ticket ages are minutes, faults want attention now.
+# Simulated seconds between two late checks (ticket ages are minutes), real seconds between
+# two fault checks (faults want attention now); a check runs at most once a real second.
 LATE_CHECK_S = 15.0
 FAULT_CHECK_S = 2.0
+MIN_CHECK_S = 1.0
 
 
-async def raise_late_orders(r: Redis, cfg: RestaurantConfig) -> int:
-    """Raise `order.late` for every open order older than age_late_s, once; returns how many."""
+async def raise_late_orders(r: Redis, cfg: RestaurantConfig, time_scale: float = 1.0) -> int:
+    """Raise `order.late` for every open order older than age_late_s (simulated: the real age
+    times `time_scale`), once; returns how many."""
     late_ms = cfg.service.age_late_s * 1000
     now = now_ms()
     raised = 0
     for t in await tickets.load_tickets(r, cfg, await tickets.todays_order_ids(r, cfg)):
-        age_ms = now - t['created_at']
+        age_ms = int((now - t['created_at']) * time_scale)
         if t['status'] in FINAL or age_ms < late_ms:
             continue
         raised += await alerts.raise_once(
@@ -85,9 +89,14 @@ async def periodic(check: Callable[[], Awaitable[int]], every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
-def checkers(r: Redis, cfg: RestaurantConfig) -> list[Coroutine[None, None, None]]:
+def checkers(
+    r: Redis, cfg: RestaurantConfig, time_scale: float
+) -> list[Coroutine[None, None, None]]:
     """The console's own alert checks, to run as background tasks."""
     return [
-        periodic(partial(raise_late_orders, r, cfg), LATE_CHECK_S),
+        periodic(
+            partial(raise_late_orders, r, cfg, time_scale),
+            max(MIN_CHECK_S, LATE_CHECK_S / time_scale),
+        ),
         periodic(partial(raise_robot_faults, r, cfg), FAULT_CHECK_S),
     ]

@@ -75,10 +75,16 @@ async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) ->
     return f'{robot_id} sent to its dock'
 
 
-async def stop_all(r: Redis, cfg: RestaurantConfig, by: str) -> str:
+async def stop_all(r: Redis, cfg: RestaurantConfig, by: str, ttl_s: float) -> str:
+    """Queue an e-stop for every robot. Queued is not applied: each robot's answer (ok,
+    refused, or expired when no dispatcher ran it within `ttl_s`) comes as a `robot.estop`
+    audit entry, which the console shows against this request."""
     robot_ids = list(robot_kinds(cfg))
     await commands.send(r, *(Command('estop', rid, by) for rid in robot_ids))
-    return f'emergency stop sent to {len(robot_ids)} robots'
+    return (
+        f'emergency stop queued for {len(robot_ids)} robots ({", ".join(robot_ids)}); '
+        f'each robot acknowledges it in the audit log, or it expires after {ttl_s:g} s'
+    )
 
 
 async def resume_all(r: Redis, cfg: RestaurantConfig, by: str) -> str:
@@ -111,15 +117,15 @@ def _not_on_a_trip(order: OrderRecord) -> None:
 
 
 async def cancel(r: Redis, order_id: str, line: int | None, by: str) -> str:
-    """Cancel a whole order or one line: unstarted dishes are withdrawn, dishes on a robot
-    are wasted (the robot is told to stop); a whole order ends `cancelled` even if some of its
-    dishes were already cooked."""
+    """Cancel a whole order or one line: unstarted and dead-lettered dishes are withdrawn,
+    dishes on a robot are wasted (the robot is told to stop); a whole order ends `cancelled`
+    even if some of its dishes were already cooked."""
     order = await _open_order(r, order_id)
     if line is not None and not 0 <= line < len(order.lines):
         raise Refused(404, f'order {order_id} has no line {line}')
     job_ids = order.job_ids(line)
     before = await jobs.statuses(r, job_ids)
-    open_jobs = [j for j, st in zip(job_ids, before, strict=True) if st not in jobs.SETTLED]
+    open_jobs = [j for j, st in zip(job_ids, before, strict=True) if st not in jobs.FINISHED]
     if line is not None and not open_jobs:
         raise Refused(
             409,
@@ -166,12 +172,17 @@ async def redeliver(r: Redis, order_id: str, by: str) -> str:
     return f'order {order_id} sent out again to {order.table_id or "its table"}'
 
 
-async def bump(r: Redis, order_id: str, job_id: str, by: str) -> str:
-    """A person cooked this dish: mark it cooked so the order moves on."""
+async def _dish_of_open_order(r: Redis, order_id: str, job_id: str) -> None:
     parsed = ids.parse_job_id(job_id)
     if parsed is None or parsed.order_id != order_id:
         raise Refused(404, f'dish {job_id!r} is not part of order {order_id}')
     await _open_order(r, order_id)
+
+
+async def bump(r: Redis, order_id: str, job_id: str, by: str) -> str:
+    """A person cooked this dish (a dead-lettered one too): mark it cooked so the order moves
+    on."""
+    await _dish_of_open_order(r, order_id, job_id)
     result = await jobs.complete(r, job_id, epoch=None, by=by)
     if result == 'missing':
         raise Refused(404, f'no dish {job_id!r}')
@@ -179,6 +190,19 @@ async def bump(r: Redis, order_id: str, job_id: str, by: str) -> str:
         already = jobs.COOKED if result == 'duplicate' else result
         raise Refused(409, f'dish {job_id} is already {already}')
     return f'{job_id} bumped'
+
+
+async def drop(r: Redis, order_id: str, job_id: str, by: str) -> str:
+    """Give up one dish (a dead-lettered one, typically): the order goes on without it, and
+    is ready when the rest is cooked."""
+    await _dish_of_open_order(r, order_id, job_id)
+    [status] = await jobs.statuses(r, [job_id])
+    if status is None:
+        raise Refused(404, f'no dish {job_id!r}')
+    if status in jobs.FINISHED:
+        raise Refused(409, f'dish {job_id} is already {status}')
+    result = (await jobs.cancel(r, job_id, by)).result
+    return f'{job_id} dropped ({result})'
 
 
 async def requeue(r: Redis, dead_id: str, by: str) -> str:

@@ -2,7 +2,8 @@
 
 Each command is one ROS service call (`control`, or `confirm_pickup` on serving robots); its
 outcome is written to the audit trail, and a refusal also raises an alert so that an operator
-who pressed e-stop sees at once that it did not apply.
+who pressed e-stop sees at once that it did not apply. A command read after it expired
+(`command_ttl_s` after it was queued) is not run: it is audited as `expired`, with an alert.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ class RobotCommands:
     e-stop of another) and in stream order for one robot; an entry is never run twice at once
     (it may be read again while pending)."""
 
-    def __init__(self, ctx: DispatchContext, pickup_confirmed: PickupConfirmed) -> None:
+    def __init__(
+        self, ctx: DispatchContext, pickup_confirmed: PickupConfirmed, ttl_s: float
+    ) -> None:
         self.ctx = ctx
         self.pickup_confirmed = pickup_confirmed
+        self.ttl_s = ttl_s
         self._running: set[str] = set()
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -49,6 +53,14 @@ class RobotCommands:
 
     async def _handle(self, entry_id: str, c: Command) -> None:
         r, ros = self.ctx.r, self.ctx.ros
+        age_s = await commands.age_ms(r, entry_id) / 1000
+        if age_s > self.ttl_s:
+            await self._expired(entry_id, c, age_s)
+            return
+        if c.robot_id in self.ctx.robots:
+            # Not yet discovered (this dispatcher just started, the robot is restarting): wait
+            # for it while the command is still good, rather than refuse it at once.
+            await self.ctx.until_reachable(c.robot_id, self.ttl_s - age_s)
         if c.command not in commands.KINDS:
             accepted, message = False, f'unknown command {c.command!r}'
         elif c.command == 'confirm_pickup':
@@ -58,9 +70,8 @@ class RobotCommands:
         else:
             accepted, message = await ros.control(c.robot_id, c.command, c.job_id)
         log.info('%s %s by %s: %s %s', c.command, c.robot_id, c.by, accepted, message)
-        target = c.robot_id + (f'/{c.table_id}' if c.table_id else '')
         result = 'ok' if accepted else (message or 'refused')
-        await audit.record(r, c.by or 'system', f'robot.{c.command}', target, result, message)
+        await audit.record(r, c.by or 'system', f'robot.{c.command}', _target(c), result, message)
         if not accepted:
             await alerts.raise_alert(
                 r,
@@ -72,3 +83,26 @@ class RobotCommands:
                 trip_id=c.trip_id,
             )
         await commands.done(r, entry_id)
+
+    async def _expired(self, entry_id: str, c: Command, age_s: float) -> None:
+        r = self.ctx.r
+        detail = f'not run: queued {age_s:.0f} s ago, it expired after {self.ttl_s:g} s'
+        log.warning('%s %s by %s: %s', c.command, c.robot_id, c.by, detail)
+        await audit.record(
+            r, c.by or 'system', f'robot.{c.command}', _target(c), 'expired', detail
+        )
+        await alerts.raise_alert(
+            r,
+            'command_expired',
+            # An emergency stop that did not happen is the one that must not go unseen.
+            'critical' if c.command == 'estop' else 'warning',
+            f'{c.command} for {c.robot_id} by {c.by or "system"} was {detail}',
+            robot_id=c.robot_id,
+            order_id=c.order_id,
+            trip_id=c.trip_id,
+        )
+        await commands.done(r, entry_id)
+
+
+def _target(c: Command) -> str:
+    return c.robot_id + (f'/{c.table_id}' if c.table_id else '')

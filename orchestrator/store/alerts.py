@@ -62,6 +62,25 @@ async def raise_once(
     return True
 
 
+async def raise_unique(
+    r: Redis, kind: str, subject: str, severity: str, message: str, ttl_s: int, **refs: str
+) -> bool:
+    """`raise_once` with the marker and the alert in one transaction, for a caller that
+    retries after a connection error: whether or not the first attempt got through, the
+    alert is raised exactly once."""
+    marker = keys.alert_raised(kind, subject)
+
+    async def txn(pipe: Pipeline) -> bool:
+        if await pipe.exists(marker):
+            return False
+        pipe.multi()
+        pipe.set(marker, '1', ex=ttl_s)
+        add(pipe, kind, severity, message, **refs)
+        return True
+
+    return bool(await r.transaction(txn, marker, value_from_callable=True))
+
+
 async def clear_once(r: Redis, kind: str, subject: str) -> None:
     """The condition is over: the next one raises a new alert."""
     await r.delete(keys.alert_raised(kind, subject))

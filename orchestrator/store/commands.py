@@ -1,5 +1,10 @@
 """`rd:control` (group `fleet`): commands for robots, from operators and diners, run by the
-dispatcher's robot-command worker."""
+dispatcher's robot-command worker.
+
+A command is issued when its entry is added (the entry id is Redis's clock in ms) and expires
+`command_ttl_s` later: a dispatcher that reads it after that (it was down, or Redis was) does
+not run it, so a STOP ALL never fires hours late.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +62,17 @@ async def read(r: Redis, consumer: str, start: str, block_ms: int | None) -> lis
 
 async def reclaim(r: Redis, consumer: str, min_idle_ms: int) -> list[streams.Entry]:
     return await streams.autoclaim(r, STREAM, GROUP, consumer, min_idle_ms)
+
+
+def issued_ms(entry_id: str) -> int:
+    """When the command was queued (Redis's clock), from its entry id."""
+    return int(entry_id.split('-', 1)[0])
+
+
+async def age_ms(r: Redis, entry_id: str) -> int:
+    """How long ago the command was queued, on Redis's clock (the same that stamped it)."""
+    seconds, micros = await r.time()
+    return int(seconds) * 1000 + int(micros) // 1000 - issued_ms(entry_id)
 
 
 async def done(r: Redis, entry_id: str) -> None:
