@@ -1,10 +1,12 @@
 """ros2 launch launch/gazebo.launch.py [config:=seeds/restaurant.yaml] [out:=var/gazebo]
+    [key_dir:=var/robot_keys] [domain_id:=N] [discovery:=localhost|subnet] [keystore:=DIR]
 
 Gazebo (gz sim Harmonic) in place of the headless floor plant: writes the world and the
 ros_gz_bridge config from the restaurant config (as `robodine gazebo world` does), then starts
 gz sim with that world, the bridge, every serving robot node with `driver:=diffdrive` and every
 cooking robot node (sim driver). Gazebo runs in real time, so the robots run at time scale 1.
 The orchestrator (Redis, API + dispatcher) runs apart: `robodine serve --with-dispatcher`.
+Robot keys, DDS domain and discovery, SROS2: as in robots.launch.py.
 
 Run it from the shell where robodine is installed (its venv active) with ROS 2 Jazzy and
 ros_gz sourced, so `robot_nodes`, `serving_robot`, `cooking_robot`, `gz` and `ros2` resolve.
@@ -12,6 +14,7 @@ ros_gz sourced, so `robot_nodes`, `serving_robot`, `cooking_robot`, `gz` and `ro
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
@@ -21,7 +24,9 @@ from launch.substitutions import LaunchConfiguration
 
 from orchestrator.config import load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
+from robot_nodes import auth
 from robot_nodes.gazebo_world import write_assets
+from robot_nodes.ros_network import enclave_args, launch_env
 
 
 def _robot(
@@ -30,11 +35,15 @@ def _robot(
     config: Path,
     ledger_dir: Path,
     driver: str,
+    key_dir: Path,
+    env: dict[str, str],
+    keystore: str,
 ) -> ExecuteProcess:
     return ExecuteProcess(
         cmd=[
             executable,
             '--ros-args',
+            *enclave_args(robot_id, keystore),
             '-r',
             f'__ns:=/robodine/{robot_id}',
             '-p',
@@ -47,7 +56,10 @@ def _robot(
             'time_scale:=1.0',
             '-p',
             f'ledger_dir:={ledger_dir / robot_id}',
+            '-p',
+            f'key_file:={auth.key_path(key_dir, robot_id)}',
         ],
+        additional_env=env,
         name=robot_id,
         output='screen',
     )
@@ -59,6 +71,14 @@ def _bring_up(context: LaunchContext) -> list[ExecuteProcess]:
     cfg = load_restaurant(config)
     world, bridge = write_assets(cfg, out)
     ledgers = out / 'ledgers'
+    key_dir = Path(LaunchConfiguration('key_dir').perform(context)).resolve()
+    keystore = LaunchConfiguration('keystore').perform(context)
+    env = launch_env(
+        LaunchConfiguration('domain_id').perform(context),
+        LaunchConfiguration('discovery').perform(context),
+        keystore,
+    )
+    robot = partial(_robot, key_dir=key_dir, env=env, keystore=keystore)
     actions = [
         ExecuteProcess(cmd=['gz', 'sim', '-r', str(world)], name='gz_sim', output='screen'),
         ExecuteProcess(
@@ -76,9 +96,9 @@ def _bring_up(context: LaunchContext) -> list[ExecuteProcess]:
         ),
     ]
     actions += [
-        _robot('serving_robot', r.id, config, ledgers, 'diffdrive') for r in cfg.serving_robots
+        robot('serving_robot', r.id, config, ledgers, 'diffdrive') for r in cfg.serving_robots
     ]
-    actions += [_robot('cooking_robot', r.id, config, ledgers, 'sim') for r in cfg.cooking_robots]
+    actions += [robot('cooking_robot', r.id, config, ledgers, 'sim') for r in cfg.cooking_robots]
     return actions
 
 
@@ -93,6 +113,10 @@ def generate_launch_description() -> LaunchDescription:
                 default_value='var/gazebo',
                 description='where the world, bridge config and ledgers go',
             ),
+            DeclareLaunchArgument('key_dir', default_value='var/robot_keys'),
+            DeclareLaunchArgument('domain_id', default_value=''),
+            DeclareLaunchArgument('discovery', default_value=''),
+            DeclareLaunchArgument('keystore', default_value=''),
             OpaqueFunction(function=_bring_up),
         ]
     )

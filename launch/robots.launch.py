@@ -1,8 +1,13 @@
 """ros2 launch robot_nodes robots.launch.py [config:=...] [driver:=sim] [time_scale:=1.0]
+    [key_dir:=var/robot_keys] [domain_id:=N] [discovery:=localhost|subnet] [keystore:=DIR]
 
 Neutral bring-up for a system ROS 2 Jazzy: one node per robot of the restaurant config, each in
 `/robodine/<robot_id>` and named after it. Serving robots use `driver` ('sim', 'diffdrive' with
 a floor plant or Gazebo publishing odom, or 'hardware'); cooking robots use `cooking_driver`.
+Each robot gets its own key (`<key_dir>/<robot_id>.key`, from `robodine robots keys`) and the
+DDS domain and discovery range of the restaurant (default: ROBODINE_ROS_DOMAIN_ID,
+ROBODINE_ROS_DISCOVERY); with `keystore` (an SROS2 keystore, `ros2 security`), each node also
+runs under DDS Security in the enclave `/robodine/<robot_id>` (README "Security → ROS 2").
 Needs the robodine distribution importable (for the config model) and `robot_nodes` plus
 `restaurant_interfaces` built by colcon (see README "Robots and ROS 2 interfaces").
 """
@@ -19,6 +24,8 @@ from launch_ros.actions import Node
 
 from orchestrator.config import load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
+from robot_nodes import auth
+from robot_nodes.ros_network import enclave_args, launch_env
 
 ARGUMENTS = {
     'config': (str(DEFAULT_CONFIG), 'restaurant YAML (tables, robots, floor graph)'),
@@ -27,6 +34,10 @@ ARGUMENTS = {
     'time_scale': ('1.0', 'simulated seconds per real second'),
     'ledger_dir': ('var/ledger', 'where each robot keeps <robot_id>.sqlite'),
     'heartbeat_hz': ('5.0', 'RobotState rate when idle (>= 2)'),
+    'key_dir': ('var/robot_keys', "where each robot's key is (<robot_id>.key)"),
+    'domain_id': ('', 'DDS domain (default: ROBODINE_ROS_DOMAIN_ID, else ROS_DOMAIN_ID)'),
+    'discovery': ('', 'localhost or subnet (default: ROBODINE_ROS_DISCOVERY, localhost)'),
+    'keystore': ('', 'SROS2 keystore: run every node under DDS Security (system ROS 2 only)'),
 }
 
 
@@ -42,6 +53,8 @@ def _robots(context: LaunchContext) -> list[Node]:
         'ledger_dir': str(Path(arg('ledger_dir')).resolve()),
         'heartbeat_hz': float(arg('heartbeat_hz')),
     }
+    key_dir = Path(arg('key_dir')).resolve()
+    env = launch_env(arg('domain_id'), arg('discovery'), arg('keystore'))
     robots = [('cooking_robot', r.id, arg('cooking_driver')) for r in cfg.cooking_robots]
     robots += [('serving_robot', r.id, arg('driver')) for r in cfg.serving_robots]
     return [
@@ -50,7 +63,16 @@ def _robots(context: LaunchContext) -> list[Node]:
             executable=executable,
             name=robot_id,
             namespace=f'/robodine/{robot_id}',
-            parameters=[{**common, 'robot_id': robot_id, 'driver': driver}],
+            parameters=[
+                {
+                    **common,
+                    'robot_id': robot_id,
+                    'driver': driver,
+                    'key_file': str(auth.key_path(key_dir, robot_id)),
+                }
+            ],
+            ros_arguments=enclave_args(robot_id, arg('keystore')),
+            additional_env=env,
             output='screen',
         )
         for executable, robot_id, driver in robots

@@ -4,6 +4,15 @@ Each job goes prep → cook → plate, taking the goal's `cook_time_s / time_sca
 goals than free slots wait in a FIFO queue (feedback stage 'queued'). The ledger makes every job
 happen once: see `robot_nodes.ledger`. Nothing here blocks: goals are coroutines awaiting a
 future that the 10 Hz tick resolves, so one SingleThreadedExecutor serves everything.
+
+Leases: a job goes on only while the dispatcher's lease on it lasts, as told by the goal's
+`lease_until_ns` and then by signed `Lease` messages on `lease`, which the dispatcher sends while
+it renews the job's lease in Redis. A job whose lease ran out (the robot was frozen, cut off, or
+the dispatcher is gone) is *held*: it neither advances to its next stage nor finishes, and a
+queued one does not start, until a lease or a re-sent goal confirms it or a `cancel` says the
+job moved on (to another robot, whose copy is then the one served). What the machine did while
+this node could not look (a freeze) cannot be undone: such a copy is held, then thrown away on
+`cancel`, and the dispatcher records the waste.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ from rclpy.action.server import ServerGoalHandle
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 from restaurant_interfaces.action import Cook
+from restaurant_interfaces.msg import Lease
 
+from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_cooking_driver
-from robot_nodes.robot_base import RobotNode, RobotSetupError, run
+from robot_nodes.robot_base import STATE_QOS, RobotNode, RobotSetupError, run
 
 # Stages of every job and their share of the cook time.
 STAGES = (('prep', 0.2), ('cook', 0.65), ('plate', 0.15))
@@ -36,6 +47,11 @@ CANCELLED = Cook.Result.OUTCOME_CANCELLED
 class CookJob:
     job_id: str
     goal: dict[str, Any]
+    epoch: int = 0
+    # Wall clock (ns) until which a dispatcher's lease covers the job (0: none yet).
+    lease_until_ns: int = 0
+    # Stopped where it was because its lease ran out (its driver run is aborted meanwhile).
+    held: bool = False
     # 'queued' or one of STAGE_NAMES.
     stage: str = 'queued'
     # Fraction of the current stage already done before the driver's current run (resume).
@@ -56,6 +72,8 @@ class CookingRobot(RobotNode):
     KIND = 'cooking'
     OUTCOME_SUCCEEDED = COOKED
     OUTCOME_CANCELLED = CANCELLED
+    ACTION = 'cook'
+    JOB_FIELD = 'job_id'
 
     def __init__(self) -> None:
         super().__init__('cooking_robot')
@@ -83,6 +101,7 @@ class CookingRobot(RobotNode):
         self._resume_from_ledger()
 
         self.serve_goals(Cook, 'cook')
+        self.create_subscription(Lease, self.ros_name('lease'), self._on_lease, STATE_QOS)
         self.create_timer(1.0 / TICK_HZ, self._tick)
 
     # --- goals -------------------------------------------------------------------------------
@@ -104,7 +123,7 @@ class CookingRobot(RobotNode):
             'cook_time_s': self._cook_time(goal),
         }
         self.ledger.accept(goal.job_id, 'cook', goal.epoch, fields)
-        job = CookJob(goal.job_id, fields)
+        job = CookJob(goal.job_id, fields, goal.epoch)
         self.jobs[job.job_id] = job
         self.queue.append(job.job_id)
         self.attach(job.job_id, handle, done)
@@ -137,47 +156,97 @@ class CookingRobot(RobotNode):
     def attach(self, job_id: str, handle: ServerGoalHandle, done: Future) -> None:
         job = self.jobs[job_id]
         job.waiters.append((handle, done))
+        goal: Cook.Goal = handle.request
+        self._confirm(job, int(goal.epoch), int(goal.lease_until_ns))
         handle.publish_feedback(self._feedback(job))
+
+    # --- leases ------------------------------------------------------------------------------
+
+    def _on_lease(self, msg: Lease) -> None:
+        if not self.authentic('lease', msg, 'lease'):
+            return
+        for job_id, epoch in zip(msg.job_ids, msg.epochs, strict=False):
+            if (job := self.jobs.get(job_id)) is not None:
+                self._confirm(job, int(epoch), int(msg.valid_until_ns))
+
+    def _confirm(self, job: CookJob, epoch: int, until_ns: int) -> None:
+        """A dispatcher holds the job under `epoch` until `until_ns`; a lease for an older
+        epoch confirms nothing (the job was claimed again since)."""
+        if epoch < job.epoch:
+            return
+        if epoch > job.epoch:
+            job.epoch = epoch
+            self.ledger.raise_epoch(job.job_id, epoch)
+        job.lease_until_ns = max(job.lease_until_ns, until_ns)
+
+    def _leased(self, job: CookJob) -> bool:
+        return job.lease_until_ns > auth.now_ns()
+
+    def _hold(self, job: CookJob) -> None:
+        job.stage_base = min(self._stage_fraction(job), 1.0)
+        job.held = True
+        self.driver.abort(job.job_id)
+        self.ledger.progress(job.job_id, lg.ACTIVE, job.stage, job.stage_base)
+        self.get_logger().warning(
+            f'holding {job.job_id} at {job.stage} {job.stage_base:.0%}: its lease ran out'
+        )
+
+    def _unhold(self, job: CookJob, now: float) -> None:
+        job.held = False
+        self._run_stage(job, now)
+        self.get_logger().info(f'lease of {job.job_id} confirmed: going on at {job.stage}')
+
+    def _run_stage(self, job: CookJob, now: float) -> None:
+        """The driver runs the rest of the job's current stage."""
+        remaining = job.stage_seconds(job.stage, self.time_scale) * (1 - job.stage_base)
+        self.driver.start(job.job_id, job.stage, remaining, now)
 
     # --- work --------------------------------------------------------------------------------
 
     def _resume_from_ledger(self) -> None:
-        """Pick up where a previous run of this robot stopped: nothing lost, nothing twice."""
-        now = time.monotonic()
+        """Pick up where a previous run of this robot stopped: nothing lost, nothing twice.
+        Its jobs are held until the dispatcher re-sends them (it notices the restart)."""
         for entry in self.ledger.unfinished('cook'):
-            job = CookJob(entry.job_id, entry.goal)
+            job = CookJob(entry.job_id, entry.goal, entry.epoch)
             self.jobs[job.job_id] = job
             if entry.status == lg.ACTIVE and entry.stage in STAGE_NAMES:
                 job.stage, job.stage_base = entry.stage, min(entry.progress, 1.0)
-                remaining = job.stage_seconds(job.stage, self.time_scale) * (1 - job.stage_base)
-                self.driver.start(job.job_id, job.stage, remaining, now)
+                job.held = True
                 self.active.append(job.job_id)
                 self.get_logger().info(
-                    f'resuming {job.job_id} at {job.stage} {job.stage_base:.0%}'
+                    f'resuming {job.job_id} at {job.stage} {job.stage_base:.0%} once confirmed'
                 )
             else:
                 self.queue.append(job.job_id)
 
     def _fill_slots(self) -> None:
+        """Start queued jobs (in order, skipping those whose lease ran out) on free slots."""
         now = time.monotonic()
-        while not self.halted and self.queue and len(self.active) < self.capacity:
-            job = self.jobs[self.queue.popleft()]
+        for job_id in list(self.queue):
+            if self.halted or len(self.active) >= self.capacity:
+                return
+            job = self.jobs[job_id]
+            if not self._leased(job):
+                continue
+            self.queue.remove(job_id)
             job.stage, job.stage_base = STAGE_NAMES[0], 0.0
             self.ledger.start(job.job_id, job.stage)
-            self.driver.start(
-                job.job_id, job.stage, job.stage_seconds(job.stage, self.time_scale), now
-            )
+            self._run_stage(job, now)
             self.active.append(job.job_id)
 
     def _tick(self) -> None:
         now = time.monotonic()
         self.driver.tick(now)
-        for job_id in list(self.jobs):
-            job = self.jobs[job_id]
-            if any(h.is_cancel_requested for h, _ in job.waiters):
-                self.control_cancel(job_id)
         for job_id in list(self.active):
             job = self.jobs[job_id]
+            if job.held:
+                if self._leased(job):
+                    self._unhold(job, now)
+                continue
+            if not self._leased(job):
+                # Checked before the stage can end: after a freeze the driver's clock has run on.
+                self._hold(job)
+                continue
             if self.driver.progress(job_id) >= 1.0:
                 self._next_stage(job, now)
                 continue
@@ -196,9 +265,7 @@ class CookingRobot(RobotNode):
             return
         job.stage, job.stage_base = STAGE_NAMES[index + 1], 0.0
         self.ledger.progress(job.job_id, lg.ACTIVE, job.stage, 0.0)
-        self.driver.start(
-            job.job_id, job.stage, job.stage_seconds(job.stage, self.time_scale), now
-        )
+        self._run_stage(job, now)
         feedback = self._feedback(job)
         for handle, _ in job.waiters:
             handle.publish_feedback(feedback)
@@ -220,6 +287,8 @@ class CookingRobot(RobotNode):
     def _stage_fraction(self, job: CookJob) -> float:
         if job.stage == 'queued':
             return 0.0
+        if job.held:
+            return job.stage_base
         return job.stage_base + (1.0 - job.stage_base) * self.driver.progress(job.job_id)
 
     def _feedback(self, job: CookJob) -> Cook.Feedback:
@@ -235,8 +304,8 @@ class CookingRobot(RobotNode):
     def busy(self) -> bool:
         return bool(self.jobs)
 
-    def current_jobs(self) -> list[str]:
-        return self.active + list(self.queue)
+    def current_jobs(self) -> list[tuple[str, int]]:
+        return [(j, self.jobs[j].epoch) for j in self.active + list(self.queue)]
 
     def pose(self) -> tuple[float, float, float]:
         return (self.spot[0], self.spot[1], 0.0)
@@ -248,7 +317,10 @@ class CookingRobot(RobotNode):
             return 'paused by operator'
         if not self.jobs:
             return ''
-        return f'cooking {len(self.active)}/{self.capacity}, {len(self.queue)} queued'
+        held = sum(self.jobs[j].held for j in self.active)
+        return f'cooking {len(self.active)}/{self.capacity}, {len(self.queue)} queued' + (
+            f', {held} held (lease ran out)' if held else ''
+        )
 
     def apply_halt(self) -> None:
         if self.halted:
@@ -259,6 +331,9 @@ class CookingRobot(RobotNode):
 
     def control_dock(self) -> tuple[bool, str]:
         return False, 'a cooking robot has no dock'
+
+    def control_stage(self) -> tuple[bool, str]:
+        return False, 'a cooking robot does not move'
 
     def control_cancel(self, job_id: str) -> tuple[bool, str]:
         job = self.jobs.get(job_id)

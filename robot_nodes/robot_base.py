@@ -6,6 +6,10 @@ a node is started bare (namespace '/'), it puts its names there itself, so `cook
 
 Control commands (`control` service) common to both kinds: pause, resume, estop, release.
 The kinds add dock and cancel, and say what halting means for them (`apply_halt`).
+
+Every goal, control request and pickup confirmation must carry a valid MAC made with this
+robot's key (parameter `key_file`; `robot_nodes.auth`); anything else is refused and logged.
+Results, answers and heartbeats go out signed with the same key.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from restaurant_interfaces.msg import RobotState
 from restaurant_interfaces.srv import Control
 
 from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
+from robot_nodes import auth
 from robot_nodes.drivers.base import DriverError
 from robot_nodes.ledger import Ledger
 
@@ -47,6 +52,11 @@ class RobotNode(Node, ABC):
     # The result outcomes that end a goal SUCCEEDED and CANCELED; any other one ABORTED.
     OUTCOME_SUCCEEDED = ''
     OUTCOME_CANCELLED = ''
+    # The action's name ('cook', 'deliver'): its goals and results are signed as '<name>.goal'
+    # and '<name>.result'.
+    ACTION = ''
+    # The result's field that names the job ('job_id', 'trip_id').
+    JOB_FIELD = ''
 
     def __init__(self, node_name: str) -> None:
         super().__init__(node_name)
@@ -58,6 +68,16 @@ class RobotNode(Node, ABC):
         self.driver_name: str = self.declare_parameter('driver', 'sim').value
         ledger_dir: str = self.declare_parameter('ledger_dir', 'var/ledger').value
         self.heartbeat_hz = self.declare_number('heartbeat_hz', 5.0)
+        key_file: str = self.declare_parameter('key_file', '').value
+        if not key_file:
+            raise RobotSetupError(
+                "parameter key_file is required: this robot's key, made by `robodine robots keys`"
+            )
+        try:
+            self.key = auth.load_key(key_file)
+        except auth.KeyFileError as e:
+            raise RobotSetupError(str(e)) from e
+        self.replay = auth.Replay()
         if self.time_scale <= 0:
             raise RobotSetupError(f'time_scale must be > 0, got {self.time_scale}')
         if self.heartbeat_hz < 2.0:
@@ -105,11 +125,34 @@ class RobotNode(Node, ABC):
             execute_callback=self._execute,
             goal_callback=self._on_goal,
             handle_accepted_callback=self._on_accepted,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+            cancel_callback=self._on_action_cancel,
         )
+
+    def _on_action_cancel(self, handle: ServerGoalHandle) -> CancelResponse:
+        # The action's cancel service carries no MAC: any node could cancel every goal with it.
+        self.get_logger().error(
+            f'refused an action-level cancel of {self.goal_job_id(handle.request)!r}: '
+            'cancel with the (signed) control service'
+        )
+        return CancelResponse.REJECT
+
+    def authentic(self, kind: str, msg: Any, what: str) -> bool:
+        """Whether a signed request (goal, control, pickup, lease) is for this robot, carries
+        a valid MAC and is fresh; a refusal is logged (the sender learns nothing more)."""
+        if msg.robot_id != self.robot_id:
+            refusal = f'addressed to {msg.robot_id!r}'
+        elif not auth.verify(self.key, kind, msg):
+            refusal = 'bad MAC'
+        else:
+            refusal = self.replay.refusal(int(msg.stamp_ns), str(msg.mac))
+        if refusal:
+            self.get_logger().error(f'refused unauthenticated {what}: {refusal}')
+        return not refusal
 
     def _on_goal(self, goal: Any) -> GoalResponse:
         job_id = self.goal_job_id(goal)
+        if not self.authentic(f'{self.ACTION}.goal', goal, f'goal {job_id!r}'):
+            return GoalResponse.REJECT
         entry = self.ledger.get(job_id) if job_id else None
         if entry is None:
             refusal = self.refusal(goal)
@@ -146,7 +189,12 @@ class RobotNode(Node, ABC):
     async def _execute(self, handle: ServerGoalHandle) -> Any:
         result = await self._answers.pop(bytes(handle.goal_id.uuid))
         self.terminate(handle, result['outcome'])
-        return self.result_msg(result)
+        msg = self.result_msg(result)
+        # Signed for this goal's job and epoch: an answer for another one cannot pass for it.
+        msg.robot_id, msg.epoch = self.robot_id, handle.request.epoch
+        setattr(msg, self.JOB_FIELD, self.goal_job_id(handle.request))
+        msg.stamp_ns = auth.now_ns()
+        return auth.sign(self.key, f'{self.ACTION}.result', msg)
 
     def terminate(self, handle: ServerGoalHandle, outcome: str) -> None:
         """End the goal in the state its outcome means; a goal answered from the ledger ends
@@ -154,11 +202,10 @@ class RobotNode(Node, ABC):
         if outcome == self.OUTCOME_SUCCEEDED:
             handle.succeed()
         elif outcome == self.OUTCOME_CANCELLED:
-            if not handle.is_cancel_requested:
-                # The job was cancelled by `control` or through another goal of the job, but
-                # rcl_action reaches CANCELED only from CANCELING, and rclpy has no public call
-                # for that step (rclcpp's try_canceling takes it the same way).
-                handle._update_state(GoalEvent.CANCEL_GOAL)
+            # Cancelled by the signed `control` service (the action's own cancel is refused),
+            # but rcl_action reaches CANCELED only from CANCELING, and rclpy has no public call
+            # for that step (rclcpp's try_canceling takes it the same way).
+            handle._update_state(GoalEvent.CANCEL_GOAL)
             handle.canceled()
         else:
             handle.abort()
@@ -189,7 +236,8 @@ class RobotNode(Node, ABC):
     def busy(self) -> bool: ...
 
     @abstractmethod
-    def current_jobs(self) -> list[str]: ...
+    def current_jobs(self) -> list[tuple[str, int]]:
+        """(job or trip id, the epoch the robot holds for it) of the work in progress."""
 
     @abstractmethod
     def pose(self) -> tuple[float, float, float]: ...
@@ -206,11 +254,13 @@ class RobotNode(Node, ABC):
 
     def publish_state(self) -> None:
         x, y, theta = self.pose()
+        jobs = self.current_jobs()
         msg = RobotState(
             robot_id=self.robot_id,
             kind=self.KIND,
             mode=self.mode(),
-            current_jobs=self.current_jobs(),
+            current_jobs=[job_id for job_id, _ in jobs],
+            job_epochs=[epoch for _, epoch in jobs],
             x=float(x),
             y=float(y),
             theta=float(theta),
@@ -218,7 +268,7 @@ class RobotNode(Node, ABC):
             detail=self.detail(),
         )
         msg.stamp = self.get_clock().now().to_msg()
-        self.state_pub.publish(msg)
+        self.state_pub.publish(auth.sign(self.key, 'state', msg))
         self._last_state_s = time.monotonic()
 
     def publish_state_while_moving(self) -> None:
@@ -236,15 +286,25 @@ class RobotNode(Node, ABC):
     def control_dock(self) -> tuple[bool, str]: ...
 
     @abstractmethod
+    def control_stage(self) -> tuple[bool, str]: ...
+
+    @abstractmethod
     def control_cancel(self, job_id: str) -> tuple[bool, str]: ...
 
     def _on_control(self, req: Control.Request, resp: Control.Response) -> Control.Response:
+        if not self.authentic('control', req, f'control {req.command}'):
+            resp.accepted, resp.message = False, 'unauthenticated'
+            return auth.sign_answer(self.key, 'control', req, resp)
+        if req.command == 'cancel' and req.epoch:
+            # The dispatcher names the job's current epoch: goals below it are stale from now.
+            self.ledger.raise_epoch(req.job_id, int(req.epoch))
         handlers: dict[str, Callable[[], tuple[bool, str]]] = {
             'pause': self._pause,
             'resume': self._resume,
             'estop': self._estop,
             'release': self._release,
             'dock': self.control_dock,
+            'stage': self.control_stage,
             'cancel': lambda: self.control_cancel(req.job_id),
         }
         handler = handlers.get(req.command)
@@ -257,7 +317,7 @@ class RobotNode(Node, ABC):
             f'{resp.message}'
         )
         self.publish_state()
-        return resp
+        return auth.sign_answer(self.key, 'control', req, resp)
 
     def _pause(self) -> tuple[bool, str]:
         self.paused = True

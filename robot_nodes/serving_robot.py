@@ -22,6 +22,7 @@ from restaurant_interfaces.srv import ConfirmPickup
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
+from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.floor_world import dock_pose
@@ -47,6 +48,7 @@ class Trip:
     trip_id: str
     stops: list[dict[str, Any]]
     legs: list[Leg]
+    epoch: int = 0
     leg: Leg | None = None
     waiting: bool = False
     waited_s: float = 0.0
@@ -89,6 +91,8 @@ class ServingRobot(RobotNode):
     KIND = 'serving'
     OUTCOME_SUCCEEDED = COMPLETED
     OUTCOME_CANCELLED = CANCELLED
+    ACTION = 'deliver'
+    JOB_FIELD = 'trip_id'
 
     def __init__(self) -> None:
         super().__init__('serving_robot')
@@ -107,8 +111,9 @@ class ServingRobot(RobotNode):
             self.driver_name, self, robot, self.time_scale, dock_pose(self.cfg, robot)
         )
         self.trip: Trip | None = None
-        # A drive to the dock outside any trip (the 'dock' command).
-        self.docking = False
+        # Where it drives outside any trip: its dock ('dock') or the pass ('stage'); None when
+        # it stands still.
+        self.parking: str | None = None
         self._last_tick_s = time.monotonic()
         self._last_feedback_s = 0.0
         self._fail_interrupted_trips()
@@ -146,6 +151,7 @@ class ServingRobot(RobotNode):
     def attach(self, job_id: str, handle: ServerGoalHandle, done: Future) -> None:
         assert self.trip is not None and self.trip.trip_id == job_id
         self.trip.waiters.append((handle, done))
+        self.trip.epoch = max(self.trip.epoch, int(handle.request.epoch))
 
     def admit(self, handle: ServerGoalHandle, done: Future) -> None:
         goal: Deliver.Goal = handle.request
@@ -160,10 +166,10 @@ class ServingRobot(RobotNode):
         ]
         self.ledger.accept(goal.trip_id, 'trip', goal.epoch, {'stops': stops})
         self.ledger.start(goal.trip_id, 'to_table')
-        self.docking = False
+        self.parking = None
         legs = self._outbound_legs(stops)
         # Starting at the pass means the food is already on the trays.
-        self.trip = Trip(goal.trip_id, stops, legs, loaded=legs[0].stage != 'to_pass')
+        self.trip = Trip(goal.trip_id, stops, legs, goal.epoch, loaded=legs[0].stage != 'to_pass')
         self.trip.waiters.append((handle, done))
         self.get_logger().info(f'trip {goal.trip_id}: {" → ".join(s["table_id"] for s in stops)}')
         self._next_leg()
@@ -255,8 +261,6 @@ class ServingRobot(RobotNode):
         self.driver.tick(now)
         trip = self.trip
         if trip is not None:
-            if any(h.is_cancel_requested for h, _ in trip.waiters) and not trip.cancelled:
-                self.control_cancel(trip.trip_id)
             if trip.waiting:
                 if not self.halted:
                     trip.waited_s += dt * self.time_scale
@@ -270,8 +274,8 @@ class ServingRobot(RobotNode):
             elif self.driver.done:
                 self._arrived()
             self._send_feedback()
-        elif self.docking and self.driver.done:
-            self.docking = False
+        elif self.parking is not None and self.driver.done:
+            self.parking = None
         if self.moving():
             self.publish_state_while_moving()
 
@@ -306,9 +310,12 @@ class ServingRobot(RobotNode):
     def _on_confirm(
         self, req: ConfirmPickup.Request, resp: ConfirmPickup.Response
     ) -> ConfirmPickup.Response:
-        resp.accepted, resp.message = self._confirm(req.trip_id, req.table_id)
+        if self.authentic('confirm_pickup', req, f'confirm_pickup {req.trip_id}'):
+            resp.accepted, resp.message = self._confirm(req.trip_id, req.table_id)
+        else:
+            resp.accepted, resp.message = False, 'unauthenticated'
         self.get_logger().info(f'confirm_pickup {req.trip_id}/{req.table_id}: {resp.message}')
-        return resp
+        return auth.sign_answer(self.key, 'confirm_pickup', req, resp)
 
     def _confirm(self, trip_id: str, table_id: str) -> tuple[bool, str]:
         trip = self.trip
@@ -334,10 +341,10 @@ class ServingRobot(RobotNode):
     # --- RobotNode ---------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        return self.trip is not None or self.docking
+        return self.trip is not None or self.parking is not None
 
-    def current_jobs(self) -> list[str]:
-        return [self.trip.trip_id] if self.trip else []
+    def current_jobs(self) -> list[tuple[str, int]]:
+        return [(self.trip.trip_id, self.trip.epoch)] if self.trip else []
 
     def pose(self) -> tuple[float, float, float]:
         return self.driver.pose
@@ -347,8 +354,8 @@ class ServingRobot(RobotNode):
             return 'e-stopped'
         if self.paused:
             return 'paused by operator'
-        if self.docking:
-            return f'going to {self.robot.dock}'
+        if self.parking is not None:
+            return f'going to {self.parking}'
         trip = self.trip
         if trip is None or trip.leg is None:
             return ''
@@ -367,11 +374,22 @@ class ServingRobot(RobotNode):
             return False, 'e-stopped'
         if self.trip is not None:
             return False, f'busy with trip {self.trip.trip_id}; it returns to the dock after'
-        if self._nearest_waypoint() == self.robot.dock and self.driver.done:
-            return True, f'already at {self.robot.dock}'
-        self.docking = True
-        self._drive_to(self.robot.dock)
-        return True, f'going to {self.robot.dock}'
+        return self._park(self.robot.dock)
+
+    def control_stage(self) -> tuple[bool, str]:
+        """Wait at the pass for food about to be ready: the trip then leaves from there."""
+        if self.estopped:
+            return False, 'e-stopped'
+        if self.trip is not None:
+            return False, f'busy with trip {self.trip.trip_id}'
+        return self._park(self.floor.pass_point.id)
+
+    def _park(self, waypoint: str) -> tuple[bool, str]:
+        if self._nearest_waypoint() == waypoint and self.driver.done:
+            return True, f'already at {waypoint}'
+        self.parking = waypoint
+        self._drive_to(waypoint)
+        return True, f'going to {waypoint}'
 
     def control_cancel(self, job_id: str) -> tuple[bool, str]:
         trip = self.trip

@@ -38,7 +38,7 @@ from orchestrator.store.work import WorkQueue
 from robot_nodes.ledger import Ledger
 from table_qr.tokens import sign
 from tests.api_helpers import settings_for, uvicorn_server
-from tests.ros_helpers import start_robot_process, stop_process
+from tests.ros_helpers import keys_for, start_robot_process, stop_process
 
 T = TypeVar('T')
 
@@ -94,10 +94,11 @@ class Kitchen:
             self.robot_params.get(robot_id),
         )
 
+    def robot_ids(self) -> list[str]:
+        return [r.id for r in self.cfg.cooking_robots] + [r.id for r in self.cfg.serving_robots]
+
     def start_all_robots(self) -> None:
-        for robot_id in [r.id for r in self.cfg.cooking_robots] + [
-            r.id for r in self.cfg.serving_robots
-        ]:
+        for robot_id in self.robot_ids():
             self.start_robot(robot_id)
 
     def kill_robot(self, robot_id: str) -> None:
@@ -112,6 +113,8 @@ class Kitchen:
         env = {
             **os.environ,
             'ROBODINE_DISPATCH_LEASE_S': str(self.lease_s),
+            # The keys start_robot_process gives the robots.
+            'ROBODINE_ROBOT_KEY_DIR': str(keys_for(self.robot_ids())),
             'PYTHONUNBUFFERED': '1',
         }
         with log.open('ab') as out:

@@ -5,6 +5,9 @@
   them.
 - `RosClient` is a test-side rclpy node on a private context, spun by a SingleThreadedExecutor
   in a background thread; its methods are called from the test thread and wait on conditions.
+  It signs what it sends with the robots' keys from its key directory, as the dispatcher does
+  (default: the test run's, which `start_robot_process` gives the robots); a client given
+  another directory is a rogue node with keys of its own.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,15 +32,35 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from restaurant_interfaces.action import Cook, Deliver
-from restaurant_interfaces.msg import DeliveryStop, RobotState
+from restaurant_interfaces.msg import DeliveryStop, Lease, RobotState
 from restaurant_interfaces.srv import ConfirmPickup, Control
 
 from orchestrator.bringup import floor_plant_command, ros_argv
 from orchestrator.settings import DEFAULT_CONFIG
+from robot_nodes import auth
 from tests.api_helpers import wait_until
 
 T = TypeVar('T')
 KINDS = ('cooking', 'serving')
+# A lease that outlasts any test: jobs sent by a test client are never held for want of one.
+TEST_LEASE_S = 3600.0
+
+
+@cache
+def test_key_dir() -> Path:
+    """The robots' keys of this test run (made on demand, one per robot id)."""
+    return Path(tempfile.mkdtemp(prefix='robodine-test-keys-'))
+
+
+def keys_for(robot_ids: Iterable[str]) -> Path:
+    """The test run's key directory, with a key for each of `robot_ids` (a dispatcher's)."""
+    auth.create_keys(test_key_dir(), robot_ids)
+    return test_key_dir()
+
+
+def robot_key(key_dir: Path, robot_id: str) -> bytes:
+    auth.create_keys(key_dir, [robot_id])
+    return auth.load_key(auth.key_path(key_dir, robot_id))
 
 
 def robot_namespace(robot_id: str) -> str:
@@ -50,12 +75,17 @@ def start_robot_process(
     ledger_dir: str | Path = 'var/ledger',
     extra_params: dict[str, Any] | None = None,
     log_path: str | Path | None = None,
+    key_dir: Path | None = None,
 ) -> subprocess.Popen:
-    """Start a cooking or serving robot node process; its output goes to `log_path`
-    (default `<ledger_dir>/<robot_id>.log`, appended across restarts)."""
+    """Start a cooking or serving robot node process with its key from `key_dir` (default:
+    the test run's); its output goes to `log_path` (default `<ledger_dir>/<robot_id>.log`,
+    appended across restarts)."""
     assert kind in KINDS, kind
+    key_dir = key_dir or test_key_dir()
+    robot_key(key_dir, robot_id)
     params: dict[str, Any] = {
         'robot_id': robot_id,
+        'key_file': str(auth.key_path(key_dir, robot_id)),
         'time_scale': float(time_scale),
         'ledger_dir': str(ledger_dir),
         **({'config_path': str(config_path)} if config_path else {}),
@@ -187,15 +217,18 @@ class GoalRun:
                 seen.append(fb.stage)
         return seen
 
-    def cancel(self, timeout: float = 20.0) -> None:
+    def cancel(self, timeout: float = 20.0) -> Any:
+        """An action-level cancel (robots refuse it); the CancelGoal response."""
         future = self.handle(timeout).cancel_goal_async()
         wait_until(future.done, timeout, what='cancel response')
+        return future.result()
 
 
 class RosClient:
     """A test-side node on its own rclpy context, spinning in a daemon thread."""
 
-    def __init__(self, name: str = 'test_client') -> None:
+    def __init__(self, name: str = 'test_client', key_dir: Path | None = None) -> None:
+        self.key_dir = key_dir or test_key_dir()
         self.context = Context()
         rclpy.init(context=self.context)
         self.node = Node(name, context=self.context)
@@ -281,20 +314,43 @@ class RosClient:
 
     # --- calls --------------------------------------------------------------------------------
 
+    def sign(self, robot_id: str, kind: str, msg: Any) -> Any:
+        """Address `msg` to the robot, stamp it now and sign it with our key for it."""
+        msg.robot_id, msg.stamp_ns = robot_id, auth.now_ns()
+        return auth.sign(robot_key(self.key_dir, robot_id), kind, msg)
+
     def call(self, client: Any, request: Any, timeout: float = 20.0) -> Any:
         future = client.call_async(request)
         wait_until(future.done, timeout, what=f'{client.srv_name} response')
         return future.result()
 
-    def control(self, robot_id: str, command: str, job_id: str = '') -> Control.Response:
-        request = Control.Request(command=command, job_id=job_id)
+    def control(
+        self, robot_id: str, command: str, job_id: str = '', epoch: int = 0
+    ) -> Control.Response:
+        request = Control.Request(command=command, job_id=job_id, epoch=epoch)
+        self.sign(robot_id, 'control', request)
         return self.call(self.service(robot_id, 'control'), request)
 
     def confirm_pickup(self, robot_id: str, trip_id: str, table_id: str) -> ConfirmPickup.Response:
         request = ConfirmPickup.Request(trip_id=trip_id, table_id=table_id)
+        self.sign(robot_id, 'confirm_pickup', request)
         return self.call(self.service(robot_id, 'confirm_pickup'), request)
 
+    def lease(self, robot_id: str, jobs: list[tuple[str, int]], valid_until_ns: int) -> None:
+        """Publish a signed lease on the robot's `lease` topic, as a dispatcher does."""
+        msg = Lease(
+            job_ids=[j for j, _ in jobs],
+            epochs=[e for _, e in jobs],
+            valid_until_ns=valid_until_ns,
+        )
+        self.sign(robot_id, 'lease', msg)
+        name = f'{robot_namespace(robot_id)}/lease'
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self._endpoint(robot_id, 'lease', lambda _: self.node.create_publisher(Lease, name, qos))
+        self._clients[(robot_id, 'lease')].publish(msg)
+
     def send_goal(self, robot_id: str, kind: str, goal: Any) -> GoalRun:
+        """Send a goal as it is (`cook`/`deliver` sign theirs first)."""
         client = self.action_client(robot_id, kind)
         run = GoalRun(accepted=Future())
         run.accepted = client.send_goal_async(goal, feedback_callback=run.on_feedback)
@@ -311,9 +367,10 @@ class RosClient:
             quantity=fields.pop('quantity', 1),
             cook_time_s=float(fields.pop('cook_time_s', 60.0)),
             epoch=fields.pop('epoch', 0),
+            lease_until_ns=fields.pop('lease_until_ns', auth.now_ns() + int(TEST_LEASE_S * 1e9)),
         )
         assert not fields, f'unknown Cook goal fields {sorted(fields)}'
-        return self.send_goal(robot_id, 'cook', goal)
+        return self.send_goal(robot_id, 'cook', self.sign(robot_id, 'cook.goal', goal))
 
     def deliver(
         self, robot_id: str, trip_id: str, stops: Iterable[DeliveryStop | str], epoch: int = 0
@@ -323,9 +380,8 @@ class RosClient:
             s if isinstance(s, DeliveryStop) else DeliveryStop(table_id=s, trays=[i])
             for i, s in enumerate(stops)
         ]
-        return self.send_goal(
-            robot_id, 'deliver', Deliver.Goal(trip_id=trip_id, epoch=epoch, stops=built)
-        )
+        goal = Deliver.Goal(trip_id=trip_id, epoch=epoch, stops=built)
+        return self.send_goal(robot_id, 'deliver', self.sign(robot_id, 'deliver.goal', goal))
 
 
 def ros_client_fixture(name: str = 'test_client') -> Iterator[RosClient]:

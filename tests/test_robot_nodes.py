@@ -18,14 +18,16 @@ from restaurant_interfaces.action import Cook, Deliver
 from restaurant_interfaces.msg import RobotState, StopResult
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.dispatch import fleet
+from orchestrator.dispatch import ros_bridge as fleet
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.store.trips import Stop
+from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.ledger import Ledger
 from tests.ros_helpers import (
     GoalRun,
     RosClient,
+    keys_for,
     rates,
     ros_client_fixture,
     start_robot_process,
@@ -235,7 +237,9 @@ def test_cancel_withdraws_queued_and_wastes_started(wok1: str, ros: RosClient) -
     assert runs[2].status() == runs[0].status() == CANCELED
     again = ros.control(wok1, 'cancel', 'ocancel-00-00')
     assert not again.accepted and 'wasted' in again.message
-    runs[1].cancel()  # an action-level cancel works too
+    # The action's own cancel carries no MAC: refused (anyone could send it).
+    assert not runs[1].cancel().goals_canceling
+    assert ros.control(wok1, 'cancel', 'ocancel-00-01').accepted
     assert (runs[1].status(), runs[1].result().outcome) == (CANCELED, CANCELLED)
     resent = ros.cook(wok1, 'ocancel-00-00', cook_time_s=COOK_S * 3)
     assert (resent.status(), resent.result().outcome) == (CANCELED, CANCELLED)
@@ -259,6 +263,26 @@ def test_pause_freezes_and_estop_needs_release(wok1: str, ros: RosClient) -> Non
     assert ros.control(wok1, 'release').accepted
     assert (run.status(), run.result().outcome) == (SUCCEEDED, COOKED)
     assert not ros.control(wok1, 'dock').accepted
+
+
+def test_a_job_whose_lease_ran_out_is_held_until_a_lease_confirms_it(
+    wok1: str, ros: RosClient, ledger_dir: Path
+) -> None:
+    job_id = 'olease-00-00'
+    run = ros.cook(wok1, job_id, cook_time_s=COOK_S, lease_until_ns=auth.now_ns() + 300_000_000)
+    # 2 s of cooking, 0.3 s of lease: held where it is, neither finished nor moved on.
+    held = ros.wait_for_state(wok1, lambda s: 'held' in s.detail and job_id in s.current_jobs)
+    assert list(held.job_epochs) == [0]
+    entry = _entry(ledger_dir, wok1, job_id)
+    assert (entry.status, entry.stage) == (lg.ACTIVE, 'prep')
+    stage = _latest_stage(run)
+    # A signed lease from a dispatcher: it goes on, and is cooked once.
+    ros.lease(wok1, [(job_id, 0)], auth.now_ns() + 3600 * 10**9)
+    assert run.status() == SUCCEEDED and stage == 'prep'
+    assert (_entry(ledger_dir, wok1, job_id).starts, _cooked(ledger_dir, wok1).count(job_id)) == (
+        1,
+        1,
+    )
 
 
 def test_sigkill_mid_cook_finishes_exactly_once(ros: RosClient, tmp_path: Path) -> None:
@@ -468,7 +492,6 @@ def test_bridge_outcome_follows_the_status() -> None:
 
     cooked = cook(SUCCEEDED, outcome=COOKED)
     assert cooked == fleet.GoalResult(SUCCEEDED, COOKED, '') and cooked.succeeded
-    assert cooked.result is cooked  # compat until cooking/serving switch
     # Never cooked unless SUCCEEDED, whatever the string says; an empty one reads as failed.
     assert cook(ABORTED, outcome=COOKED, reason='burnt') == fleet.GoalResult(
         ABORTED, fleet.FAILED, 'burnt'
@@ -485,7 +508,6 @@ def test_bridge_outcome_follows_the_status() -> None:
         (fleet.PARTIAL, fleet.FAILED),
     )
     assert (trip.outcome, [s.table_id for s in trip.stops]) == (PARTIAL, ['t02'])
-    assert trip.results == trip.stops  # compat until cooking/serving switch
     assert fleet.DELIVERED == StopResult.DELIVERED
 
 
@@ -498,7 +520,10 @@ async def test_bridge_over_dds(
         if state['ready']:
             ready.add(robot_id)
 
-    bridge = fleet.FleetBridge(demo_config, 'test', asyncio.get_running_loop(), on_state)
+    ids = [r.id for r in demo_config.cooking_robots] + [r.id for r in demo_config.serving_robots]
+    keys = auth.load_keys(keys_for(ids), ids)
+    bridge = fleet.FleetBridge(demo_config, 'test', asyncio.get_running_loop(), on_state, keys)
+    lease = auth.now_ns() + 3600 * 10**9
     bridge.start()
     try:
         while not {'wok1', 'serve1'} <= ready:
@@ -510,16 +535,20 @@ async def test_bridge_over_dds(
             'station': 'wok',
             'cook_time_s': '10',
         }
-        goal = await bridge.cook('wok1', job, 1, lambda _fb: None)
+        goal = await bridge.cook('wok1', job, 1, lambda _fb: None, lease)
         assert goal is not None and goal.result is not None
         assert await goal.result == fleet.GoalResult(SUCCEEDED, COOKED, '')
 
-        stale = await bridge.cook('wok1', job, 0, lambda _fb: None)
+        stale = await bridge.cook('wok1', job, 0, lambda _fb: None, lease)
         assert stale is not None and stale.result is None
         assert 'stale epoch 0 < 1' in _rejection(ledger_dir, wok1, 'obridge-00-00')
 
         long = await bridge.cook(
-            'wok1', {**job, 'job_id': 'obridge-00-01', 'cook_time_s': '3000'}, 0, lambda _fb: None
+            'wok1',
+            {**job, 'job_id': 'obridge-00-01', 'cook_time_s': '3000'},
+            0,
+            lambda _fb: None,
+            lease,
         )
         assert long is not None and long.result is not None
         assert (await bridge.control('wok1', 'cancel', 'obridge-00-01'))[0]
