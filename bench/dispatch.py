@@ -42,6 +42,7 @@ from orchestrator.bringup import robot_command, ros_env  # noqa: E402
 from orchestrator.config import load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
 from orchestrator.settings import DEFAULT_CONFIG, Settings  # noqa: E402
+from robot_nodes import auth  # noqa: E402
 from table_qr.tokens import sign  # noqa: E402
 
 TIME_SCALE = 1000.0
@@ -250,6 +251,8 @@ def run(n: int, rate: float) -> dict[str, Any]:
     env['ROS_DOMAIN_ID'] = env.get('ROS_DOMAIN_ID', '') or str(100 + os.getpid() % 100)
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    env['ROBODINE_ROBOT_KEY_DIR'] = str(tmp / 'keys')
+    auth.create_keys(tmp / 'keys', [c.id for c in cfg.cooking_robots])
     redis_server = RedisServer(tmp / 'redis').start()
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
@@ -301,7 +304,9 @@ def run(n: int, rate: float) -> dict[str, Any]:
         for robot_id in robots:
             spawn(
                 robot_id,
-                robot_command('cooking', robot_id, config, TIME_SCALE, 'sim', tmp / 'ledger'),
+                robot_command(
+                    'cooking', robot_id, config, TIME_SCALE, 'sim', tmp / 'ledger', tmp / 'keys'
+                ),
             )
         base = f'http://127.0.0.1:{port}'
         wait_http(f'{base}/readyz', procs[0])

@@ -6,16 +6,22 @@ Starts Redis (unless one is given), the orchestrator with the dispatcher in-proc
 table's diner URL and the console URL, and on Ctrl-C / SIGTERM stops them all. Children run in
 their own process groups with a parent-death signal, so none outlives `robodine up`; their logs
 go to `<data-dir>/logs/<name>.log`.
+
+While it serves, `robodine up` supervises its children: one that dies (a crash, an OOM kill) is
+started again after a backoff (1 s, doubling up to 30 s; back to 1 s once it has run for a
+minute) and a `process_restarted` console alert says so; everything else keeps serving.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,18 +31,27 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
+from orchestrator import retention
+from orchestrator.archive import service as archive_service
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.console.accounts import new_account
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings, get_settings
-from orchestrator.store import accounts, connection, robots
+from orchestrator.store import accounts, alerts, connection, robots
+from robot_nodes import auth
 from table_qr.tokens import sign, table_url
 
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 PR_SET_PDEATHSIG = 1
 DEMO_OPERATOR = 'demo'
+# Restart backoff of a supervised child: doubling from the first to the last, and back to the
+# first once the child has run STABLE_S without dying.
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 30.0
+STABLE_S = 60.0
 
 
 def _die_with_parent() -> None:
@@ -46,10 +61,12 @@ def _die_with_parent() -> None:
 
 
 def ros_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of robot and dispatcher processes: a private DDS domain on loopback."""
+    """The environment of robot and dispatcher processes: the configured DDS domain and
+    discovery range (settings `ros_*`); without a configured domain, a private one per
+    `robodine up` (messages are authenticated either way: README "Security → ROS 2")."""
     env = dict(os.environ if base is None else base)
     env.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
-    env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    env.update(get_settings().ros_environment())
     env.setdefault('PYTHONUNBUFFERED', '1')
     return env
 
@@ -65,15 +82,23 @@ def ros_argv(module: str, params: dict[str, Any], *remaps: str) -> list[str]:
 
 
 def robot_command(
-    kind: str, robot_id: str, config: Path, time_scale: float, driver: str, ledger_dir: Path
+    kind: str,
+    robot_id: str,
+    config: Path,
+    time_scale: float,
+    driver: str,
+    ledger_dir: Path,
+    key_dir: Path,
 ) -> list[str]:
-    """argv of one robot node (`kind` is 'cooking' or 'serving')."""
+    """argv of one robot node (`kind` is 'cooking' or 'serving'); it gets its own key file
+    from `key_dir` (`robot_nodes.auth`)."""
     params = {
         'robot_id': robot_id,
         'config_path': str(config),
         'time_scale': repr(float(time_scale)),
         'driver': driver if kind == 'serving' else 'sim',
         'ledger_dir': str(ledger_dir),
+        'key_file': str(auth.key_path(key_dir, robot_id)),
     }
     return ros_argv(
         f'robot_nodes.{kind}_robot', params, f'__ns:=/robodine/{robot_id}', f'__node:={kind}_robot'
@@ -95,6 +120,15 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    argv: list[str]
+    env: dict[str, str]
+    # A robot's id (alerts name it), or '' for the orchestrator and the floor plant.
+    robot_id: str = ''
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    backoff_s: float = BACKOFF_FIRST_S
+    # time.monotonic() at which a dead child is started again (None: alive, or not noticed).
+    restart_at: float | None = None
 
 
 @dataclass
@@ -106,26 +140,52 @@ class Restaurant:
     children: list[Child] = field(default_factory=list)
     redis_server: RedisServer | None = None
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, robot: bool = False
+    ) -> Child:
         logs = self.data_dir / 'logs'
         logs.mkdir(parents=True, exist_ok=True)
-        log = logs / f'{name}.log'
-        with log.open('ab') as out:
-            proc = subprocess.Popen(
-                argv,
-                env=env or self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        child = Child(name, proc, log)
+        env, log = env or self.env, logs / f'{name}.log'
+        child = Child(name, _popen(argv, env, log), log, argv, env, name if robot else '')
         self.children.append(child)
         return child
 
     def failed(self) -> Child | None:
         return next((c for c in self.children if c.proc.poll() is not None), None)
+
+    def supervise(self, redis_url: str, now: float | None = None) -> list[str]:
+        """Start dead children again once their backoff is over; returns what happened, one
+        line per death noticed or restart made. Call it from the thread that spawned them
+        (the parent-death signal follows that thread)."""
+        now = time.monotonic() if now is None else now
+        said = []
+        for child in self.children:
+            if child.proc.poll() is None:
+                if child.backoff_s > BACKOFF_FIRST_S and now - child.started_at > STABLE_S:
+                    child.backoff_s = BACKOFF_FIRST_S
+                continue
+            if child.restart_at is None:
+                child.restart_at = now + child.backoff_s
+                # Helpers the child started go with it, before a new one takes their place.
+                _signal_group(child.proc, signal.SIGKILL)
+                said.append(
+                    f'{child.name} {_exit_text(child.proc.returncode)}; '
+                    f'restarting in {child.backoff_s:g} s (see {child.log})'
+                )
+            elif now >= child.restart_at:
+                code = child.proc.returncode
+                child.proc = _popen(child.argv, child.env, child.log)
+                child.started_at, child.restart_at = now, None
+                child.restarts += 1
+                wait = child.backoff_s
+                child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
+                message = (
+                    f'{child.name} {_exit_text(code)} and was restarted after {wait:g} s '
+                    f'(restart {child.restarts})'
+                )
+                said.append(message)
+                _alert(redis_url, child, message)
+        return said
 
     def stop(self) -> None:
         """SIGTERM every process group (robots first, the orchestrator last), then SIGKILL
@@ -146,6 +206,54 @@ class Restaurant:
             self.redis_server.stop()
 
 
+def _popen(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open('ab') as out:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f'was killed by {signal.Signals(-code).name}'
+    return f'exited with {code}'
+
+
+def _alert(redis_url: str, child: Child, message: str) -> None:
+    """A console alert from this (synchronous) supervisor; a Redis that does not answer only
+    costs the alert, the restart has happened."""
+
+    async def send() -> None:
+        r = connection.connect(get_settings(), redis_url, socket_timeout=5)
+        try:
+            # Without the orchestrator there is no ordering at all.
+            severity = 'critical' if child.name == 'orchestrator' else 'warning'
+            await alerts.raise_alert(
+                r, 'process_restarted', severity, message, robot_id=child.robot_id
+            )
+        finally:
+            await r.aclose()
+
+    try:
+        asyncio.run(send())
+    except (redis.RedisError, OSError) as e:
+        print(f'could not raise the alert ({e}): {message}', file=sys.stderr, flush=True)
+
+
+def _trim(redis_url: str, days: float, ledger_dir: Path) -> None:
+    """Retention, as `robodine retention` does it; a failure waits for the next round."""
+    try:
+        print(retention.run(redis_url, days, ledger_dir), file=sys.stderr, flush=True)
+    except (redis.RedisError, OSError, sqlite3.Error) as e:
+        print(f'retention failed: {e}', file=sys.stderr, flush=True)
+
+
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
@@ -160,6 +268,7 @@ def start_restaurant(
     time_scale: float = 10.0,
     driver: str = 'sim',
     redis_url: str | None = None,
+    policy: str | None = None,
     api_workers: int = 1,
     dispatchers: int = 0,
 ) -> tuple[Restaurant, str]:
@@ -168,6 +277,8 @@ def start_restaurant(
     data_dir = data_dir.resolve()
     env = ros_env()
     env['ROBODINE_TIME_SCALE'] = str(time_scale)
+    if policy is not None:
+        env['ROBODINE_POLICY'] = policy
     # A demo: `serve` accepts the demo table key (up_command says so loudly).
     env['ROBODINE_DEMO'] = '1'
     rest = Restaurant(data_dir, env)
@@ -178,6 +289,16 @@ def start_restaurant(
         redis_url = rest.redis_server.url
     env['ROBODINE_REDIS_URL'] = redis_url
     env['ROBODINE_CONFIG_PATH'] = str(config_path)
+    # The archive lives with the data; a fresh one gets a few weeks of demo history (labelled).
+    env['ROBODINE_DATA_DIR'] = str(data_dir)
+    seeded = archive_service.seed_demo_history(Settings(data_dir=data_dir), cfg)
+    if seeded:
+        print(f'archive: added {seeded} orders of generated DEMO history', flush=True)
+    # The robots' keys: made once, kept with the data (the dispatcher reads them all).
+    key_dir = data_dir / 'robot_keys'
+    env['ROBODINE_ROBOT_KEY_DIR'] = str(key_dir)
+    robot_ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    auth.create_keys(key_dir, robot_ids)
     try:
         for name, argv, child_env in orchestrator_processes(
             env, config_path, redis_url, host, port, api_workers, dispatchers
@@ -186,11 +307,15 @@ def start_restaurant(
         ledgers = data_dir / 'ledger'
         for c in cfg.cooking_robots:
             rest.spawn(
-                c.id, robot_command('cooking', c.id, config_path, time_scale, driver, ledgers)
+                c.id,
+                robot_command('cooking', c.id, config_path, time_scale, driver, ledgers, key_dir),
+                robot=True,
             )
         for s in cfg.serving_robots:
             rest.spawn(
-                s.id, robot_command('serving', s.id, config_path, time_scale, driver, ledgers)
+                s.id,
+                robot_command('serving', s.id, config_path, time_scale, driver, ledgers, key_dir),
+                robot=True,
             )
         if driver == 'diffdrive':
             rest.spawn(
@@ -313,6 +438,7 @@ def up_command(args: argparse.Namespace) -> int:
         args.time_scale,
         args.driver,
         redis_url,
+        args.policy,
         api_workers=args.api_workers,
         dispatchers=args.dispatchers,
     )
@@ -326,13 +452,15 @@ def up_command(args: argparse.Namespace) -> int:
             print(f'  {t.id}  {t.name:<10} {table_url(public, token)}')
         print(f'\nKitchen console: {base}/console{demo_operator(redis_url, settings)}')
         print(f'Logs: {rest.data_dir / "logs"}\nCtrl-C stops everything.', flush=True)
+        # Until Ctrl-C / SIGTERM: a child that dies is started again, the rest keep serving;
+        # old finished records are trimmed now and then.
+        trim_at = time.monotonic()
         while not stop.wait(0.5):
-            if (dead := rest.failed()) is not None:
-                print(
-                    f'{dead.name} exited with {dead.proc.returncode}; see {dead.log}',
-                    file=sys.stderr,
-                )
-                return 1
+            for line in rest.supervise(redis_url):
+                print(line, file=sys.stderr, flush=True)
+            if time.monotonic() >= trim_at:
+                trim_at = time.monotonic() + retention.RUN_EVERY_S
+                _trim(redis_url, settings.retention_days, rest.data_dir / 'ledger')
         return 0
     except (RuntimeError, TimeoutError) as e:
         print(f'error: {e}', file=sys.stderr)

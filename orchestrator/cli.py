@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, get_args
 
-from orchestrator.config import ConfigError, load_restaurant
+from orchestrator.config import ConfigError, PolicyName, load_restaurant
 from orchestrator.settings import get_settings
 
 # command -> 'module:function'; the function takes the parsed argparse.Namespace, returns an
@@ -27,6 +28,10 @@ HANDLERS = {
     'operator': 'orchestrator.console.accounts:operator_command',
     'rush': 'orchestrator.rush.runner:rush_command',
     'gazebo': 'robot_nodes.gazebo_world:gazebo_command',
+    'retention': 'orchestrator.retention:retention_command',
+    'robots': 'robot_nodes.auth:robots_command',
+    'archive': 'orchestrator.archive.service:archive_command',
+    'report': 'orchestrator.reports.command:report_command',
 }
 
 
@@ -68,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
             help='allow the demo table key published with robodine (default: ROBODINE_DEMO)',
         )
 
+    def policy_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            '--policy',
+            choices=get_args(PolicyName),
+            default=settings.policy,
+            help='which dish starts on which cooking robot (default: ROBODINE_POLICY, else the '
+            "config's service.policy)",
+        )
+
     def driver_arg(sp: argparse.ArgumentParser, help: str) -> None:
         sp.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim', help=help)
 
@@ -98,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--port', type=int, default=8000)
     time_scale_arg(s)
     driver_arg(s, 'serving-robot driver; diffdrive also starts the headless floor plant')
+    policy_arg(s)
     s.add_argument(
         '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
     )
@@ -135,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
         help='put a new key first and keep the current ones (codes already printed still work)',
     )
 
+    s = sub.add_parser('robots', help="the robots' ROS 2 keys")
+    rs = s.add_subparsers(dest='robots_command', required=True, metavar='ACTION')
+    k = rs.add_parser('keys', help='create a key for every robot of the config that has none')
+    config_arg(k)
+    k.add_argument(
+        '--key-dir',
+        type=Path,
+        default=settings.robot_key_dir,
+        help=f'default: ROBODINE_ROBOT_KEY_DIR, {settings.robot_key_dir}',
+    )
+
     s = sub.add_parser('config', help='check a restaurant config')
     cs = s.add_subparsers(dest='config_command', required=True, metavar='ACTION')
     c = cs.add_parser('check', help='validate a restaurant YAML and say what is wrong')
@@ -148,11 +174,27 @@ def build_parser() -> argparse.ArgumentParser:
     redis_arg(o)
     o.add_argument('--password-stdin', action='store_true')
 
+    s = sub.add_parser(
+        'retention', help='trim finished records older than N days; compact robot ledgers'
+    )
+    redis_arg(s)
+    s.add_argument(
+        '--days',
+        type=float,
+        default=settings.retention_days,
+        help=f'default: ROBODINE_RETENTION_DAYS, {settings.retention_days:g}',
+    )
+    s.add_argument(
+        '--ledger-dir', type=Path, default=None, help="the robots' ledgers (e.g. var/ledger)"
+    )
+
+    kitchen_data_commands(sub, config_arg, redis_arg)
+
     s = sub.add_parser('rush', help='accelerated rush-hour simulation with a service report')
     config_arg(s)
     s.add_argument('--scenario', type=Path, required=True)
     s.add_argument('--speed', type=float, default=60.0, help='time scale for robots and diners')
-    s.add_argument('--report', type=Path, required=True, help='where to write the JSON report')
+    s.add_argument('--report', type=Path, help='where to write the JSON report (required)')
     s.add_argument(
         '--data-dir',
         type=Path,
@@ -160,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
         help='empty directory for Redis, ledgers and logs (default: a new temp dir)',
     )
     driver_arg(s, 'serving-robot driver; diffdrive adds the floor plant (and collisions)')
+    policy_arg(s)
+    s.add_argument(
+        '--model',
+        action='store_true',
+        help='play the offline twin instead (no Redis, no ROS; seconds for many seeds) and '
+        'print the policy against fifo (every policy without --policy)',
+    )
+    s.add_argument('--seeds', type=int, default=20, help='with --model: seeds 1..N')
 
     s = sub.add_parser('gazebo', help='Gazebo (gz sim Harmonic) assets')
     gs = s.add_subparsers(dest='gazebo_command', required=True, metavar='ACTION')
@@ -169,12 +219,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def kitchen_data_commands(
+    sub: Any, config_arg: Callable[[Any], None], redis_arg: Callable[[Any], None]
+) -> None:
+    """`archive` and `report` (orchestrator/archive/, orchestrator/reports/)."""
+    settings = get_settings()
+
+    def archive_url_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            '--archive-url',
+            default=None,
+            help='SQLAlchemy URL (default: ROBODINE_ARCHIVE_URL, else '
+            f'{settings.data_dir}/archive.sqlite under ROBODINE_DATA_DIR)',
+        )
+
+    s = sub.add_parser('archive', help='copy finished records from Redis into the archive')
+    acts = s.add_subparsers(dest='archive_command', required=True, metavar='ACTION')
+    a = acts.add_parser('run', help='copy what finished (once, or every --every seconds)')
+    config_arg(a)
+    redis_arg(a)
+    archive_url_arg(a)
+    a.add_argument('--batch', type=int, default=200, help='records per transaction')
+    a.add_argument('--every', type=float, default=0, help='repeat every N seconds (0: once)')
+    a = acts.add_parser('demo-history', help='add generated demo history (labelled demo)')
+    config_arg(a)
+    archive_url_arg(a)
+    a.add_argument('--weeks', type=int, default=4)
+    a.add_argument('--force', action='store_true', help='even if the archive has orders')
+
+    s = sub.add_parser('report', help="a day's report: CSV files and an HTML page with charts")
+    config_arg(s)
+    archive_url_arg(s)
+    s.add_argument('--date', required=True, help='the day, YYYY-MM-DD (local time)')
+    s.add_argument('--out', type=Path, required=True, help='output directory')
+
+
 def config_check_command(args: argparse.Namespace) -> int:
     cfg = load_restaurant(args.path)
     print(
         f'{args.path}: ok — {len(cfg.tables)} tables, {len(cfg.dishes)} dishes, '
         f'{len(cfg.stations)} stations, {len(cfg.cooking_robots)} cooking and '
-        f'{len(cfg.serving_robots)} serving robots'
+        f'{len(cfg.serving_robots)} serving robots, {len(cfg.ingredients)} ingredients, '
+        f'{len(cfg.recipes)} recipes'
     )
     return 0
 

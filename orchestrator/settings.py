@@ -10,6 +10,8 @@ import orjson
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from orchestrator.config import PolicyName
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / 'seeds' / 'restaurant.yaml'
 # Published in this repository: anyone can sign a table code with it.
@@ -53,8 +55,25 @@ class Settings(BaseSettings):
     # How long a dispatcher's claim on a job lasts unless renewed (real seconds); a crashed
     # dispatcher's jobs are taken over after it.
     dispatch_lease_s: float = Field(default=10.0, gt=0, le=600)
+    # A robot command (STOP ALL, release, pause...) not run this many real seconds after it was
+    # queued is dropped as expired (audited, alerted), never run late.
+    command_ttl_s: float = Field(default=30.0, gt=0, le=3600)
+    # Finished orders (with their jobs, timelines, trips), settled dead letters, acknowledged
+    # alerts and robots' ledger rows older than this are trimmed (`robodine retention`).
+    retention_days: float = Field(default=7.0, gt=0)
+    # Where `robodine up` keeps Redis, ledgers and logs, and where the archive's SQLite file
+    # lives unless `archive_url` names another database.
+    data_dir: Path = Path('var')
+    # The archive (orchestrator/archive/): any SQLAlchemy URL, e.g.
+    # postgresql+psycopg://user:pw@host/robodine; unset: SQLite `<data_dir>/archive.sqlite`.
+    archive_url: str | None = None
+    # The API process copies finished records into the archive this often (0: never; run
+    # `robodine archive run` instead).
+    archive_every_s: float = Field(default=30.0, ge=0)
     # Run the dispatcher inside the API process.
     dispatcher_enabled: bool = False
+    # The scheduling policy, instead of the restaurant config's `service.policy`.
+    policy: PolicyName | None = None
     # Serve the operator console (and its feed reader) from this process.
     console_enabled: bool = True
     # Redis connections of the API process (one pool, shared by every request); a request waits
@@ -84,6 +103,15 @@ class Settings(BaseSettings):
     login_fails_per_address: int = Field(default=20, ge=1)
     login_fails_per_name_address: int = Field(default=5, ge=1)
     login_fail_window_s: int = Field(default=300, ge=10)
+    # ROS 2 of the dispatcher and the robots (README "Security → ROS 2"): the DDS domain (unset:
+    # the environment's ROS_DOMAIN_ID, else 0; `robodine up` picks a private one), how far
+    # discovery reaches (ROS_AUTOMATIC_DISCOVERY_RANGE: localhost = this machine only, subnet =
+    # the restaurant LAN) and the peers to find beyond it (ROS_STATIC_PEERS).
+    ros_domain_id: int | None = Field(default=None, ge=0, le=232)
+    ros_discovery: Literal['localhost', 'subnet', 'off', 'system_default'] = 'localhost'
+    ros_static_peers: list[str] = Field(default_factory=list)
+    # The robots' keys (`robodine robots keys`): the dispatcher reads every `<robot_id>.key`.
+    robot_key_dir: Path = Path('var/robot_keys')
     # Log lines as JSON objects instead of text.
     log_json: bool = False
     log_level: str = 'INFO'
@@ -97,6 +125,15 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return orjson.loads(v)
         return v
+
+    def ros_environment(self) -> dict[str, str]:
+        """The ROS 2 environment variables every robodine process on the domain shares."""
+        env = {'ROS_AUTOMATIC_DISCOVERY_RANGE': self.ros_discovery.upper()}
+        if self.ros_domain_id is not None:
+            env['ROS_DOMAIN_ID'] = str(self.ros_domain_id)
+        if self.ros_static_peers:
+            env['ROS_STATIC_PEERS'] = ';'.join(self.ros_static_peers)
+        return env
 
     def uses_demo_key(self) -> bool:
         return any(k.get_secret_value() == DEMO_TABLE_KEY for k in self.table_keys.values())

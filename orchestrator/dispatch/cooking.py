@@ -11,13 +11,14 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from orchestrator import ids
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
-from orchestrator.dispatch.fleet import Goal
-from orchestrator.dispatch.policy import JobView, pick_cook
+from orchestrator.dispatch.ros_bridge import Goal
+from orchestrator.dispatch.scheduling import CookerView, DishView, Policy, Snapshot, eta
 from orchestrator.store import jobs
 from orchestrator.store.jobs import CookEntry
 
@@ -46,9 +47,14 @@ class Flight:
     pending: Pending
     robot_id: str
     epoch: int
+    # Wall clock (ns) until which the claim's lease lasts at least (taken before the claim):
+    # the robot holds the job after it unless a renewal's `lease` message comes.
+    lease_until_ns: int = 0
     stage: str = ''
     # time.monotonic() when the goal went out: the robot starts at once (it had a free slot).
     sent_at: float = field(default_factory=time.monotonic)
+    # The same on the wall clock, for the schedule's simulated clock.
+    sent_wall: float = field(default_factory=time.time)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -56,13 +62,23 @@ class Flight:
         return self.pending.job_id
 
 
+def entry_s(entry_id: str) -> float:
+    """When a stream entry was added (wall seconds): its id's millisecond part."""
+    return int(entry_id.split('-', 1)[0]) / 1000
+
+
 class Cooking:
-    def __init__(self, ctx: DispatchContext) -> None:
+    def __init__(self, ctx: DispatchContext, policy: Policy) -> None:
+        """`policy` decides which queued dish starts on which robot (dispatch/scheduling.py)."""
         self.ctx = ctx
+        self.policy = policy
         self.queue: dict[str, list[Pending]] = {s.id: [] for s in ctx.cfg.stations}
         self.flights: dict[str, Flight] = {}
         # Jobs whose claim is in flight.
         self.claiming: set[str] = set()
+        # The latest stage of each job not yet in Redis (its writer is running): stages seen
+        # during an outage collapse into the last one.
+        self._stages: dict[str, tuple[Flight, Any]] = {}
 
     def _known(self, job_id: str) -> bool:
         return (
@@ -112,28 +128,93 @@ class Cooking:
                 )
             )
 
-    def _choose(self, p: Pending) -> str | None:
+    def _returning(self, p: Pending) -> bool:
+        """A recovered job goes back to the robot that had it (its ledger knows the dish), not
+        to the policy, unless that robot is lost."""
         robots = self.ctx.robots
-        if p.prefer in robots and robots[p.prefer].mode != 'lost':
-            # Not yet heard (we just started) or not yet reachable: wait for it.
-            return p.prefer if robots[p.prefer].reachable else None
-        return pick_cook(JobView(p.job_id, p.job.station, p.failed_on), robots)
+        return p.prefer in robots and robots[p.prefer].mode != 'lost'
+
+    def snapshot(self) -> Snapshot:
+        """What the policy decides on, in simulated seconds: the dishes waiting for a robot,
+        every cooking robot's free slots and when the dishes it cooks are due."""
+        scale = self.ctx.time_scale
+        due: dict[str, list[float]] = {}
+        in_flight: dict[str, float] = {}
+        for f in self.flights.values():
+            done = f.sent_wall * scale + f.pending.job.cook_time_s
+            due.setdefault(f.robot_id, []).append(done)
+            order_id = f.pending.job.order_id
+            in_flight[order_id] = max(done, in_flight.get(order_id, done))
+        pending = [
+            DishView(
+                p.job_id,
+                p.job.order_id,
+                p.job.table_id,
+                p.job.station,
+                p.job.cook_time_s,
+                entry_s(p.entry_id) * scale,
+                p.failed_on,
+            )
+            for q in self.queue.values()
+            for p in q
+            if not self._returning(p)
+        ]
+        cookers = tuple(
+            CookerView(
+                v.robot_id,
+                v.stations,
+                v.capacity,
+                max(0, v.free),
+                tuple(due.get(v.robot_id, ())),
+                v.available,
+            )
+            for v in self.ctx.robots.values()
+            if v.kind == 'cooking'
+        )
+        return Snapshot(
+            time.time() * scale,
+            tuple(sorted(pending, key=lambda d: d.arrived_s)),
+            cookers,
+            in_flight,
+            tuple(s.id for s in self.ctx.cfg.stations),
+        )
 
     def schedule(self) -> None:
-        """Hand every queued job a robot can take now to a claim task. The robot's slot is
+        """Hand every queued job the policy starts now to a claim task. The robot's slot is
         held while the claim is in flight, so claims run side by side (each is a Redis round
         trip with an fsync) without overbooking a robot."""
         for queue in self.queue.values():
-            for p in list(queue):
-                robot_id = self._choose(p)
-                if robot_id is None:
-                    continue
-                queue.remove(p)
-                self.claiming.add(p.job_id)
-                self.ctx.robots[robot_id].assigned.add(p.job_id)
-                self.ctx.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
+            for p in [p for p in queue if self._returning(p)]:
+                # Not yet heard (we just started) or not yet reachable: wait for it.
+                if self.ctx.robots[p.prefer].reachable:
+                    self._start(p, p.prefer)
+        waiting = {p.job_id: p for q in self.queue.values() for p in q}
+        for a in self.policy(self.snapshot()):
+            self._start(waiting[a.job_id], a.robot_id)
+
+    def ready_times(self) -> dict[str, tuple[str, float]]:
+        """Order id -> (table id, when it should be ready in simulated seconds) of every order
+        still cooking here: the known queue played forward with the policy."""
+        tables = {p.job.order_id: p.job.table_id for q in self.queue.values() for p in q}
+        tables |= {f.pending.job.order_id: f.pending.job.table_id for f in self.flights.values()}
+        return {
+            order_id: (tables[order_id], ready_s)
+            for order_id, ready_s in eta(self.snapshot(), self.policy).items()
+            if order_id in tables
+        }
+
+    def _start(self, p: Pending, robot_id: str) -> None:
+        self.queue[p.job.station].remove(p)
+        self.claiming.add(p.job_id)
+        self.ctx.robots[robot_id].assigned.add(p.job_id)
+        self.ctx.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
+
+    def _lease_end_ns(self) -> int:
+        """Until when a claim or renewal made from now on lasts at least (wall clock)."""
+        return time.time_ns() + int(self.ctx.lease_s * 1e9)
 
     async def _claim(self, p: Pending, robot_id: str) -> None:
+        lease_until_ns = self._lease_end_ns()
         try:
             claim = await self.ctx.retrying(
                 lambda: jobs.claim(
@@ -144,7 +225,7 @@ class Cooking:
             self.claiming.discard(p.job_id)
             self.ctx.robots[robot_id].assigned.discard(p.job_id)
         if isinstance(claim, jobs.Claim):
-            self._launch(p, robot_id, claim.epoch)
+            self._launch(p, robot_id, claim.epoch, lease_until_ns)
             return
         if claim in jobs.SETTLED or claim == 'missing':
             await jobs.ack_entry(self.ctx.r, p.job.station, p.entry_id)
@@ -152,11 +233,11 @@ class Cooking:
         # if that one dies.
         self.ctx.wake()
 
-    def _launch(self, p: Pending, robot_id: str, epoch: int) -> None:
+    def _launch(self, p: Pending, robot_id: str, epoch: int, lease_until_ns: int) -> None:
         old = self.flights.get(p.job_id)
         if old is not None and old.task is not None:
             old.task.cancel()
-        flight = Flight(p, robot_id, epoch)
+        flight = Flight(p, robot_id, epoch, lease_until_ns)
         self.flights[p.job_id] = flight
         self.ctx.robots[robot_id].assigned.add(p.job_id)
         flight.task = self.ctx.spawn(self._run(flight), f'cook {p.job_id}/{epoch}')
@@ -167,6 +248,7 @@ class Cooking:
             jobs.entry_fields(flight.pending.job),
             flight.epoch,
             lambda fb: self._feedback(flight, fb),
+            flight.lease_until_ns,
         )
         if goal is None:
             # No answer: the robot may be restarting. It may also have the job in its ledger
@@ -192,6 +274,7 @@ class Cooking:
         await self.ctx.until_reachable(flight.robot_id)
         if self.flights.get(flight.job_id) is not flight:
             return  # meanwhile handed elsewhere (its robot was lost again)
+        lease_until_ns = self._lease_end_ns()
         claim = await self.ctx.retrying(
             lambda: jobs.claim(
                 self.ctx.r,
@@ -206,7 +289,7 @@ class Cooking:
             log.info(
                 're-sending %s to %s under epoch %d', flight.job_id, flight.robot_id, claim.epoch
             )
-            self._launch(flight.pending, flight.robot_id, claim.epoch)
+            self._launch(flight.pending, flight.robot_id, claim.epoch, lease_until_ns)
         else:
             log.warning(
                 '%s/%d was taken over by another dispatcher (%s)',
@@ -220,20 +303,38 @@ class Cooking:
         if fb.stage == flight.stage or self.flights.get(flight.job_id) is not flight:
             return
         flight.stage = fb.stage
+        writing = flight.job_id in self._stages
+        self._stages[flight.job_id] = (flight, fb)
+        if not writing:
+            self.ctx.spawn(self._record_stages(flight.job_id), f'stage {flight.job_id}')
 
-        async def record() -> None:
-            if not await jobs.record_stage(
-                self.ctx.r, flight.job_id, flight.epoch, fb.stage, fb.progress
-            ):
-                log.warning(
-                    '%s/%d stage %s: fenced, taken over by another dispatcher',
-                    flight.job_id,
-                    flight.epoch,
-                    fb.stage,
-                )
-                self._drop(flight)
+    async def _record_stages(self, job_id: str) -> None:
+        """Write the job's latest stage until none is left, waiting out a Redis outage (a
+        stage is retried, never dropped; each attempt writes the newest one seen)."""
+        try:
+            while job_id in self._stages:
+                latest, ok = await self.ctx.retrying(lambda: self._record_latest(job_id))
+                if self._stages.get(job_id) is latest:
+                    del self._stages[job_id]
+                if not ok:
+                    flight, fb = latest
+                    log.warning(
+                        '%s/%d stage %s: fenced, taken over by another dispatcher',
+                        job_id,
+                        flight.epoch,
+                        fb.stage,
+                    )
+                    self._drop(flight)
+        except BaseException:
+            self._stages.pop(job_id, None)  # the next stage starts a writer of its own
+            raise
 
-        self.ctx.spawn(record(), f'stage {flight.job_id}')
+    async def _record_latest(self, job_id: str) -> tuple[tuple[Flight, Any], bool]:
+        latest = self._stages[job_id]
+        flight, fb = latest
+        return latest, await jobs.record_stage(
+            self.ctx.r, job_id, flight.epoch, fb.stage, fb.progress
+        )
 
     def _drop(self, flight: Flight) -> None:
         """Forget a flight that is no longer ours (fenced) or superseded."""
@@ -247,6 +348,12 @@ class Cooking:
         if self.flights.get(flight.job_id) is not flight:
             return  # superseded by a re-sent goal: its own flight reports
         r, job_id = self.ctx.r, flight.job_id
+        # The robot is done with it: its slot takes the next dish now, not once its next
+        # heartbeat stops reporting this one.
+        robot = self.ctx.robots[flight.robot_id]
+        robot.released.add(job_id)
+        robot.assigned.discard(job_id)
+        self.ctx.wake()
         if cooked:
             out = await self.ctx.retrying(
                 lambda: jobs.complete(r, job_id, flight.epoch, flight.robot_id)
@@ -279,7 +386,9 @@ class Cooking:
         self._drop(flight)
 
     async def renew(self) -> None:
-        """Keep the leases of flights on robots that are still there."""
+        """Keep the leases of flights on robots that are still there, and tell each robot (a
+        signed `lease`) until when its jobs are ours: it holds a job whose lease ran out."""
+        lease_until_ns = self._lease_end_ns()
         live = [f for f in self.flights.values() if self.ctx.robots[f.robot_id].mode != 'lost']
         for f in live:
             ok = await jobs.renew_lease(
@@ -290,6 +399,45 @@ class Cooking:
                 if f.task is not None:
                     f.task.cancel()
                 self._drop(f)
+        held: dict[str, list[tuple[str, int]]] = {}
+        for f in live:
+            if self.flights.get(f.job_id) is f:
+                held.setdefault(f.robot_id, []).append((f.job_id, f.epoch))
+        for robot_id, leased in held.items():
+            self.ctx.ros.lease(robot_id, leased, lease_until_ns)
+
+    def strays(self, robot_id: str, reported: list[str]) -> list[str]:
+        """Jobs a cooking robot reports that we have not sent it (another dispatcher's, or
+        ones that moved on while the robot was frozen or cut off)."""
+        if self.ctx.robots[robot_id].kind != 'cooking':
+            return []
+        mine = {f.job_id for f in self.flights.values() if f.robot_id == robot_id}
+        return [j for j in reported if j not in mine and j not in self.claiming]
+
+    async def cancel_superseded(self, robot_id: str, job_ids: list[str]) -> None:
+        """Of the robot's stray jobs, cancel those now on another robot (a higher epoch): the
+        robot learns the job moved on before it cooks further; a copy it had started is
+        thrown away and recorded as waste (alert `dish_cooked_twice`)."""
+        records = await jobs.get_many(self.ctx.r, job_ids)
+        for job_id in job_ids:
+            record = records.get(job_id)
+            if record is not None and record.robot == robot_id:
+                continue  # still its own (another dispatcher's flight, or coming back to it)
+            epoch = record.epoch if record is not None else 0
+            ok, message = await self.ctx.ros.control(robot_id, 'cancel', job_id, epoch)
+            log.warning(
+                '%s still held %s, which moved on (epoch %d, %s): cancel %s %s',
+                robot_id,
+                job_id,
+                epoch,
+                record.robot if record is not None else 'gone',
+                'ok' if ok else 'refused',
+                message,
+            )
+            if ok and 'wasted' in message:
+                await self.ctx.retrying(
+                    partial(jobs.record_waste, self.ctx.r, job_id, robot_id, message)
+                )
 
     async def robot_back(self, robot_id: str) -> None:
         """The robot was silent or restarted: re-send its goals under a new epoch; it answers

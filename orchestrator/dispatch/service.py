@@ -35,15 +35,18 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.dispatch.context import TRANSIENT, DispatchContext
 from orchestrator.dispatch.cooking import Cooking
-from orchestrator.dispatch.fleet import FleetBridge
-from orchestrator.dispatch.policy import RobotView
+from orchestrator.dispatch.eta import Etas
 from orchestrator.dispatch.robot_commands import RobotCommands
+from orchestrator.dispatch.robot_view import RobotView
+from orchestrator.dispatch.ros_bridge import FleetBridge
+from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.dispatch.serving import Serving
 from orchestrator.settings import Settings
 from orchestrator.store import alerts, commands, connection, feed, robots
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
 from orchestrator.tasks import cancel_requested
+from robot_nodes import auth
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,14 @@ POSE_EVENT_EVERY_S = 0.5
 # Every robot's last heartbeat, in one feed event this often: consoles show heartbeat ages
 # without a feed event per heartbeat (robots beat at 5 Hz).
 HEARTBEATS_EVENT_EVERY_S = 1.0
+# Connection errors this soon after an outage was reported are its aftermath (the pool's
+# connections that a Redis restart closed), not a new outage to alert about.
+OUTAGE_AFTERMATH_S = 10.0
+OUTAGE_MARKER_TTL_S = 3600
+# Real seconds between two looks at the diners' ETAs.
+ETA_EVERY_S = 2.0
+# Real seconds between two ros_auth_failed alerts about one robot.
+FORGERY_ALERT_EVERY_S = 30.0
 
 
 class Dispatcher:
@@ -67,7 +78,14 @@ class Dispatcher:
         name: str,
         time_scale: float = 1.0,
         lease_s: float = 10.0,
+        command_ttl_s: float = 30.0,
+        *,
+        policy: str | None = None,
+        robot_keys: dict[str, bytes] | None = None,
     ) -> None:
+        """`policy`: a name of dispatch/scheduling.py (default: the config's service.policy);
+        `robot_keys`: every robot's key (`robot_nodes.auth.load_keys`), needed to start."""
+        self.robot_keys = robot_keys
         views = {
             c.id: RobotView(c.id, 'cooking', frozenset(c.stations), c.capacity)
             for c in cfg.cooking_robots
@@ -76,10 +94,11 @@ class Dispatcher:
         self.ctx = DispatchContext(r, cfg, name, time_scale, lease_s, views)
         self.r, self.cfg, self.name, self.lease_s = r, cfg, name, lease_s
         self.robots = views
-        self.cooking = Cooking(self.ctx)
+        self.cooking = Cooking(self.ctx, get_policy(policy or cfg.service.policy))
         self.serving = Serving(self.ctx, self.cooking.coming)
-        self.commands = RobotCommands(self.ctx, self.serving.pickup_confirmed)
+        self.commands = RobotCommands(self.ctx, self.serving.pickup_confirmed, command_ttl_s)
         self.work = WorkQueue(r, [s.id for s in cfg.stations], name)
+        self.etas = Etas(self.ctx)
         self._seen: dict[str, float] = {}
         self._seq: dict[str, int | None] = {}
         self._back: dict[str, float] = {}
@@ -92,12 +111,26 @@ class Dispatcher:
         self._published: dict[str, tuple[str, float]] = {}
         self._heartbeats_published = 0.0
         self._loops: list[asyncio.Task[None]] = []
+        # time.monotonic() when a loop first found Redis unreachable, until one sees it back;
+        # and when an outage was last reported.
+        self._outage_since: float | None = None
+        self._outage_reported = -OUTAGE_AFTERMATH_S
+        # When each robot's stray jobs were last looked up, and its last ros_auth_failed alert.
+        self._strays_checked: dict[str, float] = {}
+        self._forgery_alerted: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.robot_keys is None:
+            raise ValueError("the dispatcher needs every robot's key (robot_keys)")
         self.ctx.bridge = FleetBridge(
-            self.cfg, self.name, asyncio.get_running_loop(), self._on_state
+            self.cfg,
+            self.name,
+            asyncio.get_running_loop(),
+            self._on_state,
+            self.robot_keys,
+            self._on_forgery,
         )
         self.ctx.bridge.start()
         with contextlib.suppress(*TRANSIENT):
@@ -108,6 +141,7 @@ class Dispatcher:
             self._schedule,
             self._housekeeping,
             self._watch_robots,
+            self._publish_etas,
         ):
             self._loops.append(asyncio.create_task(self._forever(loop), name=loop.__name__))
         log.info(
@@ -135,7 +169,9 @@ class Dispatcher:
                 raise
             except TRANSIENT as e:
                 log.warning('%s: redis unavailable (%s); retrying', loop.__name__, e)
-                await asyncio.sleep(0.5)
+                if self._outage_since is None:
+                    self._outage_since = time.monotonic()
+                await self._redis_back()
             except redis.exceptions.ResponseError as e:
                 if 'NOGROUP' not in str(e):
                     raise
@@ -144,6 +180,39 @@ class Dispatcher:
             except Exception:
                 log.exception('%s failed; restarting it', loop.__name__)
                 await asyncio.sleep(1.0)
+
+    async def _redis_back(self) -> None:
+        """Wait until Redis answers again; the first loop to see it back raises the console
+        alert about the outage (the writes that failed during it were retried meanwhile)."""
+        while not self.ctx.stopping and not cancel_requested():
+            await asyncio.sleep(0.5)
+            try:
+                await self.r.ping()
+            except TRANSIENT:
+                continue
+            # Read after the await: another loop may have seen it back (and reported) meanwhile;
+            # errors soon after a report are its aftermath (pooled connections a restart closed).
+            since, self._outage_since = self._outage_since, None
+            now, reported = time.monotonic(), self._outage_reported
+            if since is None or now - reported < OUTAGE_AFTERMATH_S:
+                return
+            self._outage_reported = now
+            try:
+                # Named by its start, so that a retry after a lost reply raises it once.
+                await alerts.raise_unique(
+                    self.r,
+                    'redis_outage',
+                    f'{self.name}:{since:.3f}',
+                    'critical',
+                    f'Redis did not answer dispatcher {self.name} for {now - since:.0f} s; '
+                    'writes that failed meanwhile were retried',
+                    OUTAGE_MARKER_TTL_S,
+                )
+            except TRANSIENT:
+                # Gone again: the outage goes on, and is reported when it is over.
+                self._outage_since, self._outage_reported = since, reported
+                continue
+            return
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -201,6 +270,11 @@ class Dispatcher:
             self.cooking.schedule()
             await self.serving.plan()
 
+    async def _publish_etas(self) -> None:
+        while not cancel_requested():
+            await asyncio.sleep(ETA_EVERY_S)
+            await self.etas.publish(self.cooking.ready_times() | self.serving.ready_times())
+
     # -- robots ----------------------------------------------------------------------------
 
     def _on_state(self, robot_id: str, state: dict[str, Any]) -> None:
@@ -224,7 +298,12 @@ class Dispatcher:
         if came_back:
             self._back[robot_id] = now
             self.ctx.ros.forget_reachable(robot_id)
-        view.reported = frozenset(state['jobs'])
+        view.heard(frozenset(state['jobs']))
+        strays = self.cooking.strays(robot_id, state['jobs'])
+        if strays and now - self._strays_checked.get(robot_id, 0.0) > GAP_S:
+            # Jobs it holds that we did not send it: moved on while it was frozen or cut off?
+            self._strays_checked[robot_id] = now
+            self.ctx.spawn(self.cooking.cancel_superseded(robot_id, strays), f'strays {robot_id}')
         self._states[robot_id] = RobotRecord(
             robot_id=robot_id,
             kind=state['kind'],
@@ -249,6 +328,29 @@ class Dispatcher:
             self.ctx.spawn(self._robot_back(robot_id), f'back {robot_id}')
         if before != (view.mode, view.reachable, view.reported):
             self.ctx.wake()
+
+    def _on_forgery(self, robot_id: str, what: str) -> None:
+        """Something claiming to be (or to answer for) a robot did not verify: a console alert
+        (at most one per robot every FORGERY_ALERT_EVERY_S; every one is logged)."""
+        now = time.monotonic()
+        if now - self._forgery_alerted.get(robot_id, -FORGERY_ALERT_EVERY_S) < (
+            FORGERY_ALERT_EVERY_S
+        ):
+            return
+        self._forgery_alerted[robot_id] = now
+        self.ctx.spawn(
+            self.ctx.retrying(
+                lambda: alerts.raise_alert(
+                    self.r,
+                    'ros_auth_failed',
+                    'critical',
+                    f'refused a ROS 2 message for {robot_id} that did not authenticate ({what}): '
+                    'another node on the DDS domain is sending as the robot or the dispatcher',
+                    robot_id=robot_id,
+                )
+            ),
+            f'ros_auth_failed {robot_id}',
+        )
 
     async def _robot_back(self, robot_id: str) -> None:
         await self.cooking.robot_back(robot_id)
@@ -317,6 +419,12 @@ class Dispatcher:
             await pipe.execute()
 
 
+def robot_keys(settings: Settings, cfg: RestaurantConfig) -> dict[str, bytes]:
+    """Every robot's key from `settings.robot_key_dir` (auth.KeyFileError names a missing one)."""
+    ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    return auth.load_keys(settings.robot_key_dir, ids)
+
+
 def consumer_name() -> str:
     return f'{socket.gethostname()}-{os.getpid()}'
 
@@ -326,8 +434,18 @@ async def app_service(settings: Settings, cfg: RestaurantConfig) -> AsyncIterato
     """The dispatcher inside the API process (`robodine serve --with-dispatcher`), on a Redis
     client of its own (its blocking reads must not wait behind the API's requests)."""
     s = settings
+    os.environ.update(s.ros_environment())
     r = connection.connect(s)
-    d = Dispatcher(r, cfg, consumer_name(), s.time_scale, s.dispatch_lease_s)
+    d = Dispatcher(
+        r,
+        cfg,
+        consumer_name(),
+        s.time_scale,
+        s.dispatch_lease_s,
+        s.command_ttl_s,
+        policy=s.policy,
+        robot_keys=robot_keys(s, cfg),
+    )
     await d.start()
     try:
         yield d
@@ -344,11 +462,20 @@ def dispatcher_command(args: argparse.Namespace) -> int:
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_json)
     cfg = load_restaurant(args.config)
+    keys = robot_keys(settings, cfg)
+    os.environ.update(settings.ros_environment())
 
     async def main() -> None:
         r = connection.connect(settings, args.redis_url)
         d = Dispatcher(
-            r, cfg, args.name or consumer_name(), args.time_scale, settings.dispatch_lease_s
+            r,
+            cfg,
+            args.name or consumer_name(),
+            args.time_scale,
+            settings.dispatch_lease_s,
+            settings.command_ttl_s,
+            policy=settings.policy,
+            robot_keys=keys,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

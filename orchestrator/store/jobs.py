@@ -6,6 +6,7 @@ A job hash moves through
                   |            |
                   +------------+--> queued (retry elsewhere) | dead (after max_attempts)
     queued | dispatched -> withdrawn, cooking -> wasted   (cancelled from the console)
+    dead -> queued (requeued) | cooked (cooked by hand, bumped) | withdrawn (line dropped)
 
 Every claim raises the job's `epoch`; the Cook goal carries it, and every later write about the
 job (stage, lease renewal, result) names the epoch it belongs to. A write with an epoch other
@@ -29,7 +30,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from orchestrator import redis_keys as keys
-from orchestrator.store import alerts, commands, deliveries, orders, stats, streams
+from orchestrator.store import alerts, commands, deliveries, feed, orders, stats, stock, streams
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes, from_fields, to_fields
@@ -46,6 +47,8 @@ WASTED = 'wasted'
 IN_FLIGHT = frozenset({DISPATCHED, COOKING})
 # A job in one of these states will never be cooked by a robot again.
 SETTLED = frozenset({COOKED, DEAD, WITHDRAWN, WASTED})
+# Settled for good: nothing an operator can do changes it (a dead job waits for one).
+FINISHED = SETTLED - {DEAD}
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ class JobRecord(CookEntry):
     cooked_at: int = 0
     cooked_by: str = ''
     cancelled_by: str = ''
+    # Robots that started a copy of the dish after the job had moved on and threw it away
+    # (`record_waste`): food cooked twice, once for nothing.
+    wasted_by: list[str] = field(default_factory=list)
+    # What the dish took from stock at intake (store/stock.py): given back if withdrawn.
+    uses: dict[str, int] = field(default_factory=dict)
 
     def entry(self) -> CookEntry:
         return entry_of(self)
@@ -341,10 +349,11 @@ async def mark_started(r: Redis, job_id: str, epoch: int, robot_id: str) -> bool
 
 
 async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
-    """Mark a dish cooked. `epoch` None means a person bumped it by hand from the console.
+    """Mark a dish cooked. `epoch` None means a person bumped it by hand from the console,
+    which also settles a dead-lettered dish (its dead letters go).
 
     Returns 'cooked', 'duplicate' (it was already), 'fenced' (stale epoch) or the settled
-    status that forbids it ('withdrawn', 'wasted', 'dead', 'missing').
+    status that forbids it ('withdrawn', 'wasted', 'missing'; 'dead' for a robot's result).
     """
 
     async def txn(pipe: Pipeline) -> str:
@@ -353,10 +362,11 @@ async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
             return 'missing'
         if job.status == COOKED:
             return 'duplicate'
-        if job.status in SETTLED:
+        if job.status in FINISHED or (job.status == DEAD and epoch is not None):
             return job.status
         if _fenced(job, epoch):
             return 'fenced'
+        letters = await _dead_letter_ids(pipe, job) if job.status == DEAD else []
         order = await orders.get(pipe, job.order_id)
         in_flight = job.status in IN_FLIGHT
         counts = _counts(order, cooked=1, cooking=-1 if in_flight else 0)
@@ -370,6 +380,7 @@ async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
         )
         orders.count_dishes(pipe, job.order_id, cooked=1, cooking=-1 if in_flight else 0)
         _ack_entry(pipe, job)
+        _resolve_dead(pipe, job, letters, by)
         if order is not None and not order.final:
             status_now = orders.COOKING if order.status == orders.RECEIVED else None
             orders.add_event(pipe, job.order_id, 'dish.cooked', data, status_now)
@@ -420,7 +431,8 @@ async def fail(
             'job_dead',
             'critical',
             f'{job.dish_id} for table {job.table_id or "?"} failed {job.attempts} '
-            f'times ({reason}); requeue it or cook it by hand',
+            f'times ({reason}); requeue it, cook it by hand and bump it, drop the dish or '
+            'cancel the order',
             order_id=job.order_id,
             job_id=job_id,
             robot_id=robot_id,
@@ -447,16 +459,18 @@ class Cancelled:
 
 
 async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
-    """Cancel one dish (console): not started yet -> withdrawn; being cooked -> wasted and the
-    robot is told to stop (a `cancel` command); the epoch is raised so that the robot's late
-    answer is refused. The order is settled when nothing is left to cook."""
+    """Cancel one dish (console): not started yet or dead-lettered -> withdrawn (its dead
+    letters go); being cooked -> wasted and the robot is told to stop (a `cancel` command); the
+    epoch is raised so that the robot's late answer is refused. The order is settled when
+    nothing is left to cook."""
 
     async def txn(pipe: Pipeline) -> Cancelled:
         job = await get(pipe, job_id)
         if job is None:
             return Cancelled('missing')
-        if job.status in SETTLED:
+        if job.status in FINISHED:
             return Cancelled(job.status, job.robot)
+        letters = await _dead_letter_ids(pipe, job) if job.status == DEAD else []
         order = await orders.get(pipe, job.order_id)
         result = WASTED if job.status == COOKING else WITHDRAWN
         in_flight = job.status in IN_FLIGHT
@@ -473,6 +487,7 @@ async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
         if in_flight:
             commands.add(pipe, commands.Command('cancel', robot_id, by, job_id=job_id))
         _ack_entry(pipe, job)
+        _resolve_dead(pipe, job, letters, by)
         orders.add_event(
             pipe,
             job.order_id,
@@ -486,6 +501,7 @@ async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
             },
         )
         _settle_order(pipe, order, counts, {'by': by, **counts.data()})
+        stock.on_cancel(pipe, job.uses, result == WASTED, _stock_ref(job), by)
         return Cancelled(result, robot_id)
 
     out = await r.transaction(
@@ -493,6 +509,25 @@ async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
     )
     assert isinstance(out, Cancelled)
     return out
+
+
+def _stock_ref(job: JobRecord) -> dict[str, str]:
+    return {'order_id': job.order_id, 'job_id': job.job_id, 'dish_id': job.dish_id}
+
+
+async def _dead_letter_ids(pipe: Pipeline, job: JobRecord) -> list[str]:
+    """The dead letters of a dead job. `rd:dead` holds only the dishes waiting for an
+    operator (each leaves it when requeued, bumped or dropped), so reading it whole is cheap."""
+    return [i for i, f in await pipe.xrange(keys.DEAD) if f.get('job_id') == job.job_id]
+
+
+def _resolve_dead(pipe: Pipeline, job: JobRecord, letter_ids: list[str], by: str) -> None:
+    """A dead job was settled by hand: its dead letters go, and consoles refresh the list."""
+    if job.status != DEAD:
+        return
+    if letter_ids:
+        pipe.xdel(keys.DEAD, *letter_ids)
+    feed.add_event(pipe, 'dead.resolved', {'job_id': job.job_id, 'by': by})
 
 
 async def dead_letters(r: Redis, count: int = 100) -> list[dict[str, str]]:
@@ -533,6 +568,34 @@ async def requeue_dead(r: Redis, dead_id: str, by: str) -> str | None:
 
     out = await r.transaction(txn, keys.job(job_id), value_from_callable=True)
     return None if out is None else str(out)
+
+
+async def record_waste(r: Redis, job_id: str, robot_id: str, detail: str) -> None:
+    """A superseded copy of the dish was started on `robot_id` and thrown away: recorded on
+    the job and raised as a `dish_cooked_twice` alert, in one transaction."""
+
+    async def txn(pipe: Pipeline) -> None:
+        job = await get(pipe, job_id)
+        if job is None or robot_id in job.wasted_by:
+            return
+        pipe.multi()
+        pipe.hset(
+            keys.job(job_id), mapping=changes(JobRecord, wasted_by=[*job.wasted_by, robot_id])
+        )
+        alerts.add(
+            pipe,
+            'dish_cooked_twice',
+            'warning',
+            f'{robot_id} came back with {job.dish_id} of order {job.order_id} after the job had '
+            f'moved on to {job.robot or "another robot"} (epoch {job.epoch}): {detail}; that '
+            'copy is waste',
+            robot_id=robot_id,
+            order_id=job.order_id,
+            job_id=job_id,
+            table_id=job.table_id,
+        )
+
+    await r.transaction(txn, keys.job(job_id))
 
 
 async def ack_entry(r: Redis, station: str, entry_id: str) -> None:
