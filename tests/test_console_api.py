@@ -163,7 +163,9 @@ async def test_stop_all_and_resume_all(
     client: httpx.AsyncClient, csrf: str, aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     assert (await client.post('/console/api/fleet/resume')).status_code == 409
-    assert (await client.post('/console/api/fleet/stop')).status_code == 200
+    res = await client.post('/console/api/fleet/stop')
+    # Honest: queued, not applied; each robot's answer comes in the audit log.
+    assert res.status_code == 200 and 'queued for 8 robots' in res.json()['detail'], res.text
     robots = {r.id for r in demo_config.cooking_robots} | {
         r.id for r in demo_config.serving_robots
     }
@@ -303,6 +305,53 @@ async def test_requeue_a_dead_letter(
     assert (await client.post(f'/console/api/dead/{dead_id}/requeue')).status_code == 404
 
 
+async def kill_dish(r: Redis, job_id: str) -> None:
+    """The dish failed on its last attempt: dead-lettered, its order still open."""
+    await r.hset(keys.job(job_id), mapping={'status': 'cooking', 'attempts': 3, 'robot': 'bar1'})
+    assert await jobs.fail(r, job_id, 0, 'bar1', 'gripper jam', 3) == 'dead'
+
+
+async def test_a_dead_dish_is_cooked_by_hand_dropped_or_its_order_cancelled(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis, order_at: OrderAt
+) -> None:
+    # Cooked by hand: Bump takes the dead dish, which leaves the dead letters.
+    oid = await order_at('t04', [{'dish_id': 'mochi', 'quantity': 1}])
+    await kill_dish(aredis, f'{oid}-00-00')
+    (alert,) = [a for a in await alerts.recent(aredis) if a['kind'] == 'job_dead']
+    assert 'cook it by hand' in alert['message'] and 'drop' in alert['message']
+    res = await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/bump')
+    assert res.status_code == 200, res.text
+    assert await aredis.hget(keys.order(oid), 'status') == 'ready'
+    assert await aredis.xlen(keys.DEAD) == 0
+
+    # Dropped: the order goes on without it, and is ready when the rest is cooked.
+    oid = await order_at(
+        't05', [{'dish_id': 'mochi', 'quantity': 1}, {'dish_id': 'iced-tea', 'quantity': 1}]
+    )
+    await kill_dish(aredis, f'{oid}-00-00')
+    assert await jobs.complete(aredis, f'{oid}-01-00', None, 'op') == 'cooked'
+    assert await aredis.hget(keys.order(oid), 'status') == 'cooking'
+    res = await client.post(f'/console/api/orders/{oid}/dishes/{oid}-00-00/drop')
+    assert res.status_code == 200 and 'withdrawn' in res.json()['detail'], res.text
+    order = await aredis.hgetall(keys.order(oid))
+    assert (order['status'], order['jobs_total']) == ('ready', '1')
+    assert await aredis.xlen(keys.DEAD) == 0
+    res = await client.post(f'/console/api/orders/{oid}/dishes/{oid}-01-00/drop')
+    assert res.status_code == 409, res.text
+    assert (await last_audit(aredis))['action'] == 'dish.drop'
+
+    # Cancelled: the whole order ends, its dead dish withdrawn.
+    oid = await order_at('t06', [{'dish_id': 'mochi', 'quantity': 2}])
+    await kill_dish(aredis, f'{oid}-00-01')
+    assert (await client.post(f'/console/api/orders/{oid}/cancel', json={})).status_code == 200
+    assert await aredis.hget(keys.order(oid), 'status') == 'cancelled'
+    assert await jobs.statuses(aredis, [f'{oid}-00-00', f'{oid}-00-01']) == [
+        'withdrawn',
+        'withdrawn',
+    ]
+    assert await aredis.xlen(keys.DEAD) == 0
+
+
 async def test_alerts_are_acknowledged(
     client: httpx.AsyncClient, csrf: str, aredis: Redis
 ) -> None:
@@ -322,13 +371,17 @@ async def test_late_orders_raise_one_alert(
 ) -> None:
     oid = await order_at('t05', [{'dish_id': 'galbi', 'quantity': 1}])
     assert await alert_checks.raise_late_orders(aredis, demo_config) == 0
-    late = now_ms() - int(demo_config.service.age_late_s * 1000) - 1000
+    # Ages are simulated time: at time scale 10, a tenth of age_late_s (real) is late.
+    late = now_ms() - int(demo_config.service.age_late_s * 100) - 1000
     await aredis.hset(keys.order(oid), 'created_at', late)
     await aredis.zadd(keys.table_orders('t05'), {oid: late})
-    assert await alert_checks.raise_late_orders(aredis, demo_config) == 1
     assert await alert_checks.raise_late_orders(aredis, demo_config) == 0
+    assert await alert_checks.raise_late_orders(aredis, demo_config, 10) == 1
+    assert await alert_checks.raise_late_orders(aredis, demo_config, 10) == 0
     (alert,) = await alerts.recent(aredis)
     assert (alert['kind'], alert['order_id']) == ('order_late', oid)
+    minutes = int(demo_config.service.age_late_s // 60)
+    assert f'is {minutes} min old' in alert['message'], alert
 
 
 async def test_sold_out_and_prices(
@@ -396,6 +449,7 @@ async def test_snapshot_has_tickets_fleet_and_map(
     )
     await robot_state(aredis, 'serve1', 'busy', x=5.5, y=9.5)
     snap = (await client.get('/console/api/snapshot')).json()
+    assert snap['time_scale'] == 1.0  # ticket ages are real age × this
     (ticket,) = snap['tickets']['open']
     assert ticket['id'] == oid and ticket['table'] == 'Table 7'
     (line,) = ticket['lines']

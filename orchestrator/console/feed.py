@@ -19,7 +19,7 @@ from orchestrator.store import alerts, feed, jobs, menu
 NOT_ORDER_EVENTS = frozenset(
     {'alert', 'alert.acked', 'audit', 'menu.changed', 'robot.state', 'fleet.heartbeats'}
 )
-DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued'})
+DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued', 'dead.resolved'})
 
 
 async def menu_state(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:

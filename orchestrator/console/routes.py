@@ -47,7 +47,7 @@ async def service(
 ) -> AsyncIterator[ConsoleContext]:
     """The alert checks, on the app's Redis client; consoles follow the app's feed reader
     (started by the app with `feed.console_transform`)."""
-    checks = [asyncio.create_task(c) for c in alert_checks.checkers(r, cfg)]
+    checks = [asyncio.create_task(c) for c in alert_checks.checkers(r, cfg, settings.time_scale)]
     try:
         yield ConsoleContext(r, settings, cfg, fanout, Verifier(settings.login_verify_concurrency))
     finally:
@@ -130,6 +130,8 @@ async def snapshot(
             'decimals': cfg.restaurant.currency_decimals,
         },
         'service': cfg.service.model_dump(),
+        # Ticket ages are simulated time: the console multiplies real ages by it.
+        'time_scale': ctx.settings.time_scale,
         'stations': [{'id': s.id, 'name': s.name.en} for s in cfg.stations],
         'dishes': [
             {
@@ -201,7 +203,11 @@ async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dic
 @router.post('/console/api/fleet/stop')
 async def fleet_stop(op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
-        ctx, op, 'fleet.estop', 'all robots', actions.stop_all(ctx.redis, ctx.config, op.name)
+        ctx,
+        op,
+        'fleet.estop',
+        'all robots',
+        actions.stop_all(ctx.redis, ctx.config, op.name, ctx.settings.command_ttl_s),
     )
 
 
@@ -236,6 +242,14 @@ async def redeliver_order(order_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
 async def bump_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
         ctx, op, 'dish.bump', job_id, actions.bump(ctx.redis, order_id, job_id, op.name)
+    )
+
+
+@router.post('/console/api/orders/{order_id}/dishes/{job_id}/drop')
+async def drop_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+    """Give up one dish (a dead-lettered one, typically): the order goes on without it."""
+    return await _act(
+        ctx, op, 'dish.drop', job_id, actions.drop(ctx.redis, order_id, job_id, op.name)
     )
 
 
@@ -290,6 +304,7 @@ async def price(dish_id: str, body: PriceBody, op: Manager, ctx: Ctx) -> dict[st
 @router.get('/console/api/audit')
 async def audit_log(_: Reader, ctx: Ctx, count: int = 100) -> list[dict[str, str]]:
     return await audit.recent(ctx.redis, max(1, min(count, 1000)))
+
 
 # -- Tables view (console/tables.py) -----------------------------------------------------
 

@@ -22,4 +22,7 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:dispatch:stats` | `stats` |
 | `rd:table:{t}:visit`, `rd:visit:{sid}`, `rd:staff-call:{t}` | `sessions` (attached by `intake`) |
 | `rd:payment:{id}`, `rd:visit:{sid}:payments`, `rd:pay-idem:…`, `rd:pay-event:…` | `payments` |
+
+`retention` owns no key: it deletes finished records of `orders`, `jobs`, `trips`, `alerts`,
+`feed` and dead letters by their keys, after reading them through those modules.
 """
