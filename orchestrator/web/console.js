@@ -7,7 +7,8 @@
 const API = '/console/api';
 const FINAL = new Set(['served', 'cancelled', 'failed']);
 const AT_PASS = new Set(['ready', 'delivering', 'arrived']);
-const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted', 'dead']);
+// A dead-lettered dish is not done: it waits for an operator (bump, drop, re-queue).
+const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted']);
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const OUT_OF_REACH = new Set(['offline', 'lost', 'estopped', 'fault']);
 
@@ -15,6 +16,8 @@ const state = {
   me: null, snap: null, clockOffset: 0, tab: 'tickets',
   open: new Map(), finished: [], robots: new Map(), alerts: [], dead: [], audit: [],
   soldout: new Set(), prices: {}, stream: null,
+  // The last STOP ALL pressed here: { at } (server ms); robots' answers come as audit entries.
+  estop: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -26,8 +29,9 @@ function esc(value) {
 
 function now() { return Date.now() + state.clockOffset; }
 
-function ago(ms) {
-  const s = Math.max(0, Math.round((now() - ms) / 1000));
+// `scale`: ticket ages are simulated time (real age × the restaurant's time scale).
+function ago(ms, scale = 1) {
+  const s = Math.max(0, Math.round(((now() - ms) * scale) / 1000));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
@@ -78,14 +82,16 @@ function confirmAction(text) {
   });
 }
 
-// Runs a confirmed control and reports what the server said.
+// Runs a confirmed control and reports what the server said; true if it was done.
 async function act(question, method, path, body) {
-  if (!(await confirmAction(question))) return;
+  if (!(await confirmAction(question))) return false;
   try {
     const res = await call(method, path, body);
     toast(res && res.detail ? res.detail : 'done');
+    return true;
   } catch (e) {
     toast(`Refused: ${e.message}`, 'error');
+    return false;
   }
 }
 
@@ -210,7 +216,11 @@ function apply(msg) {
       state.prices = msg.prices;
       schedule('menu');
       break;
-    case 'audit': state.audit = [msg.entry, ...state.audit].slice(0, 200); schedule('audit'); break;
+    case 'audit':
+      state.audit = [msg.entry, ...state.audit].slice(0, 200);
+      schedule('audit');
+      if (state.estop) schedule('estop');
+      break;
     default: break;
   }
 }
@@ -225,20 +235,28 @@ function schedule(part) {
 
 const render = {
   tickets: renderTickets, fleet: renderFleet, alerts: renderAlerts, menu: renderMenu,
-  audit: renderAudit,
+  audit: renderAudit, estop: renderEstop,
 };
 
 function renderAll() { for (const f of Object.values(render)) f(); }
 
+function timeScale() { return state.snap.time_scale || 1; }
+
 function ageClass(createdAt) {
-  const age = (now() - createdAt) / 1000;
+  const age = ((now() - createdAt) * timeScale()) / 1000;
   const { age_warn_s: warn, age_late_s: late } = state.snap.service;
   return age >= late ? 'late' : age >= warn ? 'warn' : 'fresh';
 }
 
+function deadButtons(orderId, jobId) {
+  return `<button class="small" data-action="drop" data-order="${esc(orderId)}"
+    data-job="${esc(jobId)}" title="the order goes on without it">Drop</button>`;
+}
+
 function unitChip(t, u) {
   const bump = UNIT_DONE.has(u.status) ? '' : `<button class="small" data-action="bump"
-    data-order="${esc(t.id)}" data-job="${esc(u.job_id)}" title="cooked by hand">Bump</button>`;
+    data-order="${esc(t.id)}" data-job="${esc(u.job_id)}" title="cooked by hand">Bump</button>${
+    u.status === 'dead' ? deadButtons(t.id, u.job_id) : ''}`;
   return `<span class="unit ${esc(u.status)}" data-job="${esc(u.job_id)}">${esc(u.status)}${
     u.robot_id ? ` · ${esc(u.robot_id)}` : ''}${bump}</span>`;
 }
@@ -266,7 +284,7 @@ function ticketHtml(t, lines, column) {
   return `<article class="ticket ${ageClass(t.created_at)}" data-order="${esc(t.id)}"
       data-status="${esc(t.status)}" data-created="${t.created_at}">
     <header><b>${esc(t.table)}</b> <span class="oid">${esc(t.id)}</span>
-      <span class="age" data-created="${t.created_at}">${ago(t.created_at)}</span></header>
+      <span class="age" data-created="${t.created_at}">${ago(t.created_at, timeScale())}</span></header>
     <div class="status">${esc(t.status)}${t.returned ? ' · returned' : ''}${robot}</div>
     <ul class="lines">${lines.map((l) => lineHtml(t, l, column !== 'pass')).join('')}</ul>
     <footer>${redeliver}${cancel}</footer>
@@ -308,7 +326,7 @@ function renderTickets() {
 function tickAges() {
   for (const el of document.querySelectorAll('.age[data-created]')) {
     const created = Number(el.dataset.created);
-    el.textContent = ago(created);
+    el.textContent = ago(created, timeScale());
     const card = el.closest('.ticket');
     if (card) { card.classList.remove('fresh', 'warn', 'late'); card.classList.add(ageClass(created)); }
   }
@@ -412,6 +430,8 @@ function renderAlerts() {
       <b>${esc(d.dish_id)}</b> for ${esc(d.table_id)} (order ${esc(d.order_id)}): ${esc(d.reason)}
       after ${esc(d.attempts)} attempts on ${esc(d.robots)}
       <button class="small" data-action="requeue" data-dead="${esc(d.id)}">Re-queue</button>
+      <button class="small" data-action="bump" data-order="${esc(d.order_id)}"
+        data-job="${esc(d.job_id)}" title="cooked by hand">Bump</button>${deadButtons(d.order_id, d.job_id)}
     </li>`).join('') || '<li class="muted">None</li>';
 }
 
@@ -434,6 +454,28 @@ function renderMenu() {
   }).join('')}</ul></section>`).join('');
 }
 
+// After STOP ALL: which robots acknowledged it, which did not apply it (refused, expired) and
+// which have not answered yet, from the robots' `robot.estop` audit entries.
+function renderEstop() {
+  const el = $('estop-status');
+  if (!state.estop) { el.hidden = true; return; }
+  const answers = new Map();
+  for (const a of state.audit) {  // newest first
+    if (a.action === 'robot.estop' && Number(a.at) >= state.estop.at && !answers.has(a.target)) {
+      answers.set(a.target, a.result);
+    }
+  }
+  const robots = [...state.robots.keys()];
+  const ok = robots.filter((r) => answers.get(r) === 'ok');
+  const failed = robots.filter((r) => answers.has(r) && answers.get(r) !== 'ok');
+  const waiting = robots.filter((r) => !answers.has(r));
+  el.hidden = false;
+  el.className = `estop-status ${failed.length ? 'failed' : waiting.length ? 'waiting' : 'done'}`;
+  el.textContent = `STOP ALL: ${ok.length}/${robots.length} acknowledged${
+    failed.length ? ` · not applied: ${failed.map((r) => `${r} (${answers.get(r)})`).join(', ')}` : ''}${
+    waiting.length ? ` · waiting for ${waiting.join(', ')}` : ''}`;
+}
+
 function renderAudit() {
   $('audit').innerHTML = state.audit.map((a) => `
     <tr class="${a.result === 'ok' ? '' : 'refused'}"><td>${clock(Number(a.at))}</td><td>${esc(a.who)}</td>
@@ -446,7 +488,14 @@ function renderAudit() {
 function dishName(id) { return (state.snap.dishes.find((d) => d.id === id) || { name: id }).name; }
 
 const actions = {
-  'stop-all': () => act('EMERGENCY STOP every robot?', 'POST', '/fleet/stop'),
+  'stop-all': async () => {
+    // Robots answer after this moment (less a second of clock skew between the processes).
+    const at = now() - 1000;
+    if (await act('EMERGENCY STOP every robot?', 'POST', '/fleet/stop')) {
+      state.estop = { at };
+      renderEstop();
+    }
+  },
   'resume-all': () => act('Release the emergency stop of every robot?', 'POST', '/fleet/resume'),
   'sign-out': () => signOut(),
   pause: (d) => act(`Pause ${d.robot}?`, 'POST', `/robots/${d.robot}/pause`),
@@ -457,6 +506,7 @@ const actions = {
   redeliver: (d) => act(`Send order ${d.order} to its table again?`, 'POST', `/orders/${d.order}/redeliver`),
   'cancel-order': (d) => act(`Cancel the whole order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, {}),
   requeue: (d) => act('Put this dish back in the queue?', 'POST', `/dead/${d.dead}/requeue`),
+  drop: (d) => act(`Drop ${d.job}? The order goes on without it.`, 'POST', `/orders/${d.order}/dishes/${d.job}/drop`),
   ack: (d) => act('Acknowledge this alert?', 'POST', `/alerts/${d.alert}/ack`),
   'sold-out': (d) => act(`Mark ${dishName(d.dish)} sold out?`, 'PUT', `/dishes/${d.dish}/soldout`, { soldout: true }),
   'back-on': (d) => act(`Put ${dishName(d.dish)} back on the menu?`, 'PUT', `/dishes/${d.dish}/soldout`, { soldout: false }),
