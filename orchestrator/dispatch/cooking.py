@@ -406,22 +406,23 @@ class Cooking:
         for robot_id, leased in held.items():
             self.ctx.ros.lease(robot_id, leased, lease_until_ns)
 
-    def strays(self, robot_id: str, reported: list[str]) -> list[str]:
-        """Jobs a cooking robot reports that we have not sent it (another dispatcher's, or
-        ones that moved on while the robot was frozen or cut off)."""
+    def strays(self, robot_id: str, reported: dict[str, int]) -> dict[str, int]:
+        """Jobs (and the epoch it holds) a cooking robot reports that we have not sent it
+        (another dispatcher's, or ones that moved on while it was frozen or cut off)."""
         if self.ctx.robots[robot_id].kind != 'cooking':
-            return []
+            return {}
         mine = {f.job_id for f in self.flights.values() if f.robot_id == robot_id}
-        return [j for j in reported if j not in mine and j not in self.claiming]
+        return {j: e for j, e in reported.items() if j not in mine and j not in self.claiming}
 
-    async def cancel_superseded(self, robot_id: str, job_ids: list[str]) -> None:
-        """Of the robot's stray jobs, cancel those now on another robot (a higher epoch): the
-        robot learns the job moved on before it cooks further; a copy it had started is
-        thrown away and recorded as waste (alert `dish_cooked_twice`)."""
-        records = await jobs.get_many(self.ctx.r, job_ids)
-        for job_id in job_ids:
+    async def cancel_superseded(self, robot_id: str, held: dict[str, int]) -> None:
+        """Of the robot's stray jobs, cancel those claimed since for another robot (a higher
+        epoch than the one it holds): the robot learns the job moved on before it cooks
+        further; a copy it had started is thrown away and recorded as waste (alert
+        `dish_cooked_twice`)."""
+        records = await jobs.get_many(self.ctx.r, held)
+        for job_id, held_epoch in held.items():
             record = records.get(job_id)
-            if record is not None and record.robot == robot_id:
+            if record is not None and (record.robot == robot_id or record.epoch <= held_epoch):
                 continue  # still its own (another dispatcher's flight, or coming back to it)
             epoch = record.epoch if record is not None else 0
             ok, message = await self.ctx.ros.control(robot_id, 'cancel', job_id, epoch)

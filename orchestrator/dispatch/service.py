@@ -299,7 +299,7 @@ class Dispatcher:
             self._back[robot_id] = now
             self.ctx.ros.forget_reachable(robot_id)
         view.heard(frozenset(state['jobs']))
-        strays = self.cooking.strays(robot_id, state['jobs'])
+        strays = self.cooking.strays(robot_id, state['epochs'])
         if strays and now - self._strays_checked.get(robot_id, 0.0) > GAP_S:
             # Jobs it holds that we did not send it: moved on while it was frozen or cut off?
             self._strays_checked[robot_id] = now
@@ -435,7 +435,9 @@ async def app_service(settings: Settings, cfg: RestaurantConfig) -> AsyncIterato
     client of its own (its blocking reads must not wait behind the API's requests)."""
     s = settings
     os.environ.update(s.ros_environment())
-    r = connection.connect(s)
+    # A bounded pool that waits for a free connection: a busy kitchen has more writes in
+    # flight than connections worth opening.
+    r = connection.connect(s, blocking_pool=True)
     d = Dispatcher(
         r,
         cfg,
@@ -466,7 +468,7 @@ def dispatcher_command(args: argparse.Namespace) -> int:
     os.environ.update(settings.ros_environment())
 
     async def main() -> None:
-        r = connection.connect(settings, args.redis_url)
+        r = connection.connect(settings, args.redis_url, blocking_pool=True)
         d = Dispatcher(
             r,
             cfg,
