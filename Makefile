@@ -19,6 +19,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy orchestrator table_qr robot_nodes bench tests
+	$(VENV)/bin/mypy --strict orchestrator/store orchestrator/dispatch orchestrator/ids.py
 
 bench: setup
 	$(PY) bench/intake.py

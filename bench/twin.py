@@ -4,8 +4,9 @@ bound and against `fifo` played on the same seeds.
 Each scenario runs every policy on `--seeds` seeds (1..N: the same parties for every policy)
 with the twin (`orchestrator/rush/twin.py`, latencies `--latency`); tickets are pooled over
 the seeds. `--scenario RESTAURANT.yaml:SCENARIO.yaml` adds another restaurant. With
-`--calibrate RUSH_REPORT.json` it also plays `legacy` with today's measured latencies on that
-report's scenario and seed and prints both (the report must come from the same restaurant).
+`--calibrate RUSH_REPORT.json` it also plays that report's policy on its scenario and seed and
+prints both (the report must come from the same restaurant; `robodine rush --report` writes
+one).
 
     .venv/bin/python bench/twin.py [--seeds 20] [--scenario R.yaml:S.yaml]... [--json]
 """
@@ -25,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from orchestrator.config import load_restaurant  # noqa: E402
 from orchestrator.dispatch.scheduling import POLICIES  # noqa: E402
 from orchestrator.rush.scenario import load_scenario  # noqa: E402
-from orchestrator.rush.twin import LATENCIES, Row, compare, run_twin  # noqa: E402
+from orchestrator.rush.twin import LATENCIES, Row, compare, run_twin, table  # noqa: E402
 
 RESTAURANT = REPO / 'seeds' / 'restaurant.yaml'
 SHIPPED = [
@@ -34,32 +35,18 @@ SHIPPED = [
 ]
 
 
-def table(rows: list[Row]) -> str:
-    lines = [
-        '| scenario | policy | orders | mean | p95 | capacity bound | mean / bound '
-        '| mean / fifo | p95 / fifo | ETA error | dish hold |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ]
-    for r in rows:
-        lines.append(
-            f'| {r.scenario} | {r.policy} | {r.orders} | {r.mean_s:.0f} s | {r.p95_s:.0f} s '
-            f'| {r.capacity_bound_s:.0f} s | {r.to_bound:.2f} | {r.to_fifo:.3f} '
-            f'| {r.p95_to_fifo:.3f} | {r.eta_error_s:.0f} s | {r.dish_hold_s:.0f} s |'
-        )
-    return '\n'.join(lines)
-
-
 def calibration(report_path: Path) -> dict[str, object]:
     real = json.loads(report_path.read_text())
     cfg = load_restaurant(RESTAURANT)
     scenario = next(
         load_scenario(s, cfg) for _, s in SHIPPED if load_scenario(s, cfg).name == real['scenario']
     )
-    twin = run_twin(cfg, scenario, 'legacy', latency=LATENCIES['rush-today'])
+    twin = run_twin(cfg, scenario, real.get('policy') or cfg.service.policy)
     keys = ('ticket_s', 'pass_wait_s', 'dispatch_wait_s')
     return {
         'scenario': real['scenario'],
         'seed': scenario.seed,
+        'policy': twin['policy'],
         'real': {k: real[k] for k in keys} | {'trays_per_trip': real['trips']['trays_per_trip']},
         'twin': {k: twin[k] for k in keys} | {'trays_per_trip': twin['trips']['trays_per_trip']},
         'mean_ratio': round(twin['ticket_s']['mean'] / real['ticket_s']['mean'], 3),
@@ -69,7 +56,7 @@ def calibration(report_path: Path) -> dict[str, object]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--seeds', type=int, default=20)
-    p.add_argument('--latency', choices=sorted(LATENCIES), default='rush-at-result')
+    p.add_argument('--latency', choices=sorted(LATENCIES), default='rush')
     p.add_argument(
         '--scenario',
         action='append',
@@ -110,10 +97,9 @@ def main() -> int:
         real, twin = c['real'], c['twin']
         assert isinstance(real, dict) and isinstance(twin, dict)
         print(
-            f'\ncalibration {c["scenario"]} seed {c["seed"]}: rush (legacy) ticket mean '
-            f'{real["ticket_s"]["mean"]} s p95 {real["ticket_s"]["p95"]} s, twin (legacy, '
-            f'rush-today) {twin["ticket_s"]["mean"]} s p95 {twin["ticket_s"]["p95"]} s: '
-            f'×{c["mean_ratio"]}'
+            f'\ncalibration {c["scenario"]} seed {c["seed"]} ({c["policy"]}): rush ticket mean '
+            f'{real["ticket_s"]["mean"]} s p95 {real["ticket_s"]["p95"]} s, twin '
+            f'{twin["ticket_s"]["mean"]} s p95 {twin["ticket_s"]["p95"]} s: ×{c["mean_ratio"]}'
         )
     return 0
 

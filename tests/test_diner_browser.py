@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.store import orders as timeline
+from orchestrator.store.feed import now_ms
 
 pytestmark = pytest.mark.browser
 
@@ -91,9 +92,13 @@ async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redi
     await aredis.hset(keys.order(oid), 'jobs_cooked', 1)
     await timeline.record(aredis, oid, 'job.cooked', {}, status=timeline.COOKING)
     await expect(card.get_by_test_id('order-status')).to_have_text('Cooking 1/3')
+    # The dispatcher's estimate of when the food reaches the table, counted down live.
+    await timeline.set_eta(aredis, oid, now_ms() + (9 * 60 + 10) * 1000)
+    await expect(card.get_by_test_id('order-eta')).to_have_text('About 9 min to your table')
     await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
     await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
     await expect(card).to_have_attribute('data-status', 'arrived')
+    await expect(card.get_by_test_id('order-eta')).to_have_count(0)
     await card.get_by_test_id('picked-up').click()
     ((_, command),) = await eventually(lambda: aredis.xrange(keys.CONTROL))
     assert command['command'] == 'confirm_pickup' and command['order_id'] == oid

@@ -1,11 +1,14 @@
-"""The robot choice policy and trip batching (pure logic, the demo restaurant)."""
+"""The dispatcher's view of its robots and trip batching (pure logic, the demo restaurant)."""
 
 from __future__ import annotations
 
-from orchestrator.config import RestaurantConfig
+from typing import get_args
+
+from orchestrator.config import PolicyName, RestaurantConfig
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.delivery import Coming, ReadyOrder, Timing
-from orchestrator.dispatch.policy import JobView, RobotView, pick_cook
+from orchestrator.dispatch.robot_view import RobotView
+from orchestrator.dispatch.scheduling import POLICIES
 
 
 def fleet(**modes: str) -> dict[str, RobotView]:
@@ -19,34 +22,30 @@ def fleet(**modes: str) -> dict[str, RobotView]:
     return robots
 
 
-def test_station_capacity_and_shortest_queue() -> None:
+def test_slots_count_what_was_sent_and_what_the_robot_reports() -> None:
     robots = fleet()
-    robots['wok1'].assigned = {'a'}
-    assert pick_cook(JobView('j', 'wok'), robots) == 'wok2'
-    robots['wok2'].assigned = {'b', 'c'}  # full
-    assert pick_cook(JobView('j', 'wok'), robots) == 'wok1'
-    robots['wok1'].reported = frozenset({'d'})  # its heartbeat shows one more: full too
-    assert pick_cook(JobView('j', 'wok'), robots) is None
-    # Fryer: grill1 (1 of 3 used) beats wok2 (full).
-    robots['grill1'].assigned = {'e'}
-    assert pick_cook(JobView('j', 'fryer'), robots) == 'grill1'
+    wok1 = robots['wok1']
+    wok1.assigned = {'a'}
+    assert (wok1.load, wok1.free) == (1, 1)
+    wok1.heard(frozenset({'a', 'b'}))  # its heartbeat shows one more: full
+    assert (wok1.load, wok1.free) == (2, 0)
 
 
-def test_unavailable_robots_are_skipped() -> None:
+def test_a_result_frees_the_slot_before_the_next_heartbeat() -> None:
+    wok1 = fleet()['wok1']
+    wok1.heard(frozenset({'a', 'b'}))
+    wok1.released.add('a')  # 'a' came back cooked
+    assert wok1.free == 1
+    wok1.heard(frozenset({'b'}))  # the heartbeat caught up: nothing left to remember
+    assert wok1.released == set() and wok1.free == 1
+
+
+def test_unavailable_robots() -> None:
     for mode in ('paused', 'estopped', 'lost', 'fault', 'charging', 'unknown'):
-        robots = fleet(wok1=mode, wok2=mode)
-        assert pick_cook(JobView('j', 'wok'), robots) is None, mode
+        assert not fleet(wok1=mode)['wok1'].available, mode
     robots = fleet()
     robots['wok2'].reachable = False  # action server not discovered yet
-    assert pick_cook(JobView('j', 'wok'), robots) == 'wok1'
-
-
-def test_failed_robot_only_as_last_resort() -> None:
-    robots = fleet()
-    robots['wok2'].assigned = {'x'}
-    assert pick_cook(JobView('j', 'wok', frozenset({'wok1'})), robots) == 'wok2'
-    robots['wok2'].mode = 'paused'
-    assert pick_cook(JobView('j', 'wok', frozenset({'wok1'})), robots) == 'wok1'
+    assert robots['wok1'].available and not robots['wok2'].available
 
 
 def ready(order_id: str, table_id: str, since: float) -> ReadyOrder:
@@ -79,12 +78,17 @@ def test_batch_takes_the_oldest_and_its_neighbours(demo_config: RestaurantConfig
     assert next(s for s in stops if s.table_id == 't01').order_ids == ('o1', 'o1b')
 
 
-def test_due_after_the_wait_or_when_full(demo_config: RestaurantConfig) -> None:
+def test_due_at_once_without_a_neighbour_coming_or_when_full(
+    demo_config: RestaurantConfig,
+) -> None:
     orders = [ready('o1', 't01', 10.0)]
-    assert not delivery.due(demo_config, orders, 4, 10.05, Timing(0.1))
-    assert delivery.due(demo_config, orders, 4, 10.2, Timing(0.1))
+    assert delivery.due(demo_config, orders, 4, 10.0, Timing(0.1))
+    # A neighbour (t02, 4 m away) finishing within the short wait is waited for.
+    soon = Coming('o2', 't02', 10.05)
+    assert not delivery.due(demo_config, orders, 4, 10.05, Timing(0.1, 0.0, (soon,)))
+    assert delivery.due(demo_config, orders, 4, 10.2, Timing(0.1, 0.0, (soon,)))
     full = [ready(f'o{i}', 't01', 10.0) for i in range(4)]
-    assert delivery.due(demo_config, full, 4, 10.0, Timing(0.1))
+    assert delivery.due(demo_config, full, 4, 10.0, Timing(0.1, 60.0, (soon,)))
 
 
 def test_held_for_a_neighbour_about_to_be_ready(demo_config: RestaurantConfig) -> None:
@@ -101,8 +105,9 @@ def test_held_for_a_neighbour_about_to_be_ready(demo_config: RestaurantConfig) -
     # A neighbour due after the window, or a table out of the radius, is not waited for.
     assert due_at(15.0, Coming('o2', 't02', 80.0))
     assert due_at(15.0, Coming('o', 't16', 20.0))
-    # No window: the old behaviour (the short wait only).
+    # No window: only the short wait.
     assert due_at(15.0, near, window_s=0.0)
+    assert not due_at(10.5, Coming('o2', 't02', 10.8), window_s=0.0)
     # The neighbour is ready: the two leave together.
     both = [*orders, ready('o2', 't02', 40.0)]
     trip = delivery.next_trip(demo_config, both, 4, 41.0, Timing(1.0, 60.0))
@@ -114,5 +119,11 @@ def test_a_held_batch_does_not_hold_back_other_tables(demo_config: RestaurantCon
     timing = Timing(1.0, 60.0, (Coming('o2', 't02', 40.0),))
     trip = delivery.next_trip(demo_config, orders, 4, 15.0, timing)
     assert [o.order_id for o in trip] == ['o16']
-    # Nothing is due during the short wait.
-    assert delivery.next_trip(demo_config, orders, 4, 10.5, timing) == []
+    # No neighbour is coming for t16: it leaves the moment it is ready.
+    assert [o.order_id for o in delivery.next_trip(demo_config, orders, 4, 11.0, timing)] == [
+        'o16'
+    ]
+
+
+def test_the_config_names_every_policy() -> None:
+    assert set(get_args(PolicyName)) == set(POLICIES)

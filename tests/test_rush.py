@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.rush.scenario import load_scenario
+from orchestrator.rush.twin import run_twin
 from tests.ros_helpers import ros_child_env
 
 pytestmark = pytest.mark.ros
@@ -90,6 +92,15 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
 
     ticket, bound = report['ticket_s'], report['lower_bound_ticket_s']
     assert ticket['n'] == orders['served']
+    # The kitchen brain's numbers: the policy, the bound no policy beats, the diners' ETAs.
+    assert report['policy'] == demo_config.service.policy
+    assert report['capacity_bound_ticket_s'] <= ticket['mean']
+    assert report['eta_error_s']['n'] == orders['served']
+    assert report['dish_hold_s']['n'] == orders['dishes']
+    # The offline twin plays the very same parties: its tickets agree with the real ones.
+    model = run_twin(demo_config, load_scenario(scenario, demo_config), report['policy'])
+    assert model['orders']['placed'] == orders['placed']
+    assert model['ticket_s']['mean'] == pytest.approx(ticket['mean'], rel=0.25)
     assert ticket['p50'] <= ticket['p95'] <= ticket['max']
     # Nothing beats unlimited robots and stations.
     assert ticket['mean'] >= bound['mean'] and report['ticket_to_lower_bound'] >= 1

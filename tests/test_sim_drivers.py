@@ -23,7 +23,7 @@ def _drive(driver: SimMotionDriver, t: float, seconds: float) -> float:
 
 def test_follows_the_path_within_speed_and_acceleration(demo_config: RestaurantConfig) -> None:
     robot = demo_config.serving_robots[0]
-    driver = SimMotionDriver(None, robot, 1.0, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
+    driver = SimMotionDriver(None, robot, 1.0, (0.0, 0.0, 0.0))
     driver.set_path([(0.0, 0.0), (4.0, 0.0), (4.0, 3.0)])
     assert driver.remaining_m() == pytest.approx(7.0)
     t, last_speed, last_remaining = 0.0, 0.0, 7.0
@@ -45,7 +45,7 @@ def test_follows_the_path_within_speed_and_acceleration(demo_config: RestaurantC
 
 
 def test_time_scale_speeds_it_up(demo_config: RestaurantConfig) -> None:
-    driver = SimMotionDriver(None, demo_config.serving_robots[0], 10.0, (0, 0, 0))  # type: ignore[arg-type]
+    driver = SimMotionDriver(None, demo_config.serving_robots[0], 10.0, (0, 0, 0))
     driver.set_path([(0.0, 0.0), (7.0, 0.0)])
     t = 0.0
     driver.tick(t)
@@ -57,7 +57,7 @@ def test_time_scale_speeds_it_up(demo_config: RestaurantConfig) -> None:
 
 def test_halt_brakes_and_holds_until_resumed(demo_config: RestaurantConfig) -> None:
     robot = demo_config.serving_robots[0]
-    driver = SimMotionDriver(None, robot, 1.0, (0.0, 0.0, 0.0))  # type: ignore[arg-type]
+    driver = SimMotionDriver(None, robot, 1.0, (0.0, 0.0, 0.0))
     driver.set_path([(0.0, 0.0), (20.0, 0.0)])
     driver.tick(0.0)
     t = _drive(driver, 0.0, 3.0)
@@ -76,7 +76,7 @@ def test_halt_brakes_and_holds_until_resumed(demo_config: RestaurantConfig) -> N
 
 
 def test_cooking_stopwatch_freezes_while_halted() -> None:
-    driver = SimCookingDriver(None, 1.0)  # type: ignore[arg-type]
+    driver = SimCookingDriver(None, 1.0)
     driver.start('j1', 'prep', 2.0, 0.0)
     driver.tick(0.0)
     driver.tick(1.0)
@@ -94,8 +94,8 @@ def test_cooking_stopwatch_freezes_while_halted() -> None:
 def test_registry_explains_the_hardware_seam(demo_config: RestaurantConfig) -> None:
     robot = demo_config.serving_robots[0]
     with pytest.raises(DriverError, match='MotionDriver'):
-        make_serving_driver('hardware', None, robot, 1.0, (0, 0, 0))  # type: ignore[arg-type]
+        make_serving_driver('hardware', None, robot, 1.0, (0, 0, 0))
     with pytest.raises(DriverError, match='CookingDriver'):
-        make_cooking_driver('hardware', None, 1.0)  # type: ignore[arg-type]
+        make_cooking_driver('hardware', None, 1.0)
     with pytest.raises(DriverError, match='unknown'):
-        make_serving_driver('warp', None, robot, 1.0, (0, 0, 0))  # type: ignore[arg-type]
+        make_serving_driver('warp', None, robot, 1.0, (0, 0, 0))

@@ -154,6 +154,8 @@ class OrderState(OrderOut):
                     'jobs_cooked': 1,
                     'updated_at': 1764383950000,
                     'robot_id': None,
+                    'eta_at': 1764384480000,
+                    'eta_s': 530,
                 }
             ]
         }
@@ -163,6 +165,10 @@ class OrderState(OrderOut):
     jobs_cooked: int
     updated_at: int
     robot_id: str | None
+    # When the food should reach the table, from the kitchen's schedule (ms since the epoch),
+    # and the same in seconds from now; null until the dispatcher has an estimate.
+    eta_at: int | None = None
+    eta_s: int | None = None
 
 
 class OrderDetail(OrderState):

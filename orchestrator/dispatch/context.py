@@ -7,6 +7,7 @@ another's answer is given a callable, never the other worker or the dispatcher i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -17,8 +18,8 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig, ServingRobot
-from orchestrator.dispatch.fleet import FleetBridge
-from orchestrator.dispatch.policy import RobotView
+from orchestrator.dispatch.robot_view import RobotView
+from orchestrator.dispatch.ros_bridge import FleetBridge
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')
@@ -76,10 +77,8 @@ class DispatchContext:
         self._wake.set()
 
     async def woken(self, timeout_s: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout_s)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
     async def until_reachable(self, robot_id: str, timeout: float = 10.0) -> bool:

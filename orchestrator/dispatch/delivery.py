@@ -2,11 +2,11 @@
 
 A trip starts from the oldest ready order and takes other ready orders whose tables lie within
 `service.batch_radius_m` of its table, one tray per order, up to the robot's trays. Stops are
-visited nearest-first along the floor graph from the pass. A full tray set leaves at once.
-Otherwise the trip waits a short (scaled) moment so that neighbours finishing together share
-it, and then up to `service.batch_window_s` from when its oldest order was ready, but only while
-an order for a table within the radius is still cooking and due to be ready inside that window:
-one table's food is never held for a neighbour that is not about to come.
+visited nearest-first along the floor graph from the pass. A full tray set leaves at once, and
+so does a trip no neighbour is about to join. It waits — up to `service.batch_window_s` (at
+least a short scaled moment) from when its oldest order was ready — only while an order for a
+table within the radius is still cooking and due to be ready inside that time: one table's food
+is never held for a neighbour that is not about to come.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def batch(cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int) -> list[Re
 
 @dataclass(frozen=True)
 class Timing:
-    """What a trip waits for (real seconds): `wait_s` for neighbours finishing with its oldest
-    order, then up to `window_s` (from the oldest being ready) for `coming` neighbours."""
+    """How long a trip may wait (real seconds, from its oldest order being ready) for `coming`
+    neighbours: `window_s`, and at least `wait_s`."""
 
     wait_s: float
     window_s: float = 0.0
@@ -81,24 +81,22 @@ class Timing:
 
 
 def due(cfg: RestaurantConfig, ready: list[ReadyOrder], trays: int, now: float, t: Timing) -> bool:
-    """Whether the trip of the oldest ready order should leave now: its trays are full, or it
-    waited `t.wait_s` and no order for a nearby table is due within `t.window_s` of the oldest
-    being ready (nor is that window over)."""
+    """Whether the trip of the oldest ready order should leave now: its trays are full, or no
+    order for a nearby table is due to be ready within `max(t.wait_s, t.window_s)` of the
+    oldest being ready (or that long is over). Food is never held for nothing: with no
+    neighbour coming it leaves at once."""
     chosen = batch(cfg, ready, trays)
     if not chosen:
         return False
     if len(chosen) >= trays:
         return True
     seed = chosen[0]
-    waited = now - seed.since
-    if waited < t.wait_s:
-        return False
-    if waited >= t.window_s:
+    limit = max(t.wait_s, t.window_s)
+    if now - seed.since >= limit:
         return True
     radius = cfg.service.batch_radius_m
     return not any(
-        c.eta <= seed.since + t.window_s
-        and table_distance(cfg, seed.table_id, c.table_id) <= radius
+        c.eta <= seed.since + limit and table_distance(cfg, seed.table_id, c.table_id) <= radius
         for c in t.coming
     )
 

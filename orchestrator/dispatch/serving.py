@@ -23,7 +23,8 @@ from orchestrator import ids
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming, ReadyOrder
-from orchestrator.dispatch.fleet import DELIVERED, NOT_PICKED_UP, GoalResult
+from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
+from orchestrator.dispatch.ros_bridge import DELIVERED, NOT_PICKED_UP, GoalResult
 from orchestrator.store import deliveries, orders, trips
 from orchestrator.store.deliveries import DeliveryEntry
 from orchestrator.store.trips import Stop
@@ -69,6 +70,9 @@ class Serving:
         self.trips: dict[str, TripFlight] = {}
         # time.monotonic() of each serving robot's last trip from here: trips go round.
         self.last_trip: dict[str, float] = {}
+        # Robots sent to wait at the pass for food about to be ready (until their next trip).
+        self.staged: set[str] = set()
+        self._lead_s = fetch_s(ctx.cfg) / ctx.time_scale * STAGE_MARGIN
 
     @property
     def wait_s(self) -> float:
@@ -99,9 +103,15 @@ class Serving:
             else:  # served, cancelled, or gone: nothing to carry
                 await deliveries.ack_now(self.ctx.r, entry_id)
 
+    def ready_times(self) -> dict[str, tuple[str, float]]:
+        """Order id -> (table id, now in simulated seconds) of the orders ready at the pass."""
+        now = time.time() * self.ctx.time_scale
+        return {o.order_id: (o.table_id, now) for o in self.ready.values()}
+
     def free_robots(self) -> list[str]:
-        """Serving robots that can leave now: idle ones first, then the one whose last trip
-        from here is oldest, so the work (and the battery drain) is shared."""
+        """Serving robots that can leave now: the one waiting at the pass first, then idle ones,
+        then the one whose last trip from here is oldest, so the work (and the battery drain)
+        is shared."""
         busy = {t.robot_id for t in self.trips.values()}
         free = [
             v
@@ -112,11 +122,40 @@ class Serving:
             v.robot_id
             for v in sorted(
                 free,
-                key=lambda v: (v.mode != 'idle', self.last_trip.get(v.robot_id, 0.0), v.robot_id),
+                key=lambda v: (
+                    v.robot_id not in self.staged,
+                    v.mode != 'idle',
+                    self.last_trip.get(v.robot_id, 0.0),
+                    v.robot_id,
+                ),
             )
         ]
 
     async def plan(self) -> None:
+        await self._send_trips()
+        self._stage()
+
+    def _stage(self) -> None:
+        """Send a free robot to the pass when food is predicted ready within its drive there
+        (the schedule's predictions, `coming`), so that the food does not wait for the drive.
+        One robot waits there at a time; the next trip goes to it first."""
+        free = self.free_robots()
+        if not free or self.staged & set(free):
+            return
+        soonest = min((c.eta for c in self.coming()), default=None)
+        if soonest is None or soonest - time.monotonic() > self._lead_s:
+            return
+        robot_id = free[0]
+        self.staged.add(robot_id)
+        self.ctx.spawn(self._send_stage(robot_id), f'stage {robot_id}')
+
+    async def _send_stage(self, robot_id: str) -> None:
+        accepted, message = await self.ctx.ros.control(robot_id, 'stage')
+        if not accepted:
+            log.info('%s would not wait at the pass: %s', robot_id, message)
+            self.staged.discard(robot_id)
+
+    async def _send_trips(self) -> None:
         while self.ready:
             free = self.free_robots()
             if not free:
@@ -160,6 +199,7 @@ class Serving:
         if old is not None and old.task is not None:
             old.task.cancel()
         self.trips[trip.trip_id] = trip
+        self.staged.discard(trip.robot_id)
         self.ctx.robots[trip.robot_id].assigned.add(trip.trip_id)
         trip.task = self.ctx.spawn(self._run(trip), f'trip {trip.trip_id}/{trip.epoch}')
 

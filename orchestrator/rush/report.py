@@ -15,6 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig, ServingRobot
+from orchestrator.dispatch.scheduling import OrderSpec, capacity_bound
 from orchestrator.rush.bill_report import bill_report, bill_summary
 from orchestrator.rush.diners import Party, SimClock
 from orchestrator.rush.scenario import Scenario, offered_load
@@ -224,6 +225,24 @@ async def build_report(
     serving, trips = await _serving_robots(r, cfg, clock, orders, span_s)
     ticket, bound = stats(tickets), stats(bounds)
     peak = max(w.parties_per_hour for w in scenario.arrivals)
+    pickup_s = (scenario.pickup_after_s.min + scenario.pickup_after_s.max) / 2
+    capacity = capacity_bound(
+        [
+            OrderSpec(
+                o.order_id,
+                o.created_s,
+                o.table_id,
+                tuple(
+                    (cfg.dish_by_id[d].station, cfg.dish_by_id[d].cook_time_s)
+                    for d, n in o.dishes
+                    for _ in range(n)
+                ),
+                pickup_s,
+            )
+            for o in served
+        ],
+        cfg,
+    ).mean_s
     return {
         'scenario': scenario.name,
         'time_scale': clock.speed,
@@ -254,6 +273,11 @@ async def build_report(
         'ticket_to_lower_bound': (
             round(ticket['mean'] / bound['mean'], 2) if ticket['mean'] and bound['mean'] else None
         ),
+        'capacity_bound_ticket_s': round(capacity, 1) if served else None,
+        'ticket_to_capacity_bound': (
+            round(ticket['mean'] / capacity, 2) if ticket['mean'] and capacity else None
+        ),
+        **_kitchen(cfg, orders, clock),
         'robots': {**_cooking_robots(cfg, orders, span_s), **serving},
         'trips': {
             'count': len(trips),
@@ -284,6 +308,36 @@ async def build_report(
     }
 
 
+def _kitchen(cfg: RestaurantConfig, orders: list[_Order], clock: SimClock) -> dict[str, Any]:
+    """Freshness, start waits per station and the diners' ETAs.
+
+    - `dish_hold_s`: a cooked dish until a robot leaves the pass with its order;
+    - `station_start_wait_s`: an order placed until each of its dishes starts cooking;
+    - `eta_error_s`: the first ETA the diner was given vs the robot arriving at the table.
+    """
+    holds: list[float] = []
+    starts: dict[str, list[float]] = {s.id: [] for s in cfg.stations}
+    errors: list[float] = []
+    for o in orders:
+        left = next((e for e in o.events if e['type'] in LEFT_THE_PASS), None)
+        arrived = o.first('delivery.arrived')
+        eta = o.first('order.eta')
+        for e in o.events:
+            dish = cfg.dish_by_id.get(e['data'].get('dish_id', ''))
+            if e['type'] == 'dish.cooked' and left is not None:
+                holds.append(left['sim_s'] - e['sim_s'])
+            elif e['type'] == 'dish.cooking' and dish is not None:
+                starts[dish.station].append(e['sim_s'] - o.created_s)
+        if eta is not None and arrived is not None:
+            errors.append(abs(clock.at_ms(eta['data']['eta_at']) - arrived['sim_s']))
+    error = stats(errors)
+    return {
+        'dish_hold_s': stats(holds),
+        'station_start_wait_s': {station: stats(v) for station, v in starts.items() if v},
+        'eta_error_s': {'mae': error['mean'], 'p95': error['p95'], 'n': error['n']},
+    }
+
+
 def summary(report: dict[str, Any]) -> str:
     """A few lines for a person: what happened, how fast, where the time went."""
     o, t, lb = report['orders'], report['ticket_s'], report['lower_bound_ticket_s']
@@ -303,6 +357,14 @@ def summary(report: dict[str, Any]) -> str:
             f'  ticket (order → served) mean {t["mean"]:.0f} s, p50 {t["p50"]:.0f} s, '
             f'p95 {t["p95"]:.0f} s, max {t["max"]:.0f} s; lower bound mean {lb["mean"]:.0f} s '
             f'(×{report["ticket_to_lower_bound"]})'
+        )
+    if t['n'] and report.get('capacity_bound_ticket_s'):
+        eta, hold = report['eta_error_s'], report['dish_hold_s']
+        lines.append(
+            f'  policy {report.get("policy") or "?"}: capacity bound mean '
+            f'{report["capacity_bound_ticket_s"]:.0f} s (×{report["ticket_to_capacity_bound"]}); '
+            f'dish hold mean {hold["mean"] or 0:.0f} s; ETA error mean {eta["mae"] or 0:.0f} s, '
+            f'p95 {eta["p95"] or 0:.0f} s'
         )
     if pw['n']:
         dw = report['dispatch_wait_s']

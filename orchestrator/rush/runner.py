@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from redis.asyncio import Redis
 
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
 from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.dispatch.scheduling import POLICIES
 from orchestrator.rush.diners import Diners, SimClock, plan_parties
 from orchestrator.rush.report import build_report, summary
 from orchestrator.rush.scenario import Scenario, load_scenario
+from orchestrator.rush.twin import compare, table
 from orchestrator.settings import get_settings
 from orchestrator.store import connection, trips
 from table_qr.tokens import sign
@@ -155,9 +158,29 @@ async def _trips_finished(r: Redis, timeout_wall_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def model_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario: Scenario) -> int:
+    """`robodine rush --model`: the policy (or every policy) against `fifo` in the twin."""
+    if args.seeds < 1:
+        print(f'error: --seeds must be at least 1, got {args.seeds}', file=sys.stderr)
+        return 1
+    policies = list(dict.fromkeys(['fifo', args.policy])) if args.policy else list(POLICIES)
+    rows = compare(cfg, scenario, policies, range(1, args.seeds + 1))
+    print(table(rows))
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps([asdict(r) for r in rows], indent=2) + '\n')
+        print(f'report: {args.report}')
+    return 0
+
+
 def rush_command(args: argparse.Namespace) -> int:
     cfg = load_restaurant(args.config)
     scenario = load_scenario(args.scenario, cfg)
+    if args.model:
+        return model_command(args, cfg, scenario)
+    if args.report is None:
+        print('error: --report is required (where to write the JSON report)', file=sys.stderr)
+        return 1
     if not 0 < args.speed <= MAX_SPEED:
         print(f'error: --speed must be in (0, {MAX_SPEED:g}], got {args.speed:g}', file=sys.stderr)
         return 1
@@ -179,8 +202,15 @@ def rush_command(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    policy = args.policy or cfg.service.policy
     rest, redis_url = start_restaurant(
-        cfg, args.config.resolve(), data_dir, port, time_scale=args.speed, driver=args.driver
+        cfg,
+        args.config.resolve(),
+        data_dir,
+        port,
+        time_scale=args.speed,
+        driver=args.driver,
+        policy=policy,
     )
     collisions = None
     try:
@@ -195,6 +225,7 @@ def rush_command(args: argparse.Namespace) -> int:
         if collisions is not None:
             collisions.stop()
         rest.stop()
+    report['policy'] = policy
     report['data_dir'] = str(data_dir)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=2, ensure_ascii=False) + '\n')

@@ -6,12 +6,13 @@ them (same seed, same draws), sit at the smallest free table that fits or wait a
 order after `order_after_s`; each dish unit is a cook job (as intake makes them). The real
 policy functions of `orchestrator.dispatch.scheduling` choose which dish starts on which
 cooking robot; a dish takes its cook time (plus `Latency.cook_extra_s`) in one slot, and the
-slot is free again for the policy `Latency.slot_release_s` later. Ready orders wait at the pass
-for a trip as the dispatcher batches them (oldest ready order and neighbours within the batch
-radius, a short wait, the batch window for a neighbour due soon), the least recently used free
-serving robot drives dock → pass → tables (nearest first, rest to rest at its top speed and
-acceleration along the floor graph), waits at each table for the diner's pickup and goes back
-to its dock. Diners leave `dine_min` after being served, which frees their table.
+slot is free again for the policy `Latency.slot_release_s` later. Ready orders leave the pass
+as the dispatcher batches them (`dispatch.delivery.next_trip` itself); a free serving robot is
+sent to wait at the pass when food is predicted ready within its drive there (as
+`dispatch/serving.py` stages one), else the least recently used free robot drives dock → pass;
+then to the tables (nearest first, rest to rest at its top speed and acceleration along the
+floor graph), waits at each table for the diner's pickup and goes back to its dock. Diners
+leave `dine_min` after being served, which frees their table.
 
 `run_twin` returns the rush report's key numbers plus the capacity bound and the ETA error;
 `compare` runs policies × seeds.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +30,9 @@ from functools import partial
 from typing import Any
 
 from orchestrator.config import CookingRobot, RestaurantConfig, ServingRobot, Table
+from orchestrator.dispatch import delivery
+from orchestrator.dispatch.delivery import Coming, ReadyOrder, Timing
+from orchestrator.dispatch.eta import fetch_s
 from orchestrator.dispatch.scheduling import (
     CookerView,
     DishView,
@@ -42,12 +45,13 @@ from orchestrator.dispatch.scheduling import (
     get_policy,
     pass_to_table_s,
 )
+from orchestrator.dispatch.serving import STAGE_MARGIN
+from orchestrator.rush.diners import Party, plan_parties
+from orchestrator.rush.report import stats
 from orchestrator.rush.scenario import Scenario
 
 # As in the rush runner: parties get this long after the last arrival to be served.
 DRAIN_S = 45 * 60
-# As in the dispatcher's batching: a ready order waits this long for neighbours.
-BATCH_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -62,55 +66,13 @@ class Latency:
     trip_start_s: float = 0.0
 
 
-# `rush-today`: measured in `robodine rush` at 60× (robot ledgers: dishes end 5 s after their
-# cook time, the next dish starts 6-12 s later, on the heartbeat); `rush-at-result`: the same
-# once a slot frees when the Cook result arrives.
+# `rush`: measured in `robodine rush` at 60× (robot ledgers): a dish ends about 5 s after its
+# cook time (the robot's stages end on its ticks), its slot is free again about 1 s later (the
+# Cook result), and a robot sets off about 3 s after a trip is decided.
 LATENCIES = {
     'ideal': Latency(),
-    'rush-today': Latency(cook_extra_s=5.0, slot_release_s=10.0, trip_start_s=3.0),
-    'rush-at-result': Latency(cook_extra_s=5.0, slot_release_s=1.0, trip_start_s=3.0),
+    'rush': Latency(cook_extra_s=5.0, slot_release_s=1.0, trip_start_s=3.0),
 }
-
-
-@dataclass(eq=False)
-class Party:
-    party_id: int
-    size: int
-    arrive_s: float
-    dishes: list[str]
-    order_after_s: float
-    pickup_after_s: float
-    dine_s: float
-    table: Table | None = None
-    seated_s: float | None = None
-    turned_away: bool = False
-
-
-def plan_parties(scenario: Scenario) -> list[Party]:
-    """Every party of the service: the same draws, in the same order, from the same seed as
-    `orchestrator.rush.diners.plan_parties` (which cannot be imported without the HTTP
-    client), so the twin plays the rush's very diners."""
-    rng = random.Random(scenario.seed)
-    dish_ids = list(scenario.popularity)
-    weights = [scenario.popularity[d] for d in dish_ids]
-    end_s = scenario.duration_min * 60
-    parties: list[Party] = []
-    bounds = [w.from_min * 60 for w in scenario.arrivals[1:]] + [end_s]
-    for window, until_s in zip(scenario.arrivals, bounds, strict=True):
-        t = window.from_min * 60
-        while window.parties_per_hour > 0:
-            t += rng.expovariate(window.parties_per_hour / 3600)
-            if t >= min(until_s, end_s):
-                break
-            size = rng.randint(int(scenario.party_size.min), int(scenario.party_size.max))
-            want = size * scenario.dishes_per_guest
-            count = max(1, math.floor(want) + (rng.random() < want - math.floor(want)))
-            dishes = rng.choices(dish_ids, weights, k=count)
-            order_after = rng.uniform(scenario.order_after_s.min, scenario.order_after_s.max)
-            pickup = rng.uniform(scenario.pickup_after_s.min, scenario.pickup_after_s.max)
-            dine = rng.uniform(scenario.dine_min.min, scenario.dine_min.max) * 60
-            parties.append(Party(len(parties) + 1, size, t, dishes, order_after, pickup, dine))
-    return parties
 
 
 @dataclass
@@ -156,29 +118,13 @@ class _Cooker:
 class _Server:
     robot: ServingRobot
     free: bool = True
+    # When it is (or will be) at the pass, sent there for food about to be ready.
+    staged_at: float | None = None
     last_trip_s: float = 0.0
     busy_s: float = 0.0
     trips: int = 0
     trays: int = 0
     distance_m: float = 0.0
-
-
-def stats(values: Sequence[float]) -> dict[str, float | int | None]:
-    """n, mean, p50, p95 (nearest rank) and max, rounded to 0.1 — as the rush report."""
-    if not values:
-        return {'n': 0, 'mean': None, 'p50': None, 'p95': None, 'max': None}
-    ordered = sorted(values)
-
-    def rank(q: float) -> float:
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-    return {
-        'n': len(ordered),
-        'mean': round(sum(ordered) / len(ordered), 1),
-        'p50': round(rank(0.5), 1),
-        'p95': round(rank(0.95), 1),
-        'max': round(ordered[-1], 1),
-    }
 
 
 class _Twin:
@@ -191,7 +137,9 @@ class _Twin:
         self.now = 0.0
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self.parties = plan_parties(scenario)
+        self.parties = plan_parties(scenario, cfg)
+        # Where each seated party sits.
+        self.table_of: dict[int, Table] = {}
         self.free_tables = sorted(cfg.tables, key=lambda t: (t.seats, t.id))
         self.door: list[Party] = []
         self.orders: list[_Order] = []
@@ -207,14 +155,12 @@ class _Twin:
         self.order_by_id: dict[str, _Order] = {}
         self._checks: set[float] = set()
         self._legs: dict[tuple[str, str, str], float] = {}
-        floor = cfg.floor
         self.to_table = pass_to_table_s(cfg)
-        # What the diner is told: kitchen ready, the batching wait, a robot from its dock to
-        # the pass, then to the table.
-        self.eta_pass_s = BATCH_WAIT_S + sum(
-            drive_s(self._length(r.dock, floor.pass_point.id), r.speed_mps, r.max_accel_mps2)
-            for r in cfg.serving_robots
-        ) / len(cfg.serving_robots)
+        # What the diner is told, as the dispatcher does (dispatch/eta.py): kitchen ready, a
+        # robot from the nearest dock to the pass, then to the table.
+        self.fetch_s = fetch_s(cfg)
+        # A robot is sent to the pass this long before food is due there (as serving.py).
+        self.stage_lead_s = self.fetch_s * STAGE_MARGIN
 
     # -- the clock ----------------------------------------------------------------------------
 
@@ -241,7 +187,7 @@ class _Twin:
         if table is None:
             return False
         self.free_tables.remove(table)
-        p.table, p.seated_s = table, self.now
+        self.table_of[p.party_id], p.seated_s = table, self.now
         self.at(self.now + p.order_after_s, partial(self.place, p))
         return True
 
@@ -258,7 +204,7 @@ class _Twin:
                 self.door.remove(p)
 
     def place(self, p: Party) -> None:
-        assert p.table is not None
+        table = self.table_of[p.party_id]
         order_id = f'o{p.party_id:03d}'
         dishes = []
         for li, (dish_id, n) in enumerate(Counter(p.dishes).items()):
@@ -267,18 +213,18 @@ class _Twin:
                 view = DishView(
                     f'{order_id}-{li:02d}-{unit:02d}',
                     order_id,
-                    p.table.id,
+                    table.id,
                     dish.station,
                     dish.cook_time_s,
                     self.now,
                 )
                 dishes.append(_Dish(view))
-        order = _Order(order_id, p, p.table, self.now, dishes)
+        order = _Order(order_id, p, table, self.now, dishes)
         self.orders.append(order)
         self.order_by_id[order_id] = order
         self.pending += dishes
         ready = eta(self.snapshot(), self.policy)[order_id]
-        order.eta_s = ready + self.eta_pass_s + self.to_table[p.table.id]
+        order.eta_s = ready + self.fetch_s + self.to_table[table.id]
         self.schedule()
 
     # -- kitchen ------------------------------------------------------------------------------
@@ -339,73 +285,61 @@ class _Twin:
 
     # -- the pass -----------------------------------------------------------------------------
 
-    def _near(self, a: _Order, b: _Order) -> float:
-        return math.hypot(a.table.x - b.table.x, a.table.y - b.table.y)
-
-    def _batch(self, ready: list[_Order], trays: int) -> list[_Order]:
-        seed = ready[0]
-        near = sorted(ready[1:], key=lambda o: (self._near(seed, o), o.ready_s))
-        mates = [o for o in near if self._near(seed, o) <= self.cfg.service.batch_radius_m]
-        return [seed, *mates[: trays - 1]]
-
-    def _coming(self) -> list[tuple[Table, float]]:
+    def _coming(self) -> tuple[Coming, ...]:
         """Orders whose every uncooked dish is cooking, and when the last should be done."""
         waiting = {d.view.order_id for d in self.pending}
-        due: dict[str, tuple[Table, float]] = {}
+        due: dict[str, Coming] = {}
         for d in self.cooking.values():
             o = d.view.order_id
             if o in waiting or d.start_s is None:
                 continue
             t = d.start_s + d.view.cook_time_s
-            table = self.cfg.table_by_id[d.view.table_id]
-            due[o] = (table, max(t, due.get(o, (table, 0.0))[1]))
-        return list(due.values())
+            if o not in due or t > due[o].eta:
+                due[o] = Coming(o, d.view.table_id, t)
+        return tuple(due.values())
 
-    def _next_trip(self, trays: int) -> tuple[list[_Order], float]:
-        """The dispatcher's batching (`delivery.next_trip`): the orders to send now, or none
-        and the next time to look again."""
-        left = sorted(self.ready, key=lambda o: (o.ready_s, o.order_id))
-        radius, window = self.cfg.service.batch_radius_m, self.cfg.service.batch_window_s
-        recheck = math.inf
-        while left:
-            chosen = self._batch(left, trays)
-            seed = chosen[0]
-            assert seed.ready_s is not None
-            waited = self.now - seed.ready_s
-            if len(chosen) >= trays or waited >= window:
-                return chosen, recheck
-            if waited >= BATCH_WAIT_S:
-                soon = any(
-                    t <= seed.ready_s + window
-                    and math.hypot(seed.table.x - tb.x, seed.table.y - tb.y) <= radius
-                    for tb, t in self._coming()
-                )
-                if not soon:
-                    return chosen, recheck
-                recheck = min(recheck, seed.ready_s + window)
-            else:
-                recheck = min(recheck, seed.ready_s + BATCH_WAIT_S)
-            held = {o.order_id for o in chosen}
-            left = [o for o in left if o.order_id not in held]
-        return [], recheck
+    def _free(self) -> list[_Server]:
+        """As `Serving.free_robots`: the one waiting at the pass first, then the least
+        recently used."""
+        free = [s for s in self.servers.values() if s.free]
+        return sorted(free, key=lambda s: (s.staged_at is None, s.last_trip_s, s.robot.id))
+
+    def _check_at(self, t: float) -> None:
+        if t < math.inf and t not in self._checks:
+            self._checks.add(t)
+            self.at(t, self.plan_trips)
 
     def plan_trips(self) -> None:
-        while self.ready:
-            free = sorted(
-                (s for s in self.servers.values() if s.free),
-                key=lambda s: (s.last_trip_s, s.robot.id),
-            )
-            if not free:
-                return
-            chosen, recheck = self._next_trip(free[0].robot.trays)
+        """The dispatcher's batching (`delivery.next_trip`, the very function), then its
+        staging of a robot at the pass."""
+        coming = self._coming()
+        window = self.cfg.service.batch_window_s
+        while self.ready and (free := self._free()):
+            ready = [ReadyOrder(o.order_id, o.table.id, '', o.ready_s or 0.0) for o in self.ready]
+            timing = Timing(delivery.BATCH_WAIT_S, window, coming)
+            chosen = delivery.next_trip(self.cfg, ready, free[0].robot.trays, self.now, timing)
             if not chosen:
-                if recheck < math.inf and recheck not in self._checks:
-                    self._checks.add(recheck)
-                    self.at(recheck, self.plan_trips)
-                return
-            for o in chosen:
+                limit = max(delivery.BATCH_WAIT_S, window)
+                self._check_at(min((o.ready_s or 0.0) + limit for o in self.ready))
+                break
+            taken = [self.order_by_id[o.order_id] for o in chosen]
+            for o in taken:
                 self.ready.remove(o)
-            self.trip(free[0], chosen)
+            self.trip(free[0], taken)
+        self._stage(coming)
+
+    def _stage(self, coming: tuple[Coming, ...]) -> None:
+        free = self._free()
+        if not free or any(s.staged_at is not None for s in free) or not coming:
+            return
+        soonest = min(c.eta for c in coming)
+        if soonest - self.now > self.stage_lead_s:
+            self._check_at(soonest - self.stage_lead_s)
+            return
+        server = free[0]
+        robot = server.robot
+        drive = self._leg_s(robot, robot.dock, self.cfg.floor.pass_point.id)
+        server.staged_at = self.now + self.latency.trip_start_s + drive
 
     def _length(self, a: str, b: str) -> float:
         floor = self.cfg.floor
@@ -425,7 +359,11 @@ class _Twin:
         server.trips += 1
         server.trays += len(orders)
         start = self.now + self.latency.trip_start_s
-        t = start + self._leg_s(robot, robot.dock, pass_id)
+        if server.staged_at is not None:  # waiting at the pass, or on its way there
+            t = max(start, server.staged_at)
+            server.staged_at = None
+        else:
+            t = start + self._leg_s(robot, robot.dock, pass_id)
         here, route, back = pass_id, [robot.dock, pass_id], False
         for o in orders:
             o.trip_start_s, o.left_pass_s = start, t
@@ -577,7 +515,7 @@ def run_twin(
     scenario: Scenario,
     policy_name: str,
     seed: int | None = None,
-    latency: Latency = LATENCIES['rush-at-result'],
+    latency: Latency = LATENCIES['rush'],
     **knobs: float | bool,
 ) -> dict[str, Any]:
     """One modelled service: the scenario (with `seed` instead of its own, if given) played
@@ -618,7 +556,7 @@ def compare(
     scenario: Scenario,
     policies: Sequence[str],
     seeds: Sequence[int],
-    latency: Latency = LATENCIES['rush-at-result'],
+    latency: Latency = LATENCIES['rush'],
 ) -> list[Row]:
     """Each policy on the same seeds, so on the same parties (as far as their tables free up
     alike)."""
@@ -663,3 +601,21 @@ def compare(
     return [
         replace(r, to_fifo=r.mean_s / fifo.mean_s, p95_to_fifo=r.p95_s / fifo.p95_s) for r in rows
     ]
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The comparison as a Markdown table (what `robodine rush --model` and bench/twin.py
+    print)."""
+    lines = [
+        '| scenario | policy | seeds | orders | mean | p95 | capacity bound | mean / bound '
+        '| mean / fifo | p95 / fifo | ETA error | dish hold |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for r in rows:
+        lines.append(
+            f'| {r.scenario} | {r.policy} | {r.seeds} | {r.orders} | {r.mean_s:.0f} s '
+            f'| {r.p95_s:.0f} s | {r.capacity_bound_s:.0f} s | {r.to_bound:.2f} '
+            f'| {r.to_fifo:.3f} | {r.p95_to_fifo:.3f} | {r.eta_error_s:.0f} s '
+            f'| {r.dish_hold_s:.0f} s |'
+        )
+    return '\n'.join(lines)

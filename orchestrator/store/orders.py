@@ -58,6 +58,8 @@ class OrderRecord:
     returned: bool = False
     # The dining session (visit) it belongs to (store/sessions.py), set by the intake script.
     session_id: str = ''
+    # When the food should reach the table (ms since the epoch; 0 = no estimate yet).
+    eta_at: int = 0
 
     @property
     def final(self) -> bool:
@@ -82,6 +84,9 @@ class OrderRecord:
             'created_at': self.created_at,
             'updated_at': self.updated_at,
             'robot_id': self.robot_id or None,
+            'eta_at': self.eta_at or None,
+            # Seconds from now, so that a phone whose clock is off still counts down right.
+            'eta_s': max(0, round((self.eta_at - feed.now_ms()) / 1000)) if self.eta_at else None,
         }
 
 
@@ -161,6 +166,15 @@ def leave_trip(pipe: Pipeline, order_id: str, returned: bool) -> None:
 
 def clear_returned(pipe: Pipeline, order_id: str) -> None:
     pipe.hdel(keys.order(order_id), 'returned')
+
+
+async def set_eta(r: Redis, order_id: str, eta_at: int) -> None:
+    """A new estimate of when the food reaches the table: on the order and, as `order.eta`, on
+    its timeline (the diner's page) and the feed (the console's ticket)."""
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.order(order_id), mapping=changes(OrderRecord, eta_at=eta_at))
+        add_event(pipe, order_id, 'order.eta', {'eta_at': eta_at})
+        await pipe.execute()
 
 
 async def record(

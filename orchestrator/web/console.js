@@ -281,11 +281,13 @@ function ticketHtml(t, lines, column) {
   const redeliver = t.returned && t.status === 'ready' ? `<button class="small"
     data-action="redeliver" data-order="${esc(t.id)}" title="nobody took it: send it again">Redeliver</button>` : '';
   const robot = t.robot_id ? ` · ${esc(t.robot_id)}` : '';
+  // When the diner was told the food reaches the table (the dispatcher's schedule).
+  const eta = t.eta_at && t.status !== 'arrived' ? ` · <span class="eta">ETA ${clock(t.eta_at)}</span>` : '';
   return `<article class="ticket ${ageClass(t.created_at)}" data-order="${esc(t.id)}"
       data-status="${esc(t.status)}" data-created="${t.created_at}">
     <header><b>${esc(t.table)}</b> <span class="oid">${esc(t.id)}</span>
       <span class="age" data-created="${t.created_at}">${ago(t.created_at, timeScale())}</span></header>
-    <div class="status">${esc(t.status)}${t.returned ? ' · returned' : ''}${robot}</div>
+    <div class="status">${esc(t.status)}${t.returned ? ' · returned' : ''}${robot}${eta}</div>
     <ul class="lines">${lines.map((l) => lineHtml(t, l, column !== 'pass')).join('')}</ul>
     <footer>${redeliver}${cancel}</footer>
   </article>`;

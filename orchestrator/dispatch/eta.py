@@ -1,0 +1,67 @@
+"""Every diner's ETA: when the food should reach the table, from the kitchen's schedule.
+
+An order still cooking is ready when the schedule played forward says so
+(`Cooking.ready_times`); a ready order is ready now. Then a serving robot fetches it (the drive
+from the nearest dock to the pass) and drives it to the table.
+A new estimate is published (`store.orders.set_eta`) only when it moved by more than
+CHANGE_S simulated seconds, so a diner's page does not flicker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.context import DispatchContext
+from orchestrator.dispatch.scheduling import drive_s, pass_to_table_s
+from orchestrator.store import orders
+
+# Simulated seconds an estimate must move by before the diner hears of it.
+CHANGE_S = 30.0
+# A serving robot sets off for the pass this much earlier than its drive there takes
+# (dispatch/serving.py stages it there for food about to be ready).
+STAGE_MARGIN = 1.5
+
+
+def fetch_s(cfg: RestaurantConfig) -> float:
+    """From food ready to a robot leaving the pass with it: the drive from the nearest dock
+    (a trip waits for a neighbour only when one is due, see delivery.due)."""
+    floor = cfg.floor
+    drive = min(
+        drive_s(
+            floor.path_length(floor.path(r.dock, floor.pass_point.id)),
+            r.speed_mps,
+            r.max_accel_mps2,
+        )
+        for r in cfg.serving_robots
+    )
+    return drive
+
+
+class Etas:
+    def __init__(self, ctx: DispatchContext) -> None:
+        self.ctx = ctx
+        self._fetch_s = fetch_s(ctx.cfg)
+        self._travel_s = pass_to_table_s(ctx.cfg)
+        # order id -> the estimate last published (simulated seconds).
+        self._published: dict[str, float] = {}
+
+    def arrival_s(self, table_id: str, ready_s: float) -> float:
+        return ready_s + self._fetch_s + self._travel_s.get(table_id, 0.0)
+
+    async def publish(self, ready: Mapping[str, tuple[str, float]]) -> None:
+        """`ready`: order id -> (table id, when its food is ready, simulated seconds)."""
+        scale = self.ctx.time_scale
+        for order_id, (table_id, ready_s) in ready.items():
+            if ready_s == float('inf'):
+                continue
+            at = self.arrival_s(table_id, max(ready_s, time.time() * scale))
+            last = self._published.get(order_id)
+            if last is not None and abs(at - last) < CHANGE_S:
+                continue
+            self._published[order_id] = at
+            await orders.set_eta(self.ctx.r, order_id, int(at / scale * 1000))
+        # Orders on their way (or gone) get their ETA from the robot now.
+        for order_id in set(self._published) - set(ready):
+            del self._published[order_id]

@@ -1,0 +1,47 @@
+"""The dispatcher's view of each robot: its last heartbeat and what the dispatcher has in
+flight on it, hence its free slots and whether it takes work now. Which dish goes to which
+robot is decided in `scheduling.py` from these views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Modes in which a robot takes new work.
+WORKING = frozenset({'idle', 'busy'})
+
+
+@dataclass
+class RobotView:
+    robot_id: str
+    kind: str  # 'cooking' | 'serving'
+    stations: frozenset[str] = frozenset()
+    # Cooking: dishes at once. Serving: trays.
+    capacity: int = 1
+    # 'unknown' until the first heartbeat; 'lost' when heartbeats stopped.
+    mode: str = 'unknown'
+    # Jobs (or the trip) the robot reports in its heartbeat.
+    reported: frozenset[str] = frozenset()
+    # Jobs (or trips) this dispatcher has sent to it and not had an answer for.
+    assigned: set[str] = field(default_factory=set)
+    # Jobs whose result arrived but that its last heartbeat still reported: their slots are
+    # free now, not at the next heartbeat.
+    released: set[str] = field(default_factory=set)
+    # Its action server is discovered, so a goal sent now reaches it.
+    reachable: bool = False
+
+    @property
+    def load(self) -> int:
+        return len(self.assigned | (self.reported - self.released))
+
+    def heard(self, reported: frozenset[str]) -> None:
+        """A heartbeat: what it works on now."""
+        self.reported = reported
+        self.released &= reported
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.load
+
+    @property
+    def available(self) -> bool:
+        return self.mode in WORKING and self.reachable
