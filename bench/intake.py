@@ -74,6 +74,9 @@ def unlimited_config(tmp: Path) -> Path:
     a second from 16 tables, far beyond what one table may order (429 / 422 otherwise)."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
     raw['service'].update(orders_per_minute=0, dishes_per_session=0)
+    # Stock is still counted (its cost is measured) but never runs out.
+    for ingredient in raw.get('ingredients', []):
+        ingredient['par'] = 10**12
     path = tmp / 'restaurant.yaml'
     path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if not k.startswith('x-')}))
     return path

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import re
 from collections.abc import Container, Sequence
 from decimal import Decimal
 from functools import cached_property
@@ -290,6 +291,112 @@ class Billing(Strict):
     rounding: Literal['half_up', 'half_even', 'down', 'up'] = 'half_up'
 
 
+# -- Recipes and stock (issue 13) ---------------------------------------------------------
+
+# The units stock is counted in; amounts may also be written in kg (-> g) or l (-> ml).
+StockUnit = Literal['g', 'ml', 'pc']
+UNIT_FACTORS: dict[str, tuple[str, int]] = {
+    'g': ('g', 1),
+    'kg': ('g', 1000),
+    'ml': ('ml', 1),
+    'l': ('ml', 1000),
+    'pc': ('pc', 1),
+}
+# An amount: an integer in the ingredient's unit, or a string with a unit ('150 g', '1.5 l').
+Amount = int | str
+
+
+def parse_amount(value: Amount, unit: str) -> int:
+    """The amount in `unit` (an ingredient's unit), as an exact integer; ValueError says why."""
+    if isinstance(value, int):
+        number, base, factor = Decimal(value), unit, 1
+    else:
+        text = value.strip()
+        m = re.fullmatch(r'(-?[0-9]+(?:\.[0-9]+)?)\s*([a-z]+)', text)
+        if m is None:
+            raise ValueError(f'{value!r} is not an amount like 150 g, 0.5 l or 2 pc')
+        if m.group(2) not in UNIT_FACTORS:
+            raise ValueError(f'{value!r}: unknown unit {m.group(2)!r} (g, kg, ml, l, pc)')
+        base, factor = UNIT_FACTORS[m.group(2)]
+        number = Decimal(m.group(1))
+    if base != unit:
+        raise ValueError(f'{value!r} is in {base} but the ingredient is counted in {unit}')
+    amount = number * factor
+    if amount != amount.to_integral_value():
+        raise ValueError(f'{value!r} is not a whole number of {unit}')
+    return int(amount)
+
+
+class Ingredient(Strict):
+    """Something the kitchen keeps in stock, counted exactly in whole `unit`s."""
+
+    id: Ident
+    unit: StockUnit
+    name: Names
+    # At or below this the console's Stock view flags it (an amount in `unit`).
+    low_stock: Amount = 0
+    # The opening level: what a Redis that never saw this ingredient starts with.
+    par: Amount = 0
+
+
+class RecipeChange(Strict):
+    """What choosing `option` = `choice` does to a dish's ingredients: `add` amounts to (or,
+    negative, take them from) the recipe's, `set` replaces them."""
+
+    option: Ident
+    choice: Ident
+    add: dict[Ident, Amount] = {}
+    set: dict[Ident, Amount] = {}
+
+
+class Recipe(Strict):
+    """The ingredients of one unit of `dish` with its default options."""
+
+    dish: Ident
+    uses: Annotated[dict[Ident, Amount], Field(min_length=1)]
+    options: list[RecipeChange] = []
+
+
+def _check_kitchen_stock(cfg: RestaurantConfig) -> None:
+    """References (dishes, options, choices, ingredients) and units of the recipes."""
+    _unique('ingredients', cfg.ingredients)
+    units = {i.id: i.unit for i in cfg.ingredients}
+    for i, item in enumerate(cfg.ingredients):
+        for name in ('low_stock', 'par'):
+            _amount(f'ingredients[{i}].{name}', getattr(item, name), item.unit, minimum=0)
+    seen: set[str] = set()
+    for i, rec in enumerate(cfg.recipes):
+        _ref(f'recipes[{i}].dish', rec.dish, cfg.dish_by_id)
+        if rec.dish in seen:
+            raise ValueError(f'recipes[{i}].dish: a second recipe for {rec.dish!r}')
+        seen.add(rec.dish)
+        for ing, value in rec.uses.items():
+            _ref(f'recipes[{i}].uses', ing, units)
+            _amount(f'recipes[{i}].uses.{ing}', value, units[ing], minimum=1)
+        dish = cfg.dish_by_id[rec.dish]
+        for j, change in enumerate(rec.options):
+            where = f'recipes[{i}].options[{j}]'
+            option = dish.option(change.option)
+            if option is None:
+                raise ValueError(f'{where}.option: {rec.dish!r} has no option {change.option!r}')
+            _ref(f'{where}.choice', change.choice, {c.id for c in option.choices})
+            for kind in ('add', 'set'):
+                for ing, value in getattr(change, kind).items():
+                    _ref(f'{where}.{kind}', ing, units)
+                    low = None if kind == 'add' else 0
+                    _amount(f'{where}.{kind}.{ing}', value, units[ing], minimum=low)
+
+
+def _amount(field: str, value: Amount, unit: str, minimum: int | None) -> int:
+    try:
+        amount = parse_amount(value, unit)
+    except ValueError as e:
+        raise ValueError(f'{field}: {e}') from None
+    if minimum is not None and amount < minimum:
+        raise ValueError(f'{field}: must be at least {minimum} {unit}')
+    return amount
+
+
 class RestaurantConfig(Strict):
     model_config = ConfigDict(extra='forbid', frozen=True, ignored_types=(cached_property,))
 
@@ -303,6 +410,10 @@ class RestaurantConfig(Strict):
     floor: Floor
     service: ServicePolicy = ServicePolicy()
     billing: Billing = Billing()
+    # Recipes and stock (orchestrator/recipes.py, orchestrator/store/stock.py); a dish without
+    # a recipe is not counted.
+    ingredients: list[Ingredient] = []
+    recipes: list[Recipe] = []
 
     @model_validator(mode='after')
     def _cross_references(self) -> RestaurantConfig:
@@ -345,6 +456,7 @@ class RestaurantConfig(Strict):
             self.floor.path(passes[0], t.waypoint)
         for sr in self.serving_robots:
             self.floor.path(passes[0], sr.dock)
+        _check_kitchen_stock(self)
         return self
 
     @cached_property

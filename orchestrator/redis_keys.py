@@ -30,6 +30,12 @@ Layout (all under the `rd:` prefix):
 - `rd:payment:{payment_id}`        hash   a payment of one share: amount, status, provider ref
 - `rd:pay-idem:{session_id}:{key}` string the payment an Idempotency-Key created
 - `rd:pay-event:{event_id}`        string a provider webhook event already applied (replays)
+- `rd:stock:levels`                hash   ingredient -> level (an integer in its unit)
+- `rd:stock:recipes`               hash   what one unit of each dish needs, and who needs what
+- `rd:stock:out`                   set    dishes the stock 86'd by itself (back when restocked)
+- `rd:stock:moves`                 stream every stock movement (sale, return, waste, restock,
+                                          count, out, back), until archived
+- `rd:archive:upto`                string the archive holds every finished record before this
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ AUDIT = f'{PREFIX}:audit'
 CONTROL = f'{PREFIX}:control'
 SOLDOUT = f'{PREFIX}:soldout'
 DISPATCH_STATS = f'{PREFIX}:dispatch:stats'
+STOCK_LEVELS = f'{PREFIX}:stock:levels'
+STOCK_RECIPES = f'{PREFIX}:stock:recipes'
+STOCK_OUT = f'{PREFIX}:stock:out'
+STOCK_MOVES = f'{PREFIX}:stock:moves'
+ARCHIVE_UPTO = f'{PREFIX}:archive:upto'
 
 
 def order(order_id: str) -> str:

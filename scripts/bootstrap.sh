@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-APT_PACKAGES=(redis-server redis-sentinel chromium libsdformat-dev pkg-config g++ cmake)
+APT_PACKAGES=(redis-server redis-sentinel chromium libsdformat-dev pkg-config g++ cmake postgresql)
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
@@ -16,6 +16,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 pkg-config --exists sdformat12 2>/dev/null || missing+=(libsdformat-dev pkg-config)
 command -v g++ >/dev/null || missing+=(g++)
 command -v cmake >/dev/null || missing+=(cmake)
+# The archive's PostgreSQL tests start a throwaway cluster with its initdb / pg_ctl.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
     say "missing ${missing[*]} and no apt-get here: install them with your package manager"

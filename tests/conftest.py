@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(10 + os.getpid() % 90))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 # Tests sign table codes with the demo key: `serve` and `qr` must accept it here.
 os.environ.setdefault('ROBODINE_DEMO', '1')
+# Apps and servers started by tests keep their archive (SQLite) out of the repository's var/.
+os.environ.setdefault('ROBODINE_DATA_DIR', tempfile.mkdtemp(prefix='robodine-test-data-'))
 
 
 @pytest.fixture(scope='session')

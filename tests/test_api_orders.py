@@ -125,6 +125,8 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
         'line': '1',
         'epoch': '0',
         'attempts': '0',
+        # What it took from stock (less ice): given back if it is withdrawn.
+        'uses': '{"ice":60,"tea":300}',
     }
     groups = await aredis.xinfo_groups(keys.cook_stream('wok'))
     assert [g['name'] for g in groups] == ['dispatch']

@@ -31,7 +31,9 @@ from orchestrator.api import (
 )
 from orchestrator.api.context import AppContext
 from orchestrator.api.limits import BodyLimit
+from orchestrator.archive import service as archive_service
 from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.console import kitchen_data
 from orchestrator.console import routes as console
 from orchestrator.console.feed import console_transform
 from orchestrator.dispatch.service import app_service as dispatcher_service
@@ -105,6 +107,10 @@ def create_app(
                 app.state.console = await stack.enter_async_context(
                     console.service(r, settings, cfg, fanout)
                 )
+                # The archive (reports) and its archiver, beside the console.
+                app.state.archive = await stack.enter_async_context(
+                    archive_service.running(r, settings, cfg)
+                )
             if settings.dispatcher_enabled:
                 await stack.enter_async_context(dispatcher_service(settings, cfg))
             yield
@@ -136,5 +142,6 @@ def create_app(
         app.include_router(router)
     if settings.console_enabled:
         app.include_router(console.router)
+        app.include_router(kitchen_data.router)
     app.mount('/static', StaticFiles(directory=WEB_DIR), name='static')
     return app

@@ -52,11 +52,14 @@ async def place_order(
             'idempotency_conflict',
             'Idempotency-Key',
         )
-    if outcome.kind in ('soldout', 'stale'):
+    if outcome.kind in ('soldout', 'stale', 'nostock'):
         line = next(i for i, item in enumerate(order.items) if item.dish_id == outcome.value)
         field = f'items[{line}].dish_id'
         if outcome.kind == 'stale':
             raise ApiError(409, f'{field}: price keeps changing, please retry', 'price', field)
+        if outcome.kind == 'nostock':
+            message = f'{field}: not enough stock left for {outcome.value!r}'
+            raise ApiError(409, message, 'no_stock', field)
         refusal = sold_out(field, outcome.value)
         raise ApiError(refusal.status, str(refusal), refusal.reason, refusal.field)
     if outcome.kind == 'created':

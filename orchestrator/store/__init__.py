@@ -22,6 +22,8 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:dispatch:stats` | `stats` |
 | `rd:table:{t}:visit`, `rd:visit:{sid}`, `rd:staff-call:{t}` | `sessions` (attached by `intake`) |
 | `rd:payment:{id}`, `rd:visit:{sid}:payments`, `rd:pay-idem:…`, `rd:pay-event:…` | `payments` |
+| `rd:stock:levels`, `rd:stock:recipes`, `rd:stock:out`, `rd:stock:moves` | `stock` (by `intake`) |
+| `rd:archive:upto` | `history` (what the archive reads) |
 
 `retention` owns no key: it deletes finished records of `orders`, `jobs`, `trips`, `alerts`,
 `feed` and dead letters by their keys, after reading them through those modules.

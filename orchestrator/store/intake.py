@@ -30,18 +30,21 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from orchestrator import ids
+from orchestrator import ids, recipes
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.pricing import OrderIn, PricedOrder, Pricing
-from orchestrator.store import feed, jobs, orders
+from orchestrator.store import feed, jobs, orders, stock
 from orchestrator.store.jobs import CookEntry
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes
 
 log = logging.getLogger(__name__)
 
-LUA = resources.files('orchestrator').joinpath('store/lua/intake.lua').read_text(encoding='utf-8')
+# The stock functions (store/stock.py) go in front of the script that uses them.
+LUA = stock.LIB + resources.files('orchestrator').joinpath('store/lua/intake.lua').read_text(
+    encoding='utf-8'
+)
 # How long a replayed request gets the first response back.
 IDEMPOTENCY_TTL_S = 24 * 3600
 # A price that keeps changing under an order refuses it rather than looping.
@@ -50,8 +53,11 @@ PRICE_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: Literal['created', 'replay', 'conflict', 'soldout', 'stale', 'ended', 'rate', 'dishes']
-    # The first response's JSON (created / replay), the refused dish id (soldout / stale) or
+    kind: Literal[
+        'created', 'replay', 'conflict', 'soldout', 'stale', 'ended', 'rate', 'dishes', 'nostock'
+    ]
+    # The first response's JSON (created / replay), the refused dish id (soldout / stale /
+    # nostock: stock cannot make it) or
     # the dishes the session may still order (dishes).
     value: str = ''
 
@@ -160,7 +166,9 @@ class Intake:
         self.groups_ready = False
 
     async def ensure_groups(self) -> None:
-        """Create every station's cook stream with its consumer group (idempotent)."""
+        """Create every station's cook stream with its consumer group, and put the config's
+        recipes and opening stock into Redis (both idempotent)."""
+        await stock.sync(self._r, self._cfg)
         for station in self._cfg.stations:
             try:
                 await self._r.xgroup_create(
@@ -250,9 +258,14 @@ class Intake:
             'feed_maxlen': str(feed.FEED_MAXLEN),
             'session': self._session_args(table_id, visit, event.at, len(entries)),
             'jobs': [
-                {'hash': _flat(jobs.new_job(e)), 'entry': _flat(jobs.entry_fields(e))}
+                {'hash': _flat(self._job_hash(e)), 'entry': _flat(jobs.entry_fields(e))}
                 for e in entries
             ],
+            'stock': {
+                'lines': stock.intake_args(self._cfg, priced.lines),
+                'move': stock.move_fields(kind=stock.SALE, order_id=order_id, by=table_id),
+                'ev': stock.event_args(event.at),
+            },
         }
         script_keys = [
             keys.idempotency(table_id, idem_key),
@@ -265,6 +278,7 @@ class Intake:
         ]
         for e in entries:
             script_keys += [keys.job(e.job_id), jobs.stream(e.station)]
+        script_keys += stock.INTAKE_KEYS
         script_keys.append(keys.table_visit(table_id))
         result = await self._script(
             keys=script_keys, args=[order.body_hash(), response, lines, orjson.dumps(payload)]
@@ -281,6 +295,11 @@ class Intake:
                 },
             )
         return outcome
+
+    def _job_hash(self, e: CookEntry) -> dict[str, str]:
+        """A new job's hash, with what the dish takes from stock (given back if cancelled)."""
+        uses = stock.job_uses(self._cfg, e.dish_id, recipes.parse_options(e.options))
+        return {**jobs.new_job(e), **changes(jobs.JobRecord, uses=uses)}
 
     def _session_args(
         self, table_id: str, visit: int | None, at: int, dishes: int

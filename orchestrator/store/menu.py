@@ -45,6 +45,8 @@ async def is_soldout(r: Redis, dish_id: str) -> bool:
 async def set_soldout(r: Redis, dish_id: str, soldout: bool, by: str) -> None:
     async with r.pipeline(transaction=True) as pipe:
         (pipe.sadd if soldout else pipe.srem)(keys.SOLDOUT, dish_id)
+        # An operator's 86 stays theirs: a restock no longer brings the dish back by itself.
+        pipe.srem(keys.STOCK_OUT, dish_id)
         feed.add_event(pipe, 'menu.changed', {'dish_id': dish_id, 'by': by, 'soldout': soldout})
         await pipe.execute()
 

@@ -10,10 +10,11 @@
 --         event (name/value pairs), dishes, prices (the override each dish was priced with,
 --         '' if none), jobs (each {hash = name/value pairs, entry = name/value pairs}), ttl,
 --         feed_maxlen, session (see "Dining session" below)
+-- KEYS[#KEYS - 4 .. #KEYS - 1] stock: levels, recipes, out, moves (see "Stock" below)
 -- KEYS[#KEYS]                  the table's dining session hash (always the last key)
 -- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
 -- | {'stale', dish_id} (its price changed: price again and resubmit) | {'ended'} | {'rate'}
--- | {'dishes', dishes left}.
+-- | {'dishes', dishes left} | {'nostock', dish_id} (stock cannot make it: see "Stock").
 -- Nothing is written unless the order is created, so a refused order leaves no trace.
 
 -- Dining session (store/sessions.py). The order joins the table's open session, or opens
@@ -67,6 +68,32 @@ local function session_attach(key, s, found, feed, feed_maxlen)
   return found.id
 end
 
+-- Stock (store/stock.py; stock_lib.lua is loaded in front of this script). p.stock: lines
+-- ({dish, qty, uses = {ingredient, amount per unit, ...}} per line with a recipe), move (the
+-- sale's name/value pairs but at and items), ev (see stock_lib.lua). KEYS[#KEYS - 4] ..
+-- KEYS[#KEYS - 1]: rd:stock:levels, rd:stock:recipes, rd:stock:out, rd:stock:moves.
+-- stock_check refuses an order that would take any ingredient below zero, naming the first
+-- dish (in line order) it cannot make; stock_write takes the ingredients, records the sale and
+-- 86es the dishes that can no longer be made.
+local function stock_keys()
+  return {levels = KEYS[#KEYS - 4], recipes = KEYS[#KEYS - 3], out = KEYS[#KEYS - 2],
+    moves = KEYS[#KEYS - 1], soldout = KEYS[6], feed = KEYS[5]}
+end
+
+local function stock_check(s)
+  local items, short = stock_take(stock_keys(), s.lines)
+  if not items then
+    return nil, {'nostock', short}
+  end
+  return items
+end
+
+local function stock_write(s, items)
+  if next(items) ~= nil then
+    stock_commit(stock_keys(), s.ev, s.move, items)
+  end
+end
+
 local stored = redis.call('GET', KEYS[1])
 if stored then
   if string.sub(stored, 1, 64) == ARGV[1] then
@@ -94,6 +121,10 @@ local session, refusal = session_check(KEYS[#KEYS], p.session)
 if refusal then
   return refusal
 end
+local stock_items, stock_refusal = stock_check(p.stock)
+if stock_refusal then
+  return stock_refusal
+end
 
 redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(p.order))
 redis.call('HSET', KEYS[2], 'session_id',
@@ -105,5 +136,6 @@ for i, job in ipairs(p.jobs) do
   redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job.hash))
   redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job.entry))
 end
+stock_write(p.stock, stock_items)
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', p.ttl)
 return {'created', ARGV[2]}
