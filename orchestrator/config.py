@@ -192,22 +192,37 @@ class Floor(Strict):
     def pass_point(self) -> Waypoint:
         return next(w for w in self.waypoints if w.kind == 'pass')
 
-    def neighbours(self, node: str) -> list[tuple[str, float]]:
-        out = []
+    @cached_property
+    def _adjacent(self) -> dict[str, list[tuple[str, float]]]:
+        """Each waypoint's drivable neighbours with their distances (the floor is fixed)."""
+        out: dict[str, list[tuple[str, float]]] = {w.id: [] for w in self.waypoints}
         for aisle in self.aisles:
-            if aisle.width_m < self.min_aisle_m:
-                continue
-            if node in (aisle.a, aisle.b):
-                other = aisle.b if node == aisle.a else aisle.a
-                out.append((other, self.distance(node, other)))
+            if aisle.width_m >= self.min_aisle_m:
+                d = self.distance(aisle.a, aisle.b)
+                out[aisle.a].append((aisle.b, d))
+                out[aisle.b].append((aisle.a, d))
         return out
+
+    @cached_property
+    def _paths(self) -> dict[tuple[str, str], list[str]]:
+        return {}
+
+    def neighbours(self, node: str) -> list[tuple[str, float]]:
+        return list(self._adjacent.get(node, ()))
 
     def distance(self, a: str, b: str) -> float:
         pa, pb = self.points[a], self.points[b]
         return math.hypot(pa.x - pb.x, pa.y - pb.y)
 
     def path(self, start: str, goal: str) -> list[str]:
-        """Shortest drivable path (Dijkstra over aisles wide enough); raises if none."""
+        """Shortest drivable path (Dijkstra over aisles wide enough, remembered: the dispatcher
+        asks for the same few thousand on every plan); raises if none."""
+        known = self._paths.get((start, goal))
+        if known is None:
+            known = self._paths[start, goal] = self._dijkstra(start, goal)
+        return list(known)
+
+    def _dijkstra(self, start: str, goal: str) -> list[str]:
         dist = {start: 0.0}
         prev: dict[str, str] = {}
         heap = [(0.0, start)]

@@ -75,8 +75,8 @@ class CookingRobot(RobotNode):
     ACTION = 'cook'
     JOB_FIELD = 'job_id'
 
-    def __init__(self) -> None:
-        super().__init__('cooking_robot')
+    def __init__(self, cli_args: list[str] | None = None) -> None:
+        super().__init__('cooking_robot', cli_args)
         stations = self.declare_parameter('stations', Parameter.Type.STRING_ARRAY).value
         capacity = int(self.declare_parameter('capacity', 0).value)
         self.spot = (0.0, 0.0)

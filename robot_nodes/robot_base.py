@@ -58,8 +58,9 @@ class RobotNode(Node, ABC):
     # The result's field that names the job ('job_id', 'trip_id').
     JOB_FIELD = ''
 
-    def __init__(self, node_name: str) -> None:
-        super().__init__(node_name)
+    def __init__(self, node_name: str, cli_args: list[str] | None = None) -> None:
+        # cli_args: this node's own `--ros-args ...` (several robots in one process).
+        super().__init__(node_name, cli_args=cli_args)
         self.robot_id: str = self.declare_parameter('robot_id', '').value
         if not self.robot_id:
             raise RobotSetupError('parameter robot_id is required (e.g. -p robot_id:=wok1)')

@@ -94,8 +94,8 @@ class ServingRobot(RobotNode):
     ACTION = 'deliver'
     JOB_FIELD = 'trip_id'
 
-    def __init__(self) -> None:
-        super().__init__('serving_robot')
+    def __init__(self, cli_args: list[str] | None = None) -> None:
+        super().__init__('serving_robot', cli_args)
         if self.config is None:
             raise RobotSetupError('a serving robot needs config_path (the floor graph)')
         self.cfg: RestaurantConfig = self.config
