@@ -5,19 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from api_helpers import line, settings_for, token_for
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
-from orchestrator.api.context import AppContext
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from orchestrator.store import orders as timeline
@@ -37,7 +35,7 @@ def settings(redis_url: str) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     # Only our routes: the console's background services are tested with the console.
-    app = create_app(settings.model_copy(update={"console_enabled": False}))
+    app = create_app(settings.model_copy(update={'console_enabled': False}))
     async with app.router.lifespan_context(app):
         yield app
 
@@ -370,7 +368,7 @@ async def test_revoked_token_is_refused_and_keys_rotate(redis_url: str, aredis: 
     old = {'k1': SecretStr('robodine-demo-secret-change-me')}
     rotated = {'k2': SecretStr('a-new-secret'), **old}
     settings = settings_for(redis_url, table_keys=rotated, revoked_tokens={T02})
-    app = create_app(settings.model_copy(update={"console_enabled": False}))
+    app = create_app(settings.model_copy(update={'console_enabled': False}))
     new_t03 = token_for('t03', settings)
     assert new_t03.startswith('k2.')
     async with (
@@ -547,4 +545,3 @@ async def test_redis_down_gives_503_and_a_retry_creates_the_order_once(
         await r.aclose()
     metrics = (await client.get('/metrics')).text
     assert 'robodine_order_rejections_total{reason="redis_unavailable"} 1' in metrics
-
