@@ -99,6 +99,7 @@ class Dispatcher:
         self.commands = RobotCommands(self.ctx, self.serving.pickup_confirmed, command_ttl_s)
         self.work = WorkQueue(r, [s.id for s in cfg.stations], name)
         self.etas = Etas(self.ctx)
+        self._new_orders = asyncio.Event()
         self._seen: dict[str, float] = {}
         self._seq: dict[str, int | None] = {}
         self._back: dict[str, float] = {}
@@ -225,6 +226,7 @@ class Dispatcher:
             await self.serving.add_entries(batch.deliveries)
         if batch.cook:
             await self.cooking.add_entries(batch.cook, fresh)
+            self._new_orders.set()
         self.ctx.wake()
 
     async def _read_jobs(self) -> None:
@@ -271,8 +273,12 @@ class Dispatcher:
             await self.serving.plan()
 
     async def _publish_etas(self) -> None:
+        """Every ETA_EVERY_S, and at once for new orders: a diner hears the first estimate the
+        moment the dishes are queued, even for a drink that is ready within the interval."""
         while not cancel_requested():
-            await asyncio.sleep(ETA_EVERY_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_orders.wait(), ETA_EVERY_S)
+            self._new_orders.clear()
             await self.etas.publish(self.cooking.ready_times() | self.serving.ready_times())
 
     # -- robots ----------------------------------------------------------------------------
