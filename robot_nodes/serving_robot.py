@@ -402,7 +402,9 @@ class ServingRobot(RobotNode):
             trip.results.setdefault(stop['table_id'], (StopResult.FAILED, 'trip cancelled'))
         trip.legs.clear()
         self._next_leg()
-        return True, f'trip {job_id} cancelled; returning'
+        if trip.food_on_board():
+            return True, f'trip {job_id} cancelled; bringing the food back to the pass'
+        return True, f'trip {job_id} cancelled; returning to the dock'
 
     def close(self) -> None:
         self.driver.close()

@@ -172,6 +172,19 @@ async def redeliver(r: Redis, order_id: str, by: str) -> str:
     return f'order {order_id} sent out again to {order.table_id or "its table"}'
 
 
+async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> str:
+    """The operator's choice for food lost with its robot: remake, delivered by hand, cancel."""
+    if not ids.is_order_id(order_id) or await orders.get(r, order_id) is None:
+        raise Refused(404, f'no order {order_id!r}')
+    try:
+        done = await trips.settle_lost(r, order_id, choice, by)
+    except trips.NotLost as e:
+        raise Refused(
+            409, f'order {order_id} is {e}, not lost in transit; nothing to decide'
+        ) from e
+    return f'order {order_id} {done}'
+
+
 async def _dish_of_open_order(r: Redis, order_id: str, job_id: str) -> None:
     parsed = ids.parse_job_id(job_id)
     if parsed is None or parsed.order_id != order_id:

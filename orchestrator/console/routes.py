@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -235,6 +235,23 @@ async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> 
 async def redeliver_order(order_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
     return await _act(
         ctx, op, 'order.redeliver', order_id, actions.redeliver(ctx.redis, order_id, op.name)
+    )
+
+
+class LostBody(BaseModel):
+    # remake: cook it again (before newer orders); delivered: it reached the table by hand.
+    choice: Literal['remake', 'delivered', 'cancel']
+
+
+@router.post('/console/api/orders/{order_id}/lost')
+async def settle_lost(order_id: str, body: LostBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+    """Decide about an order lost in transit with its robot."""
+    return await _act(
+        ctx,
+        op,
+        f'order.lost.{body.choice}',
+        order_id,
+        actions.settle_lost(ctx.redis, order_id, body.choice, op.name),
     )
 
 

@@ -152,7 +152,7 @@ class Cooking:
                 p.job.table_id,
                 p.job.station,
                 p.job.cook_time_s,
-                entry_s(p.entry_id) * scale,
+                (p.job.arrived_at / 1000 or entry_s(p.entry_id)) * scale,
                 p.failed_on,
             )
             for q in self.queue.values()

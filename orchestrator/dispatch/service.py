@@ -66,6 +66,9 @@ OUTAGE_AFTERMATH_S = 10.0
 OUTAGE_MARKER_TTL_S = 3600
 # Real seconds between two looks at the diners' ETAs.
 ETA_EVERY_S = 2.0
+# Redis connections of a dispatcher: every job and trip in flight may be writing at once, and a
+# busy kitchen on a slow disk (appendfsync always) has hundreds; beyond, a write waits for one.
+REDIS_CONNECTIONS = 256
 # Real seconds between two ros_auth_failed alerts about one robot.
 FORGERY_ALERT_EVERY_S = 30.0
 
@@ -305,11 +308,19 @@ class Dispatcher:
             self._back[robot_id] = now
             self.ctx.ros.forget_reachable(robot_id)
         view.heard(frozenset(state['jobs']))
-        strays = self.cooking.strays(robot_id, state['epochs'])
+        strays = self.cooking.strays(robot_id, state['epochs']) or self.serving.strays(
+            robot_id, state['epochs']
+        )
         if strays and now - self._strays_checked.get(robot_id, 0.0) > GAP_S:
-            # Jobs it holds that we did not send it: moved on while it was frozen or cut off?
+            # Jobs (a trip) it holds that we did not send it: moved on (or lost) while it was
+            # frozen or cut off?
             self._strays_checked[robot_id] = now
-            self.ctx.spawn(self.cooking.cancel_superseded(robot_id, strays), f'strays {robot_id}')
+            fix = (
+                self.cooking.cancel_superseded
+                if view.kind == 'cooking'
+                else self.serving.bring_back
+            )
+            self.ctx.spawn(fix(robot_id, strays), f'strays {robot_id}')
         self._states[robot_id] = RobotRecord(
             robot_id=robot_id,
             kind=state['kind'],
@@ -387,6 +398,8 @@ class Dispatcher:
                         f'{robot_id} has not been heard from for {now - seen:.0f} s',
                         robot_id=robot_id,
                     )
+                    if view.kind == 'serving':
+                        await self.serving.robot_lost(robot_id)
                 lost_at = self._lost_at.get(robot_id)
                 if (
                     lost_at is not None
@@ -443,7 +456,7 @@ async def app_service(settings: Settings, cfg: RestaurantConfig) -> AsyncIterato
     os.environ.update(s.ros_environment())
     # A bounded pool that waits for a free connection: a busy kitchen has more writes in
     # flight than connections worth opening.
-    r = connection.connect(s, blocking_pool=True)
+    r = connection.connect(s, blocking_pool=True, max_connections=REDIS_CONNECTIONS)
     d = Dispatcher(
         r,
         cfg,
@@ -474,7 +487,9 @@ def dispatcher_command(args: argparse.Namespace) -> int:
     os.environ.update(settings.ros_environment())
 
     async def main() -> None:
-        r = connection.connect(settings, args.redis_url, blocking_pool=True)
+        r = connection.connect(
+            settings, args.redis_url, blocking_pool=True, max_connections=REDIS_CONNECTIONS
+        )
         d = Dispatcher(
             r,
             cfg,

@@ -6,13 +6,17 @@ is about to be ready, see `delivery.due`) the oldest ready order and its neighbo
 trip for the free serving robot that has been waiting longest. Feedback moves the orders to
 `delivering` (with ETA, throttled progress) and `arrived`; a confirmed pickup (or the robot's
 DELIVERED stop result) makes them `served`. A NOT_PICKED_UP stop brings them back `ready` with
-an operator alert and is not re-sent on its own.
+an operator alert and is not re-sent on its own. A robot lost mid-trip fails its trip: the
+orders on it go `lost_in_transit` with an alert (an operator decides each); if it is heard again
+still holding that trip, it is told to cancel it (it brings the food back to the pass) and the
+console says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming, ReadyOrder
 from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
 from orchestrator.dispatch.ros_bridge import DELIVERED, NOT_PICKED_UP, GoalResult
-from orchestrator.store import deliveries, orders, trips
+from orchestrator.store import alerts, deliveries, orders, robots, trips
 from orchestrator.store.deliveries import DeliveryEntry
 from orchestrator.store.trips import Stop
 
@@ -72,6 +76,8 @@ class Serving:
         self.last_trip: dict[str, float] = {}
         # Robots sent to wait at the pass for food about to be ready (until their next trip).
         self.staged: set[str] = set()
+        # Lost trips whose robot came back holding them and was told to bring the food back.
+        self._brought_back: set[str] = set()
         self._lead_s = fetch_s(ctx.cfg) / ctx.time_scale * STAGE_MARGIN
 
     @property
@@ -420,9 +426,81 @@ class Serving:
         if record is None:
             return
         trip = TripFlight(trip_id, record.robot_id, epoch, record.stop_list())
+        if self.ctx.robots[trip.robot_id].mode == 'lost':
+            await self._lost(trip)
+            return
         log.info('re-sending trip %s to %s under epoch %d', trip_id, trip.robot_id, epoch)
         self._launch(trip)
 
     async def robot_back(self, robot_id: str) -> None:
         for t in [t for t in self.trips.values() if t.robot_id == robot_id]:
             await self.recover(t.trip_id, t.epoch)
+
+    async def robot_lost(self, robot_id: str) -> None:
+        """The robot went silent (`service.robot_lost_after_s`): its trips fail with the food
+        on board, and it gets no new trip until it is heard again (`free_robots`)."""
+        for trip in [t for t in self.trips.values() if t.robot_id == robot_id]:
+            if trip.task is not None:
+                trip.task.cancel()
+            await self._lost(trip)
+            self._drop(trip)
+
+    async def _lost(self, trip: TripFlight) -> None:
+        await self._chained(trip)
+        where = await self.ctx.retrying(lambda: self._last_seen(trip.robot_id))
+        lost = await self.ctx.retrying(
+            lambda: trips.lost(self.ctx.r, trip.trip_id, trip.epoch, where)
+        )
+        log.warning(
+            'trip %s lost with %s (last seen %s): orders %s',
+            trip.trip_id,
+            trip.robot_id,
+            where,
+            ', '.join(lost) or 'none left',
+        )
+
+    async def _last_seen(self, robot_id: str) -> str:
+        """Where the robot was last heard from: its pose and the nearest waypoint."""
+        state = await robots.get(self.ctx.r, robot_id)
+        if state is None:
+            return 'nowhere (never heard)'
+        near = min(
+            self.ctx.cfg.floor.waypoints, key=lambda w: math.hypot(w.x - state.x, w.y - state.y)
+        )
+        return f'at ({state.x:.1f}, {state.y:.1f}) m near {near.id}'
+
+    def strays(self, robot_id: str, reported: dict[str, int]) -> dict[str, int]:
+        """Trips (and the epoch it holds) a serving robot reports that we have not sent it:
+        another dispatcher's, or one failed as lost while it was silent."""
+        if self.ctx.robots[robot_id].kind != 'serving':
+            return {}
+        return {
+            t: e
+            for t, e in reported.items()
+            if t not in self.trips and t not in self._brought_back
+        }
+
+    async def bring_back(self, robot_id: str, held: dict[str, int]) -> None:
+        """A robot heard again still on a trip that was failed as lost: cancel it (the robot
+        brings any food on board back to the pass) and tell the console."""
+        for trip_id, held_epoch in held.items():
+            record = await trips.get(self.ctx.r, trip_id)
+            if record is None or record.outcome != trips.LOST:
+                continue  # another dispatcher's trip
+            self._brought_back.add(trip_id)
+            ok, message = await self.ctx.ros.control(
+                robot_id, 'cancel', trip_id, max(record.epoch, held_epoch)
+            )
+            log.warning('%s is back on lost trip %s: cancel %s %s', robot_id, trip_id, ok, message)
+            tables = ', '.join(s.table_id for s in record.stop_list())
+            await alerts.raise_once(
+                self.ctx.r,
+                'robot_back_with_food',
+                trip_id,
+                'warning',
+                f'{robot_id} is back, still carrying lost trip {trip_id} (tables {tables}): '
+                f'it returns to the pass with the food on board ({message}); its orders stay '
+                'lost in transit until you choose on their tickets',
+                robot_id=robot_id,
+                trip_id=trip_id,
+            )

@@ -64,6 +64,9 @@ class CookEntry:
     options: list[str] = field(default_factory=list)
     cook_time_s: float = 0.0
     line: int = 0
+    # When the policy counts it as arrived (ms; 0: its stream entry's time). A dish remade
+    # after its food was lost keeps its order's time, so it goes before newer orders.
+    arrived_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,12 @@ def new_job(e: CookEntry) -> dict[str, str]:
     """The hash of a job not yet claimed: its entry's fields (so that a dead letter or a
     requeue never needs the stream entry) and its state."""
     return {**entry_fields(e), **changes(JobRecord, status=QUEUED, epoch=0, attempts=0)}
+
+
+def queue(pipe: Pipeline, e: CookEntry) -> None:
+    """Queue a new job on its station (a dish made again after its food was lost)."""
+    pipe.hset(keys.job(e.job_id), mapping=new_job(e))
+    pipe.xadd(stream(e.station), entry_fields(e))
 
 
 _SERVER_NOW = """

@@ -29,6 +29,9 @@ ARRIVED = 'arrived'
 SERVED = 'served'
 CANCELLED = 'cancelled'
 FAILED = 'failed'
+# The serving robot carrying it was lost mid-trip: an operator remakes it, marks it delivered
+# by hand or cancels it (never left without an alert).
+LOST_IN_TRANSIT = 'lost_in_transit'
 FINAL = frozenset({SERVED, CANCELLED, FAILED})
 # Statuses of an order that a serving trip has claimed.
 ON_THE_WAY = frozenset({READY, DELIVERING, ARRIVED})
@@ -60,15 +63,27 @@ class OrderRecord:
     session_id: str = ''
     # When the food should reach the table (ms since the epoch; 0 = no estimate yet).
     eta_at: int = 0
+    # Times it was cooked again after being lost in transit: round k's dish units are numbered
+    # after the earlier rounds' (a robot's ledger answers a known job id from its record).
+    remade: int = 0
 
     @property
     def final(self) -> bool:
         return self.status in FINAL
 
-    def job_ids(self, line: int | None = None) -> list[str]:
-        """The job ids of every dish unit (of one line)."""
-        quantities = [int(ln.get('quantity', 1)) for ln in self.lines]
-        return [j for li, j in ids.job_ids(self.id, quantities) if line is None or li == line]
+    def job_ids(self, line: int | None = None, remade: int | None = None) -> list[str]:
+        """The job ids of every dish unit (of one line) of the current round (or `remade`)."""
+        rnd = self.remade if remade is None else remade
+        return [
+            ids.job_id(self.id, li, rnd * q + u)
+            for li, q in enumerate(int(ln.get('quantity', 1)) for ln in self.lines)
+            for u in range(q)
+            if line is None or li == line
+        ]
+
+    def all_job_ids(self) -> list[str]:
+        """The job ids of every round (retention deletes them all)."""
+        return [j for rnd in range(self.remade + 1) for j in self.job_ids(remade=rnd)]
 
     def view(self) -> dict[str, Any]:
         """The order as the diner API shows it."""
@@ -166,6 +181,22 @@ def leave_trip(pipe: Pipeline, order_id: str, returned: bool) -> None:
 
 def clear_returned(pipe: Pipeline, order_id: str) -> None:
     pipe.hdel(keys.order(order_id), 'returned')
+
+
+def lose(pipe: Pipeline, order_id: str) -> None:
+    """Off its trip, lost with its robot (which the order keeps naming)."""
+    pipe.hdel(keys.order(order_id), 'trip_id')
+
+
+def start_again(pipe: Pipeline, order_id: str, remade: int, total: int) -> None:
+    """A new round of `total` dish units to cook (the food was lost)."""
+    pipe.hdel(keys.order(order_id), 'robot_id', 'returned', 'eta_at')
+    pipe.hset(
+        keys.order(order_id),
+        mapping=changes(
+            OrderRecord, remade=remade, jobs_cooked=0, jobs_cooking=0, jobs_total=total
+        ),
+    )
 
 
 async def set_eta(r: Redis, order_id: str, eta_at: int) -> None:

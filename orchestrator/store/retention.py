@@ -84,7 +84,7 @@ async def _orders(r: Redis, cutoff: int, out: Trimmed) -> None:
                         out.kept_open.append(order_id)
                         continue
                     # A missing hash leaves an index entry that points nowhere: it goes too.
-                    job_ids = order.job_ids() if order is not None else []
+                    job_ids = order.all_job_ids() if order is not None else []
                     pipe.delete(
                         keys.order(order_id),
                         keys.order_events(order_id),

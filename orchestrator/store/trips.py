@@ -9,20 +9,23 @@ when the trip has moved on, so a paused dispatcher cannot mark anything served o
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from orchestrator import ids
 from orchestrator import redis_keys as keys
-from orchestrator.store import alerts, deliveries, orders, stats
+from orchestrator.store import alerts, deliveries, jobs, orders, stats
 from orchestrator.store.feed import now_ms
 from orchestrator.store.records import changes, from_fields, to_fields
 
 # Finished trips are kept this long for the console's history.
 DONE_TTL_S = 24 * 3600
 ACTIVE, DONE = 'active', 'done'
+# The outcome of a trip whose robot was lost with the food on board.
+LOST = 'lost'
 
 
 @dataclass(frozen=True)
@@ -201,12 +204,7 @@ async def finish(r: Redis, trip_id: str, epoch: int, outcome: str) -> bool:
 
     async def write(pipe: Pipeline, trip: TripRecord) -> bool:
         pipe.multi()
-        deliveries.ack(pipe, *trip.entries)
-        pipe.hset(
-            keys.trip(trip_id),
-            mapping=changes(TripRecord, status=DONE, outcome=outcome, finished_at=now_ms()),
-        )
-        pipe.expire(keys.trip(trip_id), DONE_TTL_S)
+        _finish(pipe, trip, outcome)
         return True
 
     return bool(await _fenced_write(r, trip_id, epoch, write))
@@ -290,6 +288,103 @@ async def redeliver(r: Redis, order_id: str, by: str) -> bool:
         return True
 
     return bool(await r.transaction(txn, *orders.watch_keys([order_id]), value_from_callable=True))
+
+
+async def lost(
+    r: Redis, trip_id: str, epoch: int, where: str, alert_kind: str = 'food_lost_in_transit'
+) -> list[str]:
+    """The trip's robot was lost mid-trip (`where`: its last known place): the trip fails
+    (`lost`), every order still on it goes `lost_in_transit` with one critical alert naming
+    the robot, the place and the tables. Returns those orders; [] when fenced."""
+
+    async def write(pipe: Pipeline, trip: TripRecord) -> list[str]:
+        mine = await _orders_on_trip(pipe, trip_id, trip.orders, orders.ON_THE_WAY)
+        tables = {o: s.table_id for s in trip.stop_list() for o in s.order_ids}
+        pipe.multi()
+        for order_id in mine:
+            orders.lose(pipe, order_id)
+            orders.add_event(
+                pipe,
+                order_id,
+                'delivery.lost',
+                {'trip_id': trip_id, 'robot_id': trip.robot_id, 'table_id': tables[order_id]},
+                orders.LOST_IN_TRANSIT,
+            )
+        if mine:
+            carried = ', '.join(f'{tables[o]} ({o})' for o in mine)
+            alerts.add(
+                pipe,
+                alert_kind,
+                'critical',
+                f'{trip.robot_id} was lost mid-trip, last seen {where}, with the food for '
+                f'{carried}: remake, mark delivered by hand or cancel each order',
+                robot_id=trip.robot_id,
+                trip_id=trip_id,
+                order_id=mine[0],
+                table_id=tables[mine[0]],
+            )
+        _finish(pipe, trip, LOST)
+        return mine
+
+    out = await _fenced_write(r, trip_id, epoch, write)
+    return list(out) if out is not None else []
+
+
+def _finish(pipe: Pipeline, trip: TripRecord, outcome: str) -> None:
+    deliveries.ack(pipe, *trip.entries)
+    pipe.hset(
+        keys.trip(trip.trip_id),
+        mapping=changes(TripRecord, status=DONE, outcome=outcome, finished_at=now_ms()),
+    )
+    pipe.expire(keys.trip(trip.trip_id), DONE_TTL_S)
+
+
+class NotLost(Exception):
+    """The order is not (or no longer) lost in transit: nothing to decide."""
+
+
+async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> str:
+    """An operator's choice for an order lost in transit: 'remake' (its dishes are cooked
+    again, as new jobs that keep the order's time so the policy puts them before newer
+    orders), 'delivered' (the food reached the table by hand: served) or 'cancel'. Raises
+    NotLost when the order is not lost in transit; returns what was done."""
+
+    async def txn(pipe: Pipeline) -> str:
+        order = await orders.get(pipe, order_id)
+        if order is None or order.status != orders.LOST_IN_TRANSIT:
+            raise NotLost(order.status if order is not None else 'missing')
+        old = [await jobs.get(pipe, j) for j in order.job_ids()]
+        pipe.multi()
+        if choice == 'delivered':
+            orders.add_event(
+                pipe, order_id, 'delivery.served', {'by': by, 'by_hand': True}, orders.SERVED
+            )
+            return 'marked delivered by hand'
+        if choice == 'cancel':
+            data = {'by': by, 'reason': 'lost in transit'}
+            orders.add_event(pipe, order_id, 'order.cancelled', data, orders.CANCELLED)
+            return 'cancelled'
+        remade, total = order.remade + 1, 0
+        for job, job_id in zip(old, order.job_ids(remade=remade), strict=True):
+            if job is None:
+                continue
+            entry = replace(job.entry(), job_id=job_id, arrived_at=order.created_at)
+            if job.status == jobs.COOKED:
+                jobs.queue(pipe, entry)
+                total += 1
+            else:  # withdrawn or wasted before the trip: stays so in the new round
+                pipe.hset(keys.job(job_id), mapping=to_fields(replace(job, **vars(entry))))
+        orders.start_again(pipe, order_id, remade, total)
+        orders.add_event(
+            pipe, order_id, 'order.remade', {'by': by, 'dishes': total}, orders.COOKING
+        )
+        return f'remade ({total} dishes queued)'
+
+    if choice not in ('remake', 'delivered', 'cancel'):
+        raise ValueError(f'unknown choice {choice!r}')
+    if not ids.is_order_id(order_id):
+        raise NotLost('missing')
+    return str(await r.transaction(txn, *orders.watch_keys([order_id]), value_from_callable=True))
 
 
 async def active_count(r: Redis) -> int:

@@ -6,7 +6,13 @@
 
 const API = '/console/api';
 const FINAL = new Set(['served', 'cancelled', 'failed']);
-const AT_PASS = new Set(['ready', 'delivering', 'arrived']);
+const AT_PASS = new Set(['ready', 'delivering', 'arrived', 'lost_in_transit']);
+// What an operator can do with food lost with its robot (POST orders/{id}/lost).
+const LOST_CHOICES = [
+  ['remake', 'Remake', 'cook it again, before newer orders', 'Cook order {o} again?'],
+  ['delivered', 'Delivered by hand', 'the food reached the table', 'Mark order {o} delivered by hand?'],
+  ['cancel', 'Cancel', 'give up the order', 'Cancel order {o}, lost in transit?'],
+];
 // A dead-lettered dish is not done: it waits for an operator (bump, drop, re-queue).
 const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted']);
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -280,6 +286,9 @@ function ticketHtml(t, lines, column) {
     data-action="cancel-order" data-order="${esc(t.id)}">Cancel order</button>`;
   const redeliver = t.returned && t.status === 'ready' ? `<button class="small"
     data-action="redeliver" data-order="${esc(t.id)}" title="nobody took it: send it again">Redeliver</button>` : '';
+  const lost = t.status !== 'lost_in_transit' ? '' : LOST_CHOICES.map(([choice, label, title]) =>
+    `<button class="small${choice === 'cancel' ? ' danger' : ''}" data-action="lost"
+      data-order="${esc(t.id)}" data-choice="${choice}" title="${title}">${label}</button>`).join('');
   const robot = t.robot_id ? ` · ${esc(t.robot_id)}` : '';
   // When the diner was told the food reaches the table (the dispatcher's schedule).
   const eta = t.eta_at && t.status !== 'arrived' ? ` · <span class="eta">ETA ${clock(t.eta_at)}</span>` : '';
@@ -287,9 +296,9 @@ function ticketHtml(t, lines, column) {
       data-status="${esc(t.status)}" data-created="${t.created_at}">
     <header><b>${esc(t.table)}</b> <span class="oid">${esc(t.id)}</span>
       <span class="age" data-created="${t.created_at}">${ago(t.created_at, timeScale())}</span></header>
-    <div class="status">${esc(t.status)}${t.returned ? ' · returned' : ''}${robot}${eta}</div>
+    <div class="status">${esc(t.status.replaceAll('_', ' '))}${t.returned ? ' · returned' : ''}${robot}${eta}</div>
     <ul class="lines">${lines.map((l) => lineHtml(t, l, column !== 'pass')).join('')}</ul>
-    <footer>${redeliver}${cancel}</footer>
+    <footer>${redeliver}${lost}${cancel}</footer>
   </article>`;
 }
 
@@ -506,6 +515,8 @@ const actions = {
   bump: (d) => act(`Mark ${d.job} as cooked by hand?`, 'POST', `/orders/${d.order}/dishes/${d.job}/bump`),
   'cancel-line': (d) => act(`Cancel line ${Number(d.line) + 1} of order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, { line: Number(d.line) }),
   redeliver: (d) => act(`Send order ${d.order} to its table again?`, 'POST', `/orders/${d.order}/redeliver`),
+  lost: (d) => act(LOST_CHOICES.find((c) => c[0] === d.choice)[3].replace('{o}', d.order), 'POST',
+    `/orders/${d.order}/lost`, { choice: d.choice }),
   'cancel-order': (d) => act(`Cancel the whole order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, {}),
   requeue: (d) => act('Put this dish back in the queue?', 'POST', `/dead/${d.dead}/requeue`),
   drop: (d) => act(`Drop ${d.job}? The order goes on without it.`, 'POST', `/orders/${d.order}/dishes/${d.job}/drop`),

@@ -1,0 +1,201 @@
+"""A serving robot that dies with food on board (real robot processes over DDS, a real
+`robodine dispatcher` and `robodine serve` with its console).
+
+- SIGKILLed while waiting at a table and never restarted: within `robot_lost_after_s` + 5 s the
+  orders on its trip are `lost_in_transit` with one alert naming the robot, where it was last
+  and the table; the operator's three choices each work on the console (delivered by hand,
+  cancel, remake: cooked again and carried by another robot, never by the lost one);
+- SIGSTOPped until it is lost, then SIGCONTed: it is told to cancel the trip, brings the food
+  back to the pass and the console says so; its order stays lost until an operator decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.config import RestaurantConfig
+from tests.api_helpers import settings_for, uvicorn_server
+from tests.console_support import sign_in
+from tests.dispatch_support import Diners, Kitchen, kitchen_running, wait_for
+
+pytestmark = pytest.mark.ros
+
+TIME_SCALE = 20.0
+# Nobody picks up unless the test says so: the robot waits at the table (150 s real).
+PICKUP_TIMEOUT_S = 3000.0
+TABLE = 't05'
+
+
+@pytest.fixture(scope='module')
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory, demo_config: RestaurantConfig
+) -> Iterator[Kitchen]:
+    # serve1 and serve2 are started by the tests, when they need them.
+    with kitchen_running(
+        demo_config, tmp_path_factory.mktemp('kitchen'), TIME_SCALE, PICKUP_TIMEOUT_S, ['bar1']
+    ) as kitchen:
+        yield kitchen
+
+
+class Console:
+    """A signed-in operator on the console API."""
+
+    def __init__(self, client: httpx.AsyncClient, csrf: str) -> None:
+        self.client, self.csrf = client, csrf
+
+    async def lost(self, order_id: str, choice: str) -> httpx.Response:
+        return await self.client.post(
+            f'/console/api/orders/{order_id}/lost',
+            json={'choice': choice},
+            headers={'X-CSRF-Token': self.csrf},
+        )
+
+
+@pytest.fixture
+async def restaurant(
+    fleet: Kitchen, redis_url: str, aredis: Redis, tmp_path: Path
+) -> AsyncIterator[tuple[Diners, Console]]:
+    with uvicorn_server(redis_url, tmp_path) as server:
+        fleet.start_dispatcher(redis_url)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+                diners = Diners(client, aredis, settings_for(redis_url), fleet.cfg)
+                console = Console(client, await sign_in(client, aredis))
+                yield diners, console
+        finally:
+            fleet.stop_dispatchers()
+
+
+async def _mode(r: Redis, robot_id: str) -> str | None:
+    return await r.hget(keys.robot(robot_id), 'mode')
+
+
+async def _alerts(r: Redis, kind: str) -> list[dict[str, str]]:
+    return [f for _, f in await r.xrange(keys.ALERTS) if f.get('kind') == kind]
+
+
+async def _statuses(diners: Diners, order_ids: list[str]) -> list[str]:
+    statuses = await diners.statuses()
+    return [statuses[o] for o in order_ids]
+
+
+async def _all(diners: Diners, order_ids: list[str], status: str) -> bool:
+    return await _statuses(diners, order_ids) == [status] * len(order_ids)
+
+
+async def _order_all(diners: Diners, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        order_id = await diners.order(TABLE, [('iced-tea', 1)])
+        assert order_id, diners.refused
+        out.append(order_id)
+    return out
+
+
+async def test_killed_with_food_on_board(
+    fleet: Kitchen, restaurant: tuple[Diners, Console], aredis: Redis
+) -> None:
+    diners, console = restaurant
+    r = aredis
+    await wait_for(lambda: _mode(r, 'bar1'), 60, what='bar1 heard')
+    # Three orders for one table, all ready before any serving robot is up: one trip.
+    order_ids = await _order_all(diners, 3)
+    await wait_for(lambda: diners.all_in('ready'), 60, what='all ready')
+    fleet.start_robot('serve1')
+
+    await wait_for(
+        lambda: _all(diners, order_ids, 'arrived'), 60, what='serve1 waiting at the table'
+    )
+    trip_id = await r.hget(keys.order(order_ids[0]), 'trip_id')
+    fleet.kill_robot('serve1')
+    killed = time.monotonic()
+
+    lost_after = fleet.cfg.service.robot_lost_after_s
+    [alert] = await wait_for(
+        lambda: _alerts(r, 'food_lost_in_transit'), lost_after + 5, what='the lost-food alert'
+    )
+    assert time.monotonic() - killed <= lost_after + 5
+    assert alert['robot_id'] == 'serve1' and alert['trip_id'] == trip_id
+    assert 'last seen at (' in alert['message'] and TABLE in alert['message']
+    assert all(o in alert['message'] for o in order_ids), alert['message']
+    assert await _statuses(diners, order_ids) == ['lost_in_transit'] * 3
+    trip = await r.hgetall(keys.trip(trip_id))
+    assert trip['status'] == 'done' and trip['outcome'] == 'lost'
+    assert await _mode(r, 'serve1') == 'lost'
+
+    delivered, cancelled, remade = order_ids
+    # A choice for an order that is not lost is refused with its reason.
+    refused = await console.lost('onotanorder', 'cancel')
+    assert refused.status_code == 404
+    assert (await console.lost(delivered, 'eat-it')).status_code == 422
+
+    res = await console.lost(delivered, 'delivered')
+    assert res.status_code == 200, res.text
+    assert (await console.lost(delivered, 'remake')).status_code == 409
+    res = await console.lost(cancelled, 'cancel')
+    assert res.status_code == 200, res.text
+    res = await console.lost(remade, 'remake')
+    assert res.status_code == 200, res.text
+    assert await _statuses(diners, order_ids) == ['served', 'cancelled', 'cooking']
+    events = [f['type'] for _, f in await r.xrange(keys.order_events(delivered))]
+    assert events[-2:] == ['delivery.lost', 'delivery.served']
+
+    # The remade dish is a new job, cooked again; it waits for a robot that is not lost.
+    order = await r.hgetall(keys.order(remade))
+    assert order['remade'] == '1' and 'robot_id' not in order
+    await wait_for(lambda: _all(diners, [remade], 'ready'), 60, what='remade ready')
+    assert fleet.cooked()[f'{remade}-00-01'] == 1 and fleet.cooked()[f'{remade}-00-00'] == 1
+    fleet.start_robot('serve2')
+    picker = asyncio.create_task(diners.pick_up())
+    try:
+        await wait_for(lambda: _all(diners, [remade], 'served'), 60, what='remade served')
+    finally:
+        picker.cancel()
+    served = [
+        json.loads(f['data'])
+        for _, f in await r.xrange(keys.order_events(remade))
+        if f['type'] == 'delivery.served'
+    ]
+    assert served[-1]['robot_id'] == 'serve2'
+    assert await _mode(r, 'serve1') == 'lost'
+
+
+async def test_lost_robot_comes_back_with_the_food(
+    fleet: Kitchen, restaurant: tuple[Diners, Console], aredis: Redis
+) -> None:
+    diners, _ = restaurant
+    r = aredis
+    if 'serve2' not in fleet.robots:
+        fleet.start_robot('serve2')
+    await wait_for(lambda: _mode(r, 'serve2'), 60, what='serve2 heard')
+    [order_id] = await _order_all(diners, 1)
+    await wait_for(lambda: _all(diners, [order_id], 'arrived'), 60, what='serve2 at the table')
+    robot = fleet.robots['serve2']
+    robot.send_signal(signal.SIGSTOP)
+    try:
+        await wait_for(lambda: _all(diners, [order_id], 'lost_in_transit'), 30, what='lost')
+    finally:
+        robot.send_signal(signal.SIGCONT)
+    [back] = await wait_for(
+        lambda: _alerts(r, 'robot_back_with_food'), 30, what='the console told it is back'
+    )
+    assert back['robot_id'] == 'serve2' and TABLE in back['message']
+    assert 'bringing the food back to the pass' in back['message'], back['message']
+
+    async def home() -> bool:
+        state = await r.hgetall(keys.robot('serve2'))
+        return state.get('mode') == 'idle' and state.get('jobs') == '[]'
+
+    await wait_for(home, 60, what='serve2 back and idle')
+    # The food came back; what happens to the order is the operator's choice.
+    assert await _statuses(diners, [order_id]) == ['lost_in_transit']
