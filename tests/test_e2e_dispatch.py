@@ -8,6 +8,7 @@ import contextlib
 import json
 import random
 import signal
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import Any
@@ -162,10 +163,14 @@ async def count_status(diners: Diners, status: str) -> int:
     return sum(s == status for s in (await job_statuses(diners)).values())
 
 
+@pytest.mark.timeout(900)
 async def test_hundred_orders_from_sixteen_tables(fleet: Kitchen, diners: Diners) -> None:
     await place_all(diners, random_orders(fleet.cfg, 100, seed=1))
     # About 80 s on an idle 2-core machine; a deadline, not an expectation (CPU hogs beside).
-    await wait_for(lambda: diners.all_in('served'), 600, 0.2, 'all 100 orders served')
+    try:
+        await wait_for(lambda: diners.all_in('served'), 600, 0.2, 'all 100 orders served')
+    except TimeoutError as e:  # say where the orders stopped
+        raise AssertionError(f'{e}: {Counter((await diners.statuses()).values())}') from e
     await assert_cooked_once(fleet, diners)
     assert await wait_for(lambda: _no_pending(diners), 10), await nothing_pending(
         diners.r, diners.cfg
