@@ -144,6 +144,11 @@ class ServingRobot(Strict):
     # Footprint radius, metres (BellaBot is ~0.27 m).
     radius_m: Annotated[float, Field(gt=0, le=1.0)] = 0.27
     dock: Ident
+    # Where it charges (a waypoint of kind charger); default: the charger nearest its dock,
+    # or the dock itself when the floor has none.
+    charger: Ident | None = None
+    # Charge when the robot starts (simulated battery; a real robot reports its own).
+    battery_start: Annotated[float, Field(ge=0, le=1)] = 1.0
 
 
 WaypointKind = Literal['pass', 'dock', 'charger', 'table', 'junction']
@@ -279,6 +284,32 @@ class ServicePolicy(Strict):
     dishes_per_session: Annotated[int, Field(ge=0, le=10_000)] = 100
     # A table may call staff once per this many real seconds (429 before).
     staff_call_interval_s: Annotated[float, Field(ge=0, le=3600)] = 30
+
+
+class Battery(Strict):
+    """Serving robots' batteries, in fractions of a full charge over simulated time (BellaBot:
+    about 10 hours of service on a charge, 4 hours to charge)."""
+
+    # Used per kilometre driven, and per hour switched on (electronics, trays, lights).
+    drain_per_km: Annotated[float, Field(ge=0, le=100)] = 0.02
+    drain_per_h: Annotated[float, Field(ge=0, le=1000)] = 0.08
+    # Gained per hour on the charger.
+    charge_per_h: Annotated[float, Field(gt=0, le=1000)] = 0.25
+    # Below this between trips the robot goes to its charger; it serves again at `charged`.
+    low: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    charged: Annotated[float, Field(gt=0, le=1)] = 0.9
+    # A trip is planned only if this much is left after it and the drive to the charger.
+    reserve: Annotated[float, Field(ge=0, lt=1)] = 0.05
+
+    @model_validator(mode='after')
+    def _levels(self) -> Battery:
+        if self.charged <= self.low:
+            raise ValueError('battery.charged: must be above battery.low')
+        return self
+
+    def used(self, distance_m: float, seconds: float) -> float:
+        """Charge used to drive `distance_m` over `seconds` (simulated)."""
+        return distance_m / 1000 * self.drain_per_km + seconds / 3600 * self.drain_per_h
 
 
 class Rate(Strict):
@@ -424,6 +455,7 @@ class RestaurantConfig(Strict):
     serving_robots: Annotated[list[ServingRobot], Field(min_length=1)]
     floor: Floor
     service: ServicePolicy = ServicePolicy()
+    battery: Battery = Battery()
     billing: Billing = Billing()
     # Recipes and stock (orchestrator/recipes.py, orchestrator/store/stock.py); a dish without
     # a recipe is not counted.
@@ -452,8 +484,11 @@ class RestaurantConfig(Strict):
         for i, r in enumerate(self.cooking_robots):
             for s in r.stations:
                 _ref(f'cooking_robots[{i}].stations', s, stations)
+        chargers = {w.id for w in self.floor.waypoints if w.kind == 'charger'}
         for i, sr in enumerate(self.serving_robots):
             _ref(f'serving_robots[{i}].dock', sr.dock, points)
+            if sr.charger is not None:
+                _ref(f'serving_robots[{i}].charger', sr.charger, chargers)
         for i, t in enumerate(self.tables):
             _ref(f'tables[{i}].waypoint', t.waypoint, points)
         for i, a in enumerate(self.floor.aisles):
@@ -471,6 +506,7 @@ class RestaurantConfig(Strict):
             self.floor.path(passes[0], t.waypoint)
         for sr in self.serving_robots:
             self.floor.path(passes[0], sr.dock)
+            self.floor.path(passes[0], self.charger_of(sr))
         _check_kitchen_stock(self)
         return self
 
@@ -481,6 +517,13 @@ class RestaurantConfig(Strict):
     @cached_property
     def table_by_id(self) -> dict[str, Table]:
         return {t.id: t for t in self.tables}
+
+    def charger_of(self, robot: ServingRobot) -> str:
+        """The waypoint where the serving robot charges."""
+        if robot.charger is not None:
+            return robot.charger
+        chargers = [w.id for w in self.floor.waypoints if w.kind == 'charger']
+        return min(chargers, key=lambda c: self.floor.distance(c, robot.dock), default=robot.dock)
 
 
 def _unique(field: str, items: Sequence[Any]) -> None:

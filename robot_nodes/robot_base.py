@@ -246,6 +246,10 @@ class RobotNode(Node, ABC):
     def detail(self) -> str:
         return ''
 
+    def battery_level(self) -> float:
+        """0-1; cooking robots stay on mains."""
+        return 1.0
+
     def mode(self) -> int:
         if self.estopped:
             return RobotState.MODE_ESTOPPED
@@ -265,7 +269,7 @@ class RobotNode(Node, ABC):
             x=float(x),
             y=float(y),
             theta=float(theta),
-            battery=1.0,
+            battery=float(self.battery_level()),
             detail=self.detail(),
         )
         msg.stamp = self.get_clock().now().to_msg()

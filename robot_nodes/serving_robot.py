@@ -5,6 +5,10 @@ stop drive to the table's waypoint and wait until `confirm_pickup` names that tr
 or give up after `pickup_timeout_s` (simulated seconds) and keep the food on board; finally
 return, via the pass when food comes back, to the dock. The result comes when the robot is
 back. The motion itself belongs to a driver (`robot_nodes.drivers`), ticked at 20 Hz.
+
+The battery (`drivers.battery`) drains with distance and time; below `battery.low` between
+trips the robot drives to its charger (mode `charging`, trips refused) and serves again from its
+dock once at `battery.charged`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from rclpy.action.server import ServerGoalHandle
 from rclpy.task import Future
 from restaurant_interfaces.action import Deliver
-from restaurant_interfaces.msg import StopResult
+from restaurant_interfaces.msg import RobotState, StopResult
 from restaurant_interfaces.srv import ConfirmPickup
 
 from orchestrator.config import RestaurantConfig
@@ -25,6 +29,7 @@ from orchestrator.config import ServingRobot as ServingRobotConfig
 from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
+from robot_nodes.drivers.battery import SimBattery
 from robot_nodes.floor_world import dock_pose
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
 
@@ -110,6 +115,12 @@ class ServingRobot(RobotNode):
         self.driver = make_serving_driver(
             self.driver_name, self, robot, self.time_scale, dock_pose(self.cfg, robot)
         )
+        self.battery = SimBattery(
+            self.cfg.battery, self.declare_number('battery_start', robot.battery_start)
+        )
+        self.charger = self.cfg.charger_of(robot)
+        # Heading for its charger or on it: no trips until charged.
+        self.charging = False
         self.trip: Trip | None = None
         # Where it drives outside any trip: its dock ('dock') or the pass ('stage'); None when
         # it stands still.
@@ -181,6 +192,8 @@ class ServingRobot(RobotNode):
             return 'e-stopped'
         if self.paused:
             return 'paused by operator'
+        if self.charging:
+            return f'charging (battery {self.battery.level:.0%})'
         if self.trip is not None:
             return f'busy with trip {self.trip.trip_id}'
         if not goal.stops:
@@ -258,7 +271,12 @@ class ServingRobot(RobotNode):
     def _tick(self) -> None:
         now = time.monotonic()
         dt, self._last_tick_s = now - self._last_tick_s, now
+        x, y, _ = self.driver.pose
         self.driver.tick(now)
+        x1, y1, _ = self.driver.pose
+        on_charger = self.charging and self.parking is None
+        self.battery.update(math.hypot(x1 - x, y1 - y), dt * self.time_scale, on_charger)
+        self._manage_charge(on_charger)
         trip = self.trip
         if trip is not None:
             if trip.waiting:
@@ -278,6 +296,23 @@ class ServingRobot(RobotNode):
             self.parking = None
         if self.moving():
             self.publish_state_while_moving()
+
+    def _manage_charge(self, on_charger: bool) -> None:
+        """Between trips: to the charger when low, back to the dock when charged."""
+        if self.trip is not None or self.estopped or self.paused:
+            return
+        if not self.charging and self.battery.low:
+            self.charging = True
+            self.get_logger().info(
+                f'battery at {self.battery.level:.0%}: going to charge at {self.charger}'
+            )
+            self._park(self.charger)
+            self.publish_state()
+        elif on_charger and self.battery.charged:
+            self.charging = False
+            self.get_logger().info(f'charged to {self.battery.level:.0%}')
+            self._park(self.robot.dock)
+            self.publish_state()
 
     def moving(self) -> bool:
         return not self.driver.done and not self.driver.halted
@@ -354,6 +389,9 @@ class ServingRobot(RobotNode):
             return 'e-stopped'
         if self.paused:
             return 'paused by operator'
+        if self.charging:
+            where = f'going to {self.charger}' if self.parking else f'on {self.charger}'
+            return f'charging ({where}, battery {self.battery.level:.0%})'
         if self.parking is not None:
             return f'going to {self.parking}'
         trip = self.trip
@@ -362,6 +400,14 @@ class ServingRobot(RobotNode):
         if trip.waiting:
             return f'waiting for pickup at {trip.leg.table_id}'
         return f'{trip.stage.replace("_", " ")} {trip.leg.table_id or trip.leg.target}'
+
+    def mode(self) -> int:
+        if self.charging and not (self.estopped or self.paused):
+            return int(RobotState.MODE_CHARGING)
+        return super().mode()
+
+    def battery_level(self) -> float:
+        return self.battery.level
 
     def apply_halt(self) -> None:
         if self.halted:
@@ -372,6 +418,8 @@ class ServingRobot(RobotNode):
     def control_dock(self) -> tuple[bool, str]:
         if self.estopped:
             return False, 'e-stopped'
+        if self.charging:
+            return False, 'charging; it goes to its dock when charged'
         if self.trip is not None:
             return False, f'busy with trip {self.trip.trip_id}; it returns to the dock after'
         return self._park(self.robot.dock)
@@ -380,6 +428,8 @@ class ServingRobot(RobotNode):
         """Wait at the pass for food about to be ready: the trip then leaves from there."""
         if self.estopped:
             return False, 'e-stopped'
+        if self.charging:
+            return False, f'charging (battery {self.battery.level:.0%})'
         if self.trip is not None:
             return False, f'busy with trip {self.trip.trip_id}'
         return self._park(self.floor.pass_point.id)

@@ -78,6 +78,8 @@ class Kitchen:
     robots: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     dispatchers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_dispatchers: int = 0
+    # The restaurant YAML every process reads (a test may write its own).
+    config_path: Path = DEFAULT_CONFIG
 
     @property
     def ledger_dir(self) -> Path:
@@ -88,7 +90,7 @@ class Kitchen:
         self.robots[robot_id] = start_robot_process(
             kind,
             robot_id,
-            DEFAULT_CONFIG,
+            self.config_path,
             self.time_scale,
             self.ledger_dir,
             self.robot_params.get(robot_id),
@@ -125,7 +127,7 @@ class Kitchen:
                     'orchestrator.cli',
                     'dispatcher',
                     '--config',
-                    str(DEFAULT_CONFIG),
+                    str(self.config_path),
                     '--redis-url',
                     redis_url,
                     '--name',

@@ -28,6 +28,10 @@ class RobotView:
     released: set[str] = field(default_factory=set)
     # Its action server is discovered, so a goal sent now reaches it.
     reachable: bool = False
+    # Its last heartbeat's charge (0-1) and position (serving robots plan trips with them).
+    battery: float = 1.0
+    x: float = 0.0
+    y: float = 0.0
 
     @property
     def load(self) -> int:

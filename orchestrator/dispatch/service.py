@@ -308,6 +308,7 @@ class Dispatcher:
             self._back[robot_id] = now
             self.ctx.ros.forget_reachable(robot_id)
         view.heard(frozenset(state['jobs']))
+        view.battery, view.x, view.y = state['battery'], state['x'], state['y']
         strays = self.cooking.strays(robot_id, state['epochs']) or self.serving.strays(
             robot_id, state['epochs']
         )
@@ -335,6 +336,11 @@ class Dispatcher:
         self._dirty.add(robot_id)
         self._lost_at.pop(robot_id, None)
         self._gone.discard(robot_id)
+        if (before[0] == 'charging') != (view.mode == 'charging') and view.kind == 'serving':
+            self.ctx.spawn(
+                self._announce_charging(robot_id, view.mode == 'charging', state['detail']),
+                f'charging {robot_id}',
+            )
         if came_back:
             log.info(
                 '%s is back (restarted: %s, silent %.1fs)',
@@ -345,6 +351,24 @@ class Dispatcher:
             self.ctx.spawn(self._robot_back(robot_id), f'back {robot_id}')
         if before != (view.mode, view.reachable, view.reported):
             self.ctx.wake()
+
+    async def _announce_charging(self, robot_id: str, charging: bool, detail: str) -> None:
+        """A serving robot left for its charger (the console hears it once, however many
+        dispatchers saw it), or is back in service."""
+        r = self.r
+        if not charging:
+            await self.ctx.retrying(lambda: alerts.clear_once(r, 'robot_charging', robot_id))
+            return
+        await self.ctx.retrying(
+            lambda: alerts.raise_once(
+                r,
+                'robot_charging',
+                robot_id,
+                'info',
+                f'{robot_id} is out of service to charge: {detail}',
+                robot_id=robot_id,
+            )
+        )
 
     def _on_forgery(self, robot_id: str, what: str) -> None:
         """Something claiming to be (or to answer for) a robot did not verify: a console alert

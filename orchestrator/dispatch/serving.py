@@ -15,6 +15,7 @@ console says so.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -24,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from orchestrator import ids
+from orchestrator.config import RestaurantConfig, ServingRobot
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming, ReadyOrder
@@ -63,6 +65,21 @@ class TripFlight:
 
     def stop(self, table_id: str) -> Stop | None:
         return next((s for s in self.stops if s.table_id == table_id), None)
+
+
+def trip_charge(
+    cfg: RestaurantConfig, robot: ServingRobot, at: tuple[float, float], tables: list[str]
+) -> float:
+    """Charge a trip takes, at most: from where the robot is to the pass, to each table
+    (waiting the whole pickup timeout at each), back by the pass (food may come back) to its
+    charger, at its top speed."""
+    floor = cfg.floor
+    here = min(floor.waypoints, key=lambda w: math.hypot(w.x - at[0], w.y - at[1])).id
+    route = [here, floor.pass_point.id, *(cfg.table_by_id[t].waypoint for t in tables)]
+    route += [floor.pass_point.id, cfg.charger_of(robot)]
+    distance = sum(floor.path_length(floor.path(a, b)) for a, b in itertools.pairwise(route))
+    seconds = distance / robot.speed_mps + len(tables) * cfg.service.pickup_timeout_s
+    return cfg.battery.used(distance, seconds)
 
 
 class Serving:
@@ -161,18 +178,31 @@ class Serving:
             log.info('%s would not wait at the pass: %s', robot_id, message)
             self.staged.discard(robot_id)
 
+    def _can_make(self, robot_id: str, orders: list[ReadyOrder]) -> bool:
+        """Enough trays, and enough charge for the trip and the drive to its charger after."""
+        view, cfg = self.ctx.robots[robot_id], self.ctx.cfg
+        robot = self.ctx.serving_robot(robot_id)
+        tables = [s.table_id for s in delivery.stops(cfg, orders)]
+        need = trip_charge(cfg, robot, (view.x, view.y), tables) + cfg.battery.reserve
+        return robot.trays >= len(orders) and view.battery >= need
+
     async def _send_trips(self) -> None:
         while self.ready:
             free = self.free_robots()
             if not free:
                 return
-            robot_id = free[0]
-            trays = self.ctx.serving_robot(robot_id).trays
+            trays = self.ctx.serving_robot(free[0]).trays
             timing = delivery.Timing(self.wait_s, self.window_s, self.coming())
             chosen = delivery.next_trip(
                 self.ctx.cfg, list(self.ready.values()), trays, time.monotonic(), timing
             )
             if not chosen:
+                return
+            robot_id = next((r for r in free if self._can_make(r, chosen)), None)
+            if robot_id is None:
+                # Every free robot is short of charge for it: they go to charge by themselves
+                # (below battery.low), and the food leaves with the first one back.
+                log.debug('no free serving robot has the charge for %s', chosen)
                 return
             for o in chosen:
                 del self.ready[o.order_id]

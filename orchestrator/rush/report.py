@@ -19,6 +19,7 @@ from orchestrator.dispatch.scheduling import OrderSpec, capacity_bound
 from orchestrator.rush.bill_report import bill_report, bill_summary
 from orchestrator.rush.diners import Party, SimClock
 from orchestrator.rush.scenario import Scenario, offered_load
+from orchestrator.store import feed
 from orchestrator.store import orders as order_store
 from orchestrator.store import trips as trip_store
 from orchestrator.store.orders import SERVED
@@ -194,6 +195,31 @@ async def _serving_robots(
     return out, trips
 
 
+async def _charging(
+    r: Redis, cfg: RestaurantConfig, clock: SimClock, span_s: float
+) -> dict[str, dict[str, float | int]]:
+    """Per serving robot: how often and how long (simulated seconds) it was out of service to
+    charge, from its mode changes on the feed (`robot.state`)."""
+    since: dict[str, float] = {}
+    out = {s.id: {'charges': 0, 'charging_s': 0.0} for s in cfg.serving_robots}
+    for e in await feed.events_of(r, 'robot.state', int(clock.start * 1000)):
+        robot_id, mode = e.payload().get('robot_id'), e.payload().get('mode')
+        if robot_id not in out:
+            continue
+        at = clock.at_ms(e.at)
+        if mode == 'charging' and robot_id not in since:
+            since[robot_id] = at
+            out[robot_id]['charges'] += 1
+        elif mode != 'charging' and robot_id in since:
+            out[robot_id]['charging_s'] += at - since.pop(robot_id)
+    for robot_id, at in since.items():
+        out[robot_id]['charging_s'] += max(0.0, span_s - at)
+    return {
+        rid: {'charges': c['charges'], 'charging_s': round(c['charging_s'], 1)}
+        for rid, c in out.items()
+    }
+
+
 async def build_report(
     r: Redis,
     cfg: RestaurantConfig,
@@ -223,6 +249,8 @@ async def build_report(
         if ready and left:
             pass_waits.append(left['sim_s'] - ready['sim_s'])
     serving, trips = await _serving_robots(r, cfg, clock, orders, span_s)
+    for robot_id, charging in (await _charging(r, cfg, clock, span_s)).items():
+        serving[robot_id] |= charging
     ticket, bound = stats(tickets), stats(bounds)
     peak = max(w.parties_per_hour for w in scenario.arrivals)
     pickup_s = (scenario.pickup_after_s.min + scenario.pickup_after_s.max) / 2
@@ -378,6 +406,14 @@ def summary(report: dict[str, Any]) -> str:
     )
     lines.append(
         '  utilization ' + ', '.join(f'{rid} {r["utilization"]:.0%}' for rid, r in robots.items())
+    )
+    lines.append(
+        '  charging '
+        + ', '.join(
+            f'{rid} {r["charging_s"]:.0f} s ({r["charges"]}x)'
+            for rid, r in robots.items()
+            if 'charging_s' in r
+        )
     )
     count = collisions.get('count')
     lines.append(

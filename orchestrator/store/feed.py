@@ -86,3 +86,15 @@ async def read(
     """Entries after `after`, waiting up to `block_ms` for the first."""
     reply = await r.xread({stream: after}, block=block_ms, count=count)
     return list(reply[0][1]) if reply else []
+
+
+async def events_of(r: Redis, kind: str, since_ms: int, page: int = 2000) -> list[FeedEvent]:
+    """The feed's events of one type since `since_ms` (what is still in the capped feed), oldest
+    first: reports read back what the consoles saw."""
+    out, start = [], f'{since_ms}-0'
+    while True:
+        entries = await r.xrange(STREAM, start, '+', count=page)
+        out += [e for e in (parse(f) for _, f in entries) if e.type == kind]
+        if len(entries) < page:
+            return out
+        start = '(' + entries[-1][0]
