@@ -54,14 +54,14 @@ def connect(
     settings: Settings, url: str | None = None, *, blocking_pool: bool = False, **options: Any
 ) -> Redis:
     """An asyncio client (decode_responses unless told otherwise) for `url` (default
-    `settings.redis_url`) or, under Sentinel, for the current primary. `blocking_pool` sizes the
-    pool by `redis_max_connections` / `redis_pool_timeout_s`, as the API process wants."""
+    `settings.redis_url`) or, under Sentinel, for the current primary. `blocking_pool`: a pool
+    that waits for a free connection, sized by `redis_max_connections` / `redis_pool_timeout_s`
+    unless `max_connections` / `timeout` are given."""
     url = url or settings.redis_url
     options.setdefault('decode_responses', True)
     if blocking_pool:
-        options.update(
-            max_connections=settings.redis_max_connections, timeout=settings.redis_pool_timeout_s
-        )
+        options.setdefault('max_connections', settings.redis_max_connections)
+        options.setdefault('timeout', settings.redis_pool_timeout_s)
     sentinels = sentinel_addresses(settings)
     if not sentinels:
         if blocking_pool:
