@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import Battery, RestaurantConfig, load_restaurant
 from orchestrator.dispatch.serving import trip_charge
+from orchestrator.rush.diners import SimClock
+from orchestrator.rush.report import charging_time
 from orchestrator.settings import DEFAULT_CONFIG
-from orchestrator.store import orders
+from orchestrator.store import feed, orders
 from robot_nodes.drivers.battery import SimBattery
 from tests.dispatch_support import Kitchen, ensure_groups, wait_for, write_order
 
@@ -58,6 +61,24 @@ def test_trip_charge_covers_the_way_back_to_the_charger(demo_config: RestaurantC
     seconds = metres / serve1.speed_mps + cfg.service.pickup_timeout_s
     assert far == pytest.approx(cfg.battery.used(metres, seconds))
     assert cfg.charger_of(serve1) == 'chg1'
+
+
+async def test_rush_report_charging_time(aredis: Redis, demo_config: RestaurantConfig) -> None:
+    """Charging time per serving robot from its mode changes on the feed, in simulated s."""
+    clock = SimClock(speed=60.0, start=time.time() - 100)
+    at = int(clock.start * 1000)
+    changes = [('serve1', 'charging', 10), ('serve1', 'charging', 12), ('serve1', 'idle', 20)]
+    changes += [('serve2', 'busy', 30), ('serve2', 'charging', 50), ('wok1', 'charging', 5)]
+    async with aredis.pipeline(transaction=True) as pipe:
+        for robot_id, mode, s in changes:
+            feed.add_event(
+                pipe, 'robot.state', {'robot_id': robot_id, 'mode': mode}, at + s * 1000
+            )
+        await pipe.execute()
+    out = await charging_time(aredis, demo_config, clock, span_s=90 * 60.0)
+    assert out['serve1'] == {'charges': 1, 'charging_s': 600.0}
+    assert out['serve2'] == {'charges': 1, 'charging_s': 40 * 60.0}
+    assert out['serve3'] == {'charges': 0, 'charging_s': 0.0}
 
 
 @pytest.fixture(scope='module')

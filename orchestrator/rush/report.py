@@ -195,7 +195,7 @@ async def _serving_robots(
     return out, trips
 
 
-async def _charging(
+async def charging_time(
     r: Redis, cfg: RestaurantConfig, clock: SimClock, span_s: float
 ) -> dict[str, dict[str, float | int]]:
     """Per serving robot: how often and how long (simulated seconds) it was out of service to
@@ -249,7 +249,7 @@ async def build_report(
         if ready and left:
             pass_waits.append(left['sim_s'] - ready['sim_s'])
     serving, trips = await _serving_robots(r, cfg, clock, orders, span_s)
-    for robot_id, charging in (await _charging(r, cfg, clock, span_s)).items():
+    for robot_id, charging in (await charging_time(r, cfg, clock, span_s)).items():
         serving[robot_id] |= charging
     ticket, bound = stats(tickets), stats(bounds)
     peak = max(w.parties_per_hour for w in scenario.arrivals)
