@@ -1,5 +1,6 @@
-"""A serving robot that dies with food on board (real robot processes over DDS, a real
-`robodine dispatcher` and `robodine serve` with its console).
+"""A serving robot that dies with food on board: the store's transitions alone (real Redis),
+then real robot processes over DDS, a real `robodine dispatcher` and `robodine serve` with its
+console:
 
 - SIGKILLed while waiting at a table and never restarted: within `robot_lost_after_s` + 5 s the
   orders on its trip are `lost_in_transit` with one alert naming the robot, where it was last
@@ -24,16 +25,73 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch import delivery
+from orchestrator.store import jobs, orders, trips
 from tests.api_helpers import settings_for, uvicorn_server
 from tests.console_support import sign_in
-from tests.dispatch_support import Diners, Kitchen, kitchen_running, wait_for
-
-pytestmark = pytest.mark.ros
+from tests.dispatch_support import (
+    Diners,
+    Kitchen,
+    ensure_groups,
+    kitchen_running,
+    wait_for,
+    write_order,
+)
 
 TIME_SCALE = 20.0
 # Nobody picks up unless the test says so: the robot waits at the table (150 s real).
 PICKUP_TIMEOUT_S = 3000.0
 TABLE = 't05'
+
+
+async def test_lost_trip_in_the_store(aredis: Redis, demo_config: RestaurantConfig) -> None:
+    """Orders the robot set off with are lost (one alert); one it never reported leaving with
+    is queued for delivery again; the operator's choices apply once."""
+    r, cfg = aredis, demo_config
+    await ensure_groups(r, cfg)
+    placed = [await write_order(r, cfg, TABLE, [('iced-tea', 1)]) for _ in range(3)]
+    for _, (job_id,) in placed:
+        assert await jobs.complete(r, job_id, epoch=None, by='test') == jobs.COOKED
+    order_ids = [o for o, _ in placed]
+    entries = {
+        o: i for i, f in await r.xrange(keys.DELIVERIES) for o in [f['order_id']] if o in order_ids
+    }
+    ready = [delivery.ReadyOrder(o, TABLE, entries[o], 0.0) for o in order_ids]
+    stops = await trips.create(
+        r, 'trlost', 'serve1', 'test', 10.0, entries, lambda _: delivery.stops(cfg, ready)
+    )
+    assert len(stops) == 1
+    on_board, at_pass = order_ids[:2], order_ids[2]
+    assert await trips.record(r, 'trlost', 1, on_board, 'delivery.started', {}, orders.DELIVERING)
+
+    lost = await trips.lost(r, 'trlost', 1, 'at (5.5, 7.0) m near stop-t05')
+    assert lost == on_board
+    assert [await r.hget(keys.order(o), 'status') for o in order_ids] == [
+        'lost_in_transit',
+        'lost_in_transit',
+        'ready',
+    ]
+    assert await r.hget(keys.order(on_board[0]), 'robot_id') == 'serve1'
+    assert await r.hget(keys.order(at_pass), 'trip_id') is None
+    # The trip's entries are settled; the food at the pass has a new one.
+    new = [f['order_id'] for i, f in await r.xrange(keys.DELIVERIES) if i not in entries.values()]
+    assert new == [at_pass]
+    [alert] = await _alerts(r, 'food_lost_in_transit')
+    assert 'near stop-t05' in alert['message'] and at_pass not in alert['message']
+    assert await trips.lost(r, 'trlost', 1, 'elsewhere') == []  # the trip is over
+
+    remade, served = on_board
+    assert await trips.settle_lost(r, remade, 'remake', 'ana') == 'remade (1 dishes queued)'
+    with pytest.raises(trips.NotLost):
+        await trips.settle_lost(r, remade, 'cancel', 'ana')
+    order = await orders.get(r, remade)
+    assert order is not None and order.status == 'cooking' and order.remade == 1
+    assert order.job_ids() == [f'{remade}-00-01'] and order.jobs_total == 1
+    job = await jobs.get(r, f'{remade}-00-01')
+    assert job is not None and job.status == 'queued' and job.arrived_at == order.created_at
+    assert order.all_job_ids() == [f'{remade}-00-00', f'{remade}-00-01']
+    assert await trips.settle_lost(r, served, 'delivered', 'ana') == 'marked delivered by hand'
+    assert await r.hget(keys.order(served), 'status') == 'served'
 
 
 @pytest.fixture(scope='module')
@@ -102,6 +160,7 @@ async def _order_all(diners: Diners, n: int) -> list[str]:
     return out
 
 
+@pytest.mark.ros
 async def test_killed_with_food_on_board(
     fleet: Kitchen, restaurant: tuple[Diners, Console], aredis: Redis
 ) -> None:
@@ -170,6 +229,7 @@ async def test_killed_with_food_on_board(
     assert await _mode(r, 'serve1') == 'lost'
 
 
+@pytest.mark.ros
 async def test_lost_robot_comes_back_with_the_food(
     fleet: Kitchen, restaurant: tuple[Diners, Console], aredis: Redis
 ) -> None:

@@ -472,8 +472,9 @@ class Serving:
         for trip in [t for t in self.trips.values() if t.robot_id == robot_id]:
             if trip.task is not None:
                 trip.task.cancel()
-            await self._lost(trip)
+            # Off our books first: food still at the pass comes back as a new delivery entry.
             self._drop(trip)
+            await self._lost(trip)
 
     async def _lost(self, trip: TripFlight) -> None:
         await self._chained(trip)

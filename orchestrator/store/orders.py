@@ -35,6 +35,8 @@ LOST_IN_TRANSIT = 'lost_in_transit'
 FINAL = frozenset({SERVED, CANCELLED, FAILED})
 # Statuses of an order that a serving trip has claimed.
 ON_THE_WAY = frozenset({READY, DELIVERING, ARRIVED})
+# The food is on a serving robot.
+WITH_ROBOT = frozenset({DELIVERING, ARRIVED})
 # A table rarely has more; older orders stay in Redis but the page does not need them.
 TABLE_ORDERS_SHOWN = 50
 

@@ -294,13 +294,21 @@ async def lost(
     r: Redis, trip_id: str, epoch: int, where: str, alert_kind: str = 'food_lost_in_transit'
 ) -> list[str]:
     """The trip's robot was lost mid-trip (`where`: its last known place): the trip fails
-    (`lost`), every order still on it goes `lost_in_transit` with one critical alert naming
-    the robot, the place and the tables. Returns those orders; [] when fenced."""
+    (`lost`), every order it had set off with goes `lost_in_transit` with one critical alert
+    naming the robot, the place and the tables. Orders still `ready` on it (the robot never
+    reported moving: the food is at the pass) are queued for delivery again. Returns the lost
+    orders; [] when fenced."""
 
     async def write(pipe: Pipeline, trip: TripRecord) -> list[str]:
-        mine = await _orders_on_trip(pipe, trip_id, trip.orders, orders.ON_THE_WAY)
+        mine = await _orders_on_trip(pipe, trip_id, trip.orders, orders.WITH_ROBOT)
+        left = await _orders_on_trip(pipe, trip_id, trip.orders, frozenset({orders.READY}))
         tables = {o: s.table_id for s in trip.stop_list() for o in s.order_ids}
         pipe.multi()
+        for order_id in left:
+            orders.leave_trip(pipe, order_id, returned=False)
+            deliveries.enqueue(pipe, order_id, tables[order_id], 'dispatcher')
+            reason = f'{trip.robot_id} was lost before it left the pass'
+            orders.add_event(pipe, order_id, 'delivery.requeued', {'reason': reason})
         for order_id in mine:
             orders.lose(pipe, order_id)
             orders.add_event(
