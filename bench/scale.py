@@ -109,11 +109,14 @@ def flagship(demo: dict[str, Any]) -> dict[str, Any]:
     aisles.append({'a': 'pass', 'b': middle, 'width_m': 1.5})
     servers = []
     for i in range(SERVERS):
-        dock = f'dock{i + 1}'
+        dock, charger = f'dock{i + 1}', f'chg{i + 1}'
         points.append({'id': dock, 'x': 1.0 + i * 0.8, 'y': kitchen_wall - 0.6, 'kind': 'dock'})
+        points.append({'id': charger, 'x': 1.0 + i * 0.8, 'y': corridor + 0.9, 'kind': 'charger'})
         aisles.append({'a': dock, 'b': 'c00', 'width_m': 1.2})
+        aisles.append({'a': charger, 'b': 'c00', 'width_m': 1.2})
         motion = {'speed_mps': 1.0, 'max_accel_mps2': 0.5, 'radius_m': 0.27}
-        servers.append({'id': f'serve{i + 1}', 'trays': 4, **motion, 'dock': dock})
+        place = {'dock': dock, 'charger': charger}
+        servers.append({'id': f'serve{i + 1}', 'trays': 4, **motion, **place})
     cooks = []
     for g, (name, stations) in enumerate(KITCHEN):
         for k in range(COOKS_PER_GROUP):
@@ -155,13 +158,15 @@ def write_flagship(path: Path) -> None:
 def bench_config(out: Path, robot_wait_s: float) -> Path:
     """The flagship without per-table limits (the diners order far faster than one table may),
     with stock that never runs out and serving robots that wait `robot_wait_s` (simulated) for
-    a pickup; its robots at their largest (16 slots, 8 trays at 2 m/s), so that what is measured
-    is the orchestrator and not a kitchen too small for the rate."""
+    a pickup; its robots at their largest (16 slots, 8 trays at 2 m/s) and batteries that do not
+    run down, so that what is measured is the orchestrator and not a kitchen too small for the
+    rate."""
     raw = yaml.safe_load(FLAGSHIP.read_text(encoding='utf-8'))
     for robot in raw['cooking_robots']:
         robot['capacity'] = 16
     for robot in raw['serving_robots']:
         robot.update(trays=8, speed_mps=2.0)
+    raw['battery'].update(drain_per_km=0, drain_per_h=0)
     raw['service'].update(
         orders_per_minute=0,
         dishes_per_session=0,
