@@ -255,21 +255,28 @@ class Diners:
         picked = self.rnd.sample(self.dishes, self.rnd.randint(1, 2))
         body = {'items': [{'dish_id': d, 'quantity': 1} for d in picked]}
         key = secrets.token_hex(16)
+        why = ''
         for attempt in range(5):
-            res = await self.client.post(
-                f'/api/tables/{self.tokens[table]}/orders',
-                json=body,
-                headers={'Idempotency-Key': key},
-            )
+            if attempt:
+                await asyncio.sleep(0.2 * attempt)
+            try:
+                res = await self.client.post(
+                    f'/api/tables/{self.tokens[table]}/orders',
+                    json=body,
+                    headers={'Idempotency-Key': key},
+                )
+            except httpx.TransportError as e:  # a keep-alive connection closed under us: again
+                why = repr(e)
+                continue
             if res.status_code == 201:
                 order_id = res.json()['id']
                 self.posted_at[order_id] = time.time()
                 self.table_of[order_id] = table
                 return
+            why = f'{res.status_code} {res.text[:200]}'
             if res.status_code != 503:
                 break
-            await asyncio.sleep(0.2 * (attempt + 1))
-        self.refused.append(f'{res.status_code} {res.text[:200]}')
+        self.refused.append(why)
 
     async def follow(self, r: Any) -> None:
         """Until cancelled, from the feed: confirm the pickup of every order that arrived at
