@@ -18,12 +18,14 @@ from orchestrator.archive.db import archive_url, open_engine
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.settings import Settings, get_settings
 from orchestrator.store import connection
+from orchestrator.tasks import cancel_requested
 
 log = logging.getLogger(__name__)
 
 
 async def _loop(archiver: Archiver, every_s: float) -> None:
-    while True:
+    # cancel_requested: redis-py may swallow the cancellation that stops the app (tasks.py).
+    while not cancel_requested():
         try:
             copied = await archiver.run_once()
             log.debug(copied.summary())
