@@ -107,6 +107,8 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
         'line': '0',
         'options': '["spice=hot","size=large"]',
         'cook_time_s': '240.0',
+        # 0: the entry's own time is the order's (a remade dish keeps its order's time here).
+        'arrived_at': '0',
     }
     drinks = await aredis.xrange(keys.cook_stream('drinks'))
     assert [f['job_id'] for _, f in drinks] == [f'{oid}-01-00']
@@ -121,6 +123,7 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
         'options': drinks[0][1]['options'],
         'cook_time_s': drinks[0][1]['cook_time_s'],
         'line': '1',
+        'arrived_at': '0',
         'epoch': '0',
         'attempts': '0',
         # What it took from stock (less ice): given back if it is withdrawn.
