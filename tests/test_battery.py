@@ -63,8 +63,11 @@ def test_trip_charge_covers_the_way_back_to_the_charger(demo_config: RestaurantC
     assert cfg.charger_of(serve1) == 'chg1'
 
 
-async def test_rush_report_charging_time(aredis: Redis, demo_config: RestaurantConfig) -> None:
+async def test_rush_report_charging_time(redis_url: str, demo_config: RestaurantConfig) -> None:
     """Charging time per serving robot from its mode changes on the feed, in simulated s."""
+    # A database of its own: robots of a module-scoped kitchen may still be heard on db 0.
+    aredis = Redis.from_url(redis_url.rsplit('/', 1)[0] + '/9', decode_responses=True)
+    await aredis.flushdb()
     clock = SimClock(speed=60.0, start=time.time() - 100)
     at = int(clock.start * 1000)
     changes = [('serve1', 'charging', 10), ('serve1', 'charging', 12), ('serve1', 'idle', 20)]
@@ -79,6 +82,7 @@ async def test_rush_report_charging_time(aredis: Redis, demo_config: RestaurantC
     assert out['serve1'] == {'charges': 1, 'charging_s': 600.0}
     assert out['serve2'] == {'charges': 1, 'charging_s': 40 * 60.0}
     assert out['serve3'] == {'charges': 0, 'charging_s': 0.0}
+    await aredis.aclose()
 
 
 @pytest.fixture(scope='module')
