@@ -111,6 +111,7 @@ def test_cook_jobs_one_per_unit(demo_config: RestaurantConfig) -> None:
         'options': '["ice=normal"]',
         'cook_time_s': '40.0',
         'line': '1',
+        'arrived_at': '0',
     }
 
 
