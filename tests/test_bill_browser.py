@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
-from playwright.async_api import Browser, Page, async_playwright, expect
+from browser_support import CHROMIUM, chromium, sign_in
+from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
-from test_diner_browser import ARGS, CHROMIUM, choose, phone
+from test_diner_browser import choose, phone
 
 from orchestrator.console.accounts import add_operator
 from orchestrator.store import sessions
@@ -32,10 +33,8 @@ def server(redis_url: str, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 async def browser(server: Server) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def order(page: Page, dish: str, options: dict[str, str], quantity: int = 1) -> None:
@@ -119,9 +118,7 @@ async def kitchen(browser: Browser, server: Server, r: Redis) -> Page:
     await add_operator(r, 'ana', PASSWORD)
     page = await (await browser.new_context(viewport={'width': 1280, 'height': 800})).new_page()
     await page.goto(f'{server.url}/console')
-    await page.locator('input[name=name]').fill('ana')
-    await page.locator('input[name=password]').fill(PASSWORD)
-    await page.locator('#signin-form button[type=submit]').click()
+    await sign_in(page, 'ana', PASSWORD)
     await page.locator('[data-tab="tables"]').click()
     return page
 

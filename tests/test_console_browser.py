@@ -12,12 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
+from tests.browser_support import chromium, confirm, sign_in
 from tests.console_support import PASSWORD
 from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open
 
@@ -25,7 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.ros]
 
 # Fries cook in 150 s: 5 s at this scale, long enough to see the ticket at the fryer.
 TIME_SCALE = 30.0
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 # Generous: a loaded 2-core machine runs eight robot processes, a dispatcher and Chromium.
 WAIT_MS = 60_000
 
@@ -49,15 +49,8 @@ async def diners(
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
-
-
-async def confirm(page: Page) -> None:
-    await page.locator('#confirm-yes').click()
-    await expect(page.locator('#confirm')).not_to_be_visible()
 
 
 async def test_console_follows_the_kitchen_and_controls_it(
@@ -68,9 +61,7 @@ async def test_console_follows_the_kitchen_and_controls_it(
     expect.set_options(timeout=WAIT_MS)
     console = await (await browser.new_context(viewport={'width': 1280, 'height': 800})).new_page()
     await console.goto(f'{url}/console')
-    await console.locator('input[name=name]').fill('ana')
-    await console.locator('input[name=password]').fill(PASSWORD)
-    await console.locator('#signin-form button[type=submit]').click()
+    await sign_in(console, 'ana', PASSWORD)
     await expect(console.locator('#who')).to_have_text('ana (operator)')
     await expect(console.locator('#live')).to_have_text('live')
 

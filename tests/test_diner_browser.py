@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
-from playwright.async_api import Browser, Page, async_playwright, expect
+from browser_support import CHROMIUM, chromium
+from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
@@ -15,9 +16,6 @@ from orchestrator.store import orders as timeline
 from orchestrator.store.feed import now_ms
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = '/usr/bin/chromium'
-ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 
 
 @pytest.fixture
@@ -30,10 +28,8 @@ def server(redis_url: str, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 async def browser(server: Server) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def phone(browser: Browser, locale: str) -> Page:

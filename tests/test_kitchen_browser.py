@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from redis.asyncio import Redis
 
 from orchestrator.archive import demo_history
@@ -25,25 +25,18 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
 from orchestrator.store import stock
 from tests.api_helpers import REPO, token_for, uvicorn_server
+from tests.browser_support import chromium, confirm, sign_in
 from tests.console_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 WAIT_MS = 30_000
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
-
-
-async def confirm(page: Page) -> None:
-    await page.locator('#confirm-yes').click()
-    await expect(page.locator('#confirm')).not_to_be_visible()
 
 
 async def test_stock_and_reports_views(
@@ -60,9 +53,7 @@ async def test_stock_and_reports_views(
             await browser.new_context(viewport={'width': 1280, 'height': 900})
         ).new_page()
         await console.goto(f'{server.url}/console')
-        await console.locator('input[name=name]').fill('ana')
-        await console.locator('input[name=password]').fill(PASSWORD)
-        await console.locator('#signin-form button[type=submit]').click()
+        await sign_in(console, 'ana', PASSWORD)
         await expect(console.locator('#who')).to_have_text('ana (operator)')
 
         # A restock shows up in the levels, and in the audit trail with who and why.

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
@@ -18,21 +18,19 @@ from orchestrator.dispatch import delivery
 from orchestrator.settings import get_settings
 from orchestrator.store import jobs, orders, trips
 from tests.api_helpers import uvicorn_server
+from tests.browser_support import chromium, sign_in
 from tests.console_support import PASSWORD, table_token
 from tests.dispatch_support import ensure_groups, write_order
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 TABLE = 't05'
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+    async with chromium() as b:
         yield b
-        await b.close()
 
 
 async def lost_orders(r: Redis, cfg: RestaurantConfig, n: int) -> list[str]:
@@ -75,9 +73,7 @@ async def test_lost_orders_on_the_diner_page_and_the_console(
             await browser.new_context(viewport={'width': 1280, 'height': 800})
         ).new_page()
         await console.goto(f'{server.url}/console')
-        await console.locator('input[name=name]').fill('ana')
-        await console.locator('input[name=password]').fill(PASSWORD)
-        await console.locator('#signin-form button[type=submit]').click()
+        await sign_in(console, 'ana', PASSWORD)
         await expect(console.locator('#live')).to_have_text('live')
         for order_id in order_ids:
             ticket = console.locator(f'[data-column="pass"] .ticket[data-order="{order_id}"]')
