@@ -52,10 +52,14 @@ DISHES = ['kungpao', 'bulgogi', 'fries', 'ramyeon', 'iced-tea', 'mochi']
 
 
 def bench_config(out: Path) -> Path:
-    """The demo restaurant with every cooking robot at the maximum capacity."""
+    """The demo restaurant with every cooking robot at the maximum capacity, without the
+    per-table order limits (500 orders from 16 tables) and with stock that never runs out."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
     for robot in raw['cooking_robots']:
         robot['capacity'] = 16
+    raw['service'].update(orders_per_minute=0, dishes_per_session=0)
+    for ingredient in raw.get('ingredients', []):
+        ingredient['par'] = 10**12
     path = out / 'restaurant.yaml'
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding='utf-8')
     load_restaurant(path)
@@ -252,7 +256,9 @@ def run(n: int, rate: float) -> dict[str, Any]:
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     env['ROBODINE_ROBOT_KEY_DIR'] = str(tmp / 'keys')
-    auth.create_keys(tmp / 'keys', [c.id for c in cfg.cooking_robots])
+    # The dispatcher holds every robot's key; only the cooking robots run here.
+    robot_ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    auth.create_keys(tmp / 'keys', robot_ids)
     redis_server = RedisServer(tmp / 'redis').start()
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
