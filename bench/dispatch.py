@@ -38,6 +38,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.support import accepted_times, unlimited  # noqa: E402
 from orchestrator.bringup import robot_command, ros_env  # noqa: E402
 from orchestrator.config import load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
@@ -57,9 +58,7 @@ def bench_config(out: Path) -> Path:
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
     for robot in raw['cooking_robots']:
         robot['capacity'] = 16
-    raw['service'].update(orders_per_minute=0, dishes_per_session=0)
-    for ingredient in raw.get('ingredients', []):
-        ingredient['par'] = 10**12
+    unlimited(raw)
     path = out / 'restaurant.yaml'
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding='utf-8')
     load_restaurant(path)
@@ -204,19 +203,6 @@ async def drive(
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
     return posted, to_sse
-
-
-def accepted_times(ledger_dir: Path, robots: list[str]) -> dict[str, float]:
-    from robot_nodes.ledger import Ledger
-
-    out: dict[str, float] = {}
-    for robot_id in robots:
-        path = ledger_dir / f'{robot_id}.sqlite'
-        if path.exists():
-            ledger = Ledger(path)
-            out |= {e.job_id: e.accepted_at for e in ledger.entries('cook')}
-            ledger.close()
-    return out
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -40,6 +40,7 @@ from redis.asyncio import Redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.support import cpu_seconds, unlimited  # noqa: E402
 from orchestrator.config import load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
 from orchestrator.settings import DEFAULT_CONFIG, Settings  # noqa: E402
@@ -73,12 +74,10 @@ def unlimited_config(tmp: Path) -> Path:
     """The demo restaurant without its per-table limits: the benchmark posts hundreds of orders
     a second from 16 tables, far beyond what one table may order (429 / 422 otherwise)."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
-    raw['service'].update(orders_per_minute=0, dishes_per_session=0)
-    # Stock is still counted (its cost is measured) but never runs out.
-    for ingredient in raw.get('ingredients', []):
-        ingredient['par'] = 10**12
     path = tmp / 'restaurant.yaml'
-    path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if not k.startswith('x-')}))
+    path.write_text(
+        yaml.safe_dump({k: v for k, v in unlimited(raw).items() if not k.startswith('x-')})
+    )
     return path
 
 
@@ -173,12 +172,6 @@ async def load(
         'p50_ms': round(q[49] * 1000, 2),
         'p99_ms': round(q[98] * 1000, 2),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def measure(

@@ -44,6 +44,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.support import accepted_times, cpu_seconds, unlimited  # noqa: E402
 from orchestrator.bringup import orchestrator_processes, robot_command, ros_env  # noqa: E402
 from orchestrator.config import RestaurantConfig, load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
@@ -168,14 +169,11 @@ def bench_config(out: Path, robot_wait_s: float) -> Path:
         robot.update(trays=8, speed_mps=2.0)
     raw['battery'].update(drain_per_km=0, drain_per_h=0)
     raw['service'].update(
-        orders_per_minute=0,
-        dishes_per_session=0,
         pickup_timeout_s=robot_wait_s,
         # Thirty robots' heartbeats share two processes on a busy machine.
         robot_lost_after_s=30,
     )
-    for ingredient in raw.get('ingredients', []):
-        ingredient['par'] = 10**12
+    unlimited(raw)
     path = out / 'flagship.yaml'
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding='utf-8')
     return path
@@ -215,12 +213,6 @@ def host_robots(spec: str) -> int:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def memory_mb(pid: int, field: str) -> float:
@@ -309,19 +301,6 @@ class Diners:
 async def served_count(r: Any, order_ids: list[str]) -> int:
     """Orders served, by their records in Redis."""
     return sum(o.status == orders.SERVED for o in await orders.get_many(r, order_ids))
-
-
-def accepted_times(ledger_dir: Path, robots: list[str]) -> dict[str, float]:
-    from robot_nodes.ledger import Ledger
-
-    out: dict[str, float] = {}
-    for robot_id in robots:
-        path = ledger_dir / f'{robot_id}.sqlite'
-        if path.exists():
-            ledger = Ledger(path)
-            out |= {e.job_id: e.accepted_at for e in ledger.entries('cook')}
-            ledger.close()
-    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

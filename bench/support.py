@@ -1,0 +1,38 @@
+"""What the benchmarks share: a restaurant config they cannot run out of, process CPU time, and
+when each robot accepted each Cook goal (its ledger)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from robot_nodes.ledger import Ledger
+
+
+def unlimited(raw: dict[str, Any]) -> dict[str, Any]:
+    """A restaurant config (as loaded from YAML) without the per-table order limits (a bench
+    posts far faster than one table may: 429 / 422 otherwise) and with stock that never runs out
+    (still counted, so its cost is measured)."""
+    raw['service'].update(orders_per_minute=0, dishes_per_session=0)
+    for ingredient in raw.get('ingredients', []):
+        ingredient['par'] = 10**12
+    return raw
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def accepted_times(ledger_dir: Path, robots: list[str]) -> dict[str, float]:
+    """Job id -> when its robot accepted the Cook goal (wall seconds), from the ledgers."""
+    out: dict[str, float] = {}
+    for robot_id in robots:
+        path = ledger_dir / f'{robot_id}.sqlite'
+        if path.exists():
+            ledger = Ledger(path)
+            out |= {e.job_id: e.accepted_at for e in ledger.entries('cook')}
+            ledger.close()
+    return out
