@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from functools import cache
 from typing import Any, TypeVar, get_origin, get_type_hints
 
@@ -74,8 +74,3 @@ def changes(cls: type, **values: Any) -> Fields:
         if name not in types:
             raise KeyError(f'{cls.__name__} has no field {name!r}')
     return {name: encode(v) for name, v in values.items()}
-
-
-def required(cls: type) -> list[str]:
-    """Names of the fields without a default (a hash lacking one is not a record)."""
-    return [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
