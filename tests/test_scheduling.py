@@ -8,6 +8,7 @@ import random
 import pytest
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch import scheduling
 from orchestrator.dispatch.scheduling import (
     POLICIES,
     Assignment,
@@ -200,6 +201,40 @@ def test_eta_plays_the_queue_forward() -> None:
     robots = [CookerView('wok1', frozenset({'wok'}), 1, 0)]
     s = Snapshot(0.0, (dish('a-0', 'wok', 100),), tuple(robots), {}, STATIONS)
     assert eta(s, POLICIES['srpt']) == {'a': 100.0}
+
+
+def test_a_long_queue_costs_plays_not_plays_of_plays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """300 dishes queued at once (a burst of orders): the ETA plays the queue once without the
+    look-ahead (it was cubic: 17 s for this queue, with the dispatcher's event loop stalled
+    for as long), and a decision's look-ahead plays only the orders near the front."""
+    rnd = random.Random(3)
+    robots = [cooker('wok1', 'wok', 2), cooker('wok2', 'wok grill', 2), cooker('fry1', 'fryer', 2)]
+    pending = [
+        dish(f'o{i}-{k}', rnd.choice(['wok', 'grill', 'fryer']), rnd.choice([60, 240, 420]), i)
+        for i in range(100)
+        for k in range(3)
+    ]
+    s = snap(100.0, pending, robots)
+    calls = 0
+    ranked = scheduling._ranked
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return ranked(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scheduling, '_ranked', counted)
+    ready = eta(s, POLICIES['srpt'])
+    assert calls <= len(pending) + 1  # one policy call per step of one play
+    assert ready == eta(s, get_policy('srpt', lookahead=0))
+    calls = 0
+    plan = POLICIES['srpt'](s)
+    # Two plays of about the first 30 orders' 90 dishes, not of all 300.
+    assert calls <= 2 * (90 + len(plan) + 1) + 1
+    assert len(plan) == 6
+    # On a short queue the bound changes nothing: every order is in front.
+    short = snap(100.0, pending[:30], robots)
+    assert POLICIES['srpt'](short) == get_policy('srpt', lookahead_orders=1000)(short)
 
 
 def test_drive_time() -> None:

@@ -192,14 +192,16 @@ class Cooking:
         for a in self.policy(self.snapshot()):
             self._start(waiting[a.job_id], a.robot_id)
 
-    def ready_times(self) -> dict[str, tuple[str, float]]:
+    async def ready_times(self) -> dict[str, tuple[str, float]]:
         """Order id -> (table id, when it should be ready in simulated seconds) of every order
-        still cooking here: the known queue played forward with the policy."""
+        still cooking here: the known queue played forward with the policy, in a worker thread
+        (a rush queue takes tens of milliseconds to play; leases and heartbeats must not wait)."""
         tables = {p.job.order_id: p.job.table_id for q in self.queue.values() for p in q}
         tables |= {f.pending.job.order_id: f.pending.job.table_id for f in self.flights.values()}
+        ready = await asyncio.to_thread(eta, self.snapshot(), self.policy)
         return {
             order_id: (tables[order_id], ready_s)
-            for order_id, ready_s in eta(self.snapshot(), self.policy).items()
+            for order_id, ready_s in ready.items()
             if order_id in tables
         }
 

@@ -93,16 +93,20 @@ class _Slots:
     def __init__(self, snap: Snapshot) -> None:
         self.cookers = [c for c in snap.cookers if c.available]
         self.free = {c.robot_id: c.free_slots for c in self.cookers}
+        self.left = sum(max(0, n) for n in self.free.values())
+        self._serving: dict[str, list[CookerView]] = {}
+        for c in self.cookers:
+            for s in c.stations:
+                self._serving.setdefault(s, []).append(c)
 
     def able(self, dish: DishView) -> list[CookerView]:
         """Robots that may take `dish` now; those it failed on only if no other can."""
-        able = [
-            c for c in self.cookers if dish.station in c.stations and self.free[c.robot_id] > 0
-        ]
+        able = [c for c in self._serving.get(dish.station, ()) if self.free[c.robot_id] > 0]
         return [c for c in able if c.robot_id not in dish.failed_on] or able
 
     def take(self, dish: DishView, robot: CookerView, out: list[Assignment]) -> None:
         self.free[robot.robot_id] -= 1
+        self.left -= 1
         out.append(Assignment(dish.job_id, robot.robot_id))
 
     def least_loaded(self, robots: Iterable[CookerView]) -> CookerView | None:
@@ -150,6 +154,10 @@ class SrptKnobs:
     # Only orders whose priority is within this many seconds of the first one's are tried, so
     # an order whose ageing credit is that much ahead is never overtaken: its wait stays bounded.
     lookahead_margin_s: float = 600.0
+    # A play sees only the dishes of the first `lookahead_orders` orders in priority order
+    # (and those started now): the choice hardly moves the orders behind them, and a play
+    # costs the square of its length, which must stay small beside a long rush queue.
+    lookahead_orders: int = 30
     # Soft fire by prep time: a dish that would be ready more than `fire_slack_s` before its
     # order's longest dish goes after every other dish, but still takes a slot nobody wants.
     fire_by_prep: bool = False
@@ -220,6 +228,8 @@ def _route(snap: Snapshot, ranked: Iterable[DishView]) -> list[Assignment]:
         return wanted, exclusive, load / c.capacity, c.robot_id
 
     for dish in ranked:
+        if not slots.left:
+            break  # the rest wait: nothing left to hand out
         able = slots.able(dish)
         if able:
             slots.take(dish, min(able, key=partial(scarcity, dish)), out)
@@ -243,16 +253,19 @@ def srpt(snap: Snapshot, knobs: SrptKnobs = SrptKnobs()) -> list[Assignment]:
     able = {s for c in snap.cookers if c.available and c.free_slots > 0 for s in c.stations}
     if len(plan) == sum(d.station in able for d in snap.pending):
         return plan  # every dish that can start does: nothing to choose
-    base = partial(srpt, knobs=replace(knobs, lookahead=0))
     startable = [d for d in ranked if d.station in able]
     top = prio[startable[0].job_id]
     near = (d.order_id for d in startable if prio[d.job_id] - top <= knobs.lookahead_margin_s)
+    front = set(list(dict.fromkeys(d.order_id for d in ranked))[: knobs.lookahead_orders])
+    order_of = {d.job_id: d.order_id for d in snap.pending}
     best = math.inf
     for order_id in list(dict.fromkeys(near))[: knobs.lookahead]:
         trial = _route(
             snap, sorted(ranked, key=lambda d: (d.job_id in held, d.order_id != order_id))
         )
-        score = sum(eta(_apply(snap, trial), base).values())
+        seen = front | {order_of[a.job_id] for a in trial}
+        ahead = replace(snap, pending=tuple(d for d in snap.pending if d.order_id in seen))
+        score = sum(eta(_apply(ahead, trial), partial(srpt, knobs=knobs)).values())
         if score < best:
             best, plan = score, trial
     return plan
@@ -319,14 +332,26 @@ def _advance(snap: Snapshot, now_s: float) -> Snapshot:
     return replace(snap, now_s=now_s, cookers=cookers, in_flight=in_flight)
 
 
+def forecaster(policy: Policy) -> Policy:
+    """The policy without its look-ahead, which would play the whole queue forward again at
+    every step of a play (cubic: 17 s for 300 dishes); its own look-ahead plays with it too."""
+    if not isinstance(policy, partial):
+        return policy
+    knobs = policy.keywords.get('knobs')
+    if isinstance(knobs, SrptKnobs) and knobs.lookahead:
+        return partial(policy.func, knobs=replace(knobs, lookahead=0))
+    return policy
+
+
 def eta(snap: Snapshot, policy: Policy) -> dict[str, float]:
     """Predicted ready time (last dish cooked) of every pending or in-flight order.
 
-    Plays the known queue forward with `policy` — no new orders, dishes take their cook time,
-    a slot frees when its dish is due (a slot held without a known finish: at once) — so the
-    prediction is as good as the schedule it is played with. An order that no robot can cook
-    is `math.inf`.
+    Plays the known queue forward with `forecaster(policy)` — no new orders, dishes take their
+    cook time, a slot frees when its dish is due (a slot held without a known finish: at
+    once) — so the prediction is as good as the schedule it is played with. An order that no
+    robot can cook is `math.inf`.
     """
+    policy = forecaster(policy)
     ready = dict(snap.in_flight)
     for d in snap.pending:
         ready.setdefault(d.order_id, snap.now_s)

@@ -282,7 +282,8 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_orders.wait(), ETA_EVERY_S)
             self._new_orders.clear()
-            await self.etas.publish(self.cooking.ready_times() | self.serving.ready_times())
+            cooking = await self.cooking.ready_times()
+            await self.etas.publish(cooking | self.serving.ready_times())
 
     # -- robots ----------------------------------------------------------------------------
 
