@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -15,8 +16,28 @@ from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import DEFAULT_CONFIG
 
-# Each test run gets its own DDS domain on loopback, so parallel runs never see each other.
-os.environ.setdefault('ROS_DOMAIN_ID', str(10 + os.getpid() % 90))
+
+def _own_ros_domain() -> str:
+    """A DDS domain that no other test run on this machine holds: one lock file per domain,
+    held until this process exits (the robots, dispatchers and servers it starts inherit the
+    domain), so parallel runs never see each other's robots."""
+    for domain in range(10, 233):
+        path = Path(tempfile.gettempdir()) / f'robodine-test-ros-domain-{domain}.lock'
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _DOMAIN_LOCKS.append(fd)
+        return str(domain)
+    raise RuntimeError('every ROS domain from 10 to 232 is held by another test run')
+
+
+_DOMAIN_LOCKS: list[int] = []
+# Each test run gets its own DDS domain on loopback.
+if 'ROS_DOMAIN_ID' not in os.environ:
+    os.environ['ROS_DOMAIN_ID'] = _own_ros_domain()
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 # Tests sign table codes with the demo key: `serve` and `qr` must accept it here.
 os.environ.setdefault('ROBODINE_DEMO', '1')
