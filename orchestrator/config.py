@@ -272,6 +272,11 @@ class ServicePolicy(Strict):
     batch_window_s: Annotated[float, Field(ge=0)] = 60
     # Which dish starts on which cooking robot (orchestrator/dispatch/scheduling.py).
     policy: PolicyName = 'srpt'
+    # Serving robots ask the traffic controller before a narrow aisle or a junction
+    # (orchestrator/traffic.py); a robot waiting longer than `traffic_stuck_s` (simulated) for
+    # its grant counts as a deadlock in the traffic figures.
+    traffic_control: bool = False
+    traffic_stuck_s: Annotated[float, Field(gt=0)] = 300
     # A table paid in full is closed (free again) this long after its last payment (simulated
     # seconds) unless an operator closes it first.
     close_after_paid_s: Annotated[float, Field(ge=0)] = 120

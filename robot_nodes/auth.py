@@ -2,10 +2,11 @@
 
 The Fast DDS in the ROS 2 wheels has no DDS Security, so any node on the domain could e-stop a
 robot, send it goals or answer for it. Every goal, control request, pickup confirmation, lease,
-result, answer and heartbeat therefore carries an HMAC-SHA256 (`mac`, hex) over its meaningful
-fields, made with the key of the robot it is for or from: each robot holds its own key, the
-dispatcher holds every robot's. What is signed is a JSON list `[kind, field...]` (the kinds below
-keep one message from passing for another), so both sides compute it from the message alone.
+traffic ask, result, answer and heartbeat therefore carries an HMAC-SHA256 (`mac`, hex) over its
+meaningful fields, made with the key of the robot it is for or from: each robot holds its own
+key, the dispatcher and the traffic controller hold every (serving) robot's. What is signed is
+a JSON list `[kind, field...]` (the kinds below keep one message from passing for another), so
+both sides compute it from the message alone.
 
 Replay: requests carry `stamp_ns` (the sender's wall clock) and are refused outside FRESH_S of
 the receiver's clock or when their MAC was already seen (`Replay`); answers are bound to the
@@ -157,6 +158,11 @@ def _state(m: Any) -> list[Any]:
     ]
 
 
+def _reserve(q: Any) -> list[Any]:
+    where = [int(q.progress), bool(q.clear), int(q.granted), bool(q.loaded)]
+    return [q.robot_id, list(q.route), *where, int(q.stamp_ns)]
+
+
 def _lease(m: Any) -> list[Any]:
     return [m.robot_id, list(m.job_ids), _ints(m.epochs), int(m.valid_until_ns), int(m.stamp_ns)]
 
@@ -170,11 +176,14 @@ SIGNED: dict[str, Callable[[Any], list[Any]]] = {
     'confirm_pickup': _pickup,
     'state': _state,
     'lease': _lease,
+    'reserve': _reserve,
 }
 
 
 def answer_fields(request: Any, response: Any) -> list[Any]:
-    """A service answer (`control`, `confirm_pickup`) is bound to its request."""
+    """A service answer (`control`, `confirm_pickup`, `reserve`) is bound to its request."""
+    if hasattr(response, 'granted'):
+        return [request.mac, int(response.granted), response.message]
     return [request.mac, bool(response.accepted), response.message]
 
 

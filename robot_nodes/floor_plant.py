@@ -40,6 +40,7 @@ from std_msgs.msg import String
 from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.floor_world import Body, FloorWorld
+from robot_nodes.ros_network import spin
 
 COLLISIONS_TOPIC = '/robodine/collisions'
 WATCHDOG_TICKS = 4
@@ -118,23 +119,7 @@ class FloorPlant(Node):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    rclpy.init(args=list(argv) if argv is not None else sys.argv)
-    try:
-        node = FloorPlant()
-    except ConfigError as e:
-        print(f'error: {e}', file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin(FloorPlant, argv, (ConfigError,))
 
 
 if __name__ == '__main__':

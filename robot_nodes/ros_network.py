@@ -1,11 +1,18 @@
 """The ROS 2 environment of robot nodes started by a launch file: the restaurant's DDS domain and
 discovery range (settings `ros_*`, overridable by launch arguments) and, with an SROS2 keystore
 (`ros2 security`, a system ROS 2 only: the wheels' Fast DDS has no DDS Security), the variables
-that make every node run under DDS Security in its enclave `/robodine/<robot_id>`."""
+that make every node run under DDS Security in its enclave `/robodine/<robot_id>`; and the
+`main()` of the fleet-side nodes (floor plant, traffic controller)."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 
 from orchestrator.settings import get_settings
 
@@ -30,3 +37,27 @@ def launch_env(domain_id: str = '', discovery: str = '', keystore: str = '') -> 
 def enclave_args(robot_id: str, keystore: str) -> list[str]:
     """`--ros-args` for the node's SROS2 enclave (none without a keystore)."""
     return ['--enclave', f'/robodine/{robot_id}'] if keystore else []
+
+
+def spin(
+    make: Callable[[], Node], argv: Sequence[str] | None, errors: tuple[type[Exception], ...]
+) -> int:
+    """`main()` of a fleet-side node: build it with `make` (a setup error among `errors` is
+    printed and exits 2) and spin it on a SingleThreadedExecutor until SIGINT / SIGTERM."""
+    rclpy.init(args=list(argv) if argv is not None else sys.argv)
+    try:
+        node = make()
+    except errors as e:
+        print(f'error: {e}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

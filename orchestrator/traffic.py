@@ -1,0 +1,254 @@
+"""Traffic control for the serving robots, as pure functions over the floor graph and the
+robots' reservations: which robot may drive into a narrow aisle or across a junction now.
+
+Resources (`TrafficMap`):
+- a **stretch**: narrow aisles (narrower than two footprints plus margin: one robot fits)
+  joined at nodes that touch no wide aisle and are no parking place (dock, charger) — a whole
+  table lane, say; one robot in it at a time;
+- a **junction**: a node on a wide aisle (where robots from different aisles meet) and the
+  pass; one robot on it at a time. Docks and chargers belong to one robot each and are free.
+Wide aisles are not reserved: robots keep to the right-hand lane and stop behind each other.
+
+The scheme — reserve to the next safe spot, all or nothing:
+- A robot may wait only where it blocks nobody: short of the next junction on a wide aisle
+  (its lane; `hold_m` before the node, far enough past the one behind it), at its dock or
+  charger, or at the end of its leg (a table, the pass) with what it already holds.
+- From there it asks for every resource up to the next such spot at once (`Controller.ask`)
+  and gets all of them or none. It frees each one as it leaves it behind (`occupied`).
+- Why it cannot deadlock: a robot that waits holds nothing, or only what surrounds the end of
+  its leg (a dead-end lane, the pass). Every other holder is driving within its grant to a
+  spot where it holds at most that, so it frees what it drove through without waiting on
+  anyone. A robot in a dead-end lane waits for the junction at its mouth only, and a junction
+  is only ever held by a robot driving over it. So no cycle of robots waiting on each other can
+  form, unless two robots each end a leg on a junction the other's next block crosses (a table
+  stop on a wide aisle): the demo floor has none, and `traffic.deadlocks` would count it.
+- Who goes first: when a waiting robot could be granted now, nobody else may take what it
+  asks for unless they come before it — food on board before empty, then the longest waiting.
+  Deferring only to robots that can go now keeps the deferral itself from blocking anyone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.config import Floor
+
+# Clearance (m) beyond two touching footprints that two robots need to pass in one aisle.
+PASSING_MARGIN_M = 0.1
+
+
+class RouteError(ValueError):
+    """A route or progress that does not fit the floor; the message says what."""
+
+
+@dataclass(frozen=True)
+class TrafficMap:
+    """The floor's reservable resources for robots of radius `radius_m`."""
+
+    floor: Floor
+    radius_m: float
+    # Narrow aisle (its two nodes) -> the stretch it belongs to.
+    stretch_of: dict[frozenset[str], str]
+    # Node inside a stretch (all its aisles narrow) -> that stretch.
+    inside: dict[str, str]
+    # Nodes one robot at a time: on a wide aisle, and the pass.
+    junctions: frozenset[str]
+
+    @classmethod
+    def of(cls, floor: Floor, radius_m: float) -> TrafficMap:
+        wide_m = 4 * radius_m + PASSING_MARGIN_M
+        parking = {w.id for w in floor.waypoints if w.kind in ('dock', 'charger')}
+        aisles = {frozenset((a.a, a.b)): a.width_m for a in floor.aisles}
+        drivable = {e: w for e, w in aisles.items() if w >= floor.min_aisle_m}
+        narrow = [e for e, w in drivable.items() if w < wide_m]
+        on_wide = {n for e, w in drivable.items() if w >= wide_m for n in e}
+        touched = {n for e in drivable for n in e}
+        inside = {n for n in touched if n not in on_wide and n not in parking}
+        # Narrow aisles sharing an inside node are one stretch (union-find on the aisles).
+        parent = {e: e for e in narrow}
+
+        def root(e: frozenset[str]) -> frozenset[str]:
+            while parent[e] != e:
+                parent[e] = parent[parent[e]]
+                e = parent[e]
+            return e
+
+        by_node: dict[str, list[frozenset[str]]] = {}
+        for e in narrow:
+            for n in e:
+                if n in inside:
+                    by_node.setdefault(n, []).append(e)
+        for edges in by_node.values():
+            for e in edges[1:]:
+                parent[root(e)] = root(edges[0])
+        name = {}
+        for e in narrow:
+            members = sorted('~'.join(sorted(m)) for m in narrow if root(m) == root(e))
+            name[e] = 'stretch:' + members[0]
+        junctions = {n for n in on_wide if n not in parking} | {floor.pass_point.id}
+        return cls(
+            floor,
+            radius_m,
+            name,
+            {n: name[es[0]] for n, es in by_node.items()},
+            frozenset(junctions),
+        )
+
+    @property
+    def clear_m(self) -> float:
+        """How far past a node a robot's footprint leaves it free for another robot."""
+        return 2 * self.radius_m + PASSING_MARGIN_M
+
+    def node_needs(self, node: str) -> set[str]:
+        out = set()
+        if node in self.junctions:
+            out.add('junction:' + node)
+        if node in self.inside:
+            out.add(self.inside[node])
+        return out
+
+    def aisle_needs(self, a: str, b: str) -> set[str]:
+        stretch = self.stretch_of.get(frozenset((a, b)))
+        return {stretch} if stretch else set()
+
+    def holdable(self, a: str, b: str) -> bool:
+        """A robot may wait on aisle a→b short of b: it is wide and long enough to stand
+        clear of both ends."""
+        if frozenset((a, b)) in self.stretch_of:
+            return False
+        return self.floor.distance(a, b) >= 2 * self.clear_m
+
+    def check(self, route: Sequence[str]) -> None:
+        if not route:
+            raise RouteError('the route is empty')
+        for node in route:
+            if node not in self.floor.points:
+                raise RouteError(f'unknown waypoint {node!r}')
+        for a, b in itertools.pairwise(route):
+            if b not in {n for n, _ in self.floor.neighbours(a)}:
+                raise RouteError(f'no drivable aisle from {a} to {b}')
+
+    def stops(self, route: Sequence[str]) -> list[int]:
+        """Route indices where a robot may wait for its next grant: the ends of holdable
+        aisles' first nodes (it waits on the aisle after them) and the route's end."""
+        last = len(route) - 1
+        return [i for i in range(last) if self.holdable(route[i], route[i + 1])] + [last]
+
+    def next_stop(self, route: Sequence[str], after: int) -> int:
+        return next(i for i in self.stops(route) if i > after)
+
+    def occupied(self, route: Sequence[str], progress: int, clear: bool, granted: int) -> set[str]:
+        """What a robot holds that has reached `route[progress]` (and, with `clear`, left it
+        far enough behind) and may drive on up to `granted`: every node and narrow aisle from
+        there to there."""
+        out: set[str] = set()
+        for i in range(progress, granted + 1):
+            if not (i == progress and clear):
+                out |= self.node_needs(route[i])
+            if i < granted or (i == progress and clear):
+                # A robot clear of route[progress] is on the aisle after it, even if it waits.
+                out |= self.aisle_needs(route[i], route[i + 1])
+        return out
+
+    def hold_point(self, route: Sequence[str], stop: int) -> tuple[float, float]:
+        """Where a robot granted up to `stop` (not the route's end) waits: on the aisle after
+        it, `clear_m` short of the next node."""
+        a, b = self.floor.points[route[stop]], self.floor.points[route[stop + 1]]
+        length = math.hypot(b.x - a.x, b.y - a.y)
+        t = (length - self.clear_m) / length
+        return a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A robot's report and request: its leg's route, how far along it is, what it may drive
+    to now (`granted`), and whether it carries food."""
+
+    robot_id: str
+    route: tuple[str, ...]
+    progress: int
+    clear: bool
+    granted: int
+    loaded: bool = False
+
+
+@dataclass
+class _Waiting:
+    since_s: float
+    loaded: bool
+    needs: frozenset[str]
+
+
+@dataclass
+class Controller:
+    """Reservations of the whole fleet. Robots report what they hold with every ask, so a
+    restarted controller learns the fleet's reservations again from their next asks."""
+
+    map: TrafficMap
+    holds: dict[str, frozenset[str]] = field(default_factory=dict)
+    waiting: dict[str, _Waiting] = field(default_factory=dict)
+    # Grants refused, and pairs of robots found holding the same resource (after a restart).
+    refusals: int = 0
+    conflicts: int = 0
+    last_conflict: str = ''
+
+    def holder(self, resource: str, besides: str) -> str | None:
+        return next((r for r, h in self.holds.items() if r != besides and resource in h), None)
+
+    def ask(self, ask: Ask, now_s: float) -> int:
+        """The route index the robot may drive to now (its grant, extended when possible).
+        Raises RouteError for a route or progress that does not fit the floor."""
+        route, tm = ask.route, self.map
+        tm.check(route)
+        if not 0 <= ask.progress <= ask.granted < len(route):
+            raise RouteError(
+                f'progress {ask.progress} and granted {ask.granted} must satisfy '
+                f'0 <= progress <= granted < {len(route)}'
+            )
+        held = frozenset(tm.occupied(route, ask.progress, ask.clear, ask.granted))
+        # What it holds is where it already is or drives: taken as fact.
+        for r in held - self.holds.get(ask.robot_id, set()):
+            other = self.holder(r, ask.robot_id)
+            if other is not None:
+                self.conflicts += 1
+                self.last_conflict = f'{ask.robot_id} reports holding {r}, held by {other}'
+                break
+        self.holds[ask.robot_id] = held
+        if ask.granted == len(route) - 1:
+            self.waiting.pop(ask.robot_id, None)
+            return ask.granted
+        stop = tm.next_stop(route, ask.granted)
+        needs = frozenset(tm.occupied(route, ask.progress, ask.clear, stop)) - held
+        if self._taken(ask.robot_id, needs) or self._deferred(ask, needs, now_s):
+            since = self.waiting.get(ask.robot_id)
+            self.waiting[ask.robot_id] = _Waiting(
+                since.since_s if since else now_s, ask.loaded, needs
+            )
+            self.refusals += 1
+            return ask.granted
+        self.waiting.pop(ask.robot_id, None)
+        self.holds[ask.robot_id] = held | needs
+        return stop
+
+    def _taken(self, robot_id: str, needs: frozenset[str]) -> bool:
+        return any(self.holder(r, robot_id) for r in needs)
+
+    def _deferred(self, ask: Ask, needs: frozenset[str], now_s: float) -> bool:
+        """Another robot that comes first could go now and wants some of the same."""
+        mine = self.waiting.get(ask.robot_id)
+        rank = (not ask.loaded, mine.since_s if mine else now_s)
+        return any(
+            (not w.loaded, w.since_s) < rank
+            and w.needs & needs
+            and not self._taken(other, w.needs)
+            for other, w in self.waiting.items()
+            if other != ask.robot_id
+        )
+
+    def forget(self, robot_id: str) -> None:
+        """The robot is gone from the floor (taken away by staff): free what it held."""
+        self.holds.pop(robot_id, None)
+        self.waiting.pop(robot_id, None)

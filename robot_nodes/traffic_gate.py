@@ -1,0 +1,126 @@
+"""A serving robot's side of traffic control (README "Traffic in the aisles"): the route of its
+current leg, how far along it is, and how far its driver may take it now.
+
+The driver's path never goes past the grant: it ends on the granted waypoint or, when the grant
+ends short of the leg's end, on the aisle after it, `clear_m` short of the next waypoint, where
+the robot waits for the next grant without blocking the junction. Pure logic; the node asks
+the traffic controller with `ask()` and hands the answer to `grant()`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from orchestrator.traffic import Ask, TrafficMap
+
+Point = tuple[float, float]
+# The polyline a driver follows through waypoints `nodes` from `start` (robot_nodes.lanes).
+PointsOf = Callable[[list[str], Point], list[Point]]
+# Offset (m) of the lane a robot keeps to on the aisle between two waypoints.
+LaneOffset = Callable[[str, str], float]
+# A robot this close to a waypoint has reached it: lanes and their corners keep it within
+# two lane offsets (0.75 m on a 1.5 m aisle) of the waypoint itself.
+REACH_M = 0.8
+
+
+class TrafficGate:
+    def __init__(
+        self, robot_id: str, tmap: TrafficMap, points_of: PointsOf, lane_offset: LaneOffset
+    ) -> None:
+        self.robot_id = robot_id
+        self.map = tmap
+        self.points_of = points_of
+        self.lane_offset = lane_offset
+        self.route: tuple[str, ...] = ()
+        self.progress = 0
+        self.clear = False
+        self.granted = 0
+
+    @property
+    def last(self) -> int:
+        return len(self.route) - 1
+
+    @property
+    def arrived(self) -> bool:
+        return bool(self.route) and self.progress == self.last
+
+    @property
+    def waiting(self) -> bool:
+        """Short of the leg's end with nothing more granted."""
+        return bool(self.route) and self.progress == self.granted < self.last
+
+    def start(self, route: Sequence[str]) -> None:
+        """A new leg from where the robot is (route[0]); nothing beyond it granted yet."""
+        self.route = tuple(route)
+        self.progress, self.clear, self.granted = 0, False, 0
+
+    def ask(self, loaded: bool) -> Ask:
+        return Ask(self.robot_id, self.route, self.progress, self.clear, self.granted, loaded)
+
+    def grant(self, granted: int) -> bool:
+        """The controller's answer; True when the robot may drive further than before."""
+        if not self.route or granted <= self.granted or granted > self.last:
+            return False
+        self.granted = granted
+        return True
+
+    def path(self, at: Point) -> list[Point]:
+        """The driver's path from `at` as far as granted."""
+        nodes = list(self.route[self.progress : self.granted + 1])
+        if self.granted == self.last:
+            return self.points_of(nodes, at)
+        # Stop short of the next waypoint, in the lane of the aisle towards it.
+        nodes.append(self.route[self.granted + 1])
+        a, b = (self.map.floor.points[n] for n in nodes[-2:])
+        hx, hy = self.map.hold_point(self.route, self.granted)
+        offset = self.lane_offset(nodes[-2], nodes[-1])
+        length = math.hypot(b.x - a.x, b.y - a.y)
+        hold = (hx + (b.y - a.y) / length * offset, hy - (b.x - a.x) / length * offset)
+        points = self.points_of(nodes, at)
+        while len(points) > 1 and math.hypot(points[-1][0] - b.x, points[-1][1] - b.y) < (
+            self.map.clear_m
+        ):
+            points.pop()
+        return [*points, hold]
+
+    def moved(self, at: Point) -> bool:
+        """The robot is at `at`: True when its report changed (a waypoint reached, or left far
+        enough behind)."""
+        before = (self.progress, self.clear)
+        for i in range(self.granted, self.progress, -1):
+            if self._reached(i, at) and self._dist(at, i - 1) >= self.map.clear_m:
+                self.progress, self.clear = i, False
+                break
+        # Clear once on the aisle after the waypoint and far enough from it; for good, as the
+        # way on leads away from it (a lane's corner may pass nearer than the way in did).
+        self.clear = self.clear or (
+            self.progress < self.last
+            and self._along(self.progress, at) > 0.0
+            and self._dist(at, self.progress) >= self.map.clear_m
+        )
+        return (self.progress, self.clear) != before
+
+    def _dist(self, at: Point, i: int) -> float:
+        p = self.map.floor.points[self.route[i]]
+        return math.hypot(at[0] - p.x, at[1] - p.y)
+
+    def _reached(self, i: int, at: Point) -> bool:
+        """At route[i] (within a lane's corner of it) or on the aisle after it."""
+        if self._dist(at, i) <= REACH_M:
+            return True
+        return i < self.last and 0.0 < self._along(i, at) <= 1.0 and self._off(i, at) <= REACH_M
+
+    def _along(self, i: int, at: Point) -> float:
+        """Where `at` projects onto the aisle route[i] → route[i + 1] (0 at i, 1 at i + 1)."""
+        a, b = (self.map.floor.points[n] for n in self.route[i : i + 2])
+        dx, dy = b.x - a.x, b.y - a.y
+        length2 = dx * dx + dy * dy
+        return ((at[0] - a.x) * dx + (at[1] - a.y) * dy) / length2 if length2 else 1.0
+
+    def _off(self, i: int, at: Point) -> float:
+        """How far `at` is to the side of that aisle's centre line."""
+        a, b = (self.map.floor.points[n] for n in self.route[i : i + 2])
+        dx, dy = b.x - a.x, b.y - a.y
+        length = math.hypot(dx, dy)
+        return abs((at[0] - a.x) * dy - (at[1] - a.y) * dx) / length if length else 0.0

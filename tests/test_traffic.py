@@ -1,0 +1,181 @@
+"""Traffic control alone: the resources of a floor, and a fleet played step by step against
+the controller — never two robots on one resource, every robot gets where it is going."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+
+from orchestrator.config import Floor, RestaurantConfig
+from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap
+
+RADIUS = 0.27
+
+
+def through_lane() -> Floor:
+    """A wide loop (north corridor, west and east sides) whose south half is one 0.9 m lane
+    open at both ends with a table in its middle; docks at the four corners."""
+    w = [
+        {'id': 'pass', 'x': 0.0, 'y': 6.0, 'kind': 'pass'},
+        {'id': 'w1', 'x': 0.0, 'y': 4.0},
+        {'id': 'w2', 'x': 0.0, 'y': 0.0},
+        {'id': 'e1', 'x': 8.0, 'y': 4.0},
+        {'id': 'e2', 'x': 8.0, 'y': 0.0},
+        {'id': 'mid', 'x': 4.0, 'y': 2.0, 'kind': 'table'},
+        {'id': 'lw', 'x': 2.0, 'y': 2.0},
+        {'id': 'le', 'x': 6.0, 'y': 2.0},
+        {'id': 'dock1', 'x': -2.0, 'y': 4.0, 'kind': 'dock'},
+        {'id': 'dock2', 'x': 10.0, 'y': 4.0, 'kind': 'dock'},
+        {'id': 'dock3', 'x': -2.0, 'y': 0.0, 'kind': 'dock'},
+        {'id': 'dock4', 'x': 10.0, 'y': 0.0, 'kind': 'dock'},
+    ]
+    wide = [('pass', 'w1'), ('w1', 'w2'), ('w1', 'e1'), ('e1', 'e2')]
+    wide += [('dock1', 'w1'), ('dock2', 'e1'), ('dock3', 'w2'), ('dock4', 'e2')]
+    # The lane: from the west corridor's middle to the east one's, narrow all along.
+    w += [{'id': 'wm', 'x': 0.0, 'y': 2.0}, {'id': 'em', 'x': 8.0, 'y': 2.0}]
+    wide = [e for e in wide if e not in (('w1', 'w2'), ('e1', 'e2'))]
+    wide += [('w1', 'wm'), ('wm', 'w2'), ('e1', 'em'), ('em', 'e2')]
+    narrow = [('wm', 'lw'), ('lw', 'mid'), ('mid', 'le'), ('le', 'em')]
+    aisles = [{'a': a, 'b': b, 'width_m': 1.5} for a, b in wide]
+    aisles += [{'a': a, 'b': b, 'width_m': 0.9} for a, b in narrow]
+    return Floor.model_validate(
+        {'width_m': 14, 'depth_m': 8, 'waypoints': w, 'aisles': aisles, 'min_aisle_m': 0.7}
+    )
+
+
+def test_resources_of_the_demo_floor(demo_config: RestaurantConfig) -> None:
+    tm = TrafficMap.of(demo_config.floor, RADIUS)
+    lanes = sorted(set(tm.stretch_of.values()))
+    # Four table lanes and the chargers' corner; the 1.5 m corridor is two lanes, unreserved.
+    assert len(lanes) == 5
+    assert (
+        tm.inside['stop-t13']
+        == tm.inside['stop-t01']
+        == tm.stretch_of[frozenset(('c5_5', 'stop-t01'))]
+    )
+    assert 'cj2' in tm.inside and 'chg2' not in tm.inside  # a robot on its charger is aside
+    assert {'c5_5', 'c10_0', 'pass'} <= tm.junctions
+    assert not {'dock1', 'chg1', 'stop-t01'} & tm.junctions
+    route = demo_config.floor.path('pass', 'stop-t05')
+    assert route == ['pass', 'c10_0', 'c9_5', 'c5_5', 'stop-t01', 'stop-t05']
+    # It may wait only on the 4 m corridor aisle before c5_5, and at the table.
+    assert tm.stops(route) == [2, 5]
+    with pytest.raises(RouteError, match='no drivable aisle'):
+        tm.check(['pass', 'c5_5'])
+    with pytest.raises(RouteError, match='unknown waypoint'):
+        Controller(tm).ask(Ask('serve1', ('pass', 'nowhere'), 0, False, 0), 0.0)
+    with pytest.raises(RouteError, match='progress'):
+        Controller(tm).ask(Ask('serve1', tuple(route), 3, False, 1), 0.0)
+
+
+def test_head_on_in_a_lane_one_waits_at_the_mouth() -> None:
+    floor = through_lane()
+    tm = TrafficMap.of(floor, RADIUS)
+    c = Controller(tm)
+    west = tuple(floor.path('dock3', 'dock4'))
+    east = tuple(floor.path('dock4', 'dock3'))
+    assert 'mid' in west and 'mid' in east
+    g_west = c.ask(Ask('a', west, 0, False, 0), 0.0)
+    g_east = c.ask(Ask('b', east, 0, False, 0), 0.0)
+    lane = tm.inside['mid']
+    # Both get to the corridor before the lane; only one may enter it.
+    while lane not in c.holds.get('a', set()):
+        g_west = c.ask(Ask('a', west, g_west, True, g_west), 1.0)
+    g_east_next = c.ask(Ask('b', east, g_east, True, g_east), 1.0)
+    assert g_east_next == g_east and 'b' in c.waiting
+    assert lane not in c.holds['b']
+
+
+def test_a_loaded_robot_goes_first(demo_config: RestaurantConfig) -> None:
+    tm = TrafficMap.of(demo_config.floor, RADIUS)
+    c = Controller(tm)
+    floor = demo_config.floor
+    inside = tuple(floor.path('c5_5', 'stop-t09'))
+    c.ask(Ask('in', inside, len(inside) - 1, False, len(inside) - 1), 0.0)  # at t09
+    # Both wait short of c5_5 for the lane: the empty one since t=1, the loaded one since t=2.
+    empty = tuple(floor.path('c1_5', 'stop-t05'))
+    loaded = tuple(floor.path('c9_5', 'stop-t01'))
+    assert c.ask(Ask('empty', empty, 0, True, 0), 1.0) == 0
+    assert c.ask(Ask('loaded', loaded, 0, True, 0, loaded=True), 2.0) == 0
+    c.forget('in')  # the lane is free
+    assert c.ask(Ask('empty', empty, 0, True, 0), 3.0) == 0  # deferred to the loaded one
+    assert c.ask(Ask('loaded', loaded, 0, True, 0, loaded=True), 3.0) == len(loaded) - 1
+
+
+@dataclass
+class _Robot:
+    robot_id: str
+    home: str
+    route: tuple[str, ...] = ()
+    progress: int = 0
+    clear: bool = False
+    granted: int = 0
+    pause: int = 0
+    legs: int = 0
+
+    def ask(self) -> Ask:
+        return Ask(self.robot_id, self.route, self.progress, self.clear, self.granted)
+
+
+def _play(floor: Floor, robots: int, legs: int, seed: int) -> Controller:
+    """Robots drive random legs between tables, the pass and their docks, one move per step
+    (onto the aisle after a node, or onto the next node), asking the controller before every
+    move; returns the controller. Asserts that no two robots ever occupy one resource."""
+    rnd = random.Random(seed)
+    tm = TrafficMap.of(floor, RADIUS)
+    c = Controller(tm)
+    docks = [w.id for w in floor.waypoints if w.kind == 'dock']
+    goals = [w.id for w in floor.waypoints if w.kind in ('table', 'pass')]
+    fleet = [_Robot(f'r{i}', docks[i]) for i in range(robots)]
+    for r in fleet:
+        r.route = (r.home,)
+    for step in range(20_000):
+        for r in rnd.sample(fleet, len(fleet)):
+            last = len(r.route) - 1
+            if r.progress == last and not r.clear:
+                if r.pause:
+                    r.pause -= 1
+                    continue
+                if r.legs == legs and r.route[-1] == r.home:
+                    continue
+                r.legs += 1
+                goal = r.home if r.legs == legs else rnd.choice(goals)
+                if goal == r.route[-1]:
+                    continue
+                r.route, r.progress, r.granted = tuple(floor.path(r.route[-1], goal)), 0, 0
+                r.pause = rnd.randint(0, 6)  # waiting for pickup at the end of the leg
+            r.granted = c.ask(r.ask(), float(step))
+            if r.clear and r.progress < r.granted:
+                r.progress, r.clear = r.progress + 1, False  # onto the next node
+            elif not r.clear and r.progress < last:
+                # Onto the aisle after the node: granted further, or a stop to wait on.
+                r.clear = r.progress < r.granted or tm.holdable(
+                    *r.route[r.progress : r.progress + 2]
+                )
+            c.ask(r.ask(), float(step))
+        owned: dict[str, str] = {}
+        for r in fleet:
+            for res in tm.occupied(r.route, r.progress, r.clear, r.progress):
+                assert owned.setdefault(res, r.robot_id) == r.robot_id, (step, res)
+        if all(
+            r.legs == legs and r.route[-1] == r.home and r.progress == len(r.route) - 1
+            for r in fleet
+        ):
+            return c
+    raise AssertionError(
+        f'not every robot got home: {[(r.robot_id, r.route, r.progress) for r in fleet]}'
+    )
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_a_fleet_on_the_demo_floor_never_shares_and_never_sticks(
+    demo_config: RestaurantConfig, seed: int
+) -> None:
+    assert _play(demo_config.floor, 3, 25, seed).refusals > 0  # they did meet
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_four_robots_through_one_lane_never_share_and_never_stick(seed: int) -> None:
+    assert _play(through_lane(), 4, 25, seed).refusals > 0
