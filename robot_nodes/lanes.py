@@ -1,0 +1,123 @@
+"""Lanes: the polyline a serving robot drives along a route of floor waypoints.
+
+An aisle wide enough for two footprints side by side (`two_lanes`) has two lanes, and a robot
+keeps to the right-hand one: its line is offset a quarter of the aisle's width to the right
+of the direction of travel, so two robots meeting head-on pass half the width apart. Narrower
+aisles, and those leading to a dock or charger (one robot's own), are driven on their centre
+line. At a waypoint between two aisles the two lane lines
+meet at their intersection; where they do not meet nearby (straight on with a lane change, or
+a sharp turn) the robot drives from the end of one to the start of the next. It joins its
+first lane and leaves its last one at 45°, and the route ends on the waypoint itself (table
+stop, dock, pass, charger).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from orchestrator.config import RestaurantConfig
+
+Point = tuple[float, float]
+# Clearance (metres) beyond two touching footprints for two lanes in one aisle.
+LANE_MARGIN_M = 0.1
+# Lane lines whose intersection lies further from the waypoint than this many lane offsets
+# are joined end to start instead (a sharp turn would send the corner far out).
+MAX_CORNER_OFFSETS = 2.0
+
+
+# A dock or charger is one robot's own: nobody meets it in the aisle leading there, and a lane
+# beside the centre line would only take it closer to the robots parked on the next ones.
+OWN_PLACES = ('dock', 'charger')
+
+
+def two_lanes(width_m: float, radius_m: float) -> bool:
+    """An aisle two robots of `radius_m` can pass each other in."""
+    return width_m >= 4 * radius_m + LANE_MARGIN_M
+
+
+def lane_offset(cfg: RestaurantConfig, a: str, b: str, radius_m: float) -> float:
+    """How far (m) right of the centre line a robot drives from waypoint `a` to `b`: a quarter
+    of the aisle's width where it has two lanes, else 0."""
+    floor = cfg.floor
+    if {floor.points[a].kind, floor.points[b].kind} & set(OWN_PLACES):
+        return 0.0
+    width = max((w.width_m for w in floor.aisles if {w.a, w.b} == {a, b}), default=0.0)
+    return width / 4 if two_lanes(width, radius_m) else 0.0
+
+
+def lane_path(
+    cfg: RestaurantConfig, route: list[str], radius_m: float, start: Point
+) -> list[Point]:
+    """Points to drive from `start` (where the robot is) along `route` (waypoint ids, the
+    first normally the one the robot is at or nearest to), ending on the last waypoint."""
+    nodes = [(cfg.floor.points[w].x, cfg.floor.points[w].y) for w in route]
+    if len(nodes) < 2:
+        return [start, *nodes]
+    lanes = [
+        _Lane(pa, pb, lane_offset(cfg, a, b, radius_m))
+        for (a, b), (pa, pb) in zip(
+            itertools.pairwise(route), itertools.pairwise(nodes), strict=True
+        )
+    ]
+    first, last = lanes[0], lanes[-1]
+    leave = last.length - min(last.offset, last.length / 2)
+    # Join the first lane where the robot is along it (it may be part-way already).
+    along = min(
+        max(first.along(start), min(first.offset, first.length / 2)),
+        leave if first is last else first.length,
+    )
+    points = [start, first.at(along)]
+    for before, after in itertools.pairwise(lanes):
+        points += _corner(before, after)
+    points += [last.at(leave), nodes[-1]]
+    return _without_repeats(points)
+
+
+class _Lane:
+    """The line a robot drives from `a` to `b`: `offset` metres right of the centre line."""
+
+    def __init__(self, a: Point, b: Point, offset: float) -> None:
+        self.a, self.b, self.offset = a, b, offset
+        self.length = math.hypot(b[0] - a[0], b[1] - a[1])
+        self.ux, self.uy = (
+            ((b[0] - a[0]) / self.length, (b[1] - a[1]) / self.length)
+            if self.length > 0
+            else (1.0, 0.0)
+        )
+        # Right of the direction of travel.
+        self.nx, self.ny = self.uy, -self.ux
+
+    def at(self, along: float) -> Point:
+        return (
+            self.a[0] + self.ux * along + self.nx * self.offset,
+            self.a[1] + self.uy * along + self.ny * self.offset,
+        )
+
+    def along(self, p: Point) -> float:
+        return (p[0] - self.a[0]) * self.ux + (p[1] - self.a[1]) * self.uy
+
+
+def _corner(before: _Lane, after: _Lane) -> list[Point]:
+    """Where the lane of `before` turns into that of `after` at their shared waypoint."""
+    end, start = before.at(before.length), after.at(0.0)
+    cross = before.ux * after.uy - before.uy * after.ux
+    if abs(cross) < 1e-9:
+        # Straight on (or straight back): one point if the lanes line up.
+        return [end] if math.dist(end, start) < 1e-9 else [end, start]
+    # end + s·u_before = start + t·u_after, solved for s.
+    dx, dy = start[0] - end[0], start[1] - end[1]
+    s = (dx * after.uy - dy * after.ux) / cross
+    corner = (end[0] + s * before.ux, end[1] + s * before.uy)
+    reach = MAX_CORNER_OFFSETS * max(before.offset, after.offset)
+    if math.dist(corner, after.a) <= reach + 1e-9:
+        return [corner]
+    return [end, start]
+
+
+def _without_repeats(points: list[Point]) -> list[Point]:
+    out = points[:1]
+    for p in points[1:]:
+        if math.dist(p, out[-1]) > 1e-9:
+            out.append(p)
+    return out
