@@ -1,12 +1,15 @@
 """The floor as the physical world sees it: diff-drive kinematics and footprint collisions.
 
-Pure logic (no ROS), shared by the headless floor plant, the Gazebo world writer (robots start
-on their docks in both) and tests. Footprints are circles of the robot's `radius_m`; tables are
+Pure logic (no ROS), shared by the headless floor plant, the floor monitor (`SweptContacts`:
+robot-to-robot contacts from the poses robots report), the Gazebo world writer (robots start
+on their docks) and tests. Footprints are circles of the robot's `radius_m`; tables are
 squares of `floor.table_size_m`; walls are segments.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -173,3 +176,119 @@ class FloorWorld:
         dx, dy = body.pose[0] - ox, body.pose[1] - oy
         c, s = math.cos(-oth), math.sin(-oth)
         return (c * dx - s * dy, s * dx + c * dy, wrap(body.pose[2] - oth))
+
+
+Point = tuple[float, float]
+
+
+def closest_approach(a0: Point, a1: Point, b0: Point, b1: Point) -> tuple[float, float]:
+    """(distance, fraction): the closest two points come while moving in straight lines at
+    constant speed, a from a0 to a1 and b from b0 to b1 over the same time, and at what
+    fraction (0-1) of that time."""
+    rx, ry = a0[0] - b0[0], a0[1] - b0[1]
+    # Relative velocity over the interval.
+    vx, vy = (a1[0] - a0[0]) - (b1[0] - b0[0]), (a1[1] - a0[1]) - (b1[1] - b0[1])
+    v2 = vx * vx + vy * vy
+    t = 0.0 if v2 < 1e-18 else max(0.0, min(1.0, -(rx * vx + ry * vy) / v2))
+    return math.hypot(rx + t * vx, ry + t * vy), t
+
+
+@dataclass
+class _Track:
+    radius: float
+    # (t, x, y), sorted by t.
+    samples: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def at(self, t: float) -> Point:
+        """Position at time t: linear between samples, held before the first and after the
+        last (a robot that stops reporting is where it was last seen)."""
+        i = bisect.bisect_left(self.samples, (t, -math.inf, -math.inf))
+        if i == 0:
+            return self.samples[0][1:]
+        if i == len(self.samples):
+            return self.samples[-1][1:]
+        (t0, x0, y0), (t1, x1, y1) = self.samples[i - 1], self.samples[i]
+        f = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
+        return (x0 + f * (x1 - x0), y0 + f * (y1 - y0))
+
+
+class SweptContacts:
+    """Robot-to-robot contacts from timed position reports, for drivers that model no physics
+    (`sim`). Between two reports a robot moves in a straight line at constant speed, so a
+    contact between two reports — metres apart at high time scales — is still seen: each pair
+    is checked by the closest approach of their simultaneous motions. A pair counts once per
+    contact (until the footprints are apart again)."""
+
+    def __init__(self) -> None:
+        self.tracks: dict[str, _Track] = {}
+        self.checked_t: float | None = None
+        self._touching: set[tuple[str, str]] = set()
+
+    def add(
+        self,
+        robot_id: str,
+        t: float,
+        x: float,
+        y: float,
+        radius: float,
+        via: Iterable[Point] = (),
+    ) -> None:
+        """A report: at time t the robot was at (x, y), having gone round the corners `via`
+        since its previous report (timed by distance along the way, at constant speed)."""
+        track = self.tracks.setdefault(robot_id, _Track(radius))
+        track.radius = radius
+        i = bisect.bisect_left(track.samples, (t, -math.inf, -math.inf))
+        corners = list(via)
+        if i > 0 and corners:
+            t0, *start = track.samples[i - 1]
+            way = [tuple(start), *corners, (x, y)]
+            legs = [math.dist(a, b) for a, b in itertools.pairwise(way)]
+            total, walked = sum(legs), 0.0
+            for corner, leg in zip(corners, legs, strict=False):
+                walked += leg
+                share = walked / total if total > 0 else 1.0
+                bisect.insort(track.samples, (t0 + (t - t0) * share, *corner))
+        bisect.insort(track.samples, (t, x, y))
+
+    def check(self, until: float) -> list[dict]:
+        """Contacts that began after the last check up to time `until`: `robot_id` (the
+        smaller id), `with` (`robot:<id>`), `x`, `y` (the first robot's position), `t`."""
+        start = self.checked_t
+        if start is None:
+            start = min((tr.samples[0][0] for tr in self.tracks.values()), default=until)
+        if until <= start:
+            return []
+        new = []
+        for (ida, a), (idb, b) in itertools.combinations(sorted(self.tracks.items()), 2):
+            reach = a.radius + b.radius - CONTACT_EPS_M
+            begin = max(start, a.samples[0][0], b.samples[0][0])
+            if begin >= until:
+                continue
+            times = sorted(
+                {begin, until}
+                | {s[0] for s in itertools.chain(a.samples, b.samples) if begin < s[0] < until}
+            )
+            hit = None
+            for t0, t1 in itertools.pairwise(times):
+                pa0, pa1 = a.at(t0), a.at(t1)
+                dist, f = closest_approach(pa0, pa1, b.at(t0), b.at(t1))
+                if dist < reach:
+                    x = pa0[0] + f * (pa1[0] - pa0[0])
+                    y = pa0[1] + f * (pa1[1] - pa0[1])
+                    hit = (t0 + f * (t1 - t0), x, y)
+                    break
+            pair = (ida, idb)
+            if hit is not None and pair not in self._touching:
+                t, x, y = hit
+                new.append({'robot_id': ida, 'with': f'robot:{idb}', 'x': x, 'y': y, 't': t})
+            end_a, end_b = a.at(until), b.at(until)
+            if math.dist(end_a, end_b) < reach:
+                self._touching.add(pair)
+            else:
+                self._touching.discard(pair)
+        self.checked_t = until
+        for track in self.tracks.values():
+            # Keep what `until` and later need: the last sample before it and all after.
+            i = bisect.bisect_left(track.samples, (until, -math.inf, -math.inf))
+            del track.samples[: max(i - 1, 0)]
+        return new

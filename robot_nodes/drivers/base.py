@@ -8,6 +8,9 @@ Serving robots (`MotionDriver`): the node hands over a polyline of floor points 
 `set_path`; the driver follows it (`sim` integrates kinematics, `diffdrive` closes a loop over
 `cmd_vel`/`odom`, `hardware` would talk to a vendor SDK) and reports `pose` and `done`.
 `halt()` stops the robot where it is but keeps the path, `resume()` continues it.
+Every motion driver shares its pose with the other serving robots and, like a real robot's
+obstacle stop, does not drive into one of theirs (`clearance_ahead`, `share_pose`:
+`drivers.neighbours`); a subclass calls both from `tick`.
 
 Cooking robots (`CookingDriver`): the node asks for one stage of one job (`start`) with a
 duration at real time; the driver reports per-job stage progress and may be halted/resumed as a
@@ -17,8 +20,11 @@ whole (pause / e-stop freeze every slot).
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
+
+from robot_nodes.drivers.neighbours import Obstacle, PoseBoard, PoseReport, clearance
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -28,6 +34,13 @@ if TYPE_CHECKING:
 Point = tuple[float, float]
 # x, y in metres on the restaurant floor, theta in radians (counter-clockwise from +x).
 Pose = tuple[float, float, float]
+# Stopped this close (m) to the point where another robot is in the way counts as blocked.
+BLOCKED_M = 0.05
+# Simulated seconds robots stopped for each other in a ring (each waits for the next, the last
+# for the first: a head-on meeting in a one-lane aisle, say) wait before the one with the
+# smallest id drives on through the next, as if it were not there. Physically they would wait
+# forever; the floor monitor counts the overlap as a collision, so a jam stays visible.
+JAM_S = 30.0
 
 
 class DriverError(RuntimeError):
@@ -67,6 +80,16 @@ class MotionDriver(Haltable, ABC):
         self._path: list[Point] = []
         # Index into `_path` of the point the robot is heading to; len(_path) when arrived.
         self._next = 0
+        # Only a node shares poses; a bare driver (unit tests) is alone unless `others` is set.
+        self._board = PoseBoard(node, robot.id) if node is not None else None
+        self.others: dict[str, PoseReport] = self._board.others if self._board else {}
+        # The robot it is stopped for ('' when none), for how long (simulated s), and one it
+        # drives through to break a jam.
+        self.blocked_by = ''
+        self._blocked_s = 0.0
+        self._passing = ''
+        # The path and index into it as of the last pose shared: the corners passed since.
+        self._shared_at: tuple[list[Point], int] = (self._path, 0)
 
     def set_path(self, points: list[Point]) -> None:
         """Follow `points` (the first is normally where the robot already is); a halted
@@ -97,9 +120,93 @@ class MotionDriver(Haltable, ABC):
             total += math.hypot(b[0] - a[0], b[1] - a[1])
         return total
 
+    @property
+    def speed(self) -> float:
+        """Current speed along the heading, simulated m/s."""
+        return 0.0
+
+    def clearance_ahead(self, dt_s: float) -> float:
+        """Metres the robot may still drive along its path before another robot is in the way
+        (inf when none is), for a control step of `dt_s` simulated seconds: others are where
+        their last pose puts them now, and one coming towards it counts as nearer by what it
+        covers in the step and needs to brake. Tracks `blocked_by` and breaks jams."""
+        if self.done or not self.others:
+            self._set_blocked('', dt_s)
+            return math.inf
+        x, y, _ = self._pose
+        now = time.time_ns()
+        obstacles = []
+        for other in self.others.values():
+            ox, oy = other.predicted(now, self.time_scale)
+            # Its speed towards this robot (positive when closing in).
+            gap = math.hypot(x - ox, y - oy)
+            toward = (
+                other.v
+                * ((x - ox) * math.cos(other.theta) + (y - oy) * math.sin(other.theta))
+                / gap
+                if gap > 1e-9
+                else 0.0
+            )
+            closing = max(toward, 0.0)
+            closing_m = closing * dt_s + closing * closing / (2 * self.robot.max_accel_mps2)
+            obstacles.append(Obstacle(other.robot_id, ox, oy, other.radius, closing_m))
+        path = [(x, y), *self._path[self._next :]]
+        free, who = clearance(path, self.robot.radius_m, obstacles)
+        if self._passing:
+            if who == self._passing:
+                rest = [o for o in obstacles if o.robot_id != self._passing]
+                free, who = clearance(path, self.robot.radius_m, rest)
+            else:
+                self._passing = ''  # left it behind
+        self._set_blocked(who if free <= BLOCKED_M else '', dt_s)
+        return free
+
+    def _set_blocked(self, who: str, dt_s: float) -> None:
+        self._blocked_s = self._blocked_s + dt_s if who and who == self.blocked_by else 0.0
+        self.blocked_by = who
+        if who and self._blocked_s >= JAM_S and self._leads_jam():
+            if self.node is not None:
+                self.node.get_logger().warning(
+                    f'jammed for {self._blocked_s:.0f} s (robots stopped for each other); '
+                    f'driving through {who}'
+                )
+            self._passing, self.blocked_by, self._blocked_s = who, '', 0.0
+
+    def _leads_jam(self) -> bool:
+        """This robot is in a ring of robots each stopped for the next and has the smallest
+        id in it."""
+        ring = [self.robot.id]
+        nxt = self.blocked_by
+        while nxt and nxt not in ring and nxt in self.others:
+            ring.append(nxt)
+            nxt = self.others[nxt].blocked_by
+        return nxt == self.robot.id and min(ring) == self.robot.id
+
+    def share_pose(self) -> None:
+        """Tell the other robots where this one is (after each tick)."""
+        if self._board is not None:
+            path, passed = self._shared_at
+            via = self._path[passed if path is self._path else 0 : self._next]
+            self._shared_at = (self._path, self._next)
+            x, y, theta = self._pose
+            self._board.share(
+                PoseReport(
+                    self.robot.id,
+                    x,
+                    y,
+                    theta,
+                    self.speed,
+                    self.robot.radius_m,
+                    self.blocked_by,
+                    time.time_ns(),
+                    tuple(via),
+                )
+            )
+
     def close(self) -> None:
-        """Release node resources (publishers, subscriptions); the default holds none."""
-        return None
+        """Release node resources (publishers, subscriptions)."""
+        if self._board is not None:
+            self._board.close()
 
 
 class CookingDriver(Haltable, ABC):

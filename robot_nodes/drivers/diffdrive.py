@@ -12,6 +12,9 @@ angular speed obey the robot's `max_accel_mps2` and `diffdrive.max_angular_accel
 soup must not be jerked). The trip's last point counts as reached when the robot has stopped
 within `diffdrive.stop_tolerance_m` of it.
 
+Another robot's footprint ahead on the path (`MotionDriver.clearance_ahead`) is a point to
+brake for like a stop; the robot goes on when it is clear.
+
 Odometry starts wherever the base was switched on, so the first odom message is anchored to
 the pose the node says the robot is in (its dock at the start of a shift).
 
@@ -106,6 +109,10 @@ class DiffDriveDriver(MotionDriver):
         return self._anchor is not None
 
     @property
+    def speed(self) -> float:
+        return self._v
+
+    @property
     def command(self) -> tuple[float, float]:
         """The last commanded (linear m/s, angular rad/s), in simulated units."""
         return self._v, self._w
@@ -140,6 +147,15 @@ class DiffDriveDriver(MotionDriver):
         self._steps.append(dt)
         horizon = max(*self._steps, self.command_hold_s * self.time_scale)
         v_target, w_target = (0.0, 0.0) if self._halted or self.done else self._targets(horizon)
+        # Another robot in the way: brake to stop short of it, as on a stop of the path.
+        free = self.clearance_ahead(horizon)
+        if free < math.inf:
+            to_stop = max(free - self.tolerance_m / 2, 0.0)
+            v_target = min(
+                v_target,
+                math.sqrt(2 * self.robot.max_accel_mps2 * to_stop),
+                STEP_FRACTION * to_stop / horizon,
+            )
         self._v = approach(self._v, v_target, self.robot.max_accel_mps2 * dt)
         self._w = approach(self._w, w_target, self.max_alpha * dt)
         stopped = self._v == 0.0 and self._w == 0.0
@@ -148,6 +164,7 @@ class DiffDriveDriver(MotionDriver):
         if stopped and (self.done or self._halted):
             # One zero command holds a base that keeps its last command (gz DiffDrive does).
             if self._idle_sent:
+                self.share_pose()
                 return
             self._idle_sent = True
         else:
@@ -156,6 +173,7 @@ class DiffDriveDriver(MotionDriver):
         cmd.linear.x = self._v
         cmd.angular.z = self._w
         self._cmd_pub.publish(cmd)
+        self.share_pose()
 
     def _arrived(self) -> bool:
         tx, ty = self._path[-1]
@@ -258,3 +276,4 @@ class DiffDriveDriver(MotionDriver):
         self.node.destroy_timer(self._timer)
         self.node.destroy_subscription(self._odom_sub)
         self.node.destroy_publisher(self._cmd_pub)
+        super().close()

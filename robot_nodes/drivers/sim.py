@@ -21,7 +21,8 @@ class SimMotionDriver(MotionDriver):
     """Moves along the path at the robot's top speed with its acceleration limit.
 
     Integrates in simulated time (real seconds × time_scale); slows so that it stops exactly on
-    the last point, and decelerates at the same limit when halted.
+    the last point, and decelerates at the same limit when halted or when another robot's
+    footprint is ahead (it stops `neighbours.GAP_M` short of it and goes on when it is clear).
     """
 
     def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
@@ -38,15 +39,19 @@ class SimMotionDriver(MotionDriver):
         last, self._last_s = self._last_s, now_s
         if last is None or self.done:
             self._speed = 0.0 if self.done else self._speed
+            self.share_pose()
             return
         dt = max(0.0, now_s - last) * self.time_scale
         accel = self.robot.max_accel_mps2
+        # Another robot in the way is a point to stop at, like the end of the path.
+        free = self.clearance_ahead(dt)
         if self._halted:
             target = 0.0
         else:
             # Fastest speed from which braking by accel·dt per step still stops on the last
             # point (the discrete form of v² = 2·a·d, which would overshoot by a step).
-            brake = accel * (math.sqrt(dt * dt / 4 + 2 * self.remaining_m() / accel) - dt / 2)
+            stop_m = min(self.remaining_m(), free)
+            brake = accel * (math.sqrt(dt * dt / 4 + 2 * stop_m / accel) - dt / 2)
             target = min(self.robot.speed_mps, brake)
         if target > self._speed:
             self._speed = min(target, self._speed + accel * dt)
@@ -54,7 +59,12 @@ class SimMotionDriver(MotionDriver):
             self._speed = max(target, self._speed - accel * dt)
         # Near the end the braking curve rounds to zero; creep so we always arrive.
         step = self._speed * dt if self._halted else max(self._speed * dt, 0.01 * dt)
+        if step > free:
+            # Never into another robot, however coarse the step.
+            step = free
+            self._speed = min(self._speed, free / dt) if free > ARRIVE_EPS_M else 0.0
         self._advance(step)
+        self.share_pose()
 
     def _advance(self, step: float) -> None:
         x, y, theta = self._pose

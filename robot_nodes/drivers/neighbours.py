@@ -1,0 +1,190 @@
+"""What a serving robot knows of the others on the floor: their shared poses.
+
+Every serving robot's driver publishes its pose on `POSES_TOPIC` (std_msgs/String, JSON:
+`robot_id`, `x`, `y`, `theta`, `v` — speed along theta, m/s —, `radius` of its footprint,
+`blocked_by` — the robot it is stopped for, or '' —, `stamp_ns` — the wall clock — and `via`,
+the corners of its path it went round since its last report) while it moves, once more when it
+stops and once a second while it stands. It stands in for the obstacle sensor of a real robot,
+so it is not signed: a rogue publisher can make robots stop for a ghost, nothing more (README
+"Security → ROS 2").
+
+`clearance` (pure) is the obstacle stop's geometry: how far a robot may still drive along its
+path before another robot's footprint is in the way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rclpy.node import Node
+
+Point = tuple[float, float]
+POSES_TOPIC = '/robodine/floor/poses'
+# Fastest rate (Hz) a pose goes out, and the slowest while the robot stands still.
+SHARE_HZ = 25.0
+STANDING_HZ = 1.0
+# Distance (m) kept between two footprints when one stops for the other.
+GAP_M = 0.1
+# Sideways, a robot is in the way when footprints would come closer than this (m) beyond
+# touching: less than the margin of two lanes (robot_nodes.lanes.LANE_MARGIN_M / 2).
+SIDE_MARGIN_M = 0.02
+# Poses are extrapolated at most this far (wall s): older means the robot stopped talking.
+EXTRAPOLATE_S = 0.5
+
+
+@dataclass(frozen=True)
+class PoseReport:
+    robot_id: str
+    x: float
+    y: float
+    theta: float
+    v: float
+    radius: float
+    blocked_by: str
+    stamp_ns: int
+    # Corners of its path it went round since its last report, in order: between two reports
+    # it drove from the last pose through these to this one.
+    via: tuple[Point, ...] = ()
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, text: str) -> PoseReport:
+        d = json.loads(text)
+        return cls(
+            str(d['robot_id']),
+            float(d['x']),
+            float(d['y']),
+            float(d['theta']),
+            float(d['v']),
+            float(d['radius']),
+            str(d.get('blocked_by', '')),
+            int(d['stamp_ns']),
+            tuple((float(x), float(y)) for x, y in d.get('via', ())),
+        )
+
+    def predicted(self, now_ns: int, time_scale: float) -> Point:
+        """Where the robot is now if it kept its heading and speed (simulated m/s)."""
+        age_s = min(max(now_ns - self.stamp_ns, 0) / 1e9, EXTRAPOLATE_S) * time_scale
+        return (
+            self.x + self.v * age_s * math.cos(self.theta),
+            self.y + self.v * age_s * math.sin(self.theta),
+        )
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """Another robot as the obstacle stop sees it: its centre, footprint radius, and how far
+    (m) it may come towards us before it stops."""
+
+    robot_id: str
+    x: float
+    y: float
+    radius: float
+    closing_m: float = 0.0
+
+
+def clearance(
+    path: list[Point], radius: float, obstacles: Iterable[Obstacle]
+) -> tuple[float, str]:
+    """(metres, robot id): how far along `path` (from the robot's centre, `path[0]`) the robot
+    may drive before its footprint comes within `GAP_M` of another's that is ahead of it, and
+    which robot that is; (inf, '') when nothing is in the way. An obstacle counts when it lies
+    ahead on a segment and within touching distance + `SIDE_MARGIN_M` sideways of it; one
+    beside or behind the robot, or in the other lane of a wide aisle, does not."""
+    best, who = math.inf, ''
+    for ob in obstacles:
+        side = radius + ob.radius + SIDE_MARGIN_M
+        keep = radius + ob.radius + GAP_M
+        walked = 0.0
+        for (ax, ay), (bx, by) in itertools.pairwise(path):
+            length = math.hypot(bx - ax, by - ay)
+            if length < 1e-9:
+                continue
+            ux, uy = (bx - ax) / length, (by - ay) / length
+            ahead = (ob.x - ax) * ux + (ob.y - ay) * uy
+            lateral = abs((ob.x - ax) * uy - (ob.y - ay) * ux)
+            # In the way on this segment: ahead, not beside the line, and short of its end or
+            # close enough to the end that the robot would touch it there.
+            if (
+                ahead > 0
+                and lateral < side
+                and (ahead <= length or math.hypot(ahead - length, lateral) < keep)
+            ):
+                free = walked + ahead - math.sqrt(max(keep * keep - lateral * lateral, 0.0))
+                free -= ob.closing_m
+                if free < best:
+                    best, who = max(free, 0.0), ob.robot_id
+                break
+            walked += length
+            if walked - keep > best:
+                break
+    return best, who
+
+
+class PoseBoard:
+    """Publishes this robot's pose and keeps the latest of every other robot's (`others`)."""
+
+    def __init__(self, node: Node, robot_id: str) -> None:
+        from std_msgs.msg import String
+
+        self._string = String
+        self.robot_id = robot_id
+        self.others: dict[str, PoseReport] = {}
+        self._pub = node.create_publisher(String, POSES_TOPIC, 10)
+        self._sub = node.create_subscription(String, POSES_TOPIC, self._on_pose, 50)
+        self._node = node
+        self._sent: PoseReport | None = None
+        # The pose as of the previous call, so motion that starts after a long stand is shown
+        # starting when it did, not when the last standing report went out.
+        self._previous: PoseReport | None = None
+        self._via: list[Point] = []
+
+    def _on_pose(self, msg: object) -> None:
+        try:
+            report = PoseReport.decode(msg.data)  # type: ignore[attr-defined]
+        except (ValueError, KeyError, TypeError):
+            return  # not a pose; the topic is open to anyone
+        if report.robot_id != self.robot_id:
+            self.others[report.robot_id] = report
+
+    def share(self, report: PoseReport) -> None:
+        """Publish `report` when the robot moves (at most `SHARE_HZ`), once when it has
+        stopped, and at `STANDING_HZ` while it stands; corners passed in between go with the
+        next one published."""
+        previous, self._previous = self._previous, report
+        sent = self._sent
+        self._via += report.via
+        if sent is not None:
+            since_s = (report.stamp_ns - sent.stamp_ns) / 1e9
+            moved = _moved(report, sent)
+            if since_s < 1.0 / SHARE_HZ or (not moved and since_s < 1.0 / STANDING_HZ):
+                return
+            if (
+                moved
+                and previous is not None
+                and previous is not sent
+                and not _moved(previous, sent)
+            ):
+                self._publish(replace(previous, via=()))
+        self._publish(replace(report, via=tuple(self._via)))
+        self._via = []
+
+    def _publish(self, report: PoseReport) -> None:
+        self._sent = report
+        self._pub.publish(self._string(data=report.encode()))
+
+    def close(self) -> None:
+        self._node.destroy_subscription(self._sub)
+        self._node.destroy_publisher(self._pub)
+
+
+def _moved(a: PoseReport, b: PoseReport) -> bool:
+    return (a.x, a.y, a.theta, a.blocked_by) != (b.x, b.y, b.theta, b.blocked_by)
