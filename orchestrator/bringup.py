@@ -2,10 +2,10 @@
 
 Starts Redis (unless one is given), the orchestrator with the dispatcher in-process
 (`robodine serve --with-dispatcher`), one process per robot of the config (and, with
-`--driver diffdrive`, the headless floor plant), waits until every robot is heard, prints each
-table's diner URL and the console URL, and on Ctrl-C / SIGTERM stops them all. Children run in
-their own process groups with a parent-death signal, so none outlives `robodine up`; their logs
-go to `<data-dir>/logs/<name>.log`.
+`--driver diffdrive`, the headless floor plant; with `sim`, the floor monitor), waits until
+every robot is heard, prints each table's diner URL and the console URL, and on Ctrl-C /
+SIGTERM stops them all. Children run in their own process groups with a parent-death signal,
+so none outlives `robodine up`; their logs go to `<data-dir>/logs/<name>.log`.
 
 While it serves, `robodine up` supervises its children: one that dies (a crash, an OOM kill) is
 started again after a backoff (1 s, doubling up to 30 s; back to 1 s once it has run for a
@@ -322,6 +322,10 @@ def start_restaurant(
                 'floor_plant',
                 floor_plant_command(config_path, time_scale, [s.id for s in cfg.serving_robots]),
             )
+        elif driver == 'sim':
+            # No plant to feel collisions: the monitor finds them in the robots' poses.
+            params = {'config_path': config_path, 'time_scale': time_scale}
+            rest.spawn('floor_monitor', ros_argv('robot_nodes.floor_monitor', params))
     except BaseException:
         rest.stop()
         raise

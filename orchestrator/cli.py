@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='empty directory for Redis, ledgers and logs (default: a new temp dir)',
     )
-    driver_arg(s, 'serving-robot driver; diffdrive adds the floor plant (and collisions)')
+    driver_arg(s, 'serving-robot driver; diffdrive adds the floor plant')
     policy_arg(s)
     s.add_argument(
         '--model',

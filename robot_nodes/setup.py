@@ -38,6 +38,7 @@ setup(
             'cooking_robot = robot_nodes.cooking_robot:main',
             'serving_robot = robot_nodes.serving_robot:main',
             'floor_plant = robot_nodes.floor_plant:main',
+            'floor_monitor = robot_nodes.floor_monitor:main',
         ],
     },
 )

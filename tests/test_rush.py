@@ -136,7 +136,10 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     assert report['trips']['distance_m'] == pytest.approx(
         sum(robots[r.id]['distance_m'] for r in demo_config.serving_robots), abs=0.5
     )
-    assert report['collisions']['count'] is None  # the sim driver has no floor plant
+    # With the sim driver the floor monitor counts collisions from the robots' shared poses.
+    collisions = report['collisions']
+    assert collisions['source'] == 'floor monitor'
+    assert collisions['count'] == len(collisions['events'])
     jitter = report['scheduling_jitter_s']
     assert jitter['arrive']['n'] == report['parties']['arrived']
     assert jitter['pickup']['n'] >= orders['served']

@@ -415,10 +415,7 @@ def summary(report: dict[str, Any]) -> str:
             if 'charging_s' in r
         )
     )
-    count = collisions.get('count')
-    lines.append(
-        f'  collisions {count}' if count is not None else f'  collisions: {collisions["note"]}'
-    )
+    lines.append(f'  collisions {collisions["count"]} (from the {collisions["source"]})')
     lines += bill_summary(report)
     lines.append(f'  diner scheduling jitter up to {jitter:.1f} simulated s')
     return '\n'.join(lines)

@@ -1,7 +1,8 @@
 """`robodine rush`: a whole accelerated service against the real restaurant, and its report.
 
 Brings the restaurant up exactly as `robodine up` does (Redis, API + dispatcher, one process
-per robot; with `--driver diffdrive` also the headless floor plant) at time scale `--speed`,
+per robot; with `--driver diffdrive` also the headless floor plant, with `sim` the floor
+monitor: either reports collisions) at time scale `--speed`,
 plays the scenario's diners against the HTTP API on the same time scale, then reads the report
 back from Redis, writes it as JSON and prints a summary. A progress bar of simulated time goes
 to stderr.
@@ -43,12 +44,16 @@ TRIPS_BACK_S = 10 * 60
 MAX_SPEED = 1000.0
 # Above this time scale the diffdrive driver is no longer reliable on a loaded 2-core machine.
 DIFFDRIVE_SPEED = 10.0
+# Who reports collisions for each driver `robodine up` runs (orchestrator/bringup.py).
+COLLISION_SOURCES = {'diffdrive': 'floor plant', 'sim': 'floor monitor'}
 
 
 class CollisionListener:
-    """Collects the floor plant's collision reports (transient-local, so none are missed)."""
+    """Collects the collision reports of the floor plant (`diffdrive`) or the floor monitor
+    (`sim`) (transient-local, so none are missed); `source` names which."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = 'floor plant') -> None:
+        self.source = source
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
@@ -90,7 +95,7 @@ class CollisionListener:
             pass  # stop() shut the context down
 
     def result(self) -> dict[str, Any]:
-        return {'count': len(self.events), 'source': 'floor plant', 'events': list(self.events)}
+        return {'count': len(self.events), 'source': self.source, 'events': list(self.events)}
 
     def stop(self) -> None:
         self._ctx.shutdown()
@@ -111,7 +116,7 @@ async def play(
     speed: float,
     base_url: str,
     redis_url: str,
-    collisions: CollisionListener | None,
+    collisions: CollisionListener,
 ) -> dict[str, Any]:
     """Run the diners against the restaurant at `base_url`, then build the report."""
     table_keys = get_settings().table_keys
@@ -126,14 +131,7 @@ async def play(
     r = connection.connect(get_settings(), redis_url)
     try:
         await _trips_finished(r, TRIPS_BACK_S / speed)
-        if collisions is not None:
-            await asyncio.sleep(0.5)  # reports still in flight
-            collision_info = collisions.result()
-        else:
-            collision_info = {
-                'count': None,
-                'note': 'not measured: the sim driver has no floor plant (use --driver diffdrive)',
-            }
+        await asyncio.sleep(0.5)  # collision reports still in flight
         return await build_report(
             r,
             cfg,
@@ -141,7 +139,7 @@ async def play(
             clock,
             parties,
             diners.lags,
-            collision_info,
+            collisions.result(),
             time.monotonic() - started,
         )
     finally:
@@ -215,8 +213,7 @@ def rush_command(args: argparse.Namespace) -> int:
     collisions = None
     try:
         wait_ready(rest, cfg, base_url, redis_url)
-        if args.driver == 'diffdrive':
-            collisions = CollisionListener()
+        collisions = CollisionListener(COLLISION_SOURCES[args.driver])
         report = asyncio.run(play(cfg, scenario, args.speed, base_url, redis_url, collisions))
     except (RuntimeError, TimeoutError) as e:
         print(f'error: {e}', file=sys.stderr)
