@@ -31,6 +31,7 @@ from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.drivers.battery import SimBattery
 from robot_nodes.floor_world import dock_pose
+from robot_nodes.lanes import lane_path
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
 
 TICK_HZ = 20.0
@@ -226,7 +227,7 @@ class ServingRobot(RobotNode):
     def _drive_to(self, target: str) -> None:
         x, y, _ = self.driver.pose
         route = self.floor.path(self._nearest_waypoint(), target)
-        points = [(x, y)] + [(self.floor.points[w].x, self.floor.points[w].y) for w in route]
+        points = lane_path(self.cfg, route, self.robot.radius_m, (x, y))
         self.driver.set_path(points)
 
     def _next_leg(self) -> None:
