@@ -328,8 +328,16 @@ async def test_expired_commands_are_not_run_and_stop_all_is_acknowledged(
             a['target'] for a in audit if a['action'] == 'robot.estop' and a['result'] == result
         }
 
+    async def expired_alerts() -> list[dict[str, str]]:
+        return [f for _, f in await r.xrange(keys.ALERTS) if f['kind'] == 'command_expired']
+
+    async def alerted() -> set[str]:
+        return {a['robot_id'] for a in await expired_alerts()}
+
     await wait_for(lambda: _have(answers('expired'), robot_ids), 30, what='expired, audited')
-    alerts = [f for _, f in await r.xrange(keys.ALERTS) if f['kind'] == 'command_expired']
+    # Each robot's alert follows its audit entry.
+    await wait_for(lambda: _have(alerted(), robot_ids), 30, what='an alert for each')
+    alerts = await expired_alerts()
     assert {a['robot_id'] for a in alerts} == set(robot_ids)
     assert {a['severity'] for a in alerts} == {'critical'}
     assert await robots_heard(r, cfg, idle=True)  # none was stopped
