@@ -105,6 +105,12 @@ def robot_command(
     )
 
 
+def traffic_controller_command(config: str | Path, time_scale: float, key_dir: Path) -> list[str]:
+    """argv of the traffic controller (`service.traffic_control`), with the robots' keys."""
+    params = {'config_path': config, 'time_scale': time_scale, 'key_dir': key_dir}
+    return ros_argv('robot_nodes.traffic_controller', params)
+
+
 def floor_plant_command(
     config: str | Path, time_scale: float, robots: list[str] | None = None
 ) -> list[str]:
@@ -305,6 +311,10 @@ def start_restaurant(
         ):
             rest.spawn(name, argv, child_env)
         ledgers = data_dir / 'ledger'
+        if cfg.service.traffic_control:
+            rest.spawn(
+                'traffic_controller', traffic_controller_command(config_path, time_scale, key_dir)
+            )
         for c in cfg.cooking_robots:
             rest.spawn(
                 c.id,

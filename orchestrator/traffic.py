@@ -99,8 +99,24 @@ class TrafficMap:
 
     @property
     def clear_m(self) -> float:
-        """How far past a node a robot's footprint leaves it free for another robot."""
+        """Two footprints and a margin: how far apart two robots' centres must stay."""
         return 2 * self.radius_m + PASSING_MARGIN_M
+
+    def clear_of(self, node: str) -> float:
+        """How far from `node` along one of its aisles a robot leaves it free for robots on
+        its other aisles: further where two aisles leave it at a sharp angle (docks fanning
+        out from one junction), as the robot is only `d·sin(angle)` from the other aisle."""
+        here = self.floor.points[node]
+        headings = [
+            math.atan2(self.floor.points[n].y - here.y, self.floor.points[n].x - here.x)
+            for n, _ in self.floor.neighbours(node)
+        ]
+        out = self.clear_m
+        for a, b in itertools.combinations(headings, 2):
+            angle = abs(math.remainder(a - b, 2 * math.pi))
+            if angle < math.pi / 2:
+                out = max(out, self.clear_m / max(math.sin(angle), 0.1))
+        return out
 
     def node_needs(self, node: str) -> set[str]:
         out = set()
@@ -119,7 +135,7 @@ class TrafficMap:
         clear of both ends."""
         if frozenset((a, b)) in self.stretch_of:
             return False
-        return self.floor.distance(a, b) >= 2 * self.clear_m
+        return self.floor.distance(a, b) >= self.clear_of(a) + self.clear_of(b)
 
     def check(self, route: Sequence[str]) -> None:
         if not route:
@@ -155,10 +171,10 @@ class TrafficMap:
 
     def hold_point(self, route: Sequence[str], stop: int) -> tuple[float, float]:
         """Where a robot granted up to `stop` (not the route's end) waits: on the aisle after
-        it, `clear_m` short of the next node."""
+        it, `clear_of` the next node short of it."""
         a, b = self.floor.points[route[stop]], self.floor.points[route[stop + 1]]
         length = math.hypot(b.x - a.x, b.y - a.y)
-        t = (length - self.clear_m) / length
+        t = (length - self.clear_of(route[stop + 1])) / length
         return a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t
 
 

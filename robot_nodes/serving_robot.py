@@ -22,20 +22,29 @@ from rclpy.action.server import ServerGoalHandle
 from rclpy.task import Future
 from restaurant_interfaces.action import Deliver
 from restaurant_interfaces.msg import RobotState, StopResult
-from restaurant_interfaces.srv import ConfirmPickup
+from restaurant_interfaces.srv import ConfirmPickup, Reserve
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
+from orchestrator.traffic import TrafficMap
 from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.drivers.battery import SimBattery
 from robot_nodes.floor_world import dock_pose
-from robot_nodes.lanes import lane_path
+from robot_nodes.lanes import lane_offset, lane_path
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
+from robot_nodes.traffic_controller import RESERVE_SERVICE
+from robot_nodes.traffic_gate import TrafficGate
 
 TICK_HZ = 20.0
 FEEDBACK_HZ = 10.0
+# Real seconds between traffic asks while waiting for a grant, and otherwise (so that a
+# restarted controller learns what this robot holds).
+ASK_WAITING_S = 0.2
+ASK_ALWAYS_S = 1.0
+# An ask unanswered this long (real seconds) is given up: the controller may have restarted.
+ASK_TIMEOUT_S = 2.0
 COMPLETED = Deliver.Result.OUTCOME_COMPLETED
 PARTIAL = Deliver.Result.OUTCOME_PARTIAL
 FAILED = Deliver.Result.OUTCOME_FAILED
@@ -129,6 +138,20 @@ class ServingRobot(RobotNode):
         self._last_tick_s = time.monotonic()
         self._last_feedback_s = 0.0
         self._fail_interrupted_trips()
+        # Traffic control (README "Traffic in the aisles"): the route of the current move,
+        # driven only as far as the controller grants.
+        self.gate: TrafficGate | None = None
+        if self.cfg.service.traffic_control:
+            radius = max(r.radius_m for r in self.cfg.serving_robots)
+            self.gate = TrafficGate(
+                self.robot_id,
+                TrafficMap.of(self.floor, radius),
+                self._points,
+                lambda a, b: lane_offset(self.cfg, a, b, self.robot.radius_m),
+            )
+            self._reserve = self.create_client(Reserve, RESERVE_SERVICE)
+            self._asking: Reserve.Request | None = None
+            self._last_ask_s = 0.0
 
         self.serve_goals(Deliver, 'deliver')
         self.create_service(ConfirmPickup, self.ros_name('confirm_pickup'), self._on_confirm)
@@ -227,8 +250,68 @@ class ServingRobot(RobotNode):
     def _drive_to(self, target: str) -> None:
         x, y, _ = self.driver.pose
         route = self.floor.path(self._nearest_waypoint(), target)
-        points = lane_path(self.cfg, route, self.robot.radius_m, (x, y))
-        self.driver.set_path(points)
+        if self.gate is None:
+            self.driver.set_path(self._points(route, (x, y)))
+            return
+        self.gate.start(route)
+        self.driver.set_path(self.gate.path((x, y)))
+        self._asking = None  # an answer still to come is for the last move: ignored
+        self._ask()
+
+    def _points(self, route: list[str], start: tuple[float, float]) -> list[tuple[float, float]]:
+        return lane_path(self.cfg, route, self.robot.radius_m, start)
+
+    def there(self) -> bool:
+        """At the end of the current move (not at a traffic stop short of it)."""
+        return self.driver.done and (self.gate is None or self.gate.arrived or not self.gate.route)
+
+    # --- traffic -----------------------------------------------------------------------------
+
+    def _traffic(self) -> None:
+        """Report progress and ask for more: at once on a change, else every ASK_*_S."""
+        gate = self.gate
+        if gate is None or not gate.route:
+            return
+        x, y, _ = self.driver.pose
+        changed = gate.moved((x, y))
+        every = ASK_WAITING_S if gate.granted < gate.last else ASK_ALWAYS_S
+        if changed or time.monotonic() - self._last_ask_s >= every:
+            self._ask()
+
+    def _ask(self) -> None:
+        gate = self.gate
+        assert gate is not None
+        waited = time.monotonic() - self._last_ask_s
+        if self._asking is not None and waited < ASK_TIMEOUT_S:
+            return
+        if not self._reserve.service_is_ready():
+            return
+        ask = gate.ask(self.trip is not None and self.trip.food_on_board())
+        req = Reserve.Request(
+            robot_id=self.robot_id,
+            route=list(ask.route),
+            progress=ask.progress,
+            clear=ask.clear,
+            granted=ask.granted,
+            loaded=ask.loaded,
+            stamp_ns=auth.now_ns(),
+        )
+        auth.sign(self.key, 'reserve', req)
+        self._asking, self._last_ask_s = req, time.monotonic()
+        self._reserve.call_async(req).add_done_callback(lambda f: self._granted(req, f))
+
+    def _granted(self, req: Reserve.Request, done: Future) -> None:
+        self._asking = None
+        resp = done.result()
+        gate = self.gate
+        if resp is None or gate is None or list(req.route) != list(gate.route):
+            return  # a leg that is over
+        if not auth.verify_answer(self.key, 'reserve', req, resp):
+            self.get_logger().error('refused a traffic grant with a bad MAC')
+            return
+        if gate.grant(int(resp.granted)):
+            x, y, _ = self.driver.pose
+            self.driver.set_path(gate.path((x, y)))
 
     def _next_leg(self) -> None:
         trip = self.trip
@@ -290,11 +373,12 @@ class ServingRobot(RobotNode):
                         f'not picked up within {self.pickup_timeout_s:g} s',
                     )
                     self._next_leg()
-            elif self.driver.done:
+            elif self.there():
                 self._arrived()
             self._send_feedback()
-        elif self.parking is not None and self.driver.done:
+        elif self.parking is not None and self.there():
             self.parking = None
+        self._traffic()
         if self.moving():
             self.publish_state_while_moving()
 
@@ -436,7 +520,7 @@ class ServingRobot(RobotNode):
         return self._park(self.floor.pass_point.id)
 
     def _park(self, waypoint: str) -> tuple[bool, str]:
-        if self._nearest_waypoint() == waypoint and self.driver.done:
+        if self._nearest_waypoint() == waypoint and self.there():
             return True, f'already at {waypoint}'
         self.parking = waypoint
         self._drive_to(waypoint)

@@ -2,7 +2,7 @@
 current leg, how far along it is, and how far its driver may take it now.
 
 The driver's path never goes past the grant: it ends on the granted waypoint or, when the grant
-ends short of the leg's end, on the aisle after it, `clear_m` short of the next waypoint, where
+ends short of the leg's end, on the aisle after it, short of the next waypoint (`clear_of`), where
 the robot waits for the next grant without blocking the junction. Pure logic; the node asks
 the traffic controller with `ask()` and hands the answer to `grant()`.
 """
@@ -22,6 +22,8 @@ LaneOffset = Callable[[str, str], float]
 # A robot this close to a waypoint has reached it: lanes and their corners keep it within
 # two lane offsets (0.75 m on a 1.5 m aisle) of the waypoint itself.
 REACH_M = 0.8
+# The leg ends on its waypoint (a driver's stop tolerance is 0.1 m).
+ARRIVE_M = 0.2
 
 
 class TrafficGate:
@@ -68,8 +70,9 @@ class TrafficGate:
     def path(self, at: Point) -> list[Point]:
         """The driver's path from `at` as far as granted."""
         nodes = list(self.route[self.progress : self.granted + 1])
-        if self.granted == self.last:
-            return self.points_of(nodes, at)
+        if self.granted == self.last or not self.map.holdable(*self.route[self.granted :][:2]):
+            # To the end, or to where the leg starts (a dock, the pass, a table) to wait there.
+            return self.points_of(nodes, at) if len(nodes) > 1 else [at]
         # Stop short of the next waypoint, in the lane of the aisle towards it.
         nodes.append(self.route[self.granted + 1])
         a, b = (self.map.floor.points[n] for n in nodes[-2:])
@@ -78,9 +81,8 @@ class TrafficGate:
         length = math.hypot(b.x - a.x, b.y - a.y)
         hold = (hx + (b.y - a.y) / length * offset, hy - (b.x - a.x) / length * offset)
         points = self.points_of(nodes, at)
-        while len(points) > 1 and math.hypot(points[-1][0] - b.x, points[-1][1] - b.y) < (
-            self.map.clear_m
-        ):
+        short = self.map.clear_of(nodes[-1])
+        while len(points) > 1 and math.hypot(points[-1][0] - b.x, points[-1][1] - b.y) < short:
             points.pop()
         return [*points, hold]
 
@@ -89,7 +91,9 @@ class TrafficGate:
         enough behind)."""
         before = (self.progress, self.clear)
         for i in range(self.granted, self.progress, -1):
-            if self._reached(i, at) and self._dist(at, i - 1) >= self.map.clear_m:
+            # Past a waypoint once clear of the one before (the leg's end: once there).
+            away = i == self.last or self._dist(at, i - 1) >= self._clear_of(i - 1)
+            if self._reached(i, at) and away:
                 self.progress, self.clear = i, False
                 break
         # Clear once on the aisle after the waypoint and far enough from it; for good, as the
@@ -97,17 +101,21 @@ class TrafficGate:
         self.clear = self.clear or (
             self.progress < self.last
             and self._along(self.progress, at) > 0.0
-            and self._dist(at, self.progress) >= self.map.clear_m
+            and self._dist(at, self.progress) >= self._clear_of(self.progress)
         )
         return (self.progress, self.clear) != before
+
+    def _clear_of(self, i: int) -> float:
+        return self.map.clear_of(self.route[i])
 
     def _dist(self, at: Point, i: int) -> float:
         p = self.map.floor.points[self.route[i]]
         return math.hypot(at[0] - p.x, at[1] - p.y)
 
     def _reached(self, i: int, at: Point) -> bool:
-        """At route[i] (within a lane's corner of it) or on the aisle after it."""
-        if self._dist(at, i) <= REACH_M:
+        """At route[i] (within a lane's corner of it; the leg's end: on it) or on the aisle
+        after it."""
+        if self._dist(at, i) <= (ARRIVE_M if i == self.last else REACH_M):
             return True
         return i < self.last and 0.0 < self._along(i, at) <= 1.0 and self._off(i, at) <= REACH_M
 

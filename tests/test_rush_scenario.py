@@ -17,10 +17,12 @@ from orchestrator.settings import REPO_ROOT
 SCENARIOS = REPO_ROOT / 'seeds' / 'scenarios'
 
 
-@pytest.mark.parametrize('name', ['weekday_lunch', 'saturday_peak'])
+@pytest.mark.parametrize('name', ['weekday_lunch', 'saturday_peak', 'narrow_lanes'])
 def test_seed_scenarios_load(name: str, demo_config: RestaurantConfig) -> None:
     scenario = load_scenario(SCENARIOS / f'{name}.yaml', demo_config)
     assert plan_parties(scenario, demo_config)
+    seating = {t.id for t in scenario.seating(demo_config)}
+    assert seating == (set(scenario.tables) or {t.id for t in demo_config.tables})
 
 
 def test_saturday_peak_loads_the_kitchen_to_about_80_percent(
@@ -66,6 +68,8 @@ def _write(tmp_path: Path, **changes: object) -> Path:
         ({'arrivals': [{'from_min': 5, 'parties_per_hour': 3}]}, 'from_min 0'),
         ({'duration_min': -1}, 'duration_min'),
         ({'dine_minutes': 3}, 'dine_minutes'),
+        ({'tables': ['t01', 't99']}, "tables: no table 't99'"),
+        ({'tables': ['t04']}, 'party_size.max: 3 guests, but the largest table seats 2'),
     ],
 )
 def test_errors_name_the_file_and_field(

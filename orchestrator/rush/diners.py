@@ -183,7 +183,7 @@ class Diners:
     lags: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.host = Host(list(self.cfg.tables))
+        self.host = Host(self.scenario.seating(self.cfg))
         self._logged_tenths = 0
 
     def _lag(self, action: str, late_s: float) -> None:

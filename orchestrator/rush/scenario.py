@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from orchestrator.config import (
     ConfigError,
     RestaurantConfig,
+    Table,
     format_validation_error,
     read_yaml_mapping,
 )
@@ -79,6 +80,8 @@ class Scenario(_Strict):
     split_share: Annotated[float, Field(ge=0, le=1)] = 0.3
     decline_share: Annotated[float, Field(ge=0, le=1)] = 0.1
     retry_after_s: Annotated[float, Field(ge=0, le=3600)] = 20.0
+    # Parties are seated only at these tables (empty: every table), to load a part of the floor.
+    tables: list[str] = []
 
     @model_validator(mode='after')
     def _windows(self) -> Scenario:
@@ -101,12 +104,19 @@ class Scenario(_Strict):
                 raise ValueError(f'popularity.{dish_id}: no such dish on the menu')
             if not dish.available:
                 raise ValueError(f'popularity.{dish_id}: the dish is not available')
-        biggest = max(t.seats for t in cfg.tables)
+        for table_id in self.tables:
+            if table_id not in cfg.table_by_id:
+                raise ValueError(f'tables: no table {table_id!r} in the restaurant')
+        biggest = max(t.seats for t in self.seating(cfg))
         if self.party_size.max > biggest:
             raise ValueError(
                 f'party_size.max: {self.party_size.max:g} guests, but the largest table '
                 f'seats {biggest}'
             )
+
+    def seating(self, cfg: RestaurantConfig) -> list[Table]:
+        """The tables parties are seated at."""
+        return [t for t in cfg.tables if not self.tables or t.id in self.tables]
 
 
 def load_scenario(path: str | Path, cfg: RestaurantConfig) -> Scenario:

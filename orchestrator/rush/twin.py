@@ -140,7 +140,7 @@ class _Twin:
         self.parties = plan_parties(scenario, cfg)
         # Where each seated party sits.
         self.table_of: dict[int, Table] = {}
-        self.free_tables = sorted(cfg.tables, key=lambda t: (t.seats, t.id))
+        self.free_tables = sorted(scenario.seating(cfg), key=lambda t: (t.seats, t.id))
         self.door: list[Party] = []
         self.orders: list[_Order] = []
         self.pending: list[_Dish] = []
