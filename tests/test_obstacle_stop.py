@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -72,6 +73,22 @@ def test_sim_stops_behind_a_standing_robot_and_goes_on_when_it_leaves(
             break
     assert driver.pose[:2] == pytest.approx((10.0, 0.0))
     assert driver.blocked_by == ''
+
+
+def test_a_follower_keeps_behind_where_the_leader_last_was(
+    demo_config: RestaurantConfig,
+) -> None:
+    # The leader said it drove on at 1 m/s 0.1 s ago (6 simulated s at 60x): it may have
+    # stopped since, so the follower does not count on it being 6 m further.
+    driver = _sim(demo_config, 60.0)
+    driver.set_path([(0.0, 0.0), (20.0, 0.0)])
+    leader = replace(_report('b', 4.0, 0.0), v=1.0, stamp_ns=time.time_ns() - 100_000_000)
+    driver.others['b'] = leader
+    t = 0.0
+    for _ in range(200):
+        t += DT
+        driver.tick(t)
+        assert driver.pose[0] <= 4.0 - 2 * R - GAP_M + 1e-6
 
 
 def test_sim_brakes_at_its_limit_for_a_robot_seen_from_afar(

@@ -127,9 +127,12 @@ class MotionDriver(Haltable, ABC):
 
     def clearance_ahead(self, dt_s: float) -> float:
         """Metres the robot may still drive along its path before another robot is in the way
-        (inf when none is), for a control step of `dt_s` simulated seconds: others are where
-        their last pose puts them now, and one coming towards it counts as nearer by what it
-        covers in the step and needs to brake. Tracks `blocked_by` and breaks jams."""
+        (inf when none is), for a control step of `dt_s` simulated seconds. Each other robot
+        counts where it last said it was — a robot driving away is further on by now, so one
+        following it never closes in on it — and, if moving, where it is now had it kept on
+        straight (one crossing ahead); one coming towards this robot counts as nearer by what
+        it covered since and covers in the step, and its braking distance. Tracks
+        `blocked_by` and breaks jams."""
         if self.done or not self.others:
             self._set_blocked('', dt_s)
             return math.inf
@@ -137,19 +140,24 @@ class MotionDriver(Haltable, ABC):
         now = time.time_ns()
         obstacles = []
         for other in self.others.values():
-            ox, oy = other.predicted(now, self.time_scale)
+            age = other.age_s(now, self.time_scale)
+            v = other.v if age is not None else 0.0
+            age = age or 0.0
             # Its speed towards this robot (positive when closing in).
-            gap = math.hypot(x - ox, y - oy)
+            gap = math.hypot(x - other.x, y - other.y)
             toward = (
-                other.v
-                * ((x - ox) * math.cos(other.theta) + (y - oy) * math.sin(other.theta))
+                v
+                * ((x - other.x) * math.cos(other.theta) + (y - other.y) * math.sin(other.theta))
                 / gap
                 if gap > 1e-9
                 else 0.0
             )
             closing = max(toward, 0.0)
-            closing_m = closing * dt_s + closing * closing / (2 * self.robot.max_accel_mps2)
-            obstacles.append(Obstacle(other.robot_id, ox, oy, other.radius, closing_m))
+            brake = closing * dt_s + closing * closing / (2 * self.robot.max_accel_mps2)
+            r, rid = other.radius, other.robot_id
+            obstacles.append(Obstacle(rid, other.x, other.y, r, brake + closing * age))
+            if v > 0 and age > 0:
+                obstacles.append(Obstacle(rid, *other.ahead(age), r, brake))
         path = [(x, y), *self._path[self._next :]]
         free, who = clearance(path, self.robot.radius_m, obstacles)
         if self._passing:

@@ -34,7 +34,7 @@ GAP_M = 0.1
 # Sideways, a robot is in the way when footprints would come closer than this (m) beyond
 # touching: less than the margin of two lanes (robot_nodes.lanes.LANE_MARGIN_M / 2).
 SIDE_MARGIN_M = 0.02
-# Poses are extrapolated at most this far (wall s): older means the robot stopped talking.
+# A pose older than this (wall s) is of a robot that stopped: it is not extrapolated.
 EXTRAPOLATE_S = 0.5
 
 
@@ -70,12 +70,17 @@ class PoseReport:
             tuple((float(x), float(y)) for x, y in d.get('via', ())),
         )
 
-    def predicted(self, now_ns: int, time_scale: float) -> Point:
-        """Where the robot is now if it kept its heading and speed (simulated m/s)."""
-        age_s = min(max(now_ns - self.stamp_ns, 0) / 1e9, EXTRAPOLATE_S) * time_scale
+    def age_s(self, now_ns: int, time_scale: float) -> float | None:
+        """Simulated seconds since the report; None once it is more than `EXTRAPOLATE_S`
+        (wall) old: a moving robot reports far more often, so it has stopped (or died)."""
+        wall_s = max(now_ns - self.stamp_ns, 0) / 1e9
+        return wall_s * time_scale if wall_s <= EXTRAPOLATE_S else None
+
+    def ahead(self, seconds: float) -> Point:
+        """Where the robot is after `seconds` if it kept its heading and speed."""
         return (
-            self.x + self.v * age_s * math.cos(self.theta),
-            self.y + self.v * age_s * math.sin(self.theta),
+            self.x + self.v * seconds * math.cos(self.theta),
+            self.y + self.v * seconds * math.sin(self.theta),
         )
 
 
