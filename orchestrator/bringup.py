@@ -277,14 +277,21 @@ def start_restaurant(
     policy: str | None = None,
     api_workers: int = 1,
     dispatchers: int = 0,
+    traffic: bool | None = None,
 ) -> tuple[Restaurant, str]:
     """Start everything; returns the Restaurant and the Redis URL in use. `api_workers` API
-    processes share the port; `dispatchers` run alone (0: one inside each API process)."""
+    processes share the port; `dispatchers` run alone (0: one inside each API process);
+    `traffic` (None: the settings' or the config's) puts the serving robots under the traffic
+    controller, which it starts."""
     data_dir = data_dir.resolve()
     env = ros_env()
     env['ROBODINE_TIME_SCALE'] = str(time_scale)
     if policy is not None:
         env['ROBODINE_POLICY'] = policy
+    if traffic is None:
+        traffic = get_settings().traffic_control_for(cfg)
+    # The robots read it from their environment (settings), whatever their config says.
+    env['ROBODINE_TRAFFIC_CONTROL'] = 'true' if traffic else 'false'
     # A demo: `serve` accepts the demo table key (up_command says so loudly).
     env['ROBODINE_DEMO'] = '1'
     rest = Restaurant(data_dir, env)
@@ -311,7 +318,7 @@ def start_restaurant(
         ):
             rest.spawn(name, argv, child_env)
         ledgers = data_dir / 'ledger'
-        if cfg.service.traffic_control:
+        if traffic:
             rest.spawn(
                 'traffic_controller', traffic_controller_command(config_path, time_scale, key_dir)
             )
@@ -455,6 +462,7 @@ def up_command(args: argparse.Namespace) -> int:
         args.policy,
         api_workers=args.api_workers,
         dispatchers=args.dispatchers,
+        traffic=args.traffic,
     )
     try:
         wait_ready(rest, cfg, base, redis_url)

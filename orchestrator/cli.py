@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
             "config's service.policy)",
         )
 
+    def traffic_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            '--traffic',
+            action=argparse.BooleanOptionalAction,
+            default=settings.traffic_control,
+            help='serving robots ask the traffic controller before narrow aisles and junctions '
+            "(default: ROBODINE_TRAFFIC_CONTROL, else the config's service.traffic_control)",
+        )
+
     def driver_arg(sp: argparse.ArgumentParser, help: str) -> None:
         sp.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim', help=help)
 
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     time_scale_arg(s)
     driver_arg(s, 'serving-robot driver; diffdrive also starts the headless floor plant')
     policy_arg(s)
+    traffic_arg(s)
     s.add_argument(
         '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
     )
@@ -203,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     driver_arg(s, 'serving-robot driver; diffdrive adds the floor plant')
     policy_arg(s)
+    traffic_arg(s)
     s.add_argument(
         '--model',
         action='store_true',

@@ -10,7 +10,7 @@ import orjson
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from orchestrator.config import PolicyName
+from orchestrator.config import PolicyName, RestaurantConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / 'seeds' / 'restaurant.yaml'
@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     dispatcher_enabled: bool = False
     # The scheduling policy, instead of the restaurant config's `service.policy`.
     policy: PolicyName | None = None
+    # Traffic control of the serving robots, instead of the config's `service.traffic_control`.
+    traffic_control: bool | None = None
     # Serve the operator console (and its feed reader) from this process.
     console_enabled: bool = True
     # Redis connections of the API process (one pool, shared by every request); a request waits
@@ -125,6 +127,12 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return orjson.loads(v)
         return v
+
+    def traffic_control_for(self, cfg: RestaurantConfig) -> bool:
+        """Whether serving robots ask the traffic controller (orchestrator/traffic.py)."""
+        if self.traffic_control is None:
+            return cfg.service.traffic_control
+        return self.traffic_control
 
     def ros_environment(self) -> dict[str, str]:
         """The ROS 2 environment variables every robodine process on the domain shares."""

@@ -26,6 +26,7 @@ from restaurant_interfaces.srv import ConfirmPickup, Reserve
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
+from orchestrator.settings import get_settings
 from orchestrator.traffic import TrafficMap
 from robot_nodes import auth
 from robot_nodes import ledger as lg
@@ -141,7 +142,7 @@ class ServingRobot(RobotNode):
         # Traffic control (README "Traffic in the aisles"): the route of the current move,
         # driven only as far as the controller grants.
         self.gate: TrafficGate | None = None
-        if self.cfg.service.traffic_control:
+        if get_settings().traffic_control_for(self.cfg):
             radius = max(r.radius_m for r in self.cfg.serving_robots)
             self.gate = TrafficGate(
                 self.robot_id,
@@ -249,11 +250,11 @@ class ServingRobot(RobotNode):
 
     def _drive_to(self, target: str) -> None:
         x, y, _ = self.driver.pose
-        route = self.floor.path(self._nearest_waypoint(), target)
         if self.gate is None:
+            route = self.floor.path(self._nearest_waypoint(), target)
             self.driver.set_path(self._points(route, (x, y)))
             return
-        self.gate.start(route)
+        self.gate.start_from_here(lambda n: self.floor.path(n, target), self._nearest_waypoint())
         self.driver.set_path(self.gate.path((x, y)))
         self._asking = None  # an answer still to come is for the last move: ignored
         self._ask()
@@ -285,6 +286,11 @@ class ServingRobot(RobotNode):
         if self._asking is not None and waited < ASK_TIMEOUT_S:
             return
         if not self._reserve.service_is_ready():
+            self.get_logger().warning(
+                'no traffic controller on the network: waiting at the next narrow aisle or '
+                'junction (robodine up starts one; or ROBODINE_TRAFFIC_CONTROL=false)',
+                throttle_duration_sec=10.0,
+            )
             return
         ask = gate.ask(self.trip is not None and self.trip.food_on_board())
         req = Reserve.Request(

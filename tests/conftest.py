@@ -39,6 +39,8 @@ _DOMAIN_LOCKS: list[int] = []
 if 'ROS_DOMAIN_ID' not in os.environ:
     os.environ['ROS_DOMAIN_ID'] = _own_ros_domain()
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+# Robots started by tests drive without the traffic controller, unless a test starts one.
+os.environ.setdefault('ROBODINE_TRAFFIC_CONTROL', 'false')
 # Tests sign table codes with the demo key: `serve` and `qr` must accept it here.
 os.environ.setdefault('ROBODINE_DEMO', '1')
 # Apps and servers started by tests keep their archive (SQLite) out of the repository's var/.

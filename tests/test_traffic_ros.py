@@ -94,8 +94,9 @@ def ros() -> Iterator[RosClient]:
 
 @pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
 def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
-    tmp_path: Path, ros: RosClient, driver: str
+    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
     config = lane_restaurant(tmp_path)
     cfg = load_restaurant(config)
     collisions: list[dict[str, Any]] = []

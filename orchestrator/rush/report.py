@@ -228,6 +228,7 @@ async def build_report(
     parties: list[Party],
     lags: dict[str, list[float]],
     collisions: dict[str, Any],
+    traffic: dict[str, Any] | None,
     wall_s: float,
 ) -> dict[str, Any]:
     orders = await _load_orders(r, clock, parties)
@@ -320,6 +321,8 @@ async def build_report(
         },
         'bill': await bill_report(r, clock, parties, cfg.restaurant.currency, stats),
         'collisions': collisions,
+        # The traffic controller's figures (simulated seconds); None: traffic control off.
+        'traffic': traffic,
         'scheduling_jitter_s': {action: stats(v) for action, v in sorted(lags.items())},
         'offered_load_at_peak': {
             'parties_per_hour': peak,
@@ -416,6 +419,20 @@ def summary(report: dict[str, Any]) -> str:
         )
     )
     lines.append(f'  collisions {collisions["count"]} (from the {collisions["source"]})')
+    lines.append(traffic_summary(report['traffic']))
     lines += bill_summary(report)
     lines.append(f'  diner scheduling jitter up to {jitter:.1f} simulated s')
     return '\n'.join(lines)
+
+
+def traffic_summary(traffic: dict[str, Any] | None) -> str:
+    if traffic is None:
+        return '  traffic control off'
+    waits = traffic['wait_s']
+    per_robot = ', '.join(
+        f'{rid} {r["wait_s"]:.0f} s ({r["waits"]}x)' for rid, r in traffic['robots'].items()
+    )
+    return (
+        f'  traffic: waited mean {waits["mean"]:.0f} s, p95 {waits["p95"]:.0f} s, total '
+        f'{waits["total"]:.0f} s ({per_robot}); deadlocks {traffic["deadlocks"]}'
+    )

@@ -48,9 +48,10 @@ DIFFDRIVE_SPEED = 10.0
 COLLISION_SOURCES = {'diffdrive': 'floor plant', 'sim': 'floor monitor'}
 
 
-class CollisionListener:
+class FloorListener:
     """Collects the collision reports of the floor plant (`diffdrive`) or the floor monitor
-    (`sim`) (transient-local, so none are missed); `source` names which."""
+    (`sim`) (transient-local, so none are missed; `source` names which) and the traffic
+    controller's latest figures (none: traffic control is off)."""
 
     def __init__(self, source: str = 'floor plant') -> None:
         self.source = source
@@ -62,12 +63,14 @@ class CollisionListener:
         from std_msgs.msg import String
 
         from robot_nodes.floor_plant import COLLISIONS_TOPIC
+        from robot_nodes.traffic_controller import STATS_TOPIC
 
         # The restaurant's robots run in the DDS domain bringup chose for this process.
         env = ros_env()
         for name in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
             os.environ[name] = env[name]
         self.events: list[dict[str, Any]] = []
+        self.traffic: dict[str, Any] | None = None
         self._ctx = Context()
         rclpy.init(context=self._ctx)
         self._node = Node('rush_collisions', context=self._ctx)
@@ -77,6 +80,7 @@ class CollisionListener:
             reliability=ReliabilityPolicy.RELIABLE,
         )
         self._node.create_subscription(String, COLLISIONS_TOPIC, self._on_collision, qos)
+        self._node.create_subscription(String, STATS_TOPIC, self._on_traffic, qos)
         self._executor = SingleThreadedExecutor(context=self._ctx)
         self._executor.add_node(self._node)
         self._thread = threading.Thread(target=self._spin, name='collisions', daemon=True)
@@ -84,6 +88,9 @@ class CollisionListener:
 
     def _on_collision(self, msg: Any) -> None:
         self.events.append(json.loads(msg.data))
+
+    def _on_traffic(self, msg: Any) -> None:
+        self.traffic = json.loads(msg.data)
 
     def _spin(self) -> None:
         from rclpy.executors import ExternalShutdownException
@@ -116,7 +123,7 @@ async def play(
     speed: float,
     base_url: str,
     redis_url: str,
-    collisions: CollisionListener,
+    floor: FloorListener,
 ) -> dict[str, Any]:
     """Run the diners against the restaurant at `base_url`, then build the report."""
     table_keys = get_settings().table_keys
@@ -131,7 +138,7 @@ async def play(
     r = connection.connect(get_settings(), redis_url)
     try:
         await _trips_finished(r, TRIPS_BACK_S / speed)
-        await asyncio.sleep(0.5)  # collision reports still in flight
+        await asyncio.sleep(1.5)  # collision reports and the traffic figures still in flight
         return await build_report(
             r,
             cfg,
@@ -139,7 +146,8 @@ async def play(
             clock,
             parties,
             diners.lags,
-            collisions.result(),
+            floor.result(),
+            floor.traffic,
             time.monotonic() - started,
         )
     finally:
@@ -209,18 +217,19 @@ def rush_command(args: argparse.Namespace) -> int:
         time_scale=args.speed,
         driver=args.driver,
         policy=policy,
+        traffic=args.traffic,
     )
-    collisions = None
+    floor = None
     try:
         wait_ready(rest, cfg, base_url, redis_url)
-        collisions = CollisionListener(COLLISION_SOURCES[args.driver])
-        report = asyncio.run(play(cfg, scenario, args.speed, base_url, redis_url, collisions))
+        floor = FloorListener(COLLISION_SOURCES[args.driver])
+        report = asyncio.run(play(cfg, scenario, args.speed, base_url, redis_url, floor))
     except (RuntimeError, TimeoutError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     finally:
-        if collisions is not None:
-            collisions.stop()
+        if floor is not None:
+            floor.stop()
         rest.stop()
     report['policy'] = policy
     report['data_dir'] = str(data_dir)
