@@ -1,5 +1,5 @@
 """The floor plant process over DDS: odometry from commands, and collision reports reaching a
-late listener (the rush's CollisionListener) through the transient-local topic."""
+late listener (the rush's FloorListener) through the transient-local topic."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 
-from orchestrator.rush.runner import CollisionListener
+from orchestrator.rush.runner import FloorListener
 from robot_nodes.floor_plant import MAX_TICKS_PER_STEP, WATCHDOG_TICKS
 from tests.ros_helpers import (
     RosClient,
@@ -78,7 +78,7 @@ def test_driving_into_the_next_dock_is_reported(plant: subprocess.Popen, ros: Ro
     blind_s = max(CMD_TIMEOUT_S / SCALE, WATCHDOG_TICKS / RATE_HZ) + MAX_TICKS_PER_STEP / RATE_HZ
     assert x - at_send <= twist.linear.x * SCALE * (blind_s + DELIVERY_S), (x, at_send)
     # A listener that joins after the fact still gets the report.
-    listener = CollisionListener()
+    listener = FloorListener()
     try:
         wait_until(lambda: listener.events, 30, what='the collision report')
         (hit,) = listener.result()['events']

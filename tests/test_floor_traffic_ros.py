@@ -2,7 +2,7 @@
 
 Two `serving_robot` processes with the sim driver share their poses; the floor monitor process
 (as `robodine up`/`rush` start it with `sim`) counts collisions from those poses and the rush's
-CollisionListener reads them. Robots meeting head-on on the corridor pass in their lanes;
+FloorListener reads them. Robots meeting head-on on the corridor pass in their lanes;
 a robot driving into one that stands in its lane stops behind it and goes on when it leaves.
 """
 
@@ -22,7 +22,7 @@ from std_msgs.msg import String
 
 from orchestrator.bringup import ros_argv
 from orchestrator.config import RestaurantConfig
-from orchestrator.rush.runner import CollisionListener
+from orchestrator.rush.runner import FloorListener
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.drivers.neighbours import GAP_M, POSES_TOPIC, PoseReport
 from tests.ros_helpers import (
@@ -42,10 +42,10 @@ TRIP_S = 120.0
 
 
 @pytest.fixture
-def monitor() -> Iterator[CollisionListener]:
+def monitor() -> Iterator[FloorListener]:
     params = {'config_path': str(DEFAULT_CONFIG), 'time_scale': SCALE}
     proc = subprocess.Popen(ros_argv('robot_nodes.floor_monitor', params), env=ros_child_env())
-    listener = CollisionListener('floor monitor')
+    listener = FloorListener('floor monitor')
     try:
         yield listener
     finally:
@@ -108,7 +108,7 @@ def _standing_at(ros: RosClient, robot_id: str, x: float, y: float) -> bool:
 
 
 def test_robots_meeting_head_on_pass_in_their_lanes(
-    monitor: CollisionListener, robots: None, ros: RosClient, demo_config: RestaurantConfig
+    monitor: FloorListener, robots: None, ros: RosClient, demo_config: RestaurantConfig
 ) -> None:
     poses = Poses(ros)
     ros.wait_for_state('serve1', timeout=60)
@@ -149,7 +149,7 @@ def test_robots_meeting_head_on_pass_in_their_lanes(
 
 
 def test_a_robot_stops_behind_one_standing_in_its_lane(
-    monitor: CollisionListener, robots: None, ros: RosClient, demo_config: RestaurantConfig
+    monitor: FloorListener, robots: None, ros: RosClient, demo_config: RestaurantConfig
 ) -> None:
     poses = Poses(ros)
     ros.wait_for_state('serve1', timeout=60)
@@ -191,7 +191,7 @@ def test_a_robot_stops_behind_one_standing_in_its_lane(
 
 
 def test_the_monitor_reports_robots_driving_through_each_other(
-    monitor: CollisionListener, ros: RosClient
+    monitor: FloorListener, ros: RosClient
 ) -> None:
     # Two robots' poses as their drivers would share them: swapping places head-on between two
     # reports (metres apart, as at a high time scale), then standing apart.
