@@ -88,6 +88,8 @@ class MotionDriver(Haltable, ABC):
         self.blocked_by = ''
         self._blocked_s = 0.0
         self._passing = ''
+        # How far (m) short of the point where another robot is in the way it stops.
+        self.stop_short_m = 0.0
         # The path and index into it as of the last pose shared: the corners passed since.
         self._shared_at: tuple[list[Point], int] = (self._path, 0)
 
@@ -125,9 +127,10 @@ class MotionDriver(Haltable, ABC):
         """Current speed along the heading, simulated m/s."""
         return 0.0
 
-    def clearance_ahead(self, dt_s: float) -> float:
+    def clearance_ahead(self, dt_s: float, horizon_s: float | None = None) -> float:
         """Metres the robot may still drive along its path before another robot is in the way
-        (inf when none is), for a control step of `dt_s` simulated seconds. Each other robot
+        (inf when none is), for a control step of `dt_s` simulated seconds whose command may
+        last `horizon_s` (default `dt_s`). Each other robot
         counts where it last said it was — a robot driving away is further on by now, so one
         following it never closes in on it — and, if moving, where it is now had it kept on
         straight (one crossing ahead); one coming towards this robot counts as nearer by what
@@ -153,7 +156,8 @@ class MotionDriver(Haltable, ABC):
                 else 0.0
             )
             closing = max(toward, 0.0)
-            brake = closing * dt_s + closing * closing / (2 * self.robot.max_accel_mps2)
+            step_s = dt_s if horizon_s is None else horizon_s
+            brake = closing * step_s + closing * closing / (2 * self.robot.max_accel_mps2)
             r, rid = other.radius, other.robot_id
             obstacles.append(Obstacle(rid, other.x, other.y, r, brake + closing * age))
             if v > 0 and age > 0:
@@ -166,7 +170,7 @@ class MotionDriver(Haltable, ABC):
                 free, who = clearance(path, self.robot.radius_m, rest)
             else:
                 self._passing = ''  # left it behind
-        self._set_blocked(who if free <= BLOCKED_M else '', dt_s)
+        self._set_blocked(who if free <= self.stop_short_m + BLOCKED_M else '', dt_s)
         return free
 
     def _set_blocked(self, who: str, dt_s: float) -> None:

@@ -76,6 +76,7 @@ class DiffDriveDriver(MotionDriver):
     def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
         super().__init__(node, robot, time_scale, start)
         self.tolerance_m = float(self._param('stop_tolerance_m', 0.10))
+        self.stop_short_m = self.tolerance_m / 2
         self.max_w = float(self._param('max_angular_speed', 1.0))
         self.max_alpha = float(self._param('max_angular_accel', 1.0))
         control_hz = float(self._param('control_hz', 50.0))
@@ -148,9 +149,9 @@ class DiffDriveDriver(MotionDriver):
         horizon = max(*self._steps, self.command_hold_s * self.time_scale)
         v_target, w_target = (0.0, 0.0) if self._halted or self.done else self._targets(horizon)
         # Another robot in the way: brake to stop short of it, as on a stop of the path.
-        free = self.clearance_ahead(horizon)
+        free = self.clearance_ahead(dt, horizon)
         if free < math.inf:
-            to_stop = max(free - self.tolerance_m / 2, 0.0)
+            to_stop = max(free - self.stop_short_m, 0.0)
             v_target = min(
                 v_target,
                 math.sqrt(2 * self.robot.max_accel_mps2 * to_stop),

@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -152,9 +152,9 @@ class PoseBoard:
         self._previous: PoseReport | None = None
         self._via: list[Point] = []
 
-    def _on_pose(self, msg: object) -> None:
+    def _on_pose(self, msg: Any) -> None:
         try:
-            report = PoseReport.decode(msg.data)  # type: ignore[attr-defined]
+            report = PoseReport.decode(msg.data)
         except (ValueError, KeyError, TypeError):
             return  # not a pose; the topic is open to anyone
         if report.robot_id != self.robot_id:
