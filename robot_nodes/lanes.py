@@ -54,8 +54,11 @@ def lane_path(
     nodes = [(cfg.floor.points[w].x, cfg.floor.points[w].y) for w in route]
     if len(nodes) < 2:
         return [start, *nodes]
+    kinds = {w.id: w.kind for w in cfg.floor.waypoints}
     lanes = [
-        _Lane(pa, pb, lane_offset(cfg, a, b, radius_m))
+        _Lane(
+            pa, pb, lane_offset(cfg, a, b, radius_m), bool({kinds[a], kinds[b]} & set(OWN_PLACES))
+        )
         for (a, b), (pa, pb) in zip(
             itertools.pairwise(route), itertools.pairwise(nodes), strict=True
         )
@@ -77,8 +80,9 @@ def lane_path(
 class _Lane:
     """The line a robot drives from `a` to `b`: `offset` metres right of the centre line."""
 
-    def __init__(self, a: Point, b: Point, offset: float) -> None:
-        self.a, self.b, self.offset = a, b, offset
+    def __init__(self, a: Point, b: Point, offset: float, own: bool = False) -> None:
+        # `own`: the aisle to a dock or charger.
+        self.a, self.b, self.offset, self.own = a, b, offset, own
         self.length = math.hypot(b[0] - a[0], b[1] - a[1])
         self.ux, self.uy = (
             ((b[0] - a[0]) / self.length, (b[1] - a[1]) / self.length)
@@ -109,7 +113,11 @@ def _corner(before: _Lane, after: _Lane) -> list[Point]:
     dx, dy = start[0] - end[0], start[1] - end[1]
     s = (dx * after.uy - dy * after.ux) / cross
     corner = (end[0] + s * before.ux, end[1] + s * before.uy)
-    reach = MAX_CORNER_OFFSETS * max(before.offset, after.offset)
+    # Out of or into a dock's or charger's aisle the lines meet beyond the junction, towards
+    # the neighbouring docks and chargers: the robot goes by the waypoint itself instead.
+    reach = (
+        0.0 if before.own or after.own else MAX_CORNER_OFFSETS * max(before.offset, after.offset)
+    )
     if math.dist(corner, after.a) <= reach + 1e-9:
         return [corner]
     return [end, start]
