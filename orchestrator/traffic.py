@@ -189,6 +189,8 @@ class Ask:
     clear: bool
     granted: int
     loaded: bool = False
+    # Asking for more (at the end of its grant); False: only reporting progress.
+    extend: bool = True
 
 
 @dataclass
@@ -233,7 +235,7 @@ class Controller:
                 self.last_conflict = f'{ask.robot_id} reports holding {r}, held by {other}'
                 break
         self.holds[ask.robot_id] = held
-        if ask.granted == len(route) - 1:
+        if ask.granted == len(route) - 1 or not ask.extend:
             self.waiting.pop(ask.robot_id, None)
             return ask.granted
         stop = tm.next_stop(route, ask.granted)

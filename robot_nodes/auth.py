@@ -159,7 +159,7 @@ def _state(m: Any) -> list[Any]:
 
 
 def _reserve(q: Any) -> list[Any]:
-    where = [int(q.progress), bool(q.clear), int(q.granted), bool(q.loaded)]
+    where = [int(q.progress), bool(q.clear), int(q.granted), bool(q.loaded), bool(q.extend)]
     return [q.robot_id, list(q.route), *where, int(q.stamp_ns)]
 
 

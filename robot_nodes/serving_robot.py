@@ -275,7 +275,7 @@ class ServingRobot(RobotNode):
             return
         x, y, _ = self.driver.pose
         changed = gate.moved((x, y))
-        every = ASK_WAITING_S if gate.granted < gate.last else ASK_ALWAYS_S
+        every = ASK_WAITING_S if gate.wants_more((x, y)) else ASK_ALWAYS_S
         if changed or time.monotonic() - self._last_ask_s >= every:
             self._ask()
 
@@ -292,7 +292,8 @@ class ServingRobot(RobotNode):
                 throttle_duration_sec=10.0,
             )
             return
-        ask = gate.ask(self.trip is not None and self.trip.food_on_board())
+        x, y, _ = self.driver.pose
+        ask = gate.ask(self.trip is not None and self.trip.food_on_board(), (x, y))
         req = Reserve.Request(
             robot_id=self.robot_id,
             route=list(ask.route),
@@ -300,6 +301,7 @@ class ServingRobot(RobotNode):
             clear=ask.clear,
             granted=ask.granted,
             loaded=ask.loaded,
+            extend=ask.extend,
             stamp_ns=auth.now_ns(),
         )
         auth.sign(self.key, 'reserve', req)

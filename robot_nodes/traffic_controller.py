@@ -95,6 +95,7 @@ class TrafficController(Node):
             bool(req.clear),
             int(req.granted),
             bool(req.loaded),
+            bool(req.extend),
         )
         now, conflicts = time.monotonic(), self.controller.conflicts
         try:

@@ -24,6 +24,9 @@ LaneOffset = Callable[[str, str], float]
 REACH_M = 0.8
 # The leg ends on its waypoint (a driver's stop tolerance is 0.1 m).
 ARRIVE_M = 0.2
+# A robot this close to its hold point is there (first in line: one stopped behind another
+# is two radii and a gap away).
+ASK_AHEAD_M = 0.3
 
 
 class TrafficGate:
@@ -35,6 +38,8 @@ class TrafficGate:
         self.points_of = points_of
         self.lane_offset = lane_offset
         self.route: tuple[str, ...] = ()
+        # Where the driver's path ends short of the grant's next waypoint (None: on one).
+        self._hold: Point | None = None
         self.progress = 0
         self.clear = False
         self.granted = 0
@@ -70,8 +75,26 @@ class TrafficGate:
         self.start([here, *path_from(ahead)])
         self.clear, self.granted = True, 1 if holds_ahead else 0
 
-    def ask(self, loaded: bool) -> Ask:
-        return Ask(self.robot_id, self.route, self.progress, self.clear, self.granted, loaded)
+    def ask(self, loaded: bool, at: Point) -> Ask:
+        return Ask(
+            self.robot_id,
+            self.route,
+            self.progress,
+            self.clear,
+            self.granted,
+            loaded,
+            self.wants_more(at),
+        )
+
+    def wants_more(self, at: Point) -> bool:
+        """At the end of its grant: on the waypoint it may not leave yet, or at the hold point
+        in its lane. A robot stopped behind another one waiting there does not ask: the grant
+        goes to the first in line, not to whoever asks first."""
+        if not self.route or self.granted == self.last or self.progress < self.granted:
+            return False
+        if self._hold is None:
+            return True
+        return math.hypot(at[0] - self._hold[0], at[1] - self._hold[1]) <= ASK_AHEAD_M
 
     def grant(self, granted: int) -> bool:
         """The controller's answer; True when the robot may drive further than before."""
@@ -83,6 +106,7 @@ class TrafficGate:
     def path(self, at: Point) -> list[Point]:
         """The driver's path from `at` as far as granted."""
         nodes = list(self.route[self.progress : self.granted + 1])
+        self._hold = None
         if self.granted == self.last or not self.map.holdable(*self.route[self.granted :][:2]):
             # To the end, or to where the leg starts (a dock, the pass, a table) to wait there.
             return self.points_of(nodes, at) if len(nodes) > 1 else [at]
@@ -97,6 +121,7 @@ class TrafficGate:
         short = self.map.clear_of(nodes[-1])
         while len(points) > 1 and math.hypot(points[-1][0] - b.x, points[-1][1] - b.y) < short:
             points.pop()
+        self._hold = hold
         return [*points, hold]
 
     def moved(self, at: Point) -> bool:
