@@ -73,7 +73,6 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
             str(report_path),
             '--data-dir',
             str(data_dir),
-            '--traffic',
         ],
         env=ros_child_env(),
         capture_output=True,
@@ -141,11 +140,8 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     collisions = report['collisions']
     assert collisions['source'] == 'floor monitor'
     assert collisions['count'] == len(collisions['events'])
-    # Under traffic control: the controller's figures, and nobody stuck.
-    traffic = report['traffic']
-    assert set(traffic['robots']) == {r.id for r in demo_config.serving_robots}
-    assert traffic['deadlocks'] == 0 and traffic['conflicts'] == 0
-    assert 'traffic: waited' in run.stdout
+    # The demo restaurant drives without the traffic controller (tests/test_traffic_ros.py).
+    assert report['traffic'] is None and 'traffic control off' in run.stdout
     jitter = report['scheduling_jitter_s']
     assert jitter['arrive']['n'] == report['parties']['arrived']
     assert jitter['pickup']['n'] >= orders['served']
