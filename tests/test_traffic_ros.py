@@ -20,6 +20,7 @@ from std_msgs.msg import String
 from orchestrator.bringup import floor_plant_command, ros_argv, traffic_controller_command
 from orchestrator.config import load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
+from orchestrator.traffic import TrafficMap
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from robot_nodes.traffic_controller import STATS_TOPIC
 from tests.ros_helpers import (
@@ -116,7 +117,6 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
     env = ros_child_env()
     keys = keys_for(ROBOTS)
     try:
-        procs.append(subprocess.Popen(traffic_controller_command(config, SCALE, keys), env=env))
         if driver == 'diffdrive':
             procs.append(
                 subprocess.Popen(floor_plant_command(config, SCALE, list(ROBOTS)), env=env)
@@ -136,6 +136,18 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
                     key_dir=keys,
                 )
             )
+        # No controller yet: each robot drives to its hold point short of the lane's mouth and
+        # waits there (a busy machine may start one robot seconds after the other); started
+        # now, the controller hears both ask for the lane at once.
+        tmap = TrafficMap.of(cfg.floor, cfg.serving_robots[0].radius_m)
+        for robot_id, (dock, charger) in ROBOTS.items():
+            hx, hy = tmap.hold_point(cfg.floor.path(dock, charger), 0)
+
+            def holding(s: RobotState, hx: float = hx, hy: float = hy) -> bool:
+                return abs(s.x - hx) < 0.15 and abs(s.y - hy) < 0.15
+
+            ros.wait_for_state(robot_id, holding, timeout=120)
+        procs.append(subprocess.Popen(traffic_controller_command(config, SCALE, keys), env=env))
         for robot_id, (_, charger) in ROBOTS.items():
             at = cfg.floor.points[charger]
 

@@ -106,7 +106,13 @@ class Cooking:
     async def add_entries(self, entries: list[tuple[str, CookEntry]], fresh: bool) -> None:
         """Stream entries to queue. `fresh` ones were never delivered before, so their jobs
         are queued (the claim checks anyway); recovered ones are looked up first."""
-        new = [(i, e) for i, e in entries if not self._known(e.job_id)]
+        new: list[tuple[str, CookEntry]] = []
+        for entry_id, e in entries:
+            # One batch may hold two entries of one job (the dead dispatcher's, reclaimed, and
+            # its requeue): queued twice, the policy would start it twice. The other entry is
+            # settled when it comes back (reclaimed again once the job is done).
+            if not self._known(e.job_id) and all(e.job_id != o.job_id for _, o in new):
+                new.append((entry_id, e))
         if not new:
             return
         known = {} if fresh else await jobs.get_many(self.ctx.r, (e.job_id for _, e in new))

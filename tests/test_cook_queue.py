@@ -1,0 +1,33 @@
+"""The dispatcher's cook queue alone (real Redis, no robots): what stream entries it queues."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.scheduling import POLICIES
+from orchestrator.dispatch.service import Dispatcher
+from tests.dispatch_support import ensure_groups, write_order
+
+
+async def test_two_entries_of_one_job_in_one_batch_queue_it_once(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    """A dispatcher that takes over a dead one's entries may read a job's reclaimed entry and
+    its requeue together: queued twice, the look-ahead crashed on the duplicate (KeyError in
+    every scheduling round, so nothing was started again)."""
+    await ensure_groups(aredis, demo_config)
+    orders = [await write_order(aredis, demo_config, 't01', [('kungpao', 2)]) for _ in range(8)]
+    d = Dispatcher(aredis, demo_config, 'test')
+    entries = (await d.work.new(block_ms=100)).cook
+    assert len(entries) == 16
+    first_id, first = entries[0]
+    await d.cooking.add_entries([*entries, (first_id.replace('-0', '-9'), first)], fresh=False)
+    snap = d.cooking.snapshot()
+    jobs = [p.job_id for p in snap.pending]
+    assert sorted(jobs) == sorted(j for _, js in orders for j in js)
+    # Every wok robot free: the look-ahead plays the queue (it needs each job once).
+    for robot in d.robots.values():
+        robot.mode, robot.reachable = 'idle', True
+    plan = POLICIES['srpt'](d.cooking.snapshot())
+    assert len({a.job_id for a in plan}) == len(plan) > 0
