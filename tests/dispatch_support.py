@@ -253,6 +253,8 @@ class Diners:
         self.client, self.r, self.settings, self.cfg = client, r, settings, cfg
         self.orders: dict[str, str] = {}  # order_id -> table_id
         self.pickups_sent: set[str] = set()
+        # Orders whose diners do not take the food yet (it waits on the robot at the table).
+        self.held: set[str] = set()
         # Why orders were not accepted (status and body, or the transport error).
         self.refused: list[str] = []
 
@@ -304,7 +306,7 @@ class Diners:
 
     async def _confirm_arrived(self) -> None:
         for order_id, status in (await self.statuses()).items():
-            if status == 'arrived' and order_id not in self.pickups_sent:
+            if status == 'arrived' and order_id not in self.pickups_sent | self.held:
                 token = self.token(self.orders[order_id])
                 res = await self.client.post(f'/api/tables/{token}/orders/{order_id}/pickup')
                 if res.status_code == 202:
