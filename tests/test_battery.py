@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
+from orchestrator.bringup import traffic_controller_command
 from orchestrator.config import Battery, RestaurantConfig, load_restaurant
 from orchestrator.dispatch.serving import trip_charge
 from orchestrator.rush.diners import SimClock
@@ -28,6 +30,7 @@ from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.store import feed, orders
 from robot_nodes.drivers.battery import SimBattery
 from tests.dispatch_support import Kitchen, ensure_groups, wait_for, write_order
+from tests.ros_helpers import keys_for, ros_child_env, stop_process
 
 TIME_SCALE = 20.0
 TABLE = 't05'
@@ -120,12 +123,22 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, fast_config: Path) -> Iterat
         robot_params={rid: {'battery_start': level} for rid, level in start.items()},
         config_path=fast_config,
     )
-    for robot_id in ('bar1', *start):
-        kitchen.start_robot(robot_id)
+    # Two robots go to neighbouring chargers in the chargers' one-lane corner: under traffic
+    # control, as a floor like this one needs (README "Traffic in the aisles").
+    env = {**ros_child_env(), 'ROBODINE_TRAFFIC_CONTROL': 'true'}
+    keys = keys_for(kitchen.robot_ids())
+    controller = subprocess.Popen(
+        traffic_controller_command(fast_config, TIME_SCALE, keys), env=env
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+        for robot_id in ('bar1', *start):
+            kitchen.start_robot(robot_id)
     try:
         yield kitchen
     finally:
         kitchen.stop()
+        stop_process(controller)
 
 
 async def _robot(r: Redis, robot_id: str) -> dict[str, Any]:
