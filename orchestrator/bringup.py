@@ -111,6 +111,11 @@ def traffic_controller_command(config: str | Path, time_scale: float, key_dir: P
     return ros_argv('robot_nodes.traffic_controller', params)
 
 
+def floor_monitor_command(config: str | Path, time_scale: float) -> list[str]:
+    """argv of the floor monitor (collisions of the sim driver's robots)."""
+    return ros_argv('robot_nodes.floor_monitor', {'config_path': config, 'time_scale': time_scale})
+
+
 def floor_plant_command(
     config: str | Path, time_scale: float, robots: list[str] | None = None
 ) -> list[str]:
@@ -341,8 +346,7 @@ def start_restaurant(
             )
         elif driver == 'sim':
             # No plant to feel collisions: the monitor finds them in the robots' poses.
-            params = {'config_path': config_path, 'time_scale': time_scale}
-            rest.spawn('floor_monitor', ros_argv('robot_nodes.floor_monitor', params))
+            rest.spawn('floor_monitor', floor_monitor_command(config_path, time_scale))
     except BaseException:
         rest.stop()
         raise

@@ -34,7 +34,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from orchestrator.config import Floor
+from orchestrator.config import Floor, RestaurantConfig
 
 # Clearance (m) beyond two touching footprints that two robots need to pass in one aisle.
 PASSING_MARGIN_M = 0.1
@@ -56,6 +56,13 @@ class TrafficMap:
     inside: dict[str, str]
     # Nodes one robot at a time: on a wide aisle, and the pass.
     junctions: frozenset[str]
+    # Each waypoint's `clear_of` (the floor is fixed; robots ask it at every tick).
+    clear: dict[str, float]
+
+    @classmethod
+    def of_restaurant(cls, cfg: RestaurantConfig) -> TrafficMap:
+        """The map every robot and the controller share: sized for the widest serving robot."""
+        return cls.of(cfg.floor, max((r.radius_m for r in cfg.serving_robots), default=0.3))
 
     @classmethod
     def of(cls, floor: Floor, radius_m: float) -> TrafficMap:
@@ -89,12 +96,14 @@ class TrafficMap:
             members = sorted('~'.join(sorted(m)) for m in narrow if root(m) == root(e))
             name[e] = 'stretch:' + members[0]
         junctions = {n for n in on_wide if n not in parking} | {floor.pass_point.id}
+        clear_m = 2 * radius_m + PASSING_MARGIN_M
         return cls(
             floor,
             radius_m,
             name,
             {n: name[es[0]] for n, es in by_node.items()},
             frozenset(junctions),
+            {w.id: _clear_of(floor, w.id, clear_m) for w in floor.waypoints},
         )
 
     @property
@@ -103,20 +112,7 @@ class TrafficMap:
         return 2 * self.radius_m + PASSING_MARGIN_M
 
     def clear_of(self, node: str) -> float:
-        """How far from `node` along one of its aisles a robot leaves it free for robots on
-        its other aisles: further where two aisles leave it at a sharp angle (docks fanning
-        out from one junction), as the robot is only `d·sin(angle)` from the other aisle."""
-        here = self.floor.points[node]
-        headings = [
-            math.atan2(self.floor.points[n].y - here.y, self.floor.points[n].x - here.x)
-            for n, _ in self.floor.neighbours(node)
-        ]
-        out = self.clear_m
-        for a, b in itertools.combinations(headings, 2):
-            angle = abs(math.remainder(a - b, 2 * math.pi))
-            if angle < math.pi / 2:
-                out = max(out, self.clear_m / max(math.sin(angle), 0.1))
-        return out
+        return self.clear[node]
 
     def node_needs(self, node: str) -> set[str]:
         out = set()
@@ -176,6 +172,23 @@ class TrafficMap:
         length = math.hypot(b.x - a.x, b.y - a.y)
         t = (length - self.clear_of(route[stop + 1])) / length
         return a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t
+
+
+def _clear_of(floor: Floor, node: str, clear_m: float) -> float:
+    """How far from `node` along one of its aisles a robot leaves it free for robots on its
+    other aisles: further where two aisles leave it at a sharp angle (docks fanning out from
+    one junction), as the robot is only `d·sin(angle)` from the other aisle."""
+    here = floor.points[node]
+    headings = [
+        math.atan2(floor.points[n].y - here.y, floor.points[n].x - here.x)
+        for n, _ in floor.neighbours(node)
+    ]
+    out = clear_m
+    for a, b in itertools.combinations(headings, 2):
+        angle = abs(math.remainder(a - b, 2 * math.pi))
+        if angle < math.pi / 2:
+            out = max(out, clear_m / max(math.sin(angle), 0.1))
+    return out
 
 
 @dataclass(frozen=True)
@@ -265,8 +278,3 @@ class Controller:
             for other, w in self.waiting.items()
             if other != ask.robot_id
         )
-
-    def forget(self, robot_id: str) -> None:
-        """The robot is gone from the floor (taken away by staff): free what it held."""
-        self.holds.pop(robot_id, None)
-        self.waiting.pop(robot_id, None)

@@ -20,7 +20,6 @@ import time
 from collections.abc import Sequence
 
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from orchestrator.config import ConfigError, load_restaurant
@@ -28,7 +27,7 @@ from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.drivers.neighbours import POSES_TOPIC, PoseReport
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from robot_nodes.floor_world import SweptContacts
-from robot_nodes.ros_network import spin
+from robot_nodes.ros_network import latched, spin
 
 
 class FloorMonitor(Node):
@@ -44,12 +43,7 @@ class FloorMonitor(Node):
         self.contacts = SweptContacts()
         self.count = 0
         self.started_s = time.time()
-        latched = QoSProfile(
-            depth=1000,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL,
-            reliability=ReliabilityPolicy.RELIABLE,
-        )
-        self.collision_pub = self.create_publisher(String, COLLISIONS_TOPIC, latched)
+        self.collision_pub = self.create_publisher(String, COLLISIONS_TOPIC, latched())
         self.create_subscription(String, POSES_TOPIC, self._on_pose, 100)
         self.create_timer(1.0 / rate_hz, self._check)
         self.get_logger().info(

@@ -32,13 +32,12 @@ from collections.abc import Sequence
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.floor_world import Body, FloorWorld
-from robot_nodes.ros_network import spin
+from robot_nodes.ros_network import latched, spin
 
 COLLISIONS_TOPIC = '/robodine/collisions'
 WATCHDOG_TICKS = 4
@@ -65,12 +64,7 @@ class FloorPlant(Node):
             self.create_subscription(
                 Twist, f'/robodine/{rid}/cmd_vel', functools.partial(self._on_cmd, body), 10
             )
-        latched = QoSProfile(
-            depth=1000,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL,
-            reliability=ReliabilityPolicy.RELIABLE,
-        )
-        self.collision_pub = self.create_publisher(String, COLLISIONS_TOPIC, latched)
+        self.collision_pub = self.create_publisher(String, COLLISIONS_TOPIC, latched())
         self._last = time.monotonic()
         self.sim_s = 0.0
         self.create_timer(self.period_s, self._tick)

@@ -13,6 +13,7 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from orchestrator.settings import get_settings
 
@@ -61,3 +62,13 @@ def spin(
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def latched(depth: int = 1000) -> QoSProfile:
+    """Reliable and transient-local: a late subscriber still gets the last `depth` messages
+    (collision reports, the traffic figures)."""
+    return QoSProfile(
+        depth=depth,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL,
+        reliability=ReliabilityPolicy.RELIABLE,
+    )

@@ -143,10 +143,9 @@ class ServingRobot(RobotNode):
         # driven only as far as the controller grants.
         self.gate: TrafficGate | None = None
         if get_settings().traffic_control_for(self.cfg):
-            radius = max(r.radius_m for r in self.cfg.serving_robots)
             self.gate = TrafficGate(
                 self.robot_id,
-                TrafficMap.of(self.floor, radius),
+                TrafficMap.of_restaurant(self.cfg),
                 self._points,
                 lambda a, b: lane_offset(self.cfg, a, b, self.robot.radius_m),
             )

@@ -24,7 +24,6 @@ from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from restaurant_interfaces.srv import Reserve
 from std_msgs.msg import String
 
@@ -32,7 +31,7 @@ from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap
 from robot_nodes import auth
-from robot_nodes.ros_network import spin
+from robot_nodes.ros_network import latched, spin
 
 RESERVE_SERVICE = '/robodine/traffic/reserve'
 STATS_TOPIC = '/robodine/traffic/stats'
@@ -49,8 +48,7 @@ class TrafficController(Node):
         robots = cfg.serving_robots
         self.keys = auth.load_keys(Path(key_dir), [r.id for r in robots])
         self.stuck_s = cfg.service.traffic_stuck_s
-        radius = max((r.radius_m for r in robots), default=0.3)
-        self.controller = Controller(TrafficMap.of(cfg.floor, radius))
+        self.controller = Controller(TrafficMap.of_restaurant(cfg))
         self.replay = auth.Replay()
         self._last_stamp: dict[str, int] = {}
         # Per robot: finished waits (simulated s), the start of the current one, stuck ones.
@@ -59,12 +57,7 @@ class TrafficController(Node):
         self._stuck: set[str] = set()
         self.deadlocks = 0
         self.create_service(Reserve, RESERVE_SERVICE, self._on_reserve)
-        latched = QoSProfile(
-            depth=1,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL,
-            reliability=ReliabilityPolicy.RELIABLE,
-        )
-        self.stats_pub = self.create_publisher(String, STATS_TOPIC, latched)
+        self.stats_pub = self.create_publisher(String, STATS_TOPIC, latched(depth=1))
         self.create_timer(1.0, self._publish_stats)
         self.get_logger().info(
             f'traffic controller: {len(robots)} serving robots, '

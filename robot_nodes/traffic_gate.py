@@ -52,11 +52,6 @@ class TrafficGate:
     def arrived(self) -> bool:
         return bool(self.route) and self.progress == self.last
 
-    @property
-    def waiting(self) -> bool:
-        """Short of the leg's end with nothing more granted."""
-        return bool(self.route) and self.progress == self.granted < self.last
-
     def start(self, route: Sequence[str]) -> None:
         """A new leg from where the robot is (route[0]); nothing beyond it granted yet."""
         self.route = tuple(route)

@@ -20,7 +20,7 @@ import pytest
 from action_msgs.msg import GoalStatus
 from std_msgs.msg import String
 
-from orchestrator.bringup import ros_argv
+from orchestrator.bringup import floor_monitor_command
 from orchestrator.config import RestaurantConfig
 from orchestrator.rush.runner import FloorListener
 from orchestrator.settings import DEFAULT_CONFIG
@@ -43,8 +43,7 @@ TRIP_S = 120.0
 
 @pytest.fixture
 def monitor() -> Iterator[FloorListener]:
-    params = {'config_path': str(DEFAULT_CONFIG), 'time_scale': SCALE}
-    proc = subprocess.Popen(ros_argv('robot_nodes.floor_monitor', params), env=ros_child_env())
+    proc = subprocess.Popen(floor_monitor_command(DEFAULT_CONFIG, SCALE), env=ros_child_env())
     listener = FloorListener('floor monitor')
     try:
         yield listener

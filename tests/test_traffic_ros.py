@@ -13,15 +13,19 @@ from typing import Any
 
 import pytest
 import yaml
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from restaurant_interfaces.msg import RobotState
 from std_msgs.msg import String
 
-from orchestrator.bringup import floor_plant_command, ros_argv, traffic_controller_command
+from orchestrator.bringup import (
+    floor_monitor_command,
+    floor_plant_command,
+    traffic_controller_command,
+)
 from orchestrator.config import load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.traffic import TrafficMap
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
+from robot_nodes.ros_network import latched
 from robot_nodes.traffic_controller import STATS_TOPIC
 from tests.ros_helpers import (
     RosClient,
@@ -102,16 +106,11 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
     cfg = load_restaurant(config)
     collisions: list[dict[str, Any]] = []
     stats: list[dict[str, Any]] = []
-    latched = QoSProfile(
-        depth=1000,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL,
-        reliability=ReliabilityPolicy.RELIABLE,
+    ros.node.create_subscription(
+        String, COLLISIONS_TOPIC, lambda m: collisions.append(json.loads(m.data)), latched()
     )
     ros.node.create_subscription(
-        String, COLLISIONS_TOPIC, lambda m: collisions.append(json.loads(m.data)), latched
-    )
-    ros.node.create_subscription(
-        String, STATS_TOPIC, lambda m: stats.append(json.loads(m.data)), latched
+        String, STATS_TOPIC, lambda m: stats.append(json.loads(m.data)), latched()
     )
     procs: list[subprocess.Popen[bytes]] = []
     env = ros_child_env()
@@ -122,8 +121,7 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
                 subprocess.Popen(floor_plant_command(config, SCALE, list(ROBOTS)), env=env)
             )
         else:  # the sim driver's collisions are found in the robots' shared poses
-            params = {'config_path': config, 'time_scale': SCALE}
-            procs.append(subprocess.Popen(ros_argv('robot_nodes.floor_monitor', params), env=env))
+            procs.append(subprocess.Popen(floor_monitor_command(config, SCALE), env=env))
         for robot_id in ROBOTS:
             procs.append(
                 start_robot_process(
@@ -139,7 +137,7 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
         # No controller yet: each robot drives to its hold point short of the lane's mouth and
         # waits there (a busy machine may start one robot seconds after the other); started
         # now, the controller hears both ask for the lane at once.
-        tmap = TrafficMap.of(cfg.floor, cfg.serving_robots[0].radius_m)
+        tmap = TrafficMap.of_restaurant(cfg)
         for robot_id, (dock, charger) in ROBOTS.items():
             hx, hy = tmap.hold_point(cfg.floor.path(dock, charger), 0)
 

@@ -107,11 +107,13 @@ class Cooking:
         """Stream entries to queue. `fresh` ones were never delivered before, so their jobs
         are queued (the claim checks anyway); recovered ones are looked up first."""
         new: list[tuple[str, CookEntry]] = []
+        batch: set[str] = set()
         for entry_id, e in entries:
             # One batch may hold two entries of one job (the dead dispatcher's, reclaimed, and
             # its requeue): queued twice, the policy would start it twice. The other entry is
             # settled when it comes back (reclaimed again once the job is done).
-            if not self._known(e.job_id) and all(e.job_id != o.job_id for _, o in new):
+            if e.job_id not in batch and not self._known(e.job_id):
+                batch.add(e.job_id)
                 new.append((entry_id, e))
         if not new:
             return

@@ -59,10 +59,10 @@ class FloorListener:
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from std_msgs.msg import String
 
         from robot_nodes.floor_plant import COLLISIONS_TOPIC
+        from robot_nodes.ros_network import latched
         from robot_nodes.traffic_controller import STATS_TOPIC
 
         # The restaurant's robots run in the DDS domain bringup chose for this process.
@@ -74,13 +74,8 @@ class FloorListener:
         self._ctx = Context()
         rclpy.init(context=self._ctx)
         self._node = Node('rush_collisions', context=self._ctx)
-        qos = QoSProfile(
-            depth=1000,
-            durability=DurabilityPolicy.TRANSIENT_LOCAL,
-            reliability=ReliabilityPolicy.RELIABLE,
-        )
-        self._node.create_subscription(String, COLLISIONS_TOPIC, self._on_collision, qos)
-        self._node.create_subscription(String, STATS_TOPIC, self._on_traffic, qos)
+        self._node.create_subscription(String, COLLISIONS_TOPIC, self._on_collision, latched())
+        self._node.create_subscription(String, STATS_TOPIC, self._on_traffic, latched())
         self._executor = SingleThreadedExecutor(context=self._ctx)
         self._executor.add_node(self._node)
         self._thread = threading.Thread(target=self._spin, name='collisions', daemon=True)
