@@ -32,7 +32,7 @@ from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.pricing import OrderIn
 from orchestrator.settings import DEFAULT_CONFIG, Settings
-from orchestrator.store import orders
+from orchestrator.store import orders, robots
 from orchestrator.store.intake import Intake
 from orchestrator.store.work import WorkQueue
 from robot_nodes.ledger import Ledger
@@ -206,7 +206,10 @@ async def restaurant_open(
         fleet.start_dispatcher(redis_url)
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             d = Diners(client, r, settings_for(redis_url), fleet.cfg)
-            await wait_for(lambda: robots_heard(r, fleet.cfg, idle), 90, what='robots')
+            try:
+                await wait_for(lambda: robots_heard(r, fleet.cfg, idle), 90, what='robots')
+            except TimeoutError as e:  # say which robot is not there yet, and doing what
+                raise TimeoutError(f'{e}: {await fleet_report(r, fleet.cfg)}') from e
             picker = asyncio.create_task(d.pick_up())
             try:
                 yield server.url, d
@@ -242,6 +245,22 @@ async def robots_heard(r: Redis, cfg: RestaurantConfig, idle: bool = False) -> b
     if idle:
         return all(m == 'idle' for m in modes)
     return all(m not in (None, 'unknown', 'lost') for m in modes)
+
+
+async def fleet_report(r: Redis, cfg: RestaurantConfig) -> str:
+    """Each robot's last heartbeat in one line: for the message of a test that timed out."""
+    ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    now_ms = time.time() * 1000
+    lines = []
+    for rid, rec in (await robots.get_many(r, ids)).items():
+        if rec is None:
+            lines.append(f'{rid}: never heard')
+            continue
+        lines.append(
+            f'{rid}: {rec.mode} {rec.jobs} at ({rec.x:.2f}, {rec.y:.2f}) battery '
+            f'{rec.battery:.2f} "{rec.detail}" heard {(now_ms - rec.seen_at) / 1000:.1f} s ago'
+        )
+    return '; '.join(lines)
 
 
 class Diners:

@@ -27,6 +27,7 @@ from orchestrator.store.feed import now_ms
 from tests.dispatch_support import (
     Diners,
     Kitchen,
+    fleet_report,
     kitchen_running,
     nothing_pending,
     restaurant_open,
@@ -170,7 +171,8 @@ async def test_hundred_orders_from_sixteen_tables(fleet: Kitchen, diners: Diners
     try:
         await wait_for(lambda: diners.all_in('served'), 600, 0.2, 'all 100 orders served')
     except TimeoutError as e:  # say where the orders stopped
-        raise AssertionError(f'{e}: {Counter((await diners.statuses()).values())}') from e
+        statuses = Counter((await diners.statuses()).values())
+        raise AssertionError(f'{e}: {statuses}; {await fleet_report(diners.r, fleet.cfg)}') from e
     await assert_cooked_once(fleet, diners)
     assert await wait_for(lambda: _no_pending(diners), 10), await nothing_pending(
         diners.r, diners.cfg
