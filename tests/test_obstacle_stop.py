@@ -132,6 +132,25 @@ def test_a_ring_of_blocked_robots_is_broken_by_the_smallest_id(
     assert serve2.blocked_by == 'serve1'
 
 
+def test_a_robot_drives_through_a_queue_of_robots_stopped_for_it(
+    demo_config: RestaurantConfig,
+) -> None:
+    # serve2 and serve3 nose to tail (0.06 m apart), head-on to serve1 in a one-lane aisle, both
+    # stopped for it. Passing only the latest, serve1 stood inside serve2 for good once it had
+    # to pass serve3 (CI: robots never idle again after the hundred-order test).
+    serve1 = _sim(demo_config, 200.0)
+    serve1.set_path([(0.0, 0.0), (10.0, 0.0)])
+    serve1.others['serve2'] = _report('serve2', 0.7, 0.0, math.pi, blocked_by='serve1')
+    serve1.others['serve3'] = _report('serve3', 1.3, 0.0, math.pi, blocked_by='serve1')
+    t = 0.0
+    serve1.tick(t)
+    while not serve1.done:
+        t += DT
+        serve1.tick(t)
+        assert t < 10 * JAM_S / 200, f'stuck at {serve1.pose} behind {serve1.blocked_by}'
+    assert serve1.blocked_by == ''
+
+
 def test_closest_approach_of_two_linear_motions() -> None:
     # Head-on along one line: they meet half-way.
     assert closest_approach((0, 0), (4, 0), (4, 0), (0, 0)) == (0.0, 0.5)

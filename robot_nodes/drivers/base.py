@@ -83,11 +83,12 @@ class MotionDriver(Haltable, ABC):
         # Only a node shares poses; a bare driver (unit tests) is alone unless `others` is set.
         self._board = PoseBoard(node, robot.id) if node is not None else None
         self.others: dict[str, PoseReport] = self._board.others if self._board else {}
-        # The robot it is stopped for ('' when none), for how long (simulated s), and one it
-        # drives through to break a jam.
+        # The robot it is stopped for ('' when none), for how long (simulated s), and those it
+        # drives through to break jams (several at once when it meets a queue of them: passing
+        # only the latest would stop it again inside the one before, for good).
         self.blocked_by = ''
         self._blocked_s = 0.0
-        self._passing = ''
+        self._passing: set[str] = set()
         # How far (m) short of the point where another robot is in the way it stops.
         self.stop_short_m = 0.0
         # The path and index into it as of the last pose shared: the corners passed since.
@@ -163,14 +164,18 @@ class MotionDriver(Haltable, ABC):
             if v > 0 and age > 0:
                 obstacles.append(Obstacle(rid, *other.ahead(age), r, brake))
         path = [(x, y), *self._path[self._next :]]
-        free, who = clearance(path, self.robot.radius_m, obstacles)
-        if self._passing:
-            if who == self._passing:
-                rest = [o for o in obstacles if o.robot_id != self._passing]
-                free, who = clearance(path, self.robot.radius_m, rest)
-            else:
-                self._passing = ''  # left it behind
-        self._set_blocked(who if free <= self.stop_short_m + BLOCKED_M else '', dt_s)
+        blocked_m = self.stop_short_m + BLOCKED_M
+        # One being passed is forgotten once it is no longer in the way right here (left
+        # behind, or gone on ahead: then it is followed like any other).
+        self._passing = {
+            rid
+            for rid in self._passing
+            if clearance(path, self.robot.radius_m, (o for o in obstacles if o.robot_id == rid))[0]
+            <= blocked_m
+        }
+        rest = [o for o in obstacles if o.robot_id not in self._passing]
+        free, who = clearance(path, self.robot.radius_m, rest)
+        self._set_blocked(who if free <= blocked_m else '', dt_s)
         return free
 
     def _set_blocked(self, who: str, dt_s: float) -> None:
@@ -182,7 +187,8 @@ class MotionDriver(Haltable, ABC):
                     f'jammed for {self._blocked_s:.0f} s (robots stopped for each other); '
                     f'driving through {who}'
                 )
-            self._passing, self.blocked_by, self._blocked_s = who, '', 0.0
+            self._passing.add(who)
+            self.blocked_by, self._blocked_s = '', 0.0
 
     def _leads_jam(self) -> bool:
         """This robot is in a ring of robots each stopped for the next and has the smallest
