@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -45,6 +47,41 @@ os.environ.setdefault('ROBODINE_TRAFFIC_CONTROL', 'false')
 os.environ.setdefault('ROBODINE_DEMO', '1')
 # Apps and servers started by tests keep their archive (SQLite) out of the repository's var/.
 os.environ.setdefault('ROBODINE_DATA_DIR', tempfile.mkdtemp(prefix='robodine-test-data-'))
+
+
+# Processes tests start (robots, dispatchers, servers, `robodine up`): `python -m <these>`.
+_OUR_MODULES = ('robot_nodes.', 'orchestrator.cli')
+
+
+def _ours_left_running() -> dict[int, str]:
+    """pid -> command line of every process of ours on this run's DDS domain, orphans too."""
+    found = {}
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = (entry / 'cmdline').read_bytes().split(b'\0')
+            environ = (entry / 'environ').read_bytes().split(b'\0')
+        except OSError:
+            continue
+        module = argv[argv.index(b'-m') + 1].decode() if b'-m' in argv[:-1] else ''
+        domain = f'ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]}'.encode()
+        if module.startswith(_OUR_MODULES) and domain in environ:
+            found[int(entry.name)] = ' '.join(a.decode(errors='replace') for a in argv)[:200]
+    return found
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _no_process_left_behind() -> Iterator[None]:
+    """A robot or dispatcher a test module leaves running stays on the DDS domain and confuses
+    every later module (a second `serve1` standing in an aisle blocks the next fleet's for
+    good): end them and fail the module's teardown with their names."""
+    yield
+    left = _ours_left_running()
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f'processes left running after the module: {sorted(left.values())}'
 
 
 @pytest.fixture(scope='session')
