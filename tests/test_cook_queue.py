@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
@@ -31,3 +33,23 @@ async def test_two_entries_of_one_job_in_one_batch_queue_it_once(
         robot.mode, robot.reachable = 'idle', True
     plan = POLICIES['srpt'](d.cooking.snapshot())
     assert len({a.job_id for a in plan}) == len(plan) > 0
+
+
+async def test_an_entry_read_twice_at_once_is_queued_once(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    """The take-over's reclaim and the read of new entries run side by side: while the reclaim
+    looked its jobs up in Redis, the read queued the same job from its requeued entry, and the
+    reclaim queued it again (CI: the new dispatcher's scheduling crashed on the duplicate in
+    every round, and the orders were never served)."""
+    await ensure_groups(aredis, demo_config)
+    _, job_ids = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
+    d = Dispatcher(aredis, demo_config, 'test')
+    entries = (await d.work.new(block_ms=100)).cook
+    assert [e.job_id for _, e in entries] == job_ids
+    (entry_id, entry), requeued = entries[0], (entries[0][0].replace('-0', '-9'), entries[0][1])
+    await asyncio.gather(
+        d.cooking.add_entries([(entry_id, entry)], fresh=False),
+        d.cooking.add_entries([requeued], fresh=True),
+    )
+    assert [p.job_id for p in d.cooking.snapshot().pending] == job_ids

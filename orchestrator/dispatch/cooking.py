@@ -119,6 +119,8 @@ class Cooking:
             return
         known = {} if fresh else await jobs.get_many(self.ctx.r, (e.job_id for _, e in new))
         for entry_id, e in new:
+            if self._known(e.job_id):
+                continue  # queued by a read of new entries while this one looked the jobs up
             job = known.get(e.job_id)
             if not fresh and (job is None or job.status in jobs.SETTLED):
                 await jobs.ack_entry(self.ctx.r, e.station, entry_id)

@@ -88,6 +88,8 @@ class Serving:
         self.ctx = ctx
         self.coming = coming
         self.ready: dict[str, ReadyOrder] = {}
+        # Orders whose stream entry is being looked at (`add_entries`).
+        self._adding: set[str] = set()
         self.trips: dict[str, TripFlight] = {}
         # time.monotonic() of each serving robot's last trip from here: trips go round.
         self.last_trip: dict[str, float] = {}
@@ -106,25 +108,38 @@ class Serving:
         return self.ctx.cfg.service.batch_window_s / self.ctx.time_scale
 
     def _busy(self, order_id: str) -> bool:
-        return order_id in self.ready or any(order_id in t.order_ids for t in self.trips.values())
+        return (
+            order_id in self.ready
+            or order_id in self._adding
+            or any(order_id in t.order_ids for t in self.trips.values())
+        )
 
     async def add_entries(self, entries: list[tuple[str, DeliveryEntry]]) -> None:
         for entry_id, e in entries:
             if self._busy(e.order_id):
                 continue
-            order = await orders.get(self.ctx.r, e.order_id)
-            if order is not None and order.trip_id and order.status in orders.ON_THE_WAY:
-                await self.recover(order.trip_id)
-            elif order is not None and order.status == orders.READY:
-                self.ready[order.id] = ReadyOrder(
-                    order.id,
-                    order.table_id,
-                    entry_id,
-                    time.monotonic(),
-                    delivery.items_of(self.ctx.cfg, order.lines),
-                )
-            else:  # served, cancelled, or gone: nothing to carry
-                await deliveries.ack_now(self.ctx.r, entry_id)
+            # The read of new entries and the take-over's reclaim run side by side: the other
+            # may meet this order (a second entry of it) while this one waits on Redis.
+            self._adding.add(e.order_id)
+            try:
+                await self._add(entry_id, e)
+            finally:
+                self._adding.discard(e.order_id)
+
+    async def _add(self, entry_id: str, e: DeliveryEntry) -> None:
+        order = await orders.get(self.ctx.r, e.order_id)
+        if order is not None and order.trip_id and order.status in orders.ON_THE_WAY:
+            await self.recover(order.trip_id)
+        elif order is not None and order.status == orders.READY:
+            self.ready[order.id] = ReadyOrder(
+                order.id,
+                order.table_id,
+                entry_id,
+                time.monotonic(),
+                delivery.items_of(self.ctx.cfg, order.lines),
+            )
+        else:  # served, cancelled, or gone: nothing to carry
+            await deliveries.ack_now(self.ctx.r, entry_id)
 
     def ready_times(self) -> dict[str, tuple[str, float]]:
         """Order id -> (table id, now in simulated seconds) of the orders ready at the pass."""
