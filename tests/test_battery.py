@@ -71,7 +71,8 @@ async def test_rush_report_charging_time(redis_url: str, demo_config: Restaurant
     # A database of its own: robots of a module-scoped kitchen may still be heard on db 0.
     aredis = Redis.from_url(redis_url.rsplit('/', 1)[0] + '/9', decode_responses=True)
     await aredis.flushdb()
-    clock = SimClock(speed=60.0, start=time.time() - 100)
+    # A whole second: its milliseconds are exact (a fraction's, truncated, showed x60 in CI).
+    clock = SimClock(speed=60.0, start=float(int(time.time()) - 100))
     at = int(clock.start * 1000)
     changes = [('serve1', 'charging', 10), ('serve1', 'charging', 12), ('serve1', 'idle', 20)]
     changes += [('serve2', 'busy', 30), ('serve2', 'charging', 50), ('wok1', 'charging', 5)]
