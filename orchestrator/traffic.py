@@ -38,6 +38,26 @@ from orchestrator.config import Floor, RestaurantConfig
 
 # Clearance (m) beyond two touching footprints that two robots need to pass in one aisle.
 PASSING_MARGIN_M = 0.1
+# A dock or charger is one robot's own: nobody meets it in the aisle leading there.
+OWN_PLACES = ('dock', 'charger')
+# Step (m) of the walk out from a junction that finds where a waiting robot is out of the way.
+CLEAR_STEP_M = 0.05
+
+
+def two_lanes(width_m: float, radius_m: float) -> bool:
+    """An aisle two robots of `radius_m` can pass each other in."""
+    return width_m >= 4 * radius_m + PASSING_MARGIN_M
+
+
+def lane_offset(floor: Floor, a: str, b: str, radius_m: float) -> float:
+    """How far (m) right of the centre line a robot drives from waypoint `a` to `b`: a quarter
+    of the aisle's width where it has two lanes, else 0 (and 0 on the aisle to a dock or
+    charger: a lane beside the centre line would only take it closer to the robots parked on
+    the next ones)."""
+    if {floor.points[a].kind, floor.points[b].kind} & set(OWN_PLACES):
+        return 0.0
+    width = max((w.width_m for w in floor.aisles if {w.a, w.b} == {a, b}), default=0.0)
+    return width / 4 if two_lanes(width, radius_m) else 0.0
 
 
 class RouteError(ValueError):
@@ -66,12 +86,11 @@ class TrafficMap:
 
     @classmethod
     def of(cls, floor: Floor, radius_m: float) -> TrafficMap:
-        wide_m = 4 * radius_m + PASSING_MARGIN_M
-        parking = {w.id for w in floor.waypoints if w.kind in ('dock', 'charger')}
+        parking = {w.id for w in floor.waypoints if w.kind in OWN_PLACES}
         aisles = {frozenset((a.a, a.b)): a.width_m for a in floor.aisles}
         drivable = {e: w for e, w in aisles.items() if w >= floor.min_aisle_m}
-        narrow = [e for e, w in drivable.items() if w < wide_m]
-        on_wide = {n for e, w in drivable.items() if w >= wide_m for n in e}
+        narrow = [e for e, w in drivable.items() if not two_lanes(w, radius_m)]
+        on_wide = {n for e, w in drivable.items() if two_lanes(w, radius_m) for n in e}
         touched = {n for e in drivable for n in e}
         inside = {n for n in touched if n not in on_wide and n not in parking}
         # Narrow aisles sharing an inside node are one stretch (union-find on the aisles).
@@ -96,14 +115,13 @@ class TrafficMap:
             members = sorted('~'.join(sorted(m)) for m in narrow if root(m) == root(e))
             name[e] = 'stretch:' + members[0]
         junctions = {n for n in on_wide if n not in parking} | {floor.pass_point.id}
-        clear_m = 2 * radius_m + PASSING_MARGIN_M
         return cls(
             floor,
             radius_m,
             name,
             {n: name[es[0]] for n, es in by_node.items()},
             frozenset(junctions),
-            {w.id: _clear_of(floor, w.id, clear_m) for w in floor.waypoints},
+            {w.id: _clear_of(floor, w.id, radius_m) for w in floor.waypoints},
         )
 
     @property
@@ -174,21 +192,50 @@ class TrafficMap:
         return a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t
 
 
-def _clear_of(floor: Floor, node: str, clear_m: float) -> float:
-    """How far from `node` along one of its aisles a robot leaves it free for robots on its
-    other aisles: further where two aisles leave it at a sharp angle (docks fanning out from
-    one junction), as the robot is only `d·sin(angle)` from the other aisle."""
+def _clear_of(floor: Floor, node: str, radius_m: float) -> float:
+    """How far from `node` a robot waiting on one of its aisles, in its lane, must stand to
+    leave room for the robots driving over `node` along its other aisles, in their lanes: its
+    centre at least two footprints and a margin from every lane line of every other aisle.
+    Further where aisles leave the node at a sharp angle (docks fanning out from one junction)
+    or where a lane of the waiting robot's aisle turns into another aisle's on the waiting side
+    (the way into the pass): a hold point in anyone's way deadlocks the two layers, the robot
+    driving over the junction stopped by the obstacle stop for one that waits for it."""
+    clear_m = 2 * radius_m + PASSING_MARGIN_M
     here = floor.points[node]
-    headings = [
-        math.atan2(floor.points[n].y - here.y, floor.points[n].x - here.x)
-        for n, _ in floor.neighbours(node)
-    ]
+    neighbours = [n for n, _ in floor.neighbours(node)]
+    # Every other aisle's lane lines, each as a segment from the node's end to the far end.
+    lines = {}
+    for k in neighbours:
+        far = floor.points[k]
+        length = math.hypot(far.x - here.x, far.y - here.y)
+        nx, ny = (far.y - here.y) / length, -(far.x - here.x) / length
+        off = lane_offset(floor, node, k, radius_m)
+        lines[k] = [
+            ((here.x + s * nx, here.y + s * ny), (far.x + s * nx, far.y + s * ny))
+            for s in {off, -off}
+        ]
     out = clear_m
-    for a, b in itertools.combinations(headings, 2):
-        angle = abs(math.remainder(a - b, 2 * math.pi))
-        if angle < math.pi / 2:
-            out = max(out, clear_m / max(math.sin(angle), 0.1))
+    for m in neighbours:
+        start = floor.points[m]
+        length = math.hypot(here.x - start.x, here.y - start.y)
+        ux, uy = (here.x - start.x) / length, (here.y - start.y) / length
+        off = lane_offset(floor, m, node, radius_m)
+        others = [seg for k in neighbours if k != m for seg in lines[k]]
+        d = clear_m
+        while d < length and any(
+            _to_segment((here.x - ux * d + uy * off, here.y - uy * d - ux * off), seg) < clear_m
+            for seg in others
+        ):
+            d += CLEAR_STEP_M
+        out = max(out, d)
     return out
+
+
+def _to_segment(p: tuple[float, float], seg: tuple[tuple[float, float], ...]) -> float:
+    (ax, ay), (bx, by) = seg
+    dx, dy = bx - ax, by - ay
+    t = max(0.0, min(1.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / (dx * dx + dy * dy)))
+    return math.hypot(p[0] - ax - t * dx, p[1] - ay - t * dy)
 
 
 @dataclass(frozen=True)

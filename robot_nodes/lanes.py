@@ -1,14 +1,14 @@
 """Lanes: the polyline a serving robot drives along a route of floor waypoints.
 
-An aisle wide enough for two footprints side by side (`two_lanes`) has two lanes, and a robot
-keeps to the right-hand one: its line is offset a quarter of the aisle's width to the right
-of the direction of travel, so two robots meeting head-on pass half the width apart. Narrower
-aisles, and those leading to a dock or charger (one robot's own), are driven on their centre
-line. At a waypoint between two aisles the two lane lines
-meet at their intersection; where they do not meet nearby (straight on with a lane change, or
-a sharp turn) the robot drives from the end of one to the start of the next. It joins its
-first lane and leaves its last one at 45°, and the route ends on the waypoint itself (table
-stop, dock, pass, charger).
+An aisle wide enough for two footprints side by side (`orchestrator.traffic.two_lanes`) has
+two lanes, and a robot keeps to the right-hand one: its line is offset a quarter of the aisle's
+width to the right of the direction of travel, so two robots meeting head-on pass half the
+width apart. Narrower aisles, and those leading to a dock or charger (one robot's own), are
+driven on their centre line (`orchestrator.traffic.lane_offset`, shared with the traffic
+controller). At a waypoint between two aisles the two lane lines meet at their intersection;
+where they do not meet nearby (straight on with a lane change, or a sharp turn) the robot
+drives from the end of one to the start of the next. It joins its first lane and leaves its
+last one at 45°, and the route ends on the waypoint itself (table stop, dock, pass, charger).
 """
 
 from __future__ import annotations
@@ -17,33 +17,12 @@ import itertools
 import math
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.traffic import OWN_PLACES, lane_offset
 
 Point = tuple[float, float]
-# Clearance (metres) beyond two touching footprints for two lanes in one aisle.
-LANE_MARGIN_M = 0.1
 # Lane lines whose intersection lies further from the waypoint than this many lane offsets
 # are joined end to start instead (a sharp turn would send the corner far out).
 MAX_CORNER_OFFSETS = 2.0
-
-
-# A dock or charger is one robot's own: nobody meets it in the aisle leading there, and a lane
-# beside the centre line would only take it closer to the robots parked on the next ones.
-OWN_PLACES = ('dock', 'charger')
-
-
-def two_lanes(width_m: float, radius_m: float) -> bool:
-    """An aisle two robots of `radius_m` can pass each other in."""
-    return width_m >= 4 * radius_m + LANE_MARGIN_M
-
-
-def lane_offset(cfg: RestaurantConfig, a: str, b: str, radius_m: float) -> float:
-    """How far (m) right of the centre line a robot drives from waypoint `a` to `b`: a quarter
-    of the aisle's width where it has two lanes, else 0."""
-    floor = cfg.floor
-    if {floor.points[a].kind, floor.points[b].kind} & set(OWN_PLACES):
-        return 0.0
-    width = max((w.width_m for w in floor.aisles if {w.a, w.b} == {a, b}), default=0.0)
-    return width / 4 if two_lanes(width, radius_m) else 0.0
 
 
 def lane_path(
@@ -57,7 +36,10 @@ def lane_path(
     kinds = {w.id: w.kind for w in cfg.floor.waypoints}
     lanes = [
         _Lane(
-            pa, pb, lane_offset(cfg, a, b, radius_m), bool({kinds[a], kinds[b]} & set(OWN_PLACES))
+            pa,
+            pb,
+            lane_offset(cfg.floor, a, b, radius_m),
+            bool({kinds[a], kinds[b]} & set(OWN_PLACES)),
         )
         for (a, b), (pa, pb) in zip(
             itertools.pairwise(route), itertools.pairwise(nodes), strict=True

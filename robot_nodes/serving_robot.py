@@ -27,13 +27,13 @@ from restaurant_interfaces.srv import ConfirmPickup, Reserve
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
 from orchestrator.settings import get_settings
-from orchestrator.traffic import TrafficMap
+from orchestrator.traffic import TrafficMap, lane_offset
 from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.drivers.battery import SimBattery
 from robot_nodes.floor_world import dock_pose
-from robot_nodes.lanes import lane_offset, lane_path
+from robot_nodes.lanes import lane_path
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
 from robot_nodes.traffic_controller import RESERVE_SERVICE
 from robot_nodes.traffic_gate import TrafficGate
@@ -147,7 +147,7 @@ class ServingRobot(RobotNode):
                 self.robot_id,
                 TrafficMap.of_restaurant(self.cfg),
                 self._points,
-                lambda a, b: lane_offset(self.cfg, a, b, self.robot.radius_m),
+                lambda a, b: lane_offset(self.cfg.floor, a, b, self.robot.radius_m),
             )
             self._reserve = self.create_client(Reserve, RESERVE_SERVICE)
             self._asking: Reserve.Request | None = None

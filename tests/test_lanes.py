@@ -9,8 +9,9 @@ import math
 import pytest
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.traffic import two_lanes
 from robot_nodes.floor_world import FloorWorld
-from robot_nodes.lanes import lane_path, two_lanes
+from robot_nodes.lanes import lane_path
 
 R = 0.27
 

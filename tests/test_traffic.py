@@ -3,13 +3,18 @@ the controller — never two robots on one resource, every robot gets where it i
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from orchestrator.config import Floor, RestaurantConfig
-from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap
+from orchestrator.config import Floor, RestaurantConfig, load_restaurant
+from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap, lane_offset
+from robot_nodes.drivers.neighbours import Obstacle, clearance
+from robot_nodes.lanes import lane_path
 
 RADIUS = 0.27
 
@@ -68,6 +73,49 @@ def test_resources_of_the_demo_floor(demo_config: RestaurantConfig) -> None:
         Controller(tm).ask(Ask('serve1', ('pass', 'nowhere'), 0, False, 0), 0.0)
     with pytest.raises(RouteError, match='progress'):
         Controller(tm).ask(Ask('serve1', tuple(route), 3, False, 1), 0.0)
+
+
+@pytest.mark.parametrize('seed', ['restaurant.yaml', 'flagship.yaml'])
+def test_no_hold_point_is_in_the_way_over_its_junction(seeds_dir: Path, seed: str) -> None:
+    # A robot waiting short of a junction must leave room for every robot driving over it by
+    # the other aisles, in their lanes (lane paths and the obstacle stop's own geometry): else
+    # the one holding the junction stops for the one waiting for it, for good. Both seed floors
+    # had such hold points (c5_5 -> c1_5 beside the way to dock3; c13_5 -> c10_0 beside the
+    # way into the pass): a Saturday rush under traffic control ended with two robots stuck.
+    cfg = load_restaurant(seeds_dir / seed)
+    floor, tm = cfg.floor, TrafficMap.of_restaurant(cfg)
+    places = [w for w in floor.waypoints if w.kind in ('dock', 'charger', 'pass', 'table')]
+    # Every move from or to a dock, charger or the pass, and up to 2,000 between tables.
+    pairs = [
+        (a, b) for a, b in itertools.permutations(places, 2) if (a.kind, b.kind) != ('table',) * 2
+    ]
+    between_tables = list(itertools.permutations([p for p in places if p.kind == 'table'], 2))
+    pairs += random.Random(1).sample(between_tables, min(2000, len(between_tables)))
+    moves = []
+    for start, end in pairs:
+        route = floor.path(start.id, end.id)
+        moves.append((route, lane_path(cfg, route, tm.radius_m, (start.x, start.y))))
+    checked = 0
+    for aisle in floor.aisles:
+        for a, b in ((aisle.a, aisle.b), (aisle.b, aisle.a)):
+            if b not in tm.junctions or not tm.holdable(a, b):
+                continue
+            hx, hy = tm.hold_point([a, b], 0)
+            # The hold point in the waiting robot's lane (as traffic_gate puts it).
+            off = lane_offset(floor, a, b, tm.radius_m)
+            pa, pb = floor.points[a], floor.points[b]
+            length = math.hypot(pb.x - pa.x, pb.y - pa.y)
+            nx, ny = (pb.y - pa.y) / length, -(pb.x - pa.x) / length
+            waiting = Obstacle('w', hx + nx * off, hy + ny * off, tm.radius_m)
+            for route, drive in moves:
+                i = route.index(b) if b in route else -1
+                if i < 0 or (i > 0 and route[i - 1] == a):
+                    continue  # not over that junction, or queueing behind the waiting robot
+                assert clearance(drive, tm.radius_m, [waiting]) == (math.inf, ''), (
+                    f'waiting on {a}->{b} blocks {route[0]}->{route[-1]}'
+                )
+                checked += 1
+    assert checked > 100
 
 
 def test_head_on_in_a_lane_one_waits_at_the_mouth() -> None:

@@ -32,7 +32,7 @@ STANDING_HZ = 1.0
 # Distance (m) kept between two footprints when one stops for the other.
 GAP_M = 0.1
 # Sideways, a robot is in the way when footprints would come closer than this (m) beyond
-# touching: less than the margin of two lanes (robot_nodes.lanes.LANE_MARGIN_M / 2).
+# touching: less than the margin of two lanes (orchestrator.traffic.PASSING_MARGIN_M / 2).
 SIDE_MARGIN_M = 0.02
 # A pose older than this (wall s) is of a robot that stopped: it is not extrapolated.
 EXTRAPOLATE_S = 0.5
