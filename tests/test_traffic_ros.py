@@ -134,12 +134,15 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
                     key_dir=keys,
                 )
             )
-        # No controller yet: each robot drives to its hold point short of the lane's mouth and
-        # waits there (a busy machine may start one robot seconds after the other); started
-        # now, the controller hears both ask for the lane at once.
+        # No controller yet: each robot waits where it may (its dock: the dock's aisle is too
+        # short to wait on clear of the corridor's lanes; else short of the junction) — a busy
+        # machine may start one robot seconds after the other; started now, the controller
+        # hears both ask for the lane at once.
         tmap = TrafficMap.of_restaurant(cfg)
         for robot_id, (dock, charger) in ROBOTS.items():
-            hx, hy = tmap.hold_point(cfg.floor.path(dock, charger), 0)
+            route = cfg.floor.path(dock, charger)
+            p = cfg.floor.points[dock]
+            hx, hy = tmap.hold_point(route, 0) if tmap.holdable(*route[:2]) else (p.x, p.y)
 
             def holding(s: RobotState, hx: float = hx, hy: float = hy) -> bool:
                 return abs(s.x - hx) < 0.15 and abs(s.y - hy) < 0.15
