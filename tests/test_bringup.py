@@ -66,7 +66,9 @@ def robodine_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[st
     lines so far, its port). Leaving the block SIGTERMs it and checks that it exits 0 with
     none of its children left."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ('REDIS_URL', 'ROBODINE_BASE_URL')}
+    # The demo as it comes: its own Redis, and the config's traffic control (on).
+    dropped = ('REDIS_URL', 'ROBODINE_BASE_URL', 'ROBODINE_TRAFFIC_CONTROL')
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -126,10 +128,12 @@ def test_up_prints_urls_serves_and_stops_cleanly(tmp_path: Path) -> None:
         )
         assert login.status_code == 200, login.text
         assert httpx.get(diner_urls[0], timeout=10, follow_redirects=True).status_code == 200
-        # Redis, the orchestrator and the 8 robots of the demo.
-        assert len(children_of(proc.pid)) >= 10, out
+        # Redis, the orchestrator, the 8 robots of the demo, the floor monitor and (the demo
+        # has traffic control) the traffic controller.
+        assert len(children_of(proc.pid)) >= 12, out
+        assert child_running(proc.pid, 'robot_nodes.traffic_controller'), out
         logs = {p.name for p in (tmp_path / 'var' / 'logs').iterdir()}
-        assert {'orchestrator.log', 'wok1.log', 'serve3.log'} <= logs
+        assert {'orchestrator.log', 'wok1.log', 'serve3.log', 'traffic_controller.log'} <= logs
 
 
 def restart_alerts(redis_url: str) -> list[dict[str, Any]]:
