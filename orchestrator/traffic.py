@@ -311,6 +311,26 @@ class Controller:
         self.holds[ask.robot_id] = held | needs
         return stop
 
+    def waits_for(self, robot_id: str) -> str:
+        """A robot the waiting `robot_id` waits for: one holding what it asks for, else one
+        going first; '' when it does not wait."""
+        mine = self.waiting.get(robot_id)
+        if mine is None:
+            return ''
+        for resource in sorted(mine.needs):
+            if holder := self.holder(resource, robot_id):
+                return holder
+        return next(
+            (
+                other
+                for other, w in sorted(self.waiting.items())
+                if other != robot_id
+                and (not w.loaded, w.since_s) < (not mine.loaded, mine.since_s)
+                and w.needs & mine.needs
+            ),
+            '',
+        )
+
     def _taken(self, robot_id: str, needs: frozenset[str]) -> bool:
         return any(self.holder(r, robot_id) for r in needs)
 

@@ -256,6 +256,7 @@ class ServingRobot(RobotNode):
         self.gate.start_from_here(lambda n: self.floor.path(n, target), self._nearest_waypoint())
         self.driver.set_path(self.gate.path((x, y)))
         self._asking = None  # an answer still to come is for the last move: ignored
+        self.driver.waiting_for = ''
         self._ask()
 
     def _points(self, route: list[str], start: tuple[float, float]) -> list[tuple[float, float]]:
@@ -316,6 +317,7 @@ class ServingRobot(RobotNode):
         if not auth.verify_answer(self.key, 'reserve', req, resp):
             self.get_logger().error('refused a traffic grant with a bad MAC')
             return
+        self.driver.waiting_for = str(resp.waiting_for)
         if gate.grant(int(resp.granted)):
             x, y, _ = self.driver.pose
             self.driver.set_path(gate.path((x, y)))

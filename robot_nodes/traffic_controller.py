@@ -100,6 +100,7 @@ class TrafficController(Node):
             self.get_logger().warning(f'{self.controller.last_conflict} ({ask})')
         self._count_wait(req.robot_id, now)
         resp.message = 'wait' if req.robot_id in self.controller.waiting else 'go'
+        resp.waiting_for = self.controller.waits_for(req.robot_id)
         return auth.sign_answer(key, 'reserve', req, resp)
 
     def _count_wait(self, robot_id: str, now: float) -> None:

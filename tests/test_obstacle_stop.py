@@ -151,6 +151,32 @@ def test_a_robot_drives_through_a_queue_of_robots_stopped_for_it(
     assert serve1.blocked_by == ''
 
 
+def test_a_ring_across_traffic_control_is_broken_by_the_robot_that_may_drive(
+    demo_config: RestaurantConfig,
+) -> None:
+    # serve2 holds a junction and is stopped for serve1, which waits at the traffic controller
+    # for serve2 to free it: neither moves unless serve2 (the only one stopped by its obstacle
+    # stop, though not the smallest id) drives through.
+    serve2 = SimMotionDriver(None, demo_config.serving_robots[1], 1.0, (0.0, 0.0, 0.0))
+    serve2.set_path([(0.0, 0.0), (10.0, 0.0)])
+    waiting = replace(_report('serve1', 1.0, 0.0), waiting_for='serve2')
+    serve2.others['serve1'] = waiting
+    t = 0.0
+    serve2.tick(t)
+    while serve2.pose[0] < 2.0:
+        t += DT
+        serve2.tick(t)
+        assert t < JAM_S + 30, 'never drove through the jam'
+    assert t >= JAM_S
+    # Waiting for a third robot, not for serve2: no ring, serve2 waits.
+    serve2 = SimMotionDriver(None, demo_config.serving_robots[1], 1.0, (0.0, 0.0, 0.0))
+    serve2.set_path([(0.0, 0.0), (10.0, 0.0)])
+    serve2.others['serve1'] = replace(waiting, waiting_for='serve3')
+    for i in range(int((JAM_S + 10) / DT)):
+        serve2.tick(i * DT)
+    assert serve2.blocked_by == 'serve1' and serve2.pose[0] < 1.0
+
+
 def test_closest_approach_of_two_linear_motions() -> None:
     # Head-on along one line: they meet half-way.
     assert closest_approach((0, 0), (4, 0), (4, 0), (0, 0)) == (0.0, 0.5)

@@ -147,9 +147,13 @@ def test_a_loaded_robot_goes_first(demo_config: RestaurantConfig) -> None:
     loaded = tuple(floor.path('c9_5', 'stop-t01'))
     assert c.ask(Ask('empty', empty, 0, True, 0), 1.0) == 0
     assert c.ask(Ask('loaded', loaded, 0, True, 0, loaded=True), 2.0) == 0
+    # Whom each waits for (their obstacle stops see rings across both layers by it).
+    assert (c.waits_for('empty'), c.waits_for('loaded'), c.waits_for('in')) == ('in', 'in', '')
     c.ask(Ask('in', ('dock1',), 0, False, 0), 3.0)  # it left the lane: back on its dock
     assert c.ask(Ask('empty', empty, 0, True, 0), 3.0) == 0  # deferred to the loaded one
+    assert c.waits_for('empty') == 'loaded'
     assert c.ask(Ask('loaded', loaded, 0, True, 0, loaded=True), 3.0) == len(loaded) - 1
+    assert c.waits_for('loaded') == ''
 
 
 @dataclass

@@ -89,6 +89,9 @@ class MotionDriver(Haltable, ABC):
         self.blocked_by = ''
         self._blocked_s = 0.0
         self._passing: set[str] = set()
+        # The robot the traffic controller has this one wait for ('' when none; set by the
+        # node): shared, so that a ring across both layers is seen as a jam.
+        self.waiting_for = ''
         # How far (m) short of the point where another robot is in the way it stops.
         self.stop_short_m = 0.0
         # The path and index into it as of the last pose shared: the corners passed since.
@@ -191,14 +194,19 @@ class MotionDriver(Haltable, ABC):
             self.blocked_by, self._blocked_s = '', 0.0
 
     def _leads_jam(self) -> bool:
-        """This robot is in a ring of robots each stopped for the next and has the smallest
-        id in it."""
-        ring = [self.robot.id]
+        """This robot is in a ring of robots each stopped for the next — by its obstacle
+        stop, or by the traffic controller until the next one frees its way — and has the
+        smallest id of those in it stopped by their obstacle stop (one waiting for a grant may
+        not drive on)."""
+        ring, stopped = [self.robot.id], [self.robot.id]
         nxt = self.blocked_by
         while nxt and nxt not in ring and nxt in self.others:
             ring.append(nxt)
-            nxt = self.others[nxt].blocked_by
-        return nxt == self.robot.id and min(ring) == self.robot.id
+            other = self.others[nxt]
+            if other.blocked_by:
+                stopped.append(nxt)
+            nxt = other.blocked_by or other.waiting_for
+        return nxt == self.robot.id and min(stopped) == self.robot.id
 
     def share_pose(self) -> None:
         """Tell the other robots where this one is (after each tick)."""
@@ -218,6 +226,7 @@ class MotionDriver(Haltable, ABC):
                     self.blocked_by,
                     time.time_ns(),
                     tuple(via),
+                    self.waiting_for,
                 )
             )
 

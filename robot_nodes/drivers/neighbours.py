@@ -2,8 +2,9 @@
 
 Every serving robot's driver publishes its pose on `POSES_TOPIC` (std_msgs/String, JSON:
 `robot_id`, `x`, `y`, `theta`, `v` — speed along theta, m/s —, `radius` of its footprint,
-`blocked_by` — the robot it is stopped for, or '' —, `stamp_ns` — the wall clock — and `via`,
-the corners of its path it went round since its last report) while it moves, once more when it
+`blocked_by` — the robot it is stopped for, or '' —, `stamp_ns` — the wall clock —, `via`,
+the corners of its path it went round since its last report, and `waiting_for` — the robot
+the traffic controller has it wait for, or '') while it moves, once more when it
 stops and once a second while it stands. It stands in for the obstacle sensor of a real robot,
 so it is not signed: a rogue publisher can make robots stop for a ghost, nothing more (README
 "Security → ROS 2").
@@ -51,6 +52,7 @@ class PoseReport:
     # Corners of its path it went round since its last report, in order: between two reports
     # it drove from the last pose through these to this one.
     via: tuple[Point, ...] = ()
+    waiting_for: str = ''
 
     def encode(self) -> str:
         return json.dumps(asdict(self))
@@ -68,6 +70,7 @@ class PoseReport:
             str(d.get('blocked_by', '')),
             int(d['stamp_ns']),
             tuple((float(x), float(y)) for x, y in d.get('via', ())),
+            str(d.get('waiting_for', '')),
         )
 
     def age_s(self, now_ns: int, time_scale: float) -> float | None:
@@ -192,4 +195,9 @@ class PoseBoard:
 
 
 def _moved(a: PoseReport, b: PoseReport) -> bool:
-    return (a.x, a.y, a.theta, a.blocked_by) != (b.x, b.y, b.theta, b.blocked_by)
+    return _shown(a) != _shown(b)
+
+
+def _shown(r: PoseReport) -> tuple[float, float, float, str, str]:
+    """What the others must hear of when it changes."""
+    return (r.x, r.y, r.theta, r.blocked_by, r.waiting_for)
