@@ -343,7 +343,8 @@ async def test_expired_commands_are_not_run_and_stop_all_is_acknowledged(
     assert {a['robot_id'] for a in alerts} == set(robot_ids)
     assert {a['severity'] for a in alerts} == {'critical'}
     assert await robots_heard(r, cfg, idle=True)  # none was stopped
-    assert not await nothing_pending(r, cfg)
+    # Each entry is acknowledged after its alert (beside a CPU hog, seconds after the last).
+    await wait_for(lambda: _no_pending(diners), 30, what='the expired commands acknowledged')
 
     # A fresh STOP ALL, once the new dispatcher hears the robots, is run: each robot
     # acknowledges it in the audit log.
