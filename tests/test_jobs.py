@@ -54,7 +54,11 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
     assert not await jobs.record_stage(aredis, job_id, old.epoch, 'cook', 0.5)
     assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
     assert await jobs.fail(aredis, job_id, old.epoch, 'wok1', 'x', 3) == 'fenced'
-    assert (await stats.read(aredis))['fenced_writes'] == 4
+    # Re-claiming it under its old epoch (its robot came back, say) is refused too.
+    assert await jobs.claim(aredis, job_id, 'd1', 'wok1', 5, expect_epoch=old.epoch) == (
+        'dispatched'
+    )
+    assert (await stats.read(aredis))['fenced_writes'] == 5
     assert await jobs.renew_lease(aredis, job_id, new.epoch, 'd2', 5)
     assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'cooked'
     assert (await aredis.hgetall(keys.order(order_id)))['jobs_cooking'] == '0'

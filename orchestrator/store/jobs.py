@@ -162,7 +162,11 @@ if inflight then
   if tonumber(j[3] or '0') < now then ok = true end
   if ARGV[5] ~= '' and tonumber(ARGV[5]) == epoch and j[4] == ARGV[1] then ok = true end
 end
-if not ok then return {0, status} end
+if not ok then
+  -- Re-claiming what it held under an epoch that is no longer the job's: fenced.
+  if inflight and ARGV[5] ~= '' then redis.call('HINCRBY', KEYS[3], 'fenced_writes', 1) end
+  return {0, status}
+end
 epoch = epoch + 1
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if not inflight then
