@@ -351,9 +351,12 @@ async def test_expired_commands_are_not_run_and_stop_all_is_acknowledged(
     await wait_for(lambda: _heard_since(r, robot_ids, started), 30, what='robots heard')
     await operator_actions.stop_all(r, cfg, 'op:kim', ttl_s)
     await wait_for(lambda: _have(answers('ok'), robot_ids), 30, what='every robot e-stopped')
-    await wait_for(lambda: _all_modes(r, robot_ids, 'estopped'), 30, what='modes mirrored')
+    await wait_for(lambda: _all_modes(r, robot_ids, {'estopped'}), 30, what='modes mirrored')
     assert await operator_actions.resume_all(r, cfg, 'op:kim')
-    await wait_for(lambda: robots_heard(r, cfg, idle=True), 30, what='released, idle again')
+    # Idle again, or charging: by now (hours of simulated time at 200x) the serving robots'
+    # batteries may be low, and they go to charge for 50 s as soon as they are released.
+    released = {'idle', 'charging'}
+    await wait_for(lambda: _all_modes(r, robot_ids, released), 30, what='released, idle again')
 
 
 async def _older_than(r: Redis, entry_id: str, seconds: float) -> bool:
@@ -369,9 +372,9 @@ async def _have(got: Awaitable[set[str]], wanted: list[str]) -> bool:
     return set(wanted) <= await got
 
 
-async def _all_modes(r: Redis, robot_ids: list[str], mode: str) -> bool:
+async def _all_modes(r: Redis, robot_ids: list[str], modes: set[str]) -> bool:
     return all(
-        m == mode
+        m in modes
         for m in await asyncio.gather(*(r.hget(keys.robot(i), 'mode') for i in robot_ids))
     )
 
