@@ -108,6 +108,16 @@ def test_sim_brakes_at_its_limit_for_a_robot_seen_from_afar(
         assert t < 30
 
 
+def _time_to_pass(driver: SimMotionDriver, x: float) -> float:
+    """Simulated seconds (at 1x) until the driver is past `x` (at most JAM_S + 30)."""
+    t = 0.0
+    driver.tick(t)
+    while driver.pose[0] < x and t < JAM_S + 30:
+        t += DT
+        driver.tick(t)
+    return t
+
+
 def test_a_ring_of_blocked_robots_is_broken_by_the_smallest_id(
     demo_config: RestaurantConfig,
 ) -> None:
@@ -115,13 +125,7 @@ def test_a_ring_of_blocked_robots_is_broken_by_the_smallest_id(
     serve1 = _sim(demo_config)
     serve1.set_path([(0.0, 0.0), (10.0, 0.0)])
     serve1.others['serve2'] = _report('serve2', 2.0, 0.0, math.pi, blocked_by='serve1')
-    t = 0.0
-    serve1.tick(t)
-    while serve1.pose[0] < 3.0:
-        t += DT
-        serve1.tick(t)
-        assert t < JAM_S + 30, 'never drove through the jam'
-    assert t >= JAM_S
+    assert JAM_S <= _time_to_pass(serve1, 3.0) < JAM_S + 30
     # The other side of the ring waits: serve2 is not the smallest id.
     serve2 = SimMotionDriver(None, demo_config.serving_robots[1], 1.0, (2.0, 0.0, math.pi))
     serve2.set_path([(2.0, 0.0), (-8.0, 0.0)])
@@ -161,13 +165,7 @@ def test_a_ring_across_traffic_control_is_broken_by_the_robot_that_may_drive(
     serve2.set_path([(0.0, 0.0), (10.0, 0.0)])
     waiting = replace(_report('serve1', 1.0, 0.0), waiting_for='serve2')
     serve2.others['serve1'] = waiting
-    t = 0.0
-    serve2.tick(t)
-    while serve2.pose[0] < 2.0:
-        t += DT
-        serve2.tick(t)
-        assert t < JAM_S + 30, 'never drove through the jam'
-    assert t >= JAM_S
+    assert JAM_S <= _time_to_pass(serve2, 2.0) < JAM_S + 30
     # Waiting for a third robot, not for serve2: no ring, serve2 waits.
     serve2 = SimMotionDriver(None, demo_config.serving_robots[1], 1.0, (0.0, 0.0, 0.0))
     serve2.set_path([(0.0, 0.0), (10.0, 0.0)])
