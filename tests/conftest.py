@@ -56,6 +56,7 @@ _OUR_MODULES = ('robot_nodes.', 'orchestrator.cli')
 def _ours_left_running() -> dict[int, str]:
     """pid -> command line of every process of ours on this run's DDS domain, orphans too."""
     found = {}
+    domain = f'ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]}'.encode()
     for entry in Path('/proc').iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -65,7 +66,6 @@ def _ours_left_running() -> dict[int, str]:
         except OSError:
             continue
         module = argv[argv.index(b'-m') + 1].decode() if b'-m' in argv[:-1] else ''
-        domain = f'ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]}'.encode()
         if module.startswith(_OUR_MODULES) and domain in environ:
             found[int(entry.name)] = ' '.join(a.decode(errors='replace') for a in argv)[:200]
     return found

@@ -15,6 +15,7 @@ from orchestrator.config import Floor, RestaurantConfig, load_restaurant
 from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap, lane_offset
 from robot_nodes.drivers.neighbours import Obstacle, clearance
 from robot_nodes.lanes import lane_path
+from robot_nodes.traffic_gate import TrafficGate
 
 RADIUS = 0.27
 
@@ -95,18 +96,21 @@ def test_no_hold_point_is_in_the_way_over_its_junction(seeds_dir: Path, seed: st
     for start, end in pairs:
         route = floor.path(start.id, end.id)
         moves.append((route, lane_path(cfg, route, tm.radius_m, (start.x, start.y))))
+    gate = TrafficGate(
+        'w',
+        tm,
+        lambda nodes, start: lane_path(cfg, nodes, tm.radius_m, start),
+        lambda a, b: lane_offset(floor, a, b, tm.radius_m),
+    )
     checked = 0
     for aisle in floor.aisles:
         for a, b in ((aisle.a, aisle.b), (aisle.b, aisle.a)):
             if b not in tm.junctions or not tm.holdable(a, b):
                 continue
-            hx, hy = tm.hold_point([a, b], 0)
-            # The hold point in the waiting robot's lane (as traffic_gate puts it).
-            off = lane_offset(floor, a, b, tm.radius_m)
-            pa, pb = floor.points[a], floor.points[b]
-            length = math.hypot(pb.x - pa.x, pb.y - pa.y)
-            nx, ny = (pb.y - pa.y) / length, -(pb.x - pa.x) / length
-            waiting = Obstacle('w', hx + nx * off, hy + ny * off, tm.radius_m)
+            # Where the robot's gate has it wait: in its lane, short of b.
+            gate.start([a, b])
+            hx, hy = gate.path((floor.points[a].x, floor.points[a].y))[-1]
+            waiting = Obstacle('w', hx, hy, tm.radius_m)
             for route, drive in moves:
                 i = route.index(b) if b in route else -1
                 if i < 0 or (i > 0 and route[i - 1] == a):
