@@ -11,7 +11,7 @@ import heapq
 import itertools
 import math
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -227,7 +227,14 @@ class Floor(Strict):
             known = self._paths[start, goal] = self._dijkstra(start, goal)
         return list(known)
 
-    def _dijkstra(self, start: str, goal: str) -> list[str]:
+    def path_over(self, start: str, goal: str, usable: Callable[[str, str], bool]) -> list[str]:
+        """Shortest drivable path over only the aisles a→b that `usable` accepts (not
+        remembered: traffic control asks it around what other robots hold); raises if none."""
+        return self._dijkstra(start, goal, usable)
+
+    def _dijkstra(
+        self, start: str, goal: str, usable: Callable[[str, str], bool] = lambda a, b: True
+    ) -> list[str]:
         dist = {start: 0.0}
         prev: dict[str, str] = {}
         heap = [(0.0, start)]
@@ -238,7 +245,7 @@ class Floor(Strict):
             if d > dist[node]:
                 continue
             for nxt, w in self.neighbours(node):
-                if d + w < dist.get(nxt, math.inf):
+                if d + w < dist.get(nxt, math.inf) and usable(node, nxt):
                     dist[nxt] = d + w
                     prev[nxt] = node
                     heapq.heappush(heap, (d + w, nxt))
@@ -277,6 +284,10 @@ class ServicePolicy(Strict):
     # its grant counts as a deadlock in the traffic figures.
     traffic_control: bool = False
     traffic_stuck_s: Annotated[float, Field(gt=0)] = 300
+    # A robot refused for this long (simulated s) because another holds what it needs takes a
+    # detour around what others hold, if one is at most `traffic_detour_max_m` longer.
+    traffic_replan_after_s: Annotated[float, Field(gt=0)] = 10
+    traffic_detour_max_m: Annotated[float, Field(ge=0)] = 10
     # A table paid in full is closed (free again) this long after its last payment (simulated
     # seconds) unless an operator closes it first.
     close_after_paid_s: Annotated[float, Field(ge=0)] = 120

@@ -25,14 +25,19 @@ The scheme — reserve to the next safe spot, all or nothing:
 - Who goes first: when a waiting robot could be granted now, nobody else may take what it
   asks for unless they come before it — food on board before empty, then the longest waiting.
   Deferring only to robots that can go now keeps the deferral itself from blocking anyone.
+- Detours (`Controller.replan`): a robot refused for `replan_after_s` because another robot
+  holds what it needs is sent round it — and round every stretch others hold — when such a way
+  is at most `detour_max_m` longer. It keeps the waypoint it is at or heads for: it never turns
+  back on an aisle, so the scheme above holds on the new route as on the old.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orchestrator.config import Floor, RestaurantConfig
 
@@ -42,6 +47,9 @@ PASSING_MARGIN_M = 0.1
 OWN_PLACES = ('dock', 'charger')
 # Step (m) of the walk out from a junction that finds where a waiting robot is out of the way.
 CLEAR_STEP_M = 0.05
+# Resource names: a narrow stretch, a junction.
+STRETCH = 'stretch:'
+JUNCTION = 'junction:'
 
 
 def two_lanes(width_m: float, radius_m: float) -> bool:
@@ -113,7 +121,7 @@ class TrafficMap:
         name = {}
         for e in narrow:
             members = sorted('~'.join(sorted(m)) for m in narrow if root(m) == root(e))
-            name[e] = 'stretch:' + members[0]
+            name[e] = STRETCH + members[0]
         junctions = {n for n in on_wide if n not in parking} | {floor.pass_point.id}
         return cls(
             floor,
@@ -135,7 +143,7 @@ class TrafficMap:
     def node_needs(self, node: str) -> set[str]:
         out = set()
         if node in self.junctions:
-            out.add('junction:' + node)
+            out.add(JUNCTION + node)
         if node in self.inside:
             out.add(self.inside[node])
         return out
@@ -253,11 +261,38 @@ class Ask:
     extend: bool = True
 
 
+def detour(
+    tm: TrafficMap, ask: Ask, avoid: frozenset[str], longer_by_m: float
+) -> tuple[str, ...] | None:
+    """`ask`'s route with its rest, from the waypoint the robot is at or heads for, replaced by
+    the shortest way that needs none of `avoid`; None when there is no such way, when it is the
+    route itself or when it is more than `longer_by_m` longer."""
+    route, floor = ask.route, tm.floor
+    keep = ask.progress + (1 if ask.clear else 0)
+    if keep >= len(route) - 1:
+        return None
+    avoid = avoid - tm.node_needs(route[keep])
+
+    def usable(a: str, b: str) -> bool:
+        return not (tm.aisle_needs(a, b) | tm.node_needs(b)) & avoid
+
+    try:
+        rest = floor.path_over(route[keep], route[-1], usable)
+    except ValueError:
+        return None
+    longer = floor.path_length(rest) - floor.path_length(list(route[keep:]))
+    if tuple(rest) == route[keep:] or longer > longer_by_m:
+        return None
+    return (*route[:keep], *rest)
+
+
 @dataclass
 class _Waiting:
     since_s: float
     loaded: bool
     needs: frozenset[str]
+    # The route it waits on: a new leg or a detour has other needs.
+    route: tuple[str, ...] = ()
 
 
 @dataclass
@@ -266,8 +301,14 @@ class Controller:
     restarted controller learns the fleet's reservations again from their next asks."""
 
     map: TrafficMap
+    # Detours (`replan`): after how long a wait (the `now_s` clock) and how much longer at most.
+    replan_after_s: float = 10.0
+    detour_max_m: float = 10.0
     holds: dict[str, frozenset[str]] = field(default_factory=dict)
     waiting: dict[str, _Waiting] = field(default_factory=dict)
+    # Detours taken per robot, and when each robot last took one.
+    replans: Counter[str] = field(default_factory=Counter)
+    _replanned_s: dict[str, float] = field(default_factory=dict)
     # Grants refused, and pairs of robots found holding the same resource (after a restart).
     refusals: int = 0
     conflicts: int = 0
@@ -303,13 +344,34 @@ class Controller:
         if self._taken(ask.robot_id, needs) or self._deferred(ask, needs, now_s):
             since = self.waiting.get(ask.robot_id)
             self.waiting[ask.robot_id] = _Waiting(
-                since.since_s if since else now_s, ask.loaded, needs
+                since.since_s if since else now_s, ask.loaded, needs, route
             )
             self.refusals += 1
             return ask.granted
         self.waiting.pop(ask.robot_id, None)
         self.holds[ask.robot_id] = held | needs
         return stop
+
+    def replan(self, ask: Ask, now_s: float) -> Ask:
+        """`ask` on a detour (`detour`) when the robot has waited on this route for
+        `replan_after_s` (since it began to wait, or took its last detour) for what another robot
+        holds; else `ask` itself. The caller asks on what it returns and tells the robot."""
+        waiting = self.waiting.get(ask.robot_id)
+        if waiting is None or waiting.route != ask.route or not ask.extend:
+            return ask
+        since = max(waiting.since_s, self._replanned_s.get(ask.robot_id, -math.inf))
+        blocked = frozenset(r for r in waiting.needs if self.holder(r, ask.robot_id))
+        if now_s - since < self.replan_after_s or not blocked:
+            return ask
+        # Round what blocks it, and into no other stretch that somebody holds.
+        held = {r for other, h in self.holds.items() if other != ask.robot_id for r in h}
+        avoid = blocked | {r for r in held if r.startswith(STRETCH)}
+        route = detour(self.map, ask, avoid, self.detour_max_m)
+        if route is None:
+            return ask
+        self.replans[ask.robot_id] += 1
+        self._replanned_s[ask.robot_id] = now_s
+        return replace(ask, route=route)
 
     def waits_for(self, robot_id: str) -> str:
         """A robot the waiting `robot_id` waits for: one holding what it asks for, else one

@@ -317,6 +317,11 @@ class ServingRobot(RobotNode):
         if not auth.verify_answer(self.key, 'reserve', req, resp):
             self.get_logger().error('refused a traffic grant with a bad MAC')
             return
+        if resp.route:
+            if not gate.reroute(list(resp.route)):
+                self.get_logger().error(f'refused a detour off this leg: {list(resp.route)}')
+                return
+            self.get_logger().info(f'detour: {" ".join(gate.route[gate.progress :])}')
         self.driver.waiting_for = str(resp.waiting_for)
         if gate.grant(int(resp.granted)):
             x, y, _ = self.driver.pose

@@ -2,15 +2,17 @@
 (`orchestrator.traffic`, README "Traffic in the aisles").
 
 Serves `/robodine/traffic/reserve` (restaurant_interfaces/srv/Reserve): a robot reports where
-it is on its leg and asks to drive further; the answer is how far it may. Every ask must carry
+it is on its leg and asks to drive further; the answer is how far it may, on a detour when it
+has waited long enough for what another robot holds and a way round exists. Every ask must carry
 the robot's HMAC (the controller holds every serving robot's key, like the dispatcher), be fresh
 and newer than that robot's last one; anything else is refused and logged. The controller keeps
 nothing on disk: robots ask at least once a second, so after a restart it knows within a second
 what each robot holds.
 
 Publishes the fleet's traffic figures once a second as JSON on `/robodine/traffic/stats`
-(std_msgs/String, transient-local): per robot the waits (simulated seconds), refusals, robots
-stuck longer than `service.traffic_stuck_s` without a grant (`deadlocks`), conflicting holds.
+(std_msgs/String, transient-local): per robot the waits (simulated seconds) and detours taken
+(`replans`), refusals, robots stuck longer than `service.traffic_stuck_s` without a grant
+(`deadlocks`), conflicting holds.
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ class TrafficController(Node):
         robots = cfg.serving_robots
         self.keys = auth.load_keys(Path(key_dir), [r.id for r in robots])
         self.stuck_s = cfg.service.traffic_stuck_s
-        self.controller = Controller(TrafficMap.of_restaurant(cfg))
+        service = cfg.service
+        self.controller = Controller(
+            TrafficMap.of_restaurant(cfg),
+            # Its clock is the wall clock: simulated seconds over the time scale.
+            replan_after_s=service.traffic_replan_after_s / self.time_scale,
+            detour_max_m=service.traffic_detour_max_m,
+        )
         self.replay = auth.Replay()
         self._last_stamp: dict[str, int] = {}
         # Per robot: finished waits (simulated s), the start of the current one, stuck ones.
@@ -92,12 +100,19 @@ class TrafficController(Node):
         )
         now, conflicts = time.monotonic(), self.controller.conflicts
         try:
-            resp.granted = self.controller.ask(ask, now)
+            detour = self.controller.replan(ask, now)
+            resp.granted = self.controller.ask(detour, now)
         except RouteError as e:
             resp.message = str(e)
             return auth.sign_answer(key, 'reserve', req, resp)
         if self.controller.conflicts > conflicts:
             self.get_logger().warning(f'{self.controller.last_conflict} ({ask})')
+        if detour is not ask:
+            resp.route = list(detour.route)
+            self.get_logger().info(
+                f'{ask.robot_id} takes a detour: {" ".join(detour.route[ask.progress :])} '
+                f'instead of {" ".join(ask.route[ask.progress :])}'
+            )
         self._count_wait(req.robot_id, now)
         resp.message = 'wait' if req.robot_id in self.controller.waiting else 'go'
         resp.waiting_for = self.controller.waits_for(req.robot_id)
@@ -126,7 +141,11 @@ class TrafficController(Node):
         for robot_id, done in self.waits.items():
             since = self._waiting_since.get(robot_id)
             waits = done + ([(now - since) * self.time_scale] if since is not None else [])
-            robots[robot_id] = {'waits': len(waits), 'wait_s': round(sum(waits), 1)}
+            robots[robot_id] = {
+                'waits': len(waits),
+                'wait_s': round(sum(waits), 1),
+                'replans': self.controller.replans[robot_id],
+            }
         every = sorted(w for ws in self.waits.values() for w in ws)
         return {
             'robots': robots,
@@ -136,6 +155,7 @@ class TrafficController(Node):
                 'total': round(sum(every), 1),
             },
             'deadlocks': self.deadlocks,
+            'replans': self.controller.replans.total(),
             'refusals': self.controller.refusals,
             'conflicts': self.controller.conflicts,
             'holds': {r: sorted(h) for r, h in self.controller.holds.items() if h},

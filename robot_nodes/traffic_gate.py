@@ -91,6 +91,17 @@ class TrafficGate:
             return True
         return math.hypot(at[0] - self._hold[0], at[1] - self._hold[1]) <= ASK_AHEAD_M
 
+    def reroute(self, route: Sequence[str]) -> bool:
+        """Take the controller's detour: the same leg's end, and the same route as far as the
+        robot has come (its grant and the waypoint ahead when it is clear of the last one), so
+        that every index stays true. False (and nothing changed) for anything else."""
+        keep = max(self.granted, self.progress + (1 if self.clear else 0)) + 1
+        route = tuple(route)
+        if not self.route or route[-1:] != self.route[-1:] or route[:keep] != self.route[:keep]:
+            return False
+        self.route = route
+        return True
+
     def grant(self, granted: int) -> bool:
         """The controller's answer; True when the robot may drive further than before."""
         if not self.route or granted <= self.granted or granted > self.last:

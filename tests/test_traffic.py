@@ -6,13 +6,13 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from orchestrator.config import Floor, RestaurantConfig, load_restaurant
-from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap, lane_offset
+from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap, detour, lane_offset
 from robot_nodes.drivers.neighbours import Obstacle, clearance
 from robot_nodes.lanes import lane_path
 from robot_nodes.traffic_gate import TrafficGate
@@ -160,6 +160,55 @@ def test_a_loaded_robot_goes_first(demo_config: RestaurantConfig) -> None:
     assert c.waits_for('loaded') == ''
 
 
+def test_a_robot_waiting_for_a_held_lane_takes_the_way_round() -> None:
+    floor = through_lane()
+    tm = TrafficMap.of(floor, RADIUS)
+    c = Controller(tm, replan_after_s=10.0, detour_max_m=5.0)
+    served = tuple(floor.path('dock4', 'mid'))
+    c.ask(Ask('in', served, len(served) - 1, False, len(served) - 1), 0.0)  # at the table
+    route = tuple(floor.path('dock3', 'dock4'))
+    assert 'mid' in route  # the short way is the lane
+    at_wm = Ask('a', route, 1, True, 1)  # short of wm, the lane's west mouth
+    assert c.ask(at_wm, 0.0) == 1 and c.waits_for('a') == 'in'
+    assert c.replan(at_wm, 9.0) is at_wm  # not yet
+    assert c.ask(at_wm, 9.0) == 1
+    round_ = c.replan(at_wm, 10.0)
+    # Round by the north corridor, 4 m longer; on to wm first (it never turns back).
+    assert round_.route == ('dock3', 'w2', 'wm', 'w1', 'e1', 'em', 'e2', 'dock4')
+    assert c.replans['a'] == 1
+    assert c.ask(round_, 10.0) > 1 and 'a' not in c.waiting
+    assert not {tm.inside['mid']} & c.holds['a']
+    # Not again on the new route while it drives, and not when the way round is too long.
+    assert c.replan(replace(round_, progress=2, clear=True, granted=4), 30.0).route == round_.route
+    assert detour(tm, at_wm, frozenset({tm.inside['mid']}), 3.9) is None
+
+
+def test_no_way_round_a_lane_on_the_demo_floor(demo_config: RestaurantConfig) -> None:
+    # The seed floors are trees: a held table lane has no way round, so the robot waits.
+    floor = demo_config.floor
+    tm = TrafficMap.of(floor, RADIUS)
+    c = Controller(tm, replan_after_s=1.0)
+    inside = tuple(floor.path('c5_5', 'stop-t09'))
+    c.ask(Ask('in', inside, len(inside) - 1, False, len(inside) - 1), 0.0)
+    route = tuple(floor.path('c1_5', 'stop-t05'))
+    assert c.ask(Ask('a', route, 0, True, 0), 0.0) == 0
+    assert c.replan(Ask('a', route, 0, True, 0), 60.0).route == route
+    assert not c.replans
+
+
+def test_a_detour_keeps_the_route_up_to_where_the_robot_is(demo_config: RestaurantConfig) -> None:
+    floor = through_lane()
+    tm = TrafficMap.of(floor, RADIUS)
+    gate = TrafficGate('a', tm, lambda nodes, start: [start], lambda a, b: 0.0)
+    gate.start(floor.path('dock3', 'dock4'))
+    gate.progress, gate.clear, gate.granted = 1, True, 1
+    assert not gate.reroute(('dock3', 'w2', 'w1', 'e1', 'e2', 'dock4'))  # back off wm's aisle
+    assert not gate.reroute(('dock3', 'w2', 'wm', 'w1', 'e1', 'e2'))  # elsewhere
+    assert gate.route == tuple(floor.path('dock3', 'dock4'))
+    assert gate.reroute(('dock3', 'w2', 'wm', 'w1', 'e1', 'em', 'e2', 'dock4'))
+    assert gate.route[3] == 'w1' and gate.grant(4)
+
+
 @dataclass
 class _Robot:
     robot_id: str
@@ -178,7 +227,8 @@ class _Robot:
 def _play(floor: Floor, robots: int, legs: int, seed: int) -> Controller:
     """Robots drive random legs between tables, the pass and their docks, one move per step
     (onto the aisle after a node, or onto the next node), asking the controller before every
-    move; returns the controller. Asserts that no two robots ever occupy one resource."""
+    move and taking the detours it gives; returns the controller. Asserts that no two robots
+    ever occupy one resource."""
     rnd = random.Random(seed)
     tm = TrafficMap.of(floor, RADIUS)
     c = Controller(tm)
@@ -202,7 +252,8 @@ def _play(floor: Floor, robots: int, legs: int, seed: int) -> Controller:
                     continue
                 r.route, r.progress, r.granted = tuple(floor.path(r.route[-1], goal)), 0, 0
                 r.pause = rnd.randint(0, 6)  # waiting for pickup at the end of the leg
-            r.granted = c.ask(r.ask(), float(step))
+            ask = c.replan(r.ask(), float(step))
+            r.route, r.granted = ask.route, c.ask(ask, float(step))
             if r.clear and r.progress < r.granted:
                 r.progress, r.clear = r.progress + 1, False  # onto the next node
             elif not r.clear and r.progress < last:
@@ -234,4 +285,6 @@ def test_a_fleet_on_the_demo_floor_never_shares_and_never_sticks(
 
 @pytest.mark.parametrize('seed', range(6))
 def test_four_robots_through_one_lane_never_share_and_never_stick(seed: int) -> None:
-    assert _play(through_lane(), 4, 25, seed).refusals > 0
+    c = _play(through_lane(), 4, 25, seed)
+    # They met, and some went round by the corridor instead of waiting for the lane.
+    assert c.refusals > 0 and c.replans.total() > 0

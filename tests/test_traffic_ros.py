@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from restaurant_interfaces.msg import RobotState
+from restaurant_interfaces.msg import DeliveryStop, RobotState
 from std_msgs.msg import String
 
 from orchestrator.bringup import (
@@ -40,11 +41,12 @@ from tests.ros_helpers import (
 pytestmark = pytest.mark.ros
 SCALE = 10.0
 ROBOTS = {'west': ('dockw', 'chge'), 'east': ('docke', 'chgw')}
+CHARGING = RobotState.MODE_CHARGING
 
 
-def lane_restaurant(tmp: Path) -> Path:
+def lane_restaurant(tmp: Path, **service: Any) -> Path:
     """The demo restaurant on a floor of two sides joined by a north corridor (wide) and, the
-    short way, one narrow lane with a table in its middle."""
+    short way, one narrow lane with a table in its middle; `service` overrides its knobs."""
     data = yaml.safe_load(Path(DEFAULT_CONFIG).read_text())
     points = {
         'pass': (6, 7, 'pass'),
@@ -83,7 +85,7 @@ def lane_restaurant(tmp: Path) -> Path:
         {**robot, 'id': rid, 'dock': dock, 'charger': charger}
         for rid, (dock, charger) in ROBOTS.items()
     ]
-    data['service']['traffic_control'] = True
+    data['service'].update(traffic_control=True, **service)
     path = tmp / 'lane.yaml'
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     cfg = load_restaurant(path)
@@ -97,43 +99,73 @@ def ros() -> Iterator[RosClient]:
     yield from ros_client_fixture('traffic_test')
 
 
+@dataclass
+class Floor:
+    """What the floor reports while a test runs: collisions and the traffic figures."""
+
+    collisions: list[dict[str, Any]] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+
+    def last_stats(self) -> dict[str, Any]:
+        wait_until(lambda: bool(self.stats), 10, what='traffic figures')
+        return self.stats[-1]
+
+
+def watch_floor(ros: RosClient, config: Path, driver: str) -> tuple[Floor, subprocess.Popen]:
+    """Listen to the floor, and start what finds collisions: the floor plant for `diffdrive`,
+    else the floor monitor (the sim driver's collisions are found in the robots' poses)."""
+    floor = Floor()
+    ros.node.create_subscription(
+        String, COLLISIONS_TOPIC, lambda m: floor.collisions.append(json.loads(m.data)), latched()
+    )
+    ros.node.create_subscription(
+        String, STATS_TOPIC, lambda m: floor.stats.append(json.loads(m.data)), latched()
+    )
+    if driver == 'diffdrive':
+        command = floor_plant_command(config, SCALE, list(ROBOTS))
+    else:
+        command = floor_monitor_command(config, SCALE)
+    return floor, subprocess.Popen(command, env=ros_child_env())
+
+
+def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: float) -> Any:
+    params = {'driver': driver, 'battery_start': battery}
+    keys = keys_for(ROBOTS)
+    ledger = tmp / 'ledger'
+    return start_robot_process('serving', robot_id, config, SCALE, ledger, params, None, keys)
+
+
+def start_controller(config: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        traffic_controller_command(config, SCALE, keys_for(ROBOTS)), env=ros_child_env()
+    )
+
+
+def at(cfg: Any, waypoint: str, modes: tuple[int, ...] = ()) -> Callable[[RobotState], bool]:
+    """A robot on `waypoint` (and in one of `modes`, if given)."""
+    p = cfg.floor.points[waypoint]
+
+    def there(s: RobotState) -> bool:
+        on = abs(s.x - p.x) < 0.15 and abs(s.y - p.y) < 0.15
+        return on and (not modes or s.mode in modes)
+
+    return there
+
+
 @pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
 def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
     tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+    # (No detour helps the one that waits: the way round ends at the junction the other one
+    # holds until it is out of the lane.)
     config = lane_restaurant(tmp_path)
     cfg = load_restaurant(config)
-    collisions: list[dict[str, Any]] = []
-    stats: list[dict[str, Any]] = []
-    ros.node.create_subscription(
-        String, COLLISIONS_TOPIC, lambda m: collisions.append(json.loads(m.data)), latched()
-    )
-    ros.node.create_subscription(
-        String, STATS_TOPIC, lambda m: stats.append(json.loads(m.data)), latched()
-    )
-    procs: list[subprocess.Popen[bytes]] = []
-    env = ros_child_env()
-    keys = keys_for(ROBOTS)
+    floor, watcher = watch_floor(ros, config, driver)
+    procs: list[subprocess.Popen[bytes]] = [watcher]
     try:
-        if driver == 'diffdrive':
-            procs.append(
-                subprocess.Popen(floor_plant_command(config, SCALE, list(ROBOTS)), env=env)
-            )
-        else:  # the sim driver's collisions are found in the robots' shared poses
-            procs.append(subprocess.Popen(floor_monitor_command(config, SCALE), env=env))
         for robot_id in ROBOTS:
-            procs.append(
-                start_robot_process(
-                    'serving',
-                    robot_id,
-                    config,
-                    SCALE,
-                    tmp_path / 'ledger',
-                    {'driver': driver, 'battery_start': 0.1},
-                    key_dir=keys,
-                )
-            )
+            procs.append(start_robot(tmp_path, config, robot_id, driver, 0.1))
         # No controller yet: each robot waits where it may (its dock: the dock's aisle is too
         # short to wait on clear of the corridor's lanes; else short of the junction) — a busy
         # machine may start one robot seconds after the other; started now, the controller
@@ -148,24 +180,48 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
                 return abs(s.x - hx) < 0.15 and abs(s.y - hy) < 0.15
 
             ros.wait_for_state(robot_id, holding, timeout=120)
-        procs.append(subprocess.Popen(traffic_controller_command(config, SCALE, keys), env=env))
+        procs.append(start_controller(config))
         for robot_id, (_, charger) in ROBOTS.items():
-            at = cfg.floor.points[charger]
-
-            def on_charger(s: RobotState, at: Any = at) -> bool:
-                return (
-                    s.mode == RobotState.MODE_CHARGING
-                    and abs(s.x - at.x) < 0.15
-                    and abs(s.y - at.y) < 0.15
-                )
-
-            ros.wait_for_state(robot_id, on_charger, timeout=120)
-        wait_until(lambda: bool(stats), 10, what='traffic figures')
-        last = stats[-1]
+            ros.wait_for_state(robot_id, at(cfg, charger, (CHARGING,)), timeout=120)
+        last = floor.last_stats()
         # Nobody was stuck and no two held one resource (whether they met depends on when each
         # robot discovered the controller: usually one is refused the lane and waits).
         assert last['deadlocks'] == 0 and last['conflicts'] == 0
-        assert collisions == []
+        assert floor.collisions == []
+    finally:
+        for proc in reversed(procs):
+            stop_process(proc)
+
+
+@pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
+def test_a_robot_goes_round_a_lane_held_by_one_serving_a_table(
+    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # west waits at the table in the middle of the lane for a pickup that does not come; east,
+    # low on charge, must cross to its charger: the lane is held, so after a short wait the
+    # controller sends it round by the north corridor, 4 m longer.
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+    config = lane_restaurant(tmp_path, traffic_replan_after_s=3, pickup_timeout_s=3600)
+    cfg = load_restaurant(config)
+    floor, watcher = watch_floor(ros, config, driver)
+    procs: list[subprocess.Popen[bytes]] = [watcher, start_controller(config)]
+    try:
+        procs.append(start_robot(tmp_path, config, 'west', driver, 1.0))
+        ros.wait_for_state('west', at(cfg, 'dockw', (RobotState.MODE_IDLE,)), timeout=60)
+        trip = ros.deliver('west', 'trip-lane', [DeliveryStop(table_id='t01', trays=[0])])
+        assert trip.is_accepted()
+        ros.wait_for_state('west', at(cfg, 'mid'), timeout=120)
+        east = ros.watch_state('east')
+        procs.append(start_robot(tmp_path, config, 'east', driver, 0.1))
+        ros.wait_for_state('east', at(cfg, 'chgw', (CHARGING,)), timeout=120)
+        # It never set a wheel in the lane, and west is still at the table.
+        lane = [(s.x, s.y) for _, s in east.snapshot() if 3.0 < s.x < 9.0 and s.y < 4.0]
+        assert lane == []
+        assert at(cfg, 'mid')(ros.wait_for_state('west'))
+        last = floor.last_stats()
+        assert last['robots']['east']['replans'] == 1 and last['replans'] == 1
+        assert last['deadlocks'] == 0 and last['conflicts'] == 0
+        assert floor.collisions == []
     finally:
         for proc in reversed(procs):
             stop_process(proc)

@@ -434,5 +434,6 @@ def traffic_summary(traffic: dict[str, Any] | None) -> str:
     )
     return (
         f'  traffic: waited mean {waits["mean"]:.0f} s, p95 {waits["p95"]:.0f} s, total '
-        f'{waits["total"]:.0f} s ({per_robot}); deadlocks {traffic["deadlocks"]}'
+        f'{waits["total"]:.0f} s ({per_robot}); deadlocks {traffic["deadlocks"]}, '
+        f'detours {traffic["replans"]}'
     )
