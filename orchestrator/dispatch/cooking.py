@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -74,8 +75,8 @@ class Cooking:
         self.policy = policy
         self.queue: dict[str, list[Pending]] = {s.id: [] for s in ctx.cfg.stations}
         self.flights: dict[str, Flight] = {}
-        # Jobs whose claim is in flight.
-        self.claiming: set[str] = set()
+        # Jobs whose claim is in flight, and the robot each goes to.
+        self.claiming: dict[str, tuple[Pending, str]] = {}
         # The latest stage of each job not yet in Redis (its writer is running): stages seen
         # during an outage collapse into the last one.
         self._stages: dict[str, tuple[Flight, Any]] = {}
@@ -147,14 +148,16 @@ class Cooking:
     def snapshot(self) -> Snapshot:
         """What the policy decides on, in simulated seconds: the dishes waiting for a robot,
         every cooking robot's free slots and when the dishes it cooks are due."""
-        scale = self.ctx.time_scale
+        scale, now = self.ctx.time_scale, time.time()
         due: dict[str, list[float]] = {}
         in_flight: dict[str, float] = {}
-        for f in self.flights.values():
-            done = f.sent_wall * scale + f.pending.job.cook_time_s
-            due.setdefault(f.robot_id, []).append(done)
-            order_id = f.pending.job.order_id
-            in_flight[order_id] = max(done, in_flight.get(order_id, done))
+        started = [(f.pending, f.robot_id, f.sent_wall) for f in self.flights.values()]
+        # A dish whose claim is in flight starts as soon as the claim is through.
+        started += [(p, robot_id, now) for p, robot_id in self.claiming.values()]
+        for p, robot_id, sent in started:
+            done = sent * scale + p.job.cook_time_s
+            due.setdefault(robot_id, []).append(done)
+            in_flight[p.job.order_id] = max(done, in_flight.get(p.job.order_id, done))
         pending = [
             DishView(
                 p.job_id,
@@ -182,7 +185,7 @@ class Cooking:
             if v.kind == 'cooking'
         )
         return Snapshot(
-            time.time() * scale,
+            now * scale,
             tuple(sorted(pending, key=lambda d: d.arrived_s)),
             cookers,
             in_flight,
@@ -202,12 +205,20 @@ class Cooking:
         for a in self.policy(self.snapshot()):
             self._start(waiting[a.job_id], a.robot_id)
 
+    def jobs_here(self) -> Counter[str]:
+        """Per order: how many of its jobs are here (waiting, being claimed or cooking)."""
+        here = Counter(p.job.order_id for q in self.queue.values() for p in q)
+        here.update(ids.order_of_job(j) for j in self.claiming)
+        here.update(f.pending.job.order_id for f in self.flights.values())
+        return here
+
     async def ready_times(self) -> dict[str, tuple[str, float]]:
         """Order id -> (table id, when it should be ready in simulated seconds) of every order
         still cooking here: the known queue played forward with the policy, in a worker thread
         (a rush queue takes tens of milliseconds to play; leases and heartbeats must not wait)."""
         tables = {p.job.order_id: p.job.table_id for q in self.queue.values() for p in q}
         tables |= {f.pending.job.order_id: f.pending.job.table_id for f in self.flights.values()}
+        tables |= {p.job.order_id: p.job.table_id for p, _ in self.claiming.values()}
         ready = await asyncio.to_thread(eta, self.snapshot(), self.policy)
         return {
             order_id: (tables[order_id], ready_s)
@@ -217,7 +228,7 @@ class Cooking:
 
     def _start(self, p: Pending, robot_id: str) -> None:
         self.queue[p.job.station].remove(p)
-        self.claiming.add(p.job_id)
+        self.claiming[p.job_id] = (p, robot_id)
         self.ctx.robots[robot_id].assigned.add(p.job_id)
         self.ctx.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
 
@@ -234,7 +245,7 @@ class Cooking:
                 )
             )
         finally:
-            self.claiming.discard(p.job_id)
+            self.claiming.pop(p.job_id, None)
             self.ctx.robots[robot_id].assigned.discard(p.job_id)
         if isinstance(claim, jobs.Claim):
             self._launch(p, robot_id, claim.epoch, lease_until_ns)

@@ -4,7 +4,9 @@ An order still cooking is ready when the schedule played forward says so
 (`Cooking.ready_times`); a ready order is ready now. Then a serving robot fetches it (the drive
 from the nearest dock to the pass) and drives it to the table.
 A new estimate is published (`store.orders.set_eta`) only when it moved by more than
-CHANGE_S simulated seconds, so a diner's page does not flicker.
+CHANGE_S simulated seconds, so a diner's page does not flicker. The first one waits until every
+dish of the order is here or cooked: the stations' streams are read one at a time, and an
+estimate from the drinks alone would be minutes early and would be the one the diner remembers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from orchestrator.store import orders
 
 # Simulated seconds an estimate must move by before the diner hears of it.
 CHANGE_S = 30.0
+# Wall seconds the first estimate waits for the rest of its order's dishes at most (another
+# dispatcher may hold some of them: then it is from this dispatcher's part).
+FIRST_WAIT_S = 2.0
 # A serving robot sets off for the pass this much earlier than its drive there takes
 # (dispatch/serving.py stages it there for food about to be ready).
 STAGE_MARGIN = 1.5
@@ -46,15 +51,24 @@ class Etas:
         self._travel_s = pass_to_table_s(ctx.cfg)
         # order id -> the estimate last published (simulated seconds).
         self._published: dict[str, float] = {}
+        # order id -> when it was first seen without all its dishes here (time.monotonic()).
+        self._incomplete: dict[str, float] = {}
 
     def arrival_s(self, table_id: str, ready_s: float) -> float:
         return ready_s + self._fetch_s + self._travel_s.get(table_id, 0.0)
 
-    async def publish(self, ready: Mapping[str, tuple[str, float]]) -> None:
-        """`ready`: order id -> (table id, when its food is ready, simulated seconds)."""
+    async def publish(
+        self, ready: Mapping[str, tuple[str, float]], here: Mapping[str, int]
+    ) -> None:
+        """`ready`: order id -> (table id, when its food is ready, simulated seconds); `here`:
+        order id -> how many of its jobs the dispatcher has (waiting, starting, cooking)."""
         scale = self.ctx.time_scale
         for order_id, (table_id, ready_s) in ready.items():
             if ready_s == float('inf'):
+                continue
+            if order_id not in self._published and not await self._whole(
+                order_id, here.get(order_id, 0)
+            ):
                 continue
             at = self.arrival_s(table_id, max(ready_s, time.time() * scale))
             last = self._published.get(order_id)
@@ -65,3 +79,15 @@ class Etas:
         # Orders on their way (or gone) get their ETA from the robot now.
         for order_id in set(self._published) - set(ready):
             del self._published[order_id]
+        for order_id in set(self._incomplete) - set(ready):
+            del self._incomplete[order_id]
+
+    async def _whole(self, order_id: str, here: int) -> bool:
+        """Every job of the order is here or cooked (or it waited FIRST_WAIT_S for that)."""
+        since = self._incomplete.setdefault(order_id, time.monotonic())
+        record = await orders.get(self.ctx.r, order_id)
+        whole = record is None or here + record.jobs_cooked >= record.jobs_total
+        if whole or time.monotonic() - since >= FIRST_WAIT_S:
+            self._incomplete.pop(order_id, None)
+            return True
+        return False

@@ -283,7 +283,8 @@ class Dispatcher:
                 await asyncio.wait_for(self._new_orders.wait(), ETA_EVERY_S)
             self._new_orders.clear()
             cooking = await self.cooking.ready_times()
-            await self.etas.publish(cooking | self.serving.ready_times())
+            ready = cooking | self.serving.ready_times()
+            await self.etas.publish(ready, self.cooking.jobs_here())
 
     # -- robots ----------------------------------------------------------------------------
 
