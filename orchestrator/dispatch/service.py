@@ -282,9 +282,10 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_orders.wait(), ETA_EVERY_S)
             self._new_orders.clear()
+            # Counted from the same state as the schedule ready_times plays (no await between).
+            here = self.cooking.jobs_here()
             cooking = await self.cooking.ready_times()
-            ready = cooking | self.serving.ready_times()
-            await self.etas.publish(ready, self.cooking.jobs_here())
+            await self.etas.publish(cooking | self.serving.ready_times(), here)
 
     # -- robots ----------------------------------------------------------------------------
 
