@@ -66,6 +66,8 @@ OUTAGE_AFTERMATH_S = 10.0
 OUTAGE_MARKER_TTL_S = 3600
 # Real seconds between two looks at the diners' ETAs.
 ETA_EVERY_S = 2.0
+# Shortest nap of the scheduling loop (wall seconds).
+MIN_NAP_S = 0.05
 # Redis connections of a dispatcher: every job and trip in flight may be writing at once, and a
 # busy kitchen on a slow disk (appendfsync always) has hundreds; beyond, a write waits for one.
 REDIS_CONNECTIONS = 256
@@ -269,9 +271,12 @@ class Dispatcher:
 
     async def _schedule(self) -> None:
         while not cancel_requested():
-            # Short naps only while a batch is waiting for its moment to leave.
+            # Short naps only while a batch is waiting for its moment to leave, or until a robot
+            # should set off for the pass (at 60x a second's nap is a minute of the kitchen:
+            # longer than the drive it is sent ahead by).
             batching = self.serving.ready and self.serving.free_robots()
-            await self.ctx.woken(self.serving.wait_s / 2 if batching else 1.0)
+            nap = self.serving.wait_s / 2 if batching else 1.0
+            await self.ctx.woken(max(MIN_NAP_S, min(nap, self.serving.stage_in())))
             self.cooking.schedule()
             await self.serving.plan()
 

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 1.0
 # Real seconds before a goal nobody answered is sent again.
 RESEND_AFTER_S = 1.0
+# Wall seconds before a robot that would not go to the pass is asked again.
+STAGE_REFUSED_S = 1.0
 
 
 @dataclass
@@ -95,6 +97,8 @@ class Serving:
         self.last_trip: dict[str, float] = {}
         # Robots sent to wait at the pass for food about to be ready (until their next trip).
         self.staged: set[str] = set()
+        # Robots that would not go to the pass, and until when they are not asked again.
+        self._stage_refused: dict[str, float] = {}
         # Lost trips whose robot came back holding them and was told to bring the food back.
         self._brought_back: set[str] = set()
         self._lead_s = fetch_s(ctx.cfg) / ctx.time_scale * STAGE_MARGIN
@@ -173,17 +177,30 @@ class Serving:
         await self._send_trips()
         self._stage()
 
+    def stage_in(self) -> float:
+        """Wall seconds until a free robot should set off for the pass (`_stage`)."""
+        return self._next_stage()[0]
+
+    def _next_stage(self) -> tuple[float, str]:
+        """When (wall seconds from now) and which free robot to send to the pass: when food is
+        predicted ready (the schedule's predictions, `coming`) within its drive there; inf when
+        no robot is free (or each refused a moment ago), one already waits there, or nothing is
+        coming."""
+        now, free = time.monotonic(), self.free_robots()
+        if self.staged & set(free):
+            return math.inf, ''
+        willing = [r for r in free if self._stage_refused.get(r, 0.0) <= now]
+        soonest = min((c.eta for c in self.coming()), default=math.inf)
+        if not willing or soonest == math.inf:
+            return math.inf, ''
+        return max(0.0, soonest - self._lead_s - now), willing[0]
+
     def _stage(self) -> None:
-        """Send a free robot to the pass when food is predicted ready within its drive there
-        (the schedule's predictions, `coming`), so that the food does not wait for the drive.
-        One robot waits there at a time; the next trip goes to it first."""
-        free = self.free_robots()
-        if not free or self.staged & set(free):
+        """Send a free robot to the pass when its time has come, so that the food does not wait
+        for the drive. One robot waits there at a time; the next trip goes to it first."""
+        wait, robot_id = self._next_stage()
+        if wait > 0:
             return
-        soonest = min((c.eta for c in self.coming()), default=None)
-        if soonest is None or soonest - time.monotonic() > self._lead_s:
-            return
-        robot_id = free[0]
         self.staged.add(robot_id)
         self.ctx.spawn(self._send_stage(robot_id), f'stage {robot_id}')
 
@@ -192,6 +209,7 @@ class Serving:
         if not accepted:
             log.info('%s would not wait at the pass: %s', robot_id, message)
             self.staged.discard(robot_id)
+            self._stage_refused[robot_id] = time.monotonic() + STAGE_REFUSED_S
 
     def _can_make(self, robot_id: str, orders: list[ReadyOrder]) -> bool:
         """Enough trays, and enough charge for the trip and the drive to its charger after."""

@@ -1,0 +1,47 @@
+"""When the dispatcher sends a free serving robot to wait at the pass: a drive ahead of the
+food predicted ready, which the scheduling loop naps until (pure logic, no Redis or ROS)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import cast
+
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.context import DispatchContext
+from orchestrator.dispatch.delivery import Coming
+from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
+from orchestrator.dispatch.robot_view import RobotView
+from orchestrator.dispatch.serving import Serving
+
+SCALE = 60.0
+
+
+def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
+    demo_config: RestaurantConfig,
+) -> None:
+    robots = {
+        r.id: RobotView(r.id, 'serving', capacity=r.trays, mode='idle', reachable=True)
+        for r in demo_config.serving_robots
+    }
+    ctx = DispatchContext(cast(Redis, None), demo_config, 'd', SCALE, 5.0, robots)
+    coming: list[Coming] = []
+    serving = Serving(ctx, lambda: tuple(coming))
+    assert serving.stage_in() == math.inf  # nothing cooking
+    lead = fetch_s(demo_config) / SCALE * STAGE_MARGIN
+    # At 60x the drive is a fraction of a wall second ahead: the loop must wake for it, not
+    # nap its usual second (then the robot set off when the food was ready, or later).
+    coming.append(Coming('o1', 't01', time.monotonic() + 0.5 + lead))
+    assert serving.stage_in() == pytest.approx(0.5, abs=0.05)
+    coming.append(Coming('o2', 't02', time.monotonic() + lead / 2))
+    assert serving.stage_in() == 0.0
+    # One waits there at a time; a robot that would not go is not asked again at once.
+    serving.staged.add('serve1')
+    assert serving.stage_in() == math.inf
+    serving.staged.clear()
+    for robot_id in robots:
+        serving._stage_refused[robot_id] = time.monotonic() + 1.0
+    assert serving.stage_in() == math.inf
