@@ -158,10 +158,17 @@ class TrafficGate:
 
     def _reached(self, i: int, at: Point) -> bool:
         """At route[i] (within a lane's corner of it; the leg's end: on it) or on the aisle
-        after it."""
+        after it — and no farther from its lane than from the lane of the one before (the same
+        on a straight way on): an aisle that folds back over the way in (a dock's, beside the
+        corridor) is not reached from the way in."""
         if self._dist(at, i) <= (ARRIVE_M if i == self.last else REACH_M):
             return True
-        return i < self.last and 0.0 < self._along(i, at) <= 1.0 and self._off(i, at) <= REACH_M
+        return (
+            i < self.last
+            and 0.0 < self._along(i, at) <= 1.0
+            and self._off(i, at) <= REACH_M
+            and (i == 0 or self._off_lane(i, at) <= self._off_lane(i - 1, at))
+        )
 
     def _along(self, i: int, at: Point) -> float:
         """Where `at` projects onto the aisle route[i] → route[i + 1] (0 at i, 1 at i + 1)."""
@@ -169,6 +176,10 @@ class TrafficGate:
         dx, dy = b.x - a.x, b.y - a.y
         length2 = dx * dx + dy * dy
         return ((at[0] - a.x) * dx + (at[1] - a.y) * dy) / length2 if length2 else 1.0
+
+    def _off_lane(self, i: int, at: Point) -> float:
+        """How far `at` is from the lane of the aisle route[i] → route[i + 1]."""
+        return abs(self._off(i, at) - self.lane_offset(*self.route[i : i + 2]))
 
     def _off(self, i: int, at: Point) -> float:
         """How far `at` is to the side of that aisle's centre line."""

@@ -196,7 +196,7 @@ def test_no_way_round_a_lane_on_the_demo_floor(demo_config: RestaurantConfig) ->
     assert not c.replans
 
 
-def test_a_detour_keeps_the_route_up_to_where_the_robot_is(demo_config: RestaurantConfig) -> None:
+def test_a_detour_keeps_the_route_up_to_where_the_robot_is() -> None:
     floor = through_lane()
     tm = TrafficMap.of(floor, RADIUS)
     gate = TrafficGate('a', tm, lambda nodes, start: [start], lambda a, b: 0.0)
@@ -207,6 +207,39 @@ def test_a_detour_keeps_the_route_up_to_where_the_robot_is(demo_config: Restaura
     assert gate.route == tuple(floor.path('dock3', 'dock4'))
     assert gate.reroute(('dock3', 'w2', 'wm', 'w1', 'e1', 'em', 'e2', 'dock4'))
     assert gate.route[3] == 'w1' and gate.grant(4)
+
+
+def test_the_way_into_a_dock_beside_the_corridor_is_not_mistaken_for_the_corridor(
+    demo_config: RestaurantConfig,
+) -> None:
+    # dock3's aisle leaves c1_5 at 31 degrees back over the corridor's westbound lane. A robot
+    # coming home along that lane was taken to be on dock3's aisle already, 2 m short of c1_5,
+    # and clear of it: the controller gave c1_5 to the robot behind, which met it at the
+    # junction's corner (a jam, then a collision, in Saturday rushes with diffdrive).
+    floor = demo_config.floor
+    tm = TrafficMap.of_restaurant(demo_config)
+    gate = TrafficGate(
+        'serve3', tm, lambda nodes, start: [start], lambda a, b: lane_offset(floor, a, b, 0.27)
+    )
+    gate.start(['c5_5', 'c1_5', 'dock3'])
+    gate.granted = 2
+    lane_y = floor.points['c1_5'].y + lane_offset(floor, 'c5_5', 'c1_5', tm.radius_m)
+    for x in [5.4 - 0.05 * k for k in range(70)]:
+        gate.moved((x, lane_y))
+        if x - floor.points['c1_5'].x > 0.8:  # farther than a lane's corner from c1_5
+            assert gate.progress == 0, f'at x={x:.2f} it is taken to be past c1_5'
+    assert (gate.progress, gate.clear) == (1, False)  # at the corner: there, not clear of it
+    # On its way up the dock's aisle it is past c1_5, and clear of it once far enough.
+    dock = floor.points['dock3']
+    gate.moved((dock.x - 0.25, dock.y - 0.15))
+    assert (gate.progress, gate.clear) == (1, True)
+    # Straight on along the corridor it passes c10_0 and c9_5 (0.5 m apart) even when seen
+    # only every 0.5 m (a fast clock): on the aisle after a waypoint is past it.
+    gate.start(['c13_5', 'c10_0', 'c9_5', 'c5_5'])
+    gate.granted = 2
+    for k in range(14):
+        gate.moved((13.25 - 0.5 * k, lane_y))
+    assert (gate.progress, gate.clear) == (2, True)
 
 
 @dataclass
