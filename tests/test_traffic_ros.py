@@ -41,14 +41,54 @@ from tests.ros_helpers import (
 pytestmark = pytest.mark.ros
 SCALE = 10.0
 ROBOTS = {'west': ('dockw', 'chge'), 'east': ('docke', 'chgw')}
+CROSSING = {'west': ('dockw', 'chge'), 'east': ('docke', 'chgw'), 'north': ('dockn', 'chgs')}
 CHARGING = RobotState.MODE_CHARGING
 
 
-def lane_restaurant(tmp: Path, **service: Any) -> Path:
-    """The demo restaurant on a floor of two sides joined by a north corridor (wide) and, the
-    short way, one narrow lane with a table in its middle; `service` overrides its knobs."""
+Points = dict[str, tuple[float, float, str]]
+
+
+def restaurant_on(
+    tmp: Path,
+    points: Points,
+    aisles: dict[float, list[tuple[str, str]]],
+    table: str,
+    robots: dict[str, tuple[str, str]],
+    **service: Any,
+) -> Path:
+    """The demo restaurant on a floor of `points` joined by `aisles` (width -> aisles), with
+    one table at waypoint `table` and serving `robots` (id -> dock, charger); traffic control
+    on, `service` overriding its knobs."""
     data = yaml.safe_load(Path(DEFAULT_CONFIG).read_text())
-    points = {
+    data['floor'] = {
+        'width_m': 12.0,
+        'depth_m': 10.0,
+        'min_aisle_m': 0.7,
+        'waypoints': [
+            {'id': k, 'x': x, 'y': y, 'kind': kind} for k, (x, y, kind) in points.items()
+        ],
+        'aisles': [{'a': a, 'b': b, 'width_m': w} for w, ab in aisles.items() for a, b in ab],
+        'walls': [],
+    }
+    x, y, _ = points[table]
+    data['tables'] = [
+        {'id': 't01', 'name': 'Table 1', 'seats': 4, 'x': x, 'y': y - 0.8, 'waypoint': table}
+    ]
+    robot = dict(data['serving_robots'][0])
+    data['serving_robots'] = [
+        {**robot, 'id': rid, 'dock': dock, 'charger': charger}
+        for rid, (dock, charger) in robots.items()
+    ]
+    data['service'].update(traffic_control=True, **service)
+    path = tmp / 'floor.yaml'
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def lane_restaurant(tmp: Path, **service: Any) -> Path:
+    """Two sides joined by a north corridor (wide) and, the short way, one narrow lane with a
+    table in its middle."""
+    points: Points = {
         'pass': (6, 7, 'pass'),
         'n1': (2, 5, 'junction'),
         'nm': (6, 5, 'junction'),
@@ -66,31 +106,37 @@ def lane_restaurant(tmp: Path, **service: Any) -> Path:
     wide = [('pass', 'nm'), ('n1', 'nm'), ('nm', 'n2'), ('n1', 'wj'), ('n2', 'ej')]
     wide += [('dockw', 'wj'), ('docke', 'ej'), ('wj', 'chgw'), ('ej', 'chge')]
     narrow = [('wj', 'lw'), ('lw', 'mid'), ('mid', 'le'), ('le', 'ej')]
-    data['floor'] = {
-        'width_m': 12.0,
-        'depth_m': 8.0,
-        'min_aisle_m': 0.7,
-        'waypoints': [
-            {'id': k, 'x': x, 'y': y, 'kind': kind} for k, (x, y, kind) in points.items()
-        ],
-        'aisles': [{'a': a, 'b': b, 'width_m': 1.5} for a, b in wide]
-        + [{'a': a, 'b': b, 'width_m': 0.9} for a, b in narrow],
-        'walls': [],
-    }
-    data['tables'] = [
-        {'id': 't01', 'name': 'Table 1', 'seats': 4, 'x': 6.0, 'y': 2.2, 'waypoint': 'mid'}
-    ]
-    robot = dict(data['serving_robots'][0])
-    data['serving_robots'] = [
-        {**robot, 'id': rid, 'dock': dock, 'charger': charger}
-        for rid, (dock, charger) in ROBOTS.items()
-    ]
-    data['service'].update(traffic_control=True, **service)
-    path = tmp / 'lane.yaml'
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    path = restaurant_on(tmp, points, {1.5: wide, 0.9: narrow}, 'mid', ROBOTS, **service)
     cfg = load_restaurant(path)
     # Each robot's way to its charger is the lane, not the corridor.
     assert 'mid' in cfg.floor.path('dockw', 'chge') and 'mid' in cfg.floor.path('docke', 'chgw')
+    return path
+
+
+def cross_restaurant(tmp: Path) -> Path:
+    """Four wide arms meeting at one junction `x`, a dock at the end of three of them and a
+    charger at the end of the arm across from each."""
+    points: Points = {
+        'pass': (6, 9.4, 'pass'),
+        'n': (6, 8, 'junction'),
+        'x': (6, 5, 'junction'),
+        'w': (2, 5, 'junction'),
+        'e': (10, 5, 'junction'),
+        's': (6, 2, 'junction'),
+        'tab': (4.6, 8, 'table'),
+        'dockw': (0.6, 5, 'dock'),
+        'docke': (11.4, 5, 'dock'),
+        'dockn': (7.4, 8, 'dock'),
+        'chgw': (2, 3.6, 'charger'),
+        'chge': (10, 3.6, 'charger'),
+        'chgs': (6, 0.6, 'charger'),
+    }
+    wide = [('pass', 'n'), ('n', 'x'), ('x', 'w'), ('x', 'e'), ('x', 's'), ('n', 'tab')]
+    wide += [('w', 'dockw'), ('e', 'docke'), ('n', 'dockn')]
+    wide += [('w', 'chgw'), ('e', 'chge'), ('s', 'chgs')]
+    path = restaurant_on(tmp, points, {1.5: wide}, 'tab', CROSSING)
+    cfg = load_restaurant(path)
+    assert all('x' in cfg.floor.path(dock, charger) for dock, charger in CROSSING.values())
     return path
 
 
@@ -122,7 +168,7 @@ def watch_floor(ros: RosClient, config: Path, driver: str) -> tuple[Floor, subpr
         String, STATS_TOPIC, lambda m: floor.stats.append(json.loads(m.data)), latched()
     )
     if driver == 'diffdrive':
-        command = floor_plant_command(config, SCALE, list(ROBOTS))
+        command = floor_plant_command(config, SCALE, robot_ids(config))
     else:
         command = floor_monitor_command(config, SCALE)
     return floor, subprocess.Popen(command, env=ros_child_env())
@@ -130,14 +176,15 @@ def watch_floor(ros: RosClient, config: Path, driver: str) -> tuple[Floor, subpr
 
 def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: float) -> Any:
     params = {'driver': driver, 'battery_start': battery}
-    keys = keys_for(ROBOTS)
+    keys = keys_for(robot_ids(config))
     ledger = tmp / 'ledger'
     return start_robot_process('serving', robot_id, config, SCALE, ledger, params, None, keys)
 
 
 def start_controller(config: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        traffic_controller_command(config, SCALE, keys_for(ROBOTS)), env=ros_child_env()
+        traffic_controller_command(config, SCALE, keys_for(robot_ids(config))),
+        env=ros_child_env(),
     )
 
 
@@ -152,26 +199,26 @@ def at(cfg: Any, waypoint: str, modes: tuple[int, ...] = ()) -> Callable[[RobotS
     return there
 
 
-@pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
-def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
-    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
-    # (No detour helps the one that waits: the way round ends at the junction the other one
-    # holds until it is out of the lane.)
-    config = lane_restaurant(tmp_path)
+def robot_ids(config: Path) -> list[str]:
+    return [r.id for r in load_restaurant(config).serving_robots]
+
+
+def all_reach_their_chargers(tmp: Path, ros: RosClient, config: Path, driver: str) -> None:
+    """Every serving robot starts on its dock low on charge and drives to its charger; the
+    controller is started once each waits for its first grant, so it hears them all at once.
+    All arrive: nobody stuck, no two holding one resource, no collision."""
     cfg = load_restaurant(config)
+    legs = {r.id: (r.dock, r.charger or '') for r in cfg.serving_robots}
     floor, watcher = watch_floor(ros, config, driver)
     procs: list[subprocess.Popen[bytes]] = [watcher]
     try:
-        for robot_id in ROBOTS:
-            procs.append(start_robot(tmp_path, config, robot_id, driver, 0.1))
+        for robot_id in legs:
+            procs.append(start_robot(tmp, config, robot_id, driver, 0.1))
         # No controller yet: each robot waits where it may (its dock: the dock's aisle is too
         # short to wait on clear of the corridor's lanes; else short of the junction) — a busy
-        # machine may start one robot seconds after the other; started now, the controller
-        # hears both ask for the lane at once.
+        # machine may start one robot seconds after the other.
         tmap = TrafficMap.of_restaurant(cfg)
-        for robot_id, (dock, charger) in ROBOTS.items():
+        for robot_id, (dock, charger) in legs.items():
             route = cfg.floor.path(dock, charger)
             p = cfg.floor.points[dock]
             hx, hy = tmap.hold_point(route, 0) if tmap.holdable(*route[:2]) else (p.x, p.y)
@@ -181,16 +228,36 @@ def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
 
             ros.wait_for_state(robot_id, holding, timeout=120)
         procs.append(start_controller(config))
-        for robot_id, (_, charger) in ROBOTS.items():
+        for robot_id, (_, charger) in legs.items():
             ros.wait_for_state(robot_id, at(cfg, charger, (CHARGING,)), timeout=120)
         last = floor.last_stats()
-        # Nobody was stuck and no two held one resource (whether they met depends on when each
-        # robot discovered the controller: usually one is refused the lane and waits).
+        # Whether they met depends on when each robot discovered the controller (usually some
+        # are refused and wait).
         assert last['deadlocks'] == 0 and last['conflicts'] == 0
         assert floor.collisions == []
     finally:
         for proc in reversed(procs):
             stop_process(proc)
+
+
+@pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
+def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
+    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+    # (No detour helps the one that waits: the way round ends at the junction the other one
+    # holds until it is out of the lane.)
+    all_reach_their_chargers(tmp_path, ros, lane_restaurant(tmp_path), driver)
+
+
+@pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
+def test_three_robots_cross_at_one_junction(
+    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two head-on along the east-west arms (wide: they pass in their lanes) and one from the
+    # north, all across `x` at once.
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+    all_reach_their_chargers(tmp_path, ros, cross_restaurant(tmp_path), driver)
 
 
 @pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
