@@ -140,6 +140,12 @@ def cross_restaurant(tmp: Path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def traffic_control(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The robots of these tests ask the traffic controller (the suite turns it off)."""
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+
+
 @pytest.fixture
 def ros() -> Iterator[RosClient]:
     yield from ros_client_fixture('traffic_test')
@@ -242,32 +248,27 @@ def all_reach_their_chargers(tmp: Path, ros: RosClient, config: Path, driver: st
 
 @pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
 def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
-    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ros: RosClient, driver: str
 ) -> None:
-    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
     # (No detour helps the one that waits: the way round ends at the junction the other one
     # holds until it is out of the lane.)
     all_reach_their_chargers(tmp_path, ros, lane_restaurant(tmp_path), driver)
 
 
 @pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
-def test_three_robots_cross_at_one_junction(
-    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_three_robots_cross_at_one_junction(tmp_path: Path, ros: RosClient, driver: str) -> None:
     # Two head-on along the east-west arms (wide: they pass in their lanes) and one from the
     # north, all across `x` at once.
-    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
     all_reach_their_chargers(tmp_path, ros, cross_restaurant(tmp_path), driver)
 
 
 @pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
 def test_a_robot_goes_round_a_lane_held_by_one_serving_a_table(
-    tmp_path: Path, ros: RosClient, driver: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ros: RosClient, driver: str
 ) -> None:
     # west waits at the table in the middle of the lane for a pickup that does not come; east,
     # low on charge, must cross to its charger: the lane is held, so after a short wait the
     # controller sends it round by the north corridor, 4 m longer.
-    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
     config = lane_restaurant(tmp_path, traffic_replan_after_s=3, pickup_timeout_s=3600)
     cfg = load_restaurant(config)
     floor, watcher = watch_floor(ros, config, driver)
