@@ -183,8 +183,8 @@ SIGNED: dict[str, Callable[[Any], list[Any]]] = {
 def answer_fields(request: Any, response: Any) -> list[Any]:
     """A service answer (`control`, `confirm_pickup`, `reserve`) is bound to its request."""
     if hasattr(response, 'granted'):
-        granted = [int(response.granted), response.message, response.waiting_for]
-        return [request.mac, *granted, list(response.route)]
+        answer = [int(response.granted), response.message, response.waiting_for]
+        return [request.mac, *answer, list(response.route)]
     return [request.mac, bool(response.accepted), response.message]
 
 

@@ -8,8 +8,6 @@ a robot driving into one that stands in its lane stops behind it and goes on whe
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import json
 import math
 import subprocess
@@ -27,6 +25,7 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.rush.runner import FloorListener
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes.drivers.neighbours import GAP_M, POSES_TOPIC, PoseReport
+from robot_nodes.floor_world import SweptContacts
 from tests.ros_helpers import (
     GoalRun,
     RosClient,
@@ -99,32 +98,6 @@ class Poses:
         return next((r for r in reversed(self.all()) if r.robot_id == robot_id), None)
 
 
-def _track(reports: list[PoseReport], robot_id: str) -> list[tuple[int, float, float]]:
-    """(stamp_ns, x, y) where the robot was: its reports, and the corners it went round between
-    two of them at times in proportion to the distance (it drives at a steady speed)."""
-    out: list[tuple[int, float, float]] = []
-    for r in (r for r in reports if r.robot_id == robot_id):
-        if not out:
-            out.append((r.stamp_ns, r.x, r.y))
-            continue
-        t0, x0, y0 = out[-1]
-        points = [*r.via, (r.x, r.y)]
-        legs = [math.dist(a, b) for a, b in itertools.pairwise([(x0, y0), *points])]
-        done, total = 0.0, sum(legs) or 1.0
-        for (x, y), leg in zip(points, legs, strict=True):
-            done += leg
-            out.append((t0 + round((r.stamp_ns - t0) * done / total), x, y))
-    return out
-
-
-def _at(track: list[tuple[int, float, float]], t: int) -> tuple[float, float]:
-    """Where a track was at `t` (within it)."""
-    i = max(1, bisect.bisect_left(track, t, key=lambda p: p[0]))
-    (t0, x0, y0), (t1, x1, y1) = track[i - 1], track[min(i, len(track) - 1)]
-    f = (t - t0) / (t1 - t0) if t1 > t0 else 1.0
-    return x0 + (x1 - x0) * f, y0 + (y1 - y0) * f
-
-
 def _waiting_at(run: GoalRun, table_id: str) -> bool:
     return any(fb.stage == 'waiting_pickup' and fb.next_stop == table_id for _, fb in run.feedback)
 
@@ -163,11 +136,15 @@ def test_robots_meeting_head_on_pass_in_their_lanes(
     assert all(r.y == pytest.approx(11.0 + 0.375, abs=1e-6) for r in west)
     # They did meet: serve1 was west of serve2 on the corridor, and later east of it (from
     # their tracks: a busy machine's reports may be too sparse to catch both on it at once).
-    one, two = _track(reports, 'serve1'), _track(reports, 'serve2')
-    start, end = max(one[0][0], two[0][0]), min(one[-1][0], two[-1][0])
+    tracks = SweptContacts()  # the floor monitor's tracks: corners timed by distance
+    for r in reports:
+        tracks.add(r.robot_id, r.stamp_ns / 1e9, r.x, r.y, r.radius, r.via)
+    one, two = tracks.tracks['serve1'], tracks.tracks['serve2']
+    start = max(one.samples[0][0], two.samples[0][0])
+    end = min(one.samples[-1][0], two.samples[-1][0])
     sides = []
-    for t in sorted({t for t, _, _ in one + two if start <= t <= end}):
-        (x1, y1), (x2, y2) = _at(one, t), _at(two, t)
+    for t in sorted({s[0] for s in one.samples + two.samples if start <= s[0] <= end}):
+        (x1, y1), (x2, y2) = one.at(t), two.at(t)
         if all(1.5 < x < 10.0 and abs(y - 11.0) < 0.5 for x, y in ((x1, y1), (x2, y2))):
             sides.append(x1 < x2)
     assert sides and sides[0] and not sides[-1], 'they never met on the corridor'

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from orchestrator import ids
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
 from orchestrator.dispatch.ros_bridge import Goal
@@ -92,7 +91,7 @@ class Cooking:
         """Orders whose every uncooked dish is on a robot here, with when the last one should
         be done; an order with a dish still waiting for a robot has no estimate."""
         waiting = {p.job.order_id for q in self.queue.values() for p in q}
-        waiting |= {ids.order_of_job(j) for j in self.claiming}
+        waiting |= {p.job.order_id for p, _ in self.claiming.values()}
         etas: dict[str, Coming] = {}
         for f in self.flights.values():
             order_id, table_id = f.pending.job.order_id, f.pending.job.table_id
@@ -208,7 +207,7 @@ class Cooking:
     def jobs_here(self) -> Counter[str]:
         """Per order: how many of its jobs are here (waiting, being claimed or cooking)."""
         here = Counter(p.job.order_id for q in self.queue.values() for p in q)
-        here.update(ids.order_of_job(j) for j in self.claiming)
+        here.update(p.job.order_id for p, _ in self.claiming.values())
         here.update(f.pending.job.order_id for f in self.flights.values())
         return here
 

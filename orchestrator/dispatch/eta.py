@@ -11,6 +11,7 @@ estimate from the drinks alone would be minutes early and would be the one the d
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 
@@ -63,12 +64,10 @@ class Etas:
         """`ready`: order id -> (table id, when its food is ready, simulated seconds); `here`:
         order id -> how many of its jobs the dispatcher has (waiting, starting, cooking)."""
         scale = self.ctx.time_scale
+        unheard = [o for o, (_, t) in ready.items() if t != math.inf and o not in self._published]
+        partial = await self._partial(unheard, here)
         for order_id, (table_id, ready_s) in ready.items():
-            if ready_s == float('inf'):
-                continue
-            if order_id not in self._published and not await self._whole(
-                order_id, here.get(order_id, 0)
-            ):
+            if ready_s == math.inf or order_id in partial:
                 continue
             at = self.arrival_s(table_id, max(ready_s, time.time() * scale))
             last = self._published.get(order_id)
@@ -82,12 +81,17 @@ class Etas:
         for order_id in set(self._incomplete) - set(ready):
             del self._incomplete[order_id]
 
-    async def _whole(self, order_id: str, here: int) -> bool:
-        """Every job of the order is here or cooked (or it waited FIRST_WAIT_S for that)."""
-        since = self._incomplete.setdefault(order_id, time.monotonic())
-        record = await orders.get(self.ctx.r, order_id)
-        whole = record is None or here + record.jobs_cooked >= record.jobs_total
-        if whole or time.monotonic() - since >= FIRST_WAIT_S:
-            self._incomplete.pop(order_id, None)
-            return True
-        return False
+    async def _partial(self, order_ids: list[str], here: Mapping[str, int]) -> set[str]:
+        """Those of `order_ids` (one Redis round trip for all) with a job neither here nor
+        cooked yet, unless they waited FIRST_WAIT_S for it."""
+        if not order_ids:
+            return set()
+        now, out = time.monotonic(), set()
+        for record in await orders.get_many(self.ctx.r, order_ids):
+            since = self._incomplete.setdefault(record.id, now)
+            whole = here.get(record.id, 0) + record.jobs_cooked >= record.jobs_total
+            if whole or now - since >= FIRST_WAIT_S:
+                del self._incomplete[record.id]
+            else:
+                out.add(record.id)
+        return out
