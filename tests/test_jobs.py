@@ -62,6 +62,10 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
     assert await jobs.renew_lease(aredis, job_id, new.epoch, 'd2', 5)
     assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'cooked'
     assert (await aredis.hgetall(keys.order(order_id)))['jobs_cooking'] == '0'
+    # d1's result arriving after d2's is still a stale write, not a harmless repeat.
+    assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
+    assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'duplicate'
+    assert (await stats.read(aredis))['fenced_writes'] == 6
 
 
 async def test_owner_reclaims_its_own_epoch(aredis: Redis, demo_config: RestaurantConfig) -> None:

@@ -373,8 +373,8 @@ async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
         job = await get(pipe, job_id)
         if job is None:
             return 'missing'
-        if job.status == COOKED:
-            return 'duplicate'
+        if job.status == COOKED:  # a stale epoch's result is refused even once cooked
+            return 'fenced' if _fenced(job, epoch) else 'duplicate'
         if job.status in FINISHED or (job.status == DEAD and epoch is not None):
             return job.status
         if _fenced(job, epoch):
@@ -416,10 +416,10 @@ async def fail(
 
     async def txn(pipe: Pipeline) -> str:
         job = await get(pipe, job_id)
+        if job is not None and _fenced(job, epoch):
+            return 'fenced'  # a stale epoch's, even once the job settled
         if job is None or job.status not in IN_FLIGHT:
             return 'ignored'
-        if _fenced(job, epoch):
-            return 'fenced'
         failed_on = sorted({*job.failed_on, robot_id})
         pipe.multi()
         orders.count_dishes(pipe, job.order_id, cooking=-1)
