@@ -375,6 +375,7 @@ class ServingRobot(RobotNode):
         on_charger = self.charging and self.parking is None
         self.battery.update(math.hypot(x1 - x, y1 - y), dt * self.time_scale, on_charger)
         self._manage_charge(on_charger)
+        self._make_way()
         trip = self.trip
         if trip is not None:
             if trip.waiting:
@@ -412,6 +413,20 @@ class ServingRobot(RobotNode):
             self.get_logger().info(f'charged to {self.battery.level:.0%}')
             self._park(self.robot.dock)
             self.publish_state()
+
+    def _make_way(self) -> None:
+        """Standing between trips where another robot is stopped for it (waiting at the pass,
+        say, for food that went to another robot): back to its dock, out of the way."""
+        if self.trip is not None or self.parking is not None or self.charging or self.halted:
+            return
+        if self._nearest_waypoint() == self.robot.dock:
+            return
+        for other in self.driver.others.values():
+            if self.robot_id in (other.blocked_by, other.waiting_for):
+                self.get_logger().info(f'making way for {other.robot_id}: to {self.robot.dock}')
+                self._park(self.robot.dock)
+                self.publish_state()
+                return
 
     def moving(self) -> bool:
         return not self.driver.done and not self.driver.halted

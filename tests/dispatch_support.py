@@ -334,6 +334,16 @@ class Diners:
     async def all_in(self, wanted: str) -> bool:
         return all(s == wanted for s in (await self.statuses()).values())
 
+    async def wait_served(self, timeout: float, what: str = 'all orders served') -> None:
+        """Wait until every order is served; on timeout say where the others stopped."""
+        try:
+            await wait_for(lambda: self.all_in('served'), timeout, 0.2, what)
+        except TimeoutError as e:
+            left = {o: s for o, s in (await self.statuses()).items() if s != 'served'}
+            trips = {o: await self.r.hget(keys.order(o), 'trip_id') for o in left}
+            report = await fleet_report(self.r, self.cfg)
+            raise AssertionError(f'{e}: {left}; trips {trips}; {report}') from e
+
 
 async def nothing_pending(r: Redis, cfg: RestaurantConfig) -> dict[str, int]:
     """Pending entry counts of every consumer-group stream (empty when all are acked)."""

@@ -8,7 +8,6 @@ import contextlib
 import json
 import random
 import signal
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from orchestrator.store.feed import now_ms
 from tests.dispatch_support import (
     Diners,
     Kitchen,
-    fleet_report,
     kitchen_running,
     nothing_pending,
     restaurant_open,
@@ -175,11 +173,7 @@ async def count_status(diners: Diners, status: str) -> int:
 async def test_hundred_orders_from_sixteen_tables(fleet: Kitchen, diners: Diners) -> None:
     await place_all(diners, random_orders(fleet.cfg, 100, seed=1))
     # About 80 s on an idle 2-core machine; a deadline, not an expectation (CPU hogs beside).
-    try:
-        await wait_for(lambda: diners.all_in('served'), 300, 0.2, 'all 100 orders served')
-    except TimeoutError as e:  # say where the orders stopped
-        statuses = Counter((await diners.statuses()).values())
-        raise AssertionError(f'{e}: {statuses}; {await fleet_report(diners.r, fleet.cfg)}') from e
+    await diners.wait_served(300, 'all 100 orders served')
     await assert_cooked_once(fleet, diners)
     assert await wait_for(lambda: _no_pending(diners), 10), await nothing_pending(
         diners.r, diners.cfg
@@ -195,7 +189,7 @@ async def test_dispatcher_killed_mid_cooking_and_restarted(fleet: Kitchen, diner
     fleet.dispatchers.pop(name)
     # A new process (another consumer name) takes the dead one's entries once the lease ends.
     fleet.start_dispatcher(diners_redis_url(diners))
-    await wait_for(lambda: diners.all_in('served'), 120, 0.2, 'all orders served')
+    await diners.wait_served(120)
     await assert_cooked_once(fleet, diners)
     assert await wait_for(lambda: _no_pending(diners), 10)
 
@@ -212,7 +206,7 @@ async def test_cooking_robot_killed_mid_cook_and_restarted(fleet: Kitchen, diner
     await wait_for(cooking, 30, what='galbi on the grill')
     fleet.kill_robot('grill1')
     fleet.start_robot('grill1')
-    await wait_for(lambda: diners.all_in('served'), 60, 0.2, 'the order served')
+    await diners.wait_served(60, 'the order served')
     await assert_cooked_once(fleet, diners)
     job = await diners.r.hgetall(keys.job(job_id))
     assert job['robot'] == 'grill1' and int(job['epoch']) >= 2  # re-sent after the restart
@@ -229,7 +223,7 @@ async def test_stale_dispatcher_is_fenced(fleet: Kitchen, diners: Diners) -> Non
         await wait_for(lambda: _reclaimed(diners), 30, what='a take-over')
     finally:
         proc.send_signal(signal.SIGCONT)
-    await wait_for(lambda: diners.all_in('served'), 120, 0.2, 'all orders served')
+    await diners.wait_served(120)
     await assert_cooked_once(fleet, diners)
     # What the woken dispatcher still believed it held was refused, and it says so (its log
     # line follows Redis's refusal, so wait for both; generously: a busy machine may take a
@@ -404,7 +398,7 @@ async def test_lost_robot_jobs_go_elsewhere(fleet: Kitchen, diners: Diners) -> N
         await wait_for(lambda: _alerted(diners, 'robot_lost', robot_id), 30, what='lost alert')
         # Past the lease, the job is claimed again (new epoch) for the other robot.
         await wait_for(lambda: on(other), 30, what=f'the dish on {other}')
-        await wait_for(lambda: diners.all_in('served'), 60, 0.2, 'the order served')
+        await diners.wait_served(60, 'the order served')
     finally:
         proc.send_signal(signal.SIGCONT)
     job = await diners.r.hgetall(keys.job(job_id))

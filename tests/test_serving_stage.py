@@ -15,7 +15,7 @@ from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
 from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
 from orchestrator.dispatch.robot_view import RobotView
-from orchestrator.dispatch.serving import Serving
+from orchestrator.dispatch.serving import STAGE_GONE_S, Serving
 
 SCALE = 60.0
 
@@ -39,9 +39,17 @@ def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
     coming.append(Coming('o2', 't02', time.monotonic() + lead / 2))
     assert serving.stage_in() == 0.0
     # One waits there at a time; a robot that would not go is not asked again at once.
-    serving.staged.add('serve1')
+    serving.staged['serve1'] = time.monotonic()
     assert serving.stage_in() == math.inf
-    serving.staged.clear()
+    # Once it stands idle elsewhere (it made way for another robot), it is forgotten.
+    serving.staged['serve1'] = time.monotonic() - STAGE_GONE_S
+    assert serving.stage_in() == 0.0 and not serving.staged
+    # One that another dispatcher sent waits there too, and takes the next trip first.
+    pass_point = demo_config.floor.pass_point
+    robots['serve3'].x, robots['serve3'].y = pass_point.x, pass_point.y
+    assert serving.stage_in() == math.inf
+    assert serving.free_robots()[0] == 'serve3'
+    robots['serve3'].x = 0.0
     for robot_id in robots:
         serving._stage_refused[robot_id] = time.monotonic() + 1.0
     assert serving.stage_in() == math.inf

@@ -1,19 +1,29 @@
 """A serving robot sent to wait at the pass (the dispatcher's `stage` command) leaves from
-there with the next trip: the food does not wait for the drive from the dock."""
+there with the next trip: the food does not wait for the drive from the dock. Standing there
+between trips, it makes way for another robot sent to the pass."""
 
 from __future__ import annotations
 
 import math
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from restaurant_interfaces.msg import RobotState
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.bringup import traffic_controller_command
+from orchestrator.config import RestaurantConfig, Waypoint
 from orchestrator.settings import DEFAULT_CONFIG
 from tests.api_helpers import wait_until
-from tests.ros_helpers import RosClient, ros_client_fixture, start_robot_process, stop_process
+from tests.ros_helpers import (
+    RosClient,
+    keys_for,
+    ros_child_env,
+    ros_client_fixture,
+    start_robot_process,
+    stop_process,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -51,3 +61,45 @@ def test_a_staged_robot_leaves_from_the_pass(
     finally:
         stop_process(serve)
         stop_process(cook)
+
+
+@pytest.mark.parametrize('traffic', [False, True], ids=['free', 'traffic'])
+def test_a_robot_waiting_at_the_pass_makes_way_for_another(
+    ros: RosClient,
+    tmp_path: Path,
+    demo_config: RestaurantConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    traffic: bool,
+) -> None:
+    # Two dispatchers at once, or the staged robot short of charge: the trip went to another
+    # robot. Before, serve2 stopped for serve3 short of the pass and both stood for good.
+    pass_point, dock = demo_config.floor.pass_point, demo_config.floor.points['dock3']
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', str(traffic).lower())
+    procs = []
+    if traffic:
+        keys = keys_for(r.id for r in demo_config.serving_robots)
+        command = traffic_controller_command(DEFAULT_CONFIG, 20.0, keys)
+        procs.append(subprocess.Popen(command, env=ros_child_env()))
+    params = {'pickup_timeout_s': 3000.0}
+    for robot_id in ('serve3', 'serve2'):
+        procs.append(
+            start_robot_process('serving', robot_id, DEFAULT_CONFIG, 20.0, tmp_path, params)
+        )
+    try:
+        assert ros.control('serve3', 'stage').accepted
+        ros.wait_for_state(
+            'serve3', lambda m: near(m, pass_point) and m.mode == RobotState.MODE_IDLE, 60
+        )
+        run = ros.deliver('serve2', 'trway', ['t01'])
+        assert run.is_accepted()
+        wait_until(lambda: 'waiting_pickup' in run.stages(), 60, what='serve2 at t01')
+        ros.wait_for_state(
+            'serve3', lambda m: near(m, dock) and m.mode == RobotState.MODE_IDLE, 60
+        )
+    finally:
+        for proc in procs:
+            stop_process(proc)
+
+
+def near(m: RobotState, point: Waypoint) -> bool:
+    return math.hypot(m.x - point.x, m.y - point.y) < 0.3

@@ -30,6 +30,7 @@ from orchestrator.dispatch import delivery
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming, ReadyOrder
 from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
+from orchestrator.dispatch.robot_view import RobotView
 from orchestrator.dispatch.ros_bridge import DELIVERED, NOT_PICKED_UP, GoalResult
 from orchestrator.store import alerts, deliveries, orders, robots, trips
 from orchestrator.store.deliveries import DeliveryEntry
@@ -43,6 +44,10 @@ PROGRESS_EVERY_S = 1.0
 RESEND_AFTER_S = 1.0
 # Wall seconds before a robot that would not go to the pass is asked again.
 STAGE_REFUSED_S = 1.0
+# An idle serving robot this close (m) to the pass waits there, whichever dispatcher sent it;
+# one sent there is forgotten when it stands idle elsewhere this long (wall s) after.
+AT_PASS_M = 0.5
+STAGE_GONE_S = 2.0
 
 
 @dataclass
@@ -95,8 +100,9 @@ class Serving:
         self.trips: dict[str, TripFlight] = {}
         # time.monotonic() of each serving robot's last trip from here: trips go round.
         self.last_trip: dict[str, float] = {}
-        # Robots sent to wait at the pass for food about to be ready (until their next trip).
-        self.staged: set[str] = set()
+        # Robots sent to wait at the pass for food about to be ready (until their next trip,
+        # or until they stand elsewhere: made way for another), and when (time.monotonic()).
+        self.staged: dict[str, float] = {}
         # Robots that would not go to the pass, and until when they are not asked again.
         self._stage_refused: dict[str, float] = {}
         # Lost trips whose robot came back holding them and was told to bring the food back.
@@ -154,6 +160,7 @@ class Serving:
         """Serving robots that can leave now: the one waiting at the pass first, then idle ones,
         then the one whose last trip from here is oldest, so the work (and the battery drain)
         is shared."""
+        self._forget_gone()
         busy = {t.robot_id for t in self.trips.values()}
         free = [
             v
@@ -165,7 +172,7 @@ class Serving:
             for v in sorted(
                 free,
                 key=lambda v: (
-                    v.robot_id not in self.staged,
+                    not self._at_pass(v),
                     v.mode != 'idle',
                     self.last_trip.get(v.robot_id, 0.0),
                     v.robot_id,
@@ -177,6 +184,23 @@ class Serving:
         await self._send_trips()
         self._stage()
 
+    def _near_pass(self, v: RobotView) -> bool:
+        p = self.ctx.cfg.floor.pass_point
+        return math.hypot(v.x - p.x, v.y - p.y) <= AT_PASS_M
+
+    def _at_pass(self, v: RobotView) -> bool:
+        """Waiting at the pass (whichever dispatcher sent it), or sent there by this one."""
+        return v.robot_id in self.staged or (v.mode == 'idle' and self._near_pass(v))
+
+    def _forget_gone(self) -> None:
+        """Forget robots sent to the pass that stand idle elsewhere since: they made way for
+        another robot, or an operator sent them home."""
+        now = time.monotonic()
+        for robot_id, sent in list(self.staged.items()):
+            v = self.ctx.robots[robot_id]
+            if v.mode == 'idle' and not self._near_pass(v) and now - sent >= STAGE_GONE_S:
+                del self.staged[robot_id]
+
     def stage_in(self) -> float:
         """Wall seconds until a free robot should set off for the pass (`_stage`)."""
         return self._next_stage()[0]
@@ -187,7 +211,7 @@ class Serving:
         no robot is free (or each refused a moment ago), one already waits there, or nothing is
         coming."""
         now, free = time.monotonic(), self.free_robots()
-        if self.staged & set(free):
+        if any(self._at_pass(self.ctx.robots[r]) for r in free):
             return math.inf, ''
         willing = [r for r in free if self._stage_refused.get(r, 0.0) <= now]
         soonest = min((c.eta for c in self.coming()), default=math.inf)
@@ -201,14 +225,14 @@ class Serving:
         wait, robot_id = self._next_stage()
         if wait > 0:
             return
-        self.staged.add(robot_id)
+        self.staged[robot_id] = time.monotonic()
         self.ctx.spawn(self._send_stage(robot_id), f'stage {robot_id}')
 
     async def _send_stage(self, robot_id: str) -> None:
         accepted, message = await self.ctx.ros.control(robot_id, 'stage')
         if not accepted:
             log.info('%s would not wait at the pass: %s', robot_id, message)
-            self.staged.discard(robot_id)
+            self.staged.pop(robot_id, None)
             self._stage_refused[robot_id] = time.monotonic() + STAGE_REFUSED_S
 
     def _can_make(self, robot_id: str, orders: list[ReadyOrder]) -> bool:
@@ -268,7 +292,7 @@ class Serving:
         if old is not None and old.task is not None:
             old.task.cancel()
         self.trips[trip.trip_id] = trip
-        self.staged.discard(trip.robot_id)
+        self.staged.pop(trip.robot_id, None)
         self.ctx.robots[trip.robot_id].assigned.add(trip.trip_id)
         trip.task = self.ctx.spawn(self._run(trip), f'trip {trip.trip_id}/{trip.epoch}')
 
