@@ -248,13 +248,17 @@ def test_capacity_bound(demo_config: RestaurantConfig) -> None:
     bound = capacity_bound([one], demo_config)
     assert bound.mean_s == pytest.approx(240 + drive['t01'] + 20)
     assert bound.mean_s == bound.unlimited_mean_s
-    # 40 orders of 4 wok dishes at once: the wok robots (4 slots) must queue them. The pooled
-    # machine (wok, grill and fryer robots: 7 slots) still finishes the k-th order at the
-    # earliest k × 960 / 7 s.
+    # 40 orders of 4 wok dishes at once: only the wok robots (wok1 and wok2, 4 slots) cook
+    # wok, so the k-th order is ready at the earliest k × 960 / 4 s — tighter than their
+    # whole pool (wok, grill and fryer robots: 7 slots) would say.
     many = [OrderSpec(f'o{i}', 0.0, 't01', (('wok', 240.0),) * 4) for i in range(40)]
     bound = capacity_bound(many, demo_config)
-    pooled = sum(max(240.0, (k + 1) * 960 / 7) for k in range(40)) / 40
+    pooled = sum(max(240.0, (k + 1) * 960 / 4) for k in range(40)) / 40
     assert bound.mean_s == pytest.approx(pooled + drive['t01'])
     assert bound.unlimited_mean_s == pytest.approx(240 + drive['t01'])
-    assert bound.pool == ('fryer', 'grill', 'wok')
+    assert bound.pool == ('wok',)
+    # Grill dishes alone: one robot (grill1, 3 slots) cooks grill.
+    grill = [OrderSpec(f'g{i}', 0.0, 't01', (('grill', 300.0),)) for i in range(9)]
+    alone = sum(max(300.0, (k + 1) * 100.0) for k in range(9)) / 9
+    assert capacity_bound(grill, demo_config).mean_s == pytest.approx(alone + drive['t01'])
     assert capacity_bound([], demo_config).mean_s == 0

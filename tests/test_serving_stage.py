@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch.context import DispatchContext
-from orchestrator.dispatch.delivery import Coming
+from orchestrator.dispatch.delivery import Coming, ReadyOrder
 from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
 from orchestrator.dispatch.robot_view import RobotView
-from orchestrator.dispatch.serving import STAGE_GONE_S, Serving
+from orchestrator.dispatch.serving import STAGE_GONE_S, Serving, TripFlight
 
 SCALE = 60.0
 
@@ -53,3 +53,24 @@ def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
     for robot_id in robots:
         serving._stage_refused[robot_id] = time.monotonic() + 1.0
     assert serving.stage_in() == math.inf
+
+
+def test_ready_food_sends_the_robot_nearest_the_pass_even_one_driving_home(
+    demo_config: RestaurantConfig,
+) -> None:
+    robots = {
+        r.id: RobotView(r.id, 'serving', capacity=r.trays, mode='idle', reachable=True)
+        for r in demo_config.serving_robots
+    }
+    ctx = DispatchContext(cast(Redis, None), demo_config, 'd', SCALE, 5.0, robots)
+    serving = Serving(ctx, tuple)
+    for robot_id in ('serve2', 'serve3'):  # out on trips
+        serving.trips[robot_id] = TripFlight(f'tr-{robot_id}', robot_id, 1, [])
+    serving.ready['o1'] = ReadyOrder('o1', 't01', '1-0', time.monotonic())
+    # Food waits at the pass: a robot sets off now, whatever is predicted.
+    assert serving._next_stage() == (0.0, 'serve1')
+    # serve3 drives home past the pass: it turns round rather than serve1 leaving its dock.
+    pass_point = demo_config.floor.pass_point
+    robots['serve3'].x, robots['serve3'].y = pass_point.x + 1.0, pass_point.y - 0.7
+    serving.trips['serve3'].homeward = True
+    assert serving._next_stage() == (0.0, 'serve3')

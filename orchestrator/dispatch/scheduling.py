@@ -28,8 +28,9 @@ Policies (`POLICIES`, knobs through `get_policy`):
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -418,6 +419,21 @@ def pass_to_table_s(cfg: RestaurantConfig) -> dict[str, float]:
     return out
 
 
+def _station_sets(cfg: RestaurantConfig) -> Iterator[frozenset[str]]:
+    """Every non-empty set of stations inside one group of robots that share stations."""
+    groups: list[set[str]] = []
+    for r in cfg.cooking_robots:
+        stations = set(r.stations)
+        for g in [g for g in groups if g & stations]:
+            groups.remove(g)
+            stations |= g
+        groups.append(stations)
+    for group in groups:
+        members = sorted(group)
+        for n in range(1, len(members) + 1):
+            yield from map(frozenset, itertools.combinations(members, n))
+
+
 def _srpt_completions(jobs: Sequence[tuple[float, float]]) -> list[float]:
     """Completion times, sorted, of (release, work) jobs on one preemptive machine run
     shortest-remaining-processing-time first (which makes every k-th completion earliest)."""
@@ -452,31 +468,26 @@ def capacity_bound(orders: Sequence[OrderSpec], cfg: RestaurantConfig) -> Ticket
     is bounded below in two ways:
 
     - ready ≥ placed + its longest cook time (a dish takes its cook time on one slot);
-    - for each pool of robots that share stations, the orders' work on the pool (Σ cook
-      times) is done by one preemptive machine as fast as all the pool's slots together. This
-      relaxes which robot may cook which station within the pool, lets a dish be split across
-      slots and be preempted, and ignores the other pools. On it, shortest remaining work first
-      makes every k-th completion as early as possible, so sorted ready times are at least
-      those completions; matching them in sorted order with the first bound gives the least
-      Σ max(both) any schedule can reach.
+    - for each set S of stations, the orders' work on S (Σ cook times) can only be done by
+      the robots that cook any of S: one preemptive machine as fast as all their slots
+      together does it no later. This relaxes which of those robots may cook which station,
+      lets a dish be split across slots and be preempted, and ignores all other work. On it,
+      shortest remaining work first makes every k-th completion as early as possible, so
+      sorted ready times are at least those completions; matching them in sorted order with
+      the first bound gives the least Σ max(both) any schedule can reach. S runs over the
+      subsets of each group of robots that share stations (a scarce station, say grill with
+      one robot inside a pool of seven slots, limits alone).
 
-    The bound takes the tightest pool. It also relaxes: the pass (a serving robot always waits
+    The bound takes the tightest S. It also relaxes: the pass (a serving robot always waits
     there, no batching, trays or trips in the way), robot and software latency, and the door.
     """
     if not orders:
         return TicketBound(0.0, 0.0, ())
     drive = pass_to_table_s(cfg)
-    groups: list[tuple[set[str], int]] = []
-    for r in cfg.cooking_robots:
-        stations, slots = set(r.stations), r.capacity
-        for g in [g for g in groups if g[0] & stations]:
-            groups.remove(g)
-            stations |= g[0]
-            slots += g[1]
-        groups.append((stations, slots))
     earliest = {o.order_id: o.placed_s + max(c for _, c in o.dishes) for o in orders}
     best, pool = sum(earliest.values()), tuple[str, ...]()
-    for stations, slots in groups:
+    for stations in _station_sets(cfg):
+        slots = sum(r.capacity for r in cfg.cooking_robots if stations & set(r.stations))
         jobs = {
             o.order_id: (o.placed_s, sum(c for s, c in o.dishes if s in stations) / slots)
             for o in orders
