@@ -539,20 +539,13 @@ class ServingRobot(RobotNode):
         return self._park(self.robot.dock)
 
     def control_stage(self) -> tuple[bool, str]:
-        """Wait at the pass for food about to be ready: the trip then leaves from there. A
-        robot driving home from a trip (its food delivered or left at the pass) ends the trip
-        and turns round."""
+        """Wait at the pass for food about to be ready: the trip then leaves from there."""
         if self.estopped:
             return False, 'e-stopped'
         if self.charging or self.battery.low:
             return False, f'charging (battery {self.battery.level:.0%})'
-        trip = self.trip
-        if trip is not None:
-            if not (
-                trip.returning and trip.leg is not None and trip.leg.target == self.robot.dock
-            ):
-                return False, f'busy with trip {trip.trip_id}'
-            self._finish_trip()
+        if self.trip is not None:
+            return False, f'busy with trip {self.trip.trip_id}'
         return self._park(self.floor.pass_point.id)
 
     def _park(self, waypoint: str) -> tuple[bool, str]:

@@ -55,7 +55,7 @@ def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
     assert serving.stage_in() == math.inf
 
 
-def test_ready_food_sends_the_robot_nearest_the_pass_even_one_driving_home(
+def test_ready_food_sends_the_free_robot_nearest_the_pass_at_once(
     demo_config: RestaurantConfig,
 ) -> None:
     robots = {
@@ -64,13 +64,14 @@ def test_ready_food_sends_the_robot_nearest_the_pass_even_one_driving_home(
     }
     ctx = DispatchContext(cast(Redis, None), demo_config, 'd', SCALE, 5.0, robots)
     serving = Serving(ctx, tuple)
-    for robot_id in ('serve2', 'serve3'):  # out on trips
-        serving.trips[robot_id] = TripFlight(f'tr-{robot_id}', robot_id, 1, [])
+    serving.trips['serve1'] = TripFlight('tr-serve1', 'serve1', 1, [])  # out on a trip
+    assert serving.stage_in() == math.inf
+    # Food waits at the pass (held for a neighbour's, say): a robot sets off now, whatever is
+    # predicted; the free one nearest the pass.
     serving.ready['o1'] = ReadyOrder('o1', 't01', '1-0', time.monotonic())
-    # Food waits at the pass: a robot sets off now, whatever is predicted.
-    assert serving._next_stage() == (0.0, 'serve1')
-    # serve3 drives home past the pass: it turns round rather than serve1 leaving its dock.
-    pass_point = demo_config.floor.pass_point
-    robots['serve3'].x, robots['serve3'].y = pass_point.x + 1.0, pass_point.y - 0.7
-    serving.trips['serve3'].homeward = True
+    dock3 = demo_config.floor.points['dock3']
+    robots['serve3'].x, robots['serve3'].y = dock3.x, dock3.y
     assert serving._next_stage() == (0.0, 'serve3')
+    # One on its way there is enough.
+    serving.staged['serve3'] = time.monotonic()
+    assert serving.stage_in() == math.inf

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from restaurant_interfaces.action import Deliver
 from restaurant_interfaces.msg import RobotState
 
 from orchestrator.bringup import traffic_controller_command
@@ -104,30 +103,3 @@ def test_a_robot_waiting_at_the_pass_makes_way_for_another(
 
 def near(m: RobotState, point: Waypoint) -> bool:
     return math.hypot(m.x - point.x, m.y - point.y) < 0.3
-
-
-def test_a_robot_driving_home_is_sent_to_the_pass_instead(
-    ros: RosClient, tmp_path: Path, demo_config: RestaurantConfig
-) -> None:
-    # Food about to be ready while every robot is out: the one driving home from t04 turns
-    # round (its trip ends there) instead of driving to its dock and back.
-    pass_point = demo_config.floor.pass_point
-    serve = start_robot_process(
-        'serving', 'serve1', DEFAULT_CONFIG, 20.0, tmp_path, {'pickup_timeout_s': 3000.0}
-    )
-    try:
-        run = ros.deliver('serve1', 'trhome', ['t04'])
-        assert run.is_accepted()
-        refused = ros.control('serve1', 'stage')
-        assert not refused.accepted and 'busy with trip' in refused.message
-        wait_until(lambda: 'waiting_pickup' in run.stages(), 60, what='serve1 at t04')
-        assert ros.confirm_pickup('serve1', 'trhome', 't04').accepted
-        wait_until(lambda: 'returning' in run.stages(), 30, what='serve1 driving home')
-        reply = ros.control('serve1', 'stage')
-        assert reply.accepted, reply.message
-        assert run.result().outcome == Deliver.Result.OUTCOME_COMPLETED
-        ros.wait_for_state(
-            'serve1', lambda m: near(m, pass_point) and m.mode == RobotState.MODE_IDLE, 60
-        )
-    finally:
-        stop_process(serve)

@@ -61,9 +61,6 @@ class TripFlight:
     entries: list[tuple[str, ReadyOrder]] = field(default_factory=list)
     arrived: set[str] = field(default_factory=set)
     started: bool = False
-    # Its food delivered (or left at the pass), on its way back to its dock: it may be sent to
-    # the pass instead (`Serving._stage`), which ends the trip there.
-    homeward: bool = False
     last_progress: float = 0.0
     # The last of the trip's event writes; each waits for the one before.
     writes: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -196,12 +193,13 @@ class Serving:
         return v.robot_id in self.staged or (v.mode == 'idle' and self._near_pass(v))
 
     def _forget_gone(self) -> None:
-        """Forget robots sent to the pass that stand idle elsewhere since: they made way for
-        another robot, or an operator sent them home."""
+        """Forget robots sent to the pass that stand idle elsewhere since (they made way for
+        another robot, or an operator sent them home) or cannot serve (charging, paused, lost)."""
         now = time.monotonic()
         for robot_id, sent in list(self.staged.items()):
             v = self.ctx.robots[robot_id]
-            if v.mode == 'idle' and not self._near_pass(v) and now - sent >= STAGE_GONE_S:
+            gone = v.mode == 'idle' and not self._near_pass(v) and now - sent >= STAGE_GONE_S
+            if gone or not v.available:
                 del self.staged[robot_id]
 
     def stage_in(self) -> float:
@@ -210,14 +208,13 @@ class Serving:
 
     def _next_stage(self) -> tuple[float, str]:
         """When (wall seconds from now) and which robot to send to the pass: when food is ready
-        or predicted ready (the schedule's predictions, `coming`) within a drive there; the one
-        nearest the pass among the free and those driving home from a trip; inf when none is
-        (or each refused a moment ago), one already waits there, or nothing is coming."""
+        or predicted ready (the schedule's predictions, `coming`) within a drive there; the free
+        one nearest the pass; inf when none is (or each refused a moment ago), one already
+        waits there or is on its way, or nothing is coming."""
         now, free = time.monotonic(), self.free_robots()
-        if any(self._at_pass(self.ctx.robots[r]) for r in free):
+        if self.staged or any(self._at_pass(self.ctx.robots[r]) for r in free):
             return math.inf, ''
-        homeward = [t.robot_id for t in self.trips.values() if t.homeward]
-        willing = [r for r in free + homeward if self._stage_refused.get(r, 0.0) <= now]
+        willing = [r for r in free if self._stage_refused.get(r, 0.0) <= now]
         soonest = now if self.ready else min((c.eta for c in self.coming()), default=math.inf)
         if not willing or soonest == math.inf:
             return math.inf, ''
@@ -227,8 +224,8 @@ class Serving:
         return max(0.0, soonest - self._lead_s - now), nearest
 
     def _stage(self) -> None:
-        """Send a robot to the pass when its time has come, so that the food does not wait for
-        the drive. One robot waits there at a time; the next trip goes to it first."""
+        """Send a free robot to the pass when its time has come, so that the food does not wait
+        for the drive. One robot waits there at a time; the next trip goes to it first."""
         wait, robot_id = self._next_stage()
         if wait > 0:
             return
@@ -403,11 +400,6 @@ class Serving:
                 )
         stop = trip.stop(fb.next_stop)
         if stop is None:
-            pass_id = self.ctx.cfg.floor.pass_point.id
-            homeward = fb.stage == 'returning' and fb.next_stop != pass_id
-            if homeward and not trip.homeward:
-                trip.homeward = True
-                self.ctx.wake()  # it may be the robot to send to the pass
             return
         if fb.stage == 'waiting_pickup' and stop.table_id not in trip.arrived:
             trip.arrived.add(stop.table_id)

@@ -235,6 +235,7 @@ async def build_report(
     served = [o for o in orders if o.status == SERVED and o.first('delivery.served')]
     span_s = max([clock.now()] + [e['sim_s'] for o in orders for e in o.events])
     tickets, bounds, dispatch_waits, pass_waits = [], [], [], []
+    left_pass = _left_pass(orders)
     for o in served:
         served_ev = o.first('delivery.served')
         assert served_ev is not None
@@ -244,11 +245,9 @@ async def build_report(
         ready, started = o.first('order.ready'), o.first('delivery.started')
         if ready and started:
             dispatch_waits.append(started['sim_s'] - ready['sim_s'])
-        # The robot has the food once it heads for a table (progress) or is at one (arrived);
-        # the robots' feedback (>= 5 Hz wall) sets the resolution.
-        left = next((e for e in o.events if e['type'] in LEFT_THE_PASS), None)
-        if ready and left:
-            pass_waits.append(left['sim_s'] - ready['sim_s'])
+        left = left_pass.get(o.order_id)
+        if ready and left is not None:
+            pass_waits.append(left - ready['sim_s'])
     serving, trips = await _serving_robots(r, cfg, clock, orders, span_s)
     for robot_id, charging in (await charging_time(r, cfg, clock, span_s)).items():
         serving[robot_id] |= charging
@@ -339,6 +338,26 @@ async def build_report(
     }
 
 
+def _left_pass(orders: list[_Order]) -> dict[str, float]:
+    """Order id -> when the robot of its first trip left the pass with it (simulated s): once
+    it heads for a table (progress) or is at one (arrived) — for any stop of the trip, as it
+    carries every stop's food from the pass; the robots' feedback (>= 5 Hz wall) sets the
+    resolution."""
+    departures: dict[str, float] = {}
+    for o in orders:
+        for e in o.events:
+            trip_id = e['data'].get('trip_id')
+            if e['type'] in LEFT_THE_PASS and trip_id:
+                departures[trip_id] = min(departures.get(trip_id, math.inf), e['sim_s'])
+    out = {}
+    for o in orders:
+        started = o.first('delivery.started')
+        left = departures.get(started['data'].get('trip_id', '')) if started else None
+        if left is not None:
+            out[o.order_id] = left
+    return out
+
+
 def _kitchen(cfg: RestaurantConfig, orders: list[_Order], clock: SimClock) -> dict[str, Any]:
     """Freshness, start waits per station and the diners' ETAs.
 
@@ -349,14 +368,15 @@ def _kitchen(cfg: RestaurantConfig, orders: list[_Order], clock: SimClock) -> di
     holds: list[float] = []
     starts: dict[str, list[float]] = {s.id: [] for s in cfg.stations}
     errors: list[float] = []
+    left_pass = _left_pass(orders)
     for o in orders:
-        left = next((e for e in o.events if e['type'] in LEFT_THE_PASS), None)
+        left = left_pass.get(o.order_id)
         arrived = o.first('delivery.arrived')
         eta = o.first('order.eta')
         for e in o.events:
             dish = cfg.dish_by_id.get(e['data'].get('dish_id', ''))
             if e['type'] == 'dish.cooked' and left is not None:
-                holds.append(left['sim_s'] - e['sim_s'])
+                holds.append(left - e['sim_s'])
             elif e['type'] == 'dish.cooking' and dish is not None:
                 starts[dish.station].append(e['sim_s'] - o.created_s)
         if eta is not None and arrived is not None:

@@ -125,10 +125,6 @@ class _Server:
     trips: int = 0
     trays: int = 0
     distance_m: float = 0.0
-    # On its way back to its dock after a trip: (when it left its last stop, that stop, when
-    # it reaches the dock); the trip's number, so a trip ended early does not end twice.
-    homeward: tuple[float, str, float] | None = None
-    trip_no: int = 0
 
 
 class _Twin:
@@ -333,44 +329,20 @@ class _Twin:
         self._stage(coming)
 
     def _stage(self, coming: tuple[Coming, ...]) -> None:
-        """As `Serving._stage`: when food is ready or due within the lead, the robot nearest
-        the pass (free, or driving home from a trip) goes there, unless one waits there."""
+        """As `Serving._stage`: when food is ready or due within the lead, the free robot
+        nearest the pass goes there, unless one waits there."""
         free = self._free()
-        if any(s.staged_at is not None for s in free) or not (coming or self.ready):
+        if not free or any(s.staged_at is not None for s in free) or not (coming or self.ready):
             return
         soonest = self.now if self.ready else min(c.eta for c in coming)
         if soonest - self.now > self.stage_lead_s:
             self._check_at(soonest - self.stage_lead_s)
             return
-        homeward = [s for s in self.servers.values() if s.homeward and not s.free]
-        choices = [(self._to_pass_s(s), s.robot.id, s) for s in free + homeward]
-        if not choices:
-            return
-        arrive, _, server = min(choices)
-        if server.homeward is not None:  # its trip ends here, short of its dock
-            server.busy_s -= server.homeward[2] - self.now
-            server.free, server.homeward = True, None
-            server.trip_no += 1
-        server.staged_at = self.now + self.latency.trip_start_s + arrive
-
-    def _to_pass_s(self, server: _Server) -> float:
-        """Drive to the pass from where it is: its dock, or on its way there (by the next
-        waypoint on its way, as the robot turns round)."""
-        robot, pass_id = server.robot, self.cfg.floor.pass_point.id
-        if server.homeward is None:
-            return self._leg_s(robot, robot.dock, pass_id)
-        left_s, here, _ = server.homeward
-        floor = self.cfg.floor
-        route = floor.path(here, robot.dock)
-        total_m = floor.path_length(route)
-        whole_s = self._leg_s(robot, here, robot.dock)
-        done_m = total_m * min(1.0, (self.now - left_s) / whole_s) if whole_s else total_m
-        at_m = 0.0
-        for a, b in itertools.pairwise(route):
-            at_m += self._length(a, b)
-            if at_m >= done_m:
-                return (at_m - done_m) / total_m * whole_s + self._leg_s(robot, b, pass_id)
-        return self._leg_s(robot, robot.dock, pass_id)
+        pass_id = self.cfg.floor.pass_point.id
+        drive, _, server = min(
+            (self._leg_s(s.robot, s.robot.dock, pass_id), s.robot.id, s) for s in free
+        )
+        server.staged_at = self.now + self.latency.trip_start_s + drive
 
     def _length(self, a: str, b: str) -> float:
         floor = self.cfg.floor
@@ -412,35 +384,23 @@ class _Twin:
             else:
                 t += self.cfg.service.pickup_timeout_s
                 back = True
-        if back:
-            t += self._leg_s(robot, here, pass_id)
-            here = pass_id
+        for stop in ([pass_id] if back else []) + [robot.dock]:
+            t += self._leg_s(robot, here, stop)
+            here = stop
             route.append(here)
-        left_s, last = t, here
-        t += self._leg_s(robot, here, robot.dock)
-        route.append(robot.dock)
         server.busy_s += t - self.now
         server.distance_m += sum(self._length(a, b) for a, b in itertools.pairwise(route))
         self.trip_trays.append(len(orders))
         self.last_back_s = max(self.last_back_s, t)
-        server.trip_no += 1
-        self.at(left_s, partial(self.going_home, server, server.trip_no, (left_s, last, t)))
-        self.at(t, partial(self.back, server, server.trip_no))
+        self.at(t, partial(self.back, server))
 
     def served(self, o: _Order) -> None:
         o.served_s = self.now
         self.at(self.now + o.party.dine_s, partial(self.leave, o.table))
 
-    def going_home(self, server: _Server, trip_no: int, home: tuple[float, str, float]) -> None:
-        """Its food delivered: it may be sent to the pass instead of its dock."""
-        if server.trip_no == trip_no:
-            server.homeward = home
-            self.plan_trips()
-
-    def back(self, server: _Server, trip_no: int) -> None:
-        if server.trip_no == trip_no:
-            server.free, server.homeward = True, None
-            self.plan_trips()
+    def back(self, server: _Server) -> None:
+        server.free = True
+        self.plan_trips()
 
     # -- the report ---------------------------------------------------------------------------
 
