@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import cast
 
 import pytest
@@ -20,16 +21,23 @@ from orchestrator.dispatch.serving import STAGE_GONE_S, Serving, TripFlight
 SCALE = 60.0
 
 
+def idle_fleet(
+    cfg: RestaurantConfig, coming: Callable[[], tuple[Coming, ...]]
+) -> tuple[dict[str, RobotView], Serving]:
+    """The demo's serving robots, idle and reachable, and a dispatcher's serving side."""
+    robots = {
+        r.id: RobotView(r.id, 'serving', capacity=r.trays, mode='idle', reachable=True)
+        for r in cfg.serving_robots
+    }
+    ctx = DispatchContext(cast(Redis, None), cfg, 'd', SCALE, 5.0, robots)
+    return robots, Serving(ctx, coming)
+
+
 def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
     demo_config: RestaurantConfig,
 ) -> None:
-    robots = {
-        r.id: RobotView(r.id, 'serving', capacity=r.trays, mode='idle', reachable=True)
-        for r in demo_config.serving_robots
-    }
-    ctx = DispatchContext(cast(Redis, None), demo_config, 'd', SCALE, 5.0, robots)
     coming: list[Coming] = []
-    serving = Serving(ctx, lambda: tuple(coming))
+    robots, serving = idle_fleet(demo_config, lambda: tuple(coming))
     assert serving.stage_in() == math.inf  # nothing cooking
     lead = fetch_s(demo_config) / SCALE * STAGE_MARGIN
     # At 60x the drive is a fraction of a wall second ahead: the loop must wake for it, not
@@ -58,12 +66,7 @@ def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
 def test_ready_food_sends_the_free_robot_nearest_the_pass_at_once(
     demo_config: RestaurantConfig,
 ) -> None:
-    robots = {
-        r.id: RobotView(r.id, 'serving', capacity=r.trays, mode='idle', reachable=True)
-        for r in demo_config.serving_robots
-    }
-    ctx = DispatchContext(cast(Redis, None), demo_config, 'd', SCALE, 5.0, robots)
-    serving = Serving(ctx, tuple)
+    robots, serving = idle_fleet(demo_config, tuple)
     serving.trips['serve1'] = TripFlight('tr-serve1', 'serve1', 1, [])  # out on a trip
     assert serving.stage_in() == math.inf
     # Food waits at the pass (held for a neighbour's, say): a robot sets off now, whatever is
