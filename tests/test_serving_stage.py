@@ -63,18 +63,16 @@ def test_a_robot_sets_off_for_the_pass_a_drive_ahead_of_the_food(
     assert serving.stage_in() == math.inf
 
 
-def test_ready_food_sends_the_free_robot_nearest_the_pass_at_once(
+def test_ready_food_sends_a_free_robot_at_once(
     demo_config: RestaurantConfig,
 ) -> None:
-    robots, serving = idle_fleet(demo_config, tuple)
+    _, serving = idle_fleet(demo_config, tuple)
     serving.trips['serve1'] = TripFlight('tr-serve1', 'serve1', 1, [])  # out on a trip
     assert serving.stage_in() == math.inf
     # Food waits at the pass (held for a neighbour's, say): a robot sets off now, whatever is
-    # predicted; the free one nearest the pass.
+    # predicted; the first free one.
     serving.ready['o1'] = ReadyOrder('o1', 't01', '1-0', time.monotonic())
-    dock3 = demo_config.floor.points['dock3']
-    robots['serve3'].x, robots['serve3'].y = dock3.x, dock3.y
-    assert serving._next_stage() == (0.0, 'serve3')
+    assert serving._next_stage() == (0.0, 'serve2')
     # One on its way there is enough.
     serving.staged['serve3'] = time.monotonic()
     assert serving.stage_in() == math.inf

@@ -208,9 +208,10 @@ class Serving:
 
     def _next_stage(self) -> tuple[float, str]:
         """When (wall seconds from now) and which robot to send to the pass: when food is ready
-        or predicted ready (the schedule's predictions, `coming`) within a drive there; the free
-        one nearest the pass; inf when none is (or each refused a moment ago), one already
-        waits there or is on its way, or nothing is coming."""
+        or predicted ready (the schedule's predictions, `coming`) within a drive there; the
+        first free one (`free_robots`: work and battery drain shared); inf when none is (or
+        each refused a moment ago), one already waits there or is on its way, or nothing is
+        coming."""
         now, free = time.monotonic(), self.free_robots()
         if self.staged or any(self._at_pass(self.ctx.robots[r]) for r in free):
             return math.inf, ''
@@ -218,10 +219,7 @@ class Serving:
         soonest = now if self.ready else min((c.eta for c in self.coming()), default=math.inf)
         if not willing or soonest == math.inf:
             return math.inf, ''
-        p = self.ctx.cfg.floor.pass_point
-        robots = self.ctx.robots
-        nearest = min(willing, key=lambda r: math.hypot(robots[r].x - p.x, robots[r].y - p.y))
-        return max(0.0, soonest - self._lead_s - now), nearest
+        return max(0.0, soonest - self._lead_s - now), willing[0]
 
     def _stage(self) -> None:
         """Send a free robot to the pass when its time has come, so that the food does not wait

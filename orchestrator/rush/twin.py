@@ -329,8 +329,8 @@ class _Twin:
         self._stage(coming)
 
     def _stage(self, coming: tuple[Coming, ...]) -> None:
-        """As `Serving._stage`: when food is ready or due within the lead, the free robot
-        nearest the pass goes there, unless one waits there."""
+        """As `Serving._stage`: when food is ready or due within the lead, the first free
+        robot goes there, unless one waits there."""
         free = self._free()
         if not free or any(s.staged_at is not None for s in free) or not (coming or self.ready):
             return
@@ -338,10 +338,8 @@ class _Twin:
         if soonest - self.now > self.stage_lead_s:
             self._check_at(soonest - self.stage_lead_s)
             return
-        pass_id = self.cfg.floor.pass_point.id
-        drive, _, server = min(
-            (self._leg_s(s.robot, s.robot.dock, pass_id), s.robot.id, s) for s in free
-        )
+        server = free[0]
+        drive = self._leg_s(server.robot, server.robot.dock, self.cfg.floor.pass_point.id)
         server.staged_at = self.now + self.latency.trip_start_s + drive
 
     def _length(self, a: str, b: str) -> float:
