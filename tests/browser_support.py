@@ -12,6 +12,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 CHROMIUM = '/usr/bin/chromium'
 ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
+# How long an `expect` waits for the page (Playwright's default, 5 s, is a busy CI machine's
+# ordinary delay: a page waiting on a Redis write behind a CPU hog). A test may wait longer.
+EXPECT_MS = 30_000
 
 
 @asynccontextmanager
@@ -19,6 +22,7 @@ async def chromium() -> AsyncIterator[Browser]:
     """A headless Chromium; the test is skipped where Debian's package is not installed."""
     if not Path(CHROMIUM).exists():
         pytest.skip('chromium not installed')
+    expect.set_options(timeout=EXPECT_MS)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser

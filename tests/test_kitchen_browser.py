@@ -30,8 +30,6 @@ from tests.console_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 30_000
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
@@ -47,7 +45,6 @@ async def test_stock_and_reports_views(
     assert demo_history.seed(engine, demo_config, weeks=3) > 0
     engine.dispose()
     await add_operator(aredis, 'ana', PASSWORD)
-    expect.set_options(timeout=WAIT_MS)
     with uvicorn_server(redis_url, tmp_path, {'ROBODINE_DATA_DIR': str(data)}) as server:
         console = await (
             await browser.new_context(viewport={'width': 1280, 'height': 900})

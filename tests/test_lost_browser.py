@@ -62,7 +62,6 @@ async def test_lost_orders_on_the_diner_page_and_the_console(
 ) -> None:
     order_ids = await lost_orders(aredis, demo_config, 3)
     await add_operator(aredis, 'ana', PASSWORD)
-    expect.set_options(timeout=30_000)
     with uvicorn_server(redis_url, tmp_path) as server:
         diner = await (await browser.new_context(locale='en-US')).new_page()
         await diner.goto(f'{server.url}/t/{table_token(get_settings(), demo_config, TABLE)}')
