@@ -27,8 +27,8 @@ CHANGE_S = 30.0
 FIRST_WAIT_S = 2.0
 # A serving robot sets off for the pass this much earlier than its drive there takes
 # (dispatch/serving.py stages it there for food about to be ready): predictions err, and only
-# one robot waits there at a time. In the twin, Saturday's pass wait is 11 s at 1.5, 8 s at 3
-# and 7 s at 5, the mean ticket a few seconds shorter.
+# one robot waits there at a time. In the twin (20 seeds), Saturday's pass wait is 12 s at
+# 1.5, 9 s at 3 and 7 s at 5, the mean ticket a few seconds shorter.
 STAGE_MARGIN = 5.0
 
 
