@@ -30,9 +30,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Protocol
 
 from orchestrator.config import RestaurantConfig
 
@@ -165,7 +166,14 @@ class SrptKnobs:
     fire_slack_s: float = 60.0
 
 
-def pools(cookers: Iterable[CookerView]) -> dict[str, int]:
+class _Cooks(Protocol):
+    """A cooking robot as far as pools go: a `CookerView`, or a robot of the config."""
+
+    @property
+    def stations(self) -> Collection[str]: ...
+
+
+def pools(cookers: Iterable[_Cooks]) -> dict[str, int]:
     """Station → pool number, a pool being the stations connected by robots that share them."""
     pool: dict[str, int] = {}
     for n, c in enumerate(cookers):
@@ -420,16 +428,11 @@ def pass_to_table_s(cfg: RestaurantConfig) -> dict[str, float]:
 
 
 def _station_sets(cfg: RestaurantConfig) -> Iterator[frozenset[str]]:
-    """Every non-empty set of stations inside one group of robots that share stations."""
-    groups: list[set[str]] = []
-    for r in cfg.cooking_robots:
-        stations = set(r.stations)
-        for g in [g for g in groups if g & stations]:
-            groups.remove(g)
-            stations |= g
-        groups.append(stations)
-    for group in groups:
-        members = sorted(group)
+    """Every non-empty set of stations inside one pool of robots that share stations."""
+    groups: dict[int, list[str]] = {}
+    for station, pool in sorted(pools(cfg.cooking_robots).items()):
+        groups.setdefault(pool, []).append(station)
+    for members in groups.values():
         for n in range(1, len(members) + 1):
             yield from map(frozenset, itertools.combinations(members, n))
 

@@ -305,7 +305,7 @@ async def build_report(
         'ticket_to_capacity_bound': (
             round(ticket['mean'] / capacity, 2) if ticket['mean'] and capacity else None
         ),
-        **_kitchen(cfg, orders, clock),
+        **_kitchen(cfg, orders, left_pass, clock),
         'robots': {**_cooking_robots(cfg, orders, span_s), **serving},
         'trips': {
             'count': len(trips),
@@ -358,17 +358,19 @@ def _left_pass(orders: list[_Order]) -> dict[str, float]:
     return out
 
 
-def _kitchen(cfg: RestaurantConfig, orders: list[_Order], clock: SimClock) -> dict[str, Any]:
+def _kitchen(
+    cfg: RestaurantConfig, orders: list[_Order], left_pass: dict[str, float], clock: SimClock
+) -> dict[str, Any]:
     """Freshness, start waits per station and the diners' ETAs.
 
-    - `dish_hold_s`: a cooked dish until a robot leaves the pass with its order;
+    - `dish_hold_s`: a cooked dish until a robot leaves the pass with its order (`left_pass`,
+      order id -> when: `_left_pass`);
     - `station_start_wait_s`: an order placed until each of its dishes starts cooking;
     - `eta_error_s`: the first ETA the diner was given vs the robot arriving at the table.
     """
     holds: list[float] = []
     starts: dict[str, list[float]] = {s.id: [] for s in cfg.stations}
     errors: list[float] = []
-    left_pass = _left_pass(orders)
     for o in orders:
         left = left_pass.get(o.order_id)
         arrived = o.first('delivery.arrived')
