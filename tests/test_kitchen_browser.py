@@ -105,7 +105,8 @@ async def test_stock_and_reports_views(
         await console.locator('[data-action="show-report"]').click()
         hourly = console.locator('[data-section="hourly"]')
         await expect(hourly.locator('svg.chart')).to_be_visible()
-        assert await hourly.locator('svg.chart rect.series').count() > 0
+        # The chart of the day shown before may still be up: wait for yesterday's bars.
+        await expect(hourly.locator('svg.chart rect.series').first).to_be_visible()
         await expect(console.locator('[data-section="stations"] svg.chart')).to_be_visible()
         await expect(console.locator('.demo-banner')).to_be_visible()
         href = await hourly.locator('a.csv').get_attribute('href')
