@@ -268,7 +268,11 @@ class ServicePolicy(Strict):
     age_late_s: Annotated[float, Field(gt=0)] = 900
     # How long a serving robot waits at a table for pickup before bringing the food back.
     pickup_timeout_s: Annotated[float, Field(gt=0)] = 120
-    # A robot whose heartbeat is older than this is marked lost.
+    # A robot not heard for this long (real seconds) is *unreachable*: it gets no new work
+    # but keeps what it has (a network cut: it goes on cooking and carrying).
+    robot_unreachable_after_s: Annotated[float, Field(gt=0)] = 3
+    # Not heard for this long, it is *lost*: its trips fail (lost in transit) and, once the
+    # lease it was last given runs out, its dishes go to other robots.
     robot_lost_after_s: Annotated[float, Field(gt=0)] = 5
     # Attempts before a cook job goes to the dead-letter stream.
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
@@ -300,6 +304,14 @@ class ServicePolicy(Strict):
     dishes_per_session: Annotated[int, Field(ge=0, le=10_000)] = 100
     # A table may call staff once per this many real seconds (429 before).
     staff_call_interval_s: Annotated[float, Field(ge=0, le=3600)] = 30
+
+    @model_validator(mode='after')
+    def _silences(self) -> ServicePolicy:
+        if self.robot_unreachable_after_s > self.robot_lost_after_s:
+            raise ValueError(
+                'service.robot_unreachable_after_s: must not exceed service.robot_lost_after_s'
+            )
+        return self
 
 
 class Battery(Strict):

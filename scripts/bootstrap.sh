@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-APT_PACKAGES=(redis-server redis-sentinel chromium libsdformat-dev pkg-config g++ cmake postgresql)
+APT_PACKAGES=(redis-server redis-sentinel chromium libsdformat-dev pkg-config g++ cmake postgresql
+  iproute2)
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 
@@ -18,6 +19,8 @@ command -v g++ >/dev/null || missing+=(g++)
 command -v cmake >/dev/null || missing+=(cmake)
 # The archive's PostgreSQL tests start a throwaway cluster with its initdb / pg_ctl.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+# The partition test (tests/test_partition.py) puts the robots in a network namespace.
+command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null; then
     say "missing ${missing[*]} and no apt-get here: install them with your package manager"

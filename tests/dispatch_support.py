@@ -80,6 +80,11 @@ class Kitchen:
     started_dispatchers: int = 0
     # The restaurant YAML every process reads (a test may write its own).
     config_path: Path = DEFAULT_CONFIG
+    # Before each robot's argv (e.g. `ip netns exec NS`), and over the environment of the
+    # robots and of the dispatchers.
+    robot_wrap: list[str] = field(default_factory=list)
+    robot_env: dict[str, str] = field(default_factory=dict)
+    dispatcher_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def ledger_dir(self) -> Path:
@@ -94,6 +99,8 @@ class Kitchen:
             self.time_scale,
             self.ledger_dir,
             self.robot_params.get(robot_id),
+            wrap=self.robot_wrap,
+            env=self.robot_env,
         )
 
     def robot_ids(self) -> list[str]:
@@ -118,6 +125,7 @@ class Kitchen:
             # The keys start_robot_process gives the robots.
             'ROBODINE_ROBOT_KEY_DIR': str(keys_for(self.robot_ids())),
             'PYTHONUNBUFFERED': '1',
+            **self.dispatcher_env,
         }
         with log.open('ab') as out:
             self.dispatchers[name] = subprocess.Popen(

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -76,10 +76,13 @@ def start_robot_process(
     extra_params: dict[str, Any] | None = None,
     log_path: str | Path | None = None,
     key_dir: Path | None = None,
+    wrap: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """Start a cooking or serving robot node process with its key from `key_dir` (default:
     the test run's); its output goes to `log_path` (default `<ledger_dir>/<robot_id>.log`,
-    appended across restarts)."""
+    appended across restarts). `wrap` goes before its argv (e.g. `ip netns exec NS`), `env`
+    over the environment."""
     assert kind in KINDS, kind
     key_dir = key_dir or test_key_dir()
     robot_key(key_dir, robot_id)
@@ -101,10 +104,10 @@ def start_robot_process(
     log = Path(log_path or Path(ledger_dir) / f'{robot_id}.log')
     with log.open('ab') as out:
         return subprocess.Popen(
-            cmd,
+            [*wrap, *cmd],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, 'PYTHONUNBUFFERED': '1'},
+            env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})},
         )
 
 

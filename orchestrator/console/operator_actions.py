@@ -19,7 +19,7 @@ from orchestrator.store.commands import Command
 from orchestrator.store.orders import OrderRecord
 
 # Modes in which a robot cannot take a pause / dock order.
-UNAVAILABLE = frozenset({'estopped', 'fault', 'lost', 'offline'})
+UNAVAILABLE = frozenset({'estopped', 'fault', 'unreachable', 'lost', 'offline'})
 # Order statuses in which the food is with a serving robot or the diner.
 WITH_ROBOT = frozenset({orders.DELIVERING, orders.ARRIVED})
 MAX_PRICE = 10_000_000

@@ -18,7 +18,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig, ServingRobot
-from orchestrator.dispatch.robot_view import RobotView
+from orchestrator.dispatch.robot_view import SILENT, RobotView
 from orchestrator.dispatch.ros_bridge import FleetBridge
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,13 @@ class DispatchContext:
     stopping: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @property
+    def hold_s(self) -> float:
+        """How long a robot goes on with its jobs on the last lease it heard from us: at least
+        until we would call it lost, so that a network cut shorter than that costs no cooking.
+        Its jobs move to another robot only once this has run out (`Dispatcher._watch_robots`)."""
+        return max(self.lease_s, self.cfg.service.robot_lost_after_s)
 
     @property
     def ros(self) -> FleetBridge:
@@ -80,6 +87,11 @@ class DispatchContext:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout_s)
         self._wake.clear()
+
+    def silent(self, robot_id: str) -> bool:
+        """Not heard for a while: what it holds is re-sent when it is heard again (or, once it
+        is given up, handed to other robots), not now."""
+        return self.robots[robot_id].mode in SILENT
 
     async def until_reachable(self, robot_id: str, timeout: float = 10.0) -> bool:
         """Wait (bounded) until the robot's action server is discovered again."""

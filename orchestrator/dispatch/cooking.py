@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
+from orchestrator.dispatch.robot_view import SILENT
 from orchestrator.dispatch.ros_bridge import Goal
 from orchestrator.dispatch.scheduling import CookerView, DishView, Policy, Snapshot, eta
 from orchestrator.store import jobs
@@ -232,8 +233,8 @@ class Cooking:
         self.ctx.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
 
     def _lease_end_ns(self) -> int:
-        """Until when a claim or renewal made from now on lasts at least (wall clock)."""
-        return time.time_ns() + int(self.ctx.lease_s * 1e9)
+        """Until when the robot may go on with a job we send or renew now (wall clock)."""
+        return time.time_ns() + int(self.ctx.hold_s * 1e9)
 
     async def _claim(self, p: Pending, robot_id: str) -> None:
         lease_until_ns = self._lease_end_ns()
@@ -294,8 +295,8 @@ class Cooking:
         if self.flights.get(flight.job_id) is not flight:
             return
         await self.ctx.until_reachable(flight.robot_id)
-        if self.flights.get(flight.job_id) is not flight:
-            return  # meanwhile handed elsewhere (its robot was lost again)
+        if self.flights.get(flight.job_id) is not flight or self.ctx.silent(flight.robot_id):
+            return  # meanwhile handed elsewhere, or it went quiet (re-sent when it is back)
         lease_until_ns = self._lease_end_ns()
         claim = await self.ctx.retrying(
             lambda: jobs.claim(
@@ -423,7 +424,10 @@ class Cooking:
                 self._drop(f)
         held: dict[str, list[tuple[str, int]]] = {}
         for f in live:
-            if self.flights.get(f.job_id) is f:
+            # Not to an unreachable robot, even if it might hear us: the lease it holds ends
+            # `hold_s` after it was last heard (give or take the watch's tick), when its jobs
+            # may go elsewhere.
+            if self.flights.get(f.job_id) is f and self.ctx.robots[f.robot_id].mode not in SILENT:
                 held.setdefault(f.robot_id, []).append((f.job_id, f.epoch))
         for robot_id, leased in held.items():
             self.ctx.ros.lease(robot_id, leased, lease_until_ns)

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 # Modes in which a robot takes new work.
 WORKING = frozenset({'idle', 'busy'})
+# Not heard for a while (`service.robot_unreachable_after_s`, `robot_lost_after_s`): an
+# unreachable robot keeps its work, a lost one loses it.
+SILENT = frozenset({'unreachable', 'lost'})
 
 
 @dataclass
@@ -17,7 +20,7 @@ class RobotView:
     stations: frozenset[str] = frozenset()
     # Cooking: dishes at once. Serving: trays.
     capacity: int = 1
-    # 'unknown' until the first heartbeat; 'lost' when heartbeats stopped.
+    # 'unknown' until the first heartbeat; then its own, or one of SILENT when it went quiet.
     mode: str = 'unknown'
     # Jobs (or the trip) the robot reports in its heartbeat.
     reported: frozenset[str] = frozenset()

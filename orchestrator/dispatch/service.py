@@ -37,7 +37,7 @@ from orchestrator.dispatch.context import TRANSIENT, DispatchContext
 from orchestrator.dispatch.cooking import Cooking
 from orchestrator.dispatch.eta import Etas
 from orchestrator.dispatch.robot_commands import RobotCommands
-from orchestrator.dispatch.robot_view import RobotView
+from orchestrator.dispatch.robot_view import SILENT, RobotView
 from orchestrator.dispatch.ros_bridge import FleetBridge
 from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.dispatch.serving import Serving
@@ -55,6 +55,8 @@ READ_BLOCK_MS = 1000
 # may have restarted and forgotten our goals.
 GAP_S = 2.0
 FRESH_SEQ = 50
+# How often silent robots are looked for (and heartbeats mirrored to Redis).
+WATCH_EVERY_S = 0.25
 # Real seconds between two robot.state feed events of a moving robot.
 POSE_EVENT_EVERY_S = 0.5
 # Every robot's last heartbeat, in one feed event this often: consoles show heartbeat ages
@@ -108,8 +110,7 @@ class Dispatcher:
         self._seen: dict[str, float] = {}
         self._seq: dict[str, int | None] = {}
         self._back: dict[str, float] = {}
-        self._lost_at: dict[str, float] = {}
-        # Robots lost for longer than the lease: their jobs were handed to other robots.
+        # Robots silent past their lease: their jobs were handed to other robots.
         self._gone: set[str] = set()
         # The last heartbeat of each robot, and the robots whose state is not in Redis yet.
         self._states: dict[str, RobotRecord] = {}
@@ -306,7 +307,7 @@ class Dispatcher:
         self._seq[robot_id] = seq
         # A new writer starts again from 1; the first few may go out before we match it.
         restarted = seq is not None and prev_seq is not None and seq < min(prev_seq, FRESH_SEQ)
-        came_back = prev is not None and (view.mode == 'lost' or now - prev > GAP_S or restarted)
+        came_back = prev is not None and (view.mode in SILENT or now - prev > GAP_S or restarted)
         if came_back and now - self._back.get(robot_id, 0.0) < GAP_S:
             came_back = False  # already re-sending its goals
         before = (view.mode, view.reachable, view.reported)
@@ -342,8 +343,14 @@ class Dispatcher:
             detail=state['detail'],
         )
         self._dirty.add(robot_id)
-        self._lost_at.pop(robot_id, None)
         self._gone.discard(robot_id)
+        if before[0] in SILENT:
+            self.ctx.spawn(
+                self.ctx.retrying(
+                    lambda: alerts.clear_once(self.r, 'robot_unreachable', robot_id)
+                ),
+                f'reachable {robot_id}',
+            )
         if (before[0] == 'charging') != (view.mode == 'charging') and view.kind == 'serving':
             self.ctx.spawn(
                 self._announce_charging(robot_id, view.mode == 'charging', state['detail']),
@@ -406,43 +413,59 @@ class Dispatcher:
         await self.serving.robot_back(robot_id)
 
     async def _watch_robots(self) -> None:
-        lost_after = self.cfg.service.robot_lost_after_s
+        """A robot not heard for `robot_unreachable_after_s` is unreachable (it keeps its work:
+        a network cut), for `robot_lost_after_s` lost (its trips fail), and once the lease it
+        last heard from us ran out too (`hold_s` later) its dishes go to other robots."""
+        service = self.cfg.service
+        # The last lease it heard was sent before it counted as unreachable (plus a tick).
+        give_up_s = service.robot_unreachable_after_s + WATCH_EVERY_S + self.ctx.hold_s
         started = time.monotonic()
         while not cancel_requested():
             now = time.monotonic()
-            if now - started > lost_after:
+            if now - started > service.robot_lost_after_s:
                 # Never heard since we started: as good as lost (its jobs may go elsewhere).
                 for view in self.robots.values():
                     if view.mode == 'unknown':
                         view.mode = 'lost'
             for robot_id, seen in self._seen.items():
-                view = self.robots[robot_id]
-                if now - seen > lost_after and view.mode != 'lost':
-                    view.mode = 'lost'
-                    self._lost_at[robot_id] = now
-                    self._states[robot_id] = replace(self._states[robot_id], mode='lost')
-                    self._dirty.add(robot_id)
-                    log.warning('%s lost: no heartbeat for %.1fs', robot_id, now - seen)
-                    await alerts.raise_alert(
-                        self.r,
-                        'robot_lost',
-                        'critical',
-                        f'{robot_id} has not been heard from for {now - seen:.0f} s',
-                        robot_id=robot_id,
-                    )
-                    if view.kind == 'serving':
-                        await self.serving.robot_lost(robot_id)
-                lost_at = self._lost_at.get(robot_id)
-                if (
-                    lost_at is not None
-                    and robot_id not in self._gone
-                    and now - lost_at > self.lease_s
-                ):
+                view, silent = self.robots[robot_id], now - seen
+                if silent > service.robot_lost_after_s and view.mode != 'lost':
+                    await self._went_silent(robot_id, 'lost', silent)
+                elif silent > service.robot_unreachable_after_s and view.mode not in SILENT:
+                    await self._went_silent(robot_id, 'unreachable', silent)
+                if silent > give_up_s and robot_id not in self._gone:
                     self._gone.add(robot_id)
                     self.cooking.robot_gone(robot_id)
                     self.ctx.wake()
             await self._mirror(now)
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(WATCH_EVERY_S)
+
+    async def _went_silent(self, robot_id: str, mode: str, silent_s: float) -> None:
+        view = self.robots[robot_id]
+        view.mode, view.reachable = mode, False
+        self._states[robot_id] = replace(self._states[robot_id], mode=mode)
+        self._dirty.add(robot_id)
+        log.warning('%s %s: no heartbeat for %.1fs', robot_id, mode, silent_s)
+        if mode == 'unreachable':
+            await alerts.raise_once(
+                self.r,
+                'robot_unreachable',
+                robot_id,
+                'warning',
+                f'{robot_id} has not been heard from for {silent_s:.0f} s: it keeps its work '
+                'for now (a network cut?)',
+                robot_id=robot_id,
+            )
+            return
+        await alerts.raise_alert(
+            self.r,
+            'robot_lost',
+            'critical',
+            f'{robot_id} has not been heard from for {silent_s:.0f} s',
+            robot_id=robot_id,
+        )
+        if view.kind == 'serving':
+            await self.serving.robot_lost(robot_id)
 
     async def _mirror(self, now: float) -> None:
         """Write the latest heartbeats to `rd:robot:{id}`; feed events on mode changes and,

@@ -329,7 +329,8 @@ class Serving:
             await asyncio.sleep(RESEND_AFTER_S)
             if self.trips.get(trip.trip_id) is trip:
                 await self.ctx.until_reachable(trip.robot_id)
-                await self.recover(trip.trip_id, trip.epoch)
+                if not self.ctx.silent(trip.robot_id):  # else re-sent when it is back
+                    await self.recover(trip.trip_id, trip.epoch)
             return
         if goal.result is None:
             await self._refused(trip, 'the robot rejected the trip')

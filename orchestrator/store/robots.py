@@ -18,7 +18,8 @@ from orchestrator.store.records import from_fields, to_fields
 class RobotRecord:
     robot_id: str
     kind: str = ''
-    # idle busy paused charging fault estopped (from the robot), lost (from the dispatcher).
+    # idle busy paused charging fault estopped (from the robot), unreachable lost (from the
+    # dispatcher).
     mode: str = ''
     # Cook job ids (cooking) or the trip id (serving) in progress.
     jobs: list[str] = field(default_factory=list)

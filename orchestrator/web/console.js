@@ -16,7 +16,7 @@ const LOST_CHOICES = [
 // A dead-lettered dish is not done: it waits for an operator (bump, drop, re-queue).
 const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted']);
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const OUT_OF_REACH = new Set(['offline', 'lost', 'estopped', 'fault']);
+const OUT_OF_REACH = new Set(['offline', 'unreachable', 'lost', 'estopped', 'fault']);
 
 const state = {
   me: null, snap: null, clockOffset: 0, tab: 'tickets',
