@@ -41,6 +41,11 @@ NAMESPACE_ROOT = '/robodine'
 # While moving, pose goes out at least this often (Hz) whatever the heartbeat rate.
 MOVING_STATE_HZ = 10.0
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Real seconds a finished goal stays in the action server (rclpy's default: 900). Every status
+# change publishes every goal it keeps, and every dispatcher decodes the whole list, so at a busy
+# service a long retention costs the dispatchers more CPU with each dish. The dispatcher asks for
+# a result as soon as the goal is accepted; a goal re-sent later is answered from the ledger.
+RESULT_KEEP_S = 60
 
 
 class RobotSetupError(ValueError):
@@ -127,6 +132,7 @@ class RobotNode(Node, ABC):
             goal_callback=self._on_goal,
             handle_accepted_callback=self._on_accepted,
             cancel_callback=self._on_action_cancel,
+            result_timeout=RESULT_KEEP_S,
         )
 
     def _on_action_cancel(self, handle: ServerGoalHandle) -> CancelResponse:
