@@ -8,8 +8,8 @@
 -- ARGV[1] body hash (64 hex)   ARGV[2] the response (JSON)   ARGV[3] the order's lines (JSON)
 -- ARGV[4] JSON: order (the order hash's other fields, name/value pairs), score, order_id,
 --         event (name/value pairs), dishes, prices (the override each dish was priced with,
---         '' if none), jobs (each {hash = name/value pairs, entry = name/value pairs}), ttl,
---         feed_maxlen, session (see "Dining session" below)
+--         '' if none), jobs (each job hash's name/value pairs), entry_len (its first entry_len
+--         are the job's cook stream entry), ttl, feed_maxlen, session (see "Dining session")
 -- KEYS[#KEYS - 4 .. #KEYS - 1] stock: levels, recipes, out, moves (see "Stock" below)
 -- KEYS[#KEYS]                  the table's dining session hash (always the last key)
 -- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
@@ -133,8 +133,8 @@ redis.call('ZADD', KEYS[3], p.score, p.order_id)
 redis.call('XADD', KEYS[4], '*', unpack(p.event))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))
 for i, job in ipairs(p.jobs) do
-  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job.hash))
-  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job.entry))
+  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job))
+  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job, 1, p.entry_len))
 end
 stock_write(p.stock, stock_items)
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', p.ttl)
