@@ -44,13 +44,13 @@ class FeedEvent:
         return value if isinstance(value, dict) else {}
 
 
-def encode_data(data: dict[str, Any]) -> str:
-    """An event's `data` as stored."""
-    return json.dumps(data, ensure_ascii=False, separators=(',', ':'))
-
-
 def event(order_id: str, kind: str, data: dict[str, Any], at: int | None = None) -> FeedEvent:
-    return FeedEvent(order_id=order_id, type=kind, at=at or now_ms(), data=encode_data(data))
+    return FeedEvent(
+        order_id=order_id,
+        type=kind,
+        at=at or now_ms(),
+        data=json.dumps(data, ensure_ascii=False, separators=(',', ':')),
+    )
 
 
 def entry_fields(e: FeedEvent) -> Fields:

@@ -267,12 +267,13 @@ class Intake:
                 pairs[table_slot], pairs[line_slot] = table_id, str(li)
                 job_pairs.append(pairs)
                 job_keys += [keys.job(job_id), kind.stream]
-        event_data = {'table_id': table_id, 'total': priced.total, 'jobs': len(job_pairs)}
+        # orjson writes these str and int values as feed.event's json.dumps does, faster.
+        data = {'table_id': table_id, 'total': priced.total, 'jobs': len(job_pairs)}
         event = {
             **self._accepted,
             'order_id': order_id,
             'at': str(at),
-            'data': feed.encode_data(event_data),
+            'data': orjson.dumps(data).decode(),
         }
         lines = orjson.dumps(priced.lines)
         response = orjson.dumps(
