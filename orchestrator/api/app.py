@@ -126,6 +126,8 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.payments = make_provider(settings)
+    # Orders inside BodyLimit (the last added is the outermost).
+    app.add_middleware(routes_orders.OrderFastPath)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     errors.install(app)
     openapi.install(app, cfg)

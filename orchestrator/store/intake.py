@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from itertools import chain
 from typing import Any, Literal
@@ -33,8 +33,9 @@ from redis.exceptions import NoScriptError, ResponseError
 from orchestrator import ids, recipes
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.pricing import OrderIn, PricedOrder, Pricing
+from orchestrator.pricing import MAX_CACHED_LINES, OrderIn, PricedOrder, Pricing
 from orchestrator.store import feed, jobs, orders, stock
+from orchestrator.store.feed import FeedEvent
 from orchestrator.store.jobs import CookEntry
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes
@@ -49,6 +50,11 @@ LUA = stock.LIB + resources.files('orchestrator').joinpath('store/lua/intake.lua
 IDEMPOTENCY_TTL_S = 24 * 3600
 # A price that keeps changing under an order refuses it rather than looping.
 PRICE_ATTEMPTS = 3
+# A job hash starts with its stream entry's fields (`jobs.new_job`): the script adds the entry
+# from the first ENTRY_LEN names and values of the hash.
+ENTRY_LEN = 2 * len(fields(CookEntry))
+# What differs between the jobs of one kind of line (`_LineJobs.job`).
+_JOB_BLANKS = ('job_id', 'order_id', 'table_id', 'line')
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,21 @@ class Replicas:
 
 def _flat(mapping: dict[str, str]) -> list[str]:
     return list(chain.from_iterable(mapping.items()))
+
+
+@dataclass(frozen=True)
+class _LineJobs:
+    """What every dish unit of one kind of priced line (a dish with its options) writes."""
+
+    dish: str
+    # The station's cook stream.
+    stream: str
+    # A job hash's name/value pairs; the values of _JOB_BLANKS are filled in per unit.
+    job: list[str]
+    # Where those values are in `job`.
+    slots: tuple[int, int, int, int]
+    # What one unit takes from stock, flat ingredient/amount pairs ([]: no recipe).
+    uses: list[Any]
 
 
 class ScriptBatcher:
@@ -164,6 +185,24 @@ class Intake:
         # dish id -> the price override last seen ('' for none); the script checks it.
         self._prices: dict[str, str] = {}
         self.groups_ready = False
+        # Most of what an order writes is the same for every order: worked out once, here and
+        # per kind of line (`_line_jobs`), and only the order's own values filled in.
+        self._line_kinds: dict[tuple[str, tuple[tuple[str, str], ...]], _LineJobs] = {}
+        self._order_hash = changes(
+            OrderRecord,
+            id='',
+            table_id='',
+            status=orders.RECEIVED,
+            total=0,
+            currency=cfg.restaurant.currency,
+            jobs_total=0,
+            jobs_cooked=0,
+            created_at=0,
+            updated_at=0,
+        )
+        self._accepted = feed.entry_fields(FeedEvent('', 'order.accepted', 0, '', orders.RECEIVED))
+        self._seated = feed.entry_fields(FeedEvent('', 'table.seated', 0))
+        del self._seated['data']
 
     async def ensure_groups(self) -> None:
         """Create every station's cook stream with its consumer group, and put the config's
@@ -212,14 +251,30 @@ class Intake:
         if not self.groups_ready:
             await self.ensure_groups()
         order_id = ids.new_order_id()
-        entries = cook_entries(self._cfg, order_id, table_id, priced.lines)
-        event = feed.event(
-            order_id,
-            'order.accepted',
-            {'table_id': table_id, 'total': priced.total, 'jobs': len(entries)},
-        )
-        event = feed.FeedEvent(event.order_id, event.type, event.at, event.data, orders.RECEIVED)
-        currency = self._cfg.restaurant.currency
+        at = feed.now_ms()
+        job_pairs: list[list[str]] = []
+        job_keys: list[str] = []
+        stock_lines: list[dict[str, Any]] = []
+        for li, line in enumerate(priced.lines):
+            kind = self._line_jobs(line)
+            if kind.uses:
+                stock_lines.append({'dish': kind.dish, 'qty': line['quantity'], 'uses': kind.uses})
+            job_slot, order_slot, table_slot, line_slot = kind.slots
+            for unit in range(line['quantity']):
+                job_id = ids.job_id(order_id, li, unit)
+                pairs = kind.job.copy()
+                pairs[job_slot], pairs[order_slot] = job_id, order_id
+                pairs[table_slot], pairs[line_slot] = table_id, str(li)
+                job_pairs.append(pairs)
+                job_keys += [keys.job(job_id), kind.stream]
+        # orjson writes these str and int values as feed.event's json.dumps does, faster.
+        data = {'table_id': table_id, 'total': priced.total, 'jobs': len(job_pairs)}
+        event = {
+            **self._accepted,
+            'order_id': order_id,
+            'at': str(at),
+            'data': orjson.dumps(data).decode(),
+        }
         lines = orjson.dumps(priced.lines)
         response = orjson.dumps(
             {
@@ -228,43 +283,38 @@ class Intake:
                 'status': orders.RECEIVED,
                 'lines': orjson.Fragment(lines),
                 'total': priced.total,
-                'currency': currency,
-                'created_at': event.at,
+                'currency': self._cfg.restaurant.currency,
+                'created_at': at,
             }
         )
         # `lines` goes as an argument of its own (below).
-        order_hash = changes(
-            OrderRecord,
-            id=order_id,
-            table_id=table_id,
-            status=orders.RECEIVED,
-            total=priced.total,
-            currency=currency,
-            jobs_total=len(entries),
-            jobs_cooked=0,
-            created_at=event.at,
-            updated_at=event.at,
-        )
+        order_hash = {
+            **self._order_hash,
+            'id': order_id,
+            'table_id': table_id,
+            'total': str(priced.total),
+            'jobs_total': str(len(job_pairs)),
+            'created_at': str(at),
+            'updated_at': str(at),
+        }
         # The big strings (lines, response) go as arguments of their own, so that neither is
         # escaped into the payload and decoded again by the script.
         payload = {
             'order': _flat(order_hash),
-            'score': str(event.at),
+            'score': str(at),
             'order_id': order_id,
-            'event': _flat(feed.entry_fields(event)),
+            'event': _flat(event),
             'dishes': priced.dish_ids,
             'prices': [str(priced.overrides.get(d, '')) for d in priced.dish_ids],
             'ttl': IDEMPOTENCY_TTL_S,
             'feed_maxlen': str(feed.FEED_MAXLEN),
-            'session': self._session_args(table_id, visit, event.at, len(entries)),
-            'jobs': [
-                {'hash': _flat(self._job_hash(e)), 'entry': _flat(jobs.entry_fields(e))}
-                for e in entries
-            ],
+            'session': self._session_args(table_id, visit, at, len(job_pairs)),
+            'jobs': job_pairs,
+            'entry_len': ENTRY_LEN,
             'stock': {
-                'lines': stock.intake_args(self._cfg, priced.lines),
-                'move': stock.move_fields(kind=stock.SALE, order_id=order_id, by=table_id),
-                'ev': stock.event_args(event.at),
+                'lines': stock_lines,
+                'move': stock.sale_fields(order_id, table_id),
+                'ev': stock.event_args(at),
             },
         }
         script_keys = [
@@ -275,11 +325,10 @@ class Intake:
             feed.STREAM,
             keys.SOLDOUT,
             *(keys.price(d) for d in priced.dish_ids),
+            *job_keys,
+            *stock.INTAKE_KEYS,
+            keys.table_visit(table_id),
         ]
-        for e in entries:
-            script_keys += [keys.job(e.job_id), jobs.stream(e.station)]
-        script_keys += stock.INTAKE_KEYS
-        script_keys.append(keys.table_visit(table_id))
         result = await self._script(
             keys=script_keys, args=[order.body_hash(), response, lines, orjson.dumps(payload)]
         )
@@ -291,10 +340,35 @@ class Intake:
                     'order_id': order_id,
                     'table_id': table_id,
                     'total': priced.total,
-                    'jobs': len(entries),
+                    'jobs': len(job_pairs),
                 },
             )
         return outcome
+
+    def _line_jobs(self, line: dict[str, Any]) -> _LineJobs:
+        """The jobs of one kind of priced line, from its first unit's as `cook_entries` and
+        `_job_hash` make it; the ids and the line number are blanks filled in per unit."""
+        key = (line['dish_id'], tuple(line['options'].items()))
+        known = self._line_kinds.get(key)
+        if known is not None:
+            return known
+        entry = cook_entries(self._cfg, '', '', [{**line, 'quantity': 1}])[0]
+        job = self._job_hash(entry)
+        names = list(job)
+        job_slot, order_slot, table_slot, line_slot = (
+            2 * names.index(name) + 1 for name in _JOB_BLANKS
+        )
+        uses = stock.intake_args(self._cfg, [line])
+        kind = _LineJobs(
+            dish=entry.dish_id,
+            stream=jobs.stream(entry.station),
+            job=_flat(job),
+            slots=(job_slot, order_slot, table_slot, line_slot),
+            uses=uses[0]['uses'] if uses else [],
+        )
+        if len(self._line_kinds) < MAX_CACHED_LINES:
+            self._line_kinds[key] = kind
+        return kind
 
     def _job_hash(self, e: CookEntry) -> dict[str, str]:
         """A new job's hash, with what the dish takes from stock (given back if cancelled)."""
@@ -306,8 +380,6 @@ class Intake:
     ) -> dict[str, Any]:
         """The script's `session` argument (see intake.lua, "Dining session")."""
         service = self._cfg.service
-        seated = feed.entry_fields(feed.event('', 'table.seated', {}, at))
-        del seated['data']
         return {
             'visit': -1 if visit is None else visit,
             'id': ids.new_session_id(),
@@ -317,7 +389,7 @@ class Intake:
             'per_minute': service.orders_per_minute,
             'max_dishes': service.dishes_per_session,
             'dishes': dishes,
-            'seated_event': _flat(seated),
+            'seated_event': _flat({**self._seated, 'at': str(at)}),
         }
 
 

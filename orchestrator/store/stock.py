@@ -83,19 +83,39 @@ def _flat(mapping: Mapping[str, str]) -> list[str]:
     return [x for pair in mapping.items() for x in pair]
 
 
-def move_fields(**values: Any) -> list[str]:
-    """A movement's name/value pairs but `at` and `items` (the scripts add those)."""
+def _move(**values: Any) -> dict[str, str]:
     fields = to_fields(StockMove(at=0, **values))
     del fields['at'], fields['items']
-    return _flat(fields)
+    return fields
+
+
+def move_fields(**values: Any) -> list[str]:
+    """A movement's name/value pairs but `at` and `items` (the scripts add those)."""
+    return _flat(_move(**values))
+
+
+# Every order records one sale (intake.lua): its fields but the order and the table, once.
+_SALE = _move(kind=SALE)
+
+
+def sale_fields(order_id: str, by: str) -> list[str]:
+    """`move_fields(kind=SALE, order_id=order_id, by=by)`."""
+    return _flat({**_SALE, 'order_id': order_id, 'by': by})
+
+
+# A menu.changed feed entry's fields but `data`, `at` filled in per call.
+_MENU = feed.entry_fields(feed.FeedEvent('', 'menu.changed', 0))
+del _MENU['data']
 
 
 def event_args(at: int | None = None) -> dict[str, Any]:
     """The scripts' `ev` argument (see stock_lib.lua)."""
     at = at or now_ms()
-    menu = feed.entry_fields(feed.event('', 'menu.changed', {}, at))
-    del menu['data']
-    return {'at': str(at), 'maxlen': str(feed.FEED_MAXLEN), 'menu': _flat(menu)}
+    return {
+        'at': str(at),
+        'maxlen': str(feed.FEED_MAXLEN),
+        'menu': _flat({**_MENU, 'at': str(at)}),
+    }
 
 
 def recipe_fields(cfg: RestaurantConfig) -> dict[str, str]:

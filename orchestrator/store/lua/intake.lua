@@ -8,8 +8,8 @@
 -- ARGV[1] body hash (64 hex)   ARGV[2] the response (JSON)   ARGV[3] the order's lines (JSON)
 -- ARGV[4] JSON: order (the order hash's other fields, name/value pairs), score, order_id,
 --         event (name/value pairs), dishes, prices (the override each dish was priced with,
---         '' if none), jobs (each {hash = name/value pairs, entry = name/value pairs}), ttl,
---         feed_maxlen, session (see "Dining session" below)
+--         '' if none), jobs (each job hash's name/value pairs), entry_len (its first entry_len
+--         are the job's cook stream entry), ttl, feed_maxlen, session (see "Dining session")
 -- KEYS[#KEYS - 4 .. #KEYS - 1] stock: levels, recipes, out, moves (see "Stock" below)
 -- KEYS[#KEYS]                  the table's dining session hash (always the last key)
 -- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
@@ -25,7 +25,8 @@
 -- session_check refuses a visit code of another session ('ended'), a table at its orders this
 -- minute ('rate') or over its dishes this session ('dishes'); session_attach writes.
 local function session_check(key, s)
-  local cur = redis.call('HMGET', key, 'id', 'n', 'status', 'dishes', 'rate_minute', 'rate_count')
+  local cur = redis.call('HMGET', key, 'id', 'n', 'status', 'dishes', 'rate_minute', 'rate_count',
+    'orders')
   local n = tonumber(cur[2]) or 0
   local open = cur[1] and cur[3] ~= 'closed'
   if s.visit >= 0 and s.visit ~= (open and n or n + 1) then
@@ -44,7 +45,8 @@ local function session_check(key, s)
   if s.max_dishes > 0 and dishes + s.dishes > s.max_dishes then
     return nil, {'dishes', tostring(s.max_dishes - dishes)}
   end
-  return {id = open and cur[1] or nil, n = n, status = cur[3], count = count}
+  return {id = open and cur[1] or nil, n = n, status = cur[3], count = count, dishes = dishes,
+    orders = tonumber(cur[7]) or 0}
 end
 
 local function session_attach(key, s, found, feed, feed_maxlen)
@@ -58,13 +60,14 @@ local function session_attach(key, s, found, feed, feed_maxlen)
       unpack(s.seated_event))
     return s.id
   end
-  redis.call('HINCRBY', key, 'orders', 1)
-  redis.call('HINCRBY', key, 'dishes', s.dishes)
-  redis.call('HSET', key, 'rate_minute', s.minute, 'rate_count', found.count + 1)
+  -- One HSET of the counts as session_check read them (the same as HINCRBY, in one call).
+  local fields = {'orders', found.orders + 1, 'dishes', found.dishes + s.dishes,
+    'rate_minute', s.minute, 'rate_count', found.count + 1}
   if found.status == 'paid' then
     -- More to pay: not paid in full any more.
-    redis.call('HSET', key, 'status', 'closing', 'paid_at', 0)
+    fields[9], fields[10], fields[11], fields[12] = 'status', 'closing', 'paid_at', 0
   end
+  redis.call('HSET', key, unpack(fields))
   return found.id
 end
 
@@ -81,16 +84,16 @@ local function stock_keys()
 end
 
 local function stock_check(s)
-  local items, short = stock_take(stock_keys(), s.lines)
+  local items, left = stock_take(stock_keys(), s.lines)
   if not items then
-    return nil, {'nostock', short}
+    return nil, nil, {'nostock', left}  -- `left` is then the dish stock cannot make
   end
-  return items
+  return items, left
 end
 
-local function stock_write(s, items)
+local function stock_write(s, items, left)
   if next(items) ~= nil then
-    stock_commit(stock_keys(), s.ev, s.move, items)
+    stock_sell(stock_keys(), s.ev, s.move, items, left)
   end
 end
 
@@ -121,21 +124,22 @@ local session, refusal = session_check(KEYS[#KEYS], p.session)
 if refusal then
   return refusal
 end
-local stock_items, stock_refusal = stock_check(p.stock)
+local stock_items, stock_left, stock_refusal = stock_check(p.stock)
 if stock_refusal then
   return stock_refusal
 end
 
+local session_id = session_attach(KEYS[#KEYS], p.session, session, KEYS[5], p.feed_maxlen)
+table.insert(p.order, 'session_id')
+table.insert(p.order, session_id)
 redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(p.order))
-redis.call('HSET', KEYS[2], 'session_id',
-  session_attach(KEYS[#KEYS], p.session, session, KEYS[5], p.feed_maxlen))
 redis.call('ZADD', KEYS[3], p.score, p.order_id)
 redis.call('XADD', KEYS[4], '*', unpack(p.event))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))
 for i, job in ipairs(p.jobs) do
-  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job.hash))
-  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job.entry))
+  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job))
+  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job, 1, p.entry_len))
 end
-stock_write(p.stock, stock_items)
+stock_write(p.stock, stock_items, stock_left)
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', p.ttl)
 return {'created', ARGV[2]}

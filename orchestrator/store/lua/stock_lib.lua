@@ -41,14 +41,18 @@ local function stock_out(k, ev, dish, ingredient)
   end
 end
 
--- After the levels of `names` changed to `levels` (ingredient -> level): 86 the dishes one of
--- them can no longer make ('d:' .. ingredient lists each user with its amount, so this reads
--- one hash field per ingredient); if any level rose, bring back the dishes of k.out (few, often
--- none) that stock can make again.
+-- After the levels of `names` (at least one) changed to `levels` (ingredient -> level): 86 the
+-- dishes one of them can no longer make ('d:' .. ingredient lists each user with its amount, so
+-- this reads one hash field per ingredient); if any level rose, bring back the dishes of k.out
+-- (few, often none) that stock can make again.
 local function stock_reconcile(k, ev, names, levels, rose)
-  for _, ing in ipairs(names) do
-    local users = redis.call('HGET', k.recipes, 'd:' .. ing) or ''
-    for dish, amount in string.gmatch(users, '([^,=]+)=(%d+)') do
+  local fields = {}
+  for n, ing in ipairs(names) do
+    fields[n] = 'd:' .. ing
+  end
+  local users = redis.call('HMGET', k.recipes, unpack(fields))
+  for n, ing in ipairs(names) do
+    for dish, amount in string.gmatch(users[n] or '', '([^,=]+)=(%d+)') do
       if levels[ing] < tonumber(amount) then
         stock_out(k, ev, dish, ing)
       end
@@ -95,8 +99,8 @@ local function stock_reconcile_all(k, ev, names)
 end
 
 -- What an order takes: lines = {{dish, qty, uses = {ingredient, amount, ...}}, ...} (per unit).
--- Returns the items to commit (ingredient -> minus the total), or nil and the first dish, in
--- line order, that stock cannot make.
+-- Returns the items to sell (ingredient -> minus the total) and the levels they leave
+-- (ingredient -> level), or nil and the first dish, in line order, that stock cannot make.
 local function stock_take(k, lines)
   local order, need = {}, {}
   for _, line in ipairs(lines) do
@@ -126,5 +130,22 @@ local function stock_take(k, lines)
       end
     end
   end
-  return need
+  return need, left
+end
+
+-- stock_commit for stock_take's items and levels: the levels are known, so they are written in
+-- one HSET rather than one HINCRBY each (a sale only lowers them: nothing comes back).
+local function stock_sell(k, ev, fields, items, left)
+  local names, values = {}, {}
+  for ing, _ in pairs(items) do
+    table.insert(names, ing)
+  end
+  table.sort(names)
+  for _, ing in ipairs(names) do
+    table.insert(values, ing)
+    table.insert(values, left[ing])
+  end
+  redis.call('HSET', k.levels, unpack(values))
+  stock_move(k, ev, fields, items)
+  stock_reconcile(k, ev, names, left, false)
 end
