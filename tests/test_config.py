@@ -61,3 +61,12 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     path = tmp_path / 'nowhere.yaml'
     code, _, err = check(path, capsys)
     assert code == 1 and str(path) in err and 'cannot read' in err
+
+
+def test_unreachable_after_lost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = demo()
+    data['service'].update(robot_unreachable_after_s=10, robot_lost_after_s=5)
+    path = write(tmp_path, data)
+    code, _, err = check(path, capsys)
+    assert code == 1 and str(path) in err
+    assert 'service.robot_unreachable_after_s' in err and 'robot_lost_after_s' in err
