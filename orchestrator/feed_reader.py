@@ -8,7 +8,9 @@ client too slow to keep up is not allowed to grow its queue: it is cut off with 
 and reloads the snapshot.
 
 A short backlog of recent frames lets a client resume from the feed id of its snapshot (or the
-`Last-Event-ID` of a dropped EventSource) without missing what happened in between.
+`Last-Event-ID` of a dropped EventSource) without missing what happened in between. It is bounded
+in frames and in size: a console's `alerts` message carries the whole list of recent alerts
+(tens of KB), and 2,000 of those in a row would hold tens of MB for the sake of a reconnect.
 
 Order streams follow one order each: `watch(order_id)` gives a wake-up that is set whenever a
 feed entry of that order arrives; the stream then reads what is new from the order's own
@@ -98,6 +100,7 @@ class Fanout:
         queue_size: int = 512,
         backlog: int = 2000,
         block_ms: int = 2000,
+        backlog_chars: int = 8 * 2**20,
     ) -> None:
         self.redis = redis
         self.stream = stream
@@ -107,8 +110,11 @@ class Fanout:
         self.subscribers: set[Subscription] = set()
         # Order id -> the wake-ups of the streams following that order.
         self.watchers: dict[str, set[asyncio.Event]] = {}
-        # (feed id, message type, frame) of the latest messages.
-        self.backlog: deque[tuple[str, str, str]] = deque(maxlen=backlog)
+        # (feed id, message type, frame) of the latest messages: at most `backlog` of them and
+        # `backlog_chars` characters of frames together (the newest frame is always kept).
+        self.backlog: deque[tuple[str, str, str]] = deque()
+        self.backlog_max, self.backlog_chars = backlog, backlog_chars
+        self.backlog_size = 0
         # Every feed entry after `horizon` is in the backlog (or was transformed away).
         self.horizon = '0-0'
         # Where the reader is; None until it has found the end of the stream.
@@ -216,9 +222,13 @@ class Fanout:
     def _broadcast(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         for entry_id, message in messages:
             kind, frame = str(message.get('type', '')), sse_frame(entry_id, message)
-            if len(self.backlog) == self.backlog.maxlen:
-                self.horizon = self.backlog[0][0]
             self.backlog.append((entry_id, kind, frame))
+            self.backlog_size += len(frame)
+            while len(self.backlog) > 1 and (
+                len(self.backlog) > self.backlog_max or self.backlog_size > self.backlog_chars
+            ):
+                self.horizon, _, dropped = self.backlog.popleft()
+                self.backlog_size -= len(dropped)
             for sub in list(self.subscribers):
                 if sub.wants(kind):
                     sub.offer(frame)
@@ -232,6 +242,7 @@ class Fanout:
 
     def _resync_all(self, entry_id: str) -> None:
         self.backlog.clear()
+        self.backlog_size = 0
         self.horizon = entry_id
         for sub in list(self.subscribers):
             sub.cut_off()

@@ -4,7 +4,7 @@ refusals included."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ from orchestrator.console.accounts import hasher
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.settings import OperatorSeed, Settings
-from orchestrator.store import alerts, jobs, trips
+from orchestrator.store import alerts, jobs, orders, trips
 from orchestrator.store.alerts import raise_alert
 from orchestrator.store.feed import now_ms
 from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
@@ -382,6 +382,63 @@ async def test_late_orders_raise_one_alert(
     assert (alert['kind'], alert['order_id']) == ('order_late', oid)
     minutes = int(demo_config.service.age_late_s // 60)
     assert f'is {minutes} min old' in alert['message'], alert
+
+
+async def test_the_late_check_reads_each_order_once(
+    aredis: Redis, demo_config: RestaurantConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The background check reads the orders that turned late since its last look, never the
+    whole day's again: reading them every look made the API process's memory grow with every
+    order placed (issue 14)."""
+    read: list[str] = []
+    statuses = orders.statuses
+
+    async def counted(r: Redis, order_ids: Iterable[str]) -> list[str | None]:
+        read.extend(order_ids := list(order_ids))
+        return await statuses(r, order_ids)
+
+    clock = [now_ms()]
+    monkeypatch.setattr(orders, 'statuses', counted)
+    monkeypatch.setattr(alert_checks, 'now_ms', lambda: clock[0])
+    t0, late = clock[0], int(demo_config.service.age_late_s * 1000)
+    tables = [t.id for t in demo_config.tables]
+
+    async def place(name: str, at: int, status: str = 'received') -> str:
+        table = tables[len(name) % len(tables)]
+        record = {'id': name, 'table_id': table, 'status': status, 'created_at': at}
+        await aredis.hset(keys.order(name), mapping=record)
+        await aredis.zadd(keys.table_orders(table), {name: at})
+        return name
+
+    for n in range(300):  # earlier in the day, served
+        await place(f'served{n}', t0 - late - 3_600_000 + n, 'served')
+    stuck = [await place(f'stuck{n}', t0 - late - 60_000 + n) for n in range(20)]
+    soon = [await place(f'soon{n}', t0 - late + 5000 + n) for n in range(5)]
+    check = alert_checks.LateOrders(aredis, demo_config)
+    assert await check.raise_late() == 20
+    assert len(read) == 320
+    read.clear()
+    clock[0] += 1000
+    assert await check.raise_late() == 0
+    assert read == []  # nothing turned late: no order read again
+
+    # An order whose intake took two seconds lands behind the last cut-off (still found); one
+    # served before it turned late raises nothing.
+    slow = await place('slow', t0 - late - 2000)
+    await place('quick', t0 - late + 3000, 'served')
+    clock[0] = t0 + 6000
+    assert await check.raise_late() == 6
+    assert sorted(read) == sorted([*soon, slow, 'quick'])
+    read.clear()
+    clock[0] += 1000
+    assert await check.raise_late() == 0
+    assert read == []
+    late_alerts = {a['order_id'] for a in await alerts.recent(aredis) if a['kind'] == 'order_late'}
+    assert late_alerts == {*stuck, *soon, slow}
+    # What it remembers is the last few seconds' orders only.
+    clock[0] += alert_checks.LateOrders.OVERLAP_MS + 1000
+    assert await check.raise_late() == 0
+    assert check.looked_at == {}
 
 
 async def test_sold_out_and_prices(

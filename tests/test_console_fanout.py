@@ -112,6 +112,27 @@ async def test_a_client_resumes_from_its_snapshot_id(aredis: Redis) -> None:
         assert await next_frame(too_old) == RESYNC
 
 
+async def test_the_backlog_is_bounded_in_size_too(aredis: Redis) -> None:
+    """Large frames (a console's `alerts` message carries the recent alerts, tens of KB) leave
+    the backlog by size, not only by count; a client older than what is kept resyncs."""
+    async with reading(aredis, backlog=100, backlog_chars=5000, block_ms=200) as fanout:
+        ids = [
+            await aredis.xadd(keys.FEED, entry_fields(event('', 'audit', {'pad': 'x' * 1000})))
+            for _ in range(20)
+        ]
+        while fanout.last_id != ids[-1]:
+            await asyncio.sleep(0.01)
+        assert 1 <= len(fanout.backlog) <= 5
+        assert fanout.backlog_size == sum(len(f) for _, _, f in fanout.backlog) <= 5000
+        kept = [entry_id for entry_id, _, _ in fanout.backlog]
+        assert kept == ids[-len(kept) :]
+        resumed = fanout.subscribe(since=kept[0])
+        assert [(await next_frame(resumed) or '').split('\n')[0] for _ in kept[1:]] == [
+            f'id: {i}' for i in kept[1:]
+        ]
+        assert await next_frame(fanout.subscribe(since=ids[0])) == RESYNC
+
+
 async def test_many_open_consoles_share_one_feed_reader(
     redis_url: str, aredis: Redis, tmp_path: Path
 ) -> None:

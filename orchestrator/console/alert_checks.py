@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.fleet_board import robot_kinds
-from orchestrator.store import alerts, robots
+from orchestrator.store import alerts, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
 from orchestrator.tasks import cancel_requested
@@ -33,27 +33,87 @@ FAULT_CHECK_S = 2.0
 MIN_CHECK_S = 1.0
 
 
-async def raise_late_orders(r: Redis, cfg: RestaurantConfig, time_scale: float = 1.0) -> int:
-    """Raise `order.late` for every open order older than age_late_s (simulated: the real age
-    times `time_scale`), once; returns how many."""
-    late_ms = cfg.service.age_late_s * 1000
-    now = now_ms()
-    raised = 0
-    for t in await tickets.load_tickets(r, cfg, await tickets.todays_order_ids(r, cfg)):
-        age_ms = int((now - t['created_at']) * time_scale)
-        if t['status'] in FINAL or age_ms < late_ms:
-            continue
-        raised += await alerts.raise_once(
-            r,
-            'order_late',
-            t['id'],
-            'warning',
-            f'{t["table"]} order {t["id"]} is {age_ms // 60000} min old and still {t["status"]}',
-            ttl_s=tickets.WINDOW_MS // 1000,
-            order_id=t['id'],
-            table_id=t['table_id'],
+class LateOrders:
+    """Raises `order_late` for every open order older than age_late_s (simulated: the real age
+    times `time_scale`), once, looking at each order about once.
+
+    An order turns late at a fixed time, `created_at` + age_late_s, and a final order never
+    opens again, so a check only needs the orders that crossed that line since the last one:
+    those placed up to the new cut-off after the previous cut-off. Looking at every order of the
+    service window instead (as this check once did, whole tickets and their cook jobs, every
+    second at a fast clock) costs CPU and a working set in proportion to the day's orders, and
+    the API process's memory grew with every order (issue 14). The first check after a start
+    looks at the whole window once, in chunks; a failed check moves nothing, so the next one
+    looks again (the once-markers keep an alert from being raised twice).
+
+    The window reaches `OVERLAP_MS` behind the previous cut-off for an order whose intake took
+    that long (its score is when it was priced, not when Redis stored it); the orders already
+    looked at in that overlap are remembered, and forgotten once behind it.
+    """
+
+    # Real milliseconds each check looks back behind the previous cut-off.
+    OVERLAP_MS = 10_000
+    # Orders whose status one round trip reads (the first check reads the whole window).
+    CHUNK = 500
+
+    def __init__(self, r: Redis, cfg: RestaurantConfig, time_scale: float = 1.0) -> None:
+        self.r, self.cfg, self.time_scale = r, cfg, time_scale
+        # Orders placed up to here have been looked at (None: nothing yet, since the start).
+        self.checked_to: int | None = None
+        # Order id -> created_at of the orders looked at within OVERLAP_MS of `checked_to`.
+        self.looked_at: dict[str, int] = {}
+
+    def _is_late(self, created_at: int, now: int) -> bool:
+        return int((now - created_at) * self.time_scale) >= self.cfg.service.age_late_s * 1000
+
+    async def raise_late(self) -> int:
+        """One look; returns how many alerts it raised."""
+        now = now_ms()
+        cutoff = now - int(self.cfg.service.age_late_s * 1000 / self.time_scale)
+        since = now - tickets.WINDOW_MS
+        if self.checked_to is not None:
+            since = max(since, self.checked_to - self.OVERLAP_MS)
+        placed = await orders.placed_between(
+            self.r, (t.id for t in self.cfg.tables), since, cutoff
         )
-    return raised
+        due = [p for p in placed if p[0] not in self.looked_at and self._is_late(p[2], now)]
+        raised = 0
+        done: dict[str, int] = {}
+        for i in range(0, len(due), self.CHUNK):
+            chunk = due[i : i + self.CHUNK]
+            found = await orders.statuses(self.r, [oid for oid, _, _ in chunk])
+            for (oid, table_id, created_at), status in zip(chunk, found, strict=True):
+                if status is not None and status not in FINAL:
+                    raised += await self._raise(oid, table_id, created_at, status, now)
+                done[oid] = created_at
+        self.checked_to = max(cutoff, self.checked_to or cutoff)
+        horizon = self.checked_to - self.OVERLAP_MS
+        self.looked_at = {oid: at for oid, at in (self.looked_at | done).items() if at >= horizon}
+        return raised
+
+    async def _raise(self, oid: str, table_id: str, created_at: int, status: str, now: int) -> int:
+        table = self.cfg.table_by_id.get(table_id)
+        age_ms = int((now - created_at) * self.time_scale)
+        return int(
+            await alerts.raise_once(
+                self.r,
+                'order_late',
+                oid,
+                'warning',
+                f'{table.name if table else table_id} order {oid} is {age_ms // 60000} min old '
+                f'and still {status}',
+                ttl_s=tickets.WINDOW_MS // 1000,
+                order_id=oid,
+                table_id=table_id,
+            )
+        )
+
+
+async def raise_late_orders(r: Redis, cfg: RestaurantConfig, time_scale: float = 1.0) -> int:
+    """Raise `order.late` for every open order of the service window older than age_late_s
+    (simulated), once; returns how many. One whole look: the background check is a
+    `LateOrders` that looks only at what is new."""
+    return await LateOrders(r, cfg, time_scale).raise_late()
 
 
 async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
@@ -95,8 +155,7 @@ def checkers(
     """The console's own alert checks, to run as background tasks."""
     return [
         periodic(
-            partial(raise_late_orders, r, cfg, time_scale),
-            max(MIN_CHECK_S, LATE_CHECK_S / time_scale),
+            LateOrders(r, cfg, time_scale).raise_late, max(MIN_CHECK_S, LATE_CHECK_S / time_scale)
         ),
         periodic(partial(raise_robot_faults, r, cfg), FAULT_CHECK_S),
     ]

@@ -259,12 +259,38 @@ async def table_orders(r: Redis, table_id: str) -> list[OrderRecord]:
 
 async def ids_since(r: Redis, table_ids: Iterable[str], since_ms: int) -> list[str]:
     """Ids of the tables' orders placed since `since_ms`, oldest first."""
+    return [oid for oid, _, _ in await placed_between(r, table_ids, since_ms)]
+
+
+async def placed_between(
+    r: Redis, table_ids: Iterable[str], since_ms: float, until_ms: float | None = None
+) -> list[tuple[str, str, int]]:
+    """(order id, table id, created_at) of the tables' orders placed from `since_ms` to
+    `until_ms` (both included; no end if None), oldest first, in one round trip."""
+    tables = list(table_ids)
     async with r.pipeline(transaction=False) as pipe:
-        for t in table_ids:
-            pipe.zrangebyscore(keys.table_orders(t), since_ms, '+inf', withscores=True)
+        for t in tables:
+            pipe.zrangebyscore(
+                keys.table_orders(t),
+                since_ms,
+                '+inf' if until_ms is None else until_ms,
+                withscores=True,
+            )
         per_table = await pipe.execute()
-    scored = sorted((score, oid) for rows in per_table for oid, score in rows)
-    return [oid for _, oid in scored]
+    placed = sorted(
+        (int(score), oid, t)
+        for t, rows in zip(tables, per_table, strict=True)
+        for oid, score in rows
+    )
+    return [(oid, t, at) for at, oid, t in placed]
+
+
+async def statuses(r: Redis, order_ids: Iterable[str]) -> list[str | None]:
+    """The status of each order (None for one that does not exist), in one round trip."""
+    async with r.pipeline(transaction=False) as pipe:
+        for order_id in order_ids:
+            pipe.hget(keys.order(order_id), 'status')
+        return list(await pipe.execute())
 
 
 async def events_after(
