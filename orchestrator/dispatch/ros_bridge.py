@@ -3,7 +3,10 @@
 rclpy has no asyncio executor, so the node is spun by a SingleThreadedExecutor in its own
 thread and every rclpy call is made on that thread: asyncio code hands a function over
 (`_in_ros`, woken by a guard condition) and gets an asyncio future back; callbacks (heartbeats,
-feedback, results) are handed to the event loop with `loop.call_soon_threadsafe`.
+feedback, results) are handed to the event loop with `loop.call_soon_threadsafe`. The heartbeats
+have a node and thread of their own: they are most of the messages, and rclpy's executor walks
+every entity of its nodes (hundreds for the action and service clients of a big fleet) in Python
+on each one.
 
 A goal the robot refuses up front (station not served, busy, paused, stale epoch...) is
 REJECTED: `Goal.result` is None. An accepted one ends SUCCEEDED (cooked / completed), ABORTED
@@ -38,6 +41,7 @@ from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.action.client import ClientGoalHandle
 from rclpy.context import Context
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -64,7 +68,10 @@ MODES = {
 GOAL_NAMESPACE = uuid.UUID('5b3f1c52-8d0e-4f57-9a41-1d2f0c7e6a10')
 # How long to wait for a robot to accept or refuse a goal / answer a service call.
 ANSWER_TIMEOUT_S = 5.0
+# A robot's action server found in the graph is looked for again after this long; one not
+# found, every REACHABLE_EVERY_S.
 REACHABLE_CACHE_S = 1.0
+REACHABLE_EVERY_S = 0.2
 # Real seconds before a result that did not verify is asked for again.
 RESULT_RETRY_S = 0.5
 
@@ -159,8 +166,11 @@ class FleetBridge:
         rclpy.init(context=self._context)
         node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)
         self._node = Node(node_name, namespace='/robodine', context=self._context)
+        self._beats = Node(node_name + '_heartbeats', namespace='/robodine', context=self._context)
         self._executor = SingleThreadedExecutor(context=self._context)
         self._executor.add_node(self._node)
+        self._beat_executor = SingleThreadedExecutor(context=self._context)
+        self._beat_executor.add_node(self._beats)
         self._calls: deque[Callable[[], None]] = deque()
         self._wake = self._node.create_guard_condition(self._drain)
         self._cook: dict[str, ActionClient] = {}
@@ -183,26 +193,37 @@ class FleetBridge:
                 ConfirmPickup, ns(s.id, 'confirm_pickup')
             )
         for robot_id in self._control:
-            self._node.create_subscription(
+            self._beats.create_subscription(
                 RobotState,
                 ns(robot_id, 'state'),
                 partial(self._state, robot_id),
                 qos,
+                # No QoS-event waitable per subscription (best effort matches any writer).
+                event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False),
             )
-        self._thread = threading.Thread(target=self._spin, name='fleet-ros', daemon=True)
+        self._node.create_timer(REACHABLE_EVERY_S, self._check_reachable)
+        self._threads = [
+            threading.Thread(target=self._spin, args=(ex,), name=f'fleet-ros-{i}', daemon=True)
+            for i, ex in enumerate((self._executor, self._beat_executor))
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        self._executor.shutdown(timeout_sec=2)
+        for executor in (self._executor, self._beat_executor):
+            executor.shutdown(timeout_sec=2)
         self._node.destroy_node()
+        self._beats.destroy_node()
         rclpy.try_shutdown(context=self._context)
-        self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
-    def _spin(self) -> None:
+    @staticmethod
+    def _spin(executor: SingleThreadedExecutor) -> None:
         with contextlib.suppress(ExternalShutdownException):
-            self._executor.spin()
+            executor.spin()
 
     # -- calls into the ROS thread --------------------------------------------------------
 
@@ -258,7 +279,6 @@ class FleetBridge:
         if stamp <= self._last_beat.get(robot_id, 0):
             return  # authentic but not newer: a late duplicate, or a replay of a recent one
         self._last_beat[robot_id] = stamp
-        client = self._cook.get(robot_id) or self._deliver.get(robot_id)
         state = {
             'robot_id': robot_id,
             'kind': msg.kind,
@@ -271,22 +291,24 @@ class FleetBridge:
             'battery': msg.battery,
             'detail': msg.detail,
             # Goals are only sent once the robot's action server is discovered.
-            'ready': self._reachable(robot_id, client),
+            'ready': robot_id in self._reachable_at,
             # Starts again at 1 when the robot's node restarts (a new DDS writer).
             'seq': info.get('publication_sequence_number'),
         }
         self._loop.call_soon_threadsafe(self._on_state, robot_id, state)
 
-    def _reachable(self, robot_id: str, client: ActionClient | None) -> bool:
-        """Whether the robot's action server is discovered; a graph query, so a positive
-        answer is reused for REACHABLE_CACHE_S (a restart is noticed by the heartbeat)."""
+    def _check_reachable(self) -> None:
+        """(Timer, main ROS thread.) Which robots' action servers are discovered: a graph
+        query, so a positive answer stands for REACHABLE_CACHE_S (a restart is noticed by the
+        heartbeat); heartbeats read the answer."""
         now = time.monotonic()
-        if now - self._reachable_at.get(robot_id, -REACHABLE_CACHE_S) < REACHABLE_CACHE_S:
-            return True
-        if client is None or not client.server_is_ready():
-            return False
-        self._reachable_at[robot_id] = now
-        return True
+        for robot_id, client in (self._cook | self._deliver).items():
+            if now - self._reachable_at.get(robot_id, -REACHABLE_CACHE_S) < REACHABLE_CACHE_S:
+                continue
+            if client.server_is_ready():
+                self._reachable_at[robot_id] = now
+            else:
+                self._reachable_at.pop(robot_id, None)
 
     def forget_reachable(self, robot_id: str) -> None:
         """The robot restarted or went silent: check its action server again."""
