@@ -35,7 +35,7 @@ from orchestrator.settings import DEFAULT_CONFIG, Settings
 from orchestrator.store import orders, robots
 from orchestrator.store.intake import Intake
 from orchestrator.store.work import WorkQueue
-from robot_nodes.ledger import Ledger
+from robot_nodes.ledger import Entry, Ledger
 from table_qr.tokens import sign
 from tests.api_helpers import settings_for, uvicorn_server
 from tests.ros_helpers import keys_for, start_robot_process, stop_process
@@ -151,6 +151,14 @@ class Kitchen:
 
     def dispatcher_log(self, name: str) -> str:
         return (self.tmp / f'dispatcher-{name}.log').read_text(errors='replace')
+
+    def entries(self, robot_id: str) -> dict[str, Entry]:
+        """The cook entries of a cooking robot's own ledger, by job id."""
+        ledger = Ledger.for_robot(self.ledger_dir, robot_id)
+        try:
+            return {e.job_id: e for e in ledger.entries('cook')}
+        finally:
+            ledger.close()
 
     def cooked(self) -> Counter[str]:
         """Dishes cooked, counted from the cooking robots' own ledgers."""

@@ -36,11 +36,17 @@ class Link:
         _ip('link', 'set', self.device, 'up')
 
 
-def _ip(*args: str, namespace: str | None = None) -> None:
+def _ip(*args: str, namespace: str | None = None, check: bool = True) -> None:
     argv = ['ip', *(['-n', namespace] if namespace else []), *args]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    if done.returncode:
+    if done.returncode and check:
         raise Unavailable(f'{" ".join(argv)}: {done.stderr.strip()}')
+
+
+def _remove(link: Link) -> None:
+    """The pair and the namespace, if they are there."""
+    _ip('link', 'del', link.device, check=False)
+    _ip('netns', 'del', link.namespace, check=False)
 
 
 @contextmanager
@@ -52,8 +58,7 @@ def robots_apart(tag: int) -> Iterator[Link]:
         raise Unavailable('needs root and iproute2 (`ip`)')
     link = Link(f'rdrobots{tag}', f'rdveth{tag}', f'10.213.{tag}.1', f'10.213.{tag}.2')
     inner = f'rdvethr{tag}'
-    subprocess.run(['ip', 'netns', 'del', link.namespace], capture_output=True, timeout=10)
-    subprocess.run(['ip', 'link', 'del', link.device], capture_output=True, timeout=10)
+    _remove(link)  # left over by a run that was killed
     _ip('netns', 'add', link.namespace)
     try:
         _ip('link', 'add', link.device, 'type', 'veth', 'peer', 'name', inner)
@@ -65,5 +70,4 @@ def robots_apart(tag: int) -> Iterator[Link]:
         _ip('link', 'set', 'lo', 'up', namespace=link.namespace)
         yield link
     finally:
-        subprocess.run(['ip', 'link', 'del', link.device], capture_output=True, timeout=10)
-        subprocess.run(['ip', 'netns', 'del', link.namespace], capture_output=True, timeout=10)
+        _remove(link)

@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from robot_nodes import ledger as lg
-from robot_nodes.ledger import Ledger
 from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open, wait_for
 
 pytestmark = pytest.mark.ros
@@ -37,14 +36,6 @@ async def diners(
 ) -> AsyncIterator[Diners]:
     async with restaurant_open(fleet, redis_url, aredis, tmp_path, idle=True) as (_, d):
         yield d
-
-
-def _ledger(fleet: Kitchen, robot_id: str) -> dict[str, lg.Entry]:
-    ledger = Ledger.for_robot(fleet.ledger_dir, robot_id)
-    try:
-        return {e.job_id: e for e in ledger.entries('cook')}
-    finally:
-        ledger.close()
 
 
 async def test_frozen_cooking_robot_learns_its_dishes_moved_on(
@@ -83,7 +74,7 @@ async def test_frozen_cooking_robot_learns_its_dishes_moved_on(
     await wait_for(lambda: diners.all_in('served'), 60, 0.2, 'the order served')
     cooked = fleet.cooked()
     assert [cooked[j] for j in job_ids] == [1, 1], cooked
-    entries = _ledger(fleet, frozen)
+    entries = fleet.entries(frozen)
     started = [j for j in mine if entries[j].starts]
     assert started and all(entries[j].status == lg.WASTED for j in started)
     for job_id in started:
@@ -96,5 +87,5 @@ async def test_frozen_cooking_robot_learns_its_dishes_moved_on(
 
 
 async def _all_final(fleet: Kitchen, robot_id: str, job_ids: list[str]) -> bool:
-    entries = _ledger(fleet, robot_id)
+    entries = fleet.entries(robot_id)
     return all(entries[j].final and entries[j].status != lg.DONE for j in job_ids)

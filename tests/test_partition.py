@@ -23,7 +23,6 @@ from orchestrator.config import load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.store import orders, robots
 from robot_nodes import ledger as lg
-from robot_nodes.ledger import Ledger
 from tests.dispatch_support import Diners, Kitchen, restaurant_open, wait_for
 from tests.netns import Link, Unavailable, robots_apart
 
@@ -86,14 +85,7 @@ async def diners(
 
 def _ledgers(fleet: Kitchen) -> dict[str, lg.Entry]:
     """Every cook entry of every cooking robot's ledger."""
-    out: dict[str, lg.Entry] = {}
-    for c in fleet.cfg.cooking_robots:
-        ledger = Ledger.for_robot(fleet.ledger_dir, c.id)
-        try:
-            out |= {e.job_id: e for e in ledger.entries('cook')}
-        finally:
-            ledger.close()
-    return out
+    return {j: e for c in fleet.cfg.cooking_robots for j, e in fleet.entries(c.id).items()}
 
 
 async def _claims(r: Redis, job_ids: list[str]) -> dict[str, tuple[str, str]]:

@@ -17,7 +17,6 @@ from typing import Any
 
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
-from orchestrator.dispatch.robot_view import SILENT
 from orchestrator.dispatch.ros_bridge import Goal
 from orchestrator.dispatch.scheduling import CookerView, DishView, Policy, Snapshot, eta
 from orchestrator.store import jobs
@@ -427,7 +426,7 @@ class Cooking:
             # Not to an unreachable robot, even if it might hear us: the lease it holds ends
             # `hold_s` after it was last heard (give or take the watch's tick), when its jobs
             # may go elsewhere.
-            if self.flights.get(f.job_id) is f and self.ctx.robots[f.robot_id].mode not in SILENT:
+            if self.flights.get(f.job_id) is f and not self.ctx.silent(f.robot_id):
                 held.setdefault(f.robot_id, []).append((f.job_id, f.epoch))
         for robot_id, leased in held.items():
             self.ctx.ros.lease(robot_id, leased, lease_until_ns)

@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from typing import Any
 
 import rclpy
@@ -302,7 +303,7 @@ class FleetBridge:
         query, so a positive answer stands for REACHABLE_CACHE_S (a restart is noticed by the
         heartbeat); heartbeats read the answer."""
         now = time.monotonic()
-        for robot_id, client in (self._cook | self._deliver).items():
+        for robot_id, client in chain(self._cook.items(), self._deliver.items()):
             if now - self._reachable_at.get(robot_id, -REACHABLE_CACHE_S) < REACHABLE_CACHE_S:
                 continue
             if client.server_is_ready():

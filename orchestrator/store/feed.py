@@ -61,6 +61,14 @@ def entry_fields(e: FeedEvent) -> Fields:
     return out
 
 
+def template(kind: str) -> Fields:
+    """The entry fields of an event of `kind` but its `data`, for a script (or a hot path) to
+    fill in `at` and the rest."""
+    out = entry_fields(FeedEvent('', kind, 0))
+    del out['data']
+    return out
+
+
 def parse(fields: dict[str, str]) -> FeedEvent:
     return from_fields(FeedEvent, {'order_id': '', 'type': '', 'at': '0', **fields})
 

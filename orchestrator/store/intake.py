@@ -201,8 +201,7 @@ class Intake:
             updated_at=0,
         )
         self._accepted = feed.entry_fields(FeedEvent('', 'order.accepted', 0, '', orders.RECEIVED))
-        self._seated = feed.entry_fields(FeedEvent('', 'table.seated', 0))
-        del self._seated['data']
+        self._seated = feed.template('table.seated')
 
     async def ensure_groups(self) -> None:
         """Create every station's cook stream with its consumer group, and put the config's

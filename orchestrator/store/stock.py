@@ -104,8 +104,7 @@ def sale_fields(order_id: str, by: str) -> list[str]:
 
 
 # A menu.changed feed entry's fields but `data`, `at` filled in per call.
-_MENU = feed.entry_fields(feed.FeedEvent('', 'menu.changed', 0))
-del _MENU['data']
+_MENU = feed.template('menu.changed')
 
 
 def event_args(at: int | None = None) -> dict[str, Any]:
