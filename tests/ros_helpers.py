@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +45,8 @@ T = TypeVar('T')
 KINDS = ('cooking', 'serving')
 # A lease that outlasts any test: jobs sent by a test client are never held for want of one.
 TEST_LEASE_S = 3600.0
+# Seconds a test's goal waits for the robot's answer before it is sent again.
+RESEND_S = 5.0
 
 
 @cache
@@ -183,6 +186,9 @@ class GoalRun:
     status (action_msgs GoalStatus) and result."""
 
     accepted: Future
+    # Sends the goal again, signed anew (a replayed signature is refused), with its feedback
+    # going to `on_feedback`.
+    resend: Callable[[], Future] | None = None
     feedback: list[tuple[float, Any]] = field(default_factory=list)
     result_future: Future | None = None
 
@@ -190,8 +196,20 @@ class GoalRun:
         self.feedback.append((time.monotonic(), msg.feedback))
 
     def is_accepted(self, timeout: float = 20.0) -> bool:
-        """Whether the action server accepted the goal (False: it was REJECTED)."""
-        wait_until(self.accepted.done, timeout, what='goal acceptance')
+        """Whether the action server accepted the goal (False: it was REJECTED). Unanswered
+        after RESEND_S, the goal goes again, as a dispatcher re-sends it: DDS matches a
+        service's request and reply topics apart, so the first answer of a server just
+        discovered can be lost (the robot answers the repeat from its ledger)."""
+        deadline = time.monotonic() + timeout
+        while not self.accepted.done() and self.resend is not None:
+            left = deadline - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                wait_until(self.accepted.done, min(RESEND_S, left), what='goal acceptance')
+            if left <= RESEND_S or self.accepted.done():
+                break
+            self.accepted = self.resend()
+        left = max(0.0, deadline - time.monotonic())
+        wait_until(self.accepted.done, left, what='goal acceptance')
         return bool(self.accepted.result().accepted)
 
     def handle(self, timeout: float = 20.0) -> Any:
@@ -352,11 +370,20 @@ class RosClient:
         self._endpoint(robot_id, 'lease', lambda _: self.node.create_publisher(Lease, name, qos))
         self._clients[(robot_id, 'lease')].publish(msg)
 
-    def send_goal(self, robot_id: str, kind: str, goal: Any) -> GoalRun:
-        """Send a goal as it is (`cook`/`deliver` sign theirs first)."""
+    def send_goal(
+        self, robot_id: str, kind: str, goal: Any, sign: Callable[[Any], Any] | None = None
+    ) -> GoalRun:
+        """Send a goal as it is, or signed by `sign` (then re-sent if unanswered, see
+        `GoalRun.is_accepted`)."""
         client = self.action_client(robot_id, kind)
         run = GoalRun(accepted=Future())
-        run.accepted = client.send_goal_async(goal, feedback_callback=run.on_feedback)
+
+        def send() -> Future:
+            signed = goal if sign is None else sign(goal)
+            return client.send_goal_async(signed, feedback_callback=run.on_feedback)
+
+        run.accepted = send()
+        run.resend = None if sign is None else send
         return run
 
     def cook(self, robot_id: str, job_id: str, **fields: Any) -> GoalRun:
@@ -373,7 +400,7 @@ class RosClient:
             lease_until_ns=fields.pop('lease_until_ns', auth.now_ns() + int(TEST_LEASE_S * 1e9)),
         )
         assert not fields, f'unknown Cook goal fields {sorted(fields)}'
-        return self.send_goal(robot_id, 'cook', self.sign(robot_id, 'cook.goal', goal))
+        return self.send_goal(robot_id, 'cook', goal, partial(self.sign, robot_id, 'cook.goal'))
 
     def deliver(
         self, robot_id: str, trip_id: str, stops: Iterable[DeliveryStop | str], epoch: int = 0
@@ -384,7 +411,9 @@ class RosClient:
             for i, s in enumerate(stops)
         ]
         goal = Deliver.Goal(trip_id=trip_id, epoch=epoch, stops=built)
-        return self.send_goal(robot_id, 'deliver', self.sign(robot_id, 'deliver.goal', goal))
+        return self.send_goal(
+            robot_id, 'deliver', goal, partial(self.sign, robot_id, 'deliver.goal')
+        )
 
 
 def ros_client_fixture(name: str = 'test_client') -> Iterator[RosClient]:

@@ -93,8 +93,21 @@ def robots(ledger_dir: Path) -> Iterator[dict[str, subprocess.Popen]]:
         stop_process(proc)
 
 
+@pytest.fixture(scope='module')
+def cook_feedback_matched(robots: dict[str, subprocess.Popen], ros: RosClient) -> None:
+    """Short cooks on wok1 until one's feedback arrives: `wait_for_server` sees the action
+    server in the ROS graph before DDS matches our feedback subscription, and a robot's first
+    feedback ('queued') published in between is lost to the tests that count stages."""
+    for attempt in range(20):
+        run = ros.cook('wok1', f'owarm-00-{attempt:02d}', cook_time_s=5.0)
+        assert run.status() == SUCCEEDED
+        if run.feedback:
+            return
+    pytest.fail('no Cook feedback from wok1 in 20 goals')
+
+
 @pytest.fixture
-def wok1(robots: dict[str, subprocess.Popen], ros: RosClient) -> str:
+def wok1(cook_feedback_matched: None, ros: RosClient) -> str:
     ros.wait_for_state('wok1', lambda s: s.mode == RobotState.MODE_IDLE)
     return 'wok1'
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from orchestrator.dispatch.context import DispatchContext
@@ -204,11 +205,15 @@ class Cooking:
         for a in self.policy(self.snapshot()):
             self._start(waiting[a.job_id], a.robot_id)
 
-    def jobs_here(self) -> Counter[str]:
-        """Per order: how many of its jobs are here (waiting, being claimed or cooking)."""
-        here = Counter(p.job.order_id for q in self.queue.values() for p in q)
-        here.update(p.job.order_id for p, _ in self.claiming.values())
-        here.update(f.pending.job.order_id for f in self.flights.values())
+    def jobs_here(self) -> dict[str, set[str]]:
+        """Per order: the ids of its jobs that are here (waiting, being claimed or cooking)."""
+        here: dict[str, set[str]] = defaultdict(set)
+        for p in chain(
+            (p for q in self.queue.values() for p in q),
+            (p for p, _ in self.claiming.values()),
+            (f.pending for f in self.flights.values()),
+        ):
+            here[p.job.order_id].add(p.job_id)
         return here
 
     async def ready_times(self) -> dict[str, tuple[str, float]]:

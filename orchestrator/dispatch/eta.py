@@ -5,8 +5,9 @@ An order still cooking is ready when the schedule played forward says so
 from the nearest dock to the pass) and drives it to the table.
 A new estimate is published (`store.orders.set_eta`) only when it moved by more than
 CHANGE_S simulated seconds, so a diner's page does not flicker. The first one waits until every
-dish of the order is here or cooked: the stations' streams are read one at a time, and an
-estimate from the drinks alone would be minutes early and would be the one the diner remembers.
+dish of the order has been here (a drink may be cooked before the fries are read) or is here or
+cooked: the stations' streams are read one at a time, and an estimate from the drinks alone
+would be minutes early and would be the one the diner remembers.
 """
 
 from __future__ import annotations
@@ -54,17 +55,18 @@ class Etas:
         self._travel_s = pass_to_table_s(ctx.cfg)
         # order id -> the estimate last published (simulated seconds).
         self._published: dict[str, float] = {}
-        # order id -> when it was first seen without all its dishes here (time.monotonic()).
-        self._incomplete: dict[str, float] = {}
+        # order id -> when it was first seen without all its dishes here (time.monotonic()),
+        # and the ids of its jobs seen here since.
+        self._incomplete: dict[str, tuple[float, set[str]]] = {}
 
     def arrival_s(self, table_id: str, ready_s: float) -> float:
         return ready_s + self._fetch_s + self._travel_s.get(table_id, 0.0)
 
     async def publish(
-        self, ready: Mapping[str, tuple[str, float]], here: Mapping[str, int]
+        self, ready: Mapping[str, tuple[str, float]], here: Mapping[str, set[str]]
     ) -> None:
         """`ready`: order id -> (table id, when its food is ready, simulated seconds); `here`:
-        order id -> how many of its jobs the dispatcher has (waiting, starting, cooking)."""
+        order id -> the ids of its jobs the dispatcher has (waiting, starting, cooking)."""
         scale = self.ctx.time_scale
         unheard = [o for o, (_, t) in ready.items() if t != math.inf and o not in self._published]
         partial = await self._partial(unheard, here)
@@ -83,17 +85,27 @@ class Etas:
         for order_id in set(self._incomplete) - set(ready):
             del self._incomplete[order_id]
 
-    async def _partial(self, order_ids: list[str], here: Mapping[str, int]) -> set[str]:
-        """Those of `order_ids` (one Redis round trip for all) with a job neither here nor
-        cooked yet, unless they waited FIRST_WAIT_S for it."""
+    async def _partial(self, order_ids: list[str], here: Mapping[str, set[str]]) -> set[str]:
+        """Those of `order_ids` (one Redis round trip for all) with a job not yet seen here
+        and not cooked, unless they waited FIRST_WAIT_S for it."""
         if not order_ids:
             return set()
         now, out = time.monotonic(), set()
         for record in await orders.get_many(self.ctx.r, order_ids):
-            since = self._incomplete.setdefault(record.id, now)
-            whole = here.get(record.id, 0) + record.jobs_cooked >= record.jobs_total
-            if whole or now - since >= FIRST_WAIT_S:
+            jobs = here.get(record.id, set())
+            since, seen = self._incomplete.setdefault(record.id, (now, set()))
+            seen |= jobs
+            if whole(len(seen), len(jobs), record.jobs_cooked, record.jobs_total) or (
+                now - since >= FIRST_WAIT_S
+            ):
                 del self._incomplete[record.id]
             else:
                 out.add(record.id)
         return out
+
+
+def whole(seen: int, here: int, cooked: int, total: int) -> bool:
+    """Whether an order's first estimate can count all its `total` jobs: each was `seen` here
+    (with one dispatcher, one may be cooked before the last is read; its completion may not be
+    recorded yet), or each is here now or `cooked` (others cooked some)."""
+    return seen >= total or here + cooked >= total

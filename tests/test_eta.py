@@ -1,0 +1,51 @@
+"""When a diner hears the first estimate (dispatch/eta.py): not before every dish of the order
+counts, and not never (a real redis-server holds the orders)."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
+from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.context import DispatchContext
+from orchestrator.dispatch.eta import Etas
+from orchestrator.store.orders import OrderRecord
+from orchestrator.store.records import changes
+
+SCALE = 200.0
+
+
+async def place(r: Redis, order_id: str, jobs_total: int) -> None:
+    record = changes(
+        OrderRecord,
+        id=order_id,
+        table_id='t06',
+        status='cooking',
+        total=1000,
+        currency='KRW',
+        jobs_total=jobs_total,
+        created_at=0,
+        updated_at=0,
+    )
+    await r.hset(keys.order(order_id), mapping=record)
+
+
+async def test_the_first_estimate_waits_for_every_dish_even_one_cooked_already(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    # A drink, two woks and fries, read from three station streams one at a time; at speed the
+    # drink is cooked (its completion not yet recorded) by the time the fries are read.
+    await place(aredis, 'o1', 4)
+    etas = Etas(DispatchContext(aredis, demo_config, 'd', SCALE, 5.0, {}))
+    ready = {'o1': ('t06', time.time() * SCALE + 240)}
+    await etas.publish(ready, {'o1': {'o1-drink'}})
+    assert not await aredis.hget(keys.order('o1'), 'eta_at')  # the drink alone: too early
+    await etas.publish(ready, {'o1': {'o1-wok-1', 'o1-wok-2', 'o1-fries'}})
+    eta_at = int(await aredis.hget(keys.order('o1'), 'eta_at') or 0)
+    assert eta_at >= (ready['o1'][1] / SCALE) * 1000
+    # An order of which some dishes were never here waits (another dispatcher may hold them).
+    await place(aredis, 'o2', 2)
+    await etas.publish({'o2': ('t06', time.time() * SCALE)}, {'o2': {'o2-wok-1'}})
+    assert not await aredis.hget(keys.order('o2'), 'eta_at')
