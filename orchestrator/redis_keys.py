@@ -24,6 +24,8 @@ Layout (all under the `rd:` prefix):
 - `rd:trip:{trip_id}`              hash   a serving trip: robot, orders, stops, epoch, lease
 - `rd:dispatch:stats`              hash   dispatcher counters (claims, fenced writes, ...)
 - `rd:table:{table_id}:visit`      hash   the table's current (or last) dining session
+- `rd:tables:paid`                 zset   tables paid in full, scored by that payment (ms):
+                                          what the auto-close sweeper looks at
 - `rd:visit:{session_id}`          hash   a closed dining session, kept for its receipt
 - `rd:visit:{session_id}:payments` list   payment ids of a dining session, oldest first
 - `rd:staff-call:{table_id}`       string a table called staff (expires: the rate limit)
@@ -58,6 +60,7 @@ DISPATCH_STATS = f'{PREFIX}:dispatch:stats'
 STOCK_LEVELS = f'{PREFIX}:stock:levels'
 STOCK_RECIPES = f'{PREFIX}:stock:recipes'
 STOCK_OUT = f'{PREFIX}:stock:out'
+PAID_TABLES = f'{PREFIX}:tables:paid'
 STOCK_MOVES = f'{PREFIX}:stock:moves'
 ARCHIVE_UPTO = f'{PREFIX}:archive:upto'
 

@@ -1,6 +1,8 @@
 """Closes tables paid in full `service.close_after_paid_s` (simulated seconds) after their last
 payment, unless an operator closed them first. Every API process runs one; the close is a
-WATCHed transaction, so two processes closing one table close it once."""
+WATCHed transaction, so two processes closing one table close it once. Each look reads only the
+tables in the paid index that are due (before, every table's session: at time scale 1000 that
+was 200 reads every 50 ms in every API process, a third of its CPU in `bench/scale.py`)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,13 @@ async def run(ctx: AppContext) -> None:
     cfg = ctx.config
     after_s = cfg.service.close_after_paid_s / ctx.settings.time_scale
     period = min(MAX_PERIOD_S, max(0.05, after_s / 4))
-    table_ids = [t.id for t in cfg.tables]
+    indexed = False
     while not cancel_requested():
         try:
-            for s in await sessions.close_due(
-                ctx.redis, cfg.billing, table_ids, int(after_s * 1000)
-            ):
+            if not indexed:
+                await sessions.index_paid(ctx.redis, [t.id for t in cfg.tables])
+                indexed = True
+            for s in await sessions.close_due(ctx.redis, cfg.billing, int(after_s * 1000)):
                 log.info('table closed after payment', extra={'table_id': s.table_id})
         except RedisError as e:  # waited out: the next look tries again
             log.warning('auto-close: redis unavailable: %s', e)

@@ -21,6 +21,7 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:robot:{id}` | `robots` |
 | `rd:dispatch:stats` | `stats` |
 | `rd:table:{t}:visit`, `rd:visit:{sid}`, `rd:staff-call:{t}` | `sessions` (attached by `intake`) |
+| `rd:tables:paid` | `sessions` (added by `payments`) |
 | `rd:payment:{id}`, `rd:visit:{sid}:payments`, `rd:pay-idem:…`, `rd:pay-event:…` | `payments` |
 | `rd:stock:levels`, `rd:stock:recipes`, `rd:stock:out`, `rd:stock:moves` | `stock` (by `intake`) |
 | `rd:archive:upto` | `history` (what the archive reads) |

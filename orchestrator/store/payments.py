@@ -269,6 +269,7 @@ async def settle(
             }
             if full:
                 updates.update(status=sessions.PAID, paid_at=at)
+                sessions.mark_paid(pipe, s.table_id, at)
             sessions.put(pipe, s.table_id, **updates)
             pipe.hset(
                 keys.payment(payment_id),

@@ -198,6 +198,12 @@ def put(pipe: Pipeline, table_id: str, **values: Any) -> None:
     pipe.hset(keys.table_visit(table_id), mapping=changes(DiningSession, **values))
 
 
+def mark_paid(pipe: Pipeline, table_id: str, at: int) -> None:
+    """The table is paid in full at `at`: the auto-close sweeper (`close_due`) will look at it.
+    An order after that makes it owe again; the sweeper finds that and leaves it."""
+    pipe.zadd(keys.PAID_TABLES, {table_id: at})
+
+
 def _event(pipe: Pipeline, kind: str, s: DiningSession, **data: Any) -> None:
     feed.add_event(pipe, kind, {'table_id': s.table_id, 'session_id': s.id, **data})
 
@@ -336,6 +342,7 @@ async def close(r: Redis, cfg: Billing, table_id: str, by: str) -> DiningSession
             )
         done = replace(s, status=CLOSED, closed_at=feed.now_ms(), closed_by=by, total=bill.total)
         put(pipe, s.table_id, status=CLOSED, closed_at=done.closed_at, closed_by=by)
+        pipe.zrem(keys.PAID_TABLES, s.table_id)
         _archive(pipe, done)
         _event(pipe, 'table.closed', done, by=by, total=bill.total)
         return done
@@ -343,13 +350,22 @@ async def close(r: Redis, cfg: Billing, table_id: str, by: str) -> DiningSession
     return await mutate(r, cfg, table_id, None, decide)
 
 
-async def close_due(
-    r: Redis, cfg: Billing, table_ids: Iterable[str], after_ms: int
-) -> list[DiningSession]:
-    """Close every paid session whose last payment is `after_ms` old (the sweeper's step)."""
+async def index_paid(r: Redis, table_ids: Iterable[str]) -> None:
+    """Put every table paid in full among `table_ids` in the sweeper's index (its sessions
+    may have been paid before the index existed)."""
+    sessions = await current_many(r, table_ids)
+    paid = {s.table_id: s.last_payment_at for s in sessions if s is not None and s.status == PAID}
+    if paid:
+        await r.zadd(keys.PAID_TABLES, paid)
+
+
+async def close_due(r: Redis, cfg: Billing, after_ms: int) -> list[DiningSession]:
+    """Close every session paid in full whose last payment is `after_ms` old (the sweeper's
+    step): only the tables in the paid index that long are read."""
     now = feed.now_ms()
+    due = await r.zrangebyscore(keys.PAID_TABLES, '-inf', now - after_ms)
     out = []
-    for s in await current_many(r, table_ids):
+    for s in await current_many(r, due):
         if s is not None and s.status == PAID and now >= s.last_payment_at + after_ms:
             try:
                 out.append(await close(r, cfg, s.table_id, 'auto'))
