@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
 import pytest
 
 from orchestrator.config import RestaurantConfig
-from orchestrator.dispatch import scheduling
+from orchestrator.dispatch import lagrangian, scheduling
 from orchestrator.dispatch.scheduling import (
     POLICIES,
     Assignment,
@@ -257,8 +258,152 @@ def test_capacity_bound(demo_config: RestaurantConfig) -> None:
     assert bound.mean_s == pytest.approx(pooled + drive['t01'])
     assert bound.unlimited_mean_s == pytest.approx(240 + drive['t01'])
     assert bound.pool == ('wok',)
-    # Grill dishes alone: one robot (grill1, 3 slots) cooks grill.
+    # Grill dishes alone: one robot (grill1, 3 slots) cooks grill. Pooled, its slots would
+    # be one machine three times as fast; the slots bound sees three slots of 300 s each
+    # (the best schedule: three batches, ready at 300, 600 and 900 s).
     grill = [OrderSpec(f'g{i}', 0.0, 't01', (('grill', 300.0),)) for i in range(9)]
     alone = sum(max(300.0, (k + 1) * 100.0) for k in range(9)) / 9
-    assert capacity_bound(grill, demo_config).mean_s == pytest.approx(alone + drive['t01'])
+    bound = capacity_bound(grill, demo_config)
+    assert alone + drive['t01'] + 40 < bound.mean_s <= 600 + drive['t01']
+    assert bound.pool == ('grill',)
     assert capacity_bound([], demo_config).mean_s == 0
+
+
+# --- the slots bound against schedules ---------------------------------------------------------
+
+
+Robots = list[tuple[frozenset[str], int]]
+
+
+def limits_of(robots: Robots) -> Robots:
+    """Every set of stations and the slots of the robots that cook any of it."""
+    names = sorted({s for st, _ in robots for s in st})
+    return [
+        (frozenset(ss), sum(cap for st, cap in robots if st & set(ss)))
+        for n in range(1, len(names) + 1)
+        for ss in itertools.combinations(names, n)
+    ]
+
+
+def optimum(orders: list[lagrangian.Order], robots: Robots) -> float:
+    """The least Σ ready of any schedule, by brute force: some order of the dishes, each on
+    some robot at its first free slot, does as well as the best schedule (take the dishes in
+    the order they start there, on the same robots)."""
+    dishes = [(r, j, s, p) for j, (r, ds) in enumerate(orders) for s, p in ds]
+    best = math.inf
+
+    def place(
+        left: list[tuple[float, int, str, float]], free: list[list[float]], ready: list[float]
+    ) -> None:
+        nonlocal best
+        if not left:
+            best = min(best, sum(ready))
+            return
+        for i, (r, j, s, p) in enumerate(left):
+            for k, (st, _) in enumerate(robots):
+                if s in st:
+                    slot = min(range(len(free[k])), key=free[k].__getitem__)
+                    end = max(r, free[k][slot]) + p
+                    nfree = [list(f) for f in free]
+                    nfree[k][slot] = end
+                    nready = list(ready)
+                    nready[j] = max(ready[j], end)
+                    place(left[:i] + left[i + 1 :], nfree, nready)
+
+    place(dishes, [[0.0] * cap for _, cap in robots], [r for r, _ in orders])
+    return best
+
+
+def random_schedule(orders: list[lagrangian.Order], robots: Robots, rng: random.Random) -> float:
+    """Σ ready of a feasible schedule: the dishes in a random order, each on a random robot
+    that cooks it, at its first free slot."""
+    dishes = [(r, j, s, p) for j, (r, ds) in enumerate(orders) for s, p in ds]
+    rng.shuffle(dishes)
+    free = [[0.0] * cap for _, cap in robots]
+    ready = [r for r, _ in orders]
+    for r, j, s, p in dishes:
+        k = rng.choice([k for k, (st, _) in enumerate(robots) if s in st])
+        slot = min(range(len(free[k])), key=free[k].__getitem__)
+        free[k][slot] = max(r, free[k][slot]) + p
+        ready[j] = max(ready[j], free[k][slot])
+    return sum(ready)
+
+
+def random_kitchen(rng: random.Random, n_orders: int) -> tuple[list[lagrangian.Order], Robots]:
+    robots = rng.choice(
+        [
+            [(frozenset({'a'}), 1)],
+            [(frozenset({'a'}), 2)],
+            [(frozenset({'a'}), 1), (frozenset({'a', 'b'}), 1)],
+            [(frozenset({'a', 'b'}), 2)],
+            [(frozenset({'a'}), 2), (frozenset({'b'}), 1)],
+        ]
+    )
+    names = sorted({s for st, _ in robots for s in st})
+    orders: list[lagrangian.Order] = []
+    for _ in range(n_orders):
+        dishes = [
+            (rng.choice(names), float(rng.choice([30, 45, 60, 90, 120, 240])))
+            for _ in range(rng.randint(1, 2))
+        ]
+        orders.append((float(rng.randint(0, 200)), dishes))
+    return orders, robots
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_the_slots_bound_is_below_the_best_schedule(seed: int) -> None:
+    rng = random.Random(seed)
+    orders, robots = random_kitchen(rng, rng.randint(3, 4))
+    while sum(len(ds) for _, ds in orders) > 6:  # (brute force: 6 dishes at most)
+        orders.pop()
+    best = optimum(orders, robots)
+    for step in (5.0, 10.0, 7.0):
+        bound, _ = lagrangian.ready_bound(orders, limits_of(robots), robots, step, 300)
+        assert bound <= best + 1e-6
+
+
+def test_the_slots_bound_is_below_the_best_of_crafted_rushes() -> None:
+    one = [(frozenset({'a'}), 1)]
+    # Three orders on one slot at once: shortest first, 60 + 150 + 390.
+    orders: list[lagrangian.Order] = [
+        (0.0, [('a', 90.0)]),
+        (0.0, [('a', 60.0)]),
+        (0.0, [('a', 240.0)]),
+    ]
+    assert optimum(orders, one) == 60 + 150 + 390
+    bound, stations = lagrangian.ready_bound(orders, limits_of(one), one, 5.0, 300)
+    assert 60 + 60 + 90 + 240 < bound <= 600 + 1e-6
+    assert stations == ('a',)
+    # Times before 0 shift along.
+    early = [(r - 100, ds) for r, ds in orders]
+    shifted, _ = lagrangian.ready_bound(early, limits_of(one), one, 5.0, 300)
+    assert shifted == pytest.approx(bound - 300)
+    # Two slots, four long dishes and a short one a little later: the best schedule keeps a
+    # slot free for it (0-240, 3-33, 33-273, 240-480, 273-513).
+    two = [(frozenset({'a'}), 2)]
+    orders = [(0.0, [('a', 240.0)]), (0.0, [('a', 240.0)])] * 2
+    orders.append((3.0, [('a', 30.0)]))
+    best = optimum(orders, two)
+    assert best == 240 + 33 + 273 + 480 + 513
+    assert lagrangian.ready_bound(orders, limits_of(two), two)[0] <= best + 1e-6
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_the_slots_bound_is_below_random_schedules(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    orders, robots = random_kitchen(rng, 12)
+    feasible = min(random_schedule(orders, robots, rng) for _ in range(300))
+    bound, _ = lagrangian.ready_bound(orders, limits_of(robots), robots)
+    assert bound <= feasible + 1e-6
+    assert bound >= sum(r + max(p for _, p in ds) for r, ds in orders) - 1e-6
+
+
+def test_the_slots_bound_sees_what_pooling_hides(demo_config: RestaurantConfig) -> None:
+    drive = pass_to_table_s(demo_config)['t01']
+    # Eight 240 s wok dishes at once on the four wok slots: the best schedule has two
+    # batches (mean ready 360 s); pooled, four slots cook one dish in 60 s (mean 315 s).
+    rush = [OrderSpec(f'o{i}', 0.0, 't01', (('wok', 240.0),)) for i in range(8)]
+    pooled = sum(max(240.0, (k + 1) * 60.0) for k in range(8)) / 8
+    bound = capacity_bound(rush, demo_config)
+    assert pooled + drive + 30 < bound.mean_s <= 360 + drive + 1e-6
+    assert bound.pool == ('wok',)

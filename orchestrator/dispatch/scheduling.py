@@ -36,6 +36,7 @@ from functools import partial
 from typing import Protocol
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.lagrangian import ready_bound
 
 
 @dataclass(frozen=True)
@@ -406,7 +407,8 @@ class TicketBound:
     mean_s: float
     # The same without any capacity limit (longest dish, drive, pickup).
     unlimited_mean_s: float
-    # The stations of the pool that sets the bound (empty: no pool limits it).
+    # The stations that set the bound: the pool's, or the limit's whose price weighs most in the
+    # slots bound (empty: no pool limits it).
     pool: tuple[str, ...]
 
 
@@ -467,30 +469,38 @@ def capacity_bound(orders: Sequence[OrderSpec], cfg: RestaurantConfig) -> Ticket
 
     An order's food is taken at ready + drive + pickup, where the drive (pass → table along
     the shortest drivable path, rest to rest at the fastest serving robot's top speed and
-    acceleration) and the diner's pickup delay are as given, and ready (its last dish cooked)
-    is bounded below in two ways:
+    acceleration) and the diner's pickup delay are as given, and Σ ready (its last dish
+    cooked) is bounded below in three ways, the highest counting:
 
     - ready ≥ placed + its longest cook time (a dish takes its cook time on one slot);
-    - for each set S of stations, the orders' work on S (Σ cook times) can only be done by
-      the robots that cook any of S: one preemptive machine as fast as all their slots
-      together does it no later. This relaxes which of those robots may cook which station,
-      lets a dish be split across slots and be preempted, and ignores all other work. On it,
-      shortest remaining work first makes every k-th completion as early as possible, so
-      sorted ready times are at least those completions; matching them in sorted order with
-      the first bound gives the least Σ max(both) any schedule can reach. S runs over the
-      subsets of each group of robots that share stations (a scarce station, say grill with
-      one robot inside a pool of seven slots, limits alone).
+    - pooled: for each set S of stations, the orders' work on S (Σ cook times) can only be
+      done by the robots that cook any of S: one preemptive machine as fast as all their
+      slots together does it no later. This relaxes which of those robots may cook which
+      station, lets a dish be split across slots and be preempted, and ignores all other
+      work. On it, shortest remaining work first makes every k-th completion as early as
+      possible, so sorted ready times are at least those completions; matching them in
+      sorted order with the first bound gives the least Σ max(both) any schedule can reach.
+    - slots (`lagrangian.ready_bound`): a dish holds one slot for its whole cook time, so at
+      any instant at most slots(S) dishes of S cook, for every S. On a grid of 10 s (starts
+      and cook times rounded down, which only relaxes) a price on each of these limits at
+      each step splits the problem into one per order, solved exactly; by weak duality any
+      prices ≥ 0 give a lower bound, and subgradient steps raise it. It sees what pooling
+      hides: a 240 s dish takes 240 s on its slot, not 240 / slots.
 
-    The bound takes the tightest S. It also relaxes: the pass (a serving robot always waits
-    there, no batching, trays or trips in the way), robot and software latency, and the door.
+    S runs over the subsets of each group of robots that share stations (a scarce station,
+    say grill with one robot inside a pool of seven slots, limits alone). The bound also
+    relaxes: the pass (a serving robot always waits there, no batching, trays or trips in the
+    way), robot and software latency, and the door.
     """
     if not orders:
         return TicketBound(0.0, 0.0, ())
     drive = pass_to_table_s(cfg)
     earliest = {o.order_id: o.placed_s + max(c for _, c in o.dishes) for o in orders}
     best, pool = sum(earliest.values()), tuple[str, ...]()
+    limits = []
     for stations in _station_sets(cfg):
         slots = sum(r.capacity for r in cfg.cooking_robots if stations & set(r.stations))
+        limits.append((stations, slots))
         jobs = {
             o.order_id: (o.placed_s, sum(c for s, c in o.dishes if s in stations) / slots)
             for o in orders
@@ -502,6 +512,10 @@ def capacity_bound(orders: Sequence[OrderSpec], cfg: RestaurantConfig) -> Ticket
         total += sum(t for o, t in earliest.items() if o not in jobs)
         if total > best:
             best, pool = total, tuple(sorted(stations))
+    robots = [(r.stations, r.capacity) for r in cfg.cooking_robots]
+    slotted, limit = ready_bound([(o.placed_s, o.dishes) for o in orders], limits, robots)
+    if slotted > best:
+        best, pool = slotted, limit
     tail = sum(drive[o.table_id] + o.pickup_s - o.placed_s for o in orders)
     unlimited = sum(earliest.values())
     return TicketBound((best + tail) / len(orders), (unlimited + tail) / len(orders), pool)
