@@ -4,13 +4,14 @@ table closes by itself and the next scan shows an empty visit."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
 from browser_support import CHROMIUM, chromium, sign_in
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 from redis.asyncio import Redis
 from test_diner_browser import choose, phone
 
@@ -111,6 +112,29 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     await ana.reload()
     await expect(ana.get_by_test_id('shares').locator('li.share')).to_have_count(2)
     await expect(ana.get_by_test_id('pay-share')).to_have_count(0)
+
+
+async def test_the_bill_tab_answers_while_the_menu_is_still_loading(
+    server: Server, browser: Browser
+) -> None:
+    # A diner taps "Bill" before the page has loaded its menu (a slow network; under load the
+    # test above tapped it that early): the tab opened nothing, for good.
+    page = await phone(browser, 'en-US')
+    menu_asked = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_menu(route: Route) -> None:
+        menu_asked.set()
+        await release.wait()
+        await route.continue_()
+
+    await page.route('**/api/menu', slow_menu)
+    await page.goto(f'{server.url}/t/{token_for("t08")}')
+    await asyncio.wait_for(menu_asked.wait(), 20)
+    await page.get_by_test_id('tab-bill').click()
+    await expect(page.locator('#tab-bill')).to_be_visible()
+    release.set()
+    await expect(page.locator('#bill-empty')).to_be_visible()
 
 
 async def kitchen(browser: Browser, server: Server, r: Redis) -> Page:

@@ -526,9 +526,6 @@ async function callStaff(reason) {
 }
 
 function startBill() {
-  for (const b of document.querySelectorAll('[data-tab]')) {
-    b.addEventListener('click', () => showTab(b.dataset.tab));
-  }
   $('#ways').replaceChildren(...[2, 3, 4, 5, 6, 8].map((n) => el('option', { value: n }, `${n}`)));
   for (const b of document.querySelectorAll('[data-split]')) {
     b.addEventListener('click', () => split(b.dataset.split));
@@ -579,6 +576,11 @@ function followMenu() {
 }
 
 async function start() {
+  // The tabs answer at once: a diner may tap "Bill" while the menu is still loading (the bill
+  // renders once it has).
+  for (const b of document.querySelectorAll('[data-tab]')) {
+    b.addEventListener('click', () => showTab(b.dataset.tab));
+  }
   state.i18n = await (await fetch('/static/i18n.json')).json();
   applyLanguage(state.lang);
   await loadMenu();
