@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -298,9 +299,11 @@ class Diners:
             await asyncio.sleep(0.2)
 
 
-async def served_count(r: Any, order_ids: list[str]) -> int:
-    """Orders served, by their records in Redis."""
-    return sum(o.status == orders.SERVED for o in await orders.get_many(r, order_ids))
+async def order_statuses(r: Any, order_ids: list[str]) -> dict[str, int]:
+    """How many of the orders are in each status, by their records in Redis."""
+    found = Counter(o.status for o in await orders.get_many(r, order_ids))
+    missing = len(order_ids) - found.total()
+    return {**found, 'missing': missing} if missing else dict(found)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -415,8 +418,16 @@ async def drive(
             await asyncio.gather(*placing)
             accepted_s = time.perf_counter() - start
             ids = list(diners.posted_at)
+            # Until all are served, the fleet stops serving (a stall: lost or stuck orders) or
+            # the drain's limit: a backlog the serving robots carry slower than offered drains
+            # for as long as it has to.
             deadline = time.monotonic() + args.drain_s
+            progress, last = time.monotonic(), 0
             while len(diners.served) < len(ids) and time.monotonic() < deadline:
+                if len(diners.served) > last:
+                    progress, last = time.monotonic(), len(diners.served)
+                elif time.monotonic() - progress > args.stall_s:
+                    break
                 await asyncio.sleep(0.2)
             served_s = time.perf_counter() - start
             cpu = sum(cpu_seconds(pid) - cpu0[name] for name, pid in measured.items())
@@ -426,13 +437,16 @@ async def drive(
                 for name, pid in measured.items()
             }
             follower.cancel()
-        served = await served_count(r, ids)
+        statuses = await order_statuses(r, ids)
+        served = statuses.get(orders.SERVED, 0)
         n = len(ids)
         return {
             'orders': n,
             'refused': len(diners.refused),
             'refusals': diners.refused[:5],
             'served': served,
+            # Where the orders not served when the drain ended are: late or lost.
+            'unserved_by_status': {k: v for k, v in statuses.items() if k != orders.SERVED},
             'api_workers': args.api_workers,
             'dispatchers': args.dispatchers,
             'time_scale': args.time_scale,
@@ -490,7 +504,10 @@ def main() -> int:
     p.add_argument('--api-workers', type=int, default=2)
     p.add_argument('--dispatchers', type=int, default=2)
     p.add_argument('--robot-processes', type=int, default=2, help='processes hosting robots')
-    p.add_argument('--drain-s', type=float, default=600, help='longest wait for the last served')
+    p.add_argument('--drain-s', type=float, default=1800, help='longest wait for the last served')
+    p.add_argument(
+        '--stall-s', type=float, default=120, help='end the drain after this long with none served'
+    )
     p.add_argument('--seed', type=int, default=14)
     p.add_argument('--json', action='store_true', help='print one JSON object')
     p.add_argument(
@@ -509,7 +526,8 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     print(
-        f'{result["orders"]} orders ({result["refused"]} refused), {result["served"]} served; '
+        f'{result["orders"]} orders ({result["refused"]} refused), {result["served"]} served'
+        f'{f" (the others: {unserved})" if (unserved := result["unserved_by_status"]) else ""}; '
         f'{result["api_workers"]} API + {result["dispatchers"]} dispatcher processes, '
         f'time scale {result["time_scale"]:g}'
     )
