@@ -23,24 +23,32 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from orchestrator.config import load_restaurant  # noqa: E402
+from orchestrator.config import RestaurantConfig, load_restaurant  # noqa: E402
 from orchestrator.dispatch.scheduling import POLICIES  # noqa: E402
-from orchestrator.rush.scenario import load_scenario  # noqa: E402
+from orchestrator.rush.scenario import Scenario, load_scenario  # noqa: E402
 from orchestrator.rush.twin import LATENCIES, Row, compare, run_twin, table  # noqa: E402
 
-RESTAURANT = REPO / 'seeds' / 'restaurant.yaml'
+SEEDS = REPO / 'seeds'
 SHIPPED = [
-    (RESTAURANT, REPO / 'seeds' / 'scenarios' / name)
-    for name in ('saturday_peak.yaml', 'weekday_lunch.yaml')
+    (SEEDS / 'restaurant.yaml', SEEDS / 'scenarios' / 'saturday_peak.yaml'),
+    (SEEDS / 'restaurant.yaml', SEEDS / 'scenarios' / 'weekday_lunch.yaml'),
+    (SEEDS / 'harbor.yaml', SEEDS / 'scenarios' / 'harbor_rush.yaml'),
 ]
+
+
+def shipped(name: str) -> tuple[RestaurantConfig, Scenario]:
+    """The shipped scenario of that name, with its restaurant."""
+    for restaurant, path in SHIPPED:
+        cfg = load_restaurant(restaurant)
+        scenario = load_scenario(path, cfg)
+        if scenario.name == name:
+            return cfg, scenario
+    raise SystemExit(f'no shipped scenario {name!r}')
 
 
 def calibration(report_path: Path) -> dict[str, object]:
     real = json.loads(report_path.read_text())
-    cfg = load_restaurant(RESTAURANT)
-    scenario = next(
-        load_scenario(s, cfg) for _, s in SHIPPED if load_scenario(s, cfg).name == real['scenario']
-    )
+    cfg, scenario = shipped(real['scenario'])
     twin = run_twin(cfg, scenario, real.get('policy') or cfg.service.policy)
     keys = ('ticket_s', 'pass_wait_s', 'dispatch_wait_s')
     return {

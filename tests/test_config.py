@@ -33,6 +33,12 @@ def test_demo_config_is_ok(capsys: pytest.CaptureFixture[str]) -> None:
     assert '16 tables, 24 dishes, 6 stations' in out
 
 
+def test_the_harbor_config_is_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = check(DEFAULT_CONFIG.parent / 'harbor.yaml', capsys)
+    assert code == 0
+    assert '11 tables, 20 dishes, 5 stations, 5 cooking and 2 serving robots' in out
+
+
 def test_unknown_station(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = demo()
     data['dishes'][3]['station'] = 'teppanyaki'

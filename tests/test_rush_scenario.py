@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.rush.diners import Host, plan_parties
 from orchestrator.rush.report import route_m, stats
-from orchestrator.rush.scenario import ScenarioError, load_scenario, offered_load
+from orchestrator.rush.scenario import ScenarioError, load_scenario, offered_load, station_work
 from orchestrator.settings import REPO_ROOT
 
 SCENARIOS = REPO_ROOT / 'seeds' / 'scenarios'
@@ -35,6 +35,24 @@ def test_saturday_peak_loads_the_kitchen_to_about_80_percent(
     assert loads[('fryer', 'grill', 'wok')] == pytest.approx(0.81, abs=0.01)
     assert loads[('noodle',)] == pytest.approx(0.44, abs=0.01)
     assert loads[('dessert', 'drinks')] == pytest.approx(0.21, abs=0.01)
+
+
+def test_the_harbor_rush_loads_its_hot_line_to_about_92_percent() -> None:
+    """The second restaurant and its scenario load as `robodine rush --config` reads them; the
+    numbers are those documented in the scenario file."""
+    cfg = load_restaurant(REPO_ROOT / 'seeds' / 'harbor.yaml')
+    scenario = load_scenario(SCENARIOS / 'harbor_rush.yaml', cfg)
+    assert plan_parties(scenario, cfg)
+    peak = max(w.parties_per_hour for w in scenario.arrivals)
+    loads = {g.stations: g.utilization for g in offered_load(cfg, scenario, peak)}
+    assert loads[('fryer', 'grill')] == pytest.approx(0.92, abs=0.01)
+    assert loads[('raw',)] == pytest.approx(0.21, abs=0.01)
+    assert loads[('pot',)] == pytest.approx(0.23, abs=0.01)
+    assert loads[('bar',)] == pytest.approx(0.09, abs=0.01)
+    # The only fryer robot also grills; the grill-only robot cannot fry.
+    fryers = [r.id for r in cfg.cooking_robots if 'fryer' in r.stations]
+    assert fryers == ['fry1'] and {'grill'} in [set(r.stations) for r in cfg.cooking_robots]
+    assert station_work(cfg, scenario, peak)['fryer'] / (3 * 3600) == pytest.approx(0.71, abs=0.01)
 
 
 def test_arrivals_follow_the_rates_and_the_seed(demo_config: RestaurantConfig) -> None:

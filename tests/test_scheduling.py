@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -73,6 +74,20 @@ def test_the_last_station_is_not_starved() -> None:
     pending.append(dish('c-0', 'fryer', 180, 5.0))
     assert 'c-0' not in placed(POLICIES['legacy'](snap(10, pending, robots)))
     assert 'c-0' in placed(POLICIES['srpt'](snap(10, pending, robots)))
+
+
+def test_the_fryer_robot_is_reserved_when_the_grill_robot_frees_soon() -> None:
+    """The grill robot frees both slots in 10 s; the only fryer robot has one now. A small
+    grill order in it leaves order c's fryer dish waiting 120 s more, and no reordering of
+    the first two orders (a, b) puts c first: only the reserving candidate does."""
+    grill1 = replace(cooker('grill1', 'grill', 2, free=0), busy_until=(20.0, 20.0))
+    robots = [grill1, cooker('fry1', 'grill fryer', 1)]
+    pending = [dish('a-0', 'grill', 120), dish('b-0', 'grill', 120), dish('c-0', 'fryer', 480)]
+    now = snap(10, pending, robots)
+    assert placed(get_policy('srpt', reserve=False)(now)) == {'a-0': 'fry1'}
+    assert placed(POLICIES['srpt'](now)) == {'c-0': 'fry1'}
+    # Reserving idles nothing: with no fryer dish waiting, a grill dish takes the fryer robot.
+    assert placed(POLICIES['srpt'](snap(10, pending[:2], robots))) == {'a-0': 'fry1'}
 
 
 def test_an_order_is_not_interleaved_with_another() -> None:

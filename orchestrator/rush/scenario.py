@@ -148,6 +148,22 @@ class GroupLoad:
         return self.work_s_per_h / (self.slots * 3600)
 
 
+def station_work(
+    cfg: RestaurantConfig, scenario: Scenario, parties_per_hour: float
+) -> dict[str, float]:
+    """Busy slot-seconds per hour offered to each station at an arrival rate: dishes/h ×
+    popularity share × cook time."""
+    total = sum(scenario.popularity.values())
+    dishes_per_h = parties_per_hour * scenario.party_size.mean * scenario.dishes_per_guest
+    work: dict[str, float] = {}
+    for dish_id, weight in scenario.popularity.items():
+        dish = cfg.dish_by_id[dish_id]
+        work[dish.station] = (
+            work.get(dish.station, 0.0) + dishes_per_h * weight / total * dish.cook_time_s
+        )
+    return work
+
+
 def offered_load(
     cfg: RestaurantConfig, scenario: Scenario, parties_per_hour: float
 ) -> list[GroupLoad]:
@@ -157,14 +173,7 @@ def offered_load(
     Robots that serve several stations pool them (wok2 cooks wok and fryer dishes), so load is
     summed over each connected group of stations and robots.
     """
-    total = sum(scenario.popularity.values())
-    dishes_per_h = parties_per_hour * scenario.party_size.mean * scenario.dishes_per_guest
-    work: dict[str, float] = {}
-    for dish_id, weight in scenario.popularity.items():
-        dish = cfg.dish_by_id[dish_id]
-        work[dish.station] = (
-            work.get(dish.station, 0.0) + dishes_per_h * weight / total * dish.cook_time_s
-        )
+    work = station_work(cfg, scenario, parties_per_hour)
     groups: list[tuple[set[str], set[str]]] = []
     for robot in cfg.cooking_robots:
         stations, robots = set(robot.stations), {robot.id}
