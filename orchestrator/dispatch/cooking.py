@@ -56,6 +56,8 @@ class Flight:
     sent_at: float = field(default_factory=time.monotonic)
     # The same on the wall clock, for the schedule's simulated clock.
     sent_wall: float = field(default_factory=time.time)
+    # The robot accepted the goal: from then on its heartbeats list the job until it is done.
+    accepted: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -291,6 +293,7 @@ class Cooking:
         ):
             self._drop(flight)
             return
+        flight.accepted = True
         result = await goal.result
         await self._finish(flight, result.succeeded, result.outcome, result.reason)
 
@@ -325,6 +328,22 @@ class Cooking:
                 claim,
             )
             self._drop(flight)
+
+    def accepted_on(self, robot_id: str) -> list[str]:
+        """Jobs whose goal the robot accepted and whose result has not come."""
+        return [f.job_id for f in self.flights.values() if f.robot_id == robot_id and f.accepted]
+
+    async def result_lost(self, job_id: str) -> None:
+        """The robot no longer holds the job and its result never came: send it again."""
+        flight = self.flights.get(job_id)
+        if flight is not None:
+            log.warning(
+                '%s/%d: %s no longer holds it, no result came: asking again',
+                job_id,
+                flight.epoch,
+                flight.robot_id,
+            )
+            await self._resend(flight)
 
     def _feedback(self, flight: Flight, fb: Any) -> None:
         if fb.stage == flight.stage or self.flights.get(flight.job_id) is not flight:

@@ -35,6 +35,8 @@ class RobotView:
     battery: float = 1.0
     x: float = 0.0
     y: float = 0.0
+    # Accepted goals its heartbeats have stopped listing with no result come: since when.
+    unlisted: dict[str, float] = field(default_factory=dict)
 
     @property
     def load(self) -> int:
@@ -44,6 +46,17 @@ class RobotView:
         """A heartbeat: what it works on now."""
         self.reported = reported
         self.released &= reported
+
+    def result_lost(self, accepted: list[str], now: float, after_s: float) -> list[str]:
+        """Of the goals it accepted whose result has not come, those its heartbeats have not
+        listed for `after_s`: it let them go (done, or failed) and the result was lost on the
+        way, or asked for after the robot had dropped the goal. A goal sent again is answered
+        from the robot's ledger; without that the job would wait for its result for good."""
+        self.unlisted = {j: self.unlisted.get(j, now) for j in accepted if j not in self.reported}
+        lost = [j for j, since in self.unlisted.items() if now - since >= after_s]
+        for j in lost:
+            del self.unlisted[j]  # asked again: it starts over
+        return lost
 
     @property
     def free(self) -> int:

@@ -55,6 +55,9 @@ READ_BLOCK_MS = 1000
 # may have restarted and forgotten our goals.
 GAP_S = 2.0
 FRESH_SEQ = 50
+# An accepted goal its robot has not listed in its heartbeats for this long, with no result
+# come, is sent again (the robot answers from its ledger): a result lost on the way.
+RESULT_LOST_AFTER_S = 10.0
 # How often silent robots are looked for (and heartbeats mirrored to Redis).
 WATCH_EVERY_S = 0.25
 # Real seconds between two robot.state feed events of a moving robot.
@@ -317,6 +320,9 @@ class Dispatcher:
             self._back[robot_id] = now
             self.ctx.ros.forget_reachable(robot_id)
         view.heard(frozenset(state['jobs']))
+        work = self.cooking if view.kind == 'cooking' else self.serving
+        for job_id in view.result_lost(work.accepted_on(robot_id), now, RESULT_LOST_AFTER_S):
+            self.ctx.spawn(work.result_lost(job_id), f'result lost {job_id}')
         view.battery, view.x, view.y = state['battery'], state['x'], state['y']
         strays = self.cooking.strays(robot_id, state['epochs']) or self.serving.strays(
             robot_id, state['epochs']

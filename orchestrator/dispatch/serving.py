@@ -61,6 +61,8 @@ class TripFlight:
     entries: list[tuple[str, ReadyOrder]] = field(default_factory=list)
     arrived: set[str] = field(default_factory=set)
     started: bool = False
+    # The robot accepted the goal: its heartbeats list the trip until it is over.
+    accepted: bool = False
     last_progress: float = 0.0
     # The last of the trip's event writes; each waits for the one before.
     writes: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -335,6 +337,7 @@ class Serving:
         if goal.result is None:
             await self._refused(trip, 'the robot rejected the trip')
         else:
+            trip.accepted = True
             await self._finish(trip, await goal.result)
 
     async def _refused(self, trip: TripFlight, reason: str) -> None:
@@ -521,6 +524,22 @@ class Serving:
             return
         log.info('re-sending trip %s to %s under epoch %d', trip_id, trip.robot_id, epoch)
         self._launch(trip)
+
+    def accepted_on(self, robot_id: str) -> list[str]:
+        """Trips whose goal the robot accepted and whose result has not come."""
+        return [t.trip_id for t in self.trips.values() if t.robot_id == robot_id and t.accepted]
+
+    async def result_lost(self, trip_id: str) -> None:
+        """The robot is no longer on the trip and its result never came: send it again."""
+        trip = self.trips.get(trip_id)
+        if trip is not None:
+            log.warning(
+                'trip %s/%d: %s is no longer on it, no result came: asking again',
+                trip_id,
+                trip.epoch,
+                trip.robot_id,
+            )
+            await self.recover(trip_id, trip.epoch)
 
     async def robot_back(self, robot_id: str) -> None:
         for t in [t for t in self.trips.values() if t.robot_id == robot_id]:
