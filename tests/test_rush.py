@@ -153,4 +153,4 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     assert bill['payments_declined'] >= bill['parties_paid']
     assert bill['payment_s']['n'] == bill['table_turn_s']['n'] == bill['parties_paid']
     assert bill['payment_s']['mean'] >= 20  # the retry after a decline
-    assert 'revenue' in run.stdout
+    assert f'revenue {bill["revenue_text"]} from' in run.stdout

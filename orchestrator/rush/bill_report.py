@@ -7,6 +7,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from orchestrator.bill_view import money
+from orchestrator.config import RestaurantConfig
 from orchestrator.rush.diners import Party, SimClock
 from orchestrator.store import orders, payments, sessions
 from orchestrator.store.sessions import DiningSession
@@ -24,7 +26,7 @@ async def _session(r: Redis, order_id: str) -> DiningSession | None:
 
 
 async def bill_report(
-    r: Redis, clock: SimClock, parties: list[Party], currency: str, stats: Any
+    r: Redis, clock: SimClock, parties: list[Party], cfg: RestaurantConfig, stats: Any
 ) -> dict[str, Any]:
     """`stats` is the report's summary function (n, mean, p50, p95, max)."""
     revenue = refunded = 0
@@ -45,8 +47,10 @@ async def bill_report(
         if s.closed_at:
             turns.append(clock.at_ms(s.closed_at) - clock.at_ms(s.opened_at))
     return {
-        'currency': currency,
+        'currency': cfg.restaurant.currency,
+        # In the currency's minor unit (cents), and as a diner reads it.
         'revenue': revenue - refunded,
+        'revenue_text': money(cfg, revenue - refunded),
         'refunded': refunded,
         'parties_paid': sum(p.paid_s is not None for p in parties),
         'split_parties': sum(p.ways > 1 for p in paying),
@@ -62,7 +66,7 @@ def bill_summary(report: dict[str, Any]) -> list[str]:
         return []
     pay, turn = b['payment_s'], b['table_turn_s']
     line = (
-        f'  revenue {b["revenue"]:,} {b["currency"]} from {b["parties_paid"]} parties '
+        f'  revenue {b["revenue_text"]} from {b["parties_paid"]} parties '
         f'({b["split_parties"]} split, {b["payments_declined"]} payments declined and retried)'
     )
     if pay['n']:

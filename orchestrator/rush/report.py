@@ -318,7 +318,7 @@ async def build_report(
             'distance_m': round(sum(t['distance_m'] for t in trips), 1),
             'list': trips,
         },
-        'bill': await bill_report(r, clock, parties, cfg.restaurant.currency, stats),
+        'bill': await bill_report(r, clock, parties, cfg, stats),
         'collisions': collisions,
         # The traffic controller's figures (simulated seconds); None: traffic control off.
         'traffic': traffic,
