@@ -344,16 +344,25 @@ def random_schedule(orders: list[lagrangian.Order], robots: Robots, rng: random.
     return sum(ready)
 
 
-def random_kitchen(rng: random.Random, n_orders: int) -> tuple[list[lagrangian.Order], Robots]:
-    robots = rng.choice(
-        [
-            [(frozenset({'a'}), 1)],
-            [(frozenset({'a'}), 2)],
-            [(frozenset({'a'}), 1), (frozenset({'a', 'b'}), 1)],
-            [(frozenset({'a', 'b'}), 2)],
-            [(frozenset({'a'}), 2), (frozenset({'b'}), 1)],
-        ]
-    )
+KITCHENS: list[Robots] = [
+    [(frozenset({'a'}), 1)],
+    [(frozenset({'a'}), 2)],
+    [(frozenset({'a'}), 1), (frozenset({'a', 'b'}), 1)],
+    [(frozenset({'a', 'b'}), 2)],
+    [(frozenset({'a'}), 2), (frozenset({'b'}), 1)],
+]
+# Robots that share a station with others: a dish the set limits let move between them.
+SHARED: list[Robots] = [
+    [(frozenset({'a'}), 1), (frozenset({'a', 'b'}), 1)],
+    [(frozenset({'a', 'b'}), 1), (frozenset({'a', 'c'}), 1)],
+    [(frozenset({'a'}), 1), (frozenset({'a', 'b'}), 2), (frozenset({'b'}), 1)],
+]
+
+
+def random_kitchen(
+    rng: random.Random, n_orders: int, kitchens: list[Robots] = KITCHENS
+) -> tuple[list[lagrangian.Order], Robots]:
+    robots = rng.choice(kitchens)
     names = sorted({s for st, _ in robots for s in st})
     orders: list[lagrangian.Order] = []
     for _ in range(n_orders):
@@ -422,3 +431,54 @@ def test_the_slots_bound_sees_what_pooling_hides(demo_config: RestaurantConfig) 
     bound = capacity_bound(rush, demo_config)
     assert pooled + drive + 30 < bound.mean_s <= 360 + drive + 1e-6
     assert bound.pool == ('wok',)
+
+
+# --- the robots model: a dish stays on one robot -----------------------------------------------
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_the_robots_bound_is_below_the_best_schedule(seed: int) -> None:
+    """Priced on the robots alone (no steps on the sets' limits) and after them."""
+    rng = random.Random(200 + seed)
+    orders, robots = random_kitchen(rng, rng.randint(3, 4), SHARED)
+    while sum(len(ds) for _, ds in orders) > 6:  # (brute force: 6 dishes at most)
+        orders.pop()
+    best = optimum(orders, robots)
+    for step in (5.0, 10.0, 7.0):
+        for before in (0, 150):
+            bound, _ = lagrangian.ready_bound(orders, limits_of(robots), robots, step, before, 300)
+            assert bound <= best + 1e-6
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_the_robots_bound_is_below_random_schedules(seed: int) -> None:
+    rng = random.Random(300 + seed)
+    orders, robots = random_kitchen(rng, 12, SHARED)
+    feasible = min(random_schedule(orders, robots, rng) for _ in range(300))
+    for before in (0, 150):
+        bound, _ = lagrangian.ready_bound(orders, limits_of(robots), robots, 10.0, before)
+        assert bound <= feasible + 1e-6
+        assert bound >= sum(r + max(p for _, p in ds) for r, ds in orders) - 1e-6
+
+
+def test_the_robots_bound_keeps_a_dish_on_one_robot() -> None:
+    """Robot A cooks a, robot B a and b, one slot each. a1 (0-100 s) on A and b1 (0-50 s) on
+    B; a2, placed at 50 s, could run at once only on B, where b2, placed at 100 s, then waits
+    until 150 s. The sets' limits (a ≤ 2, b ≤ 1, a + b ≤ 2 at every instant) let a2 move from
+    B to A at 100 s and every order be ready at its earliest, Σ 450 s; the best schedule is
+    50 s later, and so is the robots' bound."""
+    robots = [(frozenset({'a'}), 1), (frozenset({'a', 'b'}), 1)]
+    orders: list[lagrangian.Order] = [
+        (0.0, [('a', 100.0)]),
+        (0.0, [('b', 50.0)]),
+        (50.0, [('a', 100.0)]),
+        (100.0, [('b', 50.0)]),
+    ]
+    best = optimum(orders, robots)
+    assert best == 100 + 50 + 150 + 200
+    for step in (5.0, 10.0):
+        sets, _ = lagrangian.ready_bound(orders, limits_of(robots), robots, step, 300, 0)
+        assert sets == pytest.approx(450)
+        bound, stations = lagrangian.ready_bound(orders, limits_of(robots), robots, step)
+        assert 495 < bound <= best + 1e-6
+        assert stations == ('a', 'b')

@@ -509,12 +509,15 @@ def capacity_bound(orders: Sequence[OrderSpec], cfg: RestaurantConfig) -> Ticket
       work. On it, shortest remaining work first makes every k-th completion as early as
       possible, so sorted ready times are at least those completions; matching them in
       sorted order with the first bound gives the least Σ max(both) any schedule can reach.
-    - slots (`lagrangian.ready_bound`): a dish holds one slot for its whole cook time, so at
-      any instant at most slots(S) dishes of S cook, for every S. On a grid of 10 s (starts
-      and cook times rounded down, which only relaxes) a price on each of these limits at
-      each step splits the problem into one per order, solved exactly; by weak duality any
-      prices ≥ 0 give a lower bound, and subgradient steps raise it. It sees what pooling
-      hides: a 240 s dish takes 240 s on its slot, not 240 / slots.
+    - slots (`lagrangian.ready_bound`): a dish holds one slot of one robot that cooks its
+      station for its whole cook time, so at any instant at most slots(S) dishes of S cook,
+      for every S, and at most its slots on each robot. On a grid of 10 s (starts and cook
+      times rounded down, which only relaxes) a price on each of these limits at each step
+      splits the problem into one per order, solved exactly; by weak duality any prices ≥ 0
+      give a lower bound, and subgradient steps raise it, first on the sets' limits, then on
+      the robots' (which also keeps a dish on one robot for its whole cook time, where the
+      sets' limits let it move between robots). It sees what pooling hides: a 240 s dish
+      takes 240 s on its slot, not 240 / slots.
 
     S runs over the subsets of each group of robots that share stations (a scarce station,
     say grill with one robot inside a pool of seven slots, limits alone). The bound also
