@@ -335,14 +335,7 @@ class Cooking:
 
     async def result_lost(self, job_id: str) -> None:
         """The robot no longer holds the job and its result never came: send it again."""
-        flight = self.flights.get(job_id)
-        if flight is not None:
-            log.warning(
-                '%s/%d: %s no longer holds it, no result came: asking again',
-                job_id,
-                flight.epoch,
-                flight.robot_id,
-            )
+        if (flight := self.flights.get(job_id)) is not None:
             await self._resend(flight)
 
     def _feedback(self, flight: Flight, fb: Any) -> None:

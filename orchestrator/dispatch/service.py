@@ -322,6 +322,9 @@ class Dispatcher:
         view.heard(frozenset(state['jobs']))
         work = self.cooking if view.kind == 'cooking' else self.serving
         for job_id in view.result_lost(work.accepted_on(robot_id), now, RESULT_LOST_AFTER_S):
+            log.warning(
+                '%s: %s no longer lists it and no result came: asking again', job_id, robot_id
+            )
             self.ctx.spawn(work.result_lost(job_id), f'result lost {job_id}')
         view.battery, view.x, view.y = state['battery'], state['x'], state['y']
         strays = self.cooking.strays(robot_id, state['epochs']) or self.serving.strays(

@@ -531,14 +531,7 @@ class Serving:
 
     async def result_lost(self, trip_id: str) -> None:
         """The robot is no longer on the trip and its result never came: send it again."""
-        trip = self.trips.get(trip_id)
-        if trip is not None:
-            log.warning(
-                'trip %s/%d: %s is no longer on it, no result came: asking again',
-                trip_id,
-                trip.epoch,
-                trip.robot_id,
-            )
+        if (trip := self.trips.get(trip_id)) is not None:
             await self.recover(trip_id, trip.epoch)
 
     async def robot_back(self, robot_id: str) -> None:
