@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
 from orchestrator.config import RestaurantConfig
-from robot_nodes.drivers import DriverError, make_cooking_driver, make_serving_driver
+from robot_nodes.drivers import DriverError, make_cooking_driver, make_serving_driver, sim
 from robot_nodes.drivers.sim import SimCookingDriver, SimMotionDriver
 
 DT = 0.02
@@ -73,6 +74,29 @@ def test_halt_brakes_and_holds_until_resumed(demo_config: RestaurantConfig) -> N
     driver.resume()
     _drive(driver, t, 1.0)
     assert driver.pose[0] > held[0]
+
+
+def test_a_standing_robot_sets_off_when_it_gets_its_path(
+    demo_config: RestaurantConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 60x a tick (20 Hz) is 3 simulated s. On Harbor runner2 waited on dock2 for junction
+    # n21, which runner1 freed on reaching dock1; the grant came between two of runner2's
+    # ticks and, integrated from the last one, runner2 set off up to 3 s before it was
+    # granted: the floor monitor saw it meet runner1 at n21.
+    robot = demo_config.serving_robots[0]
+    clock = [0.0]
+    monkeypatch.setattr(sim, 'time', SimpleNamespace(monotonic=lambda: clock[0]))
+    driver = SimMotionDriver(None, robot, 60.0, (0.0, 0.0, 0.0))
+    shared: list[tuple[float, float]] = []
+    monkeypatch.setattr(driver, 'share_pose', lambda: shared.append(driver.pose[:2]))
+    driver.tick(0.0)
+    clock[0] = 0.04
+    driver.set_path([(0.0, 0.0), (10.0, 0.0)])
+    # Standing where it was when it got the path: the others date its start from this.
+    assert shared[-1] == (0.0, 0.0)
+    driver.tick(0.05)
+    # 0.01 s at 60x since it set off: from rest, one step at the acceleration limit.
+    assert 0.0 < driver.pose[0] <= robot.max_accel_mps2 * 0.6**2 + 1e-9
 
 
 def test_cooking_stopwatch_freezes_while_halted() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from robot_nodes.drivers.base import CookingDriver, MotionDriver, Pose
+from robot_nodes.drivers.base import CookingDriver, MotionDriver, Point, Pose
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -34,6 +35,16 @@ class SimMotionDriver(MotionDriver):
     def speed(self) -> float:
         """Current speed in simulated m/s."""
         return self._speed
+
+    def set_path(self, points: list[Point]) -> None:
+        # A robot standing still sets off now, not at its last tick (the node ticks on
+        # `time.monotonic()`): else a traffic grant that came between two ticks moves it over
+        # time before it was given — 3 simulated s at 60x, long enough to meet the robot that
+        # freed the junction — and the pose it shares now dates its start for the others.
+        if self.done and self._last_s is not None:
+            self._last_s = time.monotonic()
+            self.share_pose()
+        super().set_path(points)
 
     def tick(self, now_s: float) -> None:
         last, self._last_s = self._last_s, now_s
