@@ -8,11 +8,14 @@ import math
 
 import pytest
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.traffic import two_lanes
 from robot_nodes.drivers.neighbours import Obstacle, clearance
 from robot_nodes.floor_world import FloorWorld
 from robot_nodes.lanes import lane_path
+
+SEEDS = DEFAULT_CONFIG.parent
 
 R = 0.27
 
@@ -107,20 +110,20 @@ def test_every_route_keeps_footprints_off_tables_and_walls(
             assert not near, (a, b, (x, y), near)
 
 
-def test_robots_parked_on_docks_and_chargers_are_out_of_everyone_s_way(
-    demo_config: RestaurantConfig,
-) -> None:
+@pytest.mark.parametrize('seed', ['restaurant.yaml', 'harbor.yaml'])
+def test_robots_parked_on_docks_and_chargers_are_out_of_everyone_s_way(seed: str) -> None:
     # A robot parks within its driver's stop tolerance (0.1 m for diffdrive) of its dock, and a
     # diffdrive robot drives a few cm off its line: parked robots keep 0.15 m more than the
     # obstacle stop's sideways margin from every other robot's way. dock3 used to be 1 m from
     # dock2 on aisles fanning out of one junction: a diffdrive serve3 leaving dock3 stopped
     # for serve2 parked on dock2, holding the junction the others waited for, for good.
-    floor, radius = demo_config.floor, demo_config.serving_robots[0].radius_m
+    cfg = load_restaurant(SEEDS / seed)
+    floor, radius = cfg.floor, cfg.serving_robots[0].radius_m
     places = [w for w in floor.waypoints if w.kind in ('dock', 'charger', 'pass', 'table')]
     parked = [w for w in places if w.kind in ('dock', 'charger')]
     for a, b in itertools.permutations(places, 2):
         route = floor.path(a.id, b.id)
-        way = lane_path(demo_config, route, radius, (a.x, a.y))
+        way = lane_path(cfg, route, radius, (a.x, a.y))
         for p in parked:
             if p.id not in (a.id, b.id):
                 robot = Obstacle(p.id, p.x, p.y, radius + 0.15)
