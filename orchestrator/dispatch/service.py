@@ -454,6 +454,9 @@ class Dispatcher:
         view.mode, view.reachable = mode, False
         self._states[robot_id] = replace(self._states[robot_id], mode=mode)
         self._dirty.add(robot_id)
+        # The robot's record says so before any alert or lost trip does (a console reading
+        # them in turn never sees a lost trip on a robot still 'unreachable').
+        await self._mirror(time.monotonic())
         log.warning('%s %s: no heartbeat for %.1fs', robot_id, mode, silent_s)
         if mode == 'unreachable':
             await alerts.raise_once(
