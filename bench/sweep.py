@@ -54,10 +54,11 @@ def load(cfg: RestaurantConfig, scenario: Scenario, stations: list[str]) -> floa
     return max(loads)
 
 
-def kitchen(cfg: RestaurantConfig, scenario: Scenario, rng: random.Random) -> RestaurantConfig:
-    """`cfg` with new robots for its busiest pool and that pool's cook times stretched to a
-    random load (`load`) of 75-95 % (other robots and dishes as they were)."""
-    stations = busiest(cfg, scenario)
+def kitchen(
+    cfg: RestaurantConfig, scenario: Scenario, stations: list[str], rng: random.Random
+) -> RestaurantConfig:
+    """`cfg` with new robots for its busiest pool (`stations`) and that pool's cook times
+    stretched to a random load (`load`) of 75-95 % (other robots and dishes as they were)."""
     count = rng.randint(max(2, len(stations)), max(4, len(stations)))
     homes = stations + rng.choices(stations, k=count - len(stations))
     robots: list[dict[str, Any]] = []
@@ -100,11 +101,12 @@ def main() -> int:
     base = load_restaurant(restaurant)
     scenario = load_scenario(scenario_path, base)
     rng = random.Random(args.draw)
+    stations = busiest(base, scenario)
     started = time.perf_counter()
     rows: list[Row] = []
     for n in range(1, args.kitchens + 1):
-        cfg = kitchen(base, scenario, rng)
-        name = f'{n}: {describe(cfg, scenario, busiest(base, scenario))}'
+        cfg = kitchen(base, scenario, stations, rng)
+        name = f'{n}: {describe(cfg, scenario, stations)}'
         named = scenario.model_copy(update={'name': name})
         rows += compare(cfg, named, args.policy or ['fifo', 'srpt'], range(1, args.seeds + 1))
     wall_s = time.perf_counter() - started

@@ -330,8 +330,10 @@ class Cooking:
             self._drop(flight)
 
     def accepted_on(self, robot_id: str) -> list[str]:
-        """Jobs whose goal the robot accepted and whose result has not come."""
-        return [f.job_id for f in self.flights.values() if f.robot_id == robot_id and f.accepted]
+        """Jobs whose goal the robot accepted and whose result has not come (asked at every
+        heartbeat: the robot's own flights, which its view holds, not every flight)."""
+        flights = (self.flights.get(j) for j in self.ctx.robots[robot_id].assigned)
+        return [f.job_id for f in flights if f and f.accepted and f.robot_id == robot_id]
 
     async def result_lost(self, job_id: str) -> None:
         """The robot no longer holds the job and its result never came: send it again."""

@@ -526,8 +526,10 @@ class Serving:
         self._launch(trip)
 
     def accepted_on(self, robot_id: str) -> list[str]:
-        """Trips whose goal the robot accepted and whose result has not come."""
-        return [t.trip_id for t in self.trips.values() if t.robot_id == robot_id and t.accepted]
+        """Trips whose goal the robot accepted and whose result has not come (its view's
+        assigned trips: asked at every heartbeat)."""
+        trips = (self.trips.get(t) for t in self.ctx.robots[robot_id].assigned)
+        return [t.trip_id for t in trips if t and t.accepted and t.robot_id == robot_id]
 
     async def result_lost(self, trip_id: str) -> None:
         """The robot is no longer on the trip and its result never came: send it again."""
