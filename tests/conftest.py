@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.redis_server import RedisServer
-from orchestrator.settings import DEFAULT_CONFIG
+from orchestrator.settings import DEFAULT_CONFIG, Settings
+from orchestrator.store import connection
 
 
 def _own_ros_domain() -> str:
@@ -109,7 +110,8 @@ def redis_url(redis_server: RedisServer) -> str:
 
 @pytest.fixture
 async def aredis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
+    # The processes' own client (commands packed in C), so every store test goes through it.
+    client = connection.connect(Settings(redis_url=redis_url))
     yield client
     await client.aclose()
 

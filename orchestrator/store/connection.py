@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import hiredis
 import redis
 import redis.sentinel
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio import BlockingConnectionPool, Connection, Redis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.exceptions import DataError
 
 from orchestrator.settings import Settings
 
@@ -28,6 +30,35 @@ SENTINEL_TIMEOUT_S = 1.0
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):  # type: ignore[misc, unused-ignore]
     """A Sentinel pool that waits for a free connection (up to its `timeout`) instead of
     failing at once when all `max_connections` are busy: the API's pool behaviour."""
+
+
+class _PackedInC:
+    """Commands packed by hiredis's C packer instead of redis-py's asyncio one, which is pure
+    Python, joins bytes per argument and cost ~1 µs an argument: the intake script's call alone
+    took ~25 µs of an order's API CPU. Floats keep redis-py's form (repr), bools and None stay
+    errors (DataError)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str) and ' ' in args[0]:  # 'CONFIG GET' and the like
+            args = (*args[0].split(), *args[1:])
+        try:
+            return [hiredis.pack_command(tuple(_packable(a) for a in args))]
+        except TypeError as e:
+            raise DataError(f'invalid argument to a Redis command: {e}') from e
+
+
+def _packable(arg: Any) -> Any:
+    if isinstance(arg, float):
+        return repr(arg)
+    return bytes(arg) if isinstance(arg, bytearray | memoryview) else arg
+
+
+class _TcpConnection(_PackedInC, Connection):  # type: ignore[misc, unused-ignore]
+    pass
+
+
+class _SentinelConnection(_PackedInC, SentinelManagedConnection):  # type: ignore[misc, unused-ignore]
+    pass
 
 
 def sentinel_addresses(settings: Settings) -> list[tuple[str, int]]:
@@ -64,9 +95,12 @@ def connect(
         options.setdefault('timeout', settings.redis_pool_timeout_s)
     sentinels = sentinel_addresses(settings)
     if not sentinels:
+        if urlsplit(url).scheme == 'redis':  # unix:// and rediss:// keep their own classes
+            options.setdefault('connection_class', _TcpConnection)
         if blocking_pool:
             return Redis.from_pool(BlockingConnectionPool.from_url(url, **options))
         return Redis.from_url(url, **options)
+    options.setdefault('connection_class', _SentinelConnection)
     manager = Sentinel(
         sentinels,
         sentinel_kwargs={
