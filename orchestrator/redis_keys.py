@@ -5,7 +5,7 @@ Layout (all under the `rd:` prefix):
 - `rd:order:{order_id}`            hash   the order: table, status, total, lines (JSON), times
 - `rd:order:{order_id}:events`     stream the order's timeline; the diner's SSE reads it
 - `rd:table:{table_id}:orders`     zset   order ids of a table, scored by creation time (ms)
-- `rd:idem:{table_id}:{key}`       string idempotency record: body hash + first response
+- `rd:idem:{table_id}:{key}`       string idempotency record: body hash + order id
 - `rd:cook:{station}`              stream cook jobs of one station, consumer group `dispatch`
 - `rd:job:{job_id}`                hash   a job's state, lease owner/expiry and epoch
 - `rd:deliveries`                  stream delivery (serving-trip) jobs, consumer group `dispatch`

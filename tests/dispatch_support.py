@@ -57,7 +57,7 @@ async def write_order(
     order = OrderIn.model_validate({'items': [{'dish_id': d, 'quantity': q} for d, q in dishes]})
     outcome = await Intake(r, cfg).take(table_id, 'k' + secrets.token_hex(8), order)
     assert outcome.kind == 'created', outcome
-    order_id = json.loads(outcome.value)['id']
+    order_id = json.loads(outcome.response)['id']
     record = await orders.get(r, order_id)
     assert record is not None
     return order_id, record.job_ids()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.pricing import OrderIn, price_order
+from orchestrator.store import intake_script
 from orchestrator.store.intake import Intake
 
 
@@ -40,13 +42,13 @@ async def test_one_job_per_unit_and_replay(aredis: Redis, demo_config: Restauran
     priced = price_order(demo_config, o)
     created = await intake.submit('t05', 'key-000002', o, priced)
     assert created.kind == 'created'
-    oid = json.loads(created.value)['id']
+    oid = json.loads(created.response)['id']
     noodle = await aredis.xrange(keys.cook_stream('noodle'))
     assert [f['job_id'] for _, f in noodle] == [f'{oid}-00-{u:02d}' for u in range(20)]
     assert await aredis.xlen(keys.cook_stream('dessert')) == 3
     assert await aredis.hget(keys.order(oid), 'jobs_total') == '23'
     replay = await intake.submit('t05', 'key-000002', o, priced)
-    assert (replay.kind, replay.value) == ('replay', created.value)
+    assert (replay.kind, replay.response) == ('replay', created.response)
     conflict = await intake.submit('t05', 'key-000002', order(('mochi', 1)), priced)
     assert conflict.kind == 'conflict'
     assert await aredis.zcard(keys.table_orders('t05')) == 1
@@ -70,14 +72,14 @@ async def test_a_price_change_is_seen_by_the_next_order(
 ) -> None:
     intake = Intake(aredis, demo_config)
     first = await intake.take('t02', 'key-000010', order(('bulgogi', 1)))
-    assert json.loads(first.value)['total'] == 18000
+    assert json.loads(first.response)['total'] == 18000
     # The override is cached from the first order; the script notices it changed.
     await aredis.set(keys.price('bulgogi'), 16500)
     second = await intake.take('t02', 'key-000011', order(('bulgogi', 2)))
-    assert second.kind == 'created' and json.loads(second.value)['total'] == 33000
+    assert second.kind == 'created' and json.loads(second.response)['total'] == 33000
     await aredis.delete(keys.price('bulgogi'))
     third = await intake.take('t02', 'key-000012', order(('bulgogi', 1)))
-    assert json.loads(third.value)['total'] == 18000
+    assert json.loads(third.response)['total'] == 18000
 
 
 async def test_concurrent_orders_each_stored_once_and_script_reloaded(
@@ -99,3 +101,21 @@ async def test_concurrent_orders_each_stored_once_and_script_reloaded(
     await aredis.script_flush()
     again = await intake.take('t03', 'key-after-flush', order(('mochi', 1)))
     assert again.kind == 'created'
+
+
+@pytest.mark.parametrize('text', ['KRW', 'it\'s "quoted" \\ 한국어\n\t\0 end', ''])
+async def test_constants_reach_the_script_as_written(aredis: Redis, text: str) -> None:
+    assert await aredis.eval(f'return {intake_script.lua_string(text)}', 0) == text
+
+
+async def test_a_replay_after_its_order_was_trimmed_still_names_the_order(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    intake = Intake(aredis, demo_config)
+    o = order(('mochi', 1))
+    created = await intake.take('t04', 'key-000020', o)
+    oid = json.loads(created.response)['id']
+    await aredis.delete(keys.order(oid))  # retention set below the idempotency TTL
+    replay = await intake.take('t04', 'key-000020', o)
+    assert replay.kind == 'replay'
+    assert json.loads(replay.response) == {'id': oid, 'table_id': 't04', 'status': 'received'}

@@ -138,6 +138,27 @@ async def test_intake_takes_stock_refuses_what_it_cannot_make_and_86es(
     assert kinds == ['sale', 'count', 'sale', 'out', 'restock', 'back']
 
 
+async def test_a_sale_86es_the_other_dishes_an_ingredient_no_longer_makes(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    """Intake looks at the dishes of an ingredient only once its level falls below the most any
+    dish needs of it (its floor, fried chicken's 400 g here), and then at all of them."""
+    intake = Intake(aredis, demo_config)
+    await intake.ensure_groups()
+    assert stock.floors(demo_config)['chicken'] == 400
+    await stock.count(aredis, demo_config, 'chicken', 850, 'ana', 'counted the fridge')
+    assert await take(intake, 't01', order(('kungpao', 1))) == 'created'  # 700 g: above
+    assert not await aredis.smembers(keys.SOLDOUT)
+    assert await take(intake, 't01', order(('kungpao', 2))) == 'created'  # 400 g: at the floor
+    assert not await aredis.smembers(keys.SOLDOUT)
+    assert await take(intake, 't01', order(('chicken-skewer', 1))) == 'created'  # 280 g
+    assert await stock.auto_out(aredis) == {'fried-chicken'}
+    assert await take(intake, 't02', order(('kungpao', 1))) == 'created'  # 130 g
+    assert await stock.auto_out(aredis) == {'fried-chicken', 'kungpao'}
+    assert await take(intake, 't02', order(('chicken-skewer', 1))) == 'created'  # 10 g
+    assert await stock.auto_out(aredis) == {'fried-chicken', 'kungpao', 'chicken-skewer'}
+
+
 async def test_an_operators_86_is_not_undone_by_a_restock(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
@@ -162,7 +183,7 @@ async def test_cancelled_dishes_give_stock_back_or_are_waste(
     await intake.ensure_groups()
     await stock.count(aredis, demo_config, 'mackerel', 2, 'ana', 'two left')
     outcome = await intake.take('t05', 'key-cancel-1', order(('grilled-mackerel', 2)))
-    oid = json.loads(outcome.value)['id']
+    oid = json.loads(outcome.response)['id']
     assert await menu.is_soldout(aredis, 'grilled-mackerel')
     first, second = f'{oid}-00-00', f'{oid}-00-01'
     # Not started: its fish goes back (and the dish is on the menu again).

@@ -70,7 +70,7 @@ async def place_order(
     if outcome.kind == 'created':
         ctx.metrics.orders_accepted.inc()
         ctx.metrics.intake_seconds.observe(time.perf_counter() - started)
-    return Response(outcome.value, status_code=201, media_type=JSON)
+    return Response(outcome.response, status_code=201, media_type=JSON)
 
 
 class PlaceOrderRoute(APIRoute):

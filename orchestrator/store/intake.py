@@ -2,14 +2,16 @@
 
 The one writer that creates orders and cook jobs (whose records `store.orders` and `store.jobs` own
 from then on) and the owner of the idempotency records `rd:idem:{t}:{key}`. The script
-(orchestrator/store/lua/intake.lua) checks the idempotency key first, then that no dish was 86'd
-and no price changed since the order was priced, then writes the order hash, the table's index, the
-idempotency record, one job hash and one `rd:cook:{station}` entry per dish unit and the
-`order.accepted` event. The same script attaches the order to the table's dining session
-(`store/sessions.py`: opening one at a free table) and enforces the per-table limits (orders per
-minute, dishes per session) on that one hash. Redis runs it as one step and, with `appendfsync
-always`, replies only once it is on disk: a 201 is only sent for an order that survives a crash,
-and a client that saw an error can retry with the same key and get the order exactly once.
+(orchestrator/store/lua/intake.lua, made whole by `intake_script.source`) checks the idempotency
+key first, then that no dish was 86'd and no price changed since the order was priced, then writes
+the order hash, the table's index, the idempotency record (the body's hash and the order's id: a
+replay is answered from the order hash), one job hash and one `rd:cook:{station}` entry per dish
+unit and the `order.accepted` event. The same script attaches the order to the table's dining
+session (`store/sessions.py`: opening one at a free table) and enforces the per-table limits
+(orders per minute, dishes per session) on that one hash. Redis runs it as one step and, with
+`appendfsync always`, replies only once it is on disk: a 201 is only sent for an order that
+survives a crash, and a client that saw an error can retry with the same key and get the order
+exactly once.
 
 Price overrides are cached here and verified by the script, so an order costs one round trip;
 a changed price makes the script refuse (`stale`), and the order is priced again.
@@ -21,9 +23,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
-from importlib import resources
-from itertools import chain
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -34,27 +34,14 @@ from orchestrator import ids, recipes
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.pricing import MAX_CACHED_LINES, OrderIn, PricedOrder, Pricing
-from orchestrator.store import feed, jobs, orders, stock
-from orchestrator.store.feed import FeedEvent
+from orchestrator.store import feed, intake_script, jobs, orders, stock
 from orchestrator.store.jobs import CookEntry
-from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes
 
 log = logging.getLogger(__name__)
 
-# The stock functions (store/stock.py) go in front of the script that uses them.
-LUA = stock.LIB + resources.files('orchestrator').joinpath('store/lua/intake.lua').read_text(
-    encoding='utf-8'
-)
-# How long a replayed request gets the first response back.
-IDEMPOTENCY_TTL_S = 24 * 3600
 # A price that keeps changing under an order refuses it rather than looping.
 PRICE_ATTEMPTS = 3
-# A job hash starts with its stream entry's fields (`jobs.new_job`): the script adds the entry
-# from the first ENTRY_LEN names and values of the hash.
-ENTRY_LEN = 2 * len(fields(CookEntry))
-# What differs between the jobs of one kind of line (`_LineJobs.job`).
-_JOB_BLANKS = ('job_id', 'order_id', 'table_id', 'line')
 
 
 @dataclass(frozen=True)
@@ -62,10 +49,11 @@ class Outcome:
     kind: Literal[
         'created', 'replay', 'conflict', 'soldout', 'stale', 'ended', 'rate', 'dishes', 'nostock'
     ]
-    # The first response's JSON (created / replay), the refused dish id (soldout / stale /
-    # nostock: stock cannot make it) or
-    # the dishes the session may still order (dishes).
+    # The refused dish id (soldout / stale / nostock: stock cannot make it) or the dishes the
+    # session may still order (dishes).
     value: str = ''
+    # The first response's JSON (created / replay).
+    response: bytes = b''
 
 
 class NotReplicated(Exception):
@@ -83,10 +71,6 @@ class Replicas:
     timeout_ms: int
 
 
-def _flat(mapping: dict[str, str]) -> list[str]:
-    return list(chain.from_iterable(mapping.items()))
-
-
 @dataclass(frozen=True)
 class _LineJobs:
     """What every dish unit of one kind of priced line (a dish with its options) writes."""
@@ -94,11 +78,9 @@ class _LineJobs:
     dish: str
     # The station's cook stream.
     stream: str
-    # A job hash's name/value pairs; the values of _JOB_BLANKS are filled in per unit.
-    job: list[str]
-    # Where those values are in `job`.
-    slots: tuple[int, int, int, int]
-    # What one unit takes from stock, flat ingredient/amount pairs ([]: no recipe).
+    # Its jobs' values of `intake_script.JOB_KIND`.
+    values: list[str]
+    # What one unit takes from stock (`stock.intake_uses`; []: no recipe).
     uses: list[Any]
 
 
@@ -180,7 +162,7 @@ class Intake:
     def __init__(self, r: Redis, cfg: RestaurantConfig, replicas: Replicas | None = None) -> None:
         self._r = r
         self._cfg = cfg
-        self._script = ScriptBatcher(r, LUA, replicas)
+        self._script = ScriptBatcher(r, intake_script.source(cfg), replicas)
         self._pricing = Pricing(cfg)
         # dish id -> the price override last seen ('' for none); the script checks it.
         self._prices: dict[str, str] = {}
@@ -188,20 +170,6 @@ class Intake:
         # Most of what an order writes is the same for every order: worked out once, here and
         # per kind of line (`_line_jobs`), and only the order's own values filled in.
         self._line_kinds: dict[tuple[str, tuple[tuple[str, str], ...]], _LineJobs] = {}
-        self._order_hash = changes(
-            OrderRecord,
-            id='',
-            table_id='',
-            status=orders.RECEIVED,
-            total=0,
-            currency=cfg.restaurant.currency,
-            jobs_total=0,
-            jobs_cooked=0,
-            created_at=0,
-            updated_at=0,
-        )
-        self._accepted = feed.entry_fields(FeedEvent('', 'order.accepted', 0, '', orders.RECEIVED))
-        self._seated = feed.template('table.seated')
 
     async def ensure_groups(self) -> None:
         """Create every station's cook stream with its consumer group, and put the config's
@@ -251,71 +219,40 @@ class Intake:
             await self.ensure_groups()
         order_id = ids.new_order_id()
         at = feed.now_ms()
-        job_pairs: list[list[str]] = []
+        # intake.lua's arguments: the order's own values, in its order (see its header and
+        # intake_script.py for the blanks' order); the jobs go last.
+        job_args: list[Any] = []
         job_keys: list[str] = []
-        stock_lines: list[dict[str, Any]] = []
+        stock_lines: list[Any] = [0]  # the count of lines with a recipe, then those lines
         for li, line in enumerate(priced.lines):
             kind = self._line_jobs(line)
             if kind.uses:
-                stock_lines.append({'dish': kind.dish, 'qty': line['quantity'], 'uses': kind.uses})
-            job_slot, order_slot, table_slot, line_slot = kind.slots
-            for unit in range(line['quantity']):
-                job_id = ids.job_id(order_id, li, unit)
-                pairs = kind.job.copy()
-                pairs[job_slot], pairs[order_slot] = job_id, order_id
-                pairs[table_slot], pairs[line_slot] = table_id, str(li)
-                job_pairs.append(pairs)
+                stock_lines[0] += 1
+                stock_lines += [kind.dish, line['quantity'], len(kind.uses), *kind.uses]
+            job_ids = [ids.job_id(order_id, li, unit) for unit in range(line['quantity'])]
+            job_args += [len(job_ids), order_id, table_id, li, *kind.values, *job_ids]
+            for job_id in job_ids:
                 job_keys += [keys.job(job_id), kind.stream]
-        # orjson writes these str and int values as feed.event's json.dumps does, faster.
-        data = {'table_id': table_id, 'total': priced.total, 'jobs': len(job_pairs)}
-        event = {
-            **self._accepted,
-            'order_id': order_id,
-            'at': str(at),
-            'data': orjson.dumps(data).decode(),
-        }
+        units = len(job_keys) // 2
         lines = orjson.dumps(priced.lines)
-        response = orjson.dumps(
-            {
-                'id': order_id,
-                'table_id': table_id,
-                'status': orders.RECEIVED,
-                'lines': orjson.Fragment(lines),
-                'total': priced.total,
-                'currency': self._cfg.restaurant.currency,
-                'created_at': at,
-            }
-        )
-        # `lines` goes as an argument of its own (below).
-        order_hash = {
-            **self._order_hash,
-            'id': order_id,
-            'table_id': table_id,
-            'total': str(priced.total),
-            'jobs_total': str(len(job_pairs)),
-            'created_at': str(at),
-            'updated_at': str(at),
-        }
-        # The big strings (lines, response) go as arguments of their own, so that neither is
-        # escaped into the payload and decoded again by the script.
-        payload = {
-            'order': _flat(order_hash),
-            'score': str(at),
-            'order_id': order_id,
-            'event': _flat(event),
-            'dishes': priced.dish_ids,
-            'prices': [str(priced.overrides.get(d, '')) for d in priced.dish_ids],
-            'ttl': IDEMPOTENCY_TTL_S,
-            'feed_maxlen': str(feed.FEED_MAXLEN),
-            'session': self._session_args(table_id, visit, at, len(job_pairs)),
-            'jobs': job_pairs,
-            'entry_len': ENTRY_LEN,
-            'stock': {
-                'lines': stock_lines,
-                'move': stock.sale_fields(order_id, table_id),
-                'ev': stock.event_args(at),
-            },
-        }
+        # orjson writes these str and int values as feed.event's json.dumps does, faster.
+        data = orjson.dumps({'table_id': table_id, 'total': priced.total, 'jobs': units})
+        args: list[Any] = [
+            order.body_hash(),
+            order_id,
+            lines,
+            at,
+            *(order_id, table_id, priced.total, units, at, at),  # ORDER_BLANKS
+            *(order_id, at, data),  # EVENT_BLANKS
+            len(priced.dish_ids),
+            *priced.dish_ids,
+            *(priced.overrides.get(d, '') for d in priced.dish_ids),
+            *(-1 if visit is None else visit, ids.new_session_id(), table_id, at // 60_000),
+            *(units, at),  # the session's dishes, the blank of its table.seated event
+            *stock_lines,
+            *(order_id, table_id, at),  # SALE_BLANKS, the blank of the stock's menu event
+            *job_args,
+        ]
         script_keys = [
             keys.idempotency(table_id, idem_key),
             keys.order(order_id),
@@ -328,21 +265,37 @@ class Intake:
             *stock.INTAKE_KEYS,
             keys.table_visit(table_id),
         ]
-        result = await self._script(
-            keys=script_keys, args=[order.body_hash(), response, lines, orjson.dumps(payload)]
-        )
+        result = await self._script(keys=script_keys, args=args)
+        if result[0] == 'replay':
+            return Outcome('replay', response=await self._replayed(table_id, result[1]))
         outcome = Outcome(result[0], result[1] if len(result) > 1 else '')
         if outcome.kind == 'created':
+            currency = self._cfg.restaurant.currency
+            response = first_response(order_id, table_id, lines, priced.total, currency, at)
+            outcome = Outcome('created', response=response)
             log.info(
                 'order accepted',
                 extra={
                     'order_id': order_id,
                     'table_id': table_id,
                     'total': priced.total,
-                    'jobs': len(job_pairs),
+                    'jobs': units,
                 },
             )
         return outcome
+
+    async def _replayed(self, table_id: str, order_id: str) -> bytes:
+        """The first response to the order `order_id`, again, from its hash (whose fields it
+        was made of and which outlives the idempotency record: retention keeps orders for
+        days); only the id and status if an operator shortened retention below a day."""
+        lines, total, currency, created_at = await self._r.hmget(
+            keys.order(order_id), 'lines', 'total', 'currency', 'created_at'
+        )
+        if lines is None:
+            return orjson.dumps({'id': order_id, 'table_id': table_id, 'status': orders.RECEIVED})
+        return first_response(
+            order_id, table_id, lines.encode(), int(total), currency, int(created_at)
+        )
 
     def _line_jobs(self, line: dict[str, Any]) -> _LineJobs:
         """The jobs of one kind of priced line, from its first unit's as `cook_entries` and
@@ -353,17 +306,11 @@ class Intake:
             return known
         entry = cook_entries(self._cfg, '', '', [{**line, 'quantity': 1}])[0]
         job = self._job_hash(entry)
-        names = list(job)
-        job_slot, order_slot, table_slot, line_slot = (
-            2 * names.index(name) + 1 for name in _JOB_BLANKS
-        )
-        uses = stock.intake_args(self._cfg, [line])
         kind = _LineJobs(
             dish=entry.dish_id,
             stream=jobs.stream(entry.station),
-            job=_flat(job),
-            slots=(job_slot, order_slot, table_slot, line_slot),
-            uses=uses[0]['uses'] if uses else [],
+            values=[job[name] for name in intake_script.JOB_KIND],
+            uses=stock.intake_uses(self._cfg, line),
         )
         if len(self._line_kinds) < MAX_CACHED_LINES:
             self._line_kinds[key] = kind
@@ -374,22 +321,22 @@ class Intake:
         uses = stock.job_uses(self._cfg, e.dish_id, recipes.parse_options(e.options))
         return {**jobs.new_job(e), **changes(jobs.JobRecord, uses=uses)}
 
-    def _session_args(
-        self, table_id: str, visit: int | None, at: int, dishes: int
-    ) -> dict[str, Any]:
-        """The script's `session` argument (see intake.lua, "Dining session")."""
-        service = self._cfg.service
-        return {
-            'visit': -1 if visit is None else visit,
-            'id': ids.new_session_id(),
+
+def first_response(
+    order_id: str, table_id: str, lines: bytes, total: int, currency: str, at: int
+) -> bytes:
+    """The 201 body of a new order (`lines`: its lines' JSON as the order hash holds it)."""
+    return orjson.dumps(
+        {
+            'id': order_id,
             'table_id': table_id,
-            'at': str(at),
-            'minute': at // 60_000,
-            'per_minute': service.orders_per_minute,
-            'max_dishes': service.dishes_per_session,
-            'dishes': dishes,
-            'seated_event': _flat({**self._seated, 'at': str(at)}),
+            'status': orders.RECEIVED,
+            'lines': orjson.Fragment(lines),
+            'total': total,
+            'currency': currency,
+            'created_at': at,
         }
+    )
 
 
 def cook_entries(

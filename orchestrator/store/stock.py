@@ -107,14 +107,15 @@ def sale_fields(order_id: str, by: str) -> list[str]:
 _MENU = feed.template('menu.changed')
 
 
+def menu_fields(at: int) -> list[str]:
+    """The name/value pairs of a menu.changed feed entry the stock makes, but its data."""
+    return _flat({**_MENU, 'at': str(at)})
+
+
 def event_args(at: int | None = None) -> dict[str, Any]:
     """The scripts' `ev` argument (see stock_lib.lua)."""
     at = at or now_ms()
-    return {
-        'at': str(at),
-        'maxlen': str(feed.FEED_MAXLEN),
-        'menu': _flat({**_MENU, 'at': str(at)}),
-    }
+    return {'at': str(at), 'maxlen': str(feed.FEED_MAXLEN), 'menu': menu_fields(at)}
 
 
 def recipe_fields(cfg: RestaurantConfig) -> dict[str, str]:
@@ -166,17 +167,20 @@ async def sync(r: Redis, cfg: RestaurantConfig) -> None:
         await _settle(r, 'delta', {}, move_fields(kind=COUNT), k.ingredients)
 
 
-def intake_args(cfg: RestaurantConfig, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The intake script's stock lines: per priced line, the dish, its quantity and what one
-    unit with the line's options needs (lines of dishes without a recipe are left out)."""
+def floors(cfg: RestaurantConfig) -> dict[str, int]:
+    """ingredient -> the most one unit of any dish (default options) needs of it: while its
+    level stays at or above that, the automatic 86 has nothing to do for it."""
     k = kitchen(cfg)
-    out = []
-    for line in lines:
-        uses = k.uses(line['dish_id'], line.get('options') or {})
-        if uses:
-            flat: list[Any] = [x for pair in sorted(uses.items()) for x in pair]
-            out.append({'dish': line['dish_id'], 'qty': line['quantity'], 'uses': flat})
-    return out
+    units = k.unit_uses()
+    return {i: max((units[d][i] for d in ds), default=0) for i, ds in k.users().items()}
+
+
+def intake_uses(cfg: RestaurantConfig, line: dict[str, Any]) -> list[Any]:
+    """The intake script's `uses` of a priced line (intake.lua, "Stock"): per ingredient one
+    unit with the line's options needs, its id, the amount and its floor ([]: no recipe)."""
+    uses = kitchen(cfg).uses(line['dish_id'], line.get('options') or {})
+    below = floors(cfg) if uses else {}
+    return [x for i, amount in sorted(uses.items()) for x in (i, amount, below[i])]
 
 
 def job_uses(cfg: RestaurantConfig, dish_id: str, options: Mapping[str, str]) -> Uses:

@@ -5,25 +5,60 @@
 -- KEYS[4] order events stream  KEYS[5] restaurant feed KEYS[6] sold-out set
 -- KEYS[6 + d]                  price override of dish d (d = 1..#dishes)
 -- KEYS[o + 2i - 1], KEYS[o + 2i] job i's hash and its station's cook stream (o = 6 + #dishes)
--- ARGV[1] body hash (64 hex)   ARGV[2] the response (JSON)   ARGV[3] the order's lines (JSON)
--- ARGV[4] JSON: order (the order hash's other fields, name/value pairs), score, order_id,
---         event (name/value pairs), dishes, prices (the override each dish was priced with,
---         '' if none), jobs (each job hash's name/value pairs), entry_len (its first entry_len
---         are the job's cook stream entry), ttl, feed_maxlen, session (see "Dining session")
+-- ARGV[1] body hash (64 hex)   ARGV[2] the order's id        ARGV[3] the order's lines (JSON)
+-- ARGV[4] now (ms)
+-- Then flat, read in this order ("list": a count, then that many): the order hash's blanks
+-- (T.order, see below), the order.accepted event's blanks (T.event), the dishes (list), the
+-- override each dish was priced with ('' if none; one per dish), the session (see "Dining
+-- session"), the stock (see "Stock"), the jobs (see "Jobs").
+-- What is the same for every order comes from store/intake.py (`_constants`) in front of this
+-- script: T, name/value pairs ({pairs, blanks}: the positions in pairs of the values that
+-- differ, filled from the arguments in that order), TTL (of the idempotency record, s),
+-- FEED_MAXLEN, ENTRY_LEN (a job's cook stream entry is the front of its hash), PER_MINUTE and
+-- MAX_DISHES (the per-table limits, 0 = none). Only an order's own values travel: each
+-- argument costs Redis about as much as a small write.
 -- KEYS[#KEYS - 4 .. #KEYS - 1] stock: levels, recipes, out, moves (see "Stock" below)
 -- KEYS[#KEYS]                  the table's dining session hash (always the last key)
--- Returns {'created', response} | {'replay', response} | {'conflict'} | {'soldout', dish_id}
+-- Returns {'created'} | {'replay', order id} | {'conflict'} | {'soldout', dish_id}
 -- | {'stale', dish_id} (its price changed: price again and resubmit) | {'ended'} | {'rate'}
 -- | {'dishes', dishes left} | {'nostock', dish_id} (stock cannot make it: see "Stock").
 -- Nothing is written unless the order is created, so a refused order leaves no trace.
 
+local argn = 4
+local function arg()
+  argn = argn + 1
+  return ARGV[argn]
+end
+-- The next n arguments (n: read from the next argument if not given).
+local function list(n)
+  n = n or tonumber(arg())
+  local t = {unpack(ARGV, argn + 1, argn + n)}
+  argn = argn + n
+  return t
+end
+-- A template's pairs, its blanks from the next arguments (but the first `skip` of them).
+local function filled(t, skip)
+  local out = {unpack(t.pairs)}
+  for b = (skip or 0) + 1, #t.blanks do
+    out[t.blanks[b]] = arg()
+  end
+  return out
+end
+
 -- Dining session (store/sessions.py). The order joins the table's open session, or opens
--- session n + 1 at a free table (status 'closed' or no session yet). p.session: visit (the
+-- session n + 1 at a free table (status 'closed' or no session yet). Its arguments: visit (the
 -- visit code's session number, -1 for the printed table code), id (for a new session),
--- table_id, at (ms), minute (at // 60000), per_minute, max_dishes (0 = no limit), dishes (units
--- of this order), seated_event (the feed entry's name/value pairs but its data).
+-- table_id, minute (now // 60000), dishes (units of this order), the blanks of T.seated (the
+-- table.seated feed entry but its data).
 -- session_check refuses a visit code of another session ('ended'), a table at its orders this
 -- minute ('rate') or over its dishes this session ('dishes'); session_attach writes.
+local function session_args()
+  local s = {visit = tonumber(arg())}
+  s.id, s.table_id, s.at, s.minute = arg(), arg(), ARGV[4], tonumber(arg())
+  s.dishes, s.seated_event = tonumber(arg()), filled(T.seated)
+  return s
+end
+
 local function session_check(key, s)
   local cur = redis.call('HMGET', key, 'id', 'n', 'status', 'dishes', 'rate_minute', 'rate_count',
     'orders')
@@ -39,24 +74,24 @@ local function session_check(key, s)
       count = tonumber(cur[6]) or 0
     end
   end
-  if s.per_minute > 0 and count >= s.per_minute then
+  if PER_MINUTE > 0 and count >= PER_MINUTE then
     return nil, {'rate'}
   end
-  if s.max_dishes > 0 and dishes + s.dishes > s.max_dishes then
-    return nil, {'dishes', tostring(s.max_dishes - dishes)}
+  if MAX_DISHES > 0 and dishes + s.dishes > MAX_DISHES then
+    return nil, {'dishes', tostring(MAX_DISHES - dishes)}
   end
   return {id = open and cur[1] or nil, n = n, status = cur[3], count = count, dishes = dishes,
     orders = tonumber(cur[7]) or 0}
 end
 
-local function session_attach(key, s, found, feed, feed_maxlen)
+local function session_attach(key, s, found, feed)
   if not found.id then
     redis.call('DEL', key)
     redis.call('HSET', key, 'id', s.id, 'table_id', s.table_id, 'n', found.n + 1,
       'status', 'seated', 'opened_at', s.at, 'opened_by', 'order', 'orders', 1,
       'dishes', s.dishes, 'rate_minute', s.minute, 'rate_count', 1)
     local data = cjson.encode({table_id = s.table_id, session_id = s.id, by = 'order'})
-    redis.call('XADD', feed, 'MAXLEN', '~', feed_maxlen, '*', 'data', data,
+    redis.call('XADD', feed, 'MAXLEN', '~', FEED_MAXLEN, '*', 'data', data,
       unpack(s.seated_event))
     return s.id
   end
@@ -71,75 +106,102 @@ local function session_attach(key, s, found, feed, feed_maxlen)
   return found.id
 end
 
--- Stock (store/stock.py; stock_lib.lua is loaded in front of this script). p.stock: lines
--- ({dish, qty, uses = {ingredient, amount per unit, ...}} per line with a recipe), move (the
--- sale's name/value pairs but at and items), ev (see stock_lib.lua). KEYS[#KEYS - 4] ..
--- KEYS[#KEYS - 1]: rd:stock:levels, rd:stock:recipes, rd:stock:out, rd:stock:moves.
+-- Stock (store/stock.py; stock_lib.lua is loaded in front of this script). Its arguments: the
+-- lines with a recipe (their count, then per line: dish, quantity, uses as a list of
+-- ingredient, amount per unit, floor: below it some dish may no longer be made of it), the
+-- blanks of T.sale (the sale's pairs but at and items) and of T.menu (a menu.changed feed
+-- entry's pairs but data). KEYS[#KEYS - 4] .. KEYS[#KEYS - 1]: rd:stock:levels,
+-- rd:stock:recipes, rd:stock:out, rd:stock:moves.
 -- stock_check refuses an order that would take any ingredient below zero, naming the first
 -- dish (in line order) it cannot make; stock_write takes the ingredients, records the sale and
 -- 86es the dishes that can no longer be made.
+local function stock_args()
+  local s = {lines = {}}
+  for i = 1, tonumber(arg()) do
+    local dish, qty = arg(), tonumber(arg())
+    s.lines[i] = {dish = dish, qty = qty, uses = list()}
+  end
+  s.move = filled(T.sale)
+  s.ev = {at = ARGV[4], maxlen = FEED_MAXLEN, menu = filled(T.menu)}
+  return s
+end
+
 local function stock_keys()
   return {levels = KEYS[#KEYS - 4], recipes = KEYS[#KEYS - 3], out = KEYS[#KEYS - 2],
     moves = KEYS[#KEYS - 1], soldout = KEYS[6], feed = KEYS[5]}
 end
 
 local function stock_check(s)
-  local items, left = stock_take(stock_keys(), s.lines)
+  local items, left, floors = stock_take(stock_keys(), s.lines)
   if not items then
-    return nil, nil, {'nostock', left}  -- `left` is then the dish stock cannot make
+    return nil, {'nostock', left}  -- `left` is then the dish stock cannot make
   end
-  return items, left
+  return {items = items, left = left, floors = floors}
 end
 
-local function stock_write(s, items, left)
-  if next(items) ~= nil then
-    stock_sell(stock_keys(), s.ev, s.move, items, left)
+local function stock_write(s, sale)
+  if next(sale.items) ~= nil then
+    stock_sell(stock_keys(), s.ev, s.move, sale)
   end
 end
 
 local stored = redis.call('GET', KEYS[1])
 if stored then
   if string.sub(stored, 1, 64) == ARGV[1] then
-    return {'replay', string.sub(stored, 66)}
+    return {'replay', string.sub(stored, 66)}  -- the caller answers from that order's hash
   end
   return {'conflict'}
 end
 
-local p = cjson.decode(ARGV[4])
-local o = 6 + #p.dishes
+local order_fields, event, dishes = filled(T.order), filled(T.event), list()
+local prices = list(#dishes)
+local o = 6 + #dishes
 if o > 6 then
-  local soldout = redis.call('SMISMEMBER', KEYS[6], unpack(p.dishes))
-  local prices = redis.call('MGET', unpack(KEYS, 7, o))
-  for d, dish in ipairs(p.dishes) do
+  local soldout = redis.call('SMISMEMBER', KEYS[6], unpack(dishes))
+  local priced = redis.call('MGET', unpack(KEYS, 7, o))
+  for d, dish in ipairs(dishes) do
     if soldout[d] == 1 then
       return {'soldout', dish}
     end
-    if (prices[d] or '') ~= p.prices[d] then
+    if (priced[d] or '') ~= prices[d] then
       return {'stale', dish}
     end
   end
 end
 
-local session, refusal = session_check(KEYS[#KEYS], p.session)
+local s = session_args()
+local session, refusal = session_check(KEYS[#KEYS], s)
 if refusal then
   return refusal
 end
-local stock_items, stock_left, stock_refusal = stock_check(p.stock)
+local st = stock_args()
+local sale, stock_refusal = stock_check(st)
 if stock_refusal then
   return stock_refusal
 end
 
-local session_id = session_attach(KEYS[#KEYS], p.session, session, KEYS[5], p.feed_maxlen)
-table.insert(p.order, 'session_id')
-table.insert(p.order, session_id)
-redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(p.order))
-redis.call('ZADD', KEYS[3], p.score, p.order_id)
-redis.call('XADD', KEYS[4], '*', unpack(p.event))
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', p.feed_maxlen, '*', unpack(p.event))
-for i, job in ipairs(p.jobs) do
-  redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job))
-  redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job, 1, p.entry_len))
+local session_id = session_attach(KEYS[#KEYS], s, session, KEYS[5])
+table.insert(order_fields, 'session_id')
+table.insert(order_fields, session_id)
+redis.call('HSET', KEYS[2], 'lines', ARGV[3], unpack(order_fields))
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+redis.call('XADD', KEYS[4], '*', unpack(event))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', FEED_MAXLEN, '*', unpack(event))
+
+-- Jobs: per line with jobs, their count, then the blanks of T.job but the first (the job id),
+-- then each job's id.
+local i = 0
+while argn < #ARGV do
+  local units = tonumber(arg())
+  local job = filled(T.job, 1)
+  for _ = 1, units do
+    i = i + 1
+    job[T.job.blanks[1]] = arg()
+    redis.call('HSET', KEYS[o + 2 * i - 1], unpack(job))
+    redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job, 1, ENTRY_LEN))
+  end
 end
-stock_write(p.stock, stock_items, stock_left)
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', p.ttl)
-return {'created', ARGV[2]}
+stock_write(st, sale)
+-- The body hash and the order's id: a replay's response is made again from the order hash.
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', TTL)
+return {'created'}

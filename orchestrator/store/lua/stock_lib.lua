@@ -98,22 +98,25 @@ local function stock_reconcile_all(k, ev, names)
   stock_reconcile(k, ev, names, levels, true)
 end
 
--- What an order takes: lines = {{dish, qty, uses = {ingredient, amount, ...}}, ...} (per unit).
--- Returns the items to sell (ingredient -> minus the total) and the levels they leave
--- (ingredient -> level), or nil and the first dish, in line order, that stock cannot make.
+-- What an order takes: lines = {{dish, qty, uses = {ingredient, amount, floor, ...}}, ...}
+-- (per unit; floor: the most one unit of any dish needs of the ingredient, so that no dish
+-- becomes unmakeable while its level stays at or above it). Returns the items to sell
+-- (ingredient -> minus the total), the levels they leave and the floors (ingredient -> each),
+-- or nil and the first dish, in line order, that stock cannot make.
 local function stock_take(k, lines)
-  local order, need = {}, {}
+  local order, need, floors = {}, {}, {}
   for _, line in ipairs(lines) do
-    for j = 1, #line.uses, 2 do
+    for j = 1, #line.uses, 3 do
       local ing = line.uses[j]
       if need[ing] == nil then
         need[ing] = 0
+        floors[ing] = tonumber(line.uses[j + 2])
         table.insert(order, ing)
       end
     end
   end
   if #order == 0 then
-    return {}
+    return {}, {}, {}
   end
   local levels = redis.call('HMGET', k.levels, unpack(order))
   local left = {}
@@ -121,7 +124,7 @@ local function stock_take(k, lines)
     left[ing] = tonumber(levels[n]) or 0
   end
   for _, line in ipairs(lines) do
-    for j = 1, #line.uses, 2 do
+    for j = 1, #line.uses, 3 do
       local ing, amount = line.uses[j], line.qty * line.uses[j + 1]
       left[ing] = left[ing] - amount
       need[ing] = need[ing] - amount
@@ -130,22 +133,29 @@ local function stock_take(k, lines)
       end
     end
   end
-  return need, left
+  return need, left, floors
 end
 
--- stock_commit for stock_take's items and levels: the levels are known, so they are written in
--- one HSET rather than one HINCRBY each (a sale only lowers them: nothing comes back).
-local function stock_sell(k, ev, fields, items, left)
-  local names, values = {}, {}
-  for ing, _ in pairs(items) do
+-- stock_commit for stock_take's sale {items, left, floors}: the levels are known, so they are
+-- written in one HSET rather than one HINCRBY each (a sale only lowers them: nothing comes
+-- back), and only the ingredients left below their floor are reconciled (reading and parsing
+-- every user of every ingredient was most of an order's stock work in Redis).
+local function stock_sell(k, ev, fields, sale)
+  local names, values, low = {}, {}, {}
+  for ing, _ in pairs(sale.items) do
     table.insert(names, ing)
   end
   table.sort(names)
   for _, ing in ipairs(names) do
     table.insert(values, ing)
-    table.insert(values, left[ing])
+    table.insert(values, sale.left[ing])
+    if sale.left[ing] < sale.floors[ing] then
+      table.insert(low, ing)
+    end
   end
   redis.call('HSET', k.levels, unpack(values))
-  stock_move(k, ev, fields, items)
-  stock_reconcile(k, ev, names, left, false)
+  stock_move(k, ev, fields, sale.items)
+  if #low > 0 then
+    stock_reconcile(k, ev, low, sale.left, false)
+  end
 end

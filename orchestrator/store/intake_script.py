@@ -1,0 +1,107 @@
+"""intake.lua as one restaurant's Intake runs it: what is the same for every order written in.
+
+Each argument of a script costs Redis about as much as a small write (it is parsed, copied
+into Lua and collected again), and redis-py's client another microsecond, so the record
+layouts of what an order writes (their field names and constant values) and the restaurant's
+limits go into the script's source as Lua constants, and only an order's own values (the
+template's blanks) travel as arguments. The source, and so its SHA, differs between configs;
+`ScriptBatcher` loads whichever it is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from itertools import chain
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.store import feed, jobs, orders, stock
+from orchestrator.store.feed import FeedEvent
+from orchestrator.store.jobs import CookEntry, JobRecord
+from orchestrator.store.orders import OrderRecord
+from orchestrator.store.records import Fields, changes
+
+SCRIPT = resources.files('orchestrator').joinpath('store/lua/intake.lua').read_text('utf-8')
+# How long a replayed request gets the first response back.
+IDEMPOTENCY_TTL_S = 24 * 3600
+# A job hash starts with its stream entry's fields (`jobs.new_job`): the script adds the entry
+# from the first ENTRY_LEN names and values of the hash.
+ENTRY_LEN = 2 * len(CookEntry.__dataclass_fields__)
+
+# The blanks of each template, in the order the script takes their values.
+ORDER_BLANKS = ('id', 'table_id', 'total', 'jobs_total', 'created_at', 'updated_at')
+EVENT_BLANKS = ('order_id', 'at', 'data')
+AT_BLANK = ('at',)
+SALE_BLANKS = ('order_id', 'by')
+# A job's: its id first (one per dish unit), then what its line gives (`JOB_KIND` of its kind).
+JOB_KIND = ('dish_id', 'station', 'options', 'cook_time_s', 'uses')
+JOB_BLANKS = ('job_id', 'order_id', 'table_id', 'line', *JOB_KIND)
+
+
+@dataclass(frozen=True)
+class Template:
+    """Name/value pairs as the script holds them: constant values written in, the `blanks`
+    (named) filled from its arguments in that order."""
+
+    pairs: Fields
+    blanks: tuple[str, ...]
+
+    def lua(self) -> str:
+        names = list(self.pairs)
+        # Lua's index of each blank's value in the flat name/value list.
+        at = ', '.join(str(2 * names.index(b) + 2) for b in self.blanks)
+        flat = ', '.join(map(lua_string, chain.from_iterable(self.pairs.items())))
+        return f'{{pairs = {{{flat}}}, blanks = {{{at}}}}}'
+
+
+def lua_string(s: str) -> str:
+    """A Lua string literal of `s`: anything but printable ASCII, quotes and backslashes as
+    decimal escapes (`\\ddd`, a byte each), which Lua 5.1 reads whatever the byte."""
+    plain = (chr(b) if 32 <= b < 127 and b not in b'"\'\\' else f'\\{b}' for b in s.encode())
+    return "'" + ''.join(plain) + "'"
+
+
+def templates(cfg: RestaurantConfig) -> dict[str, Template]:
+    """The templates of what every order of `cfg` writes, by the name the script knows."""
+    order = changes(
+        OrderRecord,
+        id='',
+        table_id='',
+        status=orders.RECEIVED,
+        total=0,
+        currency=cfg.restaurant.currency,
+        jobs_total=0,
+        jobs_cooked=0,
+        created_at=0,
+        updated_at=0,
+    )
+    blank = CookEntry(job_id='', order_id='', table_id='', dish_id='', station='')
+    return {
+        'order': Template(order, ORDER_BLANKS),
+        'event': Template(
+            feed.entry_fields(FeedEvent('', 'order.accepted', 0, '', orders.RECEIVED)),
+            EVENT_BLANKS,
+        ),
+        'seated': Template(feed.template('table.seated'), AT_BLANK),
+        'sale': Template(_pairs(stock.sale_fields('', '')), SALE_BLANKS),
+        'menu': Template(_pairs(stock.menu_fields(0)), AT_BLANK),
+        'job': Template({**jobs.new_job(blank), **changes(JobRecord, uses={})}, JOB_BLANKS),
+    }
+
+
+def source(cfg: RestaurantConfig) -> str:
+    """The script's whole source for `cfg`: stock functions, constants, intake.lua."""
+    service = cfg.service
+    table = ', '.join(f'{name} = {t.lua()}' for name, t in templates(cfg).items())
+    constants = (
+        f'local T = {{{table}}}\n'
+        f'local TTL, FEED_MAXLEN, ENTRY_LEN = {IDEMPOTENCY_TTL_S}, {feed.FEED_MAXLEN}, '
+        f'{ENTRY_LEN}\n'
+        f'local PER_MINUTE, MAX_DISHES = {int(service.orders_per_minute)}, '
+        f'{int(service.dishes_per_session)}\n'
+    )
+    return stock.LIB + constants + SCRIPT
+
+
+def _pairs(flat: list[str]) -> Fields:
+    return dict(zip(flat[0::2], flat[1::2], strict=True))
