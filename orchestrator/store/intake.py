@@ -20,7 +20,6 @@ a changed price makes the script refuse (`stale`), and the order is priced again
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from orchestrator import ids, recipes
 from orchestrator import redis_keys as keys
@@ -84,26 +83,27 @@ class _LineJobs:
     uses: list[Any]
 
 
-class ScriptBatcher:
-    """Runs one Lua script for many concurrent callers, a pipeline per event-loop turn.
+class FunctionBatcher:
+    """Calls one Redis function for many concurrent callers, a pipeline per event-loop turn.
 
     The calls made during one turn of the event loop go to Redis together in one pipeline:
-    each EVALSHA stays its own atomic step, but the client pays for one round trip instead of
+    each FCALL stays its own atomic step, but the client pays for one round trip instead of
     one per order, which is most of an order's cost in redis-py. A pipeline does not wait for
     the one before it: with `appendfsync always` a round trip lasts an fsync, and orders kept
     back until the previous pipeline returned would wait for two. Pipelines sent side by side
-    (each on its own connection) are read, run and fsynced by Redis in one go. The script is
-    sent by SHA and loaded again if Redis lost it (a restart).
+    (each on its own connection) are read, run and fsynced by Redis in one go. The library is
+    loaded again if Redis does not have it (a new Redis, or one restarted without its AOF).
 
-    With `replicas`, the pipeline ends with WAIT: it covers every script before it on that
+    With `replicas`, the pipeline ends with WAIT: it covers every call before it on that
     connection, so one WAIT per pipeline confirms the whole batch, or NotReplicated fails it.
     """
 
-    def __init__(self, r: Redis, source: str, replicas: Replicas | None = None) -> None:
+    def __init__(
+        self, r: Redis, library: intake_script.Library, replicas: Replicas | None = None
+    ) -> None:
         self._r = r
         self._replicas = replicas
-        self._source = source
-        self._sha = hashlib.sha1(source.encode()).hexdigest()
+        self._library = library
         self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -139,7 +139,7 @@ class ScriptBatcher:
     ) -> list[Any]:
         async with self._r.pipeline(transaction=False) as pipe:
             for keys, args, _ in batch:
-                pipe.evalsha(self._sha, len(keys), *keys, *args)
+                pipe.fcall(self._library.name, len(keys), *keys, *args)
             if self._replicas:
                 pipe.wait(self._replicas.count, self._replicas.timeout_ms)
             results: list[Any] = await pipe.execute(raise_on_error=False)
@@ -149,20 +149,24 @@ class ScriptBatcher:
                 raise acked
             if acked < self._replicas.count:
                 raise NotReplicated(f'{acked} of {self._replicas.count} replicas confirmed')
-        if any(isinstance(x, NoScriptError) for x in results):
-            await self._r.script_load(self._source)
-            retry = [i for i, x in enumerate(results) if isinstance(x, NoScriptError)]
+        retry = [i for i, x in enumerate(results) if _not_loaded(x)]
+        if retry:
+            await self._r.function_load(self._library.source, replace=True)
             again = await self._run([batch[i] for i in retry])
             for i, x in zip(retry, again, strict=True):
                 results[i] = x
         return results
 
 
+def _not_loaded(result: Any) -> bool:
+    return isinstance(result, ResponseError) and str(result).startswith('Function not found')
+
+
 class Intake:
     def __init__(self, r: Redis, cfg: RestaurantConfig, replicas: Replicas | None = None) -> None:
         self._r = r
         self._cfg = cfg
-        self._script = ScriptBatcher(r, intake_script.source(cfg), replicas)
+        self._script = FunctionBatcher(r, intake_script.library(cfg), replicas)
         self._pricing = Pricing(cfg)
         # dish id -> the price override last seen ('' for none); the script checks it.
         self._prices: dict[str, str] = {}

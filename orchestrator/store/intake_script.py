@@ -1,15 +1,19 @@
-"""intake.lua as one restaurant's Intake runs it: what is the same for every order written in.
+"""intake.lua as one restaurant's Intake runs it: a Redis function library with what is the same
+for every order written in.
 
 Each argument of a script costs Redis about as much as a small write (it is parsed, copied
-into Lua and collected again), and redis-py's client another microsecond, so the record
-layouts of what an order writes (their field names and constant values) and the restaurant's
-limits go into the script's source as Lua constants, and only an order's own values (the
-template's blanks) travel as arguments. The source, and so its SHA, differs between configs;
-`ScriptBatcher` loads whichever it is sent.
+into Lua and collected again), so the record layouts of what an order writes (their field
+names and constant values) and the restaurant's limits go into the source as Lua constants,
+and only an order's own values (the templates' blanks) travel as arguments. A function library
+(FUNCTION LOAD) rather than a script: its top level, the stock functions and those constants,
+runs once when it is loaded, where a script would build them again on every call. The library
+is named after its contents, which differ between configs, so processes with different configs
+(a rolling change) do not replace each other's; Redis keeps it in its AOF and replicas.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from itertools import chain
@@ -89,18 +93,36 @@ def templates(cfg: RestaurantConfig) -> dict[str, Template]:
     }
 
 
-def source(cfg: RestaurantConfig) -> str:
-    """The script's whole source for `cfg`: stock functions, constants, intake.lua."""
+@dataclass(frozen=True)
+class Library:
+    """A function library for FUNCTION LOAD whose one function is called `name` too."""
+
+    name: str
+    source: str
+
+
+def library(cfg: RestaurantConfig) -> Library:
+    """The intake library for `cfg`: stock functions and constants at its top level, intake.lua
+    the body of its function (which Redis calls with KEYS and ARGV)."""
+    top = stock.LIB + _constants(cfg)
+    name = 'robodine_intake_' + hashlib.sha1((top + SCRIPT).encode()).hexdigest()[:16]
+    source = (
+        f'#!lua name={name}\n{top}'
+        f"redis.register_function('{name}', function(KEYS, ARGV)\n{SCRIPT}\nend)\n"
+    )
+    return Library(name, source)
+
+
+def _constants(cfg: RestaurantConfig) -> str:
     service = cfg.service
     table = ', '.join(f'{name} = {t.lua()}' for name, t in templates(cfg).items())
-    constants = (
+    return (
         f'local T = {{{table}}}\n'
         f'local TTL, FEED_MAXLEN, ENTRY_LEN = {IDEMPOTENCY_TTL_S}, {feed.FEED_MAXLEN}, '
         f'{ENTRY_LEN}\n'
         f'local PER_MINUTE, MAX_DISHES = {int(service.orders_per_minute)}, '
         f'{int(service.dishes_per_session)}\n'
     )
-    return stock.LIB + constants + SCRIPT
 
 
 def _pairs(flat: list[str]) -> Fields:
