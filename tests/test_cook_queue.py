@@ -7,6 +7,7 @@ import asyncio
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.cooking import Flight
 from orchestrator.dispatch.scheduling import POLICIES
 from orchestrator.dispatch.service import Dispatcher
 from tests.dispatch_support import ensure_groups, write_order
@@ -53,3 +54,21 @@ async def test_an_entry_read_twice_at_once_is_queued_once(
         d.cooking.add_entries([requeued], fresh=True),
     )
     assert [p.job_id for p in d.cooking.snapshot().pending] == job_ids
+
+
+async def test_a_done_dish_is_not_listed_as_cooking(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    """Its result came, so its slot is free; until the result is written the flight stays,
+    and listed as cooking too it would free the slot twice in a play of the queue."""
+    await ensure_groups(aredis, demo_config)
+    await write_order(aredis, demo_config, 't01', [('kungpao', 2)])
+    d = Dispatcher(aredis, demo_config, 'test')
+    await d.cooking.add_entries((await d.work.new(block_ms=100)).cook, fresh=True)
+    cooking, done = d.cooking.queue['wok']
+    for p in (cooking, done):
+        d.cooking.queue['wok'].remove(p)
+        d.cooking.flights[p.job_id] = Flight(p, 'wok1', 1)
+    d.cooking.flights[done.job_id].done = True
+    (wok1,) = [c for c in d.cooking.snapshot().cookers if c.robot_id == 'wok1']
+    assert len(wok1.busy_until) == 1

@@ -90,6 +90,25 @@ def test_the_fryer_robot_is_reserved_when_the_grill_robot_frees_soon() -> None:
     assert placed(POLICIES['srpt'](snap(10, pending[:2], robots))) == {'a-0': 'fry1'}
 
 
+def test_a_done_dish_does_not_free_its_slot_twice() -> None:
+    """The dispatcher hears a result (the slot is free) before it forgets the dish, which its
+    snapshot still lists as cooking. Played as cooking, the done dish freed its slot a second
+    time: with that phantom slot on the only fryer robot, the look-ahead put the order's grill
+    dish there, and its fryer dish waited two minutes for the next real slot (robodine rush,
+    Harbor: fryer dishes waited up to 1225 s where the twin's waited 905 s)."""
+    grill1 = replace(cooker('grill1', 'grill', 3, free=0), busy_until=(125.0, 140.0, 265.0))
+    fry1 = replace(cooker('fry1', 'grill fryer', 3, free=1), busy_until=(210.0, 340.0))
+    pending = [dish('b-0', 'grill', 480, 100.0), dish('b-1', 'fryer', 480, 100.0)]
+    now = snap(200, pending, [grill1, fry1])
+    assert placed(POLICIES['srpt'](now)) == {'b-1': 'fry1'}
+    assert eta(now, POLICIES['srpt']) == {'b': 690.0}
+    # The done dish (due at 190) still listed: the same decision and the same ETA.
+    done = replace(fry1, busy_until=(190.0, *fry1.busy_until))
+    listed = replace(now, cookers=(grill1, done))
+    assert placed(POLICIES['srpt'](listed)) == {'b-1': 'fry1'}
+    assert eta(listed, POLICIES['srpt']) == {'b': 690.0}
+
+
 def test_an_order_is_not_interleaved_with_another() -> None:
     robots = [cooker('wok1', 'wok', 2)]
     big = [dish(f'a-{i}', 'wok', 240) for i in range(3)]

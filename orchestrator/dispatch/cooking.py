@@ -58,6 +58,8 @@ class Flight:
     sent_wall: float = field(default_factory=time.time)
     # The robot accepted the goal: from then on its heartbeats list the job until it is done.
     accepted: bool = False
+    # Its result came: the slot is free, though the flight stays until the result is written.
+    done: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -153,7 +155,11 @@ class Cooking:
         scale, now = self.ctx.time_scale, time.time()
         due: dict[str, list[float]] = {}
         in_flight: dict[str, float] = {}
-        started = [(f.pending, f.robot_id, f.sent_wall) for f in self.flights.values()]
+        # A done dish's slot is free already: listed as cooking too, a play of the queue would
+        # free it twice (`scheduling._held`).
+        started = [
+            (f.pending, f.robot_id, f.sent_wall) for f in self.flights.values() if not f.done
+        ]
         # A dish whose claim is in flight starts as soon as the claim is through.
         started += [(p, robot_id, now) for p, robot_id in self.claiming.values()]
         for p, robot_id, sent in started:
@@ -392,6 +398,7 @@ class Cooking:
         # The robot is done with it: its slot takes the next dish now, not once its next
         # heartbeat stops reporting this one.
         robot = self.ctx.robots[flight.robot_id]
+        flight.done = True
         robot.released.add(job_id)
         robot.assigned.discard(job_id)
         self.ctx.wake()

@@ -382,6 +382,18 @@ def forecaster(policy: Policy) -> Policy:
     return policy
 
 
+def _held(c: CookerView, now_s: float) -> CookerView:
+    """The robot with one predicted finish per occupied slot, as its free slots say. A slot
+    held without a known finish frees at once. A finish beyond its occupied slots is a dish
+    already done whose slot is counted free (the dispatcher hears the result before it
+    forgets the dish): played again, it would free that slot twice, and the look-ahead, seeing
+    a phantom slot on the only fryer robot, put a grill dish there, counting on the phantom
+    for the fryer dish."""
+    load = max(0, c.load)
+    known = sorted(c.busy_until)[max(0, len(c.busy_until) - load) :]
+    return replace(c, busy_until=tuple(known) + (now_s,) * (load - len(known)))
+
+
 def eta(snap: Snapshot, policy: Policy) -> dict[str, float]:
     """Predicted ready time (last dish cooked) of every pending or in-flight order.
 
@@ -394,13 +406,7 @@ def eta(snap: Snapshot, policy: Policy) -> dict[str, float]:
     ready = dict(snap.in_flight)
     for d in snap.pending:
         ready.setdefault(d.order_id, snap.now_s)
-    snap = replace(
-        snap,
-        cookers=tuple(
-            replace(c, busy_until=c.busy_until + (snap.now_s,) * (c.load - len(c.busy_until)))
-            for c in snap.cookers
-        ),
-    )
+    snap = replace(snap, cookers=tuple(_held(c, snap.now_s) for c in snap.cookers))
     while snap.pending:
         snap = _apply(snap, policy(snap))
         for order_id, t in snap.in_flight.items():

@@ -12,7 +12,9 @@ sent to wait at the pass when food is predicted ready within its drive there (as
 `dispatch/serving.py` stages one), else the least recently used free robot drives dock → pass;
 then to the tables (nearest first, rest to rest at its top speed and acceleration along the
 floor graph), waits at each table for the diner's pickup and goes back to its dock. Diners
-leave `dine_min` after being served, which frees their table.
+ask for the bill `dine_min` after being served and pay (a declined payment again
+`retry_after_s` later); the table is free once closed, `service.close_after_paid_s` after
+the last payment.
 
 `run_twin` returns the rush report's key numbers plus the capacity bound and the ETA error;
 `compare` runs policies × seeds.
@@ -64,14 +66,22 @@ class Latency:
     slot_release_s: float = 0.0
     # A new trip's robot sets off this long after the dispatcher decided it.
     trip_start_s: float = 0.0
+    # Paying a bill takes this long besides the declined payments' retries.
+    pay_s: float = 0.0
+    # A paid table is closed this long after `service.close_after_paid_s`.
+    close_extra_s: float = 0.0
 
 
 # `rush`: measured in `robodine rush` at 60× (robot ledgers): a dish ends about 5 s after its
 # cook time (the robot's stages end on its ticks), its slot is free again about 1 s later (the
-# Cook result), and a robot sets off about 3 s after a trip is decided.
+# Cook result), and a robot sets off about 3 s after a trip is decided. Sessions (Harbor, seed
+# 20, 2026-12-02): paying takes 10 s besides the retries (the shares' round trips), and the
+# auto-close, which looks every 30 s at 60×, closes a table 13 s after its due time.
 LATENCIES = {
     'ideal': Latency(),
-    'rush': Latency(cook_extra_s=5.0, slot_release_s=1.0, trip_start_s=3.0),
+    'rush': Latency(
+        cook_extra_s=5.0, slot_release_s=1.0, trip_start_s=3.0, pay_s=10.0, close_extra_s=13.0
+    ),
 }
 
 
@@ -219,6 +229,9 @@ class _Twin:
                     self.now,
                 )
                 dishes.append(_Dish(view))
+        # As the dispatcher lists them (its queues in station order): policies break ties in
+        # this order, fifo inside an order too.
+        dishes.sort(key=lambda d: self.stations.index(d.view.station))
         order = _Order(order_id, p, table, self.now, dishes)
         self.orders.append(order)
         self.order_by_id[order_id] = order
@@ -394,7 +407,14 @@ class _Twin:
 
     def served(self, o: _Order) -> None:
         o.served_s = self.now
-        self.at(self.now + o.party.dine_s, partial(self.leave, o.table))
+        self.at(self.now + o.party.dine_s + self._paying_s(o.party), partial(self.leave, o.table))
+
+    def _paying_s(self, p: Party) -> float:
+        """Bill asked for → table closed: the table stays taken that long after dinner, so
+        fewer parties get one before they give up at the door."""
+        retries = p.declines_planned * self.scenario.retry_after_s
+        close = self.cfg.service.close_after_paid_s + self.latency.close_extra_s
+        return retries + self.latency.pay_s + close
 
     def back(self, server: _Server) -> None:
         server.free = True
