@@ -12,8 +12,12 @@ Prints the median orders/s, p50/p99 latency and CPU time per order of the server
 and the median over the rounds of the throughput ratio intake/baseline (target >= 0.85);
 `--json` prints one JSON object instead.
 
+`--instructions` measures Redis's own work instead, in machine instructions per order of each
+server (redis-server under valgrind's callgrind, apt-get install valgrind): the same on every
+run, where CPU time on a shared machine varies by a third.
+
     .venv/bin/python bench/intake.py [--orders 3000] [--clients 64] [--rounds 3] [--whole]
-        [--replica]
+        [--replica] [--instructions]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -196,6 +201,70 @@ def measure(
     return figures
 
 
+class Callgrind:
+    """redis-server under valgrind's callgrind: its instructions between `zero` and `total`."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.out = tmp / 'callgrind.out'
+        self.dumps = 0
+
+    def launcher(self) -> list[str]:
+        if shutil.which('valgrind') is None:
+            raise SystemExit('--instructions needs valgrind: apt-get install valgrind')
+        return [
+            'valgrind',
+            '--tool=callgrind',
+            f'--callgrind-out-file={self.out}',
+            f'--log-file={self.out}.log',
+        ]
+
+    def _control(self, what: str, pid: int) -> None:
+        subprocess.run(['callgrind_control', what, str(pid)], check=True, capture_output=True)
+
+    def zero(self, pid: int) -> None:
+        self._control('--zero', pid)
+
+    def total(self, pid: int) -> int:
+        self._control('--dump', pid)
+        self.dumps += 1
+        lines = Path(f'{self.out}.{self.dumps}').read_text().splitlines()
+        return int(next(x.split()[1] for x in lines if x.startswith('summary:')))
+
+
+def start_servers(
+    stack: ExitStack, cmds: dict[str, list[str]]
+) -> tuple[dict[str, int], dict[str, subprocess.Popen[bytes]]]:
+    ports, procs = {}, {}
+    for kind, cmd in cmds.items():
+        # Taken just before it is bound: a port picked earlier may meanwhile be the local
+        # port of some client connection.
+        ports[kind] = port = free_port()
+        procs[kind] = stack.enter_context(server([*cmd, str(port)], port))
+    return ports, procs
+
+
+def instructions(args: argparse.Namespace, paths: list[bytes]) -> dict[str, float]:
+    """Redis's instructions per order of the baseline and of intake, one server after the
+    other on one redis-server under callgrind (some 50x slower: a thousand orders will do)."""
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        os.environ['ROBODINE_CONFIG_PATH'] = str(unlimited_config(Path(tmp)))
+        counter = Callgrind(Path(tmp))
+        redis = RedisServer(Path(tmp), appendfsync=args.appendfsync, launcher=counter.launcher())
+        redis.start(timeout=120)
+        stack.callback(redis.stop)
+        assert redis.proc is not None
+        kinds = ('baseline', 'intake')
+        cmds = {k: [sys.executable, __file__, '--serve', k, redis.url] for k in kinds}
+        ports, _ = start_servers(stack, cmds)
+        out = {}
+        for run, kind in enumerate(kinds):
+            asyncio.run(load(ports[kind], paths, WARMUP, args.clients, start_at=2 * run))
+            counter.zero(redis.proc.pid)
+            asyncio.run(load(ports[kind], paths, args.orders, args.clients, 2 * run + 1))
+            out[kind] = counter.total(redis.proc.pid) / args.orders
+        return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--orders', type=int, default=3000)
@@ -212,6 +281,11 @@ def main() -> int:
         help='also measure the order API waiting for a replica of Redis before each 201',
     )
     p.add_argument('--rounds', type=int, default=3, help='turns each server takes (median)')
+    p.add_argument(
+        '--instructions',
+        action='store_true',
+        help="Redis's instructions per order instead (valgrind; try --orders 1000)",
+    )
     p.add_argument('--json', action='store_true', help='print one JSON object')
     p.add_argument(
         '--serve', nargs=3, metavar=('KIND', 'REDIS_URL', 'PORT'), help=argparse.SUPPRESS
@@ -226,6 +300,17 @@ def main() -> int:
     paths = [
         f'/api/tables/{sign(keys, cfg.restaurant.id, t.id)}/orders'.encode() for t in cfg.tables
     ]
+    if args.instructions:
+        counted = instructions(args, paths)
+        ratio = counted['intake'] / counted['baseline']
+        if args.json:
+            print(json.dumps({'redis_instructions_per_order': counted, 'ratio': round(ratio, 2)}))
+        else:
+            print(f'{args.orders} orders, Redis instructions per order (callgrind):')
+            for kind, n in counted.items():
+                print(f'  {kind:10} {n:12,.0f}')
+            print(f'  ratio      {ratio:12.2f} intake / baseline')
+        return 0
     rounds: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         # Read by every server started below (Settings.config_path).
@@ -247,12 +332,7 @@ def main() -> int:
                 *(sys.executable, '-m', 'orchestrator.cli', 'serve', '--demo'),
                 *('--redis-url', redis.url, '--port'),
             ]
-        ports, procs = {}, {}
-        for kind, cmd in cmds.items():
-            # Taken just before it is bound: a port picked earlier may meanwhile be the local
-            # port of some client connection.
-            ports[kind] = port = free_port()
-            procs[kind] = stack.enter_context(server([*cmd, str(port)], port))
+        ports, procs = start_servers(stack, cmds)
         # All servers stay up and take turns, in alternating order, so that a change in the
         # machine's other load hits every one of them alike.
         run = 0

@@ -10,18 +10,18 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from dataclasses import dataclass
 
-BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
 ORDER_ID = re.compile(r'^o[a-z2-7]{10}$')
 JOB_ID = re.compile(r'^(o[a-z2-7]{10})-(\d{2,})-(\d{2,})$')
 
 
 def new_order_id() -> str:
-    n = secrets.randbits(50)
-    return 'o' + ''.join(BASE32[(n >> shift) & 31] for shift in range(0, 50, 5))
+    # The first 10 base32 characters of 56 random bits are 50 of them (in C, not a loop).
+    return 'o' + base64.b32encode(secrets.token_bytes(7))[:10].decode().lower()
 
 
 def new_trip_id() -> str:

@@ -34,6 +34,8 @@ class RedisServer:
     appendfsync: str = 'always'
     # The port of the primary this server replicates (on 127.0.0.1); None: a primary.
     replica_of: int | None = None
+    # A command to run redis-server under (a profiler: bench/intake.py --instructions).
+    launcher: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,6 +51,7 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [
+                *self.launcher,
                 exe,
                 '--port',
                 str(self.port),

@@ -9,6 +9,19 @@ from redis.exceptions import DataError
 from orchestrator.settings import Settings
 from orchestrator.store import connection
 
+
+class Float(float):
+    pass
+
+
+class Str(str):
+    __slots__ = ()
+
+
+class Int(int):
+    pass
+
+
 ARGS = [
     ('SET', 'key', 'value'),
     ('HSET', b'bytes-key', 'name', 'é 한국어 中文', 'n', 12, 'neg', -3, 'f', 0.1),
@@ -16,6 +29,7 @@ ARGS = [
     ('CONFIG GET', 'appendfsync'),
     ('SET', 'mv', memoryview(b'ab'), 'ba', bytearray(b'cd')),
     ('EVALSHA', 'a' * 40, 2, 'k1', 'k2', *range(150)),
+    ('SET', Float(0.1), Float(274671760555893.6), Str('x'), Int(7)),
 ]
 
 

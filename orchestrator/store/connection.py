@@ -41,14 +41,21 @@ class _PackedInC:
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and ' ' in args[0]:  # 'CONFIG GET' and the like
             args = (*args[0].split(), *args[1:])
+        if not _PLAIN.issuperset(map(type, args)):  # checked in C: most commands are plain
+            args = tuple(_packable(a) for a in args)
         try:
-            return [hiredis.pack_command(tuple(_packable(a) for a in args))]
+            return [hiredis.pack_command(args)]
         except TypeError as e:
             raise DataError(f'invalid argument to a Redis command: {e}') from e
 
 
+# What hiredis packs as redis-py does (subclasses, floats and buffers go through _packable).
+_PLAIN = frozenset({str, bytes, int})
+
+
 def _packable(arg: Any) -> Any:
-    if isinstance(arg, float):
+    """`arg` as redis-py's encoder would send it (a bool stays, for hiredis to refuse)."""
+    if isinstance(arg, int | float) and not isinstance(arg, bool):
         return repr(arg)
     return bytes(arg) if isinstance(arg, bytearray | memoryview) else arg
 
