@@ -46,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.support import cpu_seconds, unlimited  # noqa: E402
+from orchestrator.api.app import NO_TELEMETRY, create_app  # noqa: E402
 from orchestrator.config import load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
 from orchestrator.settings import DEFAULT_CONFIG, Settings  # noqa: E402
@@ -63,8 +64,9 @@ WARMUP = 300
 
 
 def baseline_app(redis_url: str) -> FastAPI:
-    """The yardstick: FastAPI, one JSON body, one XADD, a 201 — nothing else."""
-    app = FastAPI()
+    """The yardstick: FastAPI, one JSON body, one XADD, a 201 — nothing else (FastAPI's
+    OpenTelemetry bridge off, as in the order API: it would cost the yardstick alone)."""
+    app = FastAPI(telemetry=NO_TELEMETRY)
     r = Redis.from_url(redis_url)
 
     @app.post('/api/tables/{token}/orders')
@@ -91,8 +93,6 @@ def serve(kind: str, redis_url: str, port: int) -> None:
     if kind == 'baseline':
         app = baseline_app(redis_url)
     else:
-        from orchestrator.api.app import create_app
-
         # 'replicated': every 201 waits for the replica (WAIT 1, in the intake pipeline).
         replicas = 1 if kind == 'replicated' else 0
         app = create_app(

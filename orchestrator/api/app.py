@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -69,6 +70,11 @@ def _replicas(settings: Settings) -> Replicas | None:
     return Replicas(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
 
 
+# Metrics are our own (/metrics); FastAPI's OpenTelemetry bridge would look up the global
+# providers on every request (5 % of an order's CPU) to find none configured.
+NO_TELEMETRY: TelemetryConfig = {'tracing': False, 'metrics': False, 'logs': False}
+
+
 def create_app(
     settings: Settings | None = None, *, config: RestaurantConfig | None = None
 ) -> FastAPI:
@@ -89,7 +95,12 @@ def create_app(
         intake=Intake(r, cfg, _replicas(settings)),
         metrics=Metrics(),
         fanout=fanout,
-        streams=live.StreamLimits(settings.streams_per_table, settings.streams_per_address),
+        # A quarter of the Redis pool for live streams' reads: orders keep the rest.
+        streams=live.StreamLimits(
+            settings.streams_per_table,
+            settings.streams_per_address,
+            reads=max(1, settings.redis_max_connections // 4),
+        ),
     )
 
     @asynccontextmanager
@@ -123,14 +134,13 @@ def create_app(
         'are addressed by the signed table token from the QR code.',
         version='0.1.0',
         lifespan=lifespan,
-        # Metrics are our own (/metrics); FastAPI's OpenTelemetry bridge would look up the
-        # global providers on every request (5 % of an order's CPU) to find none configured.
-        telemetry={'tracing': False, 'metrics': False, 'logs': False},
+        telemetry=NO_TELEMETRY,
     )
     app.state.ctx = ctx
     app.state.payments = make_provider(settings)
-    # Orders inside BodyLimit (the last added is the outermost).
+    # Orders and stream openings inside BodyLimit (the last added is the outermost).
     app.add_middleware(routes_orders.OrderFastPath)
+    app.add_middleware(live.StreamOpenings)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     errors.install(app)
     openapi.install(app, cfg)

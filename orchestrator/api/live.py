@@ -4,6 +4,12 @@ No stream holds a Redis connection while it waits: the shared reader (`feed_read
 wakes an order's streams when the order has news, and each then reads the new entries of the
 order's timeline with one short XRANGE. Open streams are counted per table and per client
 address, so one table code or one client cannot take every connection of the server.
+
+Streams come in herds: every diner page reconnects at once after a restart, and one feed entry
+wakes every stream of its order. Their Redis reads (opening a stream, and each XRANGE after a
+wake) take turns, a few at a time (`StreamLimits.reads`): a thousand at once would each hold a
+pooled connection while the busy event loop gets round to them, and the ones left waiting for
+a connection would get 503 (opening) or end (reading) although Redis answers quickly.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator import feed_reader
 from orchestrator.api.errors import ApiError
@@ -36,12 +42,14 @@ MAX_STREAM_PART = 2**64 - 1
 
 
 class StreamLimits:
-    """Open streams per table and per client address; a stream over either limit gets 429."""
+    """Open streams per table and per client address (a stream over either limit gets 429),
+    and how many streams may read Redis at once (`reads`: the others wait their turn)."""
 
-    def __init__(self, per_table: int, per_address: int) -> None:
+    def __init__(self, per_table: int, per_address: int, reads: int) -> None:
         self.per_table, self.per_address = per_table, per_address
         self.tables: Counter[str] = Counter()
         self.addresses: Counter[str] = Counter()
+        self.reads = asyncio.Semaphore(reads)
 
     def acquire(self, address: str, table_id: str | None = None) -> Callable[[], None]:
         """Count one more stream (ApiError 429 over a limit); returns its release."""
@@ -92,6 +100,37 @@ class LiveResponse(StreamingResponse):
             await self.frames.aclose()
 
 
+class StreamOpenings:
+    """Pure ASGI middleware: a request opening a live stream (`GET .../events`) holds a turn
+    of `StreamLimits.reads` until its response starts, so that its dependencies and handler
+    (which read the table's session and the order) do not all run at once in a herd."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        opening = scope['type'] == 'http' and scope['method'] == 'GET'
+        if not (opening and scope['path'].endswith('/events')):
+            await self.app(scope, receive, send)
+            return
+        reads: asyncio.Semaphore = scope['app'].state.ctx.streams.reads
+        await reads.acquire()
+        held = True
+
+        async def started(message: Message) -> None:
+            nonlocal held
+            if held and message['type'] == 'http.response.start':
+                held = False
+                reads.release()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, started)
+        finally:
+            if held:
+                reads.release()
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else 'unknown'
 
@@ -104,10 +143,11 @@ def valid_stream_id(entry_id: str) -> bool:
 
 
 async def order_frames(
-    r: Redis, fanout: Fanout, order: OrderRecord, after: str
+    r: Redis, fanout: Fanout, reads: asyncio.Semaphore, order: OrderRecord, after: str
 ) -> AsyncGenerator[str, None]:
-    """Every timeline event of `order` after the entry `after`, live, as SSE frames; ends
-    after an event with a final status (at once if the order was final with nothing left)."""
+    """Every timeline event of `order` after the entry `after`, live, as SSE frames (reading
+    Redis in a turn of `reads`); ends after an event with a final status (at once if the order
+    was final with nothing left)."""
     wake = fanout.watch(order.id)
     try:
         yield feed_reader.RETRY
@@ -115,7 +155,8 @@ async def order_frames(
         while True:
             wake.clear()
             try:
-                entries = await orders.events_after(r, order.id, after)
+                async with reads:
+                    entries = await orders.events_after(r, order.id, after)
             except RedisError as e:
                 # The browser reconnects with Last-Event-ID and resumes where this ended.
                 log.warning('order stream %s ends: %s', order.id, e)

@@ -253,7 +253,8 @@ async def order_events(
         release()
         raise
     after = last_event_id if last_event_id and valid_stream_id(last_event_id) else '0-0'
-    return LiveResponse(order_frames(ctx.redis, ctx.fanout, order, after), release)
+    frames = order_frames(ctx.redis, ctx.fanout, ctx.streams.reads, order, after)
+    return LiveResponse(frames, release)
 
 
 @router.post(
