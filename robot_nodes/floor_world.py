@@ -103,6 +103,11 @@ class Body:
     touching: set[str] = field(default_factory=set)
 
 
+def _motion(body: Body) -> dict[str, float]:
+    x, y, theta = body.pose
+    return {'x': round(x, 3), 'y': round(y, 3), 'theta': round(theta, 3), 'v': round(body.v, 3)}
+
+
 class FloorWorld:
     """The floor's obstacles and robots; pure logic, no ROS."""
 
@@ -157,15 +162,11 @@ class FloorWorld:
                 other = name.removeprefix('robot:')
                 if name.startswith('robot:') and other < body.robot_id:
                     continue  # reported from the other robot's side
-                new.append(
-                    {
-                        'robot_id': body.robot_id,
-                        'with': name,
-                        'x': round(body.pose[0], 3),
-                        'y': round(body.pose[1], 3),
-                        'sim_s': round(at_s, 3),
-                    }
-                )
+                hit = {'robot_id': body.robot_id, 'with': name, **_motion(body)}
+                if name.startswith('robot:'):
+                    # Both sides' motion: which one drove into the other.
+                    hit['other'] = _motion(self.bodies[other])
+                new.append({**hit, 'sim_s': round(at_s, 3)})
             body.touching = now
         self.collisions.extend(new)
         return new

@@ -75,4 +75,8 @@ def test_robots_meeting_head_on_count_once(demo_config: RestaurantConfig) -> Non
     for i in range(30):
         world.step(0.1, i * 0.1)
     assert [(h['robot_id'], h['with']) for h in world.collisions] == [('serve1', 'robot:serve2')]
+    # Both sides' motion is reported: here both drove into each other.
+    hit = world.collisions[0]
+    assert (hit['v'], hit['theta'], hit['other']['v']) == (0.5, 0.0, 0.5)
+    assert hit['other']['x'] - hit['x'] == pytest.approx(a.radius + b.radius, abs=0.06)
     assert world.bodies['serve1'].odometer_m == pytest.approx(1.5)

@@ -177,7 +177,7 @@ def watch_floor(ros: RosClient, config: Path, driver: str) -> tuple[Floor, subpr
         command = floor_plant_command(config, SCALE, robot_ids(config))
     else:
         command = floor_monitor_command(config, SCALE)
-    return floor, subprocess.Popen(command, env=ros_child_env())
+    return floor, logged(command, config.parent / 'floor.log')
 
 
 def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: float) -> Any:
@@ -188,10 +188,15 @@ def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: fl
 
 
 def start_controller(config: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        traffic_controller_command(config, SCALE, keys_for(robot_ids(config))),
-        env=ros_child_env(),
-    )
+    command = traffic_controller_command(config, SCALE, keys_for(robot_ids(config)))
+    return logged(command, config.parent / 'controller.log')
+
+
+def logged(command: list[str], log: Path) -> subprocess.Popen:
+    """A ROS process whose output is kept beside the test's config (the robots' go to their
+    ledger directory): what happened before a failure."""
+    with log.open('ab') as out:
+        return subprocess.Popen(command, env=ros_child_env(), stdout=out, stderr=out)
 
 
 def at(cfg: Any, waypoint: str, modes: tuple[int, ...] = ()) -> Callable[[RobotState], bool]:
@@ -240,7 +245,7 @@ def all_reach_their_chargers(tmp: Path, ros: RosClient, config: Path, driver: st
         # Whether they met depends on when each robot discovered the controller (usually some
         # are refused and wait).
         assert last['deadlocks'] == 0 and last['conflicts'] == 0
-        assert floor.collisions == []
+        assert floor.collisions == [], floor.collisions
     finally:
         for proc in reversed(procs):
             stop_process(proc)
@@ -289,7 +294,7 @@ def test_a_robot_goes_round_a_lane_held_by_one_serving_a_table(
         last = floor.last_stats()
         assert last['robots']['east']['replans'] == 1 and last['replans'] == 1
         assert last['deadlocks'] == 0 and last['conflicts'] == 0
-        assert floor.collisions == []
+        assert floor.collisions == [], floor.collisions
     finally:
         for proc in reversed(procs):
             stop_process(proc)
