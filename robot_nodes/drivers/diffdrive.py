@@ -86,7 +86,10 @@ class DiffDriveDriver(MotionDriver):
         # Relative names resolve in the robot's namespace; a bare node gets the full names.
         ns = '' if node.get_namespace() != '/' else f'/robodine/{robot.id}/'
         self._cmd_pub = node.create_publisher(Twist, f'{ns}cmd_vel', 10)
-        self._odom_sub = node.create_subscription(Odometry, f'{ns}odom', self._on_odom, 10)
+        # Only the newest pose: after a stall of this process, queued odometry would be taken
+        # one message per executor turn (after the control timer), and the robot steered by
+        # poses further behind than the watchdog horizon allows for.
+        self._odom_sub = node.create_subscription(Odometry, f'{ns}odom', self._on_odom, 1)
         self._timer = node.create_timer(1.0 / control_hz, lambda: self.tick(time.monotonic()))
         # odom frame -> floor frame (x, y, theta), fixed by the first odom message.
         self._anchor: Pose | None = None
