@@ -160,13 +160,15 @@ class FloorWorld:
             now = self.contacts(body)
             for name in sorted(now - body.touching):
                 other = name.removeprefix('robot:')
-                if name.startswith('robot:') and other < body.robot_id:
+                robot = name.startswith('robot:')
+                if robot and other < body.robot_id:
                     continue  # reported from the other robot's side
                 hit = {'robot_id': body.robot_id, 'with': name, **_motion(body)}
-                if name.startswith('robot:'):
+                if robot:
                     # Both sides' motion: which one drove into the other.
                     hit['other'] = _motion(self.bodies[other])
-                new.append({**hit, 'sim_s': round(at_s, 3)})
+                hit['sim_s'] = round(at_s, 3)
+                new.append(hit)
             body.touching = now
         self.collisions.extend(new)
         return new

@@ -105,13 +105,14 @@ def start_robot_process(
     )
     Path(ledger_dir).mkdir(parents=True, exist_ok=True)
     log = Path(log_path or Path(ledger_dir) / f'{robot_id}.log')
+    return start_logged([*wrap, *cmd], log, {**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})})
+
+
+def start_logged(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A child process whose output (both streams) is appended to `log`: what happened
+    before a test failed."""
     with log.open('ab') as out:
-        return subprocess.Popen(
-            [*wrap, *cmd],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})},
-        )
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 def ros_child_env() -> dict[str, str]:

@@ -33,6 +33,7 @@ from tests.ros_helpers import (
     keys_for,
     ros_child_env,
     ros_client_fixture,
+    start_logged,
     start_robot_process,
     stop_process,
     wait_until,
@@ -177,7 +178,7 @@ def watch_floor(ros: RosClient, config: Path, driver: str) -> tuple[Floor, subpr
         command = floor_plant_command(config, SCALE, robot_ids(config))
     else:
         command = floor_monitor_command(config, SCALE)
-    return floor, logged(command, config.parent / 'floor.log')
+    return floor, start_logged(command, config.parent / 'floor.log', ros_child_env())
 
 
 def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: float) -> Any:
@@ -189,14 +190,7 @@ def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: fl
 
 def start_controller(config: Path) -> subprocess.Popen:
     command = traffic_controller_command(config, SCALE, keys_for(robot_ids(config)))
-    return logged(command, config.parent / 'controller.log')
-
-
-def logged(command: list[str], log: Path) -> subprocess.Popen:
-    """A ROS process whose output is kept beside the test's config (the robots' go to their
-    ledger directory): what happened before a failure."""
-    with log.open('ab') as out:
-        return subprocess.Popen(command, env=ros_child_env(), stdout=out, stderr=out)
+    return start_logged(command, config.parent / 'controller.log', ros_child_env())
 
 
 def at(cfg: Any, waypoint: str, modes: tuple[int, ...] = ()) -> Callable[[RobotState], bool]:
