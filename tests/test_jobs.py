@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from redis.asyncio import Redis
 
@@ -66,6 +67,32 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
     assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
     assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'duplicate'
     assert (await stats.read(aredis))['fenced_writes'] == 6
+
+
+async def test_job_moves_to_another_robot_only_once_its_robot_stopped_holding_it(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    _order_id, (job_id, *_) = await write_order(aredis, demo_config, 't01', [('kungpao', 1)])
+    hold_ns = time.time_ns() + 400_000_000
+    old = await jobs.claim(aredis, job_id, 'd1', 'wok1', 0.05, held_until_ns=hold_ns)
+    assert isinstance(old, jobs.Claim)
+    await asyncio.sleep(0.1)
+    # The lease ran out, but wok1 goes on with the dish until the hold it was told ends.
+    assert await jobs.claim(aredis, job_id, 'd2', 'wok2', 5) == 'dispatched'
+    # A renewal by its (woken) owner tells the robot a later hold: recorded, never shortened.
+    assert await jobs.renew_lease(aredis, job_id, old.epoch, 'd1', 0.05, hold_ns + 200_000_000)
+    assert await jobs.renew_lease(aredis, job_id, old.epoch, 'd1', 0.05, 0)
+    assert int(await aredis.hget(keys.job(job_id), 'held_until')) == (hold_ns // 10**6) + 200
+    await asyncio.sleep(0.1)
+    # Back to the same robot it goes at once (it answers from its ledger): no second cook.
+    same = await jobs.claim(aredis, job_id, 'd2', 'wok1', 0.05)
+    assert isinstance(same, jobs.Claim) and same.epoch == old.epoch + 1
+    await asyncio.sleep(0.1)
+    assert await jobs.claim(aredis, job_id, 'd3', 'wok2', 5) == 'dispatched'
+    while time.time_ns() < hold_ns + 210_000_000:
+        await asyncio.sleep(0.05)
+    moved = await jobs.claim(aredis, job_id, 'd3', 'wok2', 5)
+    assert isinstance(moved, jobs.Claim) and moved.previous_robot == 'wok1'
 
 
 async def test_owner_reclaims_its_own_epoch(aredis: Redis, demo_config: RestaurantConfig) -> None:

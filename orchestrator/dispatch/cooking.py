@@ -253,7 +253,13 @@ class Cooking:
         try:
             claim = await self.ctx.retrying(
                 lambda: jobs.claim(
-                    self.ctx.r, p.job_id, self.ctx.name, robot_id, self.ctx.lease_s, p.entry_id
+                    self.ctx.r,
+                    p.job_id,
+                    self.ctx.name,
+                    robot_id,
+                    self.ctx.lease_s,
+                    p.entry_id,
+                    held_until_ns=lease_until_ns,
                 )
             )
         finally:
@@ -319,6 +325,7 @@ class Cooking:
                 flight.robot_id,
                 self.ctx.lease_s,
                 expect_epoch=flight.epoch,
+                held_until_ns=lease_until_ns,
             )
         )
         if isinstance(claim, jobs.Claim):
@@ -438,9 +445,18 @@ class Cooking:
         signed `lease`) until when its jobs are ours: it holds a job whose lease ran out."""
         lease_until_ns = self._lease_end_ns()
         live = [f for f in self.flights.values() if self.ctx.robots[f.robot_id].mode != 'lost']
+        # Not to an unreachable robot, even if it might hear us: the lease it holds ends
+        # `hold_s` after it was last heard (give or take the watch's tick), when its jobs may
+        # go elsewhere. Who is told is fixed before the renewals record it.
+        told = {f.job_id for f in live if not self.ctx.silent(f.robot_id)}
         for f in live:
             ok = await jobs.renew_lease(
-                self.ctx.r, f.job_id, f.epoch, self.ctx.name, self.ctx.lease_s
+                self.ctx.r,
+                f.job_id,
+                f.epoch,
+                self.ctx.name,
+                self.ctx.lease_s,
+                lease_until_ns if f.job_id in told else 0,
             )
             if not ok and self.flights.get(f.job_id) is f:
                 log.warning('%s/%d was taken over by another dispatcher', f.job_id, f.epoch)
@@ -449,10 +465,7 @@ class Cooking:
                 self._drop(f)
         held: dict[str, list[tuple[str, int]]] = {}
         for f in live:
-            # Not to an unreachable robot, even if it might hear us: the lease it holds ends
-            # `hold_s` after it was last heard (give or take the watch's tick), when its jobs
-            # may go elsewhere.
-            if self.flights.get(f.job_id) is f and not self.ctx.silent(f.robot_id):
+            if self.flights.get(f.job_id) is f and f.job_id in told:
                 held.setdefault(f.robot_id, []).append((f.job_id, f.epoch))
         for robot_id, leased in held.items():
             self.ctx.ros.lease(robot_id, leased, lease_until_ns)

@@ -79,6 +79,9 @@ class JobRecord(CookEntry):
     owner: str = ''
     robot: str = ''
     lease_until: int = 0
+    # Until when (ms) the robot may go on with it on the last lease it was told: the job moves
+    # to another robot only after this, so two robots never cook it at once.
+    held_until: int = 0
     claimed_at: int = 0
     # The stream entry the job came from (acknowledged when the job is settled).
     entry_id: str = ''
@@ -145,21 +148,25 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: job, order, stats. ARGV: owner, robot, lease_ms, entry_id, expect_epoch ('' = none).
-# A job is claimable when queued, when its lease ran out, or when its owner re-claims the
-# epoch it holds (to re-send the goal after a robot came back). Returns
+# KEYS: job, order, stats. ARGV: owner, robot, lease_ms, entry_id, expect_epoch ('' = none),
+# held_until_ms (what the goal tells the robot). A job is claimable when queued, when its lease
+# ran out (for another robot: once the robot that had it stopped holding it too), or when its
+# owner re-claims the epoch it holds (to re-send the goal after a robot came back). Returns
 # {new_epoch, attempts, previous_robot} or {0, status}.
 _CLAIM = (
     _SERVER_NOW
     + """
-local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'lease_until', 'owner', 'robot')
+local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'lease_until', 'owner', 'robot',
+  'held_until')
 local status = j[1]
 if not status then return {0, 'missing'} end
 local epoch = tonumber(j[2] or '0')
 local inflight = status == 'dispatched' or status == 'cooking'
 local ok = status == 'queued'
 if inflight then
-  if tonumber(j[3] or '0') < now then ok = true end
+  local free = tonumber(j[3] or '0')
+  if j[5] ~= ARGV[2] then free = math.max(free, tonumber(j[6] or '0')) end
+  if free < now then ok = true end
   if ARGV[5] ~= '' and tonumber(ARGV[5]) == epoch and j[4] == ARGV[1] then ok = true end
 end
 if not ok then
@@ -178,21 +185,24 @@ else
 end
 redis.call('HSET', KEYS[1], 'status', inflight and status or 'dispatched', 'epoch', epoch,
   'owner', ARGV[1], 'robot', ARGV[2], 'lease_until', now + tonumber(ARGV[3]),
-  'attempts', attempts, 'claimed_at', now)
+  'attempts', attempts, 'claimed_at', now,
+  'held_until', math.max(tonumber(j[6] or '0'), tonumber(ARGV[6])))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'entry_id', ARGV[4]) end
 return {epoch, attempts, j[5] or ''}
 """
 )
 
-# KEYS: job, stats. ARGV: epoch, owner, lease_ms. 0 = fenced: in flight under another epoch
-# or owner. 1 = renewed, or settled meanwhile (its result is on its way; nothing to keep).
+# KEYS: job, stats. ARGV: epoch, owner, lease_ms, held_until_ms (0 if the robot is not told).
+# 0 = fenced: in flight under another epoch or owner. 1 = renewed, or settled meanwhile (its
+# result is on its way; nothing to keep).
 _RENEW = (
     _SERVER_NOW
     + """
-local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
+local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner', 'held_until')
 if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 1 end
 if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[3]))
+  redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[3]),
+    'held_until', math.max(tonumber(j[4] or '0'), tonumber(ARGV[4])))
   return 1
 end
 redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
@@ -229,9 +239,12 @@ async def claim(
     lease_s: float,
     entry_id: str = '',
     expect_epoch: int | None = None,
+    held_until_ns: int = 0,
 ) -> Claim | str:
     """Take the job for `robot_id` under a new epoch; returns the Claim, or the job's status
-    when it is not claimable (someone else holds an unexpired lease, or it is settled)."""
+    when it is not claimable (someone else holds an unexpired lease, the robot that had it
+    may still be cooking it, or it is settled). `held_until_ns` is the hold the goal gives
+    the robot (wall clock, compared with Redis's: the hosts' clocks must agree)."""
     res = await r.eval(
         _CLAIM,
         3,
@@ -243,15 +256,29 @@ async def claim(
         int(lease_s * 1000),
         entry_id,
         '' if expect_epoch is None else str(expect_epoch),
+        held_until_ns // 1_000_000,
     )
     if int(res[0]) == 0:
         return str(res[1])
     return Claim(job_id, int(res[0]), int(res[1]), str(res[2]))
 
 
-async def renew_lease(r: Redis, job_id: str, epoch: int, owner: str, lease_s: float) -> bool:
+async def renew_lease(
+    r: Redis, job_id: str, epoch: int, owner: str, lease_s: float, held_until_ns: int = 0
+) -> bool:
+    """Extend the lease; `held_until_ns` (if not 0) is the hold the robot is about to be told,
+    recorded before it is told."""
     return bool(
-        await r.eval(_RENEW, 2, keys.job(job_id), stats.KEY, epoch, owner, int(lease_s * 1000))
+        await r.eval(
+            _RENEW,
+            2,
+            keys.job(job_id),
+            stats.KEY,
+            epoch,
+            owner,
+            int(lease_s * 1000),
+            held_until_ns // 1_000_000,
+        )
     )
 
 
