@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from orchestrator.api.context import AppContext
 from orchestrator.store import sessions
-from orchestrator.tasks import cancel_requested
+from orchestrator.tasks import cancel_requested, nap
 
 log = logging.getLogger(__name__)
 # Real seconds between two looks (at most 1 s, and finer at high time scales).
@@ -36,7 +36,7 @@ async def run(ctx: AppContext) -> None:
                 log.info('table closed after payment', extra={'table_id': s.table_id})
         except RedisError as e:  # waited out: the next look tries again
             log.warning('auto-close: redis unavailable: %s', e)
-        await asyncio.sleep(period)
+        await nap(period)
 
 
 @contextlib.asynccontextmanager

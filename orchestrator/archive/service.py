@@ -18,7 +18,7 @@ from orchestrator.archive.db import archive_url, open_engine
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.settings import Settings, get_settings
 from orchestrator.store import connection
-from orchestrator.tasks import cancel_requested
+from orchestrator.tasks import cancel_requested, nap
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ async def _loop(archiver: Archiver, every_s: float) -> None:
             log.debug(copied.summary())
         except Exception:  # Redis or the database away: try again next time, nothing is lost
             log.exception('archive pass failed; retrying in %.0f s', every_s)
-        await asyncio.sleep(every_s)
+        await nap(every_s)
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,6 @@ dispatcher); the console raises `order_late` itself, once per order, when a tick
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
@@ -23,7 +22,7 @@ from orchestrator.console.fleet_board import robot_kinds
 from orchestrator.store import alerts, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
-from orchestrator.tasks import cancel_requested
+from orchestrator.tasks import cancel_requested, nap
 
 log = logging.getLogger(__name__)
 # Simulated seconds between two late checks (ticket ages are minutes), real seconds between
@@ -144,9 +143,7 @@ async def periodic(check: Callable[[], Awaitable[int]], every_s: float) -> None:
             pass
         except (redis.exceptions.RedisError, ValueError) as e:
             log.warning('alert check %s failed: %s', getattr(check, '__name__', check), e)
-        if cancel_requested():
-            return
-        await asyncio.sleep(every_s)
+        await nap(every_s)
 
 
 def checkers(

@@ -45,7 +45,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import alerts, commands, connection, feed, robots
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
-from orchestrator.tasks import cancel_requested
+from orchestrator.tasks import cancel_requested, nap
 from robot_nodes import auth
 
 log = logging.getLogger(__name__)
@@ -271,7 +271,7 @@ class Dispatcher:
                 await self._dispatch(batch)
             for entry_id, f in await commands.reclaim(self.r, self.name, idle_ms):
                 self.commands.submit(entry_id, f)
-            await asyncio.sleep(self.lease_s / 4)
+            await nap(self.lease_s / 4)
 
     async def _schedule(self) -> None:
         while not cancel_requested():
@@ -447,7 +447,7 @@ class Dispatcher:
                     self.cooking.robot_gone(robot_id)
                     self.ctx.wake()
             await self._mirror(now)
-            await asyncio.sleep(WATCH_EVERY_S)
+            await nap(WATCH_EVERY_S)
 
     async def _went_silent(self, robot_id: str, mode: str, silent_s: float) -> None:
         view = self.robots[robot_id]
