@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
 from browser_support import CHROMIUM, chromium
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import APIResponse, Browser, Page, Route, expect
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
+from orchestrator.store import menu as menu_store
 from orchestrator.store import orders as timeline
 from orchestrator.store.feed import now_ms
 
@@ -104,6 +106,45 @@ async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redi
     await page.get_by_test_id('lang-zh').click()
     await expect(page.locator('button.dish[data-dish="kungpao"]')).to_contain_text('宫保鸡丁')
     await expect(card.get_by_test_id('order-status')).to_have_text('已上菜')
+
+
+async def test_a_slow_menu_answer_never_hides_a_newer_change(
+    server: Server, page: Page, aredis: Redis
+) -> None:
+    """Two changes close together: the page's reload for the first is answered after the one
+    for the second (seen under load as an 86'd dish staying orderable for good)."""
+    held: list[tuple[Route, APIResponse]] = []
+    hold = asyncio.Event()
+
+    async def menu(route: Route) -> None:
+        answer = await route.fetch()  # the menu as the server has it now
+        if hold.is_set():
+            hold.clear()
+            held.append((route, answer))
+        else:
+            await route.fulfill(response=answer)
+
+    await page.route('**/api/menu', menu)
+    await page.goto(f'{server.url}/t/{token_for("t03")}')
+    galbi = page.locator('button.dish[data-dish="galbi"]')
+    await expect(galbi).to_be_enabled()
+    hold.set()
+    await menu_store.set_soldout(aredis, 'mandu', True, 'op:kim')
+
+    async def stale_one_held() -> bool:
+        return bool(held)
+
+    await eventually(stale_one_held)
+    await menu_store.set_soldout(aredis, 'galbi', True, 'op:kim')
+    await expect(galbi).to_be_disabled()
+    # The answer read before galbi was 86'd arrives last: the page keeps the newer menu.
+    ((route, stale),) = held
+    async with page.expect_response('**/api/menu'):
+        await route.fulfill(response=stale)
+    for _ in range(10):
+        assert await galbi.is_disabled()
+        await asyncio.sleep(0.1)
+    await expect(page.locator('button.dish[data-dish="mandu"]')).to_be_disabled()
 
 
 async def test_accept_language_picks_korean_and_bad_codes_are_refused(

@@ -558,8 +558,15 @@ function applyLanguage(lang) {
   renderBill();
 }
 
+// Reloads overlap when changes come close together: only the newest request's answer is
+// shown, so a slow answer read before a change (a dish 86'd) never hides it.
+let menuLoads = 0;
+
 async function loadMenu() {
-  state.menu = await (await fetch('/api/menu')).json();
+  const load = ++menuLoads;
+  const menu = await (await fetch('/api/menu')).json();
+  if (load !== menuLoads) return;
+  state.menu = menu;
   // Cart lines keep pointing at the freshest dish data (price, availability).
   const before = state.cart.length;
   state.cart = state.cart.filter((l) => dishById(l.dish.id)?.available)
