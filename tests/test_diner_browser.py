@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
 from browser_support import CHROMIUM, chromium
+from console_support import place_order
 from playwright.async_api import APIResponse, Browser, Page, Route, expect
 from redis.asyncio import Redis
 
@@ -145,6 +147,45 @@ async def test_a_slow_menu_answer_never_hides_a_newer_change(
         assert await galbi.is_disabled()
         await asyncio.sleep(0.1)
     await expect(page.locator('button.dish[data-dish="mandu"]')).to_be_disabled()
+
+
+async def test_a_slow_order_answer_never_takes_its_status_back(
+    server: Server, page: Page, aredis: Redis
+) -> None:
+    token = token_for('t04')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        oid = (await place_order(client, token, [{'dish_id': 'kungpao', 'quantity': 1}]))['id']
+    held: list[tuple[Route, APIResponse]] = []
+    hold = asyncio.Event()
+
+    async def order(route: Route) -> None:
+        answer = await route.fetch()
+        if hold.is_set():
+            hold.clear()
+            held.append((route, answer))
+        else:
+            await route.fulfill(response=answer)
+
+    await page.route(lambda url: url.endswith(f'/orders/{oid}'), order)
+    await page.goto(f'{server.url}/t/{token}')
+    card = page.locator(f'li.order[data-order="{oid}"]')
+    await expect(card).to_have_attribute('data-status', 'received')
+    # The page's read after "cooking" is answered only after the robot has arrived.
+    hold.set()
+    await timeline.record(aredis, oid, 'job.started', {}, status=timeline.COOKING)
+
+    async def stale_one_held() -> bool:
+        return bool(held)
+
+    await eventually(stale_one_held)
+    await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
+    await expect(card).to_have_attribute('data-status', 'arrived')
+    ((route, stale),) = held
+    async with page.expect_response(lambda res: res.url.endswith(f'/orders/{oid}')):
+        await route.fulfill(response=stale)
+    for _ in range(10):
+        assert await card.get_attribute('data-status') == 'arrived'
+        await asyncio.sleep(0.1)
 
 
 async def test_accept_language_picks_korean_and_bad_codes_are_refused(

@@ -281,15 +281,23 @@ function showStatusPanel() {
   $('#orders').scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
-function showOrder(order) {
-  state.orders.set(order.id, { ...state.orders.get(order.id), ...order, eta_seen: Date.now() });
+// Order reads overlap (a refresh per live event, the poll, a slow network): an answer asked
+// for before what the page shows of the order (an answer or a live event) is dropped, so a
+// late answer never takes a status back.
+let orderReads = 0;
+
+function showOrder(order, asked = ++orderReads) {
+  const known = state.orders.get(order.id);
+  if (known && asked < known.asked) return;
+  state.orders.set(order.id, { ...known, ...order, asked, eta_seen: Date.now() });
   renderOrders();
   if (!FINAL.has(order.status)) follow(order.id);
 }
 
 async function refreshOrder(id) {
+  const asked = ++orderReads;
   try {
-    showOrder(await api(`/orders/${id}`));
+    showOrder(await api(`/orders/${id}`), asked);
   } catch (err) {
     console.warn('order refresh failed', err);
   }
@@ -308,6 +316,7 @@ function follow(id) {
     const order = state.orders.get(id);
     if (ev.status && order) {
       order.status = ev.status;
+      order.asked = ++orderReads;
       renderOrders();
       // The robot is at the table: the one moment the diner has to act.
       if (ev.status === 'arrived') {
@@ -325,7 +334,8 @@ function follow(id) {
 
 async function refreshOrders() {
   try {
-    for (const order of await api('/orders')) showOrder(order);
+    const asked = ++orderReads;
+    for (const order of await api('/orders')) showOrder(order, asked);
   } catch (err) {
     console.warn('orders refresh failed', err);
   }
