@@ -28,10 +28,8 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.live import LiveResponse, client_address, order_frames, valid_stream_id
 from orchestrator.api.schemas import OrderDetail, OrderOut, OrderState, PickupOut, errors
 from orchestrator.api.visits import DinerVisit, OrderVisit, caller, session_refusal
-from orchestrator.logs import order_id_var
 from orchestrator.pricing import OrderIn, OrderRejected, sold_out
 from orchestrator.store import orders, sessions
-from orchestrator.store.orders import OrderRecord
 
 ORDERS_PREFIX, ORDERS_SUFFIX = '/api/tables/', '/orders'
 router = APIRouter(prefix=f'{ORDERS_PREFIX}{{token}}{ORDERS_SUFFIX}', tags=['orders'])
@@ -201,23 +199,14 @@ async def list_orders(table: DinerVisit, r: RedisDep) -> list[dict[str, Any]]:
     return [o.view() for o in reversed(placed)]
 
 
-async def _order_of_table(r: RedisDep, table_id: str, order_id: str) -> OrderRecord:
-    order = await orders.of_table(r, table_id, order_id)
-    if order is None:
-        raise ApiError(404, f'no order {order_id!r} at this table', 'not_found', 'order_id')
-    order_id_var.set(order_id)
-    return order
-
-
 @router.get(
     '/{order_id}',
     response_model=OrderDetail,
     summary='One order with its timeline',
     responses=errors(401, 403, 404, 503),
 )
-async def get_order(order_id: str, table: OrderVisit, r: RedisDep) -> dict[str, Any]:
-    order = await _order_of_table(r, table.id, order_id)
-    return {**order.view(), 'timeline': await orders.timeline(r, order_id)}
+async def get_order(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str, Any]:
+    return {**seen.order.view(), 'timeline': await orders.timeline(r, order_id)}
 
 
 @router.get(
@@ -240,20 +229,14 @@ async def get_order(order_id: str, table: OrderVisit, r: RedisDep) -> dict[str, 
     },
 )
 async def order_events(
-    order_id: str,
-    table: OrderVisit,
+    seen: OrderVisit,
     request: Request,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> LiveResponse:
     ctx: AppContext = request.app.state.ctx
-    release = ctx.streams.acquire(client_address(request), table.id)
-    try:
-        order = await _order_of_table(ctx.redis, table.id, order_id)
-    except BaseException:
-        release()
-        raise
+    release = ctx.streams.acquire(client_address(request), seen.visit.id)
     after = last_event_id if last_event_id and valid_stream_id(last_event_id) else '0-0'
-    frames = order_frames(ctx.redis, ctx.fanout, ctx.streams.reads, order, after)
+    frames = order_frames(ctx.redis, ctx.fanout, ctx.streams.reads, seen.order, after)
     return LiveResponse(frames, release)
 
 
@@ -264,10 +247,9 @@ async def order_events(
     summary='Diner confirms the food was taken off the robot',
     responses=errors(401, 403, 404, 409, 503),
 )
-async def confirm_pickup(order_id: str, table: OrderVisit, r: RedisDep) -> dict[str, str]:
-    await _order_of_table(r, table.id, order_id)
+async def confirm_pickup(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str, str]:
     try:
-        await orders.request_pickup(r, table.id, order_id)
+        await orders.request_pickup(r, seen.visit.id, order_id)
     except orders.PickupRefused as e:
         raise ApiError(409, str(e), 'pickup_refused', 'order_id') from e
     return {'order_id': order_id, 'status': 'pickup_requested'}

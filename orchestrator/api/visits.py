@@ -28,7 +28,7 @@ from orchestrator.api.context import AppContext
 from orchestrator.api.deps import table_for_token
 from orchestrator.api.errors import ApiError
 from orchestrator.config import Table
-from orchestrator.ids import is_order_id
+from orchestrator.logs import order_id_var
 from orchestrator.store import orders, sessions
 from orchestrator.store.feed import now_ms
 from orchestrator.store.sessions import DiningSession, VisitEnded
@@ -116,20 +116,27 @@ async def diner_visit(token: str, request: Request) -> Visit:
     return await resolve(request.app.state.ctx, token)
 
 
-async def order_visit(token: str, order_id: str, request: Request) -> Visit:
+@dataclass(frozen=True)
+class OrderSeen:
+    """One order of the caller's session, read once for its route."""
+
+    visit: Visit
+    order: orders.OrderRecord
+
+
+async def order_visit(token: str, order_id: str, request: Request) -> OrderSeen:
     """Dependency of the routes of one order: the order must be of the caller's session (an
-    earlier party's order is not found)."""
+    earlier party's order, or another table's, is not found)."""
     visit = await diner_visit(token, request)
-    order = (
-        await orders.get(request.app.state.ctx.redis, order_id) if is_order_id(order_id) else None
-    )
+    order = await orders.of_table(request.app.state.ctx.redis, visit.id, order_id)
     if visit.session is None or order is None or order.session_id != visit.session.id:
         raise ApiError(404, f'no order {order_id!r} at this table', 'not_found', 'order_id')
-    return visit
+    order_id_var.set(order_id)
+    return OrderSeen(visit, order)
 
 
 DinerVisit = Annotated[Visit, Depends(diner_visit)]
-OrderVisit = Annotated[Visit, Depends(order_visit)]
+OrderVisit = Annotated[OrderSeen, Depends(order_visit)]
 
 
 def session_refusal(ctx: AppContext, kind: str, value: str) -> ApiError:
