@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import yaml
 
 from orchestrator.redis_server import free_port
 from orchestrator.settings import DEFAULT_CONFIG, Settings
@@ -21,6 +22,22 @@ from table_qr.tokens import sign
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar('T')
+
+
+def config_with(directory: Path, change: dict[str, object]) -> Path:
+    """The demo restaurant's config with `change` ('service.robot_lost_after_s': 2, a list
+    item by its index) written to `directory`/restaurant.yaml; its path."""
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
+    raw = {k: v for k, v in raw.items() if not str(k).startswith('x-')}
+    for path, value in change.items():
+        *parents, last = path.split('.')
+        node: object = raw
+        for p in parents:
+            node = node[int(p)] if isinstance(node, list) else node[p]  # type: ignore[index]
+        node[int(last) if isinstance(node, list) else last] = value  # type: ignore[index]
+    out = directory / 'restaurant.yaml'
+    out.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding='utf-8')
+    return out
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:

@@ -192,14 +192,16 @@ def kitchen_running(
     time_scale: float,
     pickup_timeout_s: float,
     robot_ids: Iterable[str] | None = None,
+    config_path: Path = DEFAULT_CONFIG,
 ) -> Iterator[Kitchen]:
     """A Kitchen with its robots (default: every robot) started; serving robots wait
-    `pickup_timeout_s` (simulated) at a table."""
+    `pickup_timeout_s` (simulated) at a table. `cfg` is read from `config_path`."""
     kitchen = Kitchen(
         cfg,
         tmp,
         time_scale,
         robot_params={s.id: {'pickup_timeout_s': pickup_timeout_s} for s in cfg.serving_robots},
+        config_path=config_path,
     )
     if robot_ids is None:
         kitchen.start_all_robots()

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import redis.exceptions
-import yaml
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
@@ -26,9 +25,9 @@ from orchestrator.config import Battery, RestaurantConfig, load_restaurant
 from orchestrator.dispatch.serving import trip_charge
 from orchestrator.rush.diners import SimClock
 from orchestrator.rush.report import charging_time
-from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.store import feed, orders
 from robot_nodes.drivers.battery import SimBattery
+from tests.api_helpers import config_with
 from tests.dispatch_support import Kitchen, ensure_groups, wait_for, write_order
 from tests.ros_helpers import keys_for, ros_child_env, stop_process
 
@@ -91,12 +90,8 @@ async def test_rush_report_charging_time(redis_url: str, demo_config: Restaurant
 
 @pytest.fixture(scope='module')
 def fast_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
-    raw = {k: v for k, v in raw.items() if not str(k).startswith('x-')}
-    raw['battery'] = {**raw.get('battery', {}), **FAST}
-    path = tmp_path_factory.mktemp('config') / 'fast_drain.yaml'
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding='utf-8')
-    return path
+    change: dict[str, object] = {f'battery.{name}': value for name, value in FAST.items()}
+    return config_with(tmp_path_factory.mktemp('config'), change)
 
 
 def _needs(cfg: RestaurantConfig, robot_id: str) -> float:

@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import load_restaurant
-from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.store import orders, robots
 from robot_nodes import ledger as lg
+from tests.api_helpers import config_with
 from tests.dispatch_support import Diners, Kitchen, restaurant_open, wait_for
 from tests.netns import Link, Unavailable, robots_apart
 
@@ -53,10 +52,7 @@ def link() -> Iterator[Link]:
 
 @pytest.fixture
 def fleet(tmp_path: Path, link: Link) -> Iterator[Kitchen]:
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
-    raw['service']['robot_lost_after_s'] = LOST_AFTER_S
-    config_path = tmp_path / 'restaurant.yaml'
-    config_path.write_text(yaml.safe_dump(raw), encoding='utf-8')
+    config_path = config_with(tmp_path, {'service.robot_lost_after_s': LOST_AFTER_S})
     cfg = load_restaurant(config_path)
     kitchen = Kitchen(
         cfg,

@@ -12,37 +12,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant, parse_amount
 from orchestrator.pricing import OrderIn
 from orchestrator.recipes import kitchen
-from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.store import jobs, menu, stock
 from orchestrator.store.intake import Intake
-from tests.api_helpers import token_for, uvicorn_server
+from tests.api_helpers import config_with, token_for, uvicorn_server
 
 
 def order(*items: tuple[str, int], **options: str) -> OrderIn:
     return OrderIn.model_validate(
         {'items': [{'dish_id': d, 'quantity': q, 'options': options} for d, q in items]}
     )
-
-
-def config_with(tmp_path: Path, change: dict[str, object]) -> Path:
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text(encoding='utf-8'))
-    raw = {k: v for k, v in raw.items() if not str(k).startswith('x-')}
-    for path, value in change.items():
-        *parents, last = path.split('.')
-        node: object = raw
-        for p in parents:
-            node = node[int(p)] if isinstance(node, list) else node[p]  # type: ignore[index]
-        node[int(last) if isinstance(node, list) else last] = value  # type: ignore[index]
-    out = tmp_path / 'restaurant.yaml'
-    out.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding='utf-8')
-    return out
 
 
 @pytest.mark.parametrize(
