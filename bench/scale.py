@@ -58,6 +58,8 @@ FLAGSHIP = REPO / 'seeds' / 'flagship.yaml'
 # The flagship's floor: COLUMNS x ROWS tables, DX / DY apart, aisles down each column from a
 # corridor along the kitchen; cooking robots behind the kitchen wall.
 COLUMNS, ROWS, DX, DY = 20, 10, 4.0, 2.5
+# Between two docks (and two chargers) on the chain down the left margin (m).
+DOCK_DY = 1.5
 # Cooking robots: (name, stations) of each group, 4 robots each (20 in all); serving robots.
 KITCHEN = [
     ('wok', ['wok']),
@@ -110,12 +112,22 @@ def flagship(demo: dict[str, Any]) -> dict[str, Any]:
     points.append({'id': 'pass', 'x': pass_x, 'y': kitchen_wall - 0.6, 'kind': 'pass'})
     aisles.append({'a': 'pass', 'b': middle, 'width_m': 1.5})
     servers = []
+    # Docks and chargers in the left margin, each at the end of its own short aisle off a
+    # chain of junctions running down from the corridor: a robot parked there is out of every
+    # other robot's way (robot_nodes/parking.py).
+    chain = 'k00'
+    points.append({'id': chain, 'x': 2.0, 'y': corridor, 'kind': 'junction'})
+    aisles.append({'a': 'c00', 'b': chain, 'width_m': 1.5})
     for i in range(SERVERS):
+        junction, y = f'k{i + 1:02d}', corridor - (i + 1) * DOCK_DY
         dock, charger = f'dock{i + 1}', f'chg{i + 1}'
-        points.append({'id': dock, 'x': 1.0 + i * 0.8, 'y': kitchen_wall - 0.6, 'kind': 'dock'})
-        points.append({'id': charger, 'x': 1.0 + i * 0.8, 'y': corridor + 0.9, 'kind': 'charger'})
-        aisles.append({'a': dock, 'b': 'c00', 'width_m': 1.2})
-        aisles.append({'a': charger, 'b': 'c00', 'width_m': 1.2})
+        points.append({'id': junction, 'x': 2.0, 'y': y, 'kind': 'junction'})
+        points.append({'id': dock, 'x': 0.7, 'y': y, 'kind': 'dock'})
+        points.append({'id': charger, 'x': 3.3, 'y': y, 'kind': 'charger'})
+        aisles.append({'a': chain, 'b': junction, 'width_m': 1.2})
+        aisles.append({'a': dock, 'b': junction, 'width_m': 1.2})
+        aisles.append({'a': charger, 'b': junction, 'width_m': 1.2})
+        chain = junction
         motion = {'speed_mps': 1.0, 'max_accel_mps2': 0.5, 'radius_m': 0.27}
         place = {'dock': dock, 'charger': charger}
         servers.append({'id': f'serve{i + 1}', 'trays': 4, **motion, **place})

@@ -266,7 +266,13 @@ def kitchen_data_commands(
 
 
 def config_check_command(args: argparse.Namespace) -> int:
+    from robot_nodes.parking import parked_in_the_way  # the floor's geometry, with the robots'
+
     cfg = load_restaurant(args.path)
+    if problems := parked_in_the_way(cfg):
+        for problem in problems:
+            print(f'error: {args.path}: {problem}', file=sys.stderr)
+        return 1
     print(
         f'{args.path}: ok — {len(cfg.tables)} tables, {len(cfg.dishes)} dishes, '
         f'{len(cfg.stations)} stations, {len(cfg.cooking_robots)} cooking and '

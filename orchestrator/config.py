@@ -209,8 +209,20 @@ class Floor(Strict):
         return out
 
     @cached_property
-    def _paths(self) -> dict[tuple[str, str], list[str]]:
+    def _widths(self) -> dict[frozenset[str], float]:
+        out: dict[frozenset[str], float] = {}
+        for aisle in self.aisles:
+            ends = frozenset((aisle.a, aisle.b))
+            out[ends] = max(aisle.width_m, out.get(ends, 0.0))
+        return out
+
+    @cached_property
+    def _trees(self) -> dict[str, dict[str, str]]:
         return {}
+
+    def width(self, a: str, b: str) -> float:
+        """The widest aisle between waypoints `a` and `b` (m); 0 if none joins them."""
+        return self._widths.get(frozenset((a, b)), 0.0)
 
     def neighbours(self, node: str) -> list[tuple[str, float]]:
         return list(self._adjacent.get(node, ()))
@@ -220,21 +232,28 @@ class Floor(Strict):
         return math.hypot(pa.x - pb.x, pa.y - pb.y)
 
     def path(self, start: str, goal: str) -> list[str]:
-        """Shortest drivable path (Dijkstra over aisles wide enough, remembered: the dispatcher
-        asks for the same few thousand on every plan); raises if none."""
-        known = self._paths.get((start, goal))
-        if known is None:
-            known = self._paths[start, goal] = self._dijkstra(start, goal)
-        return list(known)
+        """Shortest drivable path (Dijkstra over aisles wide enough; the tree of shortest paths
+        from each start is remembered: the dispatcher asks for the same few thousand on every
+        plan); raises if none."""
+        tree = self._trees.get(start)
+        if tree is None:
+            tree = self._trees[start] = self._dijkstra(start)
+        return _walk(tree, start, goal)
 
     def path_over(self, start: str, goal: str, usable: Callable[[str, str], bool]) -> list[str]:
         """Shortest drivable path over only the aisles a→b that `usable` accepts (not
         remembered: traffic control asks it around what other robots hold); raises if none."""
-        return self._dijkstra(start, goal, usable)
+        return _walk(self._dijkstra(start, goal, usable), start, goal)
 
     def _dijkstra(
-        self, start: str, goal: str, usable: Callable[[str, str], bool] = lambda a, b: True
-    ) -> list[str]:
+        self,
+        start: str,
+        goal: str | None = None,
+        usable: Callable[[str, str], bool] = lambda a, b: True,
+    ) -> dict[str, str]:
+        """Each waypoint reached from `start` -> the one before it on a shortest path, until
+        `goal` is settled (None: every waypoint). A settled waypoint's chain is the same
+        whenever the search stops."""
         dist = {start: 0.0}
         prev: dict[str, str] = {}
         heap = [(0.0, start)]
@@ -249,15 +268,19 @@ class Floor(Strict):
                     dist[nxt] = d + w
                     prev[nxt] = node
                     heapq.heappush(heap, (d + w, nxt))
-        if goal not in dist:
-            raise ValueError(f'no drivable path from {start!r} to {goal!r}')
-        path = [goal]
-        while path[-1] != start:
-            path.append(prev[path[-1]])
-        return path[::-1]
+        return prev
 
     def path_length(self, path: list[str]) -> float:
         return sum(self.distance(a, b) for a, b in itertools.pairwise(path))
+
+
+def _walk(prev: dict[str, str], start: str, goal: str) -> list[str]:
+    if goal != start and goal not in prev:
+        raise ValueError(f'no drivable path from {start!r} to {goal!r}')
+    path = [goal]
+    while path[-1] != start:
+        path.append(prev[path[-1]])
+    return path[::-1]
 
 
 class ServicePolicy(Strict):

@@ -64,7 +64,7 @@ def lane_offset(floor: Floor, a: str, b: str, radius_m: float) -> float:
     the next ones)."""
     if {floor.points[a].kind, floor.points[b].kind} & set(OWN_PLACES):
         return 0.0
-    width = max((w.width_m for w in floor.aisles if {w.a, w.b} == {a, b}), default=0.0)
+    width = floor.width(a, b)
     return width / 4 if two_lanes(width, radius_m) else 0.0
 
 

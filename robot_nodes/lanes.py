@@ -33,13 +33,13 @@ def lane_path(
     nodes = [(cfg.floor.points[w].x, cfg.floor.points[w].y) for w in route]
     if len(nodes) < 2:
         return [start, *nodes]
-    kinds = {w.id: w.kind for w in cfg.floor.waypoints}
+    waypoints = cfg.floor.points
     lanes = [
         _Lane(
             pa,
             pb,
             lane_offset(cfg.floor, a, b, radius_m),
-            bool({kinds[a], kinds[b]} & set(OWN_PLACES)),
+            bool({waypoints[a].kind, waypoints[b].kind} & set(OWN_PLACES)),
         )
         for (a, b), (pa, pb) in zip(
             itertools.pairwise(route), itertools.pairwise(nodes), strict=True
