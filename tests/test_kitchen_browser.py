@@ -9,6 +9,7 @@ tomorrow's prep list, and opens a day's report: charts are drawn and the CSV dow
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 from redis.asyncio import Redis
 
 from orchestrator.archive import demo_history
@@ -99,12 +100,30 @@ async def test_stock_and_reports_views(
         )
 
         # A day's report: charts drawn, labelled demo, CSV downloads.
+        # Opening the tab asks for today's report and the date picked at once for yesterday's;
+        # today's answer is held back until yesterday's is drawn (under load it came last and
+        # replaced it).
         yesterday = (date.today() - timedelta(days=1)).isoformat()
+        today_url = f'{server.url}/console/api/reports/{date.today().isoformat()}'
+        asked, release = asyncio.Event(), asyncio.Event()
+
+        async def today_last(route: Route) -> None:
+            asked.set()
+            await release.wait()
+            await route.continue_()
+
+        await console.route(today_url, today_last)
         await console.locator('[data-tab="reports"]').click()
+        await asyncio.wait_for(asked.wait(), 30)
         await console.locator('#report-date').fill(yesterday)
         await console.locator('[data-action="show-report"]').click()
         hourly = console.locator('[data-section="hourly"]')
         await expect(hourly.locator('svg.chart')).to_be_visible()
+        async with console.expect_response(today_url):
+            release.set()
+        for _ in range(10):
+            assert await hourly.locator('svg.chart').is_visible()
+            await asyncio.sleep(0.1)
         # The chart of the day shown before may still be up: wait for yesterday's bars.
         await expect(hourly.locator('svg.chart rect.series').first).to_be_visible()
         await expect(console.locator('[data-section="stations"] svg.chart')).to_be_visible()

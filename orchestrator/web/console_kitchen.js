@@ -4,7 +4,16 @@
 'use strict';
 
 const STOCK_POLL_MS = 3000;
-const kitchenView = { stock: null, prep: null, timer: null };
+const kitchenView = { stock: null, prep: null, timer: null, loads: {} };
+
+// A view's loads overlap (the poll and a restock; a tab opened, then a date picked): only the
+// newest request's answer is drawn, so a slow answer to an older one never replaces it.
+// Returns whether the load started now is still the newest.
+function newestLoad(view) {
+  const n = (kitchenView.loads[view] || 0) + 1;
+  kitchenView.loads[view] = n;
+  return () => kitchenView.loads[view] === n;
+}
 
 function amountText(n, unit) {
   if (unit === 'g' && Math.abs(n) >= 1000) return `${(n / 1000).toLocaleString()} kg`;
@@ -13,21 +22,29 @@ function amountText(n, unit) {
 }
 
 async function loadStock() {
+  const newest = newestLoad('stock');
+  let stock;
   try {
-    kitchenView.stock = await call('GET', '/stock');
+    stock = await call('GET', '/stock');
   } catch (e) {
-    toast(`Stock: ${e.message}`, 'error');
+    if (newest()) toast(`Stock: ${e.message}`, 'error');
     return;
   }
+  if (!newest()) return;
+  kitchenView.stock = stock;
   renderStock();
 }
 
 async function loadPrep() {
+  const newest = newestLoad('prep');
+  let prep;
   try {
-    kitchenView.prep = await call('GET', '/prep');
+    prep = await call('GET', '/prep');
   } catch (e) {
-    kitchenView.prep = { error: e.message };
+    prep = { error: e.message };
   }
+  if (!newest()) return;
+  kitchenView.prep = prep;
   renderPrep();
 }
 
@@ -106,14 +123,15 @@ async function loadReport() {
   if (!input.value) input.value = today();
   const day = input.value;
   const box = $('report');
+  const newest = newestLoad('report');
   box.setAttribute('aria-busy', 'true');
   try {
     const report = await call('GET', `/reports/${day}`);
-    RobodineCharts.render(box, report, (s) => `${API}/reports/${day}/${s.id}.csv`);
+    if (newest()) RobodineCharts.render(box, report, (s) => `${API}/reports/${day}/${s.id}.csv`);
   } catch (e) {
-    box.textContent = `Report unavailable: ${e.message}`;
+    if (newest()) box.textContent = `Report unavailable: ${e.message}`;
   } finally {
-    box.removeAttribute('aria-busy');
+    if (newest()) box.removeAttribute('aria-busy');
   }
 }
 
