@@ -60,6 +60,16 @@ function toast(text, kind = 'ok') {
   setTimeout(() => el.remove(), kind === 'ok' ? 3500 : 7000);
 }
 
+// A view's loads overlap (its poll and an action's reload; a tab opened, then a day or a table
+// picked): only the newest request's answer is drawn, so a slow answer to an older one never
+// replaces it. Returns whether the load started now is still the newest of its view.
+const loads = {};
+function newestLoad(view) {
+  const n = (loads[view] || 0) + 1;
+  loads[view] = n;
+  return () => loads[view] === n;
+}
+
 async function call(method, path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (state.me) headers['X-CSRF-Token'] = state.me.csrf;
@@ -558,12 +568,16 @@ const TABLES_POLL_MS = 3000;
 const tablesView = { rows: [], bill: null, billTable: null, timer: null };
 
 async function loadTables() {
+  const newest = newestLoad('tables');
+  let rows;
   try {
-    tablesView.rows = await call('GET', '/tables');
+    rows = await call('GET', '/tables');
   } catch (e) {
-    toast(`Tables: ${e.message}`, 'error');
+    if (newest()) toast(`Tables: ${e.message}`, 'error');
     return;
   }
+  if (!newest()) return;
+  tablesView.rows = rows;
   renderTables();
   if (tablesView.billTable) loadTableBill(tablesView.billTable);
 }
@@ -591,13 +605,17 @@ function renderTables() {
 }
 
 async function loadTableBill(tableId) {
+  const newest = newestLoad('table-bill');
+  let bill;
   try {
-    tablesView.bill = await call('GET', `/tables/${tableId}/bill`);
-    tablesView.billTable = tableId;
+    bill = await call('GET', `/tables/${tableId}/bill`);
   } catch (e) {
-    toast(`Bill: ${e.message}`, 'error');
+    if (newest()) toast(`Bill: ${e.message}`, 'error');
     return;
   }
+  if (!newest()) return;
+  tablesView.bill = bill;
+  tablesView.billTable = tableId;
   renderTableBill();
 }
 

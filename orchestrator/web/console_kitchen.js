@@ -4,16 +4,7 @@
 'use strict';
 
 const STOCK_POLL_MS = 3000;
-const kitchenView = { stock: null, prep: null, timer: null, loads: {} };
-
-// A view's loads overlap (the poll and a restock; a tab opened, then a date picked): only the
-// newest request's answer is drawn, so a slow answer to an older one never replaces it.
-// Returns whether the load started now is still the newest.
-function newestLoad(view) {
-  const n = (kitchenView.loads[view] || 0) + 1;
-  kitchenView.loads[view] = n;
-  return () => kitchenView.loads[view] === n;
-}
+const kitchenView = { stock: null, prep: null, timer: null };
 
 function amountText(n, unit) {
   if (unit === 'g' && Math.abs(n) >= 1000) return `${(n / 1000).toLocaleString()} kg`;
