@@ -79,6 +79,8 @@ IDLE_S = 5.0
 def flagship(demo: dict[str, Any]) -> dict[str, Any]:
     """The demo's menu, stations and stock on a floor of 200 tables with 30 robots."""
     raw = dict(demo)
+    # Robots drive on their own (the bench starts no traffic controller; the demo's is on).
+    raw['service'] = {**demo['service'], 'traffic_control': False}
     raw['restaurant'] = {
         **demo['restaurant'],
         'id': 'flagship',
