@@ -38,9 +38,8 @@ def parked_in_the_way(cfg: RestaurantConfig) -> list[str]:
     stray = max(aisle.width_m for aisle in cfg.floor.aisles)
     for a, b in itertools.permutations(places, 2):
         route = cfg.floor.path(a.id, b.id)
-        near = [
-            s for s in spots if s.id not in (a.id, b.id) and _near(cfg, route, s, reach + stray)
-        ]
+        box = _box(cfg, route, reach + stray)
+        near = [s for s in spots if s.id not in (a.id, b.id) and _inside(box, s)]
         if not near:
             continue  # the common case on a big floor: no lane to work out
         way = lane_path(cfg, route, radius, (a.x, a.y))
@@ -56,11 +55,16 @@ def parked_in_the_way(cfg: RestaurantConfig) -> list[str]:
     ]
 
 
-def _near(cfg: RestaurantConfig, route: list[str], spot: Waypoint, margin: float) -> bool:
-    """Whether `spot` lies within `margin` of the box around the route's waypoints."""
+Box = tuple[float, float, float, float]
+
+
+def _box(cfg: RestaurantConfig, route: list[str], margin: float) -> Box:
+    """The box around the route's waypoints, `margin` wider on every side."""
     xs = [cfg.floor.points[w].x for w in route]
     ys = [cfg.floor.points[w].y for w in route]
-    return (
-        min(xs) - margin < spot.x < max(xs) + margin
-        and min(ys) - margin < spot.y < max(ys) + margin
-    )
+    return min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin
+
+
+def _inside(box: Box, spot: Waypoint) -> bool:
+    x0, y0, x1, y1 = box
+    return x0 < spot.x < x1 and y0 < spot.y < y1
