@@ -12,8 +12,12 @@ setup:
 demo: setup
 	$(VENV)/bin/robodine up --time-scale 10 $(ARGS)
 
+# Two workers (pytest-xdist), each with its own DDS domain, Redis and fleets; a test module
+# stays on one worker, so its fleet starts once. `make test WORKERS=0` runs in one process.
+WORKERS ?= 2
+
 test: setup
-	$(PY) -m pytest -q -rs --durations=15 $(ARGS)
+	$(PY) -m pytest -q -rs --durations=15 -n $(WORKERS) --dist loadfile $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -38,8 +38,9 @@ def _own_ros_domain() -> str:
 
 
 _DOMAIN_LOCKS: list[int] = []
-# Each test run gets its own DDS domain on loopback.
-if 'ROS_DOMAIN_ID' not in os.environ:
+# Each test run gets its own DDS domain on loopback, and so does each pytest-xdist worker (a
+# worker inherits its controller's domain, which it must not share with the other workers).
+if 'ROS_DOMAIN_ID' not in os.environ or 'PYTEST_XDIST_WORKER' in os.environ:
     os.environ['ROS_DOMAIN_ID'] = _own_ros_domain()
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 # Robots started by tests drive without the traffic controller, unless a test starts one.
