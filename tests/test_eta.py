@@ -42,9 +42,12 @@ async def test_the_first_estimate_waits_for_every_dish_even_one_cooked_already(
     ready = {'o1': ('t06', time.time() * SCALE + 240)}
     await etas.publish(ready, {'o1': {'o1-drink'}})
     assert not await aredis.hget(keys.order('o1'), 'eta_at')  # the drink alone: too early
+    # The dispatcher looks again at once when a dish of such an order is cooked.
+    assert etas.awaits_first('o1') and not etas.awaits_first('o9')
     await etas.publish(ready, {'o1': {'o1-wok-1', 'o1-wok-2', 'o1-fries'}})
     eta_at = int(await aredis.hget(keys.order('o1'), 'eta_at') or 0)
     assert eta_at >= (ready['o1'][1] / SCALE) * 1000
+    assert not etas.awaits_first('o1')
     # An order of which some dishes were never here waits (another dispatcher may hold them).
     await place(aredis, 'o2', 2)
     await etas.publish({'o2': ('t06', time.time() * SCALE)}, {'o2': {'o2-wok-1'}})

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
@@ -73,10 +74,17 @@ def entry_s(entry_id: str) -> float:
 
 
 class Cooking:
-    def __init__(self, ctx: DispatchContext, policy: Policy) -> None:
-        """`policy` decides which queued dish starts on which robot (dispatch/scheduling.py)."""
+    def __init__(
+        self,
+        ctx: DispatchContext,
+        policy: Policy,
+        on_cooked: Callable[[str], None],
+    ) -> None:
+        """`policy` decides which queued dish starts on which robot (dispatch/scheduling.py);
+        `on_cooked(order_id)` hears of each dish whose completion is recorded."""
         self.ctx = ctx
         self.policy = policy
+        self.on_cooked = on_cooked
         self.queue: dict[str, list[Pending]] = {s.id: [] for s in ctx.cfg.stations}
         self.flights: dict[str, Flight] = {}
         # Jobs whose claim is in flight, and the robot each goes to.
@@ -413,6 +421,7 @@ class Cooking:
             out = await self.ctx.retrying(
                 lambda: jobs.complete(r, job_id, flight.epoch, flight.robot_id)
             )
+            self.on_cooked(flight.pending.job.order_id)
             log.log(
                 logging.WARNING if out == 'fenced' else logging.INFO,
                 '%s cooked by %s under epoch %d: %s',

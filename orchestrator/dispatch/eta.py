@@ -85,6 +85,10 @@ class Etas:
         for order_id in set(self._incomplete) - set(ready):
             del self._incomplete[order_id]
 
+    def awaits_first(self, order_id: str) -> bool:
+        """Whether the order's first estimate waits for the rest of its dishes."""
+        return order_id in self._incomplete
+
     async def _partial(self, order_ids: list[str], here: Mapping[str, set[str]]) -> set[str]:
         """Those of `order_ids` (one Redis round trip for all) with a job not yet seen here
         and not cooked, unless they waited FIRST_WAIT_S for it."""

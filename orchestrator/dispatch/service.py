@@ -104,7 +104,7 @@ class Dispatcher:
         self.ctx = DispatchContext(r, cfg, name, time_scale, lease_s, views)
         self.r, self.cfg, self.name, self.lease_s = r, cfg, name, lease_s
         self.robots = views
-        self.cooking = Cooking(self.ctx, get_policy(policy or cfg.service.policy))
+        self.cooking = Cooking(self.ctx, get_policy(policy or cfg.service.policy), self._on_cooked)
         self.serving = Serving(self.ctx, self.cooking.coming)
         self.commands = RobotCommands(self.ctx, self.serving.pickup_confirmed, command_ttl_s)
         self.work = WorkQueue(r, [s.id for s in cfg.stations], name)
@@ -283,6 +283,13 @@ class Dispatcher:
             await self.ctx.woken(max(MIN_NAP_S, min(nap, self.serving.stage_in())))
             self.cooking.schedule()
             await self.serving.plan()
+
+    def _on_cooked(self, order_id: str) -> None:
+        """A dish of an order still waiting for its first estimate is cooked: that estimate
+        may be whole now (its dish was cooked before the estimate saw it here), and at a fast
+        clock the order may be ready and on its way before the next round."""
+        if self.etas.awaits_first(order_id):
+            self._new_orders.set()
 
     async def _publish_etas(self) -> None:
         """Every ETA_EVERY_S, and at once for new orders: a diner hears the first estimate the
