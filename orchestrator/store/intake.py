@@ -79,8 +79,8 @@ class _LineJobs:
     stream: str
     # Its jobs' values of `intake_script.JOB_KIND`.
     values: list[str]
-    # What one unit takes from stock (`stock.intake_uses`; []: no recipe).
-    uses: list[Any]
+    # What one unit takes from stock ([]: no recipe).
+    uses: list[stock.UnitUse]
 
 
 class FunctionBatcher:
@@ -227,12 +227,10 @@ class Intake:
         # intake_script.py for the blanks' order); the jobs go last.
         job_args: list[Any] = []
         job_keys: list[str] = []
-        stock_lines: list[Any] = [0]  # the count of lines with a recipe, then those lines
+        takes: list[tuple[str, int, list[stock.UnitUse]]] = []
         for li, line in enumerate(priced.lines):
             kind = self._line_jobs(line)
-            if kind.uses:
-                stock_lines[0] += 1
-                stock_lines += [kind.dish, line['quantity'], len(kind.uses), *kind.uses]
+            takes.append((kind.dish, line['quantity'], kind.uses))
             job_ids = [ids.job_id(order_id, li, unit) for unit in range(line['quantity'])]
             job_args += [len(job_ids), order_id, table_id, li, *kind.values, *job_ids]
             for job_id in job_ids:
@@ -253,8 +251,8 @@ class Intake:
             *(priced.overrides.get(d, '') for d in priced.dish_ids),
             *(-1 if visit is None else visit, ids.new_session_id(), table_id, at // 60_000),
             *(units, at),  # the session's dishes, the blank of its table.seated event
-            *stock_lines,
-            *(order_id, table_id, at),  # SALE_BLANKS, the blank of the stock's menu event
+            *stock.intake_args((quantity, uses) for _, quantity, uses in takes),
+            *(order_id, table_id),  # SALE_BLANKS
             *job_args,
         ]
         script_keys = [
@@ -272,6 +270,8 @@ class Intake:
         result = await self._script(keys=script_keys, args=args)
         if result[0] == 'replay':
             return Outcome('replay', response=await self._replayed(table_id, result[1]))
+        if result[0] == 'nostock':
+            return Outcome('nostock', stock.first_short(takes, result[1:]))
         outcome = Outcome(result[0], result[1] if len(result) > 1 else '')
         if outcome.kind == 'created':
             currency = self._cfg.restaurant.currency

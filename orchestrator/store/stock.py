@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -94,13 +95,11 @@ def move_fields(**values: Any) -> list[str]:
     return _flat(_move(**values))
 
 
-# Every order records one sale (intake.lua): its fields but the order and the table, once.
-_SALE = _move(kind=SALE)
-
-
 def sale_fields(order_id: str, by: str) -> list[str]:
-    """`move_fields(kind=SALE, order_id=order_id, by=by)`."""
-    return _flat({**_SALE, 'order_id': order_id, 'by': by})
+    """The name/value pairs of the sale every order records (intake.lua) but `at` and `items`:
+    the fields a sale leaves at their defaults are left out (each costs the script an
+    argument; `parse_move` defaults them)."""
+    return ['kind', SALE, 'order_id', order_id, 'by', by]
 
 
 # A menu.changed feed entry's fields but `data`, `at` filled in per call.
@@ -175,12 +174,47 @@ def floors(cfg: RestaurantConfig) -> dict[str, int]:
     return {i: max((units[d][i] for d in ds), default=0) for i, ds in k.users().items()}
 
 
-def intake_uses(cfg: RestaurantConfig, line: dict[str, Any]) -> list[Any]:
-    """The intake script's `uses` of a priced line (intake.lua, "Stock"): per ingredient one
-    unit with the line's options needs, its id, the amount and its floor ([]: no recipe)."""
+# An ingredient one unit of a dish needs: its id, the amount and its floor (`floors`).
+UnitUse = tuple[str, int, int]
+
+
+def intake_uses(cfg: RestaurantConfig, line: dict[str, Any]) -> list[UnitUse]:
+    """What one unit of a priced line (a dish with its options) needs ([]: no recipe)."""
     uses = kitchen(cfg).uses(line['dish_id'], line.get('options') or {})
     below = floors(cfg) if uses else {}
-    return [x for i, amount in sorted(uses.items()) for x in (i, amount, below[i])]
+    return [(i, amount, below[i]) for i, amount in sorted(uses.items())]
+
+
+def intake_args(lines: Iterable[tuple[int, list[UnitUse]]]) -> list[Any]:
+    """intake.lua's stock arguments for an order's lines (each its quantity and
+    `intake_uses`): the count of ingredients it takes, then in name order each one's id,
+    amount and floor, then the sale's items (JSON)."""
+    need: dict[str, int] = {}
+    below: dict[str, int] = {}
+    for quantity, uses in lines:
+        for ing, amount, floor in uses:
+            need[ing] = need.get(ing, 0) + quantity * amount
+            below[ing] = floor
+    names = sorted(need)
+    items = orjson.dumps({i: -need[i] for i in names})
+    return [len(names), *(x for i in names for x in (i, need[i], below[i])), items]
+
+
+def first_short(
+    lines: Iterable[tuple[str, int, list[UnitUse]]], levels: Iterable[str | None]
+) -> str:
+    """The first dish, in line order, that stock cannot make: `lines` are each line's dish,
+    quantity and `intake_uses`, `levels` those intake.lua refused the order with (of the
+    ingredients `intake_args` listed, in name order)."""
+    lines = list(lines)
+    names = sorted({ing for _, _, uses in lines for ing, _, _ in uses})
+    left = {i: int(v or 0) for i, v in zip(names, levels, strict=True)}
+    for dish, quantity, uses in lines:
+        for ing, amount, _ in uses:
+            left[ing] -= quantity * amount
+            if left[ing] < 0:
+                return dish
+    raise ValueError('stock refused an order it can make')
 
 
 def job_uses(cfg: RestaurantConfig, dish_id: str, options: Mapping[str, str]) -> Uses:

@@ -21,7 +21,7 @@
 -- KEYS[#KEYS]                  the table's dining session hash (always the last key)
 -- Returns {'created'} | {'replay', order id} | {'conflict'} | {'soldout', dish_id}
 -- | {'stale', dish_id} (its price changed: price again and resubmit) | {'ended'} | {'rate'}
--- | {'dishes', dishes left} | {'nostock', dish_id} (stock cannot make it: see "Stock").
+-- | {'dishes', dishes left} | {'nostock', level, ...} (stock cannot make it: see "Stock").
 -- Nothing is written unless the order is created, so a refused order leaves no trace.
 
 local argn = 4
@@ -106,42 +106,67 @@ local function session_attach(key, s, found, feed)
   return found.id
 end
 
--- Stock (store/stock.py; stock_lib.lua is loaded in front of this script). Its arguments: the
--- lines with a recipe (their count, then per line: dish, quantity, uses as a list of
--- ingredient, amount per unit, floor: below it some dish may no longer be made of it), the
--- blanks of T.sale (the sale's pairs but at and items) and of T.menu (a menu.changed feed
--- entry's pairs but data). KEYS[#KEYS - 4] .. KEYS[#KEYS - 1]: rd:stock:levels,
--- rd:stock:recipes, rd:stock:out, rd:stock:moves.
--- stock_check refuses an order that would take any ingredient below zero, naming the first
--- dish (in line order) it cannot make; stock_write takes the ingredients, records the sale and
--- 86es the dishes that can no longer be made.
+-- Stock (store/stock.py; stock_lib.lua is loaded in front of this script). Its arguments: what
+-- the order takes (the count of ingredients, then per ingredient in name order: its id, the
+-- amount, its floor: below it some dish may no longer be made of it), the sale's items (JSON,
+-- ingredient -> minus the amount) and the blanks of T.sale (the sale's pairs but at and
+-- items). Python adds up the order's lines, so the script does one subtraction per ingredient.
+-- KEYS[#KEYS - 4] .. KEYS[#KEYS - 1]: rd:stock:levels, rd:stock:recipes, rd:stock:out,
+-- rd:stock:moves.
+-- stock_check refuses an order that would take any ingredient below zero, with the levels it
+-- read (store/intake.py names the first dish, in line order, that stock cannot make);
+-- stock_write takes the ingredients, records the sale and 86es the dishes that can no longer
+-- be made.
 local function stock_args()
-  local s = {lines = {}}
+  local s = {names = {}, amounts = {}, floors = {}}
   for i = 1, tonumber(arg()) do
-    local dish, qty = arg(), tonumber(arg())
-    s.lines[i] = {dish = dish, qty = qty, uses = list()}
+    s.names[i], s.amounts[i], s.floors[i] = arg(), tonumber(arg()), tonumber(arg())
   end
-  s.move = filled(T.sale)
-  s.ev = {at = ARGV[4], maxlen = FEED_MAXLEN, menu = filled(T.menu)}
+  s.items, s.move = arg(), filled(T.sale)
   return s
 end
 
-local function stock_keys()
-  return {levels = KEYS[#KEYS - 4], recipes = KEYS[#KEYS - 3], out = KEYS[#KEYS - 2],
-    moves = KEYS[#KEYS - 1], soldout = KEYS[6], feed = KEYS[5]}
-end
-
 local function stock_check(s)
-  local items, left, floors = stock_take(stock_keys(), s.lines)
-  if not items then
-    return nil, {'nostock', left}  -- `left` is then the dish stock cannot make
+  if #s.names == 0 then
+    return {}
   end
-  return {items = items, left = left, floors = floors}
+  local levels = redis.call('HMGET', KEYS[#KEYS - 4], unpack(s.names))
+  local left, short = {}, false
+  for i = 1, #s.names do
+    left[i] = (tonumber(levels[i]) or 0) - s.amounts[i]
+    short = short or left[i] < 0
+  end
+  if short then
+    local refusal = {'nostock'}
+    for i = 1, #s.names do
+      refusal[i + 1] = levels[i] or '0'
+    end
+    return nil, refusal
+  end
+  return left
 end
 
-local function stock_write(s, sale)
-  if next(sale.items) ~= nil then
-    stock_sell(stock_keys(), s.ev, s.move, sale)
+local function stock_write(s, left)
+  if #s.names == 0 then
+    return
+  end
+  -- The levels are known: one HSET rather than an HINCRBY each; only the ingredients left
+  -- below their floor have dishes to check (reading every user was most of an order's work).
+  local values, low, levels = {}, {}, {}
+  for i, ing in ipairs(s.names) do
+    values[2 * i - 1], values[2 * i] = ing, string.format('%d', left[i])
+    if left[i] < s.floors[i] then
+      low[#low + 1], levels[ing] = ing, left[i]
+    end
+  end
+  redis.call('HSET', KEYS[#KEYS - 4], unpack(values))
+  redis.call('XADD', KEYS[#KEYS - 1], '*', 'at', ARGV[4], 'items', s.items, unpack(s.move))
+  if #low > 0 then
+    local k = {levels = KEYS[#KEYS - 4], recipes = KEYS[#KEYS - 3], out = KEYS[#KEYS - 2],
+      moves = KEYS[#KEYS - 1], soldout = KEYS[6], feed = KEYS[5]}
+    local menu = {unpack(T.menu.pairs)}
+    menu[T.menu.blanks[1]] = ARGV[4]
+    stock_reconcile(k, {at = ARGV[4], maxlen = FEED_MAXLEN, menu = menu}, low, levels, false)
   end
 end
 
@@ -175,7 +200,7 @@ if refusal then
   return refusal
 end
 local st = stock_args()
-local sale, stock_refusal = stock_check(st)
+local left, stock_refusal = stock_check(st)
 if stock_refusal then
   return stock_refusal
 end
@@ -201,7 +226,7 @@ while argn < #ARGV do
     redis.call('XADD', KEYS[o + 2 * i], '*', unpack(job, 1, ENTRY_LEN))
   end
 end
-stock_write(st, sale)
+stock_write(st, left)
 -- The body hash and the order's id: a replay's response is made again from the order hash.
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', TTL)
 return {'created'}
