@@ -18,6 +18,7 @@ from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
+from orchestrator.store import jobs
 from orchestrator.store import orders as timeline
 from table_qr.tokens import sign
 
@@ -97,8 +98,13 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
     assert await aredis.zrange(keys.table_orders('t01'), 0, -1) == [oid]
 
     wok = await aredis.xrange(keys.cook_stream('wok'))
-    assert [f['job_id'] for _, f in wok] == [f'{oid}-00-00', f'{oid}-00-01']
-    assert wok[0][1] == {
+    # Each entry is one field, the cook entry as JSON (`jobs.packed`).
+    assert all(list(f) == [jobs.ENTRY] for _, f in wok)
+    assert [json.loads(f[jobs.ENTRY])['job_id'] for _, f in wok] == [
+        f'{oid}-00-00',
+        f'{oid}-00-01',
+    ]
+    assert json.loads(wok[0][1][jobs.ENTRY]) == {
         'job_id': f'{oid}-00-00',
         'order_id': oid,
         'table_id': 't01',
@@ -111,19 +117,12 @@ async def test_order_is_priced_and_stored_with_one_job_per_unit(
         'arrived_at': '0',
     }
     drinks = await aredis.xrange(keys.cook_stream('drinks'))
-    assert [f['job_id'] for _, f in drinks] == [f'{oid}-01-00']
+    ((_, drink),) = drinks
+    assert json.loads(drink[jobs.ENTRY])['job_id'] == f'{oid}-01-00'
     assert await aredis.hgetall(keys.job(f'{oid}-01-00')) == {
-        'job_id': f'{oid}-01-00',
-        'status': 'queued',
-        'order_id': oid,
-        'table_id': 't01',
-        'dish_id': 'iced-tea',
-        'station': 'drinks',
         # The whole cook entry, so a dead letter or requeue never needs the stream entry.
-        'options': drinks[0][1]['options'],
-        'cook_time_s': drinks[0][1]['cook_time_s'],
-        'line': '1',
-        'arrived_at': '0',
+        jobs.ENTRY: drink[jobs.ENTRY],
+        'status': 'queued',
         'epoch': '0',
         'attempts': '0',
         # What it took from stock (less ice): given back if it is withdrawn.

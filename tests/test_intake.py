@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.pricing import OrderIn, price_order
-from orchestrator.store import intake_script
+from orchestrator.store import intake_script, jobs
 from orchestrator.store.intake import Intake
 
 
@@ -44,7 +44,8 @@ async def test_one_job_per_unit_and_replay(aredis: Redis, demo_config: Restauran
     assert created.kind == 'created'
     oid = json.loads(created.response)['id']
     noodle = await aredis.xrange(keys.cook_stream('noodle'))
-    assert [f['job_id'] for _, f in noodle] == [f'{oid}-00-{u:02d}' for u in range(20)]
+    entries = [jobs.parse_entry(f) for _, f in noodle]
+    assert [e.job_id for e in entries if e] == [f'{oid}-00-{u:02d}' for u in range(20)]
     assert await aredis.xlen(keys.cook_stream('dessert')) == 3
     assert await aredis.hget(keys.order(oid), 'jobs_total') == '23'
     replay = await intake.submit('t05', 'key-000002', o, priced)
@@ -103,7 +104,9 @@ async def test_concurrent_orders_each_stored_once_and_script_reloaded(
     assert again.kind == 'created'
 
 
-@pytest.mark.parametrize('text', ['KRW', 'it\'s "quoted" \\ 한국어\n\t\0 end', ''])
+@pytest.mark.parametrize(
+    'text', ['KRW', 'it\'s "quoted" \\ 한국어\n\t\0 end', '', '{"line":"0","at":"1"}']
+)
 async def test_constants_reach_the_script_as_written(aredis: Redis, text: str) -> None:
     assert await aredis.eval(f'return {intake_script.lua_string(text)}', 0) == text
 

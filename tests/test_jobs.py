@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.store import jobs, stats
+from orchestrator.store.jobs import CookEntry
 from tests.dispatch_support import ensure_groups, write_order
 
 
@@ -113,7 +114,8 @@ async def test_last_dish_makes_order_ready_once(
     )
     claims = []
     for job_id in job_ids:
-        station = (await aredis.hget(keys.job(job_id), 'station')) or ''
+        job = await jobs.get(aredis, job_id)
+        station = job.station if job else ''
         ((_, [(entry_id, _)]),) = await aredis.xreadgroup(
             keys.DISPATCH_GROUP, 'd1', {keys.cook_stream(station): '>'}, count=1
         )
@@ -175,7 +177,9 @@ async def test_failures_retry_then_dead_letter(
     assert await aredis.xlen(keys.DEAD) == 0
     assert (await aredis.hget(keys.job(job_id), 'status')) == 'queued'
     ((_, entry),) = await aredis.xrange(keys.cook_stream('fryer'))
-    assert entry['job_id'] == job_id and entry['cook_time_s'] == '150.0'
+    requeued = jobs.parse_entry(entry)
+    assert requeued is not None
+    assert requeued.job_id == job_id and requeued.cook_time_s == 150.0
 
 
 async def test_cancel_withdrawn_or_wasted(aredis: Redis, demo_config: RestaurantConfig) -> None:
@@ -203,3 +207,15 @@ async def test_cancelling_every_dish_cancels_the_order(
     order_id, (a,) = await write_order(aredis, demo_config, 't01', [('fries', 1)])
     await jobs.cancel(aredis, a, 'op')
     assert (await aredis.hget(keys.order(order_id), 'status')) == 'cancelled'
+
+
+async def test_jobs_queued_before_the_entry_was_packed_are_read_alike(aredis: Redis) -> None:
+    # A restaurant upgraded with jobs queued: their hashes and stream entries hold the cook
+    # entry's fields spread out.
+    entry = CookEntry('o1-00-00', 'o1', 't01', 'kungpao', 'wok', ['spice=hot'], 240.0)
+    flat = jobs.entry_fields(entry)
+    await aredis.hset(keys.job(entry.job_id), mapping={**flat, 'status': 'queued', 'epoch': '2'})
+    job = await jobs.get(aredis, entry.job_id)
+    assert job is not None and (job.entry(), job.status, job.epoch) == (entry, 'queued', 2)
+    assert jobs.parse_entry(flat) == entry == jobs.parse_entry(jobs.packed(entry))
+    assert jobs.parse_entry({'job_id': '', 'station': 'wok'}) is None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -77,8 +77,10 @@ class _LineJobs:
     dish: str
     # The station's cook stream.
     stream: str
-    # Its jobs' values of `intake_script.JOB_KIND`.
-    values: list[str]
+    # Its jobs' entry, but the ids and the line number (filled in per unit).
+    entry: CookEntry
+    # What one unit took from stock, as its job hash holds it (given back if cancelled).
+    job_uses: str
     # What one unit takes from stock ([]: no recipe).
     uses: list[stock.UnitUse]
 
@@ -232,7 +234,9 @@ class Intake:
             kind = self._line_jobs(line)
             takes.append((kind.dish, line['quantity'], kind.uses))
             job_ids = [ids.job_id(order_id, li, unit) for unit in range(line['quantity'])]
-            job_args += [len(job_ids), order_id, table_id, li, *kind.values, *job_ids]
+            entry = replace(kind.entry, order_id=order_id, table_id=table_id, line=li)
+            packed = (jobs.pack(replace(entry, job_id=job_id)) for job_id in job_ids)
+            job_args += [len(job_ids), kind.job_uses, *packed]
             for job_id in job_ids:
                 job_keys += [keys.job(job_id), kind.stream]
         units = len(job_keys) // 2
@@ -302,28 +306,24 @@ class Intake:
         )
 
     def _line_jobs(self, line: dict[str, Any]) -> _LineJobs:
-        """The jobs of one kind of priced line, from its first unit's as `cook_entries` and
-        `_job_hash` make it; the ids and the line number are blanks filled in per unit."""
+        """The jobs of one kind of priced line, from its first unit's as `cook_entries` makes
+        it; the ids and the line number are blanks filled in per unit."""
         key = (line['dish_id'], tuple(line['options'].items()))
         known = self._line_kinds.get(key)
         if known is not None:
             return known
         entry = cook_entries(self._cfg, '', '', [{**line, 'quantity': 1}])[0]
-        job = self._job_hash(entry)
+        uses = stock.job_uses(self._cfg, entry.dish_id, recipes.parse_options(entry.options))
         kind = _LineJobs(
             dish=entry.dish_id,
             stream=jobs.stream(entry.station),
-            values=[job[name] for name in intake_script.JOB_KIND],
+            entry=entry,
+            job_uses=changes(jobs.JobRecord, uses=uses)['uses'],
             uses=stock.intake_uses(self._cfg, line),
         )
         if len(self._line_kinds) < MAX_CACHED_LINES:
             self._line_kinds[key] = kind
         return kind
-
-    def _job_hash(self, e: CookEntry) -> dict[str, str]:
-        """A new job's hash, with what the dish takes from stock (given back if cancelled)."""
-        uses = stock.job_uses(self._cfg, e.dish_id, recipes.parse_options(e.options))
-        return {**jobs.new_job(e), **changes(jobs.JobRecord, uses=uses)}
 
 
 def first_response(

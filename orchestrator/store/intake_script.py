@@ -28,18 +28,18 @@ from orchestrator.store.records import Fields, changes
 SCRIPT = resources.files('orchestrator').joinpath('store/lua/intake.lua').read_text('utf-8')
 # How long a replayed request gets the first response back.
 IDEMPOTENCY_TTL_S = 24 * 3600
-# A job hash starts with its stream entry's fields (`jobs.new_job`): the script adds the entry
-# from the first ENTRY_LEN names and values of the hash.
-ENTRY_LEN = 2 * len(CookEntry.__dataclass_fields__)
+# A job hash starts with its stream entry's one field (`jobs.new_job`): the script adds the
+# entry from the first ENTRY_LEN names and values of the hash.
+ENTRY_LEN = 2
 
 # The blanks of each template, in the order the script takes their values.
 ORDER_BLANKS = ('id', 'table_id', 'total', 'jobs_total', 'created_at', 'updated_at')
 EVENT_BLANKS = ('order_id', 'at', 'data')
 AT_BLANK = ('at',)
 SALE_BLANKS = ('order_id', 'by')
-# A job's: its id first (one per dish unit), then what its line gives (`JOB_KIND` of its kind).
-JOB_KIND = ('dish_id', 'station', 'options', 'cook_time_s', 'uses')
-JOB_BLANKS = ('job_id', 'order_id', 'table_id', 'line', *JOB_KIND)
+# A job's: its packed entry first (one per dish unit), then what it takes from stock (one per
+# line).
+JOB_BLANKS = (jobs.ENTRY, 'uses')
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,9 @@ class Template:
 
 def lua_string(s: str) -> str:
     """A Lua string literal of `s`: anything but printable ASCII, quotes and backslashes as
-    decimal escapes (`\\ddd`, a byte each), which Lua 5.1 reads whatever the byte."""
-    plain = (chr(b) if 32 <= b < 127 and b not in b'"\'\\' else f'\\{b}' for b in s.encode())
+    decimal escapes (`\\ddd`, a byte each, always three digits: a digit after a shorter one
+    would be read as part of it), which Lua 5.1 reads whatever the byte."""
+    plain = (chr(b) if 32 <= b < 127 and b not in b'"\'\\' else f'\\{b:03d}' for b in s.encode())
     return "'" + ''.join(plain) + "'"
 
 
@@ -80,6 +81,8 @@ def templates(cfg: RestaurantConfig) -> dict[str, Template]:
         updated_at=0,
     )
     blank = CookEntry(job_id='', order_id='', table_id='', dish_id='', station='')
+    job = {**jobs.new_job(blank), **changes(JobRecord, uses={})}
+    assert list(job)[: ENTRY_LEN // 2] == [jobs.ENTRY]
     return {
         'order': Template(order, ORDER_BLANKS),
         'event': Template(
@@ -89,7 +92,7 @@ def templates(cfg: RestaurantConfig) -> dict[str, Template]:
         'seated': Template(feed.template('table.seated'), AT_BLANK),
         'sale': Template(_pairs(stock.sale_fields('', '')), SALE_BLANKS),
         'menu': Template(_pairs(stock.menu_fields(0)), AT_BLANK),
-        'job': Template({**jobs.new_job(blank), **changes(JobRecord, uses={})}, JOB_BLANKS),
+        'job': Template(job, JOB_BLANKS),
     }
 
 

@@ -21,10 +21,11 @@ transaction that marks the dish cooked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
@@ -121,26 +122,63 @@ def stream(station: str) -> str:
 
 
 def entry_fields(e: CookEntry) -> dict[str, str]:
+    """The entry's fields, each encoded (a Cook goal's, a dead letter's)."""
     return to_fields(e)
 
 
-def parse_entry(fields: dict[str, str]) -> CookEntry | None:
+# The job hash and the cook stream hold the entry as one field, its `entry_fields` as JSON:
+# every order writes it twice per dish, and each field is an argument of the intake script and
+# an entry in the AOF (nine of them were a seventh of Redis's work an order).
+ENTRY = 'entry'
+
+
+def pack(e: CookEntry) -> str:
+    return orjson.dumps(entry_fields(e)).decode()
+
+
+def packed(e: CookEntry) -> dict[str, str]:
+    """The entry as its stream and its job hash hold it."""
+    return {ENTRY: pack(e)}
+
+
+def _unpacked(fields: Mapping[str, str]) -> Mapping[str, str]:
+    """A stream entry's or job hash's fields with its entry's spread out. Those written before
+    the entry was packed (a restaurant upgraded with jobs queued) hold them spread already."""
+    if ENTRY not in fields:
+        return fields
+    return {**orjson.loads(fields[ENTRY]), **fields}
+
+
+def parse_entry(fields: Mapping[str, str]) -> CookEntry | None:
     """A stream entry's job, or None for an entry that is not one (deleted, foreign)."""
+    fields = _unpacked(fields)
     if not fields.get('job_id') or not fields.get('station'):
         return None
     return from_fields(CookEntry, {'order_id': '', 'table_id': '', 'dish_id': '', **fields})
 
 
+def _record(h: Mapping[str, str]) -> JobRecord | None:
+    """The job of a hash, None if there is none."""
+    h = _unpacked(h)
+    return from_fields(JobRecord, h) if 'job_id' in h else None
+
+
+def hash_fields(job: JobRecord) -> dict[str, str]:
+    """A whole job hash: its entry packed and its state."""
+    state = {k: v for k, v in to_fields(job).items() if k not in CookEntry.__dataclass_fields__}
+    return {**packed(job.entry()), **state}
+
+
 def new_job(e: CookEntry) -> dict[str, str]:
-    """The hash of a job not yet claimed: its entry's fields (so that a dead letter or a
-    requeue never needs the stream entry) and its state."""
-    return {**entry_fields(e), **changes(JobRecord, status=QUEUED, epoch=0, attempts=0)}
+    """The hash of a job not yet claimed: its entry (so that a dead letter or a requeue never
+    needs the stream entry) and its state."""
+    return {**packed(e), **changes(JobRecord, status=QUEUED, epoch=0, attempts=0)}
 
 
 def queue(pipe: Pipeline, e: CookEntry) -> None:
     """Queue a new job on its station (a dish made again after its food was lost)."""
     pipe.hset(keys.job(e.job_id), mapping=new_job(e))
-    pipe.xadd(stream(e.station), entry_fields(e))
+    pipe.xadd(stream(e.station), packed(e))
 
 
 _SERVER_NOW = """
@@ -289,8 +327,7 @@ async def record_stage(r: Redis, job_id: str, epoch: int, stage: str, progress: 
 
 
 async def get(r: Redis | Pipeline, job_id: str) -> JobRecord | None:
-    h = await r.hgetall(keys.job(job_id))
-    return from_fields(JobRecord, h) if h and 'job_id' in h else None
+    return _record(await r.hgetall(keys.job(job_id)))
 
 
 async def get_many(r: Redis, job_ids: Iterable[str]) -> dict[str, JobRecord]:
@@ -300,11 +337,8 @@ async def get_many(r: Redis, job_ids: Iterable[str]) -> dict[str, JobRecord]:
         for jid in wanted:
             pipe.hgetall(keys.job(jid))
         hashes = await pipe.execute()
-    return {
-        jid: from_fields(JobRecord, h)
-        for jid, h in zip(wanted, hashes, strict=True)
-        if h and 'job_id' in h
-    }
+    found = {jid: _record(h) for jid, h in zip(wanted, hashes, strict=True)}
+    return {jid: job for jid, job in found.items() if job is not None}
 
 
 async def statuses(r: Redis, job_ids: list[str]) -> list[str | None]:
@@ -596,7 +630,7 @@ async def requeue_dead(r: Redis, dead_id: str, by: str) -> str | None:
                 JobRecord, status=QUEUED, attempts=0, failed_on=[], robot='', entry_id=''
             ),
         )
-        pipe.xadd(stream(entry.station), entry_fields(entry))
+        pipe.xadd(stream(entry.station), packed(entry))
         pipe.xdel(keys.DEAD, dead_id)
         orders.add_event(
             pipe,

@@ -381,7 +381,7 @@ async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> str:
                 jobs.queue(pipe, entry)
                 total += 1
             else:  # withdrawn or wasted before the trip: stays so in the new round
-                pipe.hset(keys.job(job_id), mapping=to_fields(replace(job, **vars(entry))))
+                pipe.hset(keys.job(job_id), mapping=jobs.hash_fields(replace(job, **vars(entry))))
         orders.start_again(pipe, order_id, remade, total)
         orders.add_event(
             pipe, order_id, 'order.remade', {'by': by, 'dishes': total}, orders.COOKING

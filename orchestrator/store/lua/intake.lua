@@ -213,8 +213,8 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('XADD', KEYS[4], '*', unpack(event))
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', FEED_MAXLEN, '*', unpack(event))
 
--- Jobs: per line with jobs, their count, then the blanks of T.job but the first (the job id),
--- then each job's id.
+-- Jobs: per line with jobs, their count, then the blanks of T.job but the first (what a unit
+-- takes from stock), then each job's first blank (its packed cook entry, store/jobs.py).
 local i = 0
 while argn < #ARGV do
   local units = tonumber(arg())
