@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -77,8 +77,8 @@ class _LineJobs:
     dish: str
     # The station's cook stream.
     stream: str
-    # Its jobs' entry, but the ids and the line number (filled in per unit).
-    entry: CookEntry
+    # Its jobs' `jobs.entry_fields`, but the ids and the line number (filled in per unit).
+    entry: dict[str, str]
     # What one unit took from stock, as its job hash holds it (given back if cancelled).
     job_uses: str
     # What one unit takes from stock ([]: no recipe).
@@ -234,8 +234,8 @@ class Intake:
             kind = self._line_jobs(line)
             takes.append((kind.dish, line['quantity'], kind.uses))
             job_ids = [ids.job_id(order_id, li, unit) for unit in range(line['quantity'])]
-            entry = replace(kind.entry, order_id=order_id, table_id=table_id, line=li)
-            packed = (jobs.pack(replace(entry, job_id=job_id)) for job_id in job_ids)
+            entry = {**kind.entry, 'order_id': order_id, 'table_id': table_id, 'line': str(li)}
+            packed = (jobs.pack({**entry, 'job_id': job_id}) for job_id in job_ids)
             job_args += [len(job_ids), kind.job_uses, *packed]
             for job_id in job_ids:
                 job_keys += [keys.job(job_id), kind.stream]
@@ -317,7 +317,7 @@ class Intake:
         kind = _LineJobs(
             dish=entry.dish_id,
             stream=jobs.stream(entry.station),
-            entry=entry,
+            entry=jobs.entry_fields(entry),
             job_uses=changes(jobs.JobRecord, uses=uses)['uses'],
             uses=stock.intake_uses(self._cfg, line),
         )

@@ -132,13 +132,14 @@ def entry_fields(e: CookEntry) -> dict[str, str]:
 ENTRY = 'entry'
 
 
-def pack(e: CookEntry) -> str:
-    return orjson.dumps(entry_fields(e)).decode()
+def pack(fields: Mapping[str, str]) -> str:
+    """The `ENTRY` field of an entry's `entry_fields` (intake fills in a copy per dish unit)."""
+    return orjson.dumps(fields).decode()
 
 
 def packed(e: CookEntry) -> dict[str, str]:
     """The entry as its stream and its job hash hold it."""
-    return {ENTRY: pack(e)}
+    return {ENTRY: pack(entry_fields(e))}
 
 
 def _unpacked(fields: Mapping[str, str]) -> Mapping[str, str]:

@@ -189,15 +189,21 @@ def intake_args(lines: Iterable[tuple[int, list[UnitUse]]]) -> list[Any]:
     """intake.lua's stock arguments for an order's lines (each its quantity and
     `intake_uses`): the count of ingredients it takes, then in name order each one's id,
     amount and floor, then the sale's items (JSON)."""
-    need: dict[str, int] = {}
-    below: dict[str, int] = {}
+    need: dict[str, list[int]] = {}  # ingredient -> [amount, floor]
     for quantity, uses in lines:
         for ing, amount, floor in uses:
-            need[ing] = need.get(ing, 0) + quantity * amount
-            below[ing] = floor
-    names = sorted(need)
-    items = orjson.dumps({i: -need[i] for i in names})
-    return [len(names), *(x for i in names for x in (i, need[i], below[i])), items]
+            if ing in need:
+                need[ing][0] += quantity * amount
+            else:
+                need[ing] = [quantity * amount, floor]
+    args: list[Any] = [len(need)]
+    items = {}
+    for ing in sorted(need):
+        amount, floor = need[ing]
+        args += (ing, amount, floor)
+        items[ing] = -amount
+    args.append(orjson.dumps(items))
+    return args
 
 
 def first_short(
