@@ -219,3 +219,6 @@ async def test_jobs_queued_before_the_entry_was_packed_are_read_alike(aredis: Re
     assert job is not None and (job.entry(), job.status, job.epoch) == (entry, 'queued', 2)
     assert jobs.parse_entry(flat) == entry == jobs.parse_entry(jobs.packed(entry))
     assert jobs.parse_entry({'job_id': '', 'station': 'wok'}) is None
+    # Not an entry at all: skipped, not a dispatcher's crash.
+    assert jobs.parse_entry({jobs.ENTRY: '{"job_id": '}) is None
+    assert jobs.parse_entry({jobs.ENTRY: '[1]'}) is None

@@ -143,11 +143,16 @@ def packed(e: CookEntry) -> dict[str, str]:
 
 
 def _unpacked(fields: Mapping[str, str]) -> Mapping[str, str]:
-    """A stream entry's or job hash's fields with its entry's spread out. Those written before
-    the entry was packed (a restaurant upgraded with jobs queued) hold them spread already."""
+    """A stream entry's or job hash's fields with its entry's spread out ({} if the entry is
+    not one). Those written before the entry was packed (a restaurant upgraded with jobs
+    queued) hold them spread already."""
     if ENTRY not in fields:
         return fields
-    return {**orjson.loads(fields[ENTRY]), **fields}
+    try:
+        entry = orjson.loads(fields[ENTRY])
+    except orjson.JSONDecodeError:
+        return {}
+    return {**entry, **fields} if isinstance(entry, dict) else {}
 
 
 def parse_entry(fields: Mapping[str, str]) -> CookEntry | None:
