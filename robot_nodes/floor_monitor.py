@@ -7,7 +7,9 @@ JSON on `/robodine/collisions` (std_msgs/String, transient-local), in the floor 
 it the same way for every driver. A robot moves metres between two reports at high time
 scales: contacts are found from the closest approach of the two robots' straight-line motions
 between reports, by way of the corners each went round (`floor_world.SweptContacts`), checked
-`lag_s` behind the wall clock so that reports still in flight are in. Only the restaurant's
+`lag_s` behind the wall clock so that reports still in flight are in, and never past the latest
+report of a robot still reporting (on a starved machine a report may take longer than `lag_s`;
+checked without it, the robot would be taken as standing where it was). Only the restaurant's
 serving robots are followed. Tables and walls are not checked: sim robots drive the floor
 graph's lanes, which keep off them (tests/test_lanes.py).
 """
@@ -24,10 +26,14 @@ from std_msgs.msg import String
 
 from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
-from robot_nodes.drivers.neighbours import POSES_TOPIC, PoseReport
+from robot_nodes.drivers.neighbours import POSES_TOPIC, STANDING_HZ, PoseReport
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from robot_nodes.floor_world import SweptContacts
 from robot_nodes.ros_network import latched, spin
+
+# A robot reports at least every 1 / STANDING_HZ; one not heard for this long (wall s) has
+# stopped reporting (its driver is gone), and the checks no longer wait for its next report.
+REPORTING_S = 2.0 / STANDING_HZ
 
 
 class FloorMonitor(Node):
@@ -43,6 +49,8 @@ class FloorMonitor(Node):
         self.contacts = SweptContacts()
         self.count = 0
         self.started_s = time.time()
+        # time.monotonic() when each robot's latest report came.
+        self._heard: dict[str, float] = {}
         self.collision_pub = self.create_publisher(String, COLLISIONS_TOPIC, latched())
         self.create_subscription(String, POSES_TOPIC, self._on_pose, 100)
         self.create_timer(1.0 / rate_hz, self._check)
@@ -56,6 +64,7 @@ class FloorMonitor(Node):
         except (ValueError, KeyError, TypeError):
             return
         if report.robot_id in self.robot_ids:
+            self._heard[report.robot_id] = time.monotonic()
             self.contacts.add(
                 report.robot_id,
                 report.stamp_ns / 1e9,
@@ -68,7 +77,10 @@ class FloorMonitor(Node):
     def _check(self) -> None:
         if not self.context.ok():
             return
-        for hit in self.contacts.check(time.time() - self.lag_s):
+        now = time.monotonic()
+        reporting = [r for r, heard in self._heard.items() if now - heard < REPORTING_S]
+        until = min([time.time() - self.lag_s, *self.contacts.reported_until(reporting)])
+        for hit in self.contacts.check(until):
             self.count += 1
             t = hit.pop('t')
             hit.update(

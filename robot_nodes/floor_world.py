@@ -253,6 +253,10 @@ class SweptContacts:
                 bisect.insort(track.samples, (t0 + (t - t0) * share, *corner))
         bisect.insort(track.samples, (t, x, y))
 
+    def reported_until(self, robot_ids: Iterable[str]) -> list[float]:
+        """The time of each of these robots' latest report."""
+        return [self.tracks[r].samples[-1][0] for r in robot_ids if r in self.tracks]
+
     def check(self, until: float) -> list[dict]:
         """Contacts that began after the last check up to time `until`: `robot_id` (the
         smaller id), `with` (`robot:<id>`), `x`, `y` (the first robot's position), `t`."""
