@@ -229,7 +229,7 @@ class Intake:
         # intake_script.py for the blanks' order); the jobs go last.
         job_args: list[Any] = []
         job_keys: list[str] = []
-        takes: list[tuple[str, int, list[stock.UnitUse]]] = []
+        takes: list[stock.Take] = []
         for li, line in enumerate(priced.lines):
             kind = self._line_jobs(line)
             takes.append((kind.dish, line['quantity'], kind.uses))
@@ -255,7 +255,7 @@ class Intake:
             *(priced.overrides.get(d, '') for d in priced.dish_ids),
             *(-1 if visit is None else visit, ids.new_session_id(), table_id, at // 60_000),
             *(units, at),  # the session's dishes, the blank of its table.seated event
-            *stock.intake_args((quantity, uses) for _, quantity, uses in takes),
+            *stock.intake_args(takes),
             *(order_id, table_id),  # SALE_BLANKS
             *job_args,
         ]

@@ -185,12 +185,15 @@ def intake_uses(cfg: RestaurantConfig, line: dict[str, Any]) -> list[UnitUse]:
     return [(i, amount, below[i]) for i, amount in sorted(uses.items())]
 
 
-def intake_args(lines: Iterable[tuple[int, list[UnitUse]]]) -> list[Any]:
-    """intake.lua's stock arguments for an order's lines (each its quantity and
-    `intake_uses`): the count of ingredients it takes, then in name order each one's id,
-    amount and floor, then the sale's items (JSON)."""
+# A line as the stock sees it: its dish, quantity and `intake_uses`.
+Take = tuple[str, int, list[UnitUse]]
+
+
+def intake_args(lines: Iterable[Take]) -> list[Any]:
+    """intake.lua's stock arguments for an order's lines: the count of ingredients it takes,
+    then in name order each one's id, amount and floor, then the sale's items (JSON)."""
     need: dict[str, list[int]] = {}  # ingredient -> [amount, floor]
-    for quantity, uses in lines:
+    for _, quantity, uses in lines:
         for ing, amount, floor in uses:
             if ing in need:
                 need[ing][0] += quantity * amount
@@ -206,12 +209,9 @@ def intake_args(lines: Iterable[tuple[int, list[UnitUse]]]) -> list[Any]:
     return args
 
 
-def first_short(
-    lines: Iterable[tuple[str, int, list[UnitUse]]], levels: Iterable[str | None]
-) -> str:
-    """The first dish, in line order, that stock cannot make: `lines` are each line's dish,
-    quantity and `intake_uses`, `levels` those intake.lua refused the order with (of the
-    ingredients `intake_args` listed, in name order)."""
+def first_short(lines: Iterable[Take], levels: Iterable[str | None]) -> str:
+    """The first dish, in line order, that stock cannot make: `levels` are those intake.lua
+    refused the order with (of the ingredients `intake_args` listed, in name order)."""
     lines = list(lines)
     names = sorted({ing for _, _, uses in lines for ing, _, _ in uses})
     left = {i: int(v or 0) for i, v in zip(names, levels, strict=True)}
