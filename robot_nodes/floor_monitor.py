@@ -5,8 +5,9 @@ monitor follows them and reports each new contact of two footprints (circles of 
 JSON on `/robodine/collisions` (std_msgs/String, transient-local), in the floor plant's format
 (`robot_id`, `with` — `robot:serve2` —, `x`, `y`, `sim_s`, `count`), so `robodine rush` reads
 it the same way for every driver. A robot moves metres between two reports at high time
-scales: contacts are found from the closest approach of the two robots' straight-line motions
-between reports, by way of the corners each went round (`floor_world.SweptContacts`), checked
+scales: a contact is found, and placed, where the two robots' straight-line motions between
+reports first bring them within reach, by way of the corners each went round
+(`floor_world.SweptContacts`; where the checks split the time does not move it), checked
 `lag_s` behind the wall clock so that reports still in flight are in, and never past the latest
 report of a robot still reporting (on a starved machine a report may take longer than `lag_s`;
 checked without it, the robot would be taken as standing where it was). Only the restaurant's

@@ -184,16 +184,25 @@ class FloorWorld:
 Point = tuple[float, float]
 
 
-def closest_approach(a0: Point, a1: Point, b0: Point, b1: Point) -> tuple[float, float]:
-    """(distance, fraction): the closest two points come while moving in straight lines at
-    constant speed, a from a0 to a1 and b from b0 to b1 over the same time, and at what
-    fraction (0-1) of that time."""
+def first_contact(a0: Point, a1: Point, b0: Point, b1: Point, reach: float) -> float | None:
+    """When two points moving in straight lines at constant speed over the same time, a from
+    a0 to a1 and b from b0 to b1, first come closer than `reach`, as a fraction (0-1) of that
+    time; None if they never do."""
     rx, ry = a0[0] - b0[0], a0[1] - b0[1]
     # Relative velocity over the interval.
     vx, vy = (a1[0] - a0[0]) - (b1[0] - b0[0]), (a1[1] - a0[1]) - (b1[1] - b0[1])
-    v2 = vx * vx + vy * vy
-    t = 0.0 if v2 < 1e-18 else max(0.0, min(1.0, -(rx * vx + ry * vy) / v2))
-    return math.hypot(rx + t * vx, ry + t * vy), t
+    # |r + f·v|² = reach²: v2·f² + 2·rv·f + c = 0.
+    c = rx * rx + ry * ry - reach * reach
+    if c < 0:
+        return 0.0
+    v2, rv = vx * vx + vy * vy, rx * vx + ry * vy
+    if v2 < 1e-18 or rv >= 0:
+        return None  # not closing in
+    disc = rv * rv - v2 * c
+    if disc <= 0:
+        return None  # the closest they come is `reach` or more
+    f = (-rv - math.sqrt(disc)) / v2
+    return f if f <= 1 else None
 
 
 @dataclass
@@ -219,8 +228,9 @@ class SweptContacts:
     """Robot-to-robot contacts from timed position reports, for drivers that model no physics
     (`sim`). Between two reports a robot moves in a straight line at constant speed, so a
     contact between two reports — metres apart at high time scales — is still seen: each pair
-    is checked by the closest approach of their simultaneous motions. A pair counts once per
-    contact (until the footprints are apart again)."""
+    is checked for the moment their simultaneous motions first bring them into contact, which
+    is where it is reported however the checks split the time. A pair counts once per contact
+    (until the footprints are apart again)."""
 
     def __init__(self) -> None:
         self.tracks: dict[str, _Track] = {}
@@ -259,7 +269,8 @@ class SweptContacts:
 
     def check(self, until: float) -> list[dict]:
         """Contacts that began after the last check up to time `until`: `robot_id` (the
-        smaller id), `with` (`robot:<id>`), `x`, `y` (the first robot's position), `t`."""
+        smaller id), `with` (`robot:<id>`), `x`, `y` (the first robot's position when they
+        first touched), `t` (then)."""
         start = self.checked_t
         if start is None:
             start = min((tr.samples[0][0] for tr in self.tracks.values()), default=until)
@@ -278,8 +289,8 @@ class SweptContacts:
             hit = None
             for t0, t1 in itertools.pairwise(times):
                 pa0, pa1 = a.at(t0), a.at(t1)
-                dist, f = closest_approach(pa0, pa1, b.at(t0), b.at(t1))
-                if dist < reach:
+                f = first_contact(pa0, pa1, b.at(t0), b.at(t1), reach)
+                if f is not None:
                     x = pa0[0] + f * (pa1[0] - pa0[0])
                     y = pa0[1] + f * (pa1[1] - pa0[1])
                     hit = (t0 + f * (t1 - t0), x, y)

@@ -13,7 +13,7 @@ from orchestrator.config import RestaurantConfig
 from robot_nodes.drivers.base import JAM_S
 from robot_nodes.drivers.neighbours import GAP_M, Obstacle, PoseReport, clearance
 from robot_nodes.drivers.sim import SimMotionDriver
-from robot_nodes.floor_world import SweptContacts, closest_approach
+from robot_nodes.floor_world import CONTACT_EPS_M, SweptContacts, first_contact
 
 R = 0.27
 DT = 0.05
@@ -175,29 +175,53 @@ def test_a_ring_across_traffic_control_is_broken_by_the_robot_that_may_drive(
     assert serve2.blocked_by == 'serve1' and serve2.pose[0] < 1.0
 
 
-def test_closest_approach_of_two_linear_motions() -> None:
-    # Head-on along one line: they meet half-way.
-    assert closest_approach((0, 0), (4, 0), (4, 0), (0, 0)) == (0.0, 0.5)
-    # Passing in lanes 0.75 m apart.
-    assert closest_approach((0, 0), (4, 0), (4, 0.75), (0, 0.75))[0] == pytest.approx(0.75)
+def test_first_contact_of_two_linear_motions() -> None:
+    # Head-on along one line, 4 m to cover each: 1 m apart after 3/8 of the time.
+    assert first_contact((0, 0), (4, 0), (4, 0), (0, 0), 1.0) == pytest.approx(0.375)
+    # Passing in lanes 0.75 m apart: within 1 m once 0.66 m apart along them, never within
+    # 0.5 m; already within 1 m at the start.
+    along = (4 - (1 - 0.75**2) ** 0.5) / 8
+    assert first_contact((0, 0), (4, 0), (4, 0.75), (0, 0.75), 1.0) == pytest.approx(along)
+    assert first_contact((0, 0), (4, 0), (0.5, 0.75), (-3.5, 0.75), 1.0) == 0.0
+    assert first_contact((0, 0), (4, 0), (4, 0.75), (0, 0.75), 0.5) is None
     # Crossing paths at different times never meet; at the same time they do.
-    assert closest_approach((0, 0), (2, 0), (3, -1), (3, 1))[0] > 1
-    assert closest_approach((-1, 0), (1, 0), (0, -1), (0, 1))[0] == pytest.approx(0.0)
-    # Standing still: the distance at the start.
-    assert closest_approach((0, 0), (0, 0), (3, 4), (3, 4)) == (5.0, 0.0)
+    assert first_contact((0, 0), (2, 0), (3, -1), (3, 1), 1.0) is None
+    assert first_contact((-1, 0), (1, 0), (0, -1), (0, 1), 0.5) == pytest.approx(
+        (1 - 0.5 / 2**0.5) / 2
+    )
+    # Standing still, or moving apart, or not yet there at the end.
+    assert first_contact((0, 0), (0, 0), (3, 4), (3, 4), 1.0) is None
+    assert first_contact((0, 0), (-1, 0), (2, 0), (3, 0), 1.0) is None
+    assert first_contact((0, 0), (1, 0), (9, 0), (9, 0), 1.0) is None
 
 
-def test_swept_contacts_see_a_pass_through_between_reports_once() -> None:
+# Two footprints of radius R touch closer than this (floor_world.CONTACT_EPS_M spared).
+REACH = 2 * R - CONTACT_EPS_M
+
+
+@pytest.mark.parametrize('split', [None, 0.3, 0.5])
+def test_swept_contacts_see_a_pass_through_between_reports_once(split: float | None) -> None:
     swept = SweptContacts()
     # Two robots swap places head-on between two reports a whole second apart (metres per
-    # report at a high time scale): never seen overlapping at a report, still one contact.
+    # report at a high time scale): never seen overlapping at a report, still one contact,
+    # placed where they first touch however the checks split the time (a late check once
+    # split it before the middle, and the contact was put at the split).
     swept.add('serve2', 0.0, 5.0, 0.0, R)
     swept.add('serve1', 0.0, 0.0, 0.0, R)
-    assert swept.check(0.5) == []
+    assert swept.check(0.25) == []
     swept.add('serve1', 1.0, 5.0, 0.0, R)
     swept.add('serve2', 1.0, 0.0, 0.0, R)
-    [hit] = swept.check(1.5)
-    assert hit == {'robot_id': 'serve1', 'with': 'robot:serve2', 'x': 2.5, 'y': 0.0, 't': 0.5}
+    hits = (swept.check(split) if split else []) + swept.check(1.5)
+    x = (5.0 - REACH) / 2
+    assert hits == [
+        {
+            'robot_id': 'serve1',
+            'with': 'robot:serve2',
+            'x': pytest.approx(x),
+            'y': 0.0,
+            't': pytest.approx(x / 5),
+        }
+    ]
 
 
 def test_swept_contacts_count_a_contact_once_until_apart_again() -> None:
