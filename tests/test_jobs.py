@@ -19,6 +19,17 @@ async def _events(r: Redis, order_id: str) -> list[str]:
     return [f['type'] for _, f in await r.xrange(keys.order_events(order_id))]
 
 
+async def renew(
+    r: Redis, job_id: str, epoch: int, owner: str, lease_s: float, held_until_ns: int = 0
+) -> int:
+    """One lease renewal: FENCED, RENEWED or SETTLED_MEANWHILE."""
+    (found,), replicated = await jobs.renew_leases(
+        r, owner, lease_s, [jobs.Lease(job_id, epoch, held_until_ns)]
+    )
+    assert replicated  # nothing to wait for without replicas
+    return found
+
+
 async def test_claim_raises_epoch_and_is_exclusive(
     aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
@@ -52,7 +63,7 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
     assert new.attempts == old.attempts  # a take-over is not a failed attempt
     assert new.previous_robot == 'wok1'
     # Everything the paused d1 still says about its epoch is refused.
-    assert not await jobs.renew_lease(aredis, job_id, old.epoch, 'd1', 5)
+    assert await renew(aredis, job_id, old.epoch, 'd1', 5) == jobs.FENCED
     assert not await jobs.record_stage(aredis, job_id, old.epoch, 'cook', 0.5)
     assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
     assert await jobs.fail(aredis, job_id, old.epoch, 'wok1', 'x', 3) == 'fenced'
@@ -61,8 +72,10 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
         'dispatched'
     )
     assert (await stats.read(aredis))['fenced_writes'] == 5
-    assert await jobs.renew_lease(aredis, job_id, new.epoch, 'd2', 5)
+    assert await renew(aredis, job_id, new.epoch, 'd2', 5) == jobs.RENEWED
     assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'cooked'
+    # Its result is in: nothing left to keep, nothing fenced.
+    assert await renew(aredis, job_id, new.epoch, 'd2', 5) == jobs.SETTLED_MEANWHILE
     assert (await aredis.hgetall(keys.order(order_id)))['jobs_cooking'] == '0'
     # d1's result arriving after d2's is still a stale write, not a harmless repeat.
     assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
@@ -81,8 +94,8 @@ async def test_job_moves_to_another_robot_only_once_its_robot_stopped_holding_it
     # The lease ran out, but wok1 goes on with the dish until the hold it was told ends.
     assert await jobs.claim(aredis, job_id, 'd2', 'wok2', 5) == 'dispatched'
     # A renewal by its (woken) owner tells the robot a later hold: recorded, never shortened.
-    assert await jobs.renew_lease(aredis, job_id, old.epoch, 'd1', 0.05, hold_ns + 200_000_000)
-    assert await jobs.renew_lease(aredis, job_id, old.epoch, 'd1', 0.05, 0)
+    assert await renew(aredis, job_id, old.epoch, 'd1', 0.05, hold_ns + 200_000_000)
+    assert await renew(aredis, job_id, old.epoch, 'd1', 0.05, 0) == jobs.RENEWED
     assert int(await aredis.hget(keys.job(job_id), 'held_until')) == (hold_ns // 10**6) + 200
     await asyncio.sleep(0.1)
     # Back to the same robot it goes at once (it answers from its ledger): no second cook.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,10 +17,12 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
+from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.redis_server import RedisHA
+from orchestrator.redis_server import RedisHA, RedisServer
 from orchestrator.settings import Settings
-from orchestrator.store import connection
+from orchestrator.store import connection, jobs
+from orchestrator.store.replication import Replicas
 from tests.api_helpers import settings_for, token_for, uvicorn_server
 from tests.dispatch_support import (
     Diners,
@@ -27,12 +30,14 @@ from tests.dispatch_support import (
     nothing_pending,
     restaurant_open,
     wait_for,
+    write_order,
 )
 from tests.test_e2e_dispatch import assert_cooked_once, random_orders
 
 # The URL only gives the database: Sentinel names the server.
 URL = 'redis://127.0.0.1:1/0'
 RETRY = 'retry with the same Idempotency-Key'
+WOKS = ('wok1', 'wok2')
 
 
 @pytest.fixture
@@ -86,6 +91,11 @@ async def test_a_client_follows_the_failover(ha: RedisHA, r: Redis) -> None:
         sync.close()
 
 
+def the_replica(ha: RedisHA) -> RedisServer:
+    (replica,) = (s for s in ha.servers if s is not ha.primary())
+    return replica
+
+
 async def test_an_order_waits_for_the_replica(ha: RedisHA, r: Redis, tmp_path: Path) -> None:
     env = {'ROBODINE_REDIS_MIN_REPLICAS': '1', 'ROBODINE_REDIS_REPLICA_TIMEOUT_MS': '300'}
     body = {'items': [{'dish_id': 'fried-rice', 'quantity': 1}]}
@@ -100,7 +110,7 @@ async def test_an_order_waits_for_the_replica(ha: RedisHA, r: Redis, tmp_path: P
                 )
 
             assert (await order(secrets.token_hex(8))).status_code == 201
-            (replica,) = (s for s in ha.servers if s is not ha.primary())
+            replica = the_replica(ha)
             assert replica.proc is not None
             replica.proc.send_signal(signal.SIGSTOP)  # it stops acknowledging
             key = secrets.token_hex(8)
@@ -116,6 +126,33 @@ async def test_an_order_waits_for_the_replica(ha: RedisHA, r: Redis, tmp_path: P
             assert (await order(key)).json()['id'] == again.json()['id']
             orders = await r.zrange('rd:table:t01:orders', 0, -1)
             assert again.json()['id'] in orders and len(orders) == 2
+
+
+async def test_a_claim_and_a_lease_say_whether_the_replica_has_them(
+    ha: RedisHA, r: Redis, demo_config: RestaurantConfig
+) -> None:
+    replicas = Replicas(1, 300)
+    _, (first, second) = await write_order(r, demo_config, 't01', [('kungpao', 2)])
+    claim = await jobs.claim(r, first, 'd1', 'wok1', 5, replicas=replicas)
+    assert isinstance(claim, jobs.Claim) and claim.replicated
+    replica = the_replica(ha)
+    assert replica.proc is not None
+    replica.proc.send_signal(signal.SIGSTOP)  # it stops acknowledging
+    try:
+        late = await jobs.claim(r, second, 'd1', 'wok2', 5, replicas=replicas)
+        assert isinstance(late, jobs.Claim) and not late.replicated
+        renewed = await jobs.renew_leases(r, 'd1', 5, [jobs.Lease(first, claim.epoch)], replicas)
+        assert renewed == ([jobs.RENEWED], False)
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    # Confirmed by the next renewal, which covers the claim before it.
+    lease = jobs.Lease(second, late.epoch, time.time_ns())
+    assert await jobs.renew_leases(r, 'd1', 5, [lease], replicas) == ([jobs.RENEWED], True)
+    copy = Redis(port=replica.port, decode_responses=True)
+    try:
+        assert await copy.hmget(keys.job(second), 'robot', 'epoch') == ['wok2', str(late.epoch)]
+    finally:
+        await copy.aclose()
 
 
 # -- a failover in the middle of a rush ------------------------------------------------------
@@ -155,6 +192,47 @@ async def test_primary_killed_mid_rush(
     # The switch was seen, and its refusals were 503s that asked for a retry, never a 500.
     answers = [x for x in diners.refused if x[:1].isdigit()]
     assert answers and all(x.startswith('503') and RETRY in x for x in answers), answers
+
+
+@pytest.mark.ros
+async def test_no_cook_goal_leaves_before_a_replica_has_its_claim(
+    ha: RedisHA,
+    r: Redis,
+    tmp_path: Path,
+    demo_config: RestaurantConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A claim a failover could roll back would be taken again under the same epoch, maybe for
+    another robot, while its robot cooks it: the goal waits until a replica has the claim."""
+    monkeypatch.setenv('ROBODINE_REDIS_MIN_REPLICAS', '1')
+    monkeypatch.setenv('ROBODINE_REDIS_REPLICA_TIMEOUT_MS', '200')
+    with kitchen_running(demo_config, tmp_path / 'kitchen', TIME_SCALE, PICKUP_TIMEOUT_S) as k:
+        async with restaurant_open(k, URL, r, tmp_path):
+            replica = the_replica(ha)
+            assert replica.proc is not None
+            replica.proc.send_signal(signal.SIGSTOP)
+            try:
+                # Taken by the intake (not waiting for replicas) while the replica is stopped.
+                _, job_ids = await write_order(r, demo_config, 't03', [('kungpao', 2)])
+
+                async def claimed() -> bool:
+                    statuses = [await r.hget(keys.job(j), 'status') for j in job_ids]
+                    return all(s == 'dispatched' for s in statuses)
+
+                await wait_for(claimed, 30, 0.05, 'the dishes claimed')
+                await asyncio.sleep(1.0)  # five rounds of waiting for the replica
+                assert not any(j in k.entries(robot) for j in job_ids for robot in WOKS)
+            finally:
+                replica.proc.send_signal(signal.SIGCONT)
+
+            async def cooked() -> bool:
+                statuses = [await r.hget(keys.job(j), 'status') for j in job_ids]
+                return all(s == 'cooked' for s in statuses)
+
+            await wait_for(cooked, 60, 0.1, 'the dishes cooked once the replica has the claims')
+            assert all(k.cooked()[j] == 1 for j in job_ids), k.cooked()
+            log = k.dispatcher_log(next(iter(k.dispatchers)))
+            assert 'no replica confirmed the claim yet' in log
 
 
 async def _stream(diners: Diners, orders: list[tuple[str, list[tuple[str, int]]]]) -> list[str]:

@@ -43,8 +43,8 @@ from orchestrator.metrics import Metrics
 from orchestrator.payments import make_provider
 from orchestrator.pricing import MAX_BODY_BYTES
 from orchestrator.settings import Settings, get_settings
-from orchestrator.store import connection
-from orchestrator.store.intake import Intake, Replicas
+from orchestrator.store import connection, replication
+from orchestrator.store.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,6 @@ def redis_client(settings: Settings) -> Redis:
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         socket_timeout=settings.redis_socket_timeout_s,
     )
-
-
-def _replicas(settings: Settings) -> Replicas | None:
-    """What an order's 201 waits for (none without `redis_min_replicas`)."""
-    if not settings.redis_min_replicas:
-        return None
-    return Replicas(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
 
 
 # Metrics are our own (/metrics); FastAPI's OpenTelemetry bridge would look up the global
@@ -92,7 +85,7 @@ def create_app(
         settings=settings,
         config=cfg,
         redis=r,
-        intake=Intake(r, cfg, _replicas(settings)),
+        intake=Intake(r, cfg, replication.from_settings(settings)),
         metrics=Metrics(),
         fanout=fanout,
         # A quarter of the Redis pool for live streams' reads: orders keep the rest.

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig, ServingRobot
 from orchestrator.dispatch.robot_view import SILENT, RobotView
 from orchestrator.dispatch.ros_bridge import FleetBridge
+from orchestrator.store.replication import Replicas
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')
@@ -45,6 +46,9 @@ class DispatchContext:
     # Every robot as this dispatcher sees it (heartbeats, what it sent).
     robots: dict[str, RobotView]
     bridge: FleetBridge | None = None
+    # What a claim waits for before its goal goes out, and a lease before the robot is told it
+    # (`store/replication.py`; none without `ROBODINE_REDIS_MIN_REPLICAS`).
+    replicas: Replicas | None = None
     stopping: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Real seconds before a goal nobody answered is sent again.
 RESEND_AFTER_S = 1.0
+# Real seconds between asking again whether a replica has a claim.
+REPLICA_RETRY_S = 0.2
 
 
 @dataclass
@@ -257,19 +259,8 @@ class Cooking:
         return time.time_ns() + int(self.ctx.hold_s * 1e9)
 
     async def _claim(self, p: Pending, robot_id: str) -> None:
-        lease_until_ns = self._lease_end_ns()
         try:
-            claim = await self.ctx.retrying(
-                lambda: jobs.claim(
-                    self.ctx.r,
-                    p.job_id,
-                    self.ctx.name,
-                    robot_id,
-                    self.ctx.lease_s,
-                    p.entry_id,
-                    held_until_ns=lease_until_ns,
-                )
-            )
+            claim, lease_until_ns = await self._take(p.job_id, robot_id, p.entry_id)
         finally:
             self.claiming.pop(p.job_id, None)
             self.ctx.robots[robot_id].assigned.discard(p.job_id)
@@ -281,6 +272,47 @@ class Cooking:
         # Otherwise another dispatcher holds it; its entry comes back to us by XAUTOCLAIM
         # if that one dies.
         self.ctx.wake()
+
+    async def _take(
+        self, job_id: str, robot_id: str, entry_id: str = '', expect_epoch: int | None = None
+    ) -> tuple[jobs.Claim | str, int]:
+        """Claim the job for the robot: the claim (or the job's status) and the hold its goal
+        gives the robot (wall ns). With replicas configured the goal waits until one has the
+        claim: a failover would roll back a claim no replica had, and the job would be claimed
+        again under the same epoch, maybe for another robot, while this one cooks it. Meanwhile
+        the lease is renewed; a job fenced or settled meanwhile comes back as 'fenced'."""
+        lease_until_ns = self._lease_end_ns()
+        claim = await self.ctx.retrying(
+            lambda: jobs.claim(
+                self.ctx.r,
+                job_id,
+                self.ctx.name,
+                robot_id,
+                self.ctx.lease_s,
+                entry_id,
+                expect_epoch,
+                lease_until_ns,
+                self.ctx.replicas,
+            )
+        )
+        if isinstance(claim, jobs.Claim) and not claim.replicated:
+            log.warning('%s/%d: no replica confirmed the claim yet; waiting', job_id, claim.epoch)
+        while isinstance(claim, jobs.Claim) and not claim.replicated:
+            await asyncio.sleep(REPLICA_RETRY_S)
+            lease_until_ns = self._lease_end_ns()
+            renewal = partial(
+                jobs.renew_leases,
+                self.ctx.r,
+                self.ctx.name,
+                self.ctx.lease_s,
+                [jobs.Lease(job_id, claim.epoch, lease_until_ns)],
+                self.ctx.replicas,
+            )
+            (found,), replicated = await self.ctx.retrying(renewal)
+            if found != jobs.RENEWED:
+                return 'fenced', 0
+            claim = replace(claim, replicated=replicated)
+        return claim, lease_until_ns
 
     def _launch(self, p: Pending, robot_id: str, epoch: int, lease_until_ns: int) -> None:
         old = self.flights.get(p.job_id)
@@ -324,17 +356,8 @@ class Cooking:
         await self.ctx.until_reachable(flight.robot_id)
         if self.flights.get(flight.job_id) is not flight or self.ctx.silent(flight.robot_id):
             return  # meanwhile handed elsewhere, or it went quiet (re-sent when it is back)
-        lease_until_ns = self._lease_end_ns()
-        claim = await self.ctx.retrying(
-            lambda: jobs.claim(
-                self.ctx.r,
-                flight.job_id,
-                self.ctx.name,
-                flight.robot_id,
-                self.ctx.lease_s,
-                expect_epoch=flight.epoch,
-                held_until_ns=lease_until_ns,
-            )
+        claim, lease_until_ns = await self._take(
+            flight.job_id, flight.robot_id, expect_epoch=flight.epoch
         )
         if isinstance(claim, jobs.Claim):
             log.info(
@@ -458,20 +481,28 @@ class Cooking:
         # `hold_s` after it was last heard (give or take the watch's tick), when its jobs may
         # go elsewhere. Who is told is fixed before the renewals record it.
         told = {f.job_id for f in live if not self.ctx.silent(f.robot_id)}
-        for f in live:
-            ok = await jobs.renew_lease(
-                self.ctx.r,
-                f.job_id,
-                f.epoch,
-                self.ctx.name,
-                self.ctx.lease_s,
-                lease_until_ns if f.job_id in told else 0,
-            )
-            if not ok and self.flights.get(f.job_id) is f:
+        if not live:
+            return
+        found, replicated = await jobs.renew_leases(
+            self.ctx.r,
+            self.ctx.name,
+            self.ctx.lease_s,
+            [
+                jobs.Lease(f.job_id, f.epoch, lease_until_ns if f.job_id in told else 0)
+                for f in live
+            ],
+            self.ctx.replicas,
+        )
+        for f, outcome in zip(live, found, strict=True):
+            if outcome == jobs.FENCED and self.flights.get(f.job_id) is f:
                 log.warning('%s/%d was taken over by another dispatcher', f.job_id, f.epoch)
                 if f.task is not None:
                     f.task.cancel()
                 self._drop(f)
+        if not replicated:
+            # The robots go on with the holds they were told before, which a replica has.
+            log.warning('no replica confirmed the lease renewals: the robots are not told')
+            return
         held: dict[str, list[tuple[str, int]]] = {}
         for f in live:
             if self.flights.get(f.job_id) is f and f.job_id in told:

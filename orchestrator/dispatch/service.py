@@ -42,7 +42,8 @@ from orchestrator.dispatch.ros_bridge import FleetBridge
 from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.dispatch.serving import Serving
 from orchestrator.settings import Settings
-from orchestrator.store import alerts, commands, connection, feed, robots
+from orchestrator.store import alerts, commands, connection, feed, replication, robots
+from orchestrator.store.replication import Replicas
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
 from orchestrator.tasks import cancel_requested, nap
@@ -92,16 +93,18 @@ class Dispatcher:
         *,
         policy: str | None = None,
         robot_keys: dict[str, bytes] | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         """`policy`: a name of dispatch/scheduling.py (default: the config's service.policy);
-        `robot_keys`: every robot's key (`robot_nodes.auth.load_keys`), needed to start."""
+        `robot_keys`: every robot's key (`robot_nodes.auth.load_keys`), needed to start;
+        `replicas`: what claims and leases wait for before a robot hears of them."""
         self.robot_keys = robot_keys
         views = {
             c.id: RobotView(c.id, 'cooking', frozenset(c.stations), c.capacity)
             for c in cfg.cooking_robots
         }
         views |= {s.id: RobotView(s.id, 'serving', capacity=s.trays) for s in cfg.serving_robots}
-        self.ctx = DispatchContext(r, cfg, name, time_scale, lease_s, views)
+        self.ctx = DispatchContext(r, cfg, name, time_scale, lease_s, views, replicas=replicas)
         self.r, self.cfg, self.name, self.lease_s = r, cfg, name, lease_s
         self.robots = views
         self.cooking = Cooking(self.ctx, get_policy(policy or cfg.service.policy), self._on_cooked)
@@ -540,6 +543,7 @@ async def app_service(settings: Settings, cfg: RestaurantConfig) -> AsyncIterato
         s.command_ttl_s,
         policy=s.policy,
         robot_keys=robot_keys(s, cfg),
+        replicas=replication.from_settings(s),
     )
     await d.start()
     try:
@@ -573,6 +577,7 @@ def dispatcher_command(args: argparse.Namespace) -> int:
             settings.command_ttl_s,
             policy=settings.policy,
             robot_keys=keys,
+            replicas=replication.from_settings(settings),
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

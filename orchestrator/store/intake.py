@@ -36,6 +36,7 @@ from orchestrator.pricing import MAX_CACHED_LINES, OrderIn, PricedOrder, Pricing
 from orchestrator.store import feed, intake_script, jobs, orders, stock
 from orchestrator.store.jobs import CookEntry
 from orchestrator.store.records import changes
+from orchestrator.store.replication import Replicas
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,6 @@ class NotReplicated(Exception):
     confirmed them in time: not acknowledged (the client retries with its Idempotency-Key and
     gets the stored order back once a replica has it, or it is taken again after a failover
     that lost it)."""
-
-
-@dataclass(frozen=True)
-class Replicas:
-    """WAIT for `count` replicas (at most `timeout_ms`) after every pipeline of the script."""
-
-    count: int
-    timeout_ms: int
 
 
 @dataclass(frozen=True)

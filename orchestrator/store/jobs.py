@@ -31,10 +31,21 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from orchestrator import redis_keys as keys
-from orchestrator.store import alerts, commands, deliveries, feed, orders, stats, stock, streams
+from orchestrator.store import (
+    alerts,
+    commands,
+    deliveries,
+    feed,
+    orders,
+    replication,
+    stats,
+    stock,
+    streams,
+)
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes, from_fields, to_fields
+from orchestrator.store.replication import Replicas
 
 GROUP = keys.DISPATCH_GROUP
 
@@ -237,13 +248,13 @@ return {epoch, attempts, j[5] or ''}
 )
 
 # KEYS: job, stats. ARGV: epoch, owner, lease_ms, held_until_ms (0 if the robot is not told).
-# 0 = fenced: in flight under another epoch or owner. 1 = renewed, or settled meanwhile (its
-# result is on its way; nothing to keep).
+# Returns RENEWED, SETTLED_MEANWHILE (its result is on its way, or it was cancelled: nothing
+# to keep) or FENCED (in flight under another epoch or owner).
 _RENEW = (
     _SERVER_NOW
     + """
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner', 'held_until')
-if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 1 end
+if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 2 end
 if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[3]),
     'held_until', math.max(tonumber(j[4] or '0'), tonumber(ARGV[4])))
@@ -273,6 +284,8 @@ class Claim:
     epoch: int
     attempts: int
     previous_robot: str
+    # As many replicas as asked confirmed it (always true without `replicas`).
+    replicated: bool = True
 
 
 async def claim(
@@ -284,46 +297,73 @@ async def claim(
     entry_id: str = '',
     expect_epoch: int | None = None,
     held_until_ns: int = 0,
+    replicas: Replicas | None = None,
 ) -> Claim | str:
     """Take the job for `robot_id` under a new epoch; returns the Claim, or the job's status
     when it is not claimable (someone else holds an unexpired lease, the robot that had it
     may still be cooking it, or it is settled). `held_until_ns` is the hold the goal gives
-    the robot (wall clock, compared with Redis's: the hosts' clocks must agree)."""
-    res = await r.eval(
-        _CLAIM,
-        3,
-        keys.job(job_id),
-        orders.key_of_job(job_id),
-        stats.KEY,
-        owner,
-        robot_id,
-        int(lease_s * 1000),
-        entry_id,
-        '' if expect_epoch is None else str(expect_epoch),
-        held_until_ns // 1_000_000,
+    the robot (wall clock, compared with Redis's: the hosts' clocks must agree). With
+    `replicas`, the claim says whether they confirmed it: a claim a failover rolls back is
+    taken again under the same epoch, maybe for another robot."""
+    (res,), replicated = await replication.written(
+        r,
+        replicas,
+        lambda pipe: pipe.eval(
+            _CLAIM,
+            3,
+            keys.job(job_id),
+            orders.key_of_job(job_id),
+            stats.KEY,
+            owner,
+            robot_id,
+            int(lease_s * 1000),
+            entry_id,
+            '' if expect_epoch is None else str(expect_epoch),
+            held_until_ns // 1_000_000,
+        ),
     )
     if int(res[0]) == 0:
         return str(res[1])
-    return Claim(job_id, int(res[0]), int(res[1]), str(res[2]))
+    return Claim(job_id, int(res[0]), int(res[1]), str(res[2]), replicated)
 
 
-async def renew_lease(
-    r: Redis, job_id: str, epoch: int, owner: str, lease_s: float, held_until_ns: int = 0
-) -> bool:
-    """Extend the lease; `held_until_ns` (if not 0) is the hold the robot is about to be told,
-    recorded before it is told."""
-    return bool(
-        await r.eval(
-            _RENEW,
-            2,
-            keys.job(job_id),
-            stats.KEY,
-            epoch,
-            owner,
-            int(lease_s * 1000),
-            held_until_ns // 1_000_000,
-        )
-    )
+# What a lease renewal found (`_RENEW`).
+FENCED, RENEWED, SETTLED_MEANWHILE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease to renew: the job, the epoch it is held under and the hold the robot is about
+    to be told (wall clock, ns; 0 if it is not told)."""
+
+    job_id: str
+    epoch: int
+    held_until_ns: int = 0
+
+
+async def renew_leases(
+    r: Redis, owner: str, lease_s: float, leases: list[Lease], replicas: Replicas | None = None
+) -> tuple[list[int], bool]:
+    """Extend the leases in one round trip, recording each hold before the robot is told;
+    FENCED, RENEWED or SETTLED_MEANWHILE for each, and whether `replicas` confirmed them (tell
+    the robots only then: a hold a failover rolls back lets another robot claim the job while
+    this one still cooks it)."""
+
+    def write(pipe: Pipeline) -> None:
+        for lease in leases:
+            pipe.eval(
+                _RENEW,
+                2,
+                keys.job(lease.job_id),
+                stats.KEY,
+                lease.epoch,
+                owner,
+                int(lease_s * 1000),
+                lease.held_until_ns // 1_000_000,
+            )
+
+    results, replicated = await replication.written(r, replicas, write)
+    return [int(x) for x in results], replicated
 
 
 async def record_stage(r: Redis, job_id: str, epoch: int, stage: str, progress: float) -> bool:

@@ -1,0 +1,48 @@
+"""Waiting for Redis replicas (WAIT) before a write is acted on, so a failover cannot roll it
+back: an order's 201 (`store/intake.py`), a cook job's claim before its goal goes out and a
+lease before the robot is told it (`store/jobs.py`).
+
+WAIT confirms the writes made before it on the same connection, so it ends the pipeline of
+the writes it confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator.settings import Settings
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """WAIT for `count` replicas, at most `timeout_ms`."""
+
+    count: int
+    timeout_ms: int
+
+
+def from_settings(settings: Settings) -> Replicas | None:
+    """What writes wait for (none without `redis_min_replicas`)."""
+    if not settings.redis_min_replicas:
+        return None
+    return Replicas(settings.redis_min_replicas, settings.redis_replica_timeout_ms)
+
+
+async def written(
+    r: Redis, replicas: Replicas | None, write: Callable[[Pipeline], Any]
+) -> tuple[list[Any], bool]:
+    """Send the commands `write` queues in one pipeline, then WAIT for `replicas`; their
+    results, and whether enough replicas confirmed them (always, without `replicas`)."""
+    async with r.pipeline(transaction=False) as pipe:
+        write(pipe)
+        if replicas:
+            pipe.wait(replicas.count, replicas.timeout_ms)
+        results: list[Any] = await pipe.execute()
+    if not replicas:
+        return results, True
+    return results[:-1], int(results[-1]) >= replicas.count
