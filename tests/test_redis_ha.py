@@ -21,7 +21,7 @@ from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.redis_server import RedisHA, RedisServer
 from orchestrator.settings import Settings
-from orchestrator.store import connection, jobs
+from orchestrator.store import connection, jobs, trips
 from orchestrator.store.replication import Replicas
 from tests.api_helpers import settings_for, token_for, uvicorn_server
 from tests.dispatch_support import (
@@ -33,6 +33,7 @@ from tests.dispatch_support import (
     write_order,
 )
 from tests.test_e2e_dispatch import assert_cooked_once, random_orders
+from tests.test_trips import ready_order
 
 # The URL only gives the database: Sentinel names the server.
 URL = 'redis://127.0.0.1:1/0'
@@ -128,13 +129,14 @@ async def test_an_order_waits_for_the_replica(ha: RedisHA, r: Redis, tmp_path: P
             assert again.json()['id'] in orders and len(orders) == 2
 
 
-async def test_a_claim_and_a_lease_say_whether_the_replica_has_them(
+async def test_a_claim_a_lease_and_a_trip_say_whether_the_replica_has_them(
     ha: RedisHA, r: Redis, demo_config: RestaurantConfig
 ) -> None:
     replicas = Replicas(1, 300)
     _, (first, second) = await write_order(r, demo_config, 't01', [('kungpao', 2)])
     claim = await jobs.claim(r, first, 'd1', 'wok1', 5, replicas=replicas)
     assert isinstance(claim, jobs.Claim) and claim.replicated
+    ready = await ready_order(r, demo_config, 't02')
     replica = the_replica(ha)
     assert replica.proc is not None
     replica.proc.send_signal(signal.SIGSTOP)  # it stops acknowledging
@@ -143,14 +145,22 @@ async def test_a_claim_and_a_lease_say_whether_the_replica_has_them(
         assert isinstance(late, jobs.Claim) and not late.replicated
         renewed = await jobs.renew_leases(r, 'd1', 5, [jobs.Lease(first, claim.epoch)], replicas)
         assert renewed == ([jobs.RENEWED], False)
+        entry = {ready: '1-0'}  # its delivery entry's id
+        stop = trips.Stop('t02', (0,), (ready,), ('kungpao',))
+        assert await trips.create(r, 'trip-1', 'serve1', 'd1', 5, entry, lambda o: [stop])
+        assert await trips.renew(r, 'trip-1', 1, 'd1', 5, replicas) == (True, False)
     finally:
         replica.proc.send_signal(signal.SIGCONT)
-    # Confirmed by the next renewal, which covers the claim before it.
+    # Confirmed by a later write's WAIT, which covers every write before it.
     lease = jobs.Lease(second, late.epoch, time.time_ns())
     assert await jobs.renew_leases(r, 'd1', 5, [lease], replicas) == ([jobs.RENEWED], True)
+    assert await trips.renew(r, 'trip-1', 1, 'd1', 5, replicas) == (True, True)
+    # A trip that is not there (a failover lost its creation) is not ours to keep.
+    assert await trips.renew(r, 'trip-2', 1, 'd1', 5, replicas) == (False, True)
     copy = Redis(port=replica.port, decode_responses=True)
     try:
         assert await copy.hmget(keys.job(second), 'robot', 'epoch') == ['wok2', str(late.epoch)]
+        assert await copy.hget(keys.trip('trip-1'), 'robot_id') == 'serve1'
     finally:
         await copy.aclose()
 
@@ -232,7 +242,7 @@ async def test_no_cook_goal_leaves_before_a_replica_has_its_claim(
             await wait_for(cooked, 60, 0.1, 'the dishes cooked once the replica has the claims')
             assert all(k.cooked()[j] == 1 for j in job_ids), k.cooked()
             log = k.dispatcher_log(next(iter(k.dispatchers)))
-            assert 'no replica confirmed the claim yet' in log
+            assert 'no replica confirmed it yet' in log
 
 
 async def _stream(diners: Diners, orders: list[tuple[str, list[tuple[str, int]]]]) -> list[str]:

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
 from typing import Any
@@ -21,15 +21,13 @@ from orchestrator.dispatch.context import DispatchContext
 from orchestrator.dispatch.delivery import Coming
 from orchestrator.dispatch.ros_bridge import Goal
 from orchestrator.dispatch.scheduling import CookerView, DishView, Policy, Snapshot, eta
-from orchestrator.store import jobs
+from orchestrator.store import jobs, replication
 from orchestrator.store.jobs import CookEntry
 
 log = logging.getLogger(__name__)
 
 # Real seconds before a goal nobody answered is sent again.
 RESEND_AFTER_S = 1.0
-# Real seconds between asking again whether a replica has a claim.
-REPLICA_RETRY_S = 0.2
 
 
 @dataclass
@@ -295,24 +293,28 @@ class Cooking:
                 self.ctx.replicas,
             )
         )
-        if isinstance(claim, jobs.Claim) and not claim.replicated:
-            log.warning('%s/%d: no replica confirmed the claim yet; waiting', job_id, claim.epoch)
-        while isinstance(claim, jobs.Claim) and not claim.replicated:
-            await asyncio.sleep(REPLICA_RETRY_S)
-            lease_until_ns = self._lease_end_ns()
+        if not isinstance(claim, jobs.Claim) or claim.replicated:
+            return claim, lease_until_ns
+        epoch = claim.epoch
+
+        async def renew() -> tuple[bool, bool]:
+            nonlocal lease_until_ns
+            lease_until_ns = self._lease_end_ns()  # the goal gives the robot the latest hold
+            lease = jobs.Lease(job_id, epoch, lease_until_ns)
             renewal = partial(
                 jobs.renew_leases,
                 self.ctx.r,
                 self.ctx.name,
                 self.ctx.lease_s,
-                [jobs.Lease(job_id, claim.epoch, lease_until_ns)],
+                [lease],
                 self.ctx.replicas,
             )
             (found,), replicated = await self.ctx.retrying(renewal)
-            if found != jobs.RENEWED:
-                return 'fenced', 0
-            claim = replace(claim, replicated=replicated)
-        return claim, lease_until_ns
+            return found == jobs.RENEWED, replicated
+
+        if await replication.confirmed(renew, f'claim {job_id}/{epoch}'):
+            return claim, lease_until_ns
+        return 'fenced', 0
 
     def _launch(self, p: Pending, robot_id: str, epoch: int, lease_until_ns: int) -> None:
         old = self.flights.get(p.job_id)

@@ -32,7 +32,7 @@ from orchestrator.dispatch.delivery import Coming, ReadyOrder
 from orchestrator.dispatch.eta import STAGE_MARGIN, fetch_s
 from orchestrator.dispatch.robot_view import RobotView
 from orchestrator.dispatch.ros_bridge import DELIVERED, NOT_PICKED_UP, GoalResult
-from orchestrator.store import alerts, deliveries, orders, robots, trips
+from orchestrator.store import alerts, deliveries, orders, replication, robots, trips
 from orchestrator.store.deliveries import DeliveryEntry
 from orchestrator.store.trips import Stop
 
@@ -282,11 +282,23 @@ class Serving:
             # Checked with the claim: cancelled (or taken by another dispatcher) meanwhile.
             if dropped := [o.entry_id for o in chosen if o not in taken]:
                 await deliveries.ack_now(self.ctx.r, *dropped)
-            if not stops:
+            if not stops or not await self._replicated(trip_id):
                 continue
             self.last_trip[robot_id] = time.monotonic()
             trip = TripFlight(trip_id, robot_id, 1, stops, [(o.entry_id, o) for o in taken])
             self._launch(trip)
+
+    async def _replicated(self, trip_id: str) -> bool:
+        """With replicas configured, a new trip goes to its robot only once one has it: a
+        failover would roll it back, and its orders would go out again on another robot while
+        this one carries them. Its lease is renewed (with a WAIT) until then; False if it is
+        no longer ours."""
+        if self.ctx.replicas is None:
+            return True
+        renew = partial(
+            trips.renew, self.ctx.r, trip_id, 1, self.ctx.name, self.ctx.lease_s, self.ctx.replicas
+        )
+        return await replication.confirmed(partial(self.ctx.retrying, renew), f'trip {trip_id}')
 
     def _stops(self, by_id: dict[str, ReadyOrder], order_ids: list[str]) -> list[Stop]:
         return delivery.stops(self.ctx.cfg, [by_id[o] for o in order_ids])
@@ -499,7 +511,9 @@ class Serving:
         for t in list(self.trips.values()):
             if self.ctx.robots[t.robot_id].mode == 'lost':
                 continue
-            ok = await trips.renew(self.ctx.r, t.trip_id, t.epoch, self.ctx.name, self.ctx.lease_s)
+            ok, _ = await trips.renew(
+                self.ctx.r, t.trip_id, t.epoch, self.ctx.name, self.ctx.lease_s
+            )
             if not ok and self.trips.get(t.trip_id) is t:
                 log.warning('trip %s/%d was taken over', t.trip_id, t.epoch)
                 if t.task is not None:

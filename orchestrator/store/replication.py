@@ -8,7 +8,9 @@ the writes it confirms.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,11 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Seconds between asking again (with a write and a WAIT) whether a replica has a write.
+RETRY_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,18 @@ async def written(
     if not replicas:
         return results, True
     return results[:-1], int(results[-1]) >= replicas.count
+
+
+async def confirmed(renew: Callable[[], Awaitable[tuple[bool, bool]]], what: str) -> bool:
+    """Repeat `renew`, a write that keeps something ours and says (still ours, replicated),
+    every RETRY_S until replicas confirm it, which covers every write before it; False once it
+    is no longer ours."""
+    warned = False
+    while True:
+        ours, replicated = await renew()
+        if not ours or replicated:
+            return ours
+        if not warned:
+            log.warning('%s: no replica confirmed it yet; waiting', what)
+            warned = True
+        await asyncio.sleep(RETRY_S)

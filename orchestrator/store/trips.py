@@ -17,9 +17,10 @@ from redis.asyncio.client import Pipeline
 
 from orchestrator import ids
 from orchestrator import redis_keys as keys
-from orchestrator.store import alerts, deliveries, jobs, orders, stats
+from orchestrator.store import alerts, deliveries, jobs, orders, replication, stats
 from orchestrator.store.feed import now_ms
 from orchestrator.store.records import changes, from_fields, to_fields
+from orchestrator.store.replication import Replicas
 
 # Finished trips are kept this long for the console's history.
 DONE_TTL_S = 24 * 3600
@@ -227,7 +228,7 @@ async def release(r: Redis, trip_id: str, epoch: int) -> bool:
 _RENEW = """
 local t = redis.call('TIME')
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
-if j[1] ~= 'active' then return 1 end  -- finished meanwhile: nothing to keep
+if j[1] and j[1] ~= 'active' then return 1 end  -- finished meanwhile: nothing to keep
 if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'lease_until', tonumber(t[1]) * 1000 + tonumber(ARGV[3]))
   return 1
@@ -251,10 +252,25 @@ return epoch
 """
 
 
-async def renew(r: Redis, trip_id: str, epoch: int, owner: str, lease_s: float) -> bool:
-    return bool(
-        await r.eval(_RENEW, 2, keys.trip(trip_id), stats.KEY, epoch, owner, int(lease_s * 1000))
+async def renew(
+    r: Redis,
+    trip_id: str,
+    epoch: int,
+    owner: str,
+    lease_s: float,
+    replicas: Replicas | None = None,
+) -> tuple[bool, bool]:
+    """Extend the trip's lease: whether it is still ours (or finished meanwhile; a trip that
+    is gone, as a failover that lost its creation leaves it, is not), and whether `replicas`
+    confirmed it and every write before it."""
+    (res,), replicated = await replication.written(
+        r,
+        replicas,
+        lambda pipe: pipe.eval(
+            _RENEW, 2, keys.trip(trip_id), stats.KEY, epoch, owner, int(lease_s * 1000)
+        ),
     )
+    return bool(res), replicated
 
 
 async def take_over(
