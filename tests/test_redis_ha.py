@@ -10,6 +10,7 @@ import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -26,6 +27,7 @@ from orchestrator.store.replication import Replicas
 from tests.api_helpers import settings_for, token_for, uvicorn_server
 from tests.dispatch_support import (
     Diners,
+    Kitchen,
     kitchen_running,
     nothing_pending,
     restaurant_open,
@@ -171,34 +173,39 @@ TIME_SCALE = 200.0
 PICKUP_TIMEOUT_S = 3000.0
 
 
+@pytest.fixture
+def kitchen(
+    ha: RedisHA, tmp_path: Path, demo_config: RestaurantConfig, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Kitchen]:
+    """Every robot, on the group; the API and dispatcher started next wait for the replica:
+    an order's 201, a claim before its goal, a lease before a robot hears it."""
+    monkeypatch.setenv('ROBODINE_REDIS_MIN_REPLICAS', '1')
+    with kitchen_running(demo_config, tmp_path / 'kitchen', TIME_SCALE, PICKUP_TIMEOUT_S) as k:
+        yield k
+
+
 @pytest.mark.ros
 async def test_primary_killed_mid_rush(
-    ha: RedisHA,
-    r: Redis,
-    tmp_path: Path,
-    demo_config: RestaurantConfig,
-    monkeypatch: pytest.MonkeyPatch,
+    ha: RedisHA, r: Redis, tmp_path: Path, demo_config: RestaurantConfig, kitchen: Kitchen
 ) -> None:
     # Every 201 waits for the replica: the primary's death cannot take an acknowledged order.
-    monkeypatch.setenv('ROBODINE_REDIS_MIN_REPLICAS', '1')
     planned = random_orders(demo_config, 60, seed=14)
-    with kitchen_running(demo_config, tmp_path / 'kitchen', TIME_SCALE, PICKUP_TIMEOUT_S) as k:
-        async with restaurant_open(k, URL, r, tmp_path) as (_, diners):
-            # A stream of orders; the primary dies once a third of them are in and some are
-            # cooking. It is started again (as a supervisor would) and the sentinels make it
-            # the new primary's replica.
-            stream = asyncio.create_task(_stream(diners, planned))
-            await wait_for(lambda: _in_and_cooking(diners, 20), 120, what='a rush under way')
-            old = ha.primary()
-            old.kill()
-            await asyncio.to_thread(ha.wait_failover, old)
-            await asyncio.to_thread(old.start)
-            placed = await stream
-            assert len(placed) == len(planned), diners.refused
-            await wait_for(lambda: _all_served(diners), 300, 0.2, 'every accepted order served')
-            await assert_cooked_once(k, diners)
-            # Every entry acknowledged (one whose ack a failover lost: once its lease ends).
-            await wait_for(lambda: _settled(r, demo_config), 60, 0.2, 'nothing pending')
+    async with restaurant_open(kitchen, URL, r, tmp_path) as (_, diners):
+        # A stream of orders; the primary dies once a third of them are in and some are
+        # cooking. It is started again (as a supervisor would) and the sentinels make it
+        # the new primary's replica.
+        stream = asyncio.create_task(_stream(diners, planned))
+        await wait_for(lambda: _in_and_cooking(diners, 20), 120, what='a rush under way')
+        old = ha.primary()
+        old.kill()
+        await asyncio.to_thread(ha.wait_failover, old)
+        await asyncio.to_thread(old.start)
+        placed = await stream
+        assert len(placed) == len(planned), diners.refused
+        await wait_for(lambda: _all_served(diners), 300, 0.2, 'every accepted order served')
+        await assert_cooked_once(kitchen, diners)
+        # Every entry acknowledged (one whose ack a failover lost: once its lease ends).
+        await wait_for(lambda: _settled(r, demo_config), 60, 0.2, 'nothing pending')
     # The switch was seen, and its refusals were 503s that asked for a retry, never a 500.
     answers = [x for x in diners.refused if x[:1].isdigit()]
     assert answers and all(x.startswith('503') and RETRY in x for x in answers), answers
@@ -210,39 +217,35 @@ async def test_no_cook_goal_leaves_before_a_replica_has_its_claim(
     r: Redis,
     tmp_path: Path,
     demo_config: RestaurantConfig,
+    kitchen: Kitchen,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A claim a failover could roll back would be taken again under the same epoch, maybe for
     another robot, while its robot cooks it: the goal waits until a replica has the claim."""
-    monkeypatch.setenv('ROBODINE_REDIS_MIN_REPLICAS', '1')
     monkeypatch.setenv('ROBODINE_REDIS_REPLICA_TIMEOUT_MS', '200')
-    with kitchen_running(demo_config, tmp_path / 'kitchen', TIME_SCALE, PICKUP_TIMEOUT_S) as k:
-        async with restaurant_open(k, URL, r, tmp_path):
-            replica = the_replica(ha)
-            assert replica.proc is not None
-            replica.proc.send_signal(signal.SIGSTOP)
-            try:
-                # Taken by the intake (not waiting for replicas) while the replica is stopped.
-                _, job_ids = await write_order(r, demo_config, 't03', [('kungpao', 2)])
+    async with restaurant_open(kitchen, URL, r, tmp_path):
+        replica = the_replica(ha)
+        assert replica.proc is not None
+        replica.proc.send_signal(signal.SIGSTOP)
+        try:
+            # Taken by the intake (not waiting for replicas) while the replica is stopped.
+            _, job_ids = await write_order(r, demo_config, 't03', [('kungpao', 2)])
+            claimed = partial(_all_jobs, r, job_ids, 'dispatched')
+            await wait_for(claimed, 30, 0.05, 'the dishes claimed')
+            await asyncio.sleep(1.0)  # five rounds of waiting for the replica
+            assert not any(j in kitchen.entries(robot) for j in job_ids for robot in WOKS)
+        finally:
+            replica.proc.send_signal(signal.SIGCONT)
 
-                async def claimed() -> bool:
-                    statuses = [await r.hget(keys.job(j), 'status') for j in job_ids]
-                    return all(s == 'dispatched' for s in statuses)
+        cooked = partial(_all_jobs, r, job_ids, 'cooked')
+        await wait_for(cooked, 60, 0.1, 'the dishes cooked once the replica has the claims')
+        assert all(kitchen.cooked()[j] == 1 for j in job_ids), kitchen.cooked()
+        log = kitchen.dispatcher_log(next(iter(kitchen.dispatchers)))
+        assert 'no replica confirmed it yet' in log
 
-                await wait_for(claimed, 30, 0.05, 'the dishes claimed')
-                await asyncio.sleep(1.0)  # five rounds of waiting for the replica
-                assert not any(j in k.entries(robot) for j in job_ids for robot in WOKS)
-            finally:
-                replica.proc.send_signal(signal.SIGCONT)
 
-            async def cooked() -> bool:
-                statuses = [await r.hget(keys.job(j), 'status') for j in job_ids]
-                return all(s == 'cooked' for s in statuses)
-
-            await wait_for(cooked, 60, 0.1, 'the dishes cooked once the replica has the claims')
-            assert all(k.cooked()[j] == 1 for j in job_ids), k.cooked()
-            log = k.dispatcher_log(next(iter(k.dispatchers)))
-            assert 'no replica confirmed it yet' in log
+async def _all_jobs(r: Redis, job_ids: list[str], status: str) -> bool:
+    return all([await r.hget(keys.job(j), 'status') == status for j in job_ids])
 
 
 async def _stream(diners: Diners, orders: list[tuple[str, list[tuple[str, int]]]]) -> list[str]:
