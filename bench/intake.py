@@ -9,7 +9,8 @@ alternating order (a shared machine's other load changes by the second), each tu
 closed-loop load: `--clients` concurrent keep-alive connections posting `--orders` orders in
 total (distinct idempotency keys, tables round-robin, two lines / two cook jobs per order).
 Prints the median orders/s, p50/p99 latency and CPU time per order of the server and of Redis,
-and the median over the rounds of the throughput ratio intake/baseline (target >= 0.85);
+and the median over the rounds of the throughput ratio intake/baseline (target >= 0.85) with
+a 95 % bootstrap interval (`bench.support.median_interval`);
 `--json` prints one JSON object instead.
 
 `--instructions` measures Redis's own work instead, in machine instructions per order of each
@@ -45,7 +46,7 @@ from redis.asyncio import Redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.support import cpu_seconds, unlimited  # noqa: E402
+from bench.support import cpu_seconds, median_interval, unlimited  # noqa: E402
 from orchestrator.api.app import NO_TELEMETRY, create_app  # noqa: E402
 from orchestrator.config import load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
@@ -352,6 +353,7 @@ def main() -> int:
         for kind, runs in rounds.items()
     }
     ratio = round(statistics.median(ratios), 3)
+    low, high = median_interval(ratios)
     cpu_ratio = round(
         figures['baseline']['server_cpu_us_per_order']
         / figures['intake']['server_cpu_us_per_order'],
@@ -374,6 +376,7 @@ def main() -> int:
         **figures,
         'throughput_ratio': ratio,
         'round_ratios': [round(x, 3) for x in ratios],
+        'ratio_interval': [round(low, 3), round(high, 3)],
         'cpu_ratio': cpu_ratio,
         'total_cpu_ratio': total_cpu_ratio,
         'target_ratio': 0.85,
@@ -392,7 +395,7 @@ def main() -> int:
         each = ' '.join(f'{x:.3f}' for x in ratios)
         print(
             f'  ratio     {ratio:.3f} intake / baseline throughput, median of rounds {each}'
-            ' (target >= 0.85)'
+            f' (95 % interval {low:.3f}-{high:.3f}; target >= 0.85)'
         )
         print(f'            {cpu_ratio:.3f} baseline / intake server CPU per order')
         print(f'            {total_cpu_ratio:.3f} baseline / intake server + Redis CPU per order')
