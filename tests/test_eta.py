@@ -3,6 +3,7 @@ counts, and not never (a real redis-server holds the orders)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from redis.asyncio import Redis
@@ -52,3 +53,28 @@ async def test_the_first_estimate_waits_for_every_dish_even_one_cooked_already(
     await place(aredis, 'o2', 2)
     await etas.publish({'o2': ('t06', time.time() * SCALE)}, {'o2': {'o2-wok-1'}})
     assert not await aredis.hget(keys.order('o2'), 'eta_at')
+
+
+async def test_an_overdue_estimate_is_not_pushed_later_by_the_clock(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    await place(aredis, 'o3', 1)
+    etas = Etas(DispatchContext(aredis, demo_config, 'd', SCALE, 5.0, {}))
+    here = {'o3': {'o3-wok-1'}}
+
+    async def published(ready_in_s: float) -> int:
+        await etas.publish({'o3': ('t06', time.time() * SCALE + ready_in_s)}, here)
+        return int(await aredis.hget(keys.order('o3'), 'eta_at') or 0)
+
+    # The food is late: the schedule says it was ready 100 s ago, so it comes as soon as a
+    # robot can bring it. A moment later (50 simulated seconds) the same holds: the estimate
+    # would only follow the clock, later than the one the diner has (and their page says "any
+    # moment" once it passes): kept.
+    first = await published(-100)
+    await asyncio.sleep(50 / SCALE)
+    assert await published(-100) == first
+    # The schedule moves it later for real (still ahead): told.
+    later = await published(600)
+    assert later > first
+    # Overdue again, and now earlier than what the diner was told: told.
+    assert await published(-10) < later
