@@ -27,13 +27,14 @@ from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from orchestrator import ids, recipes
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.pricing import MAX_CACHED_LINES, OrderIn, PricedOrder, Pricing
-from orchestrator.store import feed, intake_script, jobs, orders, stock
+from orchestrator.store import feed, intake_script, jobs, orders, replication, stock
 from orchestrator.store.jobs import CookEntry
 from orchestrator.store.records import changes
 from orchestrator.store.replication import Replicas
@@ -132,18 +133,15 @@ class FunctionBatcher:
     async def _run(
         self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]
     ) -> list[Any]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for keys, args, _ in batch:
-                pipe.fcall(self._library.name, len(keys), *keys, *args)
-            if self._replicas:
-                pipe.wait(self._replicas.count, self._replicas.timeout_ms)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
-        if self._replicas:
-            acked = results.pop()
-            if isinstance(acked, Exception):
-                raise acked
-            if acked < self._replicas.count:
-                raise NotReplicated(f'{acked} of {self._replicas.count} replicas confirmed')
+        def calls(pipe: Pipeline) -> None:
+            for names, args, _ in batch:
+                pipe.fcall(self._library.name, len(names), *names, *args)
+
+        results, replicated = await replication.written(
+            self._r, self._replicas, calls, raise_on_error=False
+        )
+        if not replicated:
+            raise NotReplicated(f'fewer replicas than asked confirmed it ({self._replicas})')
         retry = [i for i, x in enumerate(results) if _not_loaded(x)]
         if retry:
             await self._r.function_load(self._library.source, replace=True)

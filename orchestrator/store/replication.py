@@ -41,18 +41,25 @@ def from_settings(settings: Settings) -> Replicas | None:
 
 
 async def written(
-    r: Redis, replicas: Replicas | None, write: Callable[[Pipeline], Any]
+    r: Redis,
+    replicas: Replicas | None,
+    write: Callable[[Pipeline], Any],
+    raise_on_error: bool = True,
 ) -> tuple[list[Any], bool]:
     """Send the commands `write` queues in one pipeline, then WAIT for `replicas`; their
-    results, and whether enough replicas confirmed them (always, without `replicas`)."""
+    results (with `raise_on_error` False, a command's error is its result), and whether enough
+    replicas confirmed them (always, without `replicas`). A failed WAIT raises."""
     async with r.pipeline(transaction=False) as pipe:
         write(pipe)
         if replicas:
             pipe.wait(replicas.count, replicas.timeout_ms)
-        results: list[Any] = await pipe.execute()
+        results: list[Any] = await pipe.execute(raise_on_error=raise_on_error)
     if not replicas:
         return results, True
-    return results[:-1], int(results[-1]) >= replicas.count
+    acked = results.pop()
+    if isinstance(acked, Exception):
+        raise acked
+    return results, int(acked) >= replicas.count
 
 
 async def confirmed(renew: Callable[[], Awaitable[tuple[bool, bool]]], what: str) -> bool:
