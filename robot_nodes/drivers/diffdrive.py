@@ -5,12 +5,14 @@ plant (`robot_nodes.floor_plant`) and of most real differential bases. Relative 
 resolve in the robot's namespace: `/robodine/<id>/cmd_vel` (geometry_msgs/Twist, published)
 and `/robodine/<id>/odom` (nav_msgs/Odometry, read).
 
-Controller: turn-then-go. At a corner sharper than `TURN_START_RAD` the robot brakes to a stop
-and turns in place; on a straight it drives at up to `speed_mps`, steering its heading with a
-proportional term, and brakes so it stops on each corner and on the table stop. Linear and
-angular speed obey the robot's `max_accel_mps2` and `diffdrive.max_angular_accel` (a tray of
-soup must not be jerked). The trip's last point counts as reached when the robot has stopped
-within `diffdrive.stop_tolerance_m` of it.
+Controller: turn-then-go. It sets off facing its way; at a corner sharper than `TURN_START_RAD`
+it brakes to a stop and turns in place; on a straight it drives at up to `speed_mps`, steering
+for a point `LOOKAHEAD_M` ahead on the path (through the points where the path goes on
+straight, such as the table stops it passes) with a proportional term, and brakes so it stops
+on each corner and on the table stop. Linear and angular speed obey the robot's
+`max_accel_mps2` and `diffdrive.max_angular_accel` (a tray of soup must not be jerked). The
+trip's last point counts as reached when the robot has stopped within
+`diffdrive.stop_tolerance_m` of it.
 
 Another robot's footprint ahead on the path (`MotionDriver.clearance_ahead`) is a point to
 brake for like a stop; the robot goes on when it is clear.
@@ -29,6 +31,7 @@ slowly rather than overshoot.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import deque
@@ -123,7 +126,9 @@ class DiffDriveDriver(MotionDriver):
 
     def set_path(self, points: list[tuple[float, float]]) -> None:
         super().set_path(points)
-        self._turning = False
+        # Standing, it first faces its way (to within TURN_DONE_RAD): set off at a slant, it
+        # drifts off the line at speed before the heading correction catches up.
+        self._turning = True
         self._idle_sent = False
 
     def resume(self) -> None:
@@ -195,7 +200,11 @@ class DiffDriveDriver(MotionDriver):
         dist = math.hypot(tx - x, ty - y)
         if self._arrived():
             return 0.0, 0.0
-        err = wrap(math.atan2(ty - y, tx - x) - th)
+        # Whether to turn in place is judged towards the next corner (or the end), not the
+        # next point: passing a point of a straight a little off the line, the bearing to it
+        # swings past TURN_START_RAD and the robot would swerve at speed.
+        kx, ky = self._path[self._corner_after(self._next)]
+        err = wrap(math.atan2(ky - y, kx - x) - th)
         if self._turning and abs(err) < TURN_DONE_RAD:
             self._turning = False
         elif abs(err) > TURN_START_RAD:
@@ -226,8 +235,8 @@ class DiffDriveDriver(MotionDriver):
         )
 
     def _carrot(self) -> tuple[float, float]:
-        """`LOOKAHEAD_M` ahead of the robot's projection on the segment it is driving, capped
-        at the segment's end."""
+        """`LOOKAHEAD_M` ahead of the robot's projection on the segment it is driving, along
+        the path through the points where it goes on straight, capped at the next corner."""
         bx, by = self._path[self._next]
         if self._next == 0:
             return bx, by
@@ -235,10 +244,15 @@ class DiffDriveDriver(MotionDriver):
         length = math.hypot(bx - ax, by - ay)
         if length < 1e-9:
             return bx, by
-        ux, uy = (bx - ax) / length, (by - ay) / length
-        along = (self._pose[0] - ax) * ux + (self._pose[1] - ay) * uy
-        reach = min(max(along, 0.0) + LOOKAHEAD_M, length)
-        return ax + reach * ux, ay + reach * uy
+        along = ((self._pose[0] - ax) * (bx - ax) + (self._pose[1] - ay) * (by - ay)) / length
+        reach = max(along, 0.0) + LOOKAHEAD_M
+        for i in range(self._next, self._corner_after(self._next) + 1):
+            (ax, ay), (bx, by) = self._path[i - 1], self._path[i]
+            length = math.hypot(bx - ax, by - ay)
+            if reach <= length:
+                return ax + (bx - ax) * reach / length, ay + (by - ay) * reach / length
+            reach -= length
+        return bx, by
 
     def _skip_passed_points(self) -> None:
         """Move on from intermediate points the robot reached — or drove past, if the path goes
@@ -267,14 +281,17 @@ class DiffDriveDriver(MotionDriver):
         (px, py), (ax, ay), (bx, by) = self._path[i - 1 : i + 2]
         return wrap(math.atan2(by - ay, bx - ax) - math.atan2(ay - py, ax - px))
 
+    def _corner_after(self, i: int) -> int:
+        """The first point from i on where the path turns in place, or its last point. The
+        first point is reached from wherever the robot is, so it counts as a corner."""
+        while 0 < i < len(self._path) - 1 and abs(self._turn_at(i)) <= TURN_START_RAD:
+            i += 1
+        return i
+
     def _straight_beyond(self, i: int) -> float:
         """Length of path after point i that continues without a turn in place."""
-        total = 0.0
-        while i + 1 < len(self._path) and abs(self._turn_at(i)) <= TURN_START_RAD:
-            (ax, ay), (bx, by) = self._path[i], self._path[i + 1]
-            total += math.hypot(bx - ax, by - ay)
-            i += 1
-        return total
+        end = self._corner_after(i)
+        return sum(math.dist(a, b) for a, b in itertools.pairwise(self._path[i : end + 1]))
 
     def close(self) -> None:
         self.node.destroy_timer(self._timer)
