@@ -40,6 +40,9 @@ from robot_nodes.ledger import Ledger
 NAMESPACE_ROOT = '/robodine'
 # While moving, pose goes out at least this often (Hz) whatever the heartbeat rate.
 MOVING_STATE_HZ = 10.0
+# A heartbeat with nothing new in it goes out this often only (the contract's floor, Hz): thirty
+# idle robots at 5 Hz were most of what an idle dispatcher spent, each dispatcher taking each.
+IDLE_STATE_HZ = 2.0
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Real seconds a finished goal stays in the action server (rclpy's default: 900). Every status
 # change publishes every goal it keeps, and every dispatcher decodes the whole list, so at a busy
@@ -101,7 +104,8 @@ class RobotNode(Node, ABC):
         self._last_state_s = 0.0
         self.state_pub = self.create_publisher(RobotState, self.ros_name('state'), STATE_QOS)
         self.create_service(Control, self.ros_name('control'), self._on_control)
-        self.create_timer(1.0 / self.heartbeat_hz, self.publish_state)
+        self._said: dict[str, Any] | None = None
+        self.create_timer(1.0 / self.heartbeat_hz, self._beat)
 
     def declare_number(self, name: str, default: float) -> float:
         """A float parameter that also takes an integer (`time_scale:=50`)."""
@@ -263,23 +267,46 @@ class RobotNode(Node, ABC):
             return RobotState.MODE_PAUSED
         return RobotState.MODE_BUSY if self.busy() else RobotState.MODE_IDLE
 
-    def publish_state(self) -> None:
+    def _state(self) -> dict[str, Any]:
+        """What a heartbeat says now (all but its stamp and MAC)."""
         x, y, theta = self.pose()
         jobs = self.current_jobs()
-        msg = RobotState(
-            robot_id=self.robot_id,
-            kind=self.KIND,
-            mode=self.mode(),
-            current_jobs=[job_id for job_id, _ in jobs],
-            job_epochs=[epoch for _, epoch in jobs],
-            x=float(x),
-            y=float(y),
-            theta=float(theta),
-            battery=float(self.battery_level()),
-            detail=self.detail(),
-        )
+        return {
+            'robot_id': self.robot_id,
+            'kind': self.KIND,
+            'mode': self.mode(),
+            'current_jobs': [job_id for job_id, _ in jobs],
+            'job_epochs': [epoch for _, epoch in jobs],
+            'x': float(x),
+            'y': float(y),
+            'theta': float(theta),
+            'battery': float(self.battery_level()),
+            'detail': self.detail(),
+        }
+
+    @staticmethod
+    def _news(state: dict[str, Any]) -> dict[str, Any]:
+        """The part of a heartbeat whose change is news: the battery to the percent the console
+        shows (a serving robot's drains all the time, a little)."""
+        return state | {'battery': round(state['battery'], 2)}
+
+    def _beat(self) -> None:
+        """The heartbeat timer: a state with news goes out at once, an unchanged one at
+        `IDLE_STATE_HZ` (whichever tick comes first from then on)."""
+        state = self._state()
+        quiet_s = time.monotonic() - self._last_state_s
+        if self._news(state) == self._said and quiet_s + 1.0 / self.heartbeat_hz <= (
+            1.0 / IDLE_STATE_HZ
+        ):
+            return
+        self.publish_state(state)
+
+    def publish_state(self, state: dict[str, Any] | None = None) -> None:
+        state = state or self._state()
+        msg = RobotState(**state)
         msg.stamp = self.get_clock().now().to_msg()
         self.state_pub.publish(auth.sign(self.key, 'state', msg))
+        self._said = self._news(state)
         self._last_state_s = time.monotonic()
 
     def publish_state_while_moving(self) -> None:

@@ -163,6 +163,25 @@ def test_cook_reports_stages_in_order(wok1: str, ros: RosClient, ledger_dir: Pat
     assert _cooked(ledger_dir, wok1).count('ostages-00-00') == 1
 
 
+def test_a_heartbeat_without_news_goes_out_at_the_contract_floor(
+    wok1: str, ros: RosClient
+) -> None:
+    # wok1 beats at 5 Hz (heartbeat_hz); idle, nothing in its state changes, so it says so at
+    # IDLE_STATE_HZ (2 Hz, the contract's floor; its 5 Hz timer sends every 0.4 s): at most 9
+    # in 3 s, not 15. A loaded machine only delays beats.
+    log = ros.watch_state(wok1)
+    seen = len(log.snapshot())
+    time.sleep(3.0)
+    idle = log.snapshot()[seen:]
+    assert 3 <= len(idle) <= 9
+    assert {tuple(m.current_jobs) for _, m in idle} == {()}
+    # News goes out with the next tick: the job it takes, then the one it finished.
+    run = ros.cook(wok1, 'obeat-00-00', cook_time_s=COOK_S)
+    ros.wait_for_state(wok1, lambda s: list(s.current_jobs) == ['obeat-00-00'])
+    assert run.status() == SUCCEEDED
+    ros.wait_for_state(wok1, lambda s: not s.current_jobs)
+
+
 def test_capacity_queues_the_extra_goal(wok1: str, ros: RosClient) -> None:
     runs = [ros.cook(wok1, f'ocap-00-{i:02d}', cook_time_s=COOK_S * 2) for i in range(3)]
     state = ros.wait_for_state(wok1, lambda s: len(s.current_jobs) == 3)
