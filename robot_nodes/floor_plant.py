@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -42,6 +43,22 @@ from robot_nodes.ros_network import latched, spin
 COLLISIONS_TOPIC = '/robodine/collisions'
 WATCHDOG_TICKS = 4
 MAX_TICKS_PER_STEP = 5
+
+
+def odometry(world: FloorWorld, body: Body, stamp: Time) -> Odometry:
+    """The body's odometry message, as a base publishes it (pose from where it started)."""
+    x, y, th = world.odometry(body)
+    msg = Odometry()
+    msg.header.stamp = stamp
+    msg.header.frame_id = f'{body.robot_id}/odom'
+    msg.child_frame_id = f'{body.robot_id}/base_link'
+    msg.pose.pose.position.x = x
+    msg.pose.pose.position.y = y
+    msg.pose.pose.orientation.z = math.sin(th / 2)
+    msg.pose.pose.orientation.w = math.cos(th / 2)
+    msg.twist.twist.linear.x = body.v
+    msg.twist.twist.angular.z = body.w
+    return msg
 
 
 class FloorPlant(Node):
@@ -93,21 +110,7 @@ class FloorPlant(Node):
             self.collision_pub.publish(String(data=json.dumps(hit)))
         stamp = self.get_clock().now().to_msg()
         for rid, body in self.world.bodies.items():
-            self.odom_pubs[rid].publish(self._odom(body, stamp))
-
-    def _odom(self, body: Body, stamp) -> Odometry:
-        x, y, th = self.world.odometry(body)
-        msg = Odometry()
-        msg.header.stamp = stamp
-        msg.header.frame_id = f'{body.robot_id}/odom'
-        msg.child_frame_id = f'{body.robot_id}/base_link'
-        msg.pose.pose.position.x = x
-        msg.pose.pose.position.y = y
-        msg.pose.pose.orientation.z = math.sin(th / 2)
-        msg.pose.pose.orientation.w = math.cos(th / 2)
-        msg.twist.twist.linear.x = body.v
-        msg.twist.twist.angular.z = body.w
-        return msg
+            self.odom_pubs[rid].publish(odometry(self.world, body, stamp))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,8 +37,10 @@ from restaurant_interfaces.msg import DeliveryStop, Lease, RobotState
 from restaurant_interfaces.srv import ConfirmPickup, Control
 
 from orchestrator.bringup import floor_plant_command, ros_argv
+from orchestrator.config import RestaurantConfig, Table
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes import auth
+from robot_nodes.drivers.base import Point
 from tests.api_helpers import wait_until
 
 T = TypeVar('T')
@@ -128,6 +130,16 @@ def start_floor_plant(time_scale: float, robots: list[str] | None = None) -> sub
     return subprocess.Popen(
         floor_plant_command(DEFAULT_CONFIG, time_scale, robots), env=ros_child_env()
     )
+
+
+def table_tour(cfg: RestaurantConfig, start: str) -> Iterator[tuple[Table, list[Point]]]:
+    """Every table stop from waypoint `start`, column by column, top to bottom (the columns
+    only meet at the main aisle): each table with the path's points from the previous stop."""
+    floor, here = cfg.floor, start
+    for table in sorted(cfg.tables, key=lambda t: (t.x, -t.y)):
+        route = floor.path(here, table.waypoint)
+        yield table, [(floor.points[p].x, floor.points[p].y) for p in route]
+        here = table.waypoint
 
 
 def _param_text(value: Any) -> str:

@@ -25,7 +25,7 @@ from orchestrator.config import RestaurantConfig
 from robot_nodes.drivers.diffdrive import DiffDriveDriver
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from robot_nodes.floor_world import dock_pose
-from tests.ros_helpers import start_floor_plant
+from tests.ros_helpers import start_floor_plant, table_tour
 
 pytestmark = pytest.mark.ros
 SCALE = 20.0
@@ -89,17 +89,13 @@ def test_tour_of_every_table_stop(
 
     spin_until(lambda: driver.odom_seen, 30)
     floor = demo_config.floor
-    here = robot.dock
     started = time.monotonic()
-    # Column by column, top to bottom: the columns only meet at the main aisle.
-    for table in sorted(demo_config.tables, key=lambda t: (t.x, -t.y)):
-        route = floor.path(here, table.waypoint)
-        driver.set_path([(floor.points[p].x, floor.points[p].y) for p in route])
+    for table, points in table_tour(demo_config, robot.dock):
+        driver.set_path(points)
         spin_until(lambda: driver.done, 120)
         stop = floor.points[table.waypoint]
         x, y, _ = driver.pose
         assert math.hypot(x - stop.x, y - stop.y) <= driver.tolerance_m, table.id
-        here = table.waypoint
     sim_s = (time.monotonic() - started) * SCALE
     assert_within_limits(samples, robot.speed_mps, robot.max_accel_mps2, driver)
     # Let any collision report in flight arrive before checking there were none.

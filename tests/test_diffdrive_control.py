@@ -9,14 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 import rclpy
-from nav_msgs.msg import Odometry
+from builtin_interfaces.msg import Time
 from rclpy.context import Context
 from rclpy.node import Node
 
 from orchestrator.config import RestaurantConfig
 from robot_nodes.drivers.base import Point, Pose
 from robot_nodes.drivers.diffdrive import TURN_DONE_RAD, DiffDriveDriver
-from robot_nodes.floor_world import Body, FloorWorld, dock_pose
+from robot_nodes.floor_plant import odometry
+from robot_nodes.floor_world import FloorWorld, dock_pose
+from tests.ros_helpers import table_tour
 
 SCALE = 20.0
 STEP_S = 0.02  # wall seconds between control ticks (50 Hz)
@@ -32,14 +34,6 @@ def node() -> Iterator[Node]:
     rclpy.shutdown(context=ctx)
 
 
-def _odometry(world: FloorWorld, body: Body) -> Odometry:
-    x, y, th = world.odometry(body)
-    msg = Odometry()
-    msg.pose.pose.position.x, msg.pose.pose.position.y = x, y
-    msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = math.sin(th / 2), math.cos(th / 2)
-    return msg
-
-
 class _Plant:
     """serve1 on the floor, driven by a diffdrive driver one control step at a time."""
 
@@ -50,7 +44,7 @@ class _Plant:
         self.body.pose = self.body.origin = start
         self.scale = scale
         self.driver = DiffDriveDriver(node, robot, scale, start)
-        self.driver._on_odom(_odometry(self.world, self.body))
+        self.driver._on_odom(odometry(self.world, self.body, Time()))
         self.t = 0.0
         self.driver.tick(self.t)
 
@@ -63,11 +57,11 @@ class _Plant:
             self.t += STEP_S
             # The odometry a tick sees is a step old: the executor runs the control timer
             # before the odometry callback that became ready with it.
-            odometry = _odometry(self.world, self.body)
+            seen = odometry(self.world, self.body, Time())
             self.driver.tick(self.t)
             self.body.v, self.body.w = self.driver.command
             self.world.step(STEP_S * self.scale, self.t * self.scale)
-            self.driver._on_odom(odometry)
+            self.driver._on_odom(seen)
             x, y, theta = self.body.pose
             i = self.driver._next
             off = _off_line((x, y), points[i - 1], points[i]) if 0 < i < len(points) else 0.0
@@ -92,12 +86,9 @@ def test_tours_every_table_close_to_the_aisle_lines(
     # m at 30x), and it set off from a stop up to 0.5 rad askew.
     robot = next(r for r in demo_config.serving_robots if r.id == 'serve1')
     plant = _Plant(node, demo_config, scale, dock_pose(demo_config, robot))
-    floor, here, worst = demo_config.floor, robot.dock, 0.0
-    for table in sorted(demo_config.tables, key=lambda t: (t.x, -t.y)):
-        route = floor.path(here, table.waypoint)
-        trace = plant.trip([(floor.points[p].x, floor.points[p].y) for p in route])
-        worst = max(worst, *(off for off, *_ in trace))
-        here = table.waypoint
+    worst = 0.0
+    for _, points in table_tour(demo_config, robot.dock):
+        worst = max(worst, *(off for off, *_ in plant.trip(points)))
     assert plant.world.collisions == []
     assert worst <= 0.15
 

@@ -203,7 +203,8 @@ class DiffDriveDriver(MotionDriver):
         # Whether to turn in place is judged towards the next corner (or the end), not the
         # next point: passing a point of a straight a little off the line, the bearing to it
         # swings past TURN_START_RAD and the robot would swerve at speed.
-        kx, ky = self._path[self._corner_after(self._next)]
+        corner = self._corner_after(self._next)
+        kx, ky = self._path[corner]
         err = wrap(math.atan2(ky - y, kx - x) - th)
         if self._turning and abs(err) < TURN_DONE_RAD:
             self._turning = False
@@ -211,7 +212,10 @@ class DiffDriveDriver(MotionDriver):
             self._turning = True
         if self._turning:
             return 0.0, math.copysign(self._w_cap(err, dt), err)
-        to_stop = max(dist + self._straight_beyond(self._next) - self.tolerance_m / 2, 0.0)
+        # The path on to the corner goes on straight: brake for the corner, not for each point.
+        ahead = self._path[self._next : corner + 1]
+        straight = sum(math.dist(a, b) for a, b in itertools.pairwise(ahead))
+        to_stop = max(dist + straight - self.tolerance_m / 2, 0.0)
         v = min(
             self.robot.speed_mps,
             math.sqrt(2 * self.robot.max_accel_mps2 * to_stop),
@@ -220,7 +224,7 @@ class DiffDriveDriver(MotionDriver):
         v = max(v, min(CREEP_MPS, to_stop / dt)) * max(math.cos(err), 0.0)
         # Steer for a point ahead on the segment, not for its end: a robot pushed off the
         # line comes back to the aisle instead of closing in on the corner at a slant.
-        cx, cy = self._carrot()
+        cx, cy = self._carrot(corner)
         steer = wrap(math.atan2(cy - y, cx - x) - th)
         w_cap = self._w_cap(steer, dt)
         return v, max(-w_cap, min(w_cap, HEADING_GAIN * steer))
@@ -234,9 +238,9 @@ class DiffDriveDriver(MotionDriver):
             STEP_FRACTION * abs(angle) / dt,
         )
 
-    def _carrot(self) -> tuple[float, float]:
+    def _carrot(self, corner: int) -> tuple[float, float]:
         """`LOOKAHEAD_M` ahead of the robot's projection on the segment it is driving, along
-        the path through the points where it goes on straight, capped at the next corner."""
+        the path through the points where it goes on straight, capped at point `corner`."""
         bx, by = self._path[self._next]
         if self._next == 0:
             return bx, by
@@ -246,7 +250,7 @@ class DiffDriveDriver(MotionDriver):
             return bx, by
         along = ((self._pose[0] - ax) * (bx - ax) + (self._pose[1] - ay) * (by - ay)) / length
         reach = max(along, 0.0) + LOOKAHEAD_M
-        for i in range(self._next, self._corner_after(self._next) + 1):
+        for i in range(self._next, corner + 1):
             (ax, ay), (bx, by) = self._path[i - 1], self._path[i]
             length = math.hypot(bx - ax, by - ay)
             if reach <= length:
@@ -287,11 +291,6 @@ class DiffDriveDriver(MotionDriver):
         while 0 < i < len(self._path) - 1 and abs(self._turn_at(i)) <= TURN_START_RAD:
             i += 1
         return i
-
-    def _straight_beyond(self, i: int) -> float:
-        """Length of path after point i that continues without a turn in place."""
-        end = self._corner_after(i)
-        return sum(math.dist(a, b) for a, b in itertools.pairwise(self._path[i : end + 1]))
 
     def close(self) -> None:
         self.node.destroy_timer(self._timer)
