@@ -1,12 +1,11 @@
 """The ROS 2 side of the dispatcher: one rclpy node talking to every robot of the restaurant.
 
-rclpy has no asyncio executor, so the node is spun by a SingleThreadedExecutor in its own
-thread and every rclpy call is made on that thread: asyncio code hands a function over
-(`_in_ros`, woken by a guard condition) and gets an asyncio future back; callbacks (heartbeats,
-feedback, results) are handed to the event loop with `loop.call_soon_threadsafe`. The heartbeats
-have a node and thread of their own: they are most of the messages, and rclpy's executor walks
-every entity of its nodes (hundreds for the action and service clients of a big fleet) in Python
-on each one.
+rclpy has no asyncio executor, so the node is spun by an executor in its own thread
+(`ros_executor.LeanExecutor`: rclpy's own walks every entity in Python for each message) and
+every rclpy call is made on that thread: asyncio code hands a function over (`_in_ros`, woken by
+a guard condition) and gets an asyncio future back; callbacks (heartbeats, feedback, results)
+are handed to the event loop with `loop.call_soon_threadsafe`. The heartbeats have a node and
+thread of their own: they are most of the messages.
 
 A goal the robot refuses up front (station not served, busy, paused, stale epoch...) is
 REJECTED: `Goal.result` is None. An accepted one ends SUCCEEDED (cooked / completed), ABORTED
@@ -42,8 +41,8 @@ from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.action.client import ClientGoalHandle
 from rclpy.context import Context
-from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from restaurant_interfaces.action import Cook, Deliver
@@ -52,6 +51,7 @@ from restaurant_interfaces.srv import ConfirmPickup, Control
 from unique_identifier_msgs.msg import UUID
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.ros_executor import LeanExecutor
 from orchestrator.store.trips import Stop
 from robot_nodes import auth
 
@@ -166,11 +166,18 @@ class FleetBridge:
         self._context = Context()
         rclpy.init(context=self._context)
         node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)
-        self._node = Node(node_name, namespace='/robodine', context=self._context)
-        self._beats = Node(node_name + '_heartbeats', namespace='/robodine', context=self._context)
-        self._executor = SingleThreadedExecutor(context=self._context)
+        # No parameter services (six per node, waited on for every message): the dispatcher's
+        # settings come from its environment, not ROS parameters.
+        lean = {
+            'namespace': '/robodine',
+            'context': self._context,
+            'start_parameter_services': False,
+        }
+        self._node = Node(node_name, **lean)
+        self._beats = Node(node_name + '_heartbeats', **lean)
+        self._executor = LeanExecutor(context=self._context)
         self._executor.add_node(self._node)
-        self._beat_executor = SingleThreadedExecutor(context=self._context)
+        self._beat_executor = LeanExecutor(context=self._context)
         self._beat_executor.add_node(self._beats)
         self._calls: deque[Callable[[], None]] = deque()
         self._wake = self._node.create_guard_condition(self._drain)
@@ -186,7 +193,13 @@ class FleetBridge:
         for c in cfg.cooking_robots:
             self._cook[c.id] = ActionClient(self._node, Cook, ns(c.id, 'cook'))
             self._control[c.id] = self._node.create_client(Control, ns(c.id, 'control'))
-            self._lease[c.id] = self._node.create_publisher(Lease, ns(c.id, 'lease'), reliable)
+            self._lease[c.id] = self._node.create_publisher(
+                Lease,
+                ns(c.id, 'lease'),
+                reliable,
+                # No QoS-event waitables: two per publisher, walked on every wake of the executor.
+                event_callbacks=PublisherEventCallbacks(use_default_callbacks=False),
+            )
         for s in cfg.serving_robots:
             self._deliver[s.id] = ActionClient(self._node, Deliver, ns(s.id, 'deliver'))
             self._control[s.id] = self._node.create_client(Control, ns(s.id, 'control'))
@@ -215,14 +228,15 @@ class FleetBridge:
     def stop(self) -> None:
         for executor in (self._executor, self._beat_executor):
             executor.shutdown(timeout_sec=2)
+        # The executors' spins end before the nodes go: they do not hold the entities' handles.
+        for thread in self._threads:
+            thread.join(timeout=5)
         self._node.destroy_node()
         self._beats.destroy_node()
         rclpy.try_shutdown(context=self._context)
-        for thread in self._threads:
-            thread.join(timeout=5)
 
     @staticmethod
-    def _spin(executor: SingleThreadedExecutor) -> None:
+    def _spin(executor: LeanExecutor) -> None:
         with contextlib.suppress(ExternalShutdownException):
             executor.spin()
 
