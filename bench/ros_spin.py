@@ -4,10 +4,9 @@ against `orchestrator.dispatch.ros_executor.LeanExecutor`, in the same run.
 A publisher process sends `RobotState` heartbeats round-robin to `--robots` robots' topics at
 `--rate` per second. This process subscribes to all of them as the dispatcher's heartbeat node
 does (one node without parameter services, a best-effort subscription per robot, no QoS-event
-waitables) and spins it with
-one executor, then the other, `--rounds` times, alternating which goes first. Prints the
-process's CPU time per message taken (its DDS threads included) for each, the median over the
-rounds, and the ratio lean / rclpy; `--json` prints one JSON object.
+waitables) and spins it with one executor, then the other, `--rounds` times, alternating which
+goes first. Prints the process's CPU time per message taken (its DDS threads included) for each,
+the median over the rounds, and the ratio lean / rclpy; `--json` prints one JSON object.
 
     .venv/bin/python bench/ros_spin.py [--rate 200] [--robots 30] [--seconds 8] [--rounds 3]
 """

@@ -32,6 +32,7 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.task import Task
 from rclpy.utilities import timeout_sec_to_nsec
+from rclpy.waitable import NumberOfEntities
 
 # Each kind of entity a wait set holds: its name in `WaitSet.get_ready_entities`, the Node
 # property listing them and the WaitSet method adding one. In the order rclpy runs them.
@@ -58,7 +59,7 @@ class _Entities:
     # kind -> the handles to add to each wait set
     handles: dict[str, list[Any]] = field(default_factory=dict)
     waitables: list[Any] = field(default_factory=list)
-    # Wait set sizes: subscriptions, guard conditions, timers, clients, services, events.
+    # Wait set sizes, in `NumberOfEntities` (and `WaitSet`) order.
     sizes: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
 
     @classmethod
@@ -71,20 +72,12 @@ class _Entities:
         handles = {kind: [e.handle for e in by_kind[kind].values()] for kind, _, _ in _KINDS}
         handles['guard_condition'] += [g.handle for g in guards]
         waitables = [w for n in nodes for w in n.waitables]
-        total = [len(handles[k]) for k in ('subscription', 'guard_condition', 'timer')]
-        total += [len(handles[k]) for k in ('client', 'service')] + [0]
+        order = ('subscription', 'guard_condition', 'timer', 'client', 'service')
+        count = NumberOfEntities(*(len(handles[k]) for k in order))
         for w in waitables:
-            n = w.get_num_entities()
-            more = (
-                n.num_subscriptions,
-                n.num_guard_conditions,
-                n.num_timers,
-                n.num_clients,
-                n.num_services,
-                n.num_events,
-            )
-            total = [a + b for a, b in zip(total, more, strict=True)]
-        return cls(shape, by_kind, handles, waitables, tuple(total))
+            count += w.get_num_entities()
+        sizes = tuple(getattr(count, name) for name in NumberOfEntities.__slots__)
+        return cls(shape, by_kind, handles, waitables, sizes)
 
     def wait_set(self, context: Context) -> Any:
         ws = _rclpy.WaitSet(*self.sizes, context.handle)
@@ -105,13 +98,8 @@ class LeanExecutor(SingleThreadedExecutor):
         super().__init__(context=context)
         self._entities = _Entities()
         self._woken = True
-        self._takes = {
-            'timer': self._take_timer,
-            'subscription': self._take_subscription,
-            'guard_condition': self._take_guard_condition,
-            'client': self._take_client,
-            'service': self._take_service,
-        }
+        # rclpy's take function of each kind (`_take_timer`, ...).
+        self._takes = {kind: getattr(self, f'_take_{kind}') for kind, _, _ in _KINDS}
 
     def _spin_once_impl(
         self,
