@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 import redis
 
-from orchestrator import retention
+from orchestrator import dds_shm, retention
 from orchestrator.archive import service as archive_service
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.console.accounts import new_account
@@ -170,6 +170,8 @@ class Restaurant:
         (the parent-death signal follows that thread)."""
         now = time.monotonic() if now is None else now
         said = []
+        if any(c.restart_at is not None and now >= c.restart_at for c in self.children):
+            dds_shm.clean_dead_files()  # what the dead left in /dev/shm, before new ones start
         for child in self.children:
             if child.proc.poll() is None:
                 if child.backoff_s > BACKOFF_FIRST_S and now - child.started_at > STABLE_S:
@@ -289,6 +291,7 @@ def start_restaurant(
     `traffic` (None: the settings' or the config's) puts the serving robots under the traffic
     controller, which it starts."""
     data_dir = data_dir.resolve()
+    dds_shm.clean_dead_files()  # left by processes killed before (a crash, an OOM kill)
     env = ros_env()
     env['ROBODINE_TIME_SCALE'] = str(time_scale)
     if policy is not None:
