@@ -47,8 +47,9 @@ STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # Real seconds a finished goal stays in the action server (rclpy's default: 900). Every status
 # change publishes every goal it keeps, and every dispatcher decodes the whole list, so at a busy
 # service a long retention costs the dispatchers more CPU with each dish. The dispatcher asks for
-# a result as soon as the goal is accepted; a goal re-sent later is answered from the ledger.
-RESULT_KEEP_S = 60
+# a result as soon as the goal is accepted, and re-sends a goal whose result it lost (after
+# `service.RESULT_LOST_AFTER_S`, 10 s), which the ledger answers.
+RESULT_KEEP_S = 15
 
 
 class RobotSetupError(ValueError):

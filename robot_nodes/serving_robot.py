@@ -39,7 +39,10 @@ from robot_nodes.traffic_controller import RESERVE_SERVICE
 from robot_nodes.traffic_gate import TrafficGate
 
 TICK_HZ = 20.0
-FEEDBACK_HZ = 10.0
+# Trip feedback between stage changes (each change goes out at once). Every dispatcher takes
+# every robot's feedback; the dispatcher writes progress once a second and the console's map
+# follows the state topic (>= 10 Hz while moving), so more would cost every dispatcher for nothing.
+FEEDBACK_HZ = 2.0
 # Real seconds between traffic asks while waiting for a grant, and otherwise (so that a
 # restarted controller learns what this robot holds).
 ASK_WAITING_S = 0.2

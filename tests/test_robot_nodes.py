@@ -413,7 +413,8 @@ def test_delivers_a_two_stop_trip(
     )
     assert run.stages() == ['to_pass', 'to_table', 'waiting_pickup', 'returning']
     legs = _leg_times(run)
-    assert legs and min(rates(times) for times in legs) >= 5.0
+    # Trip feedback at 2 Hz between stage changes (half of it on a loaded machine).
+    assert legs and min(rates(times) for times in legs) >= 1.0
     assert ros.confirm_pickup('serve1', 'trip-two', 't03').message == 'already confirmed'
     idle = ros.wait_for_state('serve1', lambda s: s.mode == RobotState.MODE_IDLE)
     assert _at_dock(demo_config, 'serve1', idle)
