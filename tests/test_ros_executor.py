@@ -151,6 +151,24 @@ def test_shutdown_ends_the_spin() -> None:
     assert not near.errors
 
 
+def test_a_shutdown_between_the_spin_loop_and_the_wait_ends_it_quietly() -> None:
+    """`shutdown` on another thread may destroy the guard conditions after the spin loop checked
+    for it: the wait must end without an error (it raised AttributeError in a bridge test)."""
+    context = Context()
+    rclpy.init(context=context)
+    node = Node('racing', context=context)
+    executor = LeanExecutor(context=context)
+    executor.add_node(node)
+    guard, executor._guard = executor._guard, None  # as `shutdown` leaves it, not yet flagged
+    try:
+        executor.spin_once(timeout_sec=0)
+    finally:
+        executor._guard = guard
+        executor.shutdown(timeout_sec=2)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
 def test_an_exception_in_a_callback_ends_the_spin_as_in_rclpy() -> None:
     near = _side('failing', LeanExecutor)
 

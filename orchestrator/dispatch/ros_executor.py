@@ -113,6 +113,8 @@ class LeanExecutor(SingleThreadedExecutor):
                 return
             self._poll_tasks()
             guards = (self._guard, self._sigint_gc)
+            if None in guards:
+                return  # `shutdown` came after the check above and destroyed them
             try:
                 for handle in (*(g.handle for g in guards), self._context.handle):
                     held.enter_context(handle)
