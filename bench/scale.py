@@ -51,6 +51,7 @@ from orchestrator.config import RestaurantConfig, load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
 from orchestrator.settings import DEFAULT_CONFIG, Settings  # noqa: E402
 from orchestrator.store import connection, feed, orders  # noqa: E402
+from orchestrator.tasks import cancel_requested  # noqa: E402
 from robot_nodes import auth  # noqa: E402
 from table_qr.tokens import sign  # noqa: E402
 
@@ -287,10 +288,11 @@ class Diners:
 
     async def follow(self, r: Any) -> None:
         """Until cancelled, from the feed: confirm the pickup of every order that arrived at
-        its table, and count the orders served."""
+        its table, and count the orders served (a cancellation redis-py swallowed ends it too,
+        `orchestrator.tasks`)."""
         after = await feed.last_id(r)
         confirming = set()
-        while True:
+        while not cancel_requested():
             for entry_id, fields in await feed.read(r, after, 1000, 500):
                 after = entry_id
                 event = feed.parse(fields)
@@ -438,6 +440,8 @@ async def drive(
             deadline = time.monotonic() + args.drain_s
             progress, last = time.monotonic(), 0
             while len(diners.served) < len(ids) and time.monotonic() < deadline:
+                if follower.done():
+                    break  # it failed: awaited below, the bench fails with its error
                 if len(diners.served) > last:
                     progress, last = time.monotonic(), len(diners.served)
                 elif time.monotonic() - progress > args.stall_s:
@@ -451,6 +455,8 @@ async def drive(
                 for name, pid in measured.items()
             }
             follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
         statuses = await order_statuses(r, ids)
         served = statuses.get(orders.SERVED, 0)
         n = len(ids)
