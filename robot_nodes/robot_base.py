@@ -38,8 +38,6 @@ from robot_nodes.drivers.base import DriverError
 from robot_nodes.ledger import Ledger
 
 NAMESPACE_ROOT = '/robodine'
-# While moving, pose goes out at least this often (Hz) whatever the heartbeat rate.
-MOVING_STATE_HZ = 10.0
 # A heartbeat with nothing new in it goes out this often only (the contract's floor, Hz): thirty
 # idle robots at 5 Hz were most of what an idle dispatcher spent, each dispatcher taking each.
 IDLE_STATE_HZ = 2.0
@@ -293,7 +291,10 @@ class RobotNode(Node, ABC):
 
     def _beat(self) -> None:
         """The heartbeat timer: a state with news goes out at once, an unchanged one at
-        `IDLE_STATE_HZ` (whichever tick comes first from then on)."""
+        `IDLE_STATE_HZ` (whichever tick comes first from then on). A moving robot's pose is
+        news at every tick: it beats at `heartbeat_hz`, which is what the dispatchers need (they
+        put a moving robot on the console's map twice a second); the floor's collision
+        checks follow the faster pose reports of `drivers.neighbours`."""
         state = self._state()
         quiet_s = time.monotonic() - self._last_state_s
         if self._news(state) == self._said and quiet_s + 1.0 / self.heartbeat_hz <= (
@@ -309,11 +310,6 @@ class RobotNode(Node, ABC):
         self.state_pub.publish(auth.sign(self.key, 'state', msg))
         self._said = self._news(state)
         self._last_state_s = time.monotonic()
-
-    def publish_state_while_moving(self) -> None:
-        """Called from a motion tick: keeps pose fresh between heartbeats."""
-        if time.monotonic() - self._last_state_s >= 1.0 / MOVING_STATE_HZ:
-            self.publish_state()
 
     # --- control -----------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from robot_nodes.traffic_gate import TrafficGate
 TICK_HZ = 20.0
 # Trip feedback between stage changes (each change goes out at once). Every dispatcher takes
 # every robot's feedback; the dispatcher writes progress once a second and the console's map
-# follows the state topic (>= 10 Hz while moving), so more would cost every dispatcher for nothing.
+# follows the robots' state, so more would cost every dispatcher for nothing.
 FEEDBACK_HZ = 2.0
 # Real seconds between traffic asks while waiting for a grant, and otherwise (so that a
 # restarted controller learns what this robot holds).
@@ -397,8 +397,6 @@ class ServingRobot(RobotNode):
         elif self.parking is not None and self.there():
             self.parking = None
         self._traffic()
-        if self.moving():
-            self.publish_state_while_moving()
 
     def _manage_charge(self, on_charger: bool) -> None:
         """Between trips: to the charger when low, back to the dock when charged."""
@@ -430,9 +428,6 @@ class ServingRobot(RobotNode):
                 self._park(self.robot.dock)
                 self.publish_state()
                 return
-
-    def moving(self) -> bool:
-        return not self.driver.done and not self.driver.halted
 
     def _send_feedback(self, force: bool = False) -> None:
         trip = self.trip

