@@ -80,6 +80,13 @@ async def test_frozen_cooking_robot_learns_its_dishes_moved_on(
     entries = fleet.entries(frozen)
     started = [j for j in mine if entries[j].starts]
     assert started and all(entries[j].status == lg.WASTED for j in started)
+
+    # The robot writes its ledger before it answers the cancel, the dispatcher records the waste
+    # after the answer (a moment later on a loaded machine).
+    async def recorded() -> bool:
+        return all([await r.hget(keys.job(j), 'wasted_by') for j in started])
+
+    await wait_for(recorded, 30, 0.1, 'the waste recorded on the jobs')
     for job_id in started:
         assert json.loads(await r.hget(keys.job(job_id), 'wasted_by')) == [frozen]
     alerts = [f for _, f in await r.xrange(keys.ALERTS)]
