@@ -33,7 +33,7 @@ ARGUMENTS = {
     'cooking_driver': ('sim', "cooking robots' driver: sim or hardware"),
     'time_scale': ('1.0', 'simulated seconds per real second'),
     'ledger_dir': ('var/ledger', 'where each robot keeps <robot_id>.sqlite'),
-    'heartbeat_hz': ('5.0', 'RobotState rate when idle (>= 2)'),
+    'heartbeat_hz': ('5.0', 'RobotState rate while it has news, moving included (>= 2)'),
     'key_dir': ('var/robot_keys', "where each robot's key is (<robot_id>.key)"),
     'domain_id': ('', 'DDS domain (default: ROBODINE_ROS_DOMAIN_ID, else ROS_DOMAIN_ID)'),
     'discovery': ('', 'localhost or subnet (default: ROBODINE_ROS_DISCOVERY, localhost)'),

@@ -141,6 +141,10 @@ class Child:
     # time.monotonic() at which a dead child is started again (None: alive, or not noticed).
     restart_at: float | None = None
 
+    def due(self, now: float) -> bool:
+        """Dead, noticed, and its backoff over: to be started again."""
+        return self.restart_at is not None and now >= self.restart_at
+
 
 @dataclass
 class Restaurant:
@@ -170,7 +174,7 @@ class Restaurant:
         (the parent-death signal follows that thread)."""
         now = time.monotonic() if now is None else now
         said = []
-        if any(c.restart_at is not None and now >= c.restart_at for c in self.children):
+        if any(c.due(now) for c in self.children):
             dds_shm.clean_dead_files()  # what the dead left in /dev/shm, before new ones start
         for child in self.children:
             if child.proc.poll() is None:
@@ -185,7 +189,7 @@ class Restaurant:
                     f'{child.name} {_exit_text(child.proc.returncode)}; '
                     f'restarting in {child.backoff_s:g} s (see {child.log})'
                 )
-            elif now >= child.restart_at:
+            elif child.due(now):
                 code = child.proc.returncode
                 child.proc = _popen(child.argv, child.env, child.log)
                 child.started_at, child.restart_at = now, None
