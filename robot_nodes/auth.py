@@ -159,8 +159,9 @@ def _state(m: Any) -> list[Any]:
 
 
 def _reserve(q: Any) -> list[Any]:
-    where = [int(q.progress), bool(q.clear), int(q.granted), bool(q.loaded), bool(q.extend)]
-    return [q.robot_id, list(q.route), *where, int(q.stamp_ns)]
+    where = [int(q.progress), bool(q.clear), int(q.granted)]
+    asks = [bool(q.loaded), bool(q.extend), bool(q.ahead)]
+    return [q.robot_id, list(q.route), *where, *asks, int(q.stamp_ns)]
 
 
 def _lease(m: Any) -> list[Any]:

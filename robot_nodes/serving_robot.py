@@ -36,17 +36,23 @@ from robot_nodes.floor_world import dock_pose
 from robot_nodes.lanes import lane_path
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
 from robot_nodes.traffic_controller import RESERVE_SERVICE
-from robot_nodes.traffic_gate import TrafficGate
+from robot_nodes.traffic_gate import TrafficGate, lead_m
 
 TICK_HZ = 20.0
 # Trip feedback between stage changes (each change goes out at once). Every dispatcher takes
 # every robot's feedback; the dispatcher writes progress once a second and the console's map
 # follows the robots' state, so more would cost every dispatcher for nothing.
 FEEDBACK_HZ = 2.0
-# Real seconds between traffic asks while waiting for a grant, and otherwise (so that a
-# restarted controller learns what this robot holds).
+# Real seconds between traffic asks while waiting for a grant (at a high time scale every
+# simulated ASK_WAITING_SIM_S, but at most once a tick: a robot may go on as soon as the way is
+# free), and otherwise (so that a restarted controller learns what this robot holds).
 ASK_WAITING_S = 0.2
+ASK_WAITING_SIM_S = 1.0
 ASK_ALWAYS_S = 1.0
+# A robot driving freely asks for its next grant its braking distance plus this many ticks'
+# drive before the end of the one it has (`traffic_gate.lead_m`): the answer comes within a
+# tick, so it drives on over a free junction rather than stopping at every one to ask.
+ASK_LEAD_TICKS = 2
 # An ask unanswered this long (real seconds) is given up: the controller may have restarted.
 ASK_TIMEOUT_S = 2.0
 COMPLETED = Deliver.Result.OUTCOME_COMPLETED
@@ -155,6 +161,14 @@ class ServingRobot(RobotNode):
             self._reserve = self.create_client(Reserve, RESERVE_SERVICE)
             self._asking: Reserve.Request | None = None
             self._last_ask_s = 0.0
+            # The grant (route, index) its last ask for more was beyond.
+            self._asked_beyond: tuple[tuple[str, ...], int] | None = None
+            self._ask_waiting_s = max(
+                1.0 / TICK_HZ, min(ASK_WAITING_S, ASK_WAITING_SIM_S / self.time_scale)
+            )
+            self._lead_m = lead_m(
+                robot.speed_mps, robot.max_accel_mps2, ASK_LEAD_TICKS / TICK_HZ * self.time_scale
+            )
 
         self.serve_goals(Deliver, 'deliver')
         self.create_service(ConfirmPickup, self.ros_name('confirm_pickup'), self._on_confirm)
@@ -272,17 +286,28 @@ class ServingRobot(RobotNode):
     # --- traffic -----------------------------------------------------------------------------
 
     def _traffic(self) -> None:
-        """Report progress and ask for more: at once on a change, else every ASK_*_S."""
+        """Report progress and ask for more: at once on a change or when it first wants more
+        than its grant (at its end, or approaching it), else every ASK_*_S."""
         gate = self.gate
         if gate is None or not gate.route:
             return
         x, y, _ = self.driver.pose
         changed = gate.moved((x, y))
-        every = ASK_WAITING_S if gate.wants_more((x, y)) else ASK_ALWAYS_S
-        if changed or time.monotonic() - self._last_ask_s >= every:
-            self._ask()
+        approaching = self._approaching()
+        wants = gate.wants_more((x, y), approaching)
+        every = self._ask_waiting_s if wants else ASK_ALWAYS_S
+        # Wanting more than this grant for the first time asks at once, not `every` after the
+        # last ask.
+        fresh = wants and self._asked_beyond != (gate.route, gate.granted)
+        if changed or fresh or time.monotonic() - self._last_ask_s >= every:
+            self._ask(approaching)
 
-    def _ask(self) -> None:
+    def _approaching(self) -> bool:
+        """Driving towards the end of its grant with nobody in the way, near enough to ask
+        for the next one now (`traffic_gate.lead_m`)."""
+        return self.driver.runs_free() and self.driver.remaining_m() <= self._lead_m
+
+    def _ask(self, approaching: bool = False) -> None:
         gate = self.gate
         assert gate is not None
         waited = time.monotonic() - self._last_ask_s
@@ -296,7 +321,9 @@ class ServingRobot(RobotNode):
             )
             return
         x, y, _ = self.driver.pose
-        ask = gate.ask(self.trip is not None and self.trip.food_on_board(), (x, y))
+        ask = gate.ask(self.trip is not None and self.trip.food_on_board(), (x, y), approaching)
+        if ask.extend:
+            self._asked_beyond = (gate.route, gate.granted)
         req = Reserve.Request(
             robot_id=self.robot_id,
             route=list(ask.route),
@@ -305,6 +332,7 @@ class ServingRobot(RobotNode):
             granted=ask.granted,
             loaded=ask.loaded,
             extend=ask.extend,
+            ahead=approaching,
             stamp_ns=auth.now_ns(),
         )
         auth.sign(self.key, 'reserve', req)

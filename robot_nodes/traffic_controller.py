@@ -113,16 +113,19 @@ class TrafficController(Node):
                 f'{ask.robot_id} takes a detour: {" ".join(detour.route[ask.progress :])} '
                 f'instead of {" ".join(ask.route[ask.progress :])}'
             )
-        self._count_wait(req.robot_id, now)
+        self._count_wait(req.robot_id, now, bool(req.ahead))
         resp.message = 'wait' if req.robot_id in self.controller.waiting else 'go'
         resp.waiting_for = self.controller.waits_for(req.robot_id)
         return auth.sign_answer(key, 'reserve', req, resp)
 
-    def _count_wait(self, robot_id: str, now: float) -> None:
+    def _count_wait(self, robot_id: str, now: float, ahead: bool) -> None:
+        """A wait lasts from the first refused ask of a robot at the end of its grant (one
+        refused while asking ahead is still driving) until an ask is granted."""
         since = self._waiting_since.get(robot_id)
         if robot_id in self.controller.waiting:
             if since is None:
-                self._waiting_since[robot_id] = now
+                if not ahead:
+                    self._waiting_since[robot_id] = now
             elif (now - since) * self.time_scale > self.stuck_s and robot_id not in self._stuck:
                 self._stuck.add(robot_id)
                 self.deadlocks += 1

@@ -29,6 +29,12 @@ ARRIVE_M = 0.2
 ASK_AHEAD_M = 0.3
 
 
+def lead_m(speed_mps: float, accel_mps2: float, answer_s: float) -> float:
+    """How far short of the end of its grant a robot at `speed_mps` asks for the next one:
+    its braking distance plus what it drives while the answer comes (`answer_s`, simulated)."""
+    return speed_mps * speed_mps / (2 * accel_mps2) + speed_mps * answer_s
+
+
 class TrafficGate:
     def __init__(
         self, robot_id: str, tmap: TrafficMap, points_of: PointsOf, lane_offset: LaneOffset
@@ -70,7 +76,7 @@ class TrafficGate:
         self.start([here, *path_from(ahead)])
         self.clear, self.granted = True, 1 if holds_ahead else 0
 
-    def ask(self, loaded: bool, at: Point) -> Ask:
+    def ask(self, loaded: bool, at: Point, approaching: bool = False) -> Ask:
         return Ask(
             self.robot_id,
             self.route,
@@ -78,14 +84,20 @@ class TrafficGate:
             self.clear,
             self.granted,
             loaded,
-            self.wants_more(at),
+            self.wants_more(at, approaching),
         )
 
-    def wants_more(self, at: Point) -> bool:
+    def wants_more(self, at: Point, approaching: bool = False) -> bool:
         """At the end of its grant: on the waypoint it may not leave yet, or at the hold point
-        in its lane. A robot stopped behind another one waiting there does not ask: the grant
-        goes to the first in line, not to whoever asks first."""
-        if not self.route or self.granted == self.last or self.progress < self.granted:
+        in its lane; or `approaching` it (driving there with nobody in the way, within
+        `lead_m`): asked ahead, the next grant comes before the robot must brake, so a free way
+        never stops it. A robot stopped behind another one waiting there does not ask: the
+        grant goes to the first in line, not to whoever asks first."""
+        if not self.route or self.granted == self.last:
+            return False
+        if approaching:
+            return True
+        if self.progress < self.granted:
             return False
         if self._hold is None:
             return True

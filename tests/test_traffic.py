@@ -12,12 +12,16 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config import Floor, RestaurantConfig, load_restaurant
+from orchestrator.dispatch.scheduling import drive_s
 from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap, detour, lane_offset
 from robot_nodes.drivers.neighbours import Obstacle, clearance
+from robot_nodes.drivers.sim import SimMotionDriver
 from robot_nodes.lanes import lane_path
-from robot_nodes.traffic_gate import TrafficGate
+from robot_nodes.traffic_gate import TrafficGate, lead_m
 
 RADIUS = 0.27
+# The rush's time scale, and a serving robot node's tick (real seconds).
+RUSH_SCALE, TICK_S = 60.0, 0.05
 
 
 def through_lane() -> Floor:
@@ -321,3 +325,61 @@ def test_four_robots_through_one_lane_never_share_and_never_stick(seed: int) -> 
     c = _play(through_lane(), 4, 25, seed)
     # They met, and some went round by the corridor instead of waiting for the lane.
     assert c.refusals > 0 and c.replans.total() > 0
+
+
+def _drive_granted(cfg: RestaurantConfig, route: list[str], ask_ahead: bool) -> list[float]:
+    """One robot alone driving `route` under traffic control as its node does (sim driver,
+    20 Hz ticks at the rush's time scale, 60, every ask answered at once): its speed at every
+    tick from setting off to arriving."""
+    robot, tm = cfg.serving_robots[0], TrafficMap.of_restaurant(cfg)
+    controller = Controller(tm)
+    start = cfg.floor.points[route[0]]
+    driver = SimMotionDriver(None, robot, RUSH_SCALE, (start.x, start.y, 0.0))
+    gate = TrafficGate(
+        robot.id,
+        tm,
+        lambda nodes, at: lane_path(cfg, nodes, robot.radius_m, at),
+        lambda a, b: lane_offset(cfg.floor, a, b, robot.radius_m),
+    )
+    lead = lead_m(robot.speed_mps, robot.max_accel_mps2, 2 * TICK_S * RUSH_SCALE)
+
+    def ask(approaching: bool) -> None:
+        at = driver.pose[:2]
+        if gate.grant(controller.ask(gate.ask(True, at, approaching), 0.0)):
+            driver.set_path(gate.path(at))
+
+    gate.start(route)
+    driver.set_path(gate.path(driver.pose[:2]))
+    t, speeds = 0.0, []
+    driver.tick(t)
+    ask(False)
+    while not (driver.done and gate.arrived):
+        t += TICK_S
+        driver.tick(t)
+        speeds.append(driver.speed)
+        at = driver.pose[:2]
+        approaching = ask_ahead and driver.runs_free() and driver.remaining_m() <= lead
+        if gate.moved(at) or gate.wants_more(at, approaching):
+            ask(approaching)
+        assert t < 10, 'never arrived'
+    return speeds
+
+
+def test_asked_ahead_a_robot_drives_over_free_junctions_without_stopping(
+    demo_config: RestaurantConfig,
+) -> None:
+    floor, robot = demo_config.floor, demo_config.serving_robots[0]
+    route = floor.path(floor.pass_point.id, demo_config.table_by_id['t16'].waypoint)
+    assert len(TrafficMap.of_restaurant(demo_config).stops(route)) > 2  # a block at a time
+    # Asking only at the end of each grant, it stops there (the ask and its answer take a
+    # tick, 3 simulated seconds at 60x).
+    speeds = _drive_granted(demo_config, route, False)
+    assert any(v == 0 for v in speeds[:-1])
+    speeds = _drive_granted(demo_config, route, True)
+    assert all(v > 0 for v in speeds[:-1]), 'stopped on the way'
+    start = floor.points[route[0]]
+    lanes = lane_path(demo_config, route, robot.radius_m, (start.x, start.y))
+    length = sum(math.dist(a, b) for a, b in itertools.pairwise(lanes))
+    # Rest to rest, but for the last tick's rounding.
+    drive = drive_s(length, robot.speed_mps, robot.max_accel_mps2)
+    assert len(speeds) * TICK_S * RUSH_SCALE <= drive + TICK_S * RUSH_SCALE

@@ -94,6 +94,8 @@ class MotionDriver(Haltable, ABC):
         self.waiting_for = ''
         # How far (m) short of the point where another robot is in the way it stops.
         self.stop_short_m = 0.0
+        # Metres it could drive on before another robot is in the way, as of the last tick.
+        self.clear_m = math.inf
         # The path and index into it as of the last pose shared: the corners passed since.
         self._shared_at: tuple[list[Point], int] = (self._path, 0)
 
@@ -142,6 +144,7 @@ class MotionDriver(Haltable, ABC):
         `blocked_by` and breaks jams."""
         if self.done or not self.others:
             self._set_blocked('', dt_s)
+            self.clear_m = math.inf
             return math.inf
         x, y, _ = self._pose
         now = time.time_ns()
@@ -179,7 +182,13 @@ class MotionDriver(Haltable, ABC):
         rest = [o for o in obstacles if o.robot_id not in self._passing]
         free, who = clearance(path, self.robot.radius_m, rest)
         self._set_blocked(who if free <= blocked_m else '', dt_s)
+        self.clear_m = free
         return free
+
+    def runs_free(self) -> bool:
+        """Moving, with no other robot in the way before the end of its path (as of the last
+        tick)."""
+        return self.speed > 0.0 and self.clear_m >= self.remaining_m()
 
     def _set_blocked(self, who: str, dt_s: float) -> None:
         self._blocked_s = self._blocked_s + dt_s if who and who == self.blocked_by else 0.0
@@ -254,6 +263,11 @@ class CookingDriver(Haltable, ABC):
     @abstractmethod
     def progress(self, job_id: str) -> float:
         """Fraction 0.0 - 1.0 of the job's current stage that is done (1.0 when finished)."""
+
+    def ends_in(self, job_id: str, now_s: float) -> float:
+        """Real seconds from monotonic `now_s` until the job's current stage is done, where
+        the driver can tell (inf where not): the node looks then rather than at its next tick."""
+        return math.inf
 
     @abstractmethod
     def abort(self, job_id: str) -> None:
