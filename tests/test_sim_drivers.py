@@ -115,6 +115,34 @@ def test_cooking_stopwatch_freezes_while_halted() -> None:
     assert driver.progress('j1') == 0.0
 
 
+def test_a_dish_takes_its_cook_time_whatever_the_tick() -> None:
+    # Three stages of 0.15, 0.5 and 0.12 s, looked at every 0.1 s as the node does: a stage
+    # that ended between two looks hands its overrun to the next, and the node is told when
+    # the current stage ends (it looks then rather than at its next tick).
+    driver, stages = SimCookingDriver(None, 60.0), [0.15, 0.5, 0.12]
+    driver.start('j1', 'prep', stages[0], 0.0)
+    driver.tick(0.0)
+    assert driver.ends_in('j1', 0.05) == pytest.approx(0.1)
+    t, stage = 0.0, 0
+    while True:
+        t = round(t + 0.1, 6)
+        driver.tick(t)
+        if driver.progress('j1') < 1.0:
+            continue
+        stage += 1
+        if stage == len(stages):
+            break
+        driver.start('j1', 'next', stages[stage], t)
+        assert driver.ends_in('j1', t) == pytest.approx(sum(stages[: stage + 1]) - t)
+    assert t == pytest.approx(0.8)  # the first look after 0.77 s, not a tick per stage later
+    # A job started between two ticks counts from its start, not from the last tick.
+    driver.start('j2', 'prep', 0.1, t + 0.04)
+    assert driver.progress('j2') == 0.0
+    driver.tick(t + 0.1)
+    assert driver.progress('j2') == pytest.approx(0.6)
+    assert driver.ends_in('j2', t + 0.1) == pytest.approx(0.04)
+
+
 def test_registry_explains_the_hardware_seam(demo_config: RestaurantConfig) -> None:
     robot = demo_config.serving_robots[0]
     with pytest.raises(DriverError, match='MotionDriver'):

@@ -99,11 +99,14 @@ class SimMotionDriver(MotionDriver):
 @dataclass
 class _Stage:
     duration_s: float
+    # Runs on past the duration until the next stage starts: that overrun is the next one's.
     elapsed_s: float = 0.0
 
 
 class SimCookingDriver(CookingDriver):
-    """Each stage is a stopwatch that only runs while the driver is not halted."""
+    """Each stage is a stopwatch that only runs while the driver is not halted. A stage that
+    ended between two ticks hands what it ran over to the job's next stage, so a dish takes its
+    cook time, not a tick more per stage."""
 
     def __init__(self, node: Node, time_scale: float) -> None:
         super().__init__(node, time_scale)
@@ -111,7 +114,11 @@ class SimCookingDriver(CookingDriver):
         self._last_s: float | None = None
 
     def start(self, job_id: str, stage: str, duration_s: float, now_s: float) -> None:
-        self._stages[job_id] = _Stage(max(duration_s, 0.0))
+        before = self._stages.get(job_id)
+        over = max(0.0, before.elapsed_s - before.duration_s) if before else 0.0
+        # Started after the last tick: the next tick's step counts only from now.
+        late = now_s - self._last_s if self._last_s is not None else 0.0
+        self._stages[job_id] = _Stage(max(duration_s, 0.0), over - max(late, 0.0))
 
     def tick(self, now_s: float) -> None:
         last, self._last_s = self._last_s, now_s
@@ -119,13 +126,19 @@ class SimCookingDriver(CookingDriver):
             return
         dt = max(0.0, now_s - last)
         for st in self._stages.values():
-            st.elapsed_s = min(st.duration_s, st.elapsed_s + dt)
+            st.elapsed_s += dt
 
     def progress(self, job_id: str) -> float:
         st = self._stages.get(job_id)
         if st is None:
             return 0.0
-        return 1.0 if st.duration_s <= 0 else st.elapsed_s / st.duration_s
+        return 1.0 if st.duration_s <= 0 else min(1.0, max(0.0, st.elapsed_s / st.duration_s))
+
+    def ends_in(self, job_id: str, now_s: float) -> float:
+        st = self._stages.get(job_id)
+        if st is None or self._halted or self._last_s is None:
+            return math.inf
+        return self._last_s + st.duration_s - st.elapsed_s - now_s
 
     def abort(self, job_id: str) -> None:
         self._stages.pop(job_id, None)
