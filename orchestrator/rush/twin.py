@@ -60,7 +60,7 @@ DRAIN_S = 45 * 60
 class Latency:
     """Delays of the real system around the model's physics, in simulated seconds."""
 
-    # A dish is done this long after its cook time (the robot's stages end on its ticks).
+    # A dish is done this long after its cook time (the robot's result goes out when it looks).
     cook_extra_s: float = 0.0
     # The policy sees the slot free this long after the dish is done.
     slot_release_s: float = 0.0
@@ -72,15 +72,16 @@ class Latency:
     close_extra_s: float = 0.0
 
 
-# `rush`: measured in `robodine rush` at 60× (robot ledgers): a dish ends about 5 s after its
-# cook time (the robot's stages end on its ticks), its slot is free again about 1 s later (the
-# Cook result), and a robot sets off about 3 s after a trip is decided. Sessions (Harbor, seed
-# 20, 2026-12-02): paying takes 10 s besides the retries (the shares' round trips), and the
-# auto-close, which looks every 30 s at 60×, closes a table 13 s after its due time.
+# `rush`: measured in `robodine rush` at 60× (robot ledgers): a dish ends 0.2 s after its cook
+# time (5 s until 2026-12-04, when the sim robot's stages ended on its ticks), its slot is free
+# again about 1 s later (the Cook result), and a robot sets off about 3 s after a trip is
+# decided. Sessions (Harbor, seed 20, 2026-12-02): paying takes 10 s besides the retries (the
+# shares' round trips), and the auto-close, which looks every 30 s at 60×, closes a table 13 s
+# after its due time.
 LATENCIES = {
     'ideal': Latency(),
     'rush': Latency(
-        cook_extra_s=5.0, slot_release_s=1.0, trip_start_s=3.0, pay_s=10.0, close_extra_s=13.0
+        cook_extra_s=0.2, slot_release_s=1.0, trip_start_s=3.0, pay_s=10.0, close_extra_s=13.0
     ),
 }
 
