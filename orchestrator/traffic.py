@@ -86,6 +86,9 @@ class TrafficMap:
     junctions: frozenset[str]
     # Each waypoint's `clear_of` (the floor is fixed; robots ask it at every tick).
     clear: dict[str, float]
+    # Junction -> its resource: junctions nearer each other than two footprints and a margin
+    # are one (robots on both would touch: the demo's c9_5 and c10_0, 0.5 m apart).
+    junction_of: dict[str, str]
 
     @classmethod
     def of_restaurant(cls, cfg: RestaurantConfig) -> TrafficMap:
@@ -123,6 +126,12 @@ class TrafficMap:
             members = sorted('~'.join(sorted(m)) for m in narrow if root(m) == root(e))
             name[e] = STRETCH + members[0]
         junctions = {n for n in on_wide if n not in parking} | {floor.pass_point.id}
+        spots = {j: frozenset({j}) for j in junctions}
+        for a in floor.aisles:
+            near = floor.distance(a.a, a.b) < 2 * radius_m + PASSING_MARGIN_M
+            if near and {a.a, a.b} <= junctions:
+                merged = spots[a.a] | spots[a.b]
+                spots |= dict.fromkeys(merged, merged)
         return cls(
             floor,
             radius_m,
@@ -130,6 +139,7 @@ class TrafficMap:
             {n: name[es[0]] for n, es in by_node.items()},
             frozenset(junctions),
             {w.id: _clear_of(floor, w.id, radius_m) for w in floor.waypoints},
+            {j: JUNCTION + min(spot) for j, spot in spots.items()},
         )
 
     @property
@@ -142,8 +152,8 @@ class TrafficMap:
 
     def node_needs(self, node: str) -> set[str]:
         out = set()
-        if node in self.junctions:
-            out.add(JUNCTION + node)
+        if node in self.junction_of:
+            out.add(self.junction_of[node])
         if node in self.inside:
             out.add(self.inside[node])
         return out
