@@ -30,6 +30,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -323,7 +324,23 @@ async def order_statuses(r: Any, order_ids: list[str]) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The bench in a directory of its own, removed after a run that served every order and
+    kept (its path on stderr and in `kept`) after any other, or always with `--keep`."""
     tmp = Path(tempfile.mkdtemp(prefix='robodine-bench-scale-'))
+    figures: dict[str, Any] = {}
+    try:
+        figures = bench(args, tmp)
+    finally:
+        served_all = figures.get('served') == args.orders and not figures.get('refused')
+        if served_all and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f'its Redis, ledgers and logs are kept in {tmp}', file=sys.stderr)
+            figures['kept'] = str(tmp)
+    return figures
+
+
+def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     # The diners confirm within seconds of the robot's arrival: wait a minute of wall time.
     config = bench_config(tmp, robot_wait_s=60 * args.time_scale)
     cfg = load_restaurant(config)
@@ -390,7 +407,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ]
     figures['dispatch_p50_ms'] = round(pct(to_goal, 50), 1)
     figures['dispatch_p99_ms'] = round(pct(to_goal, 99), 1)
-    figures['logs'] = str(logs)
     return figures
 
 
@@ -530,6 +546,7 @@ def main() -> int:
     )
     p.add_argument('--seed', type=int, default=14)
     p.add_argument('--json', action='store_true', help='print one JSON object')
+    p.add_argument('--keep', action='store_true', help='keep its Redis, ledgers and logs')
     p.add_argument(
         '--profile', type=Path, help='run the API and dispatchers under cProfile, into DIR'
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -47,8 +49,11 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROBODINE_TRAFFIC_CONTROL', 'false')
 # Tests sign table codes with the demo key: `serve` and `qr` must accept it here.
 os.environ.setdefault('ROBODINE_DEMO', '1')
-# Apps and servers started by tests keep their archive (SQLite) out of the repository's var/.
-os.environ.setdefault('ROBODINE_DATA_DIR', tempfile.mkdtemp(prefix='robodine-test-data-'))
+# Apps and servers started by tests keep their archive (SQLite) out of the repository's var/,
+# in a directory of this run's that goes when it ends (each xdist worker has its own).
+if 'ROBODINE_DATA_DIR' not in os.environ:
+    os.environ['ROBODINE_DATA_DIR'] = tempfile.mkdtemp(prefix='robodine-test-data-')
+    atexit.register(shutil.rmtree, os.environ['ROBODINE_DATA_DIR'], ignore_errors=True)
 
 
 # Processes tests start (robots, dispatchers, servers, `robodine up`): `python -m <these>`.

@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -53,8 +55,11 @@ RESEND_S = 5.0
 
 @cache
 def test_key_dir() -> Path:
-    """The robots' keys of this test run (made on demand, one per robot id)."""
-    return Path(tempfile.mkdtemp(prefix='robodine-test-keys-'))
+    """The robots' keys of this test run (made on demand, one per robot id; removed when the
+    run ends)."""
+    path = Path(tempfile.mkdtemp(prefix='robodine-test-keys-'))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def keys_for(robot_ids: Iterable[str]) -> Path:
