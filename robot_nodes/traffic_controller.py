@@ -32,6 +32,7 @@ from std_msgs.msg import String
 from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap
+from orchestrator.traffic_waits import WaitLog
 from robot_nodes import auth
 from robot_nodes.ros_network import latched, spin
 
@@ -49,7 +50,6 @@ class TrafficController(Node):
         cfg = load_restaurant(config_path)
         robots = cfg.serving_robots
         self.keys = auth.load_keys(Path(key_dir), [r.id for r in robots])
-        self.stuck_s = cfg.service.traffic_stuck_s
         service = cfg.service
         self.controller = Controller(
             TrafficMap.of_restaurant(cfg),
@@ -59,11 +59,7 @@ class TrafficController(Node):
         )
         self.replay = auth.Replay()
         self._last_stamp: dict[str, int] = {}
-        # Per robot: finished waits (simulated s), the start of the current one, stuck ones.
-        self.waits: dict[str, list[float]] = {r.id: [] for r in robots}
-        self._waiting_since: dict[str, float] = {}
-        self._stuck: set[str] = set()
-        self.deadlocks = 0
+        self.waits = WaitLog((r.id for r in robots), self.time_scale, cfg.service.traffic_stuck_s)
         self.create_service(Reserve, RESERVE_SERVICE, self._on_reserve)
         self.stats_pub = self.create_publisher(String, STATS_TOPIC, latched(depth=1))
         self.create_timer(1.0, self._publish_stats)
@@ -113,51 +109,22 @@ class TrafficController(Node):
                 f'{ask.robot_id} takes a detour: {" ".join(detour.route[ask.progress :])} '
                 f'instead of {" ".join(ask.route[ask.progress :])}'
             )
-        self._count_wait(req.robot_id, now, bool(req.ahead))
-        resp.message = 'wait' if req.robot_id in self.controller.waiting else 'go'
+        waiting = req.robot_id in self.controller.waiting
+        if (stuck := self.waits.answered(req.robot_id, now, waiting, bool(req.ahead))) is not None:
+            self.get_logger().warning(
+                f'{req.robot_id} has waited {stuck:.0f} s for '
+                f'{sorted(self.controller.waiting[req.robot_id].needs)}'
+            )
+        resp.message = 'wait' if waiting else 'go'
         resp.waiting_for = self.controller.waits_for(req.robot_id)
         return auth.sign_answer(key, 'reserve', req, resp)
 
-    def _count_wait(self, robot_id: str, now: float, ahead: bool) -> None:
-        """A wait lasts from the first refused ask of a robot at the end of its grant (one
-        refused while asking ahead is still driving) until an ask is granted."""
-        since = self._waiting_since.get(robot_id)
-        if robot_id in self.controller.waiting:
-            if since is None:
-                if not ahead:
-                    self._waiting_since[robot_id] = now
-            elif (now - since) * self.time_scale > self.stuck_s and robot_id not in self._stuck:
-                self._stuck.add(robot_id)
-                self.deadlocks += 1
-                self.get_logger().warning(
-                    f'{robot_id} has waited {(now - since) * self.time_scale:.0f} s for '
-                    f'{sorted(self.controller.waiting[robot_id].needs)}'
-                )
-        elif since is not None:
-            self.waits[robot_id].append((now - since) * self.time_scale)
-            del self._waiting_since[robot_id]
-            self._stuck.discard(robot_id)
-
     def stats(self) -> dict[str, Any]:
-        now = time.monotonic()
-        robots = {}
-        for robot_id, done in self.waits.items():
-            since = self._waiting_since.get(robot_id)
-            waits = done + ([(now - since) * self.time_scale] if since is not None else [])
-            robots[robot_id] = {
-                'waits': len(waits),
-                'wait_s': round(sum(waits), 1),
-                'replans': self.controller.replans[robot_id],
-            }
-        every = sorted(w for ws in self.waits.values() for w in ws)
+        waits = self.waits.stats(time.monotonic())
+        for robot_id, figures in waits['robots'].items():
+            figures['replans'] = self.controller.replans[robot_id]
         return {
-            'robots': robots,
-            'wait_s': {
-                'mean': round(sum(every) / len(every), 1) if every else 0.0,
-                'p95': round(every[int(0.95 * (len(every) - 1))], 1) if every else 0.0,
-                'total': round(sum(every), 1),
-            },
-            'deadlocks': self.deadlocks,
+            **waits,
             'replans': self.controller.replans.total(),
             'refusals': self.controller.refusals,
             'conflicts': self.controller.conflicts,
