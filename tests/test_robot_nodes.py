@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import math
 import signal
 import subprocess
 import time
+import weakref
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -546,6 +548,13 @@ def test_bridge_outcome_follows_the_status() -> None:
     assert fleet.DELIVERED == StopResult.DELIVERED
 
 
+class _Feedback:
+    """A feedback callback whose life a test can follow."""
+
+    def __call__(self, feedback: object) -> None:
+        pass
+
+
 async def test_bridge_over_dds(
     wok1: str, ros: RosClient, demo_config: RestaurantConfig, ledger_dir: Path
 ) -> None:
@@ -574,9 +583,16 @@ async def test_bridge_over_dds(
         assert goal is not None and goal.result is not None
         assert await goal.result == fleet.GoalResult(SUCCEEDED, COOKED, '')
 
-        stale = await bridge.cook('wok1', job, 0, lambda _fb: None, lease)
+        # A rejected goal's feedback callback (which holds a dispatcher's whole trip or job)
+        # is let go: rclpy keeps what it was given for good.
+        sink = _Feedback()
+        kept = weakref.ref(sink)
+        stale = await bridge.cook('wok1', job, 0, sink, lease)
         assert stale is not None and stale.result is None
         assert 'stale epoch 0 < 1' in _rejection(ledger_dir, wok1, 'obridge-00-00')
+        del sink
+        gc.collect()
+        assert kept() is None
 
         long = await bridge.cook(
             'wok1',

@@ -187,6 +187,8 @@ class FleetBridge:
         self._pickup: dict[str, Any] = {}
         self._lease: dict[str, Any] = {}
         self._reachable_at: dict[str, float] = {}
+        # (job or trip id, epoch) -> where the feedback of that goal goes, while it may come.
+        self._feedback: dict[tuple[str, int], FeedbackCallback] = {}
         # Heartbeats may come best-effort or reliable; best-effort subscribers match both.
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -345,8 +347,19 @@ class FleetBridge:
         """Send a goal (signed here); None when the robot did not answer in time (restarting,
         gone). `action` is 'cook' or 'deliver'."""
 
+        tag = (key, epoch)
+        self._feedback[tag] = on_feedback
+
         def feedback(msg: Any) -> None:
-            self._loop.call_soon_threadsafe(on_feedback, msg.feedback)
+            # Looked up, not captured: rclpy keeps this callback for good when the goal is
+            # rejected or never answered (it drops it when a result request completes), and
+            # `on_feedback` holds the dispatcher's whole trip or cook job.
+            if (to := self._feedback.get(tag)) is not None:
+                self._loop.call_soon_threadsafe(to, msg.feedback)
+
+        def forget() -> None:
+            if self._feedback.get(tag) is on_feedback:
+                del self._feedback[tag]
 
         goal.robot_id, goal.stamp_ns = robot_id, auth.now_ns()
         auth.sign(self._keys[robot_id], f'{action}.goal', goal)
@@ -360,21 +373,26 @@ class FleetBridge:
             handle = await asyncio.wait_for(sent, ANSWER_TIMEOUT_S)
         except TimeoutError:
             log.warning('%s did not answer goal %s/%d', robot_id, key, epoch)
+            forget()
             return None
         if not handle.accepted:
+            forget()
             return Goal(robot_id, handle, None)
 
         async def result() -> GoalResult:
-            while True:
-                response = await self._in_ros(handle.get_result_async)
-                refusal = self._result_refusal(robot_id, action, key, epoch, response)
-                if not refusal:
-                    return convert(response)
-                if response.status != GoalStatus.STATUS_UNKNOWN or response.result.mac:
-                    self._forged(robot_id, f'{action} result for {key}/{epoch}: {refusal}')
-                # else: a server that does not know the goal (restarted): ask again, as for a
-                # forgery; a re-sent goal replaces this one meanwhile.
-                await asyncio.sleep(RESULT_RETRY_S)
+            try:
+                while True:
+                    response = await self._in_ros(handle.get_result_async)
+                    refusal = self._result_refusal(robot_id, action, key, epoch, response)
+                    if not refusal:
+                        return convert(response)
+                    if response.status != GoalStatus.STATUS_UNKNOWN or response.result.mac:
+                        self._forged(robot_id, f'{action} result for {key}/{epoch}: {refusal}')
+                    # else: a server that does not know the goal (restarted): ask again, as for
+                    # a forgery; a re-sent goal replaces this one meanwhile.
+                    await asyncio.sleep(RESULT_RETRY_S)
+            finally:
+                forget()
 
         return Goal(robot_id, handle, self._loop.create_task(result()))
 
