@@ -37,6 +37,9 @@ class RobotView:
     y: float = 0.0
     # Accepted goals its heartbeats have stopped listing with no result come: since when.
     unlisted: dict[str, float] = field(default_factory=dict)
+    # Heartbeats heard: a count that tells "heard since" (`Serving` waits for the next one
+    # after the robot rejected a trip).
+    beats: int = 0
 
     @property
     def load(self) -> int:
@@ -44,6 +47,7 @@ class RobotView:
 
     def heard(self, reported: frozenset[str]) -> None:
         """A heartbeat: what it works on now."""
+        self.beats += 1
         self.reported = reported
         self.released &= reported
 
