@@ -31,6 +31,7 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -558,6 +559,8 @@ def main() -> int:
     if args.write_config:
         write_flagship(args.write_config)
         return 0
+    # A SIGTERM unwinds like Ctrl-C: the processes it started are stopped, its data kept.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(args)
     if args.json:
         print(json.dumps(result))
