@@ -22,6 +22,8 @@ Layout (all under the `rd:` prefix):
 - `rd:login-fail:{name|addr}`      string failed console sign-ins, expiring (rate limit)
 - `rd:alerted:{kind}:{subject}`    string an alert was raised once for this subject
 - `rd:trip:{trip_id}`              hash   a serving trip: robot, orders, stops, epoch, lease
+- `rd:robot-trip:{robot_id}`       string the last trip created for a serving robot: while it
+                                          is active, no dispatcher creates another for it
 - `rd:dispatch:stats`              hash   dispatcher counters (claims, fenced writes, ...)
 - `rd:table:{table_id}:visit`      hash   the table's current (or last) dining session
 - `rd:tables:paid`                 zset   tables paid in full, scored by that payment (ms):
@@ -95,6 +97,10 @@ def trip(trip_id: str) -> str:
 
 def robot(robot_id: str) -> str:
     return f'{PREFIX}:robot:{robot_id}'
+
+
+def robot_trip(robot_id: str) -> str:
+    return f'{PREFIX}:robot-trip:{robot_id}'
 
 
 def price(dish_id: str) -> str:

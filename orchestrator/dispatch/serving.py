@@ -107,10 +107,9 @@ class Serving:
         self.staged: dict[str, float] = {}
         # Robots that would not go to the pass, and until when they are not asked again.
         self._stage_refused: dict[str, float] = {}
-        # Robots that rejected a trip (another dispatcher's came first, and their heartbeats
-        # do not list it yet), and their `beats` then: no trip until they are heard again, or
-        # every plan would send them one to reject (~0.8 rejections an order at time scale
-        # 1000 with two dispatchers, each a goal round trip and a trip released in Redis).
+        # Robots on another dispatcher's trip that their heartbeats do not list yet (its claim
+        # in Redis came first, or the robot rejected our goal), and their `beats` then: no trip
+        # until they are heard again, or every plan would try them again.
         self._trip_refused: dict[str, int] = {}
         # Lost trips whose robot came back holding them and was told to bring the food back.
         self._brought_back: set[str] = set()
@@ -278,15 +277,22 @@ class Serving:
                 del self.ready[o.order_id]
             trip_id = ids.new_trip_id()
             by_id = {o.order_id: o for o in chosen}
-            stops = await trips.create(
-                self.ctx.r,
-                trip_id,
-                robot_id,
-                self.ctx.name,
-                self.ctx.lease_s,
-                {o.order_id: o.entry_id for o in chosen},
-                partial(self._stops, by_id),
-            )
+            try:
+                stops = await trips.create(
+                    self.ctx.r,
+                    trip_id,
+                    robot_id,
+                    self.ctx.name,
+                    self.ctx.lease_s,
+                    {o.order_id: o.entry_id for o in chosen},
+                    partial(self._stops, by_id),
+                )
+            except trips.RobotBusy as busy:
+                log.info('%s: not for %s', busy, self.ctx.name)
+                self._trip_refused[robot_id] = self.ctx.robots[robot_id].beats
+                for o in chosen:
+                    self.ready.setdefault(o.order_id, o)
+                continue
             taken = [by_id[o] for s in stops for o in s.order_ids]
             # Checked with the claim: cancelled (or taken by another dispatcher) meanwhile.
             if dropped := [o.entry_id for o in chosen if o not in taken]:

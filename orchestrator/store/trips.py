@@ -67,6 +67,15 @@ async def get(r: Redis | Pipeline, trip_id: str) -> TripRecord | None:
     return from_fields(TripRecord, h) if h and 'trip_id' in h else None
 
 
+class RobotBusy(Exception):
+    """The robot is on another active trip: another dispatcher's, which the robot's heartbeats
+    do not list yet (two dispatchers saw it come free at once)."""
+
+    def __init__(self, robot_id: str, trip_id: str) -> None:
+        super().__init__(f'{robot_id} is on trip {trip_id}')
+        self.trip_id = trip_id
+
+
 async def create(
     r: Redis,
     trip_id: str,
@@ -78,9 +87,14 @@ async def create(
 ) -> list[Stop]:
     """Assign to the trip those of the orders (`{order_id: delivery entry id}`) that are still
     ready and unassigned; returns the trip's stops (`plan` of those orders), none if no order
-    was left."""
+    was left. Raises `RobotBusy`, writing nothing, while the robot's last trip is active and
+    under a live lease (one whose owner died is taken over, with its robot, by another)."""
 
     async def txn(pipe: Pipeline) -> list[Stop]:
+        if (last := await pipe.get(keys.robot_trip(robot_id))) and last != trip_id:
+            status, lease_until = await pipe.hmget(keys.trip(last), 'status', 'lease_until')
+            if status == ACTIVE and int(lease_until or 0) > now_ms():
+                raise RobotBusy(robot_id, last)
         taken = []
         for order_id in entries:
             status, trip = await orders.trip_state(pipe, order_id)
@@ -104,9 +118,11 @@ async def create(
             created_at=now_ms(),
         )
         pipe.hset(keys.trip(trip_id), mapping=to_fields(record))
+        pipe.set(keys.robot_trip(robot_id), trip_id)
         return stops
 
-    return list(await r.transaction(txn, *orders.watch_keys(entries), value_from_callable=True))
+    watched = [keys.robot_trip(robot_id), *orders.watch_keys(entries)]
+    return list(await r.transaction(txn, *watched, value_from_callable=True))
 
 
 async def _fenced_write(
