@@ -559,6 +559,8 @@ def main() -> int:
     if args.write_config:
         write_flagship(args.write_config)
         return 0
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)  # cProfile would write nothing without
     # A SIGTERM unwinds like Ctrl-C: the processes it started are stopped, its data kept.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(args)
