@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.support import memory_mb  # noqa: E402
 from robot_nodes import ledger  # noqa: E402
 
 GOAL = {
@@ -37,17 +39,12 @@ GOAL = {
 VARIANTS = {'robodine': ledger.CACHE_KIB, 'sqlite default': 2000}
 
 
-def rss_mb() -> float:
-    return int(Path('/proc/self/statm').read_text().split()[1]) * 4096 / 1e6
-
-
 def record(jobs: int, ledgers: int, cache_kib: int) -> dict[str, object]:
     """(A child process.) RSS at each fifth of `jobs` recorded over `ledgers` ledgers, and the
     wall time a job took (three fsynced writes)."""
-    ledger.CACHE_KIB = cache_kib
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix='robodine-bench-ledger-') as d:
-        books = [ledger.Ledger.for_robot(d, f'wok{i}') for i in range(ledgers)]
+        books = [ledger.Ledger(Path(d) / f'wok{i}.sqlite', cache_kib) for i in range(ledgers)]
         fifths = []
         for n in range(1, jobs + 1):
             book, job_id = books[n % ledgers], f'o{n:010d}-00-00'
@@ -55,7 +52,7 @@ def record(jobs: int, ledgers: int, cache_kib: int) -> dict[str, object]:
             book.start(job_id, 'prep')
             book.finish(job_id, ledger.DONE, {'outcome': 'cooked', 'reason': ''})
             if n % (jobs // 5) == 0:
-                fifths.append(round(rss_mb(), 2))
+                fifths.append(round(memory_mb(os.getpid(), 'VmRSS'), 2))
         for book in books:
             book.close()
     return {'fifths': fifths, 'us_per_job': round((time.perf_counter() - start) / jobs * 1e6)}

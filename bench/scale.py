@@ -47,7 +47,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.support import accepted_times, cpu_seconds, unlimited  # noqa: E402
+from bench.support import accepted_times, cpu_seconds, memory_mb, unlimited  # noqa: E402
 from orchestrator.bringup import orchestrator_processes, robot_command, ros_env  # noqa: E402
 from orchestrator.config import RestaurantConfig, load_restaurant  # noqa: E402
 from orchestrator.redis_server import RedisServer, free_port  # noqa: E402
@@ -231,14 +231,6 @@ def host_robots(spec: str) -> int:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-
-
-def memory_mb(pid: int, field: str) -> float:
-    """VmRSS (now) or VmHWM (peak) of a process, in MB."""
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith(field + ':'):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
 
 
 def pct(values: list[float], q: int) -> float:
@@ -447,7 +439,7 @@ async def drive(
                 placing.append(asyncio.create_task(diners.order(i)))
                 if (i + 1) % (args.orders // MEMORY_SAMPLES) == 0:
                     for name, proc in procs.items():
-                        rss[name].append(memory_mb(proc.pid, 'VmRSS'))
+                        rss[name].append(round(memory_mb(proc.pid, 'VmRSS'), 1))
             await asyncio.gather(*placing)
             accepted_s = time.perf_counter() - start
             ids = list(diners.posted_at)
@@ -500,8 +492,8 @@ async def drive(
                 (cpu - sum(idle.values()) / 1000 * served_s) / n * 1000, 3
             ),
             'peak_rss_mb': {
-                **{name: memory_mb(proc.pid, 'VmHWM') for name, proc in procs.items()},
-                'redis': memory_mb(redis_pid, 'VmHWM'),
+                **{name: round(memory_mb(proc.pid, 'VmHWM'), 1) for name, proc in procs.items()},
+                'redis': round(memory_mb(redis_pid, 'VmHWM'), 1),
             },
             'rss_mb_at_each_fifth': rss,
             'posted_at': diners.posted_at,

@@ -1,6 +1,6 @@
 """What the benchmarks share: a restaurant config they cannot run out of, the interval of a
-median over rounds, process CPU time, and when each robot accepted each Cook goal (its
-ledger)."""
+median over rounds, process CPU time and memory, and when each robot accepted each Cook goal
+(its ledger)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def memory_mb(pid: int, field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of a process, in MB (Linux /proc)."""
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith(field + ':'):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def accepted_times(ledger_dir: Path, robots: list[str]) -> dict[str, float]:

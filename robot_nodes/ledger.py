@@ -75,13 +75,13 @@ class Entry:
 
 
 class Ledger:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, cache_kib: int = CACHE_KIB) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute('PRAGMA journal_mode=WAL')
         self._db.execute('PRAGMA synchronous=FULL')
-        self._db.execute(f'PRAGMA cache_size=-{CACHE_KIB}')
+        self._db.execute(f'PRAGMA cache_size=-{cache_kib}')
         self._db.executescript(_SCHEMA)
 
     @classmethod

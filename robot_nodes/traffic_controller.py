@@ -59,7 +59,7 @@ class TrafficController(Node):
         )
         self.replay = auth.Replay()
         self._last_stamp: dict[str, int] = {}
-        self.waits = WaitLog((r.id for r in robots), self.time_scale, cfg.service.traffic_stuck_s)
+        self.wait_log = WaitLog((r.id for r in robots), self.time_scale, service.traffic_stuck_s)
         self.create_service(Reserve, RESERVE_SERVICE, self._on_reserve)
         self.stats_pub = self.create_publisher(String, STATS_TOPIC, latched(depth=1))
         self.create_timer(1.0, self._publish_stats)
@@ -110,7 +110,8 @@ class TrafficController(Node):
                 f'instead of {" ".join(ask.route[ask.progress :])}'
             )
         waiting = req.robot_id in self.controller.waiting
-        if (stuck := self.waits.answered(req.robot_id, now, waiting, bool(req.ahead))) is not None:
+        stuck = self.wait_log.answered(req.robot_id, now, waiting, bool(req.ahead))
+        if stuck is not None:
             self.get_logger().warning(
                 f'{req.robot_id} has waited {stuck:.0f} s for '
                 f'{sorted(self.controller.waiting[req.robot_id].needs)}'
@@ -120,7 +121,7 @@ class TrafficController(Node):
         return auth.sign_answer(key, 'reserve', req, resp)
 
     def stats(self) -> dict[str, Any]:
-        waits = self.waits.stats(time.monotonic())
+        waits = self.wait_log.stats(time.monotonic())
         for robot_id, figures in waits['robots'].items():
             figures['replans'] = self.controller.replans[robot_id]
         return {

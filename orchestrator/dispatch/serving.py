@@ -202,6 +202,10 @@ class Serving:
         """Waiting at the pass (whichever dispatcher sent it), or sent there by this one."""
         return v.robot_id in self.staged or (v.mode == 'idle' and self._near_pass(v))
 
+    def _until_heard(self, robot_id: str) -> None:
+        """Offer `robot_id` no trip until its next heartbeat (`free_robots`)."""
+        self._trip_refused[robot_id] = self.ctx.robots[robot_id].beats
+
     def _forget_gone(self) -> None:
         """Forget robots sent to the pass that stand idle elsewhere since (they made way for
         another robot, or an operator sent them home) or cannot serve (charging, paused, lost)."""
@@ -289,7 +293,7 @@ class Serving:
                 )
             except trips.RobotBusy as busy:
                 log.info('%s: not for %s', busy, self.ctx.name)
-                self._trip_refused[robot_id] = self.ctx.robots[robot_id].beats
+                self._until_heard(robot_id)
                 for o in chosen:
                     self.ready.setdefault(o.order_id, o)
                 continue
@@ -371,7 +375,7 @@ class Serving:
         """The robot would not take the trip (busy, or our epoch is stale): the orders are
         plain `ready` again for the next plan, unless another dispatcher has the trip."""
         log.warning('%s refused trip %s/%d: %s', trip.robot_id, trip.trip_id, trip.epoch, reason)
-        self._trip_refused[trip.robot_id] = self.ctx.robots[trip.robot_id].beats
+        self._until_heard(trip.robot_id)
         await self._chained(trip)
         if await self.ctx.retrying(lambda: trips.release(self.ctx.r, trip.trip_id, trip.epoch)):
             for _, o in trip.entries:

@@ -91,7 +91,7 @@ async def create(
     under a live lease (one whose owner died is taken over, with its robot, by another)."""
 
     async def txn(pipe: Pipeline) -> list[Stop]:
-        if (last := await pipe.get(keys.robot_trip(robot_id))) and last != trip_id:
+        if last := await pipe.get(keys.robot_trip(robot_id)):
             status, lease_until = await pipe.hmget(keys.trip(last), 'status', 'lease_until')
             if status == ACTIVE and int(lease_until or 0) > now_ms():
                 raise RobotBusy(robot_id, last)
