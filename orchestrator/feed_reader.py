@@ -12,6 +12,14 @@ A short backlog of recent frames lets a client resume from the feed id of its sn
 in frames and in size: a console's `alerts` message carries the whole list of recent alerts
 (tens of KB), and 2,000 of those in a row would hold tens of MB for the sake of a reconnect.
 
+The transform runs only for what someone is subscribed to. While no subscriber takes every kind
+of message (no console open in this process: with several API processes most have none), a
+batch is transformed for the kinds subscribed (a diner's menu: `menu` only, which costs a read
+only when the menu changed) and kept raw, as many entries as the backlog holds; the first
+subscriber for every kind transforms what was kept into the backlog before it resumes from it.
+Loading whole tickets for every order event was 40 % of an API process's busy time with no
+console to show them to.
+
 Order streams follow one order each: `watch(order_id)` gives a wake-up that is set whenever a
 feed entry of that order arrives; the stream then reads what is new from the order's own
 timeline, so its event ids are the timeline's and resumption needs no backlog here.
@@ -24,7 +32,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any
 
 import redis.exceptions
@@ -36,8 +44,10 @@ from orchestrator.tasks import cancel_requested
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str]]
-# Turns a batch of feed entries into (feed id, message) pairs to broadcast.
-Transform = Callable[[list[Entry]], Awaitable[list[tuple[str, dict[str, Any]]]]]
+Kinds = frozenset[str] | None
+# Turns a batch of feed entries into (feed id, message) pairs to broadcast: only messages of
+# the given types, or all of them (None).
+Transform = Callable[[list[Entry], Kinds], Awaitable[list[tuple[str, dict[str, Any]]]]]
 
 RESYNC = 'event: resync\ndata: {}\n\n'
 # First frame of every stream: how long a browser waits before reconnecting.
@@ -56,8 +66,8 @@ def sse_frame(entry_id: str, message: dict[str, Any]) -> str:
     return f'id: {entry_id}\ndata: {data}\n\n'
 
 
-async def passthrough(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
-    return [(i, {'id': i, **f}) for i, f in entries]
+async def passthrough(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
+    return [(i, {'id': i, **f}) for i, f in entries if kinds is None or f.get('type') in kinds]
 
 
 class Subscription:
@@ -66,7 +76,7 @@ class Subscription:
     `kinds`, if given, are the message types it receives (a diner's menu gets `menu` only).
     """
 
-    def __init__(self, size: int, kinds: frozenset[str] | None = None) -> None:
+    def __init__(self, size: int, kinds: Kinds = None) -> None:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(size)
         self.kinds = kinds
         self.closed = False
@@ -115,8 +125,12 @@ class Fanout:
         self.backlog: deque[tuple[str, str, str]] = deque()
         self.backlog_max, self.backlog_chars = backlog, backlog_chars
         self.backlog_size = 0
-        # Every feed entry after `horizon` is in the backlog (or was transformed away).
+        # Every feed entry after `horizon` is in the backlog (or was transformed away) or, read
+        # while no subscriber took every kind, in `stash`, not yet transformed for all kinds.
         self.horizon = '0-0'
+        self.stash: deque[Entry] = deque()
+        # Held while a transform's messages go out, so a catch-up and a batch never interleave.
+        self._lock = asyncio.Lock()
         # Where the reader is; None until it has found the end of the stream.
         self.last_id: str | None = None
         self.reads = 0
@@ -133,15 +147,26 @@ class Fanout:
         for sub in list(self.subscribers):
             sub.cut_off()
 
-    def subscribe(
-        self, since: str | None = None, kinds: frozenset[str] | None = None
-    ) -> Subscription:
+    async def subscribe(self, since: str | None = None, kinds: Kinds = None) -> Subscription:
         """A new subscriber, first fed what it missed after `since` (or a resync if too old)."""
         sub = Subscription(self.queue_size, kinds)
         if since and self.last_id is None:
             # Not reading yet (Redis unreachable): the client retries with a new snapshot.
             sub.cut_off()
             return sub
+        async with self._lock:
+            if kinds is None and self.stash:
+                try:
+                    self._record(await self.transform(list(self.stash), None))
+                except redis.exceptions.RedisError as e:
+                    log.warning('feed catch-up failed, the console resyncs: %s', e)
+                    sub.cut_off()
+                    return sub
+                self.stash.clear()
+            self._replay(sub, since)
+        return sub
+
+    def _replay(self, sub: Subscription, since: str | None) -> None:
         if since:
             try:
                 since_key = stream_id(since)
@@ -149,12 +174,11 @@ class Fanout:
                 since_key = (-1, 0)
             if since_key < stream_id(self.horizon):
                 sub.cut_off()
-                return sub
+                return
             for entry_id, kind, frame in self.backlog:
                 if stream_id(entry_id) > since_key and sub.wants(kind):
                     sub.offer(frame)
         self.subscribers.add(sub)
-        return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscribers.discard(sub)
@@ -211,17 +235,43 @@ class Fanout:
                 continue
             self.last_id = entries[-1][0]
             self._wake(entries)
-            try:
-                messages = await self.transform(entries)
-            except redis.exceptions.RedisError as e:
-                log.warning('feed transform failed, consoles resync: %s', e)
-                self._resync_all(entries[-1][0])
-                continue
-            self._broadcast(messages)
+            async with self._lock:
+                await self._deliver(entries)
 
-    def _broadcast(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
-        for entry_id, message in messages:
-            kind, frame = str(message.get('type', '')), sse_frame(entry_id, message)
+    async def _deliver(self, entries: list[Entry]) -> None:
+        """Transform a batch for the kinds subscribed and offer it: into the backlog when some
+        subscriber takes every kind, else also kept raw for a later catch-up."""
+        full = any(sub.kinds is None for sub in self.subscribers)
+        kinds = None if full else frozenset(k for s in self.subscribers for k in s.kinds or ())
+        if not full:
+            self._keep(entries)
+            if not kinds:
+                return
+        try:
+            messages = await self.transform([*self.stash, *entries] if full else entries, kinds)
+        except redis.exceptions.RedisError as e:
+            log.warning('feed transform failed, streams resync: %s', e)
+            self._resync_all(entries[-1][0])
+            return
+        if full:
+            self.stash.clear()
+            self._offer(self._record(messages))
+        else:
+            self._offer([(kind, frame) for _, kind, frame in _framed(messages)])
+
+    def _keep(self, entries: list[Entry]) -> None:
+        """Keep entries raw for a catch-up, as many as the backlog holds; the oldest go, and
+        with them what the backlog had (older still): a client from before resyncs."""
+        self.stash.extend(entries)
+        while len(self.stash) > self.backlog_max:
+            self.horizon = self.stash.popleft()[0]
+            self.backlog.clear()
+            self.backlog_size = 0
+
+    def _record(self, messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+        """Append messages to the backlog (bounded); returns their (kind, frame)s."""
+        out = []
+        for entry_id, kind, frame in _framed(messages):
             self.backlog.append((entry_id, kind, frame))
             self.backlog_size += len(frame)
             while len(self.backlog) > 1 and (
@@ -229,6 +279,11 @@ class Fanout:
             ):
                 self.horizon, _, dropped = self.backlog.popleft()
                 self.backlog_size -= len(dropped)
+            out.append((kind, frame))
+        return out
+
+    def _offer(self, frames: list[tuple[str, str]]) -> None:
+        for kind, frame in frames:
             for sub in list(self.subscribers):
                 if sub.wants(kind):
                     sub.offer(frame)
@@ -243,7 +298,14 @@ class Fanout:
     def _resync_all(self, entry_id: str) -> None:
         self.backlog.clear()
         self.backlog_size = 0
+        self.stash.clear()
         self.horizon = entry_id
         for sub in list(self.subscribers):
             sub.cut_off()
         self.subscribers.clear()
+
+
+def _framed(messages: list[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, str, str]]:
+    """(feed id, message type, SSE frame) of each message."""
+    for entry_id, message in messages:
+        yield entry_id, str(message.get('type', '')), sse_frame(entry_id, message)

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
-from orchestrator.feed_reader import RESYNC, Fanout, Subscription
+from orchestrator.feed_reader import RESYNC, Entry, Fanout, Kinds, Subscription, passthrough
 from orchestrator.store.feed import entry_fields, event
 
 CONSOLES = 60
@@ -62,7 +62,7 @@ async def test_every_subscriber_gets_every_event_from_one_reader(aredis: Redis) 
     fanout = Fanout(aredis, queue_size=64, block_ms=200)
     await fanout.start()
     try:
-        subs = [fanout.subscribe() for _ in range(200)]
+        subs = [await fanout.subscribe() for _ in range(200)]
         while fanout.last_id is None:
             await asyncio.sleep(0.01)
         ids = await publish(aredis, 20)
@@ -76,7 +76,7 @@ async def test_every_subscriber_gets_every_event_from_one_reader(aredis: Redis) 
 
 async def test_a_slow_client_is_cut_off_without_hurting_the_others(aredis: Redis) -> None:
     async with reading(aredis, queue_size=5, block_ms=200) as fanout:
-        slow, fast = fanout.subscribe(), fanout.subscribe()
+        slow, fast = await fanout.subscribe(), await fanout.subscribe()
         received: list[str] = []
 
         async def drain() -> None:
@@ -103,12 +103,12 @@ async def test_a_client_resumes_from_its_snapshot_id(aredis: Redis) -> None:
         ids = await publish(aredis, 15)
         while fanout.last_id != ids[-1]:
             await asyncio.sleep(0.01)
-        resumed = fanout.subscribe(since=ids[11])
+        resumed = await fanout.subscribe(since=ids[11])
         assert [(await next_frame(resumed) or '').split('\n')[0] for _ in range(3)] == [
             f'id: {i}' for i in ids[12:]
         ]
         # Older than the backlog: it must reload the snapshot rather than miss events.
-        too_old = fanout.subscribe(since=ids[2])
+        too_old = await fanout.subscribe(since=ids[2])
         assert await next_frame(too_old) == RESYNC
 
 
@@ -116,6 +116,7 @@ async def test_the_backlog_is_bounded_in_size_too(aredis: Redis) -> None:
     """Large frames (a console's `alerts` message carries the recent alerts, tens of KB) leave
     the backlog by size, not only by count; a client older than what is kept resyncs."""
     async with reading(aredis, backlog=100, backlog_chars=5000, block_ms=200) as fanout:
+        await fanout.subscribe()  # a console open: every batch goes into the backlog
         ids = [
             await aredis.xadd(keys.FEED, entry_fields(event('', 'audit', {'pad': 'x' * 1000})))
             for _ in range(20)
@@ -126,11 +127,43 @@ async def test_the_backlog_is_bounded_in_size_too(aredis: Redis) -> None:
         assert fanout.backlog_size == sum(len(f) for _, _, f in fanout.backlog) <= 5000
         kept = [entry_id for entry_id, _, _ in fanout.backlog]
         assert kept == ids[-len(kept) :]
-        resumed = fanout.subscribe(since=kept[0])
+        resumed = await fanout.subscribe(since=kept[0])
         assert [(await next_frame(resumed) or '').split('\n')[0] for _ in kept[1:]] == [
             f'id: {i}' for i in kept[1:]
         ]
-        assert await next_frame(fanout.subscribe(since=ids[0])) == RESYNC
+        assert await next_frame(await fanout.subscribe(since=ids[0])) == RESYNC
+
+
+async def test_nothing_is_transformed_for_nobody_and_a_console_still_resumes(
+    aredis: Redis,
+) -> None:
+    """With no console open the reader transforms only the kinds subscribed (none, then a
+    menu's) and keeps the entries raw; a console resuming from before gets them all."""
+    asked: list[tuple[int, Kinds]] = []
+
+    async def counting(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
+        asked.append((len(entries), kinds))
+        return await passthrough(entries, kinds)
+
+    async with reading(aredis, transform=counting, block_ms=200) as fanout:
+        ids = await publish(aredis, 5)
+        while fanout.last_id != ids[-1]:
+            await asyncio.sleep(0.01)
+        assert asked == [] and not fanout.backlog
+        menu = await fanout.subscribe(kinds=frozenset({'menu'}))
+        ids += await publish(aredis, 5, start=5)
+        while fanout.last_id != ids[-1]:
+            await asyncio.sleep(0.01)
+        assert {kinds for _, kinds in asked} == {frozenset({'menu'})}
+        assert menu.queue.empty()  # audit entries: nothing for a menu
+        console = await fanout.subscribe(since=ids[1])
+        assert asked[-1] == (10, None)
+        assert [(await next_frame(console) or '').split('\n')[0] for _ in ids[2:]] == [
+            f'id: {i}' for i in ids[2:]
+        ]
+        ids += await publish(aredis, 1, start=10)
+        assert (await next_frame(console) or '').startswith(f'id: {ids[-1]}')
+        assert asked[-1] == (1, None) and not fanout.stash
 
 
 async def test_many_open_consoles_share_one_feed_reader(

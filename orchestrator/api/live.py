@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator import feed_reader
 from orchestrator.api.errors import ApiError
 from orchestrator.config import RestaurantConfig
-from orchestrator.feed_reader import Entry, Fanout, Transform
+from orchestrator.feed_reader import Entry, Fanout, Kinds, Transform
 from orchestrator.store import menu, orders
 from orchestrator.store.orders import OrderRecord
 
@@ -190,7 +190,7 @@ async def menu_message(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:
 def menu_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
     """The feed reader's messages when no console runs here: the menu after each change."""
 
-    async def transform(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
+    async def transform(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
         changed = [i for i, f in entries if f.get('type') == 'menu.changed']
         return [(changed[-1], await menu_message(r, cfg))] if changed else []
 

@@ -53,7 +53,7 @@ async def menu_events(request: Request, ctx: Ctx) -> live.LiveResponse:
     feed reader, so open menus cost no Redis connection each."""
     release = ctx.streams.acquire(live.client_address(request))
     # Subscribed before the state is read: a change in between is sent again, never missed.
-    sub = ctx.fanout.subscribe(kinds=live.MENU_ONLY)
+    sub = await ctx.fanout.subscribe(kinds=live.MENU_ONLY)
     try:
         current = await live.menu_message(ctx.redis, ctx.config)
     except BaseException:

@@ -2,7 +2,8 @@
 
 An order event becomes the order's whole ticket, a robot event the robot's mirrored state, an
 alert the refreshed alert list: each read once per batch however many consoles are open, and
-each message self-contained, so a client applies it by replacing what it shows.
+each message self-contained, so a client applies it by replacing what it shows. Only the kinds
+asked for are read (a process with diner menus and no console open: the menu alone).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import fleet_board, tickets
-from orchestrator.feed_reader import Entry, Transform
+from orchestrator.feed_reader import Entry, Kinds, Transform
 from orchestrator.store import alerts, feed, jobs, menu
 
 NOT_ORDER_EVENTS = frozenset(
@@ -29,7 +30,10 @@ async def menu_state(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:
 def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
     known_robots = fleet_board.robot_kinds(cfg)
 
-    async def transform(entries: list[Entry]) -> list[tuple[str, dict[str, Any]]]:
+    async def transform(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
+        def want(message: str) -> bool:
+            return kinds is None or message in kinds
+
         out: list[tuple[str, dict[str, Any]]] = []
         orders: dict[str, tuple[str, str]] = {}
         robots: dict[str, str] = {}
@@ -48,24 +52,25 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
                 latest['menu'] = entry_id
             elif kind == 'fleet.heartbeats':
                 heartbeats = (entry_id, data.get('seen', {}))
-            elif kind == 'audit':
+            elif kind == 'audit' and want('audit'):
                 out.append((entry_id, {'type': 'audit', 'entry': data}))
             if kind not in NOT_ORDER_EVENTS and fields.get('order_id'):
                 orders[fields['order_id']] = (entry_id, kind)
             if kind in DEAD_LETTER_EVENTS or (kind == 'alert' and data.get('kind') == 'job_dead'):
                 latest['dead'] = entry_id
-        for ticket in await tickets.load_tickets(r, cfg, orders):
+        for ticket in await tickets.load_tickets(r, cfg, orders) if want('ticket') else []:
             entry_id, kind = orders[ticket['id']]
             out.append((entry_id, {'type': 'ticket', 'event': kind, 'ticket': ticket}))
-        for robot in await fleet_board.load_robots(r, cfg, list(robots)) if robots else []:
-            out.append((robots[robot['id']], {'type': 'robot', 'robot': robot}))
-        if heartbeats is not None:
+        if robots and want('robot'):
+            for robot in await fleet_board.load_robots(r, cfg, list(robots)):
+                out.append((robots[robot['id']], {'type': 'robot', 'robot': robot}))
+        if heartbeats is not None and want('heartbeats'):
             out.append((heartbeats[0], {'type': 'heartbeats', 'seen': heartbeats[1]}))
-        if 'alerts' in latest:
+        if 'alerts' in latest and want('alerts'):
             out.append((latest['alerts'], {'type': 'alerts', 'alerts': await alerts.recent(r)}))
-        if 'menu' in latest:
+        if 'menu' in latest and want('menu'):
             out.append((latest['menu'], {'type': 'menu', **await menu_state(r, cfg)}))
-        if 'dead' in latest:
+        if 'dead' in latest and want('dead'):
             out.append((latest['dead'], {'type': 'dead', 'dead': await jobs.dead_letters(r)}))
         out.sort(key=lambda m: tuple(int(p) for p in m[0].split('-')))
         return out

@@ -163,7 +163,7 @@ async def stream(
     """Deltas after `since` (the snapshot's feed id) as server-sent events, from the shared
     fan-out; a `resync` event means: reload the snapshot."""
     return StreamingResponse(
-        ctx.fanout.frames(ctx.fanout.subscribe(last_event_id or since)),
+        ctx.fanout.frames(await ctx.fanout.subscribe(last_event_id or since)),
         media_type='text/event-stream',
         headers={'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no'},
     )
