@@ -3,12 +3,12 @@
 An order still cooking is ready when the schedule played forward says so
 (`Cooking.ready_times`); a ready order is ready now. Then a serving robot fetches it (the drive
 from the nearest dock to the pass) and drives it to the table.
-A new estimate is published (`store.orders.set_eta`) only when it moved by more than
-CHANGE_S simulated seconds, so a diner's page does not flicker, and an overdue order's is not
-pushed later just because the clock went past it. The first one waits until every
-dish of the order has been here (a drink may be cooked before the fries are read) or is here or
-cooked: the stations' streams are read one at a time, and an estimate from the drinks alone
-would be minutes early and would be the one the diner remembers.
+A new estimate is published (`store.orders.set_etas`, every order's in one round trip) only
+when it moved by more than CHANGE_S simulated seconds, so a diner's page does not flicker, and
+an overdue order's is not pushed later just because the clock went past it. The first one waits
+until every dish of the order has been here (a drink may be cooked before the fries are read)
+or is here or cooked: the stations' streams are read one at a time, and an estimate from the
+drinks alone would be minutes early and would be the one the diner remembers.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class Etas:
         unheard = [o for o, (_, t) in ready.items() if t != math.inf and o not in self._published]
         partial = await self._partial(unheard, here)
         now_s = time.time() * scale
+        moved: dict[str, int] = {}
         for order_id, (table_id, ready_s) in ready.items():
             if ready_s == math.inf or order_id in partial:
                 continue
@@ -82,7 +83,8 @@ class Etas:
                 # already says "any moment" once it has passed.
                 continue
             self._published[order_id] = at
-            await orders.set_eta(self.ctx.r, order_id, int(at / scale * 1000))
+            moved[order_id] = int(at / scale * 1000)
+        await orders.set_etas(self.ctx.r, moved)
         # Orders on their way (or gone) get their ETA from the robot now.
         for order_id in set(self._published) - set(ready):
             del self._published[order_id]
