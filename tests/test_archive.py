@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,40 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     e = open_engine(url)
     yield e
     e.dispose()
+
+
+MIGRATE_AT = """
+import sys, time
+from orchestrator.archive.db import open_engine
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+open_engine(sys.argv[1]).dispose()
+"""
+
+
+@pytest.mark.parametrize('backend', ['sqlite', 'postgresql'])
+def test_processes_starting_together_migrate_once_and_all_open_it(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`up --api-workers N` starts N API processes at once on one archive: each migrates it as
+    it opens it. They take turns: none fails (it would serve no report for its whole life)."""
+    if backend == 'sqlite':
+        url = f'sqlite:///{tmp_path / "archive.sqlite"}'
+    else:
+        url = new_database(request.getfixturevalue('postgres'), f'm{uuid.uuid4().hex[:12]}')
+    at = str(time.time() + 3)  # all at once, once every interpreter has started
+    procs = [
+        subprocess.Popen(
+            [sys.executable, '-c', MIGRATE_AT, url, at], cwd=REPO, stderr=subprocess.PIPE
+        )
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, '\n'.join(errors)
+    engine = open_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
+    engine.dispose()
+    assert diff == []
 
 
 def count(engine: Engine, table: object) -> int:

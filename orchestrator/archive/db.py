@@ -7,6 +7,8 @@ data dir (`ROBODINE_DATA_DIR`), in WAL mode so that reports read while the archi
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +24,9 @@ from orchestrator.archive import schema
 from orchestrator.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / 'migrations'
+# How long an archive connection waits for another's write lock; a migration, for another's.
+BUSY_TIMEOUT_MS = 10_000
+MIGRATION_WAIT_MS = 120_000
 
 
 def archive_url(settings: Settings) -> str:
@@ -32,11 +37,25 @@ def archive_url(settings: Settings) -> str:
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f'PRAGMA busy_timeout={BUSY_TIMEOUT_MS}')
     # WAL: readers never block the archiver; FULL: a committed batch survives a power cut.
-    cur.execute('PRAGMA journal_mode=WAL')
+    _wal(cur)
     cur.execute('PRAGMA synchronous=FULL')
-    cur.execute('PRAGMA busy_timeout=10000')
     cur.close()
+
+
+def _wal(cur: Any) -> None:
+    """Switch to WAL mode. While another process switches a new file, SQLite answers "locked"
+    at once, without waiting for busy_timeout: try again for as long."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cur.execute('PRAGMA journal_mode=WAL')
+            return
+        except sqlite3.OperationalError as e:
+            if 'locked' not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def open_engine(url: str) -> Engine:
@@ -50,13 +69,30 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+# Any 64-bit number of our own: PostgreSQL's advisory lock that migrations take turns on.
+MIGRATION_LOCK = 0x726F_626F_6469_6E65
+
+
 def migrate(engine: Engine) -> None:
-    """Alembic upgrade to head, on this engine's connection (idempotent)."""
+    """Alembic upgrade to head, on this engine's connection (idempotent), in one transaction
+    that processes take in turn: `up --api-workers N` opens one archive from N processes at
+    once, and two upgrading together both create the tables (one fails) or leave half a schema.
+    """
     cfg = Config()
     cfg.set_main_option('script_location', str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == 'sqlite':
+            # pysqlite starts no transaction before DDL: this one holds the write lock and
+            # rolls the whole upgrade back if it fails. The others wait their turn, longer than
+            # for a write: six processes starting on a busy machine queue for seconds.
+            conn.exec_driver_sql(f'PRAGMA busy_timeout={MIGRATION_WAIT_MS}')
+            conn.exec_driver_sql('BEGIN EXCLUSIVE')
+        elif conn.dialect.name == 'postgresql':
+            conn.exec_driver_sql(f'SELECT pg_advisory_xact_lock({MIGRATION_LOCK})')
         cfg.attributes['connection'] = conn
         command.upgrade(cfg, 'head')
+        if conn.dialect.name == 'sqlite':  # back in the pool, it waits as long as any other
+            conn.exec_driver_sql(f'PRAGMA busy_timeout={BUSY_TIMEOUT_MS}')
 
 
 def local_day_hour(ms: int) -> tuple[str, int]:
