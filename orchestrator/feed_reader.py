@@ -157,12 +157,11 @@ class Fanout:
         async with self._lock:
             if kinds is None and self.stash:
                 try:
-                    self._record(await self.transform(list(self.stash), None))
+                    await self._catch_up()
                 except redis.exceptions.RedisError as e:
                     log.warning('feed catch-up failed, the console resyncs: %s', e)
                     sub.cut_off()
                     return sub
-                self.stash.clear()
             self._replay(sub, since)
         return sub
 
@@ -242,22 +241,24 @@ class Fanout:
         """Transform a batch for the kinds subscribed and offer it: into the backlog when some
         subscriber takes every kind, else also kept raw for a later catch-up."""
         full = any(sub.kinds is None for sub in self.subscribers)
-        kinds = None if full else frozenset(k for s in self.subscribers for k in s.kinds or ())
-        if not full:
-            self._keep(entries)
-            if not kinds:
-                return
         try:
-            messages = await self.transform([*self.stash, *entries] if full else entries, kinds)
+            if full:
+                self.stash.extend(entries)
+                self._offer(await self._catch_up())
+                return
+            self._keep(entries)
+            if kinds := frozenset(k for s in self.subscribers for k in s.kinds or ()):
+                messages = await self.transform(entries, kinds)
+                self._offer([(kind, frame) for _, kind, frame in _framed(messages)])
         except redis.exceptions.RedisError as e:
             log.warning('feed transform failed, streams resync: %s', e)
             self._resync_all(entries[-1][0])
-            return
-        if full:
-            self.stash.clear()
-            self._offer(self._record(messages))
-        else:
-            self._offer([(kind, frame) for _, kind, frame in _framed(messages)])
+
+    async def _catch_up(self) -> list[tuple[str, str]]:
+        """Transform the kept entries for every kind into the backlog; their (kind, frame)s."""
+        messages = await self.transform(list(self.stash), None)
+        self.stash.clear()
+        return self._record(messages)
 
     def _keep(self, entries: list[Entry]) -> None:
         """Keep entries raw for a catch-up, as many as the backlog holds; the oldest go, and

@@ -93,7 +93,7 @@ async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redi
     await timeline.record(aredis, oid, 'job.cooked', {}, status=timeline.COOKING)
     await expect(card.get_by_test_id('order-status')).to_have_text('Cooking 1/3')
     # The dispatcher's estimate of when the food reaches the table, counted down live.
-    await timeline.set_eta(aredis, oid, now_ms() + (9 * 60 + 10) * 1000)
+    await timeline.set_etas(aredis, {oid: now_ms() + (9 * 60 + 10) * 1000})
     await expect(card.get_by_test_id('order-eta')).to_have_text('About 9 min to your table')
     await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
     await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)

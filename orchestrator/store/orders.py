@@ -201,14 +201,10 @@ def start_again(pipe: Pipeline, order_id: str, remade: int, total: int) -> None:
     )
 
 
-async def set_eta(r: Redis, order_id: str, eta_at: int) -> None:
-    """A new estimate of when the food reaches the table: on the order and, as `order.eta`, on
-    its timeline (the diner's page) and the feed (the console's ticket)."""
-    await set_etas(r, {order_id: eta_at})
-
-
 async def set_etas(r: Redis, etas: Mapping[str, int]) -> None:
-    """`set_eta` for several orders in one round trip."""
+    """New estimates (order id -> ms) of when the food reaches the table: on each order and, as
+    `order.eta`, on its timeline (the diner's page) and the feed (the console's ticket), all in
+    one transaction."""
     if not etas:
         return
     async with r.pipeline(transaction=True) as pipe:
