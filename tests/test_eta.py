@@ -4,6 +4,7 @@ counts, and not never (a real redis-server holds the orders)."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from redis.asyncio import Redis
@@ -53,6 +54,22 @@ async def test_the_first_estimate_waits_for_every_dish_even_one_cooked_already(
     await place(aredis, 'o2', 2)
     await etas.publish({'o2': ('t06', time.time() * SCALE)}, {'o2': {'o2-wok-1'}})
     assert not await aredis.hget(keys.order('o2'), 'eta_at')
+
+
+async def test_an_order_no_robot_can_take_yet_is_looked_at_again_when_one_does(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    # Just after a dispatcher starts, a robot not yet heard makes the schedule's play end with
+    # the order uncooked (no estimate); at speed the order is cooked and gone before the next
+    # round, so the dispatcher looks again as soon as one of its dishes starts.
+    await place(aredis, 'o1', 1)
+    etas = Etas(DispatchContext(aredis, demo_config, 'd', SCALE, 5.0, {}))
+    await etas.publish({'o1': ('t06', math.inf)}, {'o1': {'o1-wok-1'}})
+    assert not await aredis.hget(keys.order('o1'), 'eta_at')
+    assert etas.awaits_first('o1') and not etas.awaits_first('o9')
+    await etas.publish({'o1': ('t06', time.time() * SCALE + 240)}, {'o1': {'o1-wok-1'}})
+    assert await aredis.hget(keys.order('o1'), 'eta_at')
+    assert not etas.awaits_first('o1')
 
 
 async def test_an_overdue_estimate_is_not_pushed_later_by_the_clock(

@@ -78,13 +78,14 @@ class Cooking:
         self,
         ctx: DispatchContext,
         policy: Policy,
-        on_cooked: Callable[[str], None],
+        on_progress: Callable[[str], None],
     ) -> None:
         """`policy` decides which queued dish starts on which robot (dispatch/scheduling.py);
-        `on_cooked(order_id)` hears of each dish whose completion is recorded."""
+        `on_progress(order_id)` hears of each dish sent to a robot and each whose completion
+        is recorded."""
         self.ctx = ctx
         self.policy = policy
-        self.on_cooked = on_cooked
+        self.on_progress = on_progress
         self.queue: dict[str, list[Pending]] = {s.id: [] for s in ctx.cfg.stations}
         self.flights: dict[str, Flight] = {}
         # Jobs whose claim is in flight, and the robot each goes to.
@@ -251,6 +252,7 @@ class Cooking:
         self.claiming[p.job_id] = (p, robot_id)
         self.ctx.robots[robot_id].assigned.add(p.job_id)
         self.ctx.spawn(self._claim(p, robot_id), f'claim {p.job_id}')
+        self.on_progress(p.job.order_id)
 
     def _lease_end_ns(self) -> int:
         """Until when the robot may go on with a job we send or renew now (wall clock)."""
@@ -446,7 +448,7 @@ class Cooking:
             out = await self.ctx.retrying(
                 lambda: jobs.complete(r, job_id, flight.epoch, flight.robot_id)
             )
-            self.on_cooked(flight.pending.job.order_id)
+            self.on_progress(flight.pending.job.order_id)
             log.log(
                 logging.WARNING if out == 'fenced' else logging.INFO,
                 '%s cooked by %s under epoch %d: %s',

@@ -59,6 +59,9 @@ class Etas:
         # order id -> when it was first seen without all its dishes here (time.monotonic()),
         # and the ids of its jobs seen here since.
         self._incomplete: dict[str, tuple[float, set[str]]] = {}
+        # Orders with no estimate yet because no robot could take some dish when last played
+        # (one not heard yet, paused, or every one able to has failed it).
+        self._uncookable: set[str] = set()
 
     def arrival_s(self, table_id: str, ready_s: float) -> float:
         return ready_s + self._fetch_s + self._travel_s.get(table_id, 0.0)
@@ -73,6 +76,9 @@ class Etas:
         partial = await self._partial(unheard, here)
         now_s = time.time() * scale
         moved: dict[str, int] = {}
+        self._uncookable = {
+            o for o, (_, t) in ready.items() if t == math.inf and o not in self._published
+        }
         for order_id, (table_id, ready_s) in ready.items():
             if ready_s == math.inf or order_id in partial:
                 continue
@@ -92,8 +98,9 @@ class Etas:
             del self._incomplete[order_id]
 
     def awaits_first(self, order_id: str) -> bool:
-        """Whether the order's first estimate waits for the rest of its dishes."""
-        return order_id in self._incomplete
+        """Whether the order's first estimate waits for the rest of its dishes or for a robot
+        able to cook them."""
+        return order_id in self._incomplete or order_id in self._uncookable
 
     async def _partial(self, order_ids: list[str], here: Mapping[str, set[str]]) -> set[str]:
         """Those of `order_ids` (one Redis round trip for all) with a job not yet seen here

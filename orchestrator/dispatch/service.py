@@ -107,7 +107,9 @@ class Dispatcher:
         self.ctx = DispatchContext(r, cfg, name, time_scale, lease_s, views, replicas=replicas)
         self.r, self.cfg, self.name, self.lease_s = r, cfg, name, lease_s
         self.robots = views
-        self.cooking = Cooking(self.ctx, get_policy(policy or cfg.service.policy), self._on_cooked)
+        self.cooking = Cooking(
+            self.ctx, get_policy(policy or cfg.service.policy), self._on_progress
+        )
         self.serving = Serving(self.ctx, self.cooking.coming)
         self.commands = RobotCommands(self.ctx, self.serving.pickup_confirmed, command_ttl_s)
         self.work = WorkQueue(r, [s.id for s in cfg.stations], name)
@@ -287,10 +289,11 @@ class Dispatcher:
             self.cooking.schedule()
             await self.serving.plan()
 
-    def _on_cooked(self, order_id: str) -> None:
-        """A dish of an order still waiting for its first estimate is cooked: that estimate
-        may be whole now (its dish was cooked before the estimate saw it here), and at a fast
-        clock the order may be ready and on its way before the next round."""
+    def _on_progress(self, order_id: str) -> None:
+        """A dish of an order still waiting for its first estimate is sent to a robot or
+        cooked: that estimate may be whole now (its dish was cooked before the estimate saw it
+        here) or computable (no robot could take the dish before), and at a fast clock the
+        order may be ready and on its way before the next round."""
         if self.etas.awaits_first(order_id):
             self._new_orders.set()
 
