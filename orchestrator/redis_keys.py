@@ -21,6 +21,7 @@ Layout (all under the `rd:` prefix):
 - `rd:session:{sid}`               string operator session (JSON), with a TTL
 - `rd:login-fail:{name|addr}`      string failed console sign-ins, expiring (rate limit)
 - `rd:alerted:{kind}:{subject}`    string an alert was raised once for this subject
+- `rd:alert-check:{check}`         string the API process running this alert check (expires)
 - `rd:trip:{trip_id}`              hash   a serving trip: robot, orders, stops, epoch, lease
 - `rd:robot-trip:{robot_id}`       string the last trip created for a serving robot: while it
                                           is active, no dispatcher creates another for it
@@ -118,6 +119,11 @@ def session(session_id: str) -> str:
 def login_failures(subject: str) -> str:
     """Counter of failed console sign-ins of one name or client address, with a TTL."""
     return f'{PREFIX}:login-fail:{subject}'
+
+
+def alert_check(check: str) -> str:
+    """Which API process runs the console's alert check `check`, until the key expires."""
+    return f'{PREFIX}:alert-check:{check}'
 
 
 def alert_raised(kind: str, subject: str) -> str:

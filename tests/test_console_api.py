@@ -3,6 +3,7 @@ refusals included."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
@@ -538,3 +539,56 @@ async def test_a_robot_fault_raises_one_alert_per_fault(
     assert await alert_checks.raise_robot_faults(aredis, demo_config) == 0
     await robot_state(aredis, 'grill1', 'fault')
     assert await alert_checks.raise_robot_faults(aredis, demo_config) == 1
+
+
+async def test_one_process_holds_an_alert_check_until_it_stops_or_lapses(aredis: Redis) -> None:
+    assert await alerts.hold_check(aredis, 'robot_fault', 'api-a', 60_000)
+    assert not await alerts.hold_check(aredis, 'robot_fault', 'api-b', 60_000)
+    assert await alerts.hold_check(aredis, 'order_late', 'api-b', 60_000)  # checks apart
+    assert await alerts.hold_check(aredis, 'robot_fault', 'api-a', 60_000)  # renewed
+    await alerts.release_check(aredis, 'robot_fault', 'api-b')  # not b's to release
+    assert not await alerts.hold_check(aredis, 'robot_fault', 'api-b', 60_000)
+    await alerts.release_check(aredis, 'robot_fault', 'api-a')
+    assert await alerts.hold_check(aredis, 'robot_fault', 'api-b', 100)
+    # b stops renewing without a word (killed): a takes over once the hold lapses.
+    while await aredis.pttl(keys.alert_check('robot_fault')) > 0:
+        await asyncio.sleep(0.02)
+    assert await alerts.hold_check(aredis, 'robot_fault', 'api-a', 60_000)
+
+
+async def test_of_two_api_processes_one_runs_the_checks_and_the_other_takes_over(
+    aredis: Redis,
+) -> None:
+    """Each API process starts the checks; one runs them (both did, every round: twice the
+    reads), the other when it stops."""
+    runs = {'a': 0, 'b': 0}
+
+    def counting(holder: str) -> Callable[[], Awaitable[int]]:
+        async def check() -> int:
+            runs[holder] += 1
+            return 0
+
+        return check
+
+    loops = {
+        h: asyncio.create_task(alert_checks.periodic(aredis, 'robot_fault', counting(h), 0.1, h))
+        for h in runs
+    }
+    try:
+        await asyncio.wait_for(_until(lambda: sum(runs.values()) >= 12), 30)
+        # A stalled event loop may let the hold lapse once in a while, never every round.
+        first, second = sorted(runs, key=runs.__getitem__, reverse=True)
+        assert runs[second] <= 2 < runs[first], runs
+        loops[first].cancel()
+        await asyncio.gather(loops[first], return_exceptions=True)
+        before = runs[second]
+        await asyncio.wait_for(_until(lambda: runs[second] >= before + 3), 30)
+    finally:
+        for task in loops.values():
+            task.cancel()
+        await asyncio.gather(*loops.values(), return_exceptions=True)
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    while not done():
+        await asyncio.sleep(0.02)

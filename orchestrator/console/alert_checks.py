@@ -1,15 +1,21 @@
-"""The console's own alert checks, run in the background of every API process.
+"""The console's own alert checks, run in the background of the API processes.
 
 Lost robots, dead-lettered dishes and pickups that timed out are raised where they happen (the
 dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
 `age_late_s` of simulated time (real age × time scale, like everything in `service`), and
-`robot_fault`, once per fault, when a robot's mirrored mode is `fault`. The once-markers
-(`store.alerts.raise_once`) keep several processes from raising one alert twice.
+`robot_fault`, once per fault, when a robot's mirrored mode is `fault`. Every API process
+starts the checks, one of them runs each (`store.alerts.hold_check`: N processes looking would
+cost N times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a
+check over when that one stops; the once-markers (`store.alerts.raise_once`) keep an alert
+single across such a hand-over.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 LATE_CHECK_S = 15.0
 FAULT_CHECK_S = 2.0
 MIN_CHECK_S = 1.0
+# Periods a process that runs a check may miss before another takes it over.
+HOLD_PERIODS = 3
 
 
 class LateOrders:
@@ -118,10 +126,10 @@ async def raise_late_orders(r: Redis, cfg: RestaurantConfig, time_scale: float =
 async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
     """Raise `robot_fault` when a robot reports fault, once per fault; returns how many."""
     raised = 0
-    for rid, state in (await robots.get_many(r, robot_kinds(cfg))).items():
-        if state is None or state.mode != 'fault':
-            await alerts.clear_once(r, 'robot_fault', rid)
-            continue
+    states = await robots.get_many(r, robot_kinds(cfg))
+    faulty = {rid: s for rid, s in states.items() if s is not None and s.mode == 'fault'}
+    await alerts.clear_once(r, 'robot_fault', *(rid for rid in states if rid not in faulty))
+    for rid, state in faulty.items():
         raised += await alerts.raise_once(
             r,
             'robot_fault',
@@ -133,26 +141,34 @@ async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
     return raised
 
 
-async def periodic(check: Callable[[], Awaitable[int]], every_s: float) -> None:
-    """Run a check for the life of the process, surviving Redis outages; the SET NX markers
-    keep several processes from raising the same alert twice."""
-    while not cancel_requested():
-        try:
-            await check()
-        except redis.exceptions.ConnectionError:
-            pass
-        except (redis.exceptions.RedisError, ValueError) as e:
-            log.warning('alert check %s failed: %s', getattr(check, '__name__', check), e)
-        await nap(every_s)
+async def periodic(
+    r: Redis, name: str, check: Callable[[], Awaitable[int]], every_s: float, holder: str
+) -> None:
+    """Run a check every `every_s` for the life of the process while `holder` (this process)
+    holds it, surviving Redis outages."""
+    ttl_ms = int(HOLD_PERIODS * every_s * 1000)
+    try:
+        while not cancel_requested():
+            try:
+                if await alerts.hold_check(r, name, holder, ttl_ms):
+                    await check()
+            except redis.exceptions.ConnectionError:
+                pass
+            except (redis.exceptions.RedisError, ValueError) as e:
+                log.warning('alert check %s failed: %s', name, e)
+            await nap(every_s)
+    finally:  # a Redis that is down (or hangs) costs a stopping process at most a second
+        with contextlib.suppress(redis.exceptions.RedisError, TimeoutError):
+            await asyncio.wait_for(alerts.release_check(r, name, holder), 1.0)
 
 
 def checkers(
     r: Redis, cfg: RestaurantConfig, time_scale: float
 ) -> list[Coroutine[None, None, None]]:
     """The console's own alert checks, to run as background tasks."""
+    holder = secrets.token_hex(8)
+    late_s = max(MIN_CHECK_S, LATE_CHECK_S / time_scale)
     return [
-        periodic(
-            LateOrders(r, cfg, time_scale).raise_late, max(MIN_CHECK_S, LATE_CHECK_S / time_scale)
-        ),
-        periodic(partial(raise_robot_faults, r, cfg), FAULT_CHECK_S),
+        periodic(r, 'order_late', LateOrders(r, cfg, time_scale).raise_late, late_s, holder),
+        periodic(r, 'robot_fault', partial(raise_robot_faults, r, cfg), FAULT_CHECK_S, holder),
     ]
