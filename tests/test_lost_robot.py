@@ -16,7 +16,7 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -259,3 +259,36 @@ async def test_lost_robot_comes_back_with_the_food(
     await wait_for(home, 60, what='serve2 back and idle')
     # The food came back; what happens to the order is the operator's choice.
     assert await _statuses(diners, [order_id]) == ['lost_in_transit']
+
+
+@pytest.mark.ros
+async def test_a_lost_robot_raises_one_alert_whatever_the_number_of_dispatchers(
+    fleet: Kitchen, redis_url: str, aredis: Redis
+) -> None:
+    """Every dispatcher watches every robot, and each raised its own `robot_lost`: two
+    dispatchers, two critical alerts for one robot. Now one per loss; heard again, the robot's
+    next loss raises a new one."""
+    names = [fleet.start_dispatcher(redis_url) for _ in range(2)]
+
+    def logged(line: str, times: int) -> Callable[[], Awaitable[bool]]:
+        async def every_dispatcher() -> bool:
+            return all(fleet.dispatcher_log(n).count(line) >= times for n in names)
+
+        return every_dispatcher
+
+    try:
+        fleet.start_robot('serve3')
+        await wait_for(logged('serve3 heard', 1), 60, what='serve3 heard by both')
+        for loss in (1, 2):
+            if loss == 2:  # back: each dispatcher clears what its silence raised
+                await wait_for(logged('serve3 is back', 1), 60, what='serve3 back in both')
+            fleet.kill_robot('serve3')
+            # Both dispatchers had heard it: both watched it go silent.
+            await wait_for(logged('serve3 lost: no heartbeat', loss), 60, what='lost in both')
+            assert len(await _alerts(aredis, 'robot_lost')) == loss
+            if loss == 1:
+                fleet.start_robot('serve3')
+    finally:
+        if 'serve3' in fleet.robots:
+            fleet.kill_robot('serve3')
+        fleet.stop_dispatchers()

@@ -366,11 +366,11 @@ class Dispatcher:
         )
         self._dirty.add(robot_id)
         self._gone.discard(robot_id)
-        if before[0] in SILENT:
+        if prev is None:
+            log.info('%s heard: %s', robot_id, view.mode)
+        if prev is None or before[0] in SILENT:  # heard: not (or no longer) silent
             self.ctx.spawn(
-                self.ctx.retrying(
-                    lambda: alerts.clear_once(self.r, 'robot_unreachable', robot_id)
-                ),
+                self.ctx.retrying(lambda: alerts.clear_silent(self.r, robot_id)),
                 f'reachable {robot_id}',
             )
         if (before[0] == 'charging') != (view.mode == 'charging') and view.kind == 'serving':
@@ -482,9 +482,11 @@ class Dispatcher:
                 robot_id=robot_id,
             )
             return
-        await alerts.raise_alert(
+        # Once, however many dispatchers watch it (each did raise its own), until it is back.
+        await alerts.raise_once(
             self.r,
             'robot_lost',
+            robot_id,
             'critical',
             f'{robot_id} has not been heard from for {silent_s:.0f} s',
             robot_id=robot_id,

@@ -87,6 +87,12 @@ async def clear_once(r: Redis, kind: str, *subjects: str) -> None:
         await r.delete(*(keys.alert_raised(kind, s) for s in subjects))
 
 
+async def clear_silent(r: Redis, robot_id: str) -> None:
+    """The robot is heard again: its next silence raises `robot_unreachable` and
+    `robot_lost` anew."""
+    await r.delete(*(keys.alert_raised(k, robot_id) for k in ('robot_unreachable', 'robot_lost')))
+
+
 # Keep the check if this process holds it, else take it if nobody does.
 _HOLD = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
