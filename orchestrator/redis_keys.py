@@ -21,7 +21,6 @@ Layout (all under the `rd:` prefix):
 - `rd:session:{sid}`               string operator session (JSON), with a TTL
 - `rd:login-fail:{name|addr}`      string failed console sign-ins, expiring (rate limit)
 - `rd:alerted:{kind}:{subject}`    string an alert was raised once for this subject
-- `rd:alert-check:{check}`         string the API process running this alert check (expires)
 - `rd:trip:{trip_id}`              hash   a serving trip: robot, orders, stops, epoch, lease
 - `rd:robot-trip:{robot_id}`       string the last trip created for a serving robot: while it
                                           is active, no dispatcher creates another for it
@@ -41,6 +40,7 @@ Layout (all under the `rd:` prefix):
 - `rd:stock:moves`                 stream every stock movement (sale, return, waste, restock,
                                           count, out, back), until archived
 - `rd:archive:upto`                string the archive holds every finished record before this
+- `rd:duty:{name}`                 string the API process running a background duty (expires)
 """
 
 from __future__ import annotations
@@ -121,11 +121,6 @@ def login_failures(subject: str) -> str:
     return f'{PREFIX}:login-fail:{subject}'
 
 
-def alert_check(check: str) -> str:
-    """Which API process runs the console's alert check `check`, until the key expires."""
-    return f'{PREFIX}:alert-check:{check}'
-
-
 def alert_raised(kind: str, subject: str) -> str:
     """Marker that an alert of `kind` was raised for `subject`, so it is raised only once."""
     return f'{PREFIX}:alerted:{kind}:{subject}'
@@ -157,3 +152,8 @@ def payment_idempotency(session_id: str, key: str) -> str:
 
 def payment_event(event_id: str) -> str:
     return f'{PREFIX}:pay-event:{event_id}'
+
+
+def duty(name: str) -> str:
+    """Which API process runs the background duty `name`, until the key expires."""
+    return f'{PREFIX}:duty:{name}'

@@ -21,7 +21,7 @@ from orchestrator.console.accounts import hasher
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.settings import OperatorSeed, Settings
-from orchestrator.store import alerts, jobs, orders, trips
+from orchestrator.store import alerts, duties, jobs, orders, trips
 from orchestrator.store.alerts import raise_alert
 from orchestrator.store.feed import now_ms
 from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
@@ -541,19 +541,19 @@ async def test_a_robot_fault_raises_one_alert_per_fault(
     assert await alert_checks.raise_robot_faults(aredis, demo_config) == 1
 
 
-async def test_one_process_holds_an_alert_check_until_it_stops_or_lapses(aredis: Redis) -> None:
-    assert await alerts.hold_check(aredis, 'robot_fault', 'api-a', 60_000)
-    assert not await alerts.hold_check(aredis, 'robot_fault', 'api-b', 60_000)
-    assert await alerts.hold_check(aredis, 'order_late', 'api-b', 60_000)  # checks apart
-    assert await alerts.hold_check(aredis, 'robot_fault', 'api-a', 60_000)  # renewed
-    await alerts.release_check(aredis, 'robot_fault', 'api-b')  # not b's to release
-    assert not await alerts.hold_check(aredis, 'robot_fault', 'api-b', 60_000)
-    await alerts.release_check(aredis, 'robot_fault', 'api-a')
-    assert await alerts.hold_check(aredis, 'robot_fault', 'api-b', 100)
+async def test_one_process_holds_a_duty_until_it_stops_or_lapses(aredis: Redis) -> None:
+    assert await duties.hold(aredis, 'robot_fault', 'api-a', 60_000)
+    assert not await duties.hold(aredis, 'robot_fault', 'api-b', 60_000)
+    assert await duties.hold(aredis, 'order_late', 'api-b', 60_000)  # checks apart
+    assert await duties.hold(aredis, 'robot_fault', 'api-a', 60_000)  # renewed
+    await duties.release(aredis, 'robot_fault', 'api-b')  # not b's to release
+    assert not await duties.hold(aredis, 'robot_fault', 'api-b', 60_000)
+    await duties.release(aredis, 'robot_fault', 'api-a')
+    assert await duties.hold(aredis, 'robot_fault', 'api-b', 100)
     # b stops renewing without a word (killed): a takes over once the hold lapses.
-    while await aredis.pttl(keys.alert_check('robot_fault')) > 0:
+    while await aredis.pttl(keys.duty('robot_fault')) > 0:
         await asyncio.sleep(0.02)
-    assert await alerts.hold_check(aredis, 'robot_fault', 'api-a', 60_000)
+    assert await duties.hold(aredis, 'robot_fault', 'api-a', 60_000)
 
 
 async def test_of_two_api_processes_one_runs_the_checks_and_the_other_takes_over(

@@ -4,16 +4,14 @@ Lost robots, dead-lettered dishes and pickups that timed out are raised where th
 dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
 `age_late_s` of simulated time (real age × time scale, like everything in `service`), and
 `robot_fault`, once per fault, when a robot's mirrored mode is `fault`. Every API process
-starts the checks, one of them runs each (`store.alerts.hold_check`: N processes looking would
-cost N times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a
-check over when that one stops; the once-markers (`store.alerts.raise_once`) keep an alert
-single across such a hand-over.
+starts the checks, one of them runs each (`store.duties`: N processes looking would cost N
+times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a check
+over when that one stops; the once-markers (`store.alerts.raise_once`) keep an alert single
+across such a hand-over.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,7 +23,7 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.fleet_board import robot_kinds
-from orchestrator.store import alerts, orders, robots
+from orchestrator.store import alerts, duties, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
 from orchestrator.tasks import cancel_requested, nap
@@ -150,16 +148,15 @@ async def periodic(
     try:
         while not cancel_requested():
             try:
-                if await alerts.hold_check(r, name, holder, ttl_ms):
+                if await duties.hold(r, name, holder, ttl_ms):
                     await check()
             except redis.exceptions.ConnectionError:
                 pass
             except (redis.exceptions.RedisError, ValueError) as e:
                 log.warning('alert check %s failed: %s', name, e)
             await nap(every_s)
-    finally:  # a Redis that is down (or hangs) costs a stopping process at most a second
-        with contextlib.suppress(redis.exceptions.RedisError, TimeoutError):
-            await asyncio.wait_for(alerts.release_check(r, name, holder), 1.0)
+    finally:
+        await duties.release(r, name, holder)
 
 
 def checkers(

@@ -93,31 +93,6 @@ async def clear_silent(r: Redis, robot_id: str) -> None:
     await r.delete(*(keys.alert_raised(k, robot_id) for k in ('robot_unreachable', 'robot_lost')))
 
 
-# Keep the check if this process holds it, else take it if nobody does.
-_HOLD = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
-    "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0"
-)
-
-
-async def hold_check(r: Redis, check: str, holder: str, ttl_ms: int) -> bool:
-    """Whether `holder` runs the alert check `check` now: it held it (renewed for `ttl_ms`)
-    or nobody did. One process of many runs each check; when it stops renewing, another takes
-    the check over `ttl_ms` later."""
-    return bool(await r.eval(_HOLD, 1, keys.alert_check(check), holder, str(ttl_ms)))
-
-
-async def release_check(r: Redis, check: str, holder: str) -> None:
-    """`holder` stops: another process takes the check at its next look, not `ttl_ms` later."""
-    await r.eval(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
-        1,
-        keys.alert_check(check),
-        holder,
-    )
-
-
 async def recent(r: Redis, count: int = SHOWN) -> list[dict[str, Any]]:
     """The newest alerts, each marked acked or not."""
     entries = await r.xrevrange(keys.ALERTS, count=count)
