@@ -17,6 +17,7 @@ import json
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -138,8 +139,10 @@ async def _mode(r: Redis, robot_id: str) -> str | None:
     return await r.hget(keys.robot(robot_id), 'mode')
 
 
-async def _alerts(r: Redis, kind: str) -> list[dict[str, str]]:
-    return [f for _, f in await r.xrange(keys.ALERTS) if f.get('kind') == kind]
+async def _alerts(r: Redis, kind: str, at_least: int = 0) -> list[dict[str, str]]:
+    """The alerts of `kind`, or none until there are `at_least`."""
+    found = [f for _, f in await r.xrange(keys.ALERTS) if f.get('kind') == kind]
+    return found if len(found) >= at_least else []
 
 
 async def _statuses(diners: Diners, order_ids: list[str]) -> list[str]:
@@ -283,9 +286,11 @@ async def test_a_lost_robot_raises_one_alert_whatever_the_number_of_dispatchers(
             if loss == 2:  # back: each dispatcher clears what its silence raised
                 await wait_for(logged('serve3 is back', 1), 60, what='serve3 back in both')
             fleet.kill_robot('serve3')
-            # Both dispatchers had heard it: both watched it go silent.
+            # Both dispatchers had heard it: both watched it go silent (each logs that just
+            # before it raises the alert).
             await wait_for(logged('serve3 lost: no heartbeat', loss), 60, what='lost in both')
-            assert len(await _alerts(aredis, 'robot_lost')) == loss
+            raised = await wait_for(partial(_alerts, aredis, 'robot_lost', loss), 10, what='alert')
+            assert len(raised) == loss, raised
             if loss == 1:
                 fleet.start_robot('serve3')
     finally:
