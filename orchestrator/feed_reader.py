@@ -66,8 +66,13 @@ def sse_frame(entry_id: str, message: dict[str, Any]) -> str:
     return f'id: {entry_id}\ndata: {data}\n\n'
 
 
+def wanted(kinds: Kinds, kind: str) -> bool:
+    """Whether a message of type `kind` is among `kinds` (None: every kind)."""
+    return kinds is None or kind in kinds
+
+
 async def passthrough(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
-    return [(i, {'id': i, **f}) for i, f in entries if kinds is None or f.get('type') in kinds]
+    return [(i, {'id': i, **f}) for i, f in entries if wanted(kinds, f.get('type', ''))]
 
 
 class Subscription:
@@ -82,7 +87,7 @@ class Subscription:
         self.closed = False
 
     def wants(self, kind: str) -> bool:
-        return self.kinds is None or kind in self.kinds
+        return wanted(self.kinds, kind)
 
     def offer(self, frame: str) -> None:
         if self.closed:

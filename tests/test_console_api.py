@@ -25,6 +25,7 @@ from orchestrator.settings import OperatorSeed, Settings
 from orchestrator.store import alerts, duties, jobs, orders, trips
 from orchestrator.store.alerts import raise_alert
 from orchestrator.store.feed import now_ms
+from tests.api_helpers import eventually
 from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
 
 
@@ -575,8 +576,12 @@ async def test_of_two_api_processes_one_runs_the_checks_and_the_other_takes_over
         h: asyncio.create_task(alert_checks.periodic(aredis, 'robot_fault', counting(h), 0.2, h))
         for h in ('a', 'b')
     }
+
+    async def twelve_rounds() -> bool:
+        return len(ran) >= 12
+
     try:
-        await asyncio.wait_for(_until(lambda: len(ran) >= 12), 30)
+        await eventually(twelve_rounds, 30)
         # An event loop stalled past the hold (3 periods) may hand it over now and then; both
         # running every round would switch at almost every turn.
         switches = sum(x != y for x, y in itertools.pairwise(ran))
@@ -585,13 +590,12 @@ async def test_of_two_api_processes_one_runs_the_checks_and_the_other_takes_over
         loops[holder].cancel()
         await asyncio.gather(loops[holder], return_exceptions=True)
         before = ran.count(other)
-        await asyncio.wait_for(_until(lambda: ran.count(other) >= before + 3), 30)
+
+        async def taken_over() -> bool:
+            return ran.count(other) >= before + 3
+
+        await eventually(taken_over, 30)
     finally:
         for task in loops.values():
             task.cancel()
         await asyncio.gather(*loops.values(), return_exceptions=True)
-
-
-async def _until(done: Callable[[], bool]) -> None:
-    while not done():
-        await asyncio.sleep(0.02)

@@ -8,13 +8,14 @@ asked for are read (a process with diner menus and no console open: the menu alo
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import fleet_board, tickets
-from orchestrator.feed_reader import Entry, Kinds, Transform
+from orchestrator.feed_reader import Entry, Kinds, Transform, wanted
 from orchestrator.store import alerts, feed, jobs, menu
 
 NOT_ORDER_EVENTS = frozenset(
@@ -31,9 +32,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
     known_robots = fleet_board.robot_kinds(cfg)
 
     async def transform(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
-        def want(message: str) -> bool:
-            return kinds is None or message in kinds
-
+        want = partial(wanted, kinds)
         out: list[tuple[str, dict[str, Any]]] = []
         orders: dict[str, tuple[str, str]] = {}
         robots: dict[str, str] = {}
