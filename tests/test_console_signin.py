@@ -73,8 +73,12 @@ async def test_a_burst_of_wrong_passwords_leaves_the_server_answering(
         statuses = Counter(g.result().status_code for g in guesses)
     # Only the first five guesses were checked at all (401); the rest were refused unchecked.
     assert statuses == {401: 5, 429: GUESSES - 5}
-    # The probes kept answering while the checks ran: none waited as long as one check.
-    assert len(probes) >= 2 and max(probes) < one_check
+    # The probes kept answering while the checks ran: many went through, and hardly any waited
+    # half a check (checks on the event loop: 4 probes, 2 of them waiting most of a check).
+    # Not none: beside a CPU hog one probe waited 1.04 s against a 0.90 s check measured
+    # before the burst.
+    slow = [p for p in probes if p >= one_check / 2]
+    assert len(probes) >= 10 and len(slow) <= len(probes) // 10, probes
     # One audit entry for the first failure and one per lock-out (of the name at this address
     # after 5, of the address after 20): not one per attempt.
     results = sorted(e['result'].split(';')[0] for e in await refused_sign_ins(aredis))
