@@ -16,13 +16,54 @@ from __future__ import annotations
 import itertools
 import math
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import Floor, RestaurantConfig, Waypoint
 from orchestrator.traffic import OWN_PLACES, lane_offset
 
 Point = tuple[float, float]
 # Lane lines whose intersection lies further from the waypoint than this many lane offsets
 # are joined end to start instead (a sharp turn would send the corner far out).
 MAX_CORNER_OFFSETS = 2.0
+# Routes whose lengths differ by less than this (m) are as short as each other.
+SAME_M = 1e-6
+
+
+def start_waypoint(floor: Floor, at: Point, target: str) -> str:
+    """The waypoint a route from `at` to `target` starts from: the end of the aisle the robot
+    is on (the nearest drivable one; at a waypoint, any of its aisles) that makes the way
+    shorter, the nearer one of two as short. Not simply the nearest waypoint: on a corridor
+    beside a row of docks that may be a dock, and the robot would turn down that dock's aisle
+    and back (past the other docks, and the robots standing on them)."""
+    aisles = [
+        (_to_segment(at, floor.points[a.a], floor.points[a.b]), a.a, a.b)
+        for a in floor.aisles
+        if a.width_m >= floor.min_aisle_m
+    ]
+    nearest = min(d for d, _, _ in aisles)
+    ends = {w for d, a, b in aisles if d <= nearest + SAME_M for w in (a, b)}
+    ways = [
+        (math.dist(at, (floor.points[w].x, floor.points[w].y)) + _length_to(floor, w, target), w)
+        for w in ends
+    ]
+    shortest = min(length for length, _ in ways)
+    return min(
+        (w for length, w in ways if length <= shortest + SAME_M),
+        key=lambda w: math.dist(at, (floor.points[w].x, floor.points[w].y)),
+    )
+
+
+def _to_segment(p: Point, a: Waypoint, b: Waypoint) -> float:
+    dx, dy = b.x - a.x, b.y - a.y
+    length2 = dx * dx + dy * dy
+    t = ((p[0] - a.x) * dx + (p[1] - a.y) * dy) / length2 if length2 else 0.0
+    t = min(max(t, 0.0), 1.0)
+    return math.hypot(a.x + t * dx - p[0], a.y + t * dy - p[1])
+
+
+def _length_to(floor: Floor, start: str, target: str) -> float:
+    try:
+        return floor.path_length(floor.path(start, target))
+    except ValueError:  # no drivable way from this end
+        return math.inf
 
 
 def lane_path(

@@ -33,7 +33,7 @@ from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.drivers.battery import SimBattery
 from robot_nodes.floor_world import dock_pose
-from robot_nodes.lanes import lane_path
+from robot_nodes.lanes import lane_path, start_waypoint
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
 from robot_nodes.traffic_controller import RESERVE_SERVICE
 from robot_nodes.traffic_gate import TrafficGate, lead_m
@@ -266,11 +266,11 @@ class ServingRobot(RobotNode):
 
     def _drive_to(self, target: str) -> None:
         x, y, _ = self.driver.pose
+        start = start_waypoint(self.floor, (x, y), target)
         if self.gate is None:
-            route = self.floor.path(self._nearest_waypoint(), target)
-            self.driver.set_path(self._points(route, (x, y)))
+            self.driver.set_path(self._points(self.floor.path(start, target), (x, y)))
             return
-        self.gate.start_from_here(lambda n: self.floor.path(n, target), self._nearest_waypoint())
+        self.gate.start_from_here(lambda n: self.floor.path(n, target), start)
         self.driver.set_path(self.gate.path((x, y)))
         self._asking = None  # an answer still to come is for the last move: ignored
         self.driver.waiting_for = ''

@@ -63,13 +63,13 @@ class TrafficGate:
         self.route = tuple(route)
         self.progress, self.clear, self.granted = 0, False, 0
 
-    def start_from_here(self, path_from: Callable[[str], list[str]], nearest: str) -> None:
+    def start_from_here(self, path_from: Callable[[str], list[str]], start: str) -> None:
         """A new move, maybe while the last one is under way: from the waypoint the robot is
         at, or on along the aisle it is on to the waypoint ahead (granted to it, or where it
-        waits short of it) — never back to one it has left to others. `nearest`: where it
-        stands when it has not moved under traffic control yet."""
+        waits short of it) — never back to one it has left to others. `start`: where its route
+        starts when it has not moved under traffic control yet (`lanes.start_waypoint`)."""
         if not self.route or self.arrived or not self.clear:
-            self.start(path_from(self.route[self.progress] if self.route else nearest))
+            self.start(path_from(self.route[self.progress] if self.route else start))
             return
         here, ahead = self.route[self.progress], self.route[self.progress + 1]
         holds_ahead = self.progress < self.granted

@@ -13,8 +13,9 @@ from orchestrator.cli import main
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.traffic import two_lanes
+from robot_nodes.drivers.neighbours import Obstacle, clearance
 from robot_nodes.floor_world import FloorWorld
-from robot_nodes.lanes import lane_path
+from robot_nodes.lanes import lane_path, start_waypoint
 from robot_nodes.parking import parked_in_the_way
 from tests.api_helpers import config_with
 
@@ -99,6 +100,33 @@ def test_a_robot_part_way_along_joins_its_lane_where_it_is(
     assert path[1] == (pytest.approx(3.4), pytest.approx(10.625))
     assert path[-1] == (9.5, 11.0)
     assert lane_path(demo_config, ['pass'], R, (9.9, 12.1)) == [(9.9, 12.1), (10.0, 12.2)]
+
+
+def test_a_route_starts_from_an_end_of_the_aisle_the_robot_is_on(
+    demo_config: RestaurantConfig,
+) -> None:
+    floor = demo_config.floor
+    # On the corridor beside dock3 (its nearest waypoint): on to c5_5 towards the pass, back
+    # to c1_5 towards dock1, never up dock3's aisle.
+    assert start_waypoint(floor, (3.4, 11.38), 'pass') == 'c5_5'
+    assert start_waypoint(floor, (3.4, 11.38), 'dock1') == 'c1_5'
+    # On a waypoint: from it, whichever of its aisles leads on.
+    assert start_waypoint(floor, (2.0, 12.2), 'pass') == 'dock2'
+    assert start_waypoint(floor, (10.0, 12.2), 't01') == 'pass'
+
+
+def test_a_robot_between_the_docks_is_not_routed_into_one_held_by_another(
+    demo_config: RestaurantConfig,
+) -> None:
+    # Stopped beside dock2's aisle (nearest: dock2, where serve2 stands) and sent to the pass:
+    # routed from dock2 it stepped across to that aisle's lane, into serve2, and waited there
+    # for good (serve2 is home, so it does not make way).
+    at = (2.3, 11.55)
+    route = demo_config.floor.path(start_waypoint(demo_config.floor, at, 'pass'), 'pass')
+    assert route[0] != 'dock2'
+    serve2 = Obstacle('serve2', 2.0, 12.2, R)
+    free, _ = clearance(lane_path(demo_config, route, R, at), R, [serve2])
+    assert free == math.inf
 
 
 def test_every_route_keeps_footprints_off_tables_and_walls(
