@@ -533,13 +533,23 @@ class ServingRobot(RobotNode):
             where = f'going to {self.charger}' if self.parking else f'on {self.charger}'
             return f'charging ({where}, battery {self.battery.level:.0%})'
         if self.parking is not None:
-            return f'going to {self.parking}'
+            return f'going to {self.parking}{self._held_up()}'
         trip = self.trip
         if trip is None or trip.leg is None:
             return ''
         if trip.waiting:
             return f'waiting for pickup at {trip.leg.table_id}'
-        return f'{trip.stage.replace("_", " ")} {trip.leg.table_id or trip.leg.target}'
+        where = trip.leg.table_id or trip.leg.target
+        return f'{trip.stage.replace("_", " ")} {where}{self._held_up()}'
+
+    def _held_up(self) -> str:
+        """Who keeps it from driving on, for the operator: the robot its obstacle stop stopped
+        it for, or the one the traffic controller has it wait for."""
+        if self.driver.blocked_by:
+            return f', stopped for {self.driver.blocked_by}'
+        if self.driver.waiting_for:
+            return f', waiting for {self.driver.waiting_for}'
+        return ''
 
     def mode(self) -> int:
         if self.charging and not (self.estopped or self.paused):

@@ -180,6 +180,14 @@ def test_a_robot_stops_behind_one_standing_in_its_lane(
     still = poses.latest('serve1')
     assert still is not None and (still.x, still.y) == (behind.x, behind.y)
     assert not _waiting_at(second, 't05')
+    # The operator sees who it stands for.
+    state = ros.watch_state('serve1')
+
+    def says_so() -> bool:
+        latest = state.latest()
+        return latest is not None and latest.detail == 'to table t05, stopped for serve2'
+
+    wait_until(says_so, TRIP_S, what='serve1 saying it is stopped for serve2')
 
     # serve2's food is taken: it drives on down the lane to table 13, serve1 follows to 5.
     assert ros.confirm_pickup('serve2', 'trip-ahead', 't01').accepted
