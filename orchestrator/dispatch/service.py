@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
@@ -42,7 +43,7 @@ from orchestrator.dispatch.ros_bridge import FleetBridge
 from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.dispatch.serving import Serving
 from orchestrator.settings import Settings
-from orchestrator.store import alerts, commands, connection, feed, replication, robots
+from orchestrator.store import alerts, commands, connection, duties, feed, replication, robots
 from orchestrator.store.replication import Replicas
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
@@ -66,6 +67,10 @@ POSE_EVENT_EVERY_S = 0.5
 # Every robot's last heartbeat, in one feed event this often: consoles show heartbeat ages
 # without a feed event per heartbeat (robots beat at 5 Hz).
 HEARTBEATS_EVENT_EVERY_S = 1.0
+# One dispatcher of several puts the robots' state on the feed (the others would repeat it):
+# the holder of this duty, renewed by every mirror and held this long (ms) past the last.
+FEED_DUTY = 'fleet_feed'
+FEED_HOLD_MS = 2000
 # Connection errors this soon after an outage was reported are its aftermath (the pool's
 # connections that a Redis restart closed), not a new outage to alert about.
 OUTAGE_AFTERMATH_S = 10.0
@@ -125,6 +130,9 @@ class Dispatcher:
         self._dirty: set[str] = set()
         self._published: dict[str, tuple[str, float]] = {}
         self._heartbeats_published = 0.0
+        # Whether this dispatcher held the fleet feed duty at its last mirror (and as whom).
+        self._feeds = False
+        self._holder = f'{name}-{secrets.token_hex(4)}'
         self._loops: list[asyncio.Task[None]] = []
         # time.monotonic() when a loop first found Redis unreachable, until one sees it back;
         # and when an outage was last reported.
@@ -172,6 +180,7 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await duties.release(self.r, FEED_DUTY, self._holder)
         self.ctx.ros.stop()
         log.info('dispatcher %s stopped', self.name)
 
@@ -467,9 +476,9 @@ class Dispatcher:
         view.mode, view.reachable = mode, False
         self._states[robot_id] = replace(self._states[robot_id], mode=mode)
         self._dirty.add(robot_id)
-        # The robot's record says so before any alert or lost trip does (a console reading
-        # them in turn never sees a lost trip on a robot still 'unreachable').
-        await self._mirror(time.monotonic())
+        # The robot's record and feed event say so before any alert or lost trip does (a
+        # console reading them in turn never sees a lost trip on a robot still 'unreachable').
+        await self._mirror(time.monotonic(), announce=robot_id)
         log.warning('%s %s: no heartbeat for %.1fs', robot_id, mode, silent_s)
         if mode == 'unreachable':
             await alerts.raise_once(
@@ -494,9 +503,13 @@ class Dispatcher:
         if view.kind == 'serving':
             await self.serving.robot_lost(robot_id)
 
-    async def _mirror(self, now: float) -> None:
-        """Write the latest heartbeats to `rd:robot:{id}`; feed events on mode changes and,
-        for moving robots, at most every POSE_EVENT_EVERY_S."""
+    async def _mirror(self, now: float, announce: str = '') -> None:
+        """Write the latest heartbeats to `rd:robot:{id}` (every dispatcher: each record is
+        what its writer heard last); feed events on mode changes and, for moving robots, at
+        most every POSE_EVENT_EVERY_S, from the dispatcher that held FEED_DUTY at its last
+        mirror (this one renews its hold on the way), or from this one for the robot gone silent
+        that it `announce`s. A new holder's first events are what changed since it last
+        published."""
         states = {robot_id: self._states[robot_id] for robot_id in self._dirty}
         self._dirty = set()
         if not states:
@@ -505,19 +518,22 @@ class Dispatcher:
             r: feed.now_ms() - int((now - self._seen.get(r, now)) * 1000) for r in self._states
         }
         async with self.r.pipeline(transaction=False) as pipe:
-            if now - self._heartbeats_published >= HEARTBEATS_EVENT_EVERY_S:
+            duties.hold_in(pipe, FEED_DUTY, self._holder, FEED_HOLD_MS)
+            if self._feeds and now - self._heartbeats_published >= HEARTBEATS_EVENT_EVERY_S:
                 self._heartbeats_published = now
                 feed.add_event(pipe, 'fleet.heartbeats', {'seen': seen})
             for robot_id, s in states.items():
                 record = replace(s, seen_at=seen[robot_id])
                 robots.write(pipe, record)
                 mode, last = self._published.get(robot_id, ('', 0.0))
-                if mode != s.mode or (
-                    s.mode == 'busy' and s.kind == 'serving' and now - last >= POSE_EVENT_EVERY_S
+                moving = s.mode == 'busy' and s.kind == 'serving'
+                if (self._feeds or robot_id == announce) and (
+                    mode != s.mode or (moving and now - last >= POSE_EVENT_EVERY_S)
                 ):
                     self._published[robot_id] = (s.mode, now)
                     feed.add_event(pipe, 'robot.state', asdict(record))
-            await pipe.execute()
+            replies = await pipe.execute()
+        self._feeds = bool(replies[0])
 
 
 def robot_keys(settings: Settings, cfg: RestaurantConfig) -> dict[str, bytes]:

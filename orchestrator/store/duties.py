@@ -1,5 +1,6 @@
-"""Background duties that one API process of many runs (the console's alert checks):
-`rd:duty:{name}` names the process holding each (a random id per process), until it expires.
+"""Background duties that one process of many runs (the API's console alert checks, the
+dispatchers' fleet feed events): `rd:duty:{name}` names the process holding each (a random id
+per process), until it expires.
 
 The holder renews its hold on every look and releases it when it stops; a process that dies
 loses it when the hold expires, and another takes the duty over at its next look. A duty's own
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from orchestrator import redis_keys as keys
@@ -30,6 +32,12 @@ _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS
 async def hold(r: Redis, duty: str, holder: str, ttl_ms: int) -> bool:
     """Whether `holder` runs `duty` now: it held it (renewed for `ttl_ms`) or nobody did."""
     return bool(await r.eval(_HOLD, 1, keys.duty(duty), holder, str(ttl_ms)))
+
+
+def hold_in(pipe: Pipeline, duty: str, holder: str, ttl_ms: int) -> None:
+    """`hold`, queued on a pipeline (its reply, 1 or 0, among the pipeline's): for a process
+    that renews the hold with writes it makes anyway and acts on the answer next time."""
+    pipe.eval(_HOLD, 1, keys.duty(duty), holder, str(ttl_ms))
 
 
 async def release(r: Redis, duty: str, holder: str, timeout_s: float = 1.0) -> None:
