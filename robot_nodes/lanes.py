@@ -40,15 +40,13 @@ def start_waypoint(floor: Floor, at: Point, target: str) -> str:
     ]
     nearest = min(d for d, _, _ in aisles)
     ends = {w for d, a, b in aisles if d <= nearest + SAME_M for w in (a, b)}
-    ways = [
-        (math.dist(at, (floor.points[w].x, floor.points[w].y)) + _length_to(floor, w, target), w)
-        for w in ends
-    ]
+
+    def away(w: str) -> float:
+        return math.hypot(floor.points[w].x - at[0], floor.points[w].y - at[1])
+
+    ways = [(away(w) + _length_to(floor, w, target), w) for w in ends]
     shortest = min(length for length, _ in ways)
-    return min(
-        (w for length, w in ways if length <= shortest + SAME_M),
-        key=lambda w: math.dist(at, (floor.points[w].x, floor.points[w].y)),
-    )
+    return min((w for length, w in ways if length <= shortest + SAME_M), key=away)
 
 
 def _to_segment(p: Point, a: Waypoint, b: Waypoint) -> float:
