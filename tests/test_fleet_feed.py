@@ -52,6 +52,11 @@ async def _control(r: Redis, command: str) -> None:
     await r.xadd(keys.CONTROL, {'command': command, 'robot_id': ROBOT, 'by': 'op:kim'})
 
 
+async def _holder(r: Redis) -> str | None:
+    """The dispatcher holding the fleet feed duty (its name and a random suffix)."""
+    return await r.get(keys.duty(FEED_DUTY))
+
+
 async def _summaries(r: Redis, since_ms: int) -> int:
     return len(await feed.events_of(r, 'fleet.heartbeats', since_ms))
 
@@ -70,23 +75,27 @@ async def test_two_dispatchers_put_each_state_change_on_the_feed_once(
 
     try:
         await wait_for(logged(f'{ROBOT} heard'), 60, what=f'{ROBOT} heard by both')
-        await wait_for(lambda: aredis.get(keys.duty(FEED_DUTY)), 10, what='a feed holder')
         for command, mode in (('pause', 'paused'), ('resume', 'idle')):
-            since = feed.now_ms()
+            since, holder = feed.now_ms(), await wait_for(partial(_holder, aredis), 10)
             await _control(aredis, command)
             await wait_for(partial(_said, aredis, since, mode), 20, what=f'{mode} on the feed')
             await wait_for(partial(_recorded, aredis, mode), 10, what=f'{mode} in the record')
             # Each dispatcher mirrors what it heard four times a second: a second event would
             # be there by now.
             await asyncio.sleep(1.0)
-            assert await _modes(aredis, since) == [mode]
-        # One summary of the heartbeats a second, not one per dispatcher.
+            said = await _modes(aredis, since)
+            if await _holder(aredis) == holder:
+                assert said == [mode]
+            else:  # a holder starved past its hold handed over: the new one says it again
+                assert said == [mode] * len(said) and len(said) <= 2, said
+        # One summary of the heartbeats a second, not one per dispatcher (two a second): 5 s
+        # hold 5 or 6, one more if a starved holder lost its hold meanwhile.
         since = feed.now_ms()
-        await asyncio.sleep(3.0)
-        assert await _summaries(aredis, since) <= 4
+        await asyncio.sleep(5.0)
+        assert await _summaries(aredis, since) <= 7
 
         # The holder dies: the other takes the feed over once the hold has expired.
-        holder = await aredis.get(keys.duty(FEED_DUTY))
+        holder = await wait_for(partial(_holder, aredis), 10, what='a feed holder') or ''
         (victim,) = [n for n in names if holder.startswith(f'{n}-')]
         fleet.dispatchers[victim].send_signal(signal.SIGKILL)
         fleet.dispatchers[victim].wait()
@@ -98,9 +107,8 @@ async def test_two_dispatchers_put_each_state_change_on_the_feed_once(
             FEED_HOLD_MS / 1000 + 20,
             what='paused, from the other',
         )
-        assert (await aredis.get(keys.duty(FEED_DUTY))).startswith(
-            next(n for n in names if n != victim)
-        )
+        (survivor,) = [n for n in names if n != victim]
+        assert (await _holder(aredis) or '').startswith(f'{survivor}-')
     finally:
         await _control(aredis, 'resume')
         fleet.stop_dispatchers()
