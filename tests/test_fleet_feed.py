@@ -75,6 +75,8 @@ async def test_two_dispatchers_put_each_state_change_on_the_feed_once(
 
     try:
         await wait_for(logged(f'{ROBOT} heard'), 60, what=f'{ROBOT} heard by both')
+        # The first holder's first event says bar1 is idle (what changed since it published).
+        await wait_for(partial(_said, aredis, 0, 'idle'), 20, what=f'{ROBOT} idle on the feed')
         for command, mode in (('pause', 'paused'), ('resume', 'idle')):
             since, holder = feed.now_ms(), await wait_for(partial(_holder, aredis), 10)
             await _control(aredis, command)
