@@ -40,7 +40,7 @@ Layout (all under the `rd:` prefix):
 - `rd:stock:moves`                 stream every stock movement (sale, return, waste, restock,
                                           count, out, back), until archived
 - `rd:archive:upto`                string the archive holds every finished record before this
-- `rd:duty:{name}`                 string the API process running a background duty (expires)
+- `rd:duty:{name}`                 string the process running a background duty (expires)
 """
 
 from __future__ import annotations
@@ -155,5 +155,5 @@ def payment_event(event_id: str) -> str:
 
 
 def duty(name: str) -> str:
-    """Which API process runs the background duty `name`, until the key expires."""
+    """Which process runs the background duty `name`, until the key expires."""
     return f'{PREFIX}:duty:{name}'

@@ -241,7 +241,7 @@ def _clear_of(floor: Floor, node: str, radius_m: float) -> float:
         others = [seg for k in neighbours if k != m for seg in lines[k]]
         d = clear_m
         while d < length and any(
-            _to_segment((here.x - ux * d + uy * off, here.y - uy * d - ux * off), seg) < clear_m
+            to_segment((here.x - ux * d + uy * off, here.y - uy * d - ux * off), seg) < clear_m
             for seg in others
         ):
             d += CLEAR_STEP_M
@@ -249,10 +249,12 @@ def _clear_of(floor: Floor, node: str, radius_m: float) -> float:
     return out
 
 
-def _to_segment(p: tuple[float, float], seg: tuple[tuple[float, float], ...]) -> float:
+def to_segment(p: tuple[float, float], seg: tuple[tuple[float, float], ...]) -> float:
+    """How far `p` is from the segment `seg` (from its point, if it has no length)."""
     (ax, ay), (bx, by) = seg
     dx, dy = bx - ax, by - ay
-    t = max(0.0, min(1.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / (dx * dx + dy * dy)))
+    length2 = dx * dx + dy * dy
+    t = max(0.0, min(1.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / length2)) if length2 else 0.0
     return math.hypot(p[0] - ax - t * dx, p[1] - ay - t * dy)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from orchestrator.config import RestaurantConfig, ServingRobot
+from orchestrator.traffic import to_segment
 
 # Integration sub-steps never move a robot further than this (metres / radians), so a contact
 # is seen even when one wall tick covers a second of simulated time.
@@ -52,13 +53,6 @@ def integrate(pose: Pose, v: float, w: float, dt: float) -> Pose:
     )
 
 
-def _segment_distance(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:
-    dx, dy = bx - ax, by - ay
-    length2 = dx * dx + dy * dy
-    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
-    return math.hypot(px - (ax + t * dx), py - (ay + t * dy))
-
-
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned obstacle (a table top)."""
@@ -83,7 +77,7 @@ class Segment:
     y2: float
 
     def distance(self, px: float, py: float) -> float:
-        return _segment_distance(px, py, self.x1, self.y1, self.x2, self.y2)
+        return to_segment((px, py), ((self.x1, self.y1), (self.x2, self.y2)))
 
 
 @dataclass

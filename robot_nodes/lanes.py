@@ -16,8 +16,8 @@ from __future__ import annotations
 import itertools
 import math
 
-from orchestrator.config import Floor, RestaurantConfig, Waypoint
-from orchestrator.traffic import OWN_PLACES, lane_offset
+from orchestrator.config import Floor, RestaurantConfig
+from orchestrator.traffic import OWN_PLACES, lane_offset, to_segment
 
 Point = tuple[float, float]
 # Lane lines whose intersection lies further from the waypoint than this many lane offsets
@@ -33,8 +33,12 @@ def start_waypoint(floor: Floor, at: Point, target: str) -> str:
     shorter, the nearer one of two as short. Not simply the nearest waypoint: on a corridor
     beside a row of docks that may be a dock, and the robot would turn down that dock's aisle
     and back (past the other docks, and the robots standing on them)."""
+
+    def xy(w: str) -> Point:
+        return floor.points[w].x, floor.points[w].y
+
     aisles = [
-        (_to_segment(at, floor.points[a.a], floor.points[a.b]), a.a, a.b)
+        (to_segment(at, (xy(a.a), xy(a.b))), a.a, a.b)
         for a in floor.aisles
         if a.width_m >= floor.min_aisle_m
     ]
@@ -42,19 +46,11 @@ def start_waypoint(floor: Floor, at: Point, target: str) -> str:
     ends = {w for d, a, b in aisles if d <= nearest + SAME_M for w in (a, b)}
 
     def away(w: str) -> float:
-        return math.hypot(floor.points[w].x - at[0], floor.points[w].y - at[1])
+        return math.dist(at, xy(w))
 
     ways = [(away(w) + _length_to(floor, w, target), w) for w in ends]
     shortest = min(length for length, _ in ways)
     return min((w for length, w in ways if length <= shortest + SAME_M), key=away)
-
-
-def _to_segment(p: Point, a: Waypoint, b: Waypoint) -> float:
-    dx, dy = b.x - a.x, b.y - a.y
-    length2 = dx * dx + dy * dy
-    t = ((p[0] - a.x) * dx + (p[1] - a.y) * dy) / length2 if length2 else 0.0
-    t = min(max(t, 0.0), 1.0)
-    return math.hypot(a.x + t * dx - p[0], a.y + t * dy - p[1])
 
 
 def _length_to(floor: Floor, start: str, target: str) -> float:

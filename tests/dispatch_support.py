@@ -152,6 +152,18 @@ class Kitchen:
     def dispatcher_log(self, name: str) -> str:
         return (self.tmp / f'dispatcher-{name}.log').read_text(errors='replace')
 
+    def logged_by(
+        self, names: Iterable[str], line: str, times: int = 1
+    ) -> Callable[[], Awaitable[bool]]:
+        """A predicate for `wait_for`: each of the dispatchers `names` logged `line` at least
+        `times` times."""
+        names = list(names)
+
+        async def every_one() -> bool:
+            return all(self.dispatcher_log(n).count(line) >= times for n in names)
+
+        return every_one
+
     def entries(self, robot_id: str) -> dict[str, Entry]:
         """The cook entries of a cooking robot's own ledger, by job id."""
         ledger = Ledger.for_robot(self.ledger_dir, robot_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from functools import partial
 
 import pytest
@@ -66,15 +66,9 @@ async def test_two_dispatchers_put_each_state_change_on_the_feed_once(
     fleet: Kitchen, redis_url: str, aredis: Redis
 ) -> None:
     names = [fleet.start_dispatcher(redis_url) for _ in range(2)]
-
-    def logged(line: str) -> Callable[[], Awaitable[bool]]:
-        async def by_both() -> bool:
-            return all(line in fleet.dispatcher_log(n) for n in names)
-
-        return by_both
-
     try:
-        await wait_for(logged(f'{ROBOT} heard'), 60, what=f'{ROBOT} heard by both')
+        heard = fleet.logged_by(names, f'{ROBOT} heard')
+        await wait_for(heard, 60, what=f'{ROBOT} heard by both')
         # The first holder's first event says bar1 is idle (what changed since it published).
         await wait_for(partial(_said, aredis, 0, 'idle'), 20, what=f'{ROBOT} idle on the feed')
         for command, mode in (('pause', 'paused'), ('resume', 'idle')):

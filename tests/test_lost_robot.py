@@ -16,7 +16,7 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -272,12 +272,7 @@ async def test_a_lost_robot_raises_one_alert_whatever_the_number_of_dispatchers(
     dispatchers, two critical alerts for one robot. Now one per loss; heard again, the robot's
     next loss raises a new one."""
     names = [fleet.start_dispatcher(redis_url) for _ in range(2)]
-
-    def logged(line: str, times: int) -> Callable[[], Awaitable[bool]]:
-        async def every_dispatcher() -> bool:
-            return all(fleet.dispatcher_log(n).count(line) >= times for n in names)
-
-        return every_dispatcher
+    logged = partial(fleet.logged_by, names)
 
     try:
         fleet.start_robot('serve3')

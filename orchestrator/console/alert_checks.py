@@ -126,7 +126,7 @@ async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
     raised = 0
     states = await robots.get_many(r, robot_kinds(cfg))
     faulty = {rid: s for rid, s in states.items() if s is not None and s.mode == 'fault'}
-    await alerts.clear_once(r, 'robot_fault', *(rid for rid in states if rid not in faulty))
+    await alerts.clear_once(r, ['robot_fault'], *(rid for rid in states if rid not in faulty))
     for rid, state in faulty.items():
         raised += await alerts.raise_once(
             r,

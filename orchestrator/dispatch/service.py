@@ -71,6 +71,8 @@ HEARTBEATS_EVENT_EVERY_S = 1.0
 # the holder of this duty, renewed by every mirror and held this long (ms) past the last.
 FEED_DUTY = 'fleet_feed'
 FEED_HOLD_MS = 2000
+# What a robot's silence raises; heard again, its next silence raises them anew.
+SILENCE_ALERTS = ('robot_unreachable', 'robot_lost')
 # Connection errors this soon after an outage was reported are its aftermath (the pool's
 # connections that a Redis restart closed), not a new outage to alert about.
 OUTAGE_AFTERMATH_S = 10.0
@@ -379,7 +381,7 @@ class Dispatcher:
             log.info('%s heard: %s', robot_id, view.mode)
         if prev is None or before[0] in SILENT:  # heard: not (or no longer) silent
             self.ctx.spawn(
-                self.ctx.retrying(lambda: alerts.clear_silent(self.r, robot_id)),
+                self.ctx.retrying(lambda: alerts.clear_once(self.r, SILENCE_ALERTS, robot_id)),
                 f'reachable {robot_id}',
             )
         if (before[0] == 'charging') != (view.mode == 'charging') and view.kind == 'serving':
@@ -403,7 +405,7 @@ class Dispatcher:
         dispatchers saw it), or is back in service."""
         r = self.r
         if not charging:
-            await self.ctx.retrying(lambda: alerts.clear_once(r, 'robot_charging', robot_id))
+            await self.ctx.retrying(lambda: alerts.clear_once(r, ['robot_charging'], robot_id))
             return
         await self.ctx.retrying(
             lambda: alerts.raise_once(

@@ -3,6 +3,7 @@ the once-per-subject markers `rd:alerted:{kind}:{subject}`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,16 +82,11 @@ async def raise_unique(
     return bool(await r.transaction(txn, marker, value_from_callable=True))
 
 
-async def clear_once(r: Redis, kind: str, *subjects: str) -> None:
-    """The condition is over for these subjects: the next one raises a new alert."""
-    if subjects:
-        await r.delete(*(keys.alert_raised(kind, s) for s in subjects))
-
-
-async def clear_silent(r: Redis, robot_id: str) -> None:
-    """The robot is heard again: its next silence raises `robot_unreachable` and
-    `robot_lost` anew."""
-    await r.delete(*(keys.alert_raised(k, robot_id) for k in ('robot_unreachable', 'robot_lost')))
+async def clear_once(r: Redis, kinds: Iterable[str], *subjects: str) -> None:
+    """The conditions `kinds` are over for these subjects: the next one raises a new alert."""
+    markers = [keys.alert_raised(k, s) for k in kinds for s in subjects]
+    if markers:
+        await r.delete(*markers)
 
 
 async def recent(r: Redis, count: int = SHOWN) -> list[dict[str, Any]]:
