@@ -308,7 +308,8 @@ class ServicePolicy(Strict):
     policy: PolicyName = 'srpt'
     # Serving robots ask the traffic controller before a narrow aisle or a junction
     # (orchestrator/traffic.py); a robot waiting longer than `traffic_stuck_s` (simulated) for
-    # its grant counts as a deadlock in the traffic figures.
+    # its grant counts as a deadlock in the traffic figures; one held up that long by another
+    # robot (a traffic wait or its obstacle stop) gets a `robot_stuck` console alert.
     traffic_control: bool = False
     traffic_stuck_s: Annotated[float, Field(gt=0)] = 300
     # A robot refused for this long (simulated s) because another holds what it needs takes a

@@ -24,6 +24,7 @@ from restaurant_interfaces.action import Deliver
 from restaurant_interfaces.msg import RobotState, StopResult
 from restaurant_interfaces.srv import ConfirmPickup, Reserve
 
+from orchestrator import held_up
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
 from orchestrator.settings import get_settings
@@ -545,11 +546,7 @@ class ServingRobot(RobotNode):
     def _held_up(self) -> str:
         """Who keeps it from driving on, for the operator: the robot its obstacle stop stopped
         it for, or the one the traffic controller has it wait for."""
-        if self.driver.blocked_by:
-            return f', stopped for {self.driver.blocked_by}'
-        if self.driver.waiting_for:
-            return f', waiting for {self.driver.waiting_for}'
-        return ''
+        return held_up.suffix(self.driver.blocked_by, self.driver.waiting_for)
 
     def mode(self) -> int:
         if self.charging and not (self.estopped or self.paused):

@@ -2,8 +2,9 @@
 
 Lost robots, dead-lettered dishes and pickups that timed out are raised where they happen (the
 dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
-`age_late_s` of simulated time (real age × time scale, like everything in `service`), and
-`robot_fault`, once per fault, when a robot's mirrored mode is `fault`. Every API process
+`age_late_s` of simulated time (real age × time scale, like everything in `service`),
+`robot_fault`, once per fault, when a robot's mirrored mode is `fault`, and `robot_stuck` when
+another robot has held a serving robot up for `traffic_stuck_s` (simulated). Every API process
 starts the checks, one of them runs each (`store.duties`: N processes looking would cost N
 times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a check
 over when that one stops; the once-markers (`store.alerts.raise_once`) keep an alert single
@@ -15,7 +16,6 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
-from functools import partial
 
 import redis.exceptions
 from redis.asyncio import Redis
@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.fleet_board import robot_kinds
+from orchestrator.held_up import held_up_by
 from orchestrator.store import alerts, duties, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
@@ -121,22 +122,63 @@ async def raise_late_orders(r: Redis, cfg: RestaurantConfig, time_scale: float =
     return await LateOrders(r, cfg, time_scale).raise_late()
 
 
-async def raise_robot_faults(r: Redis, cfg: RestaurantConfig) -> int:
-    """Raise `robot_fault` when a robot reports fault, once per fault; returns how many."""
-    raised = 0
-    states = await robots.get_many(r, robot_kinds(cfg))
-    faulty = {rid: s for rid, s in states.items() if s is not None and s.mode == 'fault'}
-    await alerts.clear_once(r, ['robot_fault'], *(rid for rid in states if rid not in faulty))
-    for rid, state in faulty.items():
-        raised += await alerts.raise_once(
-            r,
-            'robot_fault',
-            rid,
-            'critical',
-            f'{rid} reports a fault: {state.detail or "no detail"}',
-            robot_id=rid,
-        )
-    return raised
+class RobotAlerts:
+    """Raises `robot_fault` when a robot reports fault, once per fault, and `robot_stuck` when
+    another robot has held a serving robot up (its obstacle stop, or the traffic controller)
+    for `service.traffic_stuck_s` (simulated) on end, once per such wait; clears each marker
+    when its condition is over, so the next one raises a new alert.
+
+    A wait is timed from the first look that saw it: a robot's state says who holds it up, not
+    since when. A look after a gap longer than `GAP_PERIODS` periods (another process ran the
+    check meanwhile, or none did) times every wait afresh: what it remembers may be over."""
+
+    GAP_PERIODS = 2
+
+    def __init__(self, r: Redis, cfg: RestaurantConfig, time_scale: float = 1.0) -> None:
+        self.r, self.cfg, self.time_scale = r, cfg, time_scale
+        # Serving robot -> when a look first saw it held up (real ms); the last look.
+        self.held_since: dict[str, int] = {}
+        self.looked_at = 0
+
+    async def check(self) -> int:
+        """One look; returns how many alerts it raised."""
+        now = now_ms()
+        if now - self.looked_at > self.GAP_PERIODS * FAULT_CHECK_S * 1000:
+            self.held_since = {}
+        self.looked_at = now
+        states = {
+            rid: s
+            for rid, s in (await robots.get_many(self.r, robot_kinds(self.cfg))).items()
+            if s is not None
+        }
+        faulty = {rid: s for rid, s in states.items() if s.mode == 'fault'}
+        held = {rid: s for rid, s in states.items() if s.mode == 'busy' and held_up_by(s.detail)}
+        self.held_since = {rid: self.held_since.get(rid, now) for rid in held}
+        await alerts.clear_once(self.r, ['robot_fault'], *(r for r in states if r not in faulty))
+        await alerts.clear_once(self.r, ['robot_stuck'], *(r for r in states if r not in held))
+        raised = 0
+        for rid, state in faulty.items():
+            raised += await alerts.raise_once(
+                self.r,
+                'robot_fault',
+                rid,
+                'critical',
+                f'{rid} reports a fault: {state.detail or "no detail"}',
+                robot_id=rid,
+            )
+        for rid, state in held.items():
+            held_s = (now - self.held_since[rid]) * self.time_scale / 1000
+            if held_s >= self.cfg.service.traffic_stuck_s:
+                raised += await alerts.raise_once(
+                    self.r,
+                    'robot_stuck',
+                    rid,
+                    'warning',
+                    f'{rid} has been held up by {held_up_by(state.detail)} for '
+                    f'{held_s / 60:.0f} min ({state.detail})',
+                    robot_id=rid,
+                )
+        return raised
 
 
 async def periodic(
@@ -167,5 +209,5 @@ def checkers(
     late_s = max(MIN_CHECK_S, LATE_CHECK_S / time_scale)
     return [
         periodic(r, 'order_late', LateOrders(r, cfg, time_scale).raise_late, late_s, holder),
-        periodic(r, 'robot_fault', partial(raise_robot_faults, r, cfg), FAULT_CHECK_S, holder),
+        periodic(r, 'robot_alerts', RobotAlerts(r, cfg, time_scale).check, FAULT_CHECK_S, holder),
     ]
