@@ -11,6 +11,7 @@ import heapq
 import itertools
 import math
 import re
+from array import array
 from collections.abc import Callable, Container, Sequence
 from decimal import Decimal
 from functools import cached_property
@@ -217,8 +218,31 @@ class Floor(Strict):
         return out
 
     @cached_property
-    def _trees(self) -> dict[str, dict[str, str]]:
-        return {}
+    def _ids(self) -> list[str]:
+        return [w.id for w in self.waypoints]
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self._ids)}
+
+    @cached_property
+    def _adjacent_index(self) -> list[list[tuple[int, float]]]:
+        return [[(self._index[b], d) for b, d in self._adjacent[a]] for a in self._ids]
+
+    @cached_property
+    def _shortest(self) -> tuple[array[int], array[float]]:
+        """Every shortest drivable path, found on first use (the floor is fixed, and the
+        dispatcher asks for the same few thousand on every plan): a row per start of each
+        waypoint's predecessor on the way there (by index; -1: unreached) and of the way's
+        length. Packed, the flagship's 252 waypoints take 0.6 MB. One dict of ids per start,
+        filled as starts came up, took 1.65 MB once all had, in every process that plans
+        (each serving robot's too), and its growth looked like a leak in a long run."""
+        prev, length = array('h'), array('d')
+        for start in range(len(self._ids)):
+            row_prev, row_length = self._dijkstra(start)
+            prev.extend(row_prev)
+            length.extend(row_length)
+        return prev, length
 
     def width(self, a: str, b: str) -> float:
         """The widest aisle between waypoints `a` and `b` (m); 0 if none joins them."""
@@ -232,55 +256,66 @@ class Floor(Strict):
         return math.hypot(pa.x - pb.x, pa.y - pb.y)
 
     def path(self, start: str, goal: str) -> list[str]:
-        """Shortest drivable path (Dijkstra over aisles wide enough; the tree of shortest paths
-        from each start is remembered: the dispatcher asks for the same few thousand on every
-        plan); raises if none."""
-        tree = self._trees.get(start)
-        if tree is None:
-            tree = self._trees[start] = self._dijkstra(start)
-        return _walk(tree, start, goal)
+        """Shortest drivable path (Dijkstra over aisles wide enough); raises if none."""
+        first = self._index.get(start, -1)
+        prev, _ = self._shortest
+        return self._walk(prev, first * len(self._ids), start, goal)
+
+    def length(self, start: str, goal: str) -> float:
+        """Length (m) of the shortest drivable path; raises if none."""
+        first, last = self._index.get(start, -1), self._index.get(goal, -1)
+        found = self._shortest[1][first * len(self._ids) + last] if first >= 0 <= last else None
+        if found is None or found == math.inf:
+            raise ValueError(f'no drivable path from {start!r} to {goal!r}')
+        return found
 
     def path_over(self, start: str, goal: str, usable: Callable[[str, str], bool]) -> list[str]:
-        """Shortest drivable path over only the aisles a→b that `usable` accepts (not
-        remembered: traffic control asks it around what other robots hold); raises if none."""
-        return _walk(self._dijkstra(start, goal, usable), start, goal)
+        """Shortest drivable path over only the aisles a→b that `usable` accepts (traffic
+        control asks it around what other robots hold); raises if none."""
+        first = self._index.get(start, -1)
+        prev = self._dijkstra(first, self._index.get(goal, -1), usable)[0] if first >= 0 else []
+        return self._walk(prev, 0, start, goal)
 
     def _dijkstra(
-        self,
-        start: str,
-        goal: str | None = None,
-        usable: Callable[[str, str], bool] = lambda a, b: True,
-    ) -> dict[str, str]:
-        """Each waypoint reached from `start` -> the one before it on a shortest path, until
-        `goal` is settled (None: every waypoint). A settled waypoint's chain is the same
-        whenever the search stops."""
-        dist = {start: 0.0}
-        prev: dict[str, str] = {}
-        heap = [(0.0, start)]
+        self, first: int, last: int = -1, usable: Callable[[str, str], bool] | None = None
+    ) -> tuple[array[int], list[float]]:
+        """From the waypoint of index `first`: each waypoint's predecessor (by index; -1: not
+        reached) on a shortest path, and that path's length, until the waypoint of index
+        `last` is settled (-1: every waypoint). A settled waypoint's chain is the same whenever
+        the search stops."""
+        ids = self._ids
+        prev = array('h', [-1]) * len(ids)
+        dist = [math.inf] * len(ids)
+        dist[first] = 0.0
+        heap = [(0.0, first)]
         while heap:
             d, node = heapq.heappop(heap)
-            if node == goal:
+            if node == last:
                 break
             if d > dist[node]:
                 continue
-            for nxt, w in self.neighbours(node):
-                if d + w < dist.get(nxt, math.inf) and usable(node, nxt):
+            for nxt, w in self._adjacent_index[node]:
+                if d + w < dist[nxt] and (usable is None or usable(ids[node], ids[nxt])):
                     dist[nxt] = d + w
                     prev[nxt] = node
                     heapq.heappush(heap, (d + w, nxt))
-        return prev
+        return prev, dist
+
+    def _walk(self, prev: Sequence[int], row: int, start: str, goal: str) -> list[str]:
+        """The path from `start` to `goal` back along the predecessors `prev[row:]`."""
+        ids, path = self._ids, [goal]
+        at, first = self._index.get(goal, -1), self._index.get(start, -1)
+        if goal != start and (at < 0 or first < 0):
+            raise ValueError(f'no drivable path from {start!r} to {goal!r}')
+        while at != first:
+            at = prev[row + at]
+            if at < 0:
+                raise ValueError(f'no drivable path from {start!r} to {goal!r}')
+            path.append(ids[at])
+        return path[::-1]
 
     def path_length(self, path: list[str]) -> float:
         return sum(self.distance(a, b) for a, b in itertools.pairwise(path))
-
-
-def _walk(prev: dict[str, str], start: str, goal: str) -> list[str]:
-    if goal != start and goal not in prev:
-        raise ValueError(f'no drivable path from {start!r} to {goal!r}')
-    path = [goal]
-    while path[-1] != start:
-        path.append(prev[path[-1]])
-    return path[::-1]
 
 
 class ServicePolicy(Strict):

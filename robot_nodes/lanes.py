@@ -55,7 +55,7 @@ def start_waypoint(floor: Floor, at: Point, target: str) -> str:
 
 def _length_to(floor: Floor, start: str, target: str) -> float:
     try:
-        return floor.path_length(floor.path(start, target))
+        return floor.length(start, target)
     except ValueError:  # no drivable way from this end
         return math.inf
 

@@ -128,7 +128,7 @@ def stops(cfg: RestaurantConfig, orders: list[ReadyOrder]) -> list[Stop]:
     while left:
         nxt = min(
             left,
-            key=lambda t: (floor.path_length(floor.path(here, cfg.table_by_id[t].waypoint)), t),
+            key=lambda t: (floor.length(here, cfg.table_by_id[t].waypoint), t),
         )
         route.append(nxt)
         left.remove(nxt)

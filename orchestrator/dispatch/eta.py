@@ -40,7 +40,7 @@ def fetch_s(cfg: RestaurantConfig) -> float:
     floor = cfg.floor
     drive = min(
         drive_s(
-            floor.path_length(floor.path(r.dock, floor.pass_point.id)),
+            floor.length(r.dock, floor.pass_point.id),
             r.speed_mps,
             r.max_accel_mps2,
         )

@@ -459,7 +459,7 @@ def pass_to_table_s(cfg: RestaurantConfig) -> dict[str, float]:
     floor = cfg.floor
     out = {}
     for t in cfg.tables:
-        length = floor.path_length(floor.path(floor.pass_point.id, t.waypoint))
+        length = floor.length(floor.pass_point.id, t.waypoint)
         out[t.id] = min(drive_s(length, r.speed_mps, r.max_accel_mps2) for r in cfg.serving_robots)
     return out
 

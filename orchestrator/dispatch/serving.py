@@ -86,7 +86,7 @@ def trip_charge(
     here = min(floor.waypoints, key=lambda w: math.hypot(w.x - at[0], w.y - at[1])).id
     route = [here, floor.pass_point.id, *(cfg.table_by_id[t].waypoint for t in tables)]
     route += [floor.pass_point.id, cfg.charger_of(robot)]
-    distance = sum(floor.path_length(floor.path(a, b)) for a, b in itertools.pairwise(route))
+    distance = sum(floor.length(a, b) for a, b in itertools.pairwise(route))
     seconds = distance / robot.speed_mps + len(tables) * cfg.service.pickup_timeout_s
     return cfg.battery.used(distance, seconds)
 
@@ -344,7 +344,7 @@ class Serving:
         here, dist, out = floor.pass_point.id, 0.0, {}
         for s in trip.stops:
             there = cfg.table_by_id[s.table_id].waypoint
-            dist += floor.path_length(floor.path(here, there))
+            dist += floor.length(here, there)
             out[s.table_id] = round(dist / speed / self.ctx.time_scale, 1)
             here = there
         return out

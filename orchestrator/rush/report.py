@@ -53,7 +53,7 @@ def route_m(cfg: RestaurantConfig, robot: ServingRobot, tables: list[str], back:
     stops = [robot.dock, floor.pass_point.id]
     stops += [cfg.table_by_id[t].waypoint for t in tables]
     stops += [floor.pass_point.id, robot.dock] if back else [robot.dock]
-    return sum(floor.path_length(floor.path(a, b)) for a, b in itertools.pairwise(stops))
+    return sum(floor.length(a, b) for a, b in itertools.pairwise(stops))
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _lower_bound_s(cfg: RestaurantConfig, order: _Order) -> float:
     floor = cfg.floor
     cook_s = max(cfg.dish_by_id[d].cook_time_s for d, _ in order.dishes)
     waypoint = cfg.table_by_id[order.table_id].waypoint
-    travel_m = floor.path_length(floor.path(floor.pass_point.id, waypoint))
+    travel_m = floor.length(floor.pass_point.id, waypoint)
     return cook_s + travel_m / max(r.speed_mps for r in cfg.serving_robots)
 
 

@@ -357,8 +357,7 @@ class _Twin:
         server.staged_at = self.now + self.latency.trip_start_s + drive
 
     def _length(self, a: str, b: str) -> float:
-        floor = self.cfg.floor
-        return floor.path_length(floor.path(a, b))
+        return self.cfg.floor.length(a, b)
 
     def _leg_s(self, robot: ServingRobot, a: str, b: str) -> float:
         key = (robot.id, a, b)
