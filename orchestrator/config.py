@@ -179,12 +179,16 @@ class Wall(Strict):
     y2: float
 
 
+MAX_WAYPOINTS = 1000
+
+
 class Floor(Strict):
     width_m: Annotated[float, Field(gt=0)]
     depth_m: Annotated[float, Field(gt=0)]
     # Square table top edge, metres (for the map, collisions and Gazebo).
     table_size_m: Annotated[float, Field(gt=0)] = 0.8
-    waypoints: Annotated[list[Waypoint], Field(min_length=2)]
+    # At most MAX_WAYPOINTS: every shortest path between them is kept (10 bytes a pair).
+    waypoints: Annotated[list[Waypoint], Field(min_length=2, max_length=MAX_WAYPOINTS)]
     aisles: Annotated[list[Aisle], Field(min_length=1)]
     walls: list[Wall] = []
     # Narrowest aisle a serving robot may take (BellaBot needs 0.7 m).

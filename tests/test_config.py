@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from orchestrator.cli import main
+from orchestrator.config import MAX_WAYPOINTS
 from orchestrator.settings import DEFAULT_CONFIG
 
 
@@ -46,6 +47,17 @@ def test_unknown_station(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = check(path, capsys)
     assert code == 1
     assert str(path) in err and 'dishes[3].station' in err and 'teppanyaki' in err
+
+
+def test_too_many_waypoints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = demo()
+    data['floor']['waypoints'] += [
+        {'id': f'extra{i}', 'x': 1.0, 'y': 1.0} for i in range(MAX_WAYPOINTS)
+    ]
+    path = write(tmp_path, data)
+    code, _, err = check(path, capsys)
+    assert code == 1 and str(path) in err and 'floor.waypoints' in err
+    assert f'at most {MAX_WAYPOINTS} items' in err
 
 
 def test_bad_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
