@@ -178,6 +178,12 @@ async def test_low_robot_charges_and_the_next_trip_goes_elsewhere(
             return all(s.get('mode') == 'idle' for s in states)
 
         await wait_for(all_heard, 90, what='every robot idle')
+        # And every serving robot's action server discovered: beside a CPU hog, serve3's
+        # came first once, and the first trip went to the only robot the dispatcher could
+        # reach.
+        for robot_id in ('serve1', 'serve2', 'serve3'):
+            reachable = fleet.logged_by(['disp1'], f'{robot_id} reachable')
+            await wait_for(reachable, 60, what=f'{robot_id} reachable')
         # The robots report their real charge.
         assert float((await _robot(r, 'serve2'))['battery']) < cfg.battery.low + 0.1
 

@@ -379,6 +379,8 @@ class Dispatcher:
         self._gone.discard(robot_id)
         if prev is None:
             log.info('%s heard: %s', robot_id, view.mode)
+        if view.reachable and not before[1]:
+            log.info('%s reachable: its action server is discovered', robot_id)
         if prev is None or before[0] in SILENT:  # heard: not (or no longer) silent
             self.ctx.spawn(
                 self.ctx.retrying(lambda: alerts.clear_once(self.r, SILENCE_ALERTS, robot_id)),
