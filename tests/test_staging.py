@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,10 @@ def test_a_staged_robot_leaves_from_the_pass(
         stop_process(cook)
 
 
+def _logged(log: Path, line: str) -> bool:
+    return log.exists() and line in log.read_text(errors='replace')
+
+
 @pytest.mark.parametrize('traffic', [False, True], ids=['free', 'traffic'])
 def test_a_robot_waiting_at_the_pass_makes_way_for_another(
     ros: RosClient,
@@ -86,6 +91,11 @@ def test_a_robot_waiting_at_the_pass_makes_way_for_another(
             start_robot_process('serving', robot_id, DEFAULT_CONFIG, 20.0, tmp_path, params)
         )
     try:
+        # Each must know where the other is before one drives: beside a CPU hog, serve2 once
+        # set off before it had heard of serve3, drove through it to t01, and serve3 (never
+        # asked to make way) stayed at the pass.
+        for me, other in [('serve2', 'serve3'), ('serve3', 'serve2')]:
+            wait_until(partial(_logged, tmp_path / f'{me}.log', f'sees {other}'), 60)
         assert ros.control('serve3', 'stage').accepted
         ros.wait_for_state(
             'serve3', lambda m: near(m, pass_point) and m.mode == RobotState.MODE_IDLE, 60

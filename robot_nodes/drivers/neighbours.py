@@ -160,8 +160,12 @@ class PoseBoard:
             report = PoseReport.decode(msg.data)
         except (ValueError, KeyError, TypeError):
             return  # not a pose; the topic is open to anyone
-        if report.robot_id != self.robot_id:
-            self.others[report.robot_id] = report
+        if report.robot_id == self.robot_id:
+            return
+        if report.robot_id not in self.others:
+            # From here on its obstacle stop knows of that robot (tests wait for this line).
+            self._node.get_logger().info(f'sees {report.robot_id}')
+        self.others[report.robot_id] = report
 
     def share(self, report: PoseReport) -> None:
         """Publish `report` when the robot moves (at most `SHARE_HZ`), once when it has
