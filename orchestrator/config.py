@@ -12,7 +12,7 @@ import itertools
 import math
 import re
 from array import array
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -235,8 +235,9 @@ class Floor(Strict):
 
     @cached_property
     def _shortest(self) -> tuple[array[int], array[float]]:
-        """Every shortest drivable path, found on first use (the floor is fixed, and the
-        dispatcher asks for the same few thousand on every plan): a row per start of each
+        """Every shortest drivable path, found at the first `path` or `length` (the floor is
+        fixed, and the dispatcher asks for the same few thousand on every plan; a process that
+        never plans never pays): a row per start of each
         waypoint's predecessor on the way there (by index; -1: unreached) and of the way's
         length. Packed, the flagship's 252 waypoints take 0.6 MB. One dict of ids per start,
         filled as starts came up, took 1.65 MB once all had, in every process that plans
@@ -272,6 +273,13 @@ class Floor(Strict):
         if found is None or found == math.inf:
             raise ValueError(f'no drivable path from {start!r} to {goal!r}')
         return found
+
+    def check_reachable(self, start: str, goals: Iterable[str]) -> None:
+        """Raises for the first of `goals` with no drivable path from `start`: one search, so
+        that loading a config (every process does) does not find every path of the floor."""
+        prev = self._dijkstra(self._index[start])[0]
+        for goal in goals:
+            self._walk(prev, 0, start, goal)
 
     def path_over(self, start: str, goal: str, usable: Callable[[str, str], bool]) -> list[str]:
         """Shortest drivable path over only the aisles a→b that `usable` accepts (traffic
@@ -593,11 +601,9 @@ class RestaurantConfig(Strict):
         served = {s for r in self.cooking_robots for s in r.stations}
         for s in sorted(stations - served):
             raise ValueError(f'stations: no cooking robot serves station {s!r}')
-        for t in self.tables:
-            self.floor.path(passes[0], t.waypoint)
-        for sr in self.serving_robots:
-            self.floor.path(passes[0], sr.dock)
-            self.floor.path(passes[0], self.charger_of(sr))
+        places = [t.waypoint for t in self.tables]
+        places += [w for sr in self.serving_robots for w in (sr.dock, self.charger_of(sr))]
+        self.floor.check_reachable(passes[0], places)
         _check_kitchen_stock(self)
         return self
 
