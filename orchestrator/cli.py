@@ -221,6 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
         'print the policy against fifo (every policy without --policy)',
     )
     s.add_argument('--seeds', type=int, default=20, help='with --model: seeds 1..N')
+    s.add_argument(
+        '--serving-robots',
+        metavar='SIZES',
+        help='with --model: how many serving robots carry the service: the fleet sizes to '
+        "try ('1-4', '2,3'), each the config's first robots or more like its last one on "
+        'spare docks; the largest the floor has docks for is played too',
+    )
+    s.add_argument(
+        '--within',
+        type=float,
+        default=None,
+        metavar='PCT',
+        help='with --serving-robots: a fleet carries the service when its mean ticket is '
+        "within PCT %% of the best fleet size's (default 2)",
+    )
 
     s = sub.add_parser('gazebo', help='Gazebo (gz sim Harmonic) assets')
     gs = s.add_subparsers(dest='gazebo_command', required=True, metavar='ACTION')

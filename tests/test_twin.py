@@ -11,7 +11,7 @@ import pytest
 from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.rush.scenario import Scenario, load_scenario
-from orchestrator.rush.twin import LATENCIES, _play, compare, run_twin
+from orchestrator.rush.twin import LATENCIES, compare, play, run_twin
 
 SCENARIOS = Path(__file__).resolve().parent.parent / 'seeds' / 'scenarios'
 
@@ -78,7 +78,7 @@ def test_a_table_is_taken_until_the_bill_is_paid_and_closed(
     """As in the rush: diners ask for the bill after dinner, pay (again after a decline) and
     the table is closed `close_after_paid_s` later. Freed at the end of dinner, the twin
     seated 25 of Harbor's 26 parties where the real runs seated 23-24."""
-    twin = _play(demo_config, saturday, get_policy('srpt'), None, LATENCIES['rush'])
+    twin = play(demo_config, saturday, get_policy('srpt'), None, LATENCIES['rush'])
     close_s = demo_config.service.close_after_paid_s
     by_table: dict[str, list[float]] = {}
     for o in twin.orders:
@@ -101,7 +101,7 @@ def test_an_order_is_queued_in_station_order(
 ) -> None:
     """The dispatcher lists its queues station by station (config order), which breaks ties
     in every policy, so the twin does too."""
-    twin = _play(demo_config, saturday, get_policy('fifo'), None, LATENCIES['rush'])
+    twin = play(demo_config, saturday, get_policy('fifo'), None, LATENCIES['rush'])
     rank = {s.id: i for i, s in enumerate(demo_config.stations)}
     for o in twin.orders:
         stations = [rank[d.view.station] for d in o.dishes]

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from redis.asyncio import Redis
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.dispatch.scheduling import POLICIES
+from orchestrator.rush import fleet_size
 from orchestrator.rush.diners import Diners, SimClock, plan_parties
 from orchestrator.rush.report import build_report, summary
 from orchestrator.rush.scenario import Scenario, load_scenario
@@ -159,26 +161,64 @@ async def _trips_finished(r: Redis, timeout_wall_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def _write_rows(path: Path | None, rows: Sequence[Any]) -> None:
+    """The model's rows (dataclasses) as a JSON list at `path`, if one is given."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([asdict(r) for r in rows], indent=2) + '\n')
+        print(f'report: {path}')
+
+
 def model_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario: Scenario) -> int:
     """`robodine rush --model`: the policy (or every policy) against `fifo` in the twin."""
     if args.seeds < 1:
         print(f'error: --seeds must be at least 1, got {args.seeds}', file=sys.stderr)
         return 1
+    if args.serving_robots is not None:
+        return fleet_size_command(args, cfg, scenario)
     policies = list(dict.fromkeys(['fifo', args.policy])) if args.policy else list(POLICIES)
     rows = compare(cfg, scenario, policies, range(1, args.seeds + 1))
     print(table(rows))
-    if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps([asdict(r) for r in rows], indent=2) + '\n')
-        print(f'report: {args.report}')
+    _write_rows(args.report, rows)
+    return 0
+
+
+def fleet_size_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario: Scenario) -> int:
+    """`robodine rush --model --serving-robots SIZES`: how many serving robots carry it."""
+    try:
+        sizes = fleet_size.parse_sizes(args.serving_robots)
+    except ValueError as e:
+        print(f'error: --serving-robots: {e}', file=sys.stderr)
+        return 1
+    within = fleet_size.WITHIN if args.within is None else args.within / 100
+    if not 0 <= within <= 1:
+        print(f'error: --within must be from 0 to 100 (%), got {args.within:g}', file=sys.stderr)
+        return 1
+    sizes = sorted({*sizes, fleet_size.largest(cfg)})
+    policy = args.policy or cfg.service.policy
+    seeds = range(1, args.seeds + 1)
+    rows = fleet_size.sweep(cfg, scenario, sizes, seeds, policy, str(args.config))
+    print(fleet_size.table(rows))
+    print(fleet_size.verdict(rows, cfg, scenario.name, within))
+    _write_rows(args.report, rows)
     return 0
 
 
 def rush_command(args: argparse.Namespace) -> int:
+    if args.within is not None and args.serving_robots is None:
+        print('error: --within goes with --serving-robots', file=sys.stderr)
+        return 1
     cfg = load_restaurant(args.config)
     scenario = load_scenario(args.scenario, cfg)
     if args.model:
         return model_command(args, cfg, scenario)
+    if args.serving_robots is not None:
+        print(
+            "error: --serving-robots needs --model (the real rush runs the config's "
+            'fleet: edit its serving_robots to try another)',
+            file=sys.stderr,
+        )
+        return 1
     if args.report is None:
         print('error: --report is required (where to write the JSON report)', file=sys.stderr)
         return 1

@@ -521,9 +521,11 @@ class _Twin:
         }
 
 
-def _play(
+def play(
     cfg: RestaurantConfig, scenario: Scenario, policy: Policy, seed: int | None, latency: Latency
 ) -> _Twin:
+    """One modelled service: the scenario (with `seed` instead of its own, if given) played
+    with `policy`; the twin, with its orders and `report()`."""
     if seed is not None:
         scenario = scenario.model_copy(update={'seed': seed})
     twin = _Twin(cfg, scenario, policy, latency)
@@ -542,7 +544,7 @@ def run_twin(
     """One modelled service: the scenario (with `seed` instead of its own, if given) played
     with the named policy and `knobs` (see `scheduling.get_policy`); the rush report's key
     numbers."""
-    twin = _play(cfg, scenario, get_policy(policy_name, **knobs), seed, latency)
+    twin = play(cfg, scenario, get_policy(policy_name, **knobs), seed, latency)
     return {
         'policy': policy_name,
         'knobs': dict(knobs),
@@ -585,7 +587,7 @@ def compare(
     for name in policies:
         tickets, bounds, errors, holds = [], [], [], []
         for seed in seeds:
-            twin = _play(cfg, scenario, get_policy(name), seed, latency)
+            twin = play(cfg, scenario, get_policy(name), seed, latency)
             served = [o for o in twin.orders if o.served_s is not None]
             tickets += [o.served_s - o.placed_s for o in served if o.served_s is not None]
             bound = capacity_bound([o.spec() for o in served], cfg).mean_s

@@ -1,0 +1,210 @@
+"""How many serving robots a service needs: the owner's "can three robots carry Saturday
+lunch?", answered with the offline twin (`robodine rush --model --serving-robots 1-4`).
+
+The restaurant is played with each fleet size on the same seeds and the same policy: the
+config's first n serving robots, or more robots like its last one on the floor's spare docks.
+A fleet carries the service when every order is served, its mean ticket is within a margin of
+the best fleet size's (more robots would hardly bring the food sooner), and no robot would
+have had to leave for its charger during the service — the twin does not model charging, so
+a fleet that would need it does not count as carrying it, whatever its ticket times. The
+largest fleet the floor has docks for is always played too, as the yardstick.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestrator.config import ConfigError, RestaurantConfig
+from orchestrator.dispatch.scheduling import get_policy
+from orchestrator.rush.report import stats
+from orchestrator.rush.scenario import Scenario
+from orchestrator.rush.twin import LATENCIES, play
+
+# A fleet whose mean ticket is within this share of the best size's carries the service.
+WITHIN = 0.02
+# At most this many fleet sizes in one sweep (each is a twin run per seed).
+MAX_SIZES = 20
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'3', '1,2,4' or '1-4' → the fleet sizes, ascending; ValueError says what is wrong."""
+    sizes: set[int] = set()
+    for part in text.split(','):
+        m = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
+        if m is None:
+            raise ValueError(f'{part.strip()!r} is not a number or a range like 1-4')
+        low, high = int(m[1]), int(m[2] or m[1])
+        if low < 1 or high < low:
+            raise ValueError(f'{part.strip()!r}: sizes start at 1 and a range goes upwards')
+        sizes.update(range(low, min(high, low + MAX_SIZES) + 1))
+    if len(sizes) > MAX_SIZES:
+        raise ValueError(f'at most {MAX_SIZES} fleet sizes at once, got {len(sizes)}')
+    return sorted(sizes)
+
+
+def with_serving_robots(
+    cfg: RestaurantConfig, n: int, source: str = 'the config'
+) -> RestaurantConfig:
+    """The restaurant with `n` serving robots: its first n, or its robots and more like its
+    last one (new ids, each on a spare dock of the floor, charging at the nearest charger)."""
+    robots = [r.model_dump() for r in cfg.serving_robots[:n]]
+    if n > len(robots):
+        used = {r.dock for r in cfg.serving_robots}
+        spare = [w.id for w in cfg.floor.waypoints if w.kind == 'dock' and w.id not in used]
+        if n - len(robots) > len(spare):
+            docks = [w.id for w in cfg.floor.waypoints if w.kind == 'dock']
+            raise ConfigError(
+                f'{source}: {n} serving robots need {n} docks, and floor.waypoints has '
+                f'{len(docks)} ({", ".join(docks)}): add a waypoint of kind dock, with an '
+                'aisle to it, for each robot more'
+            )
+        last = cfg.serving_robots[-1]
+        stem = last.id.rstrip('0123456789') or last.id
+        taken = {r.id for r in cfg.serving_robots} | {r.id for r in cfg.cooking_robots}
+        k = len(robots)
+        for dock in spare[: n - len(robots)]:
+            while f'{stem}{k}' in taken:
+                k += 1
+            taken.add(f'{stem}{k}')
+            robots.append(last.model_dump() | {'id': f'{stem}{k}', 'dock': dock, 'charger': None})
+    return RestaurantConfig.model_validate(cfg.model_dump() | {'serving_robots': robots})
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """One fleet size over the seeds, every order of every seed pooled."""
+
+    robots: int
+    seeds: int
+    placed: int
+    served: int
+    ticket_mean_s: float
+    ticket_p95_s: float
+    pass_wait_mean_s: float
+    pass_wait_p95_s: float
+    # Orders whose ticket was longer than `service.age_late_s` (the console's late alert).
+    late_share: float
+    # Mean share of the service the serving robots were on a trip.
+    utilization: float
+    # The lowest charge any robot would have ended a seed's service with, without charging.
+    battery_left: float
+
+
+def sweep(
+    cfg: RestaurantConfig,
+    scenario: Scenario,
+    sizes: Sequence[int],
+    seeds: Sequence[int],
+    policy: str,
+    source: str = 'the config',
+) -> list[SizeRow]:
+    """The scenario played with each fleet size on the same seeds."""
+    rows = []
+    for n in sizes:
+        sized = with_serving_robots(cfg, n, source)
+        start = {r.id: r.battery_start for r in sized.serving_robots}
+        tickets: list[float] = []
+        waits: list[float] = []
+        busy: list[float] = []
+        left: list[float] = []
+        placed = served = 0
+        for seed in seeds:
+            twin = play(sized, scenario, get_policy(policy), seed, LATENCIES['rush'])
+            placed += len(twin.orders)
+            for o in twin.orders:
+                if o.served_s is not None:
+                    served += 1
+                    tickets.append(o.served_s - o.placed_s)
+                if o.ready_s is not None and o.left_pass_s is not None:
+                    waits.append(o.left_pass_s - o.ready_s)
+            report = twin.report()
+            for robot_id, r in report['robots'].items():
+                if r['kind'] == 'serving':
+                    busy.append(r['utilization'])
+                    used = cfg.battery.used(r['distance_m'], report['simulated_s'])
+                    left.append(start[robot_id] - used)
+        late = sum(t > cfg.service.age_late_s for t in tickets)
+        ticket, wait = stats(tickets), stats(waits)
+        rows.append(
+            SizeRow(
+                n,
+                len(seeds),
+                placed,
+                served,
+                ticket['mean'] or 0.0,
+                ticket['p95'] or 0.0,
+                wait['mean'] or 0.0,
+                wait['p95'] or 0.0,
+                late / len(tickets) if tickets else 0.0,
+                sum(busy) / len(busy),
+                min(left),
+            )
+        )
+    return rows
+
+
+def largest(cfg: RestaurantConfig) -> int:
+    """The most serving robots the floor has docks for (the yardstick of a sweep)."""
+    docks = sum(w.kind == 'dock' for w in cfg.floor.waypoints)
+    return max(len(cfg.serving_robots), docks)
+
+
+def _sound(row: SizeRow, cfg: RestaurantConfig) -> bool:
+    return row.served == row.placed and row.battery_left >= cfg.battery.low
+
+
+def carrying(rows: Sequence[SizeRow], cfg: RestaurantConfig, within: float = WITHIN) -> list[int]:
+    """The fleet sizes that carry the service: every order served, no charging needed, and a
+    mean ticket within `within` of the best such size's."""
+    sound = [r for r in rows if _sound(r, cfg)]
+    if not sound:
+        return []
+    best = min(r.ticket_mean_s for r in sound)
+    return [r.robots for r in sound if r.ticket_mean_s <= best * (1 + within)]
+
+
+def verdict(
+    rows: Sequence[SizeRow], cfg: RestaurantConfig, name: str, within: float = WITHIN
+) -> str:
+    """One sentence: the fewest robots that carry the service, or why none of them does."""
+    if enough := carrying(rows, cfg, within):
+        r = next(r for r in rows if r.robots == enough[0])
+        best = min(x.ticket_mean_s for x in rows if x.robots in enough)
+        return (
+            f'{r.robots} serving {"robots carry" if r.robots > 1 else "robot carries"} "{name}" '
+            'in the model: '
+            f'mean ticket {r.ticket_mean_s:.0f} s, {r.ticket_mean_s - best:.0f} s more than '
+            f'the best fleet size tried (margin {within:.0%}); food waits '
+            f'{r.pass_wait_mean_s:.1f} s at the pass on average; {r.late_share:.0%} of orders '
+            'late.'
+        )
+    big = rows[-1]
+    why = []
+    if big.served < big.placed:
+        why.append(f'{big.placed - big.served} of {big.placed} orders never served')
+    if big.battery_left < cfg.battery.low:
+        why.append(
+            f'a robot would fall to {big.battery_left:.0%} charge (it charges below '
+            f'{cfg.battery.low:.0%}; charging is not modelled: run the real rush)'
+        )
+    return f'no fleet size tried carries "{name}" in the model: with {big.robots}, ' + (
+        '; '.join(why) + '.'
+    )
+
+
+def table(rows: Sequence[SizeRow]) -> str:
+    """The sweep as a Markdown table."""
+    lines = [
+        '| serving robots | seeds | served | mean ticket | p95 ticket | pass wait (mean, p95) '
+        '| late | robots busy | lowest battery |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ]
+    for r in rows:
+        lines.append(
+            f'| {r.robots} | {r.seeds} | {r.served} / {r.placed} | {r.ticket_mean_s:.0f} s '
+            f'| {r.ticket_p95_s:.0f} s | {r.pass_wait_mean_s:.1f} s, {r.pass_wait_p95_s:.0f} s '
+            f'| {r.late_share:.0%} | {r.utilization:.0%} | {r.battery_left:.0%} |'
+        )
+    return '\n'.join(lines)
