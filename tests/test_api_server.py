@@ -104,4 +104,8 @@ async def test_probes_and_page(server: Server) -> None:
         assert page.status_code == 200 and '<html lang="zh">' in page.text
         assert 'Table 4' in page.text
         assert (await c.get('/static/diner.js')).status_code == 200
+        # The page names its icon, so a phone never asks for a missing /favicon.ico.
+        assert '<link rel="icon" href="/static/icon.svg"' in page.text
+        icon = await c.get('/static/icon.svg')
+        assert icon.status_code == 200 and icon.headers['content-type'] == 'image/svg+xml'
         assert 'robodine_intake_seconds_bucket' in (await c.get('/metrics')).text
