@@ -33,6 +33,7 @@ from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.drivers.battery import SimBattery
+from robot_nodes.drivers.neighbours import PeerWait
 from robot_nodes.floor_world import dock_pose
 from robot_nodes.lanes import lane_path, start_waypoint
 from robot_nodes.robot_base import RobotNode, RobotSetupError, run
@@ -56,6 +57,9 @@ ASK_ALWAYS_S = 1.0
 ASK_LEAD_TICKS = 2
 # An ask unanswered this long (real seconds) is given up: the controller may have restarted.
 ASK_TIMEOUT_S = 2.0
+# Real seconds after it starts that its first drive waits, at most, to hear every other serving
+# robot (a peer may be switched off); parameter `peer_wait_s`.
+PEER_WAIT_S = 3.0
 COMPLETED = Deliver.Result.OUTCOME_COMPLETED
 PARTIAL = Deliver.Result.OUTCOME_PARTIAL
 FAILED = Deliver.Result.OUTCOME_FAILED
@@ -136,6 +140,13 @@ class ServingRobot(RobotNode):
         self.driver = make_serving_driver(
             self.driver_name, self, robot, self.time_scale, dock_pose(self.cfg, robot)
         )
+        peers = [r.id for r in self.cfg.serving_robots if r.id != self.robot_id]
+        self.driver.set_peers(peers)
+        self.peer_wait = PeerWait(
+            peers, time.monotonic(), self.declare_number('peer_wait_s', PEER_WAIT_S)
+        )
+        # Where its first drive goes while it waits to hear the others (`_waits_for_peers`).
+        self._first_drive: str | None = None
         self.battery = SimBattery(
             self.cfg.battery, self.declare_number('battery_start', robot.battery_start)
         )
@@ -266,6 +277,11 @@ class ServingRobot(RobotNode):
         return min(self.floor.waypoints, key=lambda w: math.hypot(w.x - x, w.y - y)).id
 
     def _drive_to(self, target: str) -> None:
+        if self._waits_for_peers():
+            # Not before its obstacle stop knows of the others: it could drive through one.
+            self._first_drive = target
+            return
+        self._first_drive = None
         x, y, _ = self.driver.pose
         start = start_waypoint(self.floor, (x, y), target)
         if self.gate is None:
@@ -281,8 +297,27 @@ class ServingRobot(RobotNode):
         return lane_path(self.cfg, route, self.robot.radius_m, start)
 
     def there(self) -> bool:
-        """At the end of the current move (not at a traffic stop short of it)."""
-        return self.driver.done and (self.gate is None or self.gate.arrived or not self.gate.route)
+        """At the end of the current move (not at a traffic stop short of it, nor before it)."""
+        return (
+            self._first_drive is None
+            and self.driver.done
+            and (self.gate is None or self.gate.arrived or not self.gate.route)
+        )
+
+    def _waits_for_peers(self) -> bool:
+        """Whether its first drive must still wait to hear the other robots (`PeerWait`);
+        says so once when it gives up on some."""
+        wait = self.peer_wait
+        if wait.over:
+            return False
+        if not wait.update(self.driver.others, time.monotonic()):
+            return True
+        if unheard := wait.unheard(self.driver.others):
+            self.get_logger().warning(
+                f'never heard {", ".join(unheard)} within {wait.wait_s:g} s of starting: '
+                'drives without waiting for them'
+            )
+        return False
 
     # --- traffic -----------------------------------------------------------------------------
 
@@ -408,6 +443,8 @@ class ServingRobot(RobotNode):
         self.battery.update(math.hypot(x1 - x, y1 - y), dt * self.time_scale, on_charger)
         self._manage_charge(on_charger)
         self._make_way()
+        if self._first_drive is not None:
+            self._drive_to(self._first_drive)  # held back until it has heard the others
         trip = self.trip
         if trip is not None:
             if trip.waiting:
@@ -544,8 +581,12 @@ class ServingRobot(RobotNode):
         return f'{trip.stage.replace("_", " ")} {where}{self._held_up()}'
 
     def _held_up(self) -> str:
-        """Who keeps it from driving on, for the operator: the robot its obstacle stop stopped
-        it for, or the one the traffic controller has it wait for."""
+        """Who keeps it from driving on, for the operator: the robots it has yet to hear before
+        its first drive, the robot its obstacle stop stopped it for, or the one the traffic
+        controller has it wait for."""
+        unheard = self.peer_wait.unheard(self.driver.others) if self._first_drive else []
+        if unheard:
+            return f', waiting to hear {", ".join(unheard)}'
         return held_up.suffix(self.driver.blocked_by, self.driver.waiting_for)
 
     def mode(self) -> int:

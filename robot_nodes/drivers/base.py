@@ -8,9 +8,9 @@ Serving robots (`MotionDriver`): the node hands over a polyline of floor points 
 `set_path`; the driver follows it (`sim` integrates kinematics, `diffdrive` closes a loop over
 `cmd_vel`/`odom`, `hardware` would talk to a vendor SDK) and reports `pose` and `done`.
 `halt()` stops the robot where it is but keeps the path, `resume()` continues it.
-Every motion driver shares its pose with the other serving robots and, like a real robot's
-obstacle stop, does not drive into one of theirs (`clearance_ahead`, `share_pose`:
-`drivers.neighbours`); a subclass calls both from `tick`.
+Every motion driver shares its pose with the other serving robots (the node names them:
+`set_peers`) and, like a real robot's obstacle stop, does not drive into one of theirs
+(`clearance_ahead`, `share_pose`: `drivers.neighbours`); a subclass calls both from `tick`.
 
 Cooking robots (`CookingDriver`): the node asks for one stage of one job (`start`) with a
 duration at real time; the driver reports per-job stage progress and may be halted/resumed as a
@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from robot_nodes.drivers.neighbours import Obstacle, PoseBoard, PoseReport, clearance
@@ -98,6 +99,12 @@ class MotionDriver(Haltable, ABC):
         self.clear_m = math.inf
         # The path and index into it as of the last pose shared: the corners passed since.
         self._shared_at: tuple[list[Point], int] = (self._path, 0)
+
+    def set_peers(self, robot_ids: Iterable[str]) -> None:
+        """Keep the poses of these robots only (the restaurant's other serving robots); until
+        told, it keeps every robot's."""
+        if self._board is not None:
+            self._board.peers = frozenset(robot_ids)
 
     def set_path(self, points: list[Point]) -> None:
         """Follow `points` (the first is normally where the robot already is); a halted

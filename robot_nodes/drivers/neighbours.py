@@ -7,7 +7,8 @@ the corners of its path it went round since its last report, and `waiting_for` �
 the traffic controller has it wait for, or '') while it moves, once more when it
 stops and once a second while it stands. It stands in for the obstacle sensor of a real robot,
 so it is not signed: a rogue publisher can make robots stop for a ghost, nothing more (README
-"Security → ROS 2").
+"Security → ROS 2"), and only under the id of one of the restaurant's serving robots once the
+board is told them (`PoseBoard.peers`).
 
 `clearance` (pure) is the obstacle stop's geometry: how far a robot may still drive along its
 path before another robot's footprint is in the way.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ GAP_M = 0.1
 SIDE_MARGIN_M = 0.02
 # A pose older than this (wall s) is of a robot that stopped: it is not extrapolated.
 EXTRAPOLATE_S = 0.5
+# Wall seconds between two warnings about poses from robots that are not peers.
+IGNORED_LOG_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,11 @@ class PoseBoard:
         self._string = String
         self.robot_id = robot_id
         self.others: dict[str, PoseReport] = {}
+        # The robots whose poses it keeps (None: every robot's). Anyone may publish on the
+        # topic: an id kept once would be kept for good, and robots would stop for it.
+        self.peers: frozenset[str] | None = None
+        # Reports dropped because their robot is not a peer.
+        self.ignored = 0
         self._pub = node.create_publisher(String, POSES_TOPIC, 10)
         self._sub = node.create_subscription(String, POSES_TOPIC, self._on_pose, 50)
         self._node = node
@@ -161,6 +169,15 @@ class PoseBoard:
         except (ValueError, KeyError, TypeError):
             return  # not a pose; the topic is open to anyone
         if report.robot_id == self.robot_id:
+            return
+        if self.peers is not None and report.robot_id not in self.peers:
+            self.ignored += 1
+            # Throttled: a rogue publisher may send any number of ids.
+            self._node.get_logger().warning(
+                f'ignoring poses from {report.robot_id[:40]!r}, not a serving robot of this '
+                f'restaurant ({self.ignored} ignored so far)',
+                throttle_duration_sec=IGNORED_LOG_S,
+            )
             return
         if report.robot_id not in self.others:
             # From here on its obstacle stop knows of that robot (tests wait for this line).
@@ -196,6 +213,26 @@ class PoseBoard:
     def close(self) -> None:
         self._node.destroy_subscription(self._sub)
         self._node.destroy_publisher(self._pub)
+
+
+class PeerWait:
+    """Holds a robot's first drive after it starts until it has heard every peer at least once
+    (its obstacle stop then knows where they all are; DDS discovery between processes takes a
+    fraction of a second, more under load) or `wait_s` (wall) have passed: one may be off."""
+
+    def __init__(self, peers: Iterable[str], start_s: float, wait_s: float) -> None:
+        self.peers = frozenset(peers)
+        self.wait_s = wait_s
+        self.until_s = start_s + wait_s
+        self.over = False
+
+    def unheard(self, heard: Container[str]) -> list[str]:
+        return sorted(p for p in self.peers if p not in heard)
+
+    def update(self, heard: Container[str], now_s: float) -> bool:
+        """Whether the wait is over (for good) as of monotonic `now_s`."""
+        self.over = self.over or now_s >= self.until_s or not self.unheard(heard)
+        return self.over
 
 
 def _moved(a: PoseReport, b: PoseReport) -> bool:
