@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar='SIZES',
         help='with --model: how many serving robots carry the service: the fleet sizes to '
         "try ('1-4', '2,3'), each the config's first robots or more like its last one on "
-        'spare docks; the largest the floor has docks for is played too',
+        'spare docks; the largest the floor has docks for is played too. Without --model: '
+        'the real rush with that many (one size)',
     )
     s.add_argument(
         '--within',

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import main
-from orchestrator.config import ConfigError, RestaurantConfig
+from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
 from orchestrator.rush import fleet_size
 from orchestrator.rush.fleet_size import SizeRow, carrying, parse_sizes, verdict
 from orchestrator.rush.scenario import load_scenario
@@ -108,5 +108,13 @@ def test_the_command_answers_and_refuses_what_it_cannot_answer(
     ]:
         assert main([*args, *extra]) == 1
         assert says in capsys.readouterr().err
-    assert main(['rush', '--scenario', str(SATURDAY), '--serving-robots', '2']) == 1
-    assert '--serving-robots needs --model' in capsys.readouterr().err
+    # A real rush plays one size (tests/test_rush.py plays one).
+    assert main(['rush', '--scenario', str(SATURDAY), '--serving-robots', '1,2']) == 1
+    assert 'a real rush plays one fleet size' in capsys.readouterr().err
+
+
+def test_a_sized_fleet_is_written_as_a_config_that_loads_back(
+    demo_config: RestaurantConfig, tmp_path: Path
+) -> None:
+    two = fleet_size.with_serving_robots(demo_config, 2)
+    assert load_restaurant(fleet_size.write_config(two, tmp_path / 'r.yaml')) == two

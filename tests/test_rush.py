@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.rush import fleet_size
 from orchestrator.rush.scenario import load_scenario
 from orchestrator.rush.twin import run_twin
 from tests.ros_helpers import ros_child_env
@@ -73,6 +74,9 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
             str(report_path),
             '--data-dir',
             str(data_dir),
+            # Two of the demo's three serving robots (the owner's "could two carry it?").
+            '--serving-robots',
+            '2',
         ],
         env=ros_child_env(),
         capture_output=True,
@@ -97,8 +101,13 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     assert report['capacity_bound_ticket_s'] <= ticket['mean']
     assert report['eta_error_s']['n'] == orders['served']
     assert report['dish_hold_s']['n'] == orders['dishes']
+    # The rush ran the fleet asked for, from a config of its own beside its data.
+    fleet = fleet_size.with_serving_robots(demo_config, 2)
+    assert load_restaurant(data_dir / 'restaurant.yaml') == fleet
+    assert 'serve3' not in report['robots']
+    assert not (data_dir / 'ledger' / 'serve3.sqlite').exists()
     # The offline twin plays the very same parties: its tickets agree with the real ones.
-    model = run_twin(demo_config, load_scenario(scenario, demo_config), report['policy'])
+    model = run_twin(fleet, load_scenario(scenario, fleet), report['policy'])
     assert model['orders']['placed'] == orders['placed']
     assert model['ticket_s']['mean'] == pytest.approx(ticket['mean'], rel=0.25)
     assert ticket['p50'] <= ticket['p95'] <= ticket['max']
@@ -118,7 +127,7 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
     assert cooked == orders['dishes'] == orders['dishes_served']
 
     trips = 0
-    for server in demo_config.serving_robots:
+    for server in fleet.serving_robots:
         goals = [
             goal
             for kind, status, goal in ledger(data_dir, server.id)
@@ -134,7 +143,7 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
         trips += len(goals)
     assert report['trips']['count'] == trips > 0
     assert report['trips']['distance_m'] == pytest.approx(
-        sum(robots[r.id]['distance_m'] for r in demo_config.serving_robots), abs=0.5
+        sum(robots[r.id]['distance_m'] for r in fleet.serving_robots), abs=0.5
     )
     # With the sim driver the floor monitor counts collisions from the robots' shared poses.
     collisions = report['collisions']

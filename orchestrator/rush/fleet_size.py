@@ -15,6 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from orchestrator.config import ConfigError, RestaurantConfig
 from orchestrator.dispatch.scheduling import get_policy
@@ -70,6 +73,13 @@ def with_serving_robots(
             taken.add(f'{stem}{k}')
             robots.append(last.model_dump() | {'id': f'{stem}{k}', 'dock': dock, 'charger': None})
     return RestaurantConfig.model_validate(cfg.model_dump() | {'serving_robots': robots})
+
+
+def write_config(cfg: RestaurantConfig, path: Path) -> Path:
+    """`cfg` as a restaurant YAML at `path` (what a real rush's processes read); returns it."""
+    data = cfg.model_dump(mode='json', exclude_unset=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding='utf-8')
+    return path
 
 
 @dataclass(frozen=True)

@@ -212,13 +212,21 @@ def rush_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, cfg)
     if args.model:
         return model_command(args, cfg, scenario)
+    config_path = args.config.resolve()
     if args.serving_robots is not None:
-        print(
-            "error: --serving-robots needs --model (the real rush runs the config's "
-            'fleet: edit its serving_robots to try another)',
-            file=sys.stderr,
-        )
-        return 1
+        try:
+            sizes = fleet_size.parse_sizes(args.serving_robots)
+        except ValueError as e:
+            print(f'error: --serving-robots: {e}', file=sys.stderr)
+            return 1
+        if len(sizes) > 1 or args.within is not None:
+            print(
+                'error: a real rush plays one fleet size (--serving-robots N, no --within); '
+                'compare several with --model',
+                file=sys.stderr,
+            )
+            return 1
+        cfg = fleet_size.with_serving_robots(cfg, sizes[0], str(args.config))
     if args.report is None:
         print('error: --report is required (where to write the JSON report)', file=sys.stderr)
         return 1
@@ -235,6 +243,10 @@ def rush_command(args: argparse.Namespace) -> int:
     if (data_dir / 'redis').exists():
         print(f'error: {data_dir} holds an earlier run; give an empty --data-dir', file=sys.stderr)
         return 1
+    if args.serving_robots is not None:
+        # Every process of the rush reads the config from its file: this fleet's, with the data.
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config_path = fleet_size.write_config(cfg, data_dir / 'restaurant.yaml')
     port = _free_port()
     base_url = f'http://127.0.0.1:{port}'
     print(
@@ -246,7 +258,7 @@ def rush_command(args: argparse.Namespace) -> int:
     policy = args.policy or cfg.service.policy
     rest, redis_url = start_restaurant(
         cfg,
-        args.config.resolve(),
+        config_path,
         data_dir,
         port,
         time_scale=args.speed,
