@@ -45,7 +45,8 @@ def test_a_smaller_fleet_is_the_first_robots_and_a_larger_one_uses_spare_docks(
     assert added.id == 'serve3'
     assert added.dock == 'dock3'
     assert added.speed_mps == two.serving_robots[1].speed_mps
-    assert three.charger_of(added) in {w.id for w in three.floor.waypoints if w.kind == 'charger'}
+    # It charges at the charger serve3 used, the one nobody else does.
+    assert [three.charger_of(r) for r in three.serving_robots] == ['chg1', 'chg2', 'chg3']
 
     with pytest.raises(ConfigError, match=r'demo\.yaml: 4 serving robots need 4 docks.*has 3'):
         fleet_size.with_serving_robots(demo_config, 4, 'demo.yaml')

@@ -51,7 +51,8 @@ def with_serving_robots(
     cfg: RestaurantConfig, n: int, source: str = 'the config'
 ) -> RestaurantConfig:
     """The restaurant with `n` serving robots: its first n, or its robots and more like its
-    last one (new ids, each on a spare dock of the floor, charging at the nearest charger)."""
+    last one (new ids, each on a spare dock of the floor, charging at the nearest charger no
+    other robot charges at, if there is one)."""
     robots = [r.model_dump() for r in cfg.serving_robots[:n]]
     if n > len(robots):
         used = {r.dock for r in cfg.serving_robots}
@@ -66,12 +67,19 @@ def with_serving_robots(
         last = cfg.serving_robots[-1]
         stem = last.id.rstrip('0123456789') or last.id
         taken = {r.id for r in cfg.serving_robots} | {r.id for r in cfg.cooking_robots}
+        charged = {cfg.charger_of(r) for r in cfg.serving_robots}
+        free = [w.id for w in cfg.floor.waypoints if w.kind == 'charger' and w.id not in charged]
         k = len(robots)
         for dock in spare[: n - len(robots)]:
             while f'{stem}{k}' in taken:
                 k += 1
             taken.add(f'{stem}{k}')
-            robots.append(last.model_dump() | {'id': f'{stem}{k}', 'dock': dock, 'charger': None})
+            charger = min(free, key=lambda c: cfg.floor.distance(c, dock), default=None)
+            if charger is not None:
+                free.remove(charger)
+            robots.append(
+                last.model_dump() | {'id': f'{stem}{k}', 'dock': dock, 'charger': charger}
+            )
     return RestaurantConfig.model_validate(cfg.model_dump() | {'serving_robots': robots})
 
 
