@@ -61,32 +61,46 @@ def test_fewer_robots_keep_food_waiting_longer_on_the_same_diners(
     assert one.served == one.placed and three.served == three.placed
     assert one.pass_wait_mean_s > three.pass_wait_mean_s
     assert one.utilization > 2 * three.utilization
-    assert demo_config.battery.low < one.battery_left < three.battery_left < 1
+    assert one.charges == three.charges == 0  # 90 minutes on a charge that lasts hours
 
 
-def _row(robots: int, ticket_s: float, served: int = 100, battery_left: float = 0.8) -> SizeRow:
-    return SizeRow(
-        robots, 5, 100, served, ticket_s, 2 * ticket_s, 5.0, 20.0, 0.05, 0.2, battery_left
-    )
+def _row(robots: int, ticket_s: float, served: int = 100, charges: float = 0.0) -> SizeRow:
+    return SizeRow(robots, 5, 100, served, ticket_s, 2 * ticket_s, 5.0, 20.0, 0.05, 0.2, charges)
 
 
-def test_the_fewest_robots_within_the_margin_carry_it(demo_config: RestaurantConfig) -> None:
+def test_the_fewest_robots_within_the_margin_carry_it() -> None:
     rows = [_row(1, 560), _row(2, 505), _row(3, 500), _row(4, 499)]
-    assert carrying(rows, demo_config) == [2, 3, 4]
-    assert carrying(rows, demo_config, within=0.15) == [1, 2, 3, 4]
-    assert verdict(rows, demo_config, 'Saturday', within=0.15).startswith(
-        '1 serving robot carries "Saturday"'
-    )
-    assert verdict(rows, demo_config, 'Saturday').startswith(
+    assert carrying(rows) == [2, 3, 4]
+    assert carrying(rows, within=0.15) == [1, 2, 3, 4]
+    assert verdict(rows, 'Saturday', within=0.15).startswith('1 serving robot carries "Saturday"')
+    told = verdict(rows, 'Saturday')
+    assert told.startswith(
         '2 serving robots carry "Saturday" in the model: mean ticket 505 s, 6 s more than'
     )
-    # Orders left unserved, or a robot that would have had to charge, never carry it.
-    rows = [_row(1, 400, served=90), _row(2, 500, battery_left=0.1), _row(3, 520)]
-    assert carrying(rows, demo_config) == [3]
-    told = verdict([_row(2, 500, served=90, battery_left=0.1)], demo_config, 'Saturday')
-    assert told.startswith('no fleet size tried carries "Saturday"')
-    assert '10 of 100 orders never served' in told
-    assert 'fall to 10% charge' in told
+    assert 'charge' not in told
+    # A fleet that leaves orders unserved never carries it, however short its tickets.
+    rows = [_row(1, 400, served=90), _row(2, 520, charges=1.5), _row(3, 510)]
+    assert carrying(rows) == [2, 3]
+    assert verdict(rows, 'Saturday').endswith('late; they charge 1.5 times a service.')
+    told = verdict([_row(2, 500, served=90)], 'Saturday')
+    assert told == (
+        'no fleet size tried carries "Saturday" in the model: even 2 leave 10 of 100 orders '
+        'unserved.'
+    )
+
+
+def test_a_small_fleet_that_must_charge_loses_time_to_it(demo_config: RestaurantConfig) -> None:
+    # Batteries that last a kilometre: one robot alone drives that far on Saturday and stops
+    # to charge; two or three share the driving and never do.
+    battery = demo_config.battery.model_copy(update={'drain_per_km': 1.0, 'charge_per_h': 8.0})
+    weak = demo_config.model_copy(update={'battery': battery})
+    saturday = load_scenario(SATURDAY, weak)
+    one, two, three = fleet_size.sweep(weak, saturday, [1, 2, 3], [1, 2], 'srpt')
+    assert one.charges >= 0.5 and two.charges == three.charges == 0
+    assert one.served == one.placed
+    steady = fleet_size.sweep(demo_config, saturday, [1], [1, 2], 'srpt')[0]
+    assert steady.charges == 0 and one.ticket_mean_s > steady.ticket_mean_s
+    assert carrying([one, two, three]) == [2, 3]
 
 
 def test_the_command_answers_and_refuses_what_it_cannot_answer(

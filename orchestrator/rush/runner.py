@@ -199,7 +199,7 @@ def fleet_size_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario
     seeds = range(1, args.seeds + 1)
     rows = fleet_size.sweep(cfg, scenario, sizes, seeds, policy, str(args.config))
     print(fleet_size.table(rows))
-    print(fleet_size.verdict(rows, cfg, scenario.name, within))
+    print(fleet_size.verdict(rows, scenario.name, within))
     _write_rows(args.report, rows)
     return 0
 

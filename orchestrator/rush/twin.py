@@ -11,7 +11,9 @@ as the dispatcher batches them (`dispatch.delivery.next_trip` itself); a free se
 sent to wait at the pass when food is predicted ready within its drive there (as
 `dispatch/serving.py` stages one), else the least recently used free robot drives dock → pass;
 then to the tables (nearest first, rest to rest at its top speed and acceleration along the
-floor graph), waits at each table for the diner's pickup and goes back to its dock. Diners
+floor graph), waits at each table for the diner's pickup and goes back to its dock. Its battery
+drains by distance and time (`battery`); one below `battery.low` between trips drives to its
+charger, charges to `battery.charged` and comes back, out of service meanwhile. Diners
 ask for the bill `dine_min` after being served and pay (a declined payment again
 `retry_after_s` later); the table is free once closed, `service.close_after_paid_s` after
 the last payment.
@@ -136,6 +138,12 @@ class _Server:
     trips: int = 0
     trays: int = 0
     distance_m: float = 0.0
+    # Battery charge as of `level_at` (simulated s); it drains by time from then on.
+    level: float = 1.0
+    level_at: float = 0.0
+    charges: int = 0
+    # Out of service to charge: to the charger, charging, and back to the dock.
+    charging_s: float = 0.0
 
 
 class _Twin:
@@ -158,7 +166,7 @@ class _Twin:
         self.cooking: dict[str, _Dish] = {}
         self.ready: list[_Order] = []
         self.cookers = {r.id: _Cooker(r, r.capacity) for r in cfg.cooking_robots}
-        self.servers = {r.id: _Server(r) for r in cfg.serving_robots}
+        self.servers = {r.id: _Server(r, level=r.battery_start) for r in cfg.serving_robots}
         self.stations = tuple(s.id for s in cfg.stations)
         # Trays (orders) of each trip.
         self.trip_trays: list[int] = []
@@ -314,9 +322,33 @@ class _Twin:
 
     def _free(self) -> list[_Server]:
         """As `Serving.free_robots`: the one waiting at the pass first, then the least
-        recently used."""
+        recently used. A free robot whose battery fell below `battery.low` goes to charge
+        first, as the robot does between trips."""
+        for s in self.servers.values():
+            if s.free and self._level(s) < self.cfg.battery.low:
+                self._charge(s)
         free = [s for s in self.servers.values() if s.free]
         return sorted(free, key=lambda s: (s.staged_at is None, s.last_trip_s, s.robot.id))
+
+    def _level(self, s: _Server) -> float:
+        return s.level - self.cfg.battery.used(0.0, self.now - s.level_at)
+
+    def _charge(self, s: _Server) -> None:
+        """Dock → charger, charge to `battery.charged` (no drain on the charger), back to the
+        dock (`serving_robot._manage_charge`); out of service meanwhile."""
+        battery, robot = self.cfg.battery, s.robot
+        charger = self.cfg.charger_of(robot)
+        there = self._length(robot.dock, charger)
+        go, back = self._leg_s(robot, robot.dock, charger), self._leg_s(robot, charger, robot.dock)
+        level = self._level(s) - battery.used(there, go)
+        hours = max(0.0, battery.charged - level) / battery.charge_per_h
+        end = self.now + go + hours * 3600 + back
+        s.free, s.staged_at = False, None
+        s.charges += 1
+        s.charging_s += end - self.now
+        s.distance_m += 2 * there
+        s.level, s.level_at = battery.charged - battery.used(there, back), end
+        self.at(end, partial(self.back, s))
 
     def _check_at(self, t: float) -> None:
         if t < math.inf and t not in self._checks:
@@ -400,7 +432,10 @@ class _Twin:
             here = stop
             route.append(here)
         server.busy_s += t - self.now
-        server.distance_m += sum(self._length(a, b) for a, b in itertools.pairwise(route))
+        distance = sum(self._length(a, b) for a, b in itertools.pairwise(route))
+        server.distance_m += distance
+        server.level = self._level(server) - self.cfg.battery.used(distance, t - self.now)
+        server.level_at = t
         self.trip_trays.append(len(orders))
         self.last_back_s = max(self.last_back_s, t)
         self.at(t, partial(self.back, server))
@@ -508,6 +543,8 @@ class _Twin:
                         'trays': s.trays,
                         'utilization': round(s.busy_s / span, 3),
                         'distance_m': round(s.distance_m, 1),
+                        'charges': s.charges,
+                        'charging_s': round(s.charging_s, 1),
                     }
                     for s in self.servers.values()
                 },
