@@ -230,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         'the real rush with that many (one size)',
     )
     s.add_argument(
+        '--without',
+        metavar='ROBOTS',
+        help="robots down, cooking or serving ('wok2' or 'wok2,serve3'): with --model, the "
+        'service with and without them (with --serving-robots, sized without them); without '
+        '--model, the real rush without them',
+    )
+    s.add_argument(
         '--within',
         type=float,
         default=None,

@@ -133,3 +133,62 @@ def test_a_sized_fleet_is_written_as_a_config_that_loads_back(
 ) -> None:
     two = fleet_size.with_serving_robots(demo_config, 2)
     assert load_restaurant(fleet_size.write_config(two, tmp_path / 'r.yaml')) == two
+
+
+def test_a_restaurant_without_some_robots_or_why_it_cannot_do_without_them(
+    demo_config: RestaurantConfig,
+) -> None:
+    less = fleet_size.without(demo_config, ['wok2', 'serve3'])
+    assert [r.id for r in less.cooking_robots] == ['wok1', 'grill1', 'noodle1', 'bar1']
+    assert [r.id for r in less.serving_robots] == ['serve1', 'serve2']
+    for gone, says in [
+        (['wok9'], r"demo\.yaml: no robot 'wok9' \(its robots: wok1, wok2, grill1"),
+        (
+            ['grill1'],
+            r"demo\.yaml without grill1: stations: no cooking robot serves station 'grill'",
+        ),
+        (['serve1', 'serve2', 'serve3'], r'without serve1, serve2, serve3: serving_robots: '),
+    ]:
+        with pytest.raises(ConfigError, match=says):
+            fleet_size.without(demo_config, gone, 'demo.yaml')
+    assert fleet_size.parse_ids(' wok2, serve3,wok2 ') == ['wok2', 'serve3']
+    with pytest.raises(ValueError, match='at least one robot'):
+        fleet_size.parse_ids(' , ')
+
+
+def test_a_wok_robot_down_costs_saturday_far_more_than_a_serving_robot(
+    demo_config: RestaurantConfig,
+) -> None:
+    saturday = load_scenario(SATURDAY, demo_config)
+    seeds = [1, 2]
+    full = fleet_size.measure(demo_config, saturday, seeds, 'srpt')
+    no_wok = fleet_size.measure(fleet_size.without(demo_config, ['wok2']), saturday, seeds, 'srpt')
+    no_serve = fleet_size.measure(
+        fleet_size.without(demo_config, ['serve3']), saturday, seeds, 'srpt'
+    )
+    assert no_wok.ticket_mean_s > 1.2 * full.ticket_mean_s
+    assert full.ticket_mean_s <= no_serve.ticket_mean_s < 1.02 * full.ticket_mean_s
+    told = fleet_size.what_if(full, no_wok, ['wok2'], 'Saturday')
+    assert told.startswith(
+        f'Without wok2, "Saturday" in the model: mean ticket {full.ticket_mean_s:.0f} → '
+    )
+    assert told.endswith('.') and 'orders late' in told
+
+
+def test_the_command_compares_the_service_without_robots(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ['rush', '--scenario', str(SATURDAY), '--model', '--seeds', '1']
+    assert main([*args, '--without', 'wok2']) == 0
+    out = capsys.readouterr().out
+    assert '| all robots | 1 |' in out and '| without wok2 | 1 |' in out
+    assert 'Without wok2, "Saturday peak" in the model: mean ticket' in out
+    # Sized without a robot: its dock is free for one like the last again.
+    assert main([*args, '--without', 'serve3', '--serving-robots', '1']) == 0
+    assert '| 1 | 1 |' in capsys.readouterr().out
+    for extra, says in [
+        (['--without', 'grill1'], "no cooking robot serves station 'grill'"),
+        (['--without', ','], '--without: name at least one robot'),
+    ]:
+        assert main([*args, *extra]) == 1
+        assert says in capsys.readouterr().err

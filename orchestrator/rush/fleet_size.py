@@ -7,6 +7,9 @@ A fleet carries the service when every order is served and its mean ticket is wi
 of the best fleet size's (more robots would hardly bring the food sooner). The twin drains and
 charges the batteries as the robots do, so a long service's charging shows in the tickets of a
 small fleet. The largest fleet the floor has docks for is always played too, as the yardstick.
+
+`without` answers the other question (`--without wok2`): what a service loses when robots are
+down, cooking or serving, played against the whole restaurant on the same seeds.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from orchestrator.config import ConfigError, RestaurantConfig
 from orchestrator.dispatch.scheduling import get_policy
@@ -82,6 +87,39 @@ def with_serving_robots(
     return RestaurantConfig.model_validate(cfg.model_dump() | {'serving_robots': robots})
 
 
+def without(
+    cfg: RestaurantConfig, robot_ids: Sequence[str], source: str = 'the config'
+) -> RestaurantConfig:
+    """The restaurant without the named robots, cooking or serving (one broken down, say)."""
+    known = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
+    if unknown := [r for r in robot_ids if r not in known]:
+        raise ConfigError(
+            f'{source}: no robot {", ".join(map(repr, unknown))} (its robots: {", ".join(known)})'
+        )
+    data = cfg.model_dump()
+    for kind in ('cooking_robots', 'serving_robots'):
+        data[kind] = [r for r in data[kind] if r['id'] not in robot_ids]
+    try:
+        return RestaurantConfig.model_validate(data)
+    except ValidationError as e:
+        why = '; '.join(map(_said, e.errors()))
+        raise ConfigError(f'{source} without {", ".join(robot_ids)}: {why}') from None
+
+
+def _said(error: ErrorDetails) -> str:
+    """A validation error as the config check words it: 'field: what'."""
+    what = error['msg'].removeprefix('Value error, ')
+    return f'{".".join(map(str, error["loc"]))}: {what}' if error['loc'] else what
+
+
+def parse_ids(text: str) -> list[str]:
+    """'wok2, serve3' → the robot ids, in order, once each; ValueError when there is none."""
+    ids = list(dict.fromkeys(part.strip() for part in text.split(',') if part.strip()))
+    if not ids:
+        raise ValueError('name at least one robot, e.g. wok2 or wok2,serve3')
+    return ids
+
+
 def write_config(cfg: RestaurantConfig, path: Path) -> Path:
     """`cfg` as a restaurant YAML at `path` (what a real rush's processes read); returns it."""
     data = cfg.model_dump(mode='json', exclude_unset=True)
@@ -109,6 +147,44 @@ class SizeRow:
     charges: float
 
 
+def measure(
+    cfg: RestaurantConfig, scenario: Scenario, seeds: Sequence[int], policy: str
+) -> SizeRow:
+    """The scenario played with this restaurant's robots on the seeds, every order pooled."""
+    tickets: list[float] = []
+    waits: list[float] = []
+    busy: list[float] = []
+    placed = served = charges = 0
+    for seed in seeds:
+        twin = play(cfg, scenario, get_policy(policy), seed, LATENCIES['rush'])
+        placed += len(twin.orders)
+        for o in twin.orders:
+            if o.served_s is not None:
+                served += 1
+                tickets.append(o.served_s - o.placed_s)
+            if o.ready_s is not None and o.left_pass_s is not None:
+                waits.append(o.left_pass_s - o.ready_s)
+        for r in twin.report()['robots'].values():
+            if r['kind'] == 'serving':
+                busy.append(r['utilization'])
+                charges += r['charges']
+    late = sum(t > cfg.service.age_late_s for t in tickets)
+    ticket, wait = stats(tickets), stats(waits)
+    return SizeRow(
+        len(cfg.serving_robots),
+        len(seeds),
+        placed,
+        served,
+        ticket['mean'] or 0.0,
+        ticket['p95'] or 0.0,
+        wait['mean'] or 0.0,
+        wait['p95'] or 0.0,
+        late / len(tickets) if tickets else 0.0,
+        sum(busy) / len(busy),
+        charges / len(seeds),
+    )
+
+
 def sweep(
     cfg: RestaurantConfig,
     scenario: Scenario,
@@ -118,45 +194,7 @@ def sweep(
     source: str = 'the config',
 ) -> list[SizeRow]:
     """The scenario played with each fleet size on the same seeds."""
-    rows = []
-    for n in sizes:
-        sized = with_serving_robots(cfg, n, source)
-        tickets: list[float] = []
-        waits: list[float] = []
-        busy: list[float] = []
-        placed = served = charges = 0
-        for seed in seeds:
-            twin = play(sized, scenario, get_policy(policy), seed, LATENCIES['rush'])
-            placed += len(twin.orders)
-            for o in twin.orders:
-                if o.served_s is not None:
-                    served += 1
-                    tickets.append(o.served_s - o.placed_s)
-                if o.ready_s is not None and o.left_pass_s is not None:
-                    waits.append(o.left_pass_s - o.ready_s)
-            report = twin.report()
-            for r in report['robots'].values():
-                if r['kind'] == 'serving':
-                    busy.append(r['utilization'])
-                    charges += r['charges']
-        late = sum(t > cfg.service.age_late_s for t in tickets)
-        ticket, wait = stats(tickets), stats(waits)
-        rows.append(
-            SizeRow(
-                n,
-                len(seeds),
-                placed,
-                served,
-                ticket['mean'] or 0.0,
-                ticket['p95'] or 0.0,
-                wait['mean'] or 0.0,
-                wait['p95'] or 0.0,
-                late / len(tickets) if tickets else 0.0,
-                sum(busy) / len(busy),
-                charges / len(seeds),
-            )
-        )
-    return rows
+    return [measure(with_serving_robots(cfg, n, source), scenario, seeds, policy) for n in sizes]
 
 
 def largest(cfg: RestaurantConfig) -> int:
@@ -195,16 +233,41 @@ def verdict(rows: Sequence[SizeRow], name: str, within: float = WITHIN) -> str:
     )
 
 
-def table(rows: Sequence[SizeRow]) -> str:
-    """The sweep as a Markdown table."""
+def what_if(full: SizeRow, less: SizeRow, gone: Sequence[str], name: str) -> str:
+    """One sentence: what the service loses without the robots `gone`."""
+    change = less.ticket_mean_s / full.ticket_mean_s - 1 if full.ticket_mean_s else 0.0
+    fewer = (
+        f' ({full.placed - less.placed} fewer placed: parties gave up waiting for a table)'
+        if less.placed < full.placed
+        else ''
+    )
+    return (
+        f'Without {", ".join(gone)}, "{name}" in the model: mean ticket '
+        f'{full.ticket_mean_s:.0f} → {less.ticket_mean_s:.0f} s ({change:+.0%}), p95 '
+        f'{full.ticket_p95_s:.0f} → {less.ticket_p95_s:.0f} s, orders late '
+        f'{full.late_share:.0%} → {less.late_share:.0%}; orders {_served(full)} → '
+        f'{_served(less)}{fewer}.'
+    )
+
+
+def _served(row: SizeRow) -> str:
+    return (
+        f'{row.served} served'
+        if row.served == row.placed
+        else (f'{row.served} of {row.placed} served')
+    )
+
+
+def table(rows: Sequence[SizeRow], labels: Sequence[str] = ()) -> str:
+    """Rows as a Markdown table, each named by its label, else by its serving robots."""
     lines = [
-        '| serving robots | seeds | served | mean ticket | p95 ticket | pass wait (mean, p95) '
-        '| late | robots busy | charges |',
+        f'| {"fleet" if labels else "serving robots"} | seeds | served | mean ticket | p95 ticket '
+        '| pass wait (mean, p95) | late | robots busy | charges |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ]
-    for r in rows:
+    for r, label in zip(rows, labels or [str(r.robots) for r in rows], strict=True):
         lines.append(
-            f'| {r.robots} | {r.seeds} | {r.served} / {r.placed} | {r.ticket_mean_s:.0f} s '
+            f'| {label} | {r.seeds} | {r.served} / {r.placed} | {r.ticket_mean_s:.0f} s '
             f'| {r.ticket_p95_s:.0f} s | {r.pass_wait_mean_s:.1f} s, {r.pass_wait_p95_s:.0f} s '
             f'| {r.late_share:.0%} | {r.utilization:.0%} | {r.charges:.1f} |'
         )

@@ -28,7 +28,7 @@ import httpx
 from redis.asyncio import Redis
 
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
-from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
 from orchestrator.dispatch.scheduling import POLICIES
 from orchestrator.rush import fleet_size
 from orchestrator.rush.diners import Diners, SimClock, plan_parties
@@ -174,8 +174,11 @@ def model_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario: Sce
     if args.seeds < 1:
         print(f'error: --seeds must be at least 1, got {args.seeds}', file=sys.stderr)
         return 1
+    reduced, gone = _robots_down(args, cfg)
     if args.serving_robots is not None:
-        return fleet_size_command(args, cfg, scenario)
+        return fleet_size_command(args, reduced, scenario)
+    if gone:
+        return what_if_command(args, cfg, reduced, gone, scenario)
     policies = list(dict.fromkeys(['fifo', args.policy])) if args.policy else list(POLICIES)
     rows = compare(cfg, scenario, policies, range(1, args.seeds + 1))
     print(table(rows))
@@ -204,6 +207,36 @@ def fleet_size_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario
     return 0
 
 
+def what_if_command(
+    args: argparse.Namespace,
+    cfg: RestaurantConfig,
+    reduced: RestaurantConfig,
+    gone: list[str],
+    scenario: Scenario,
+) -> int:
+    """`robodine rush --model --without ROBOTS`: the service with and without them."""
+    policy = args.policy or cfg.service.policy
+    seeds = range(1, args.seeds + 1)
+    full, less = (fleet_size.measure(c, scenario, seeds, policy) for c in (cfg, reduced))
+    print(fleet_size.table([full, less], ['all robots', f'without {", ".join(gone)}']))
+    print(fleet_size.what_if(full, less, gone, scenario.name))
+    _write_rows(args.report, [full, less])
+    return 0
+
+
+def _robots_down(
+    args: argparse.Namespace, cfg: RestaurantConfig
+) -> tuple[RestaurantConfig, list[str]]:
+    """The config without the robots `--without` names, and their ids (none: as it is)."""
+    if args.without is None:
+        return cfg, []
+    try:
+        gone = fleet_size.parse_ids(args.without)
+    except ValueError as e:
+        raise ConfigError(f'--without: {e}') from None
+    return fleet_size.without(cfg, gone, str(args.config)), gone
+
+
 def rush_command(args: argparse.Namespace) -> int:
     if args.within is not None and args.serving_robots is None:
         print('error: --within goes with --serving-robots', file=sys.stderr)
@@ -213,6 +246,7 @@ def rush_command(args: argparse.Namespace) -> int:
     if args.model:
         return model_command(args, cfg, scenario)
     config_path = args.config.resolve()
+    cfg, gone = _robots_down(args, cfg)
     if args.serving_robots is not None:
         try:
             sizes = fleet_size.parse_sizes(args.serving_robots)
@@ -243,7 +277,7 @@ def rush_command(args: argparse.Namespace) -> int:
     if (data_dir / 'redis').exists():
         print(f'error: {data_dir} holds an earlier run; give an empty --data-dir', file=sys.stderr)
         return 1
-    if args.serving_robots is not None:
+    if args.serving_robots is not None or gone:
         # Every process of the rush reads the config from its file: this fleet's, with the data.
         data_dir.mkdir(parents=True, exist_ok=True)
         config_path = fleet_size.write_config(cfg, data_dir / 'restaurant.yaml')
