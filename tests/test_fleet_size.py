@@ -176,12 +176,16 @@ def test_a_wok_robot_down_costs_saturday_far_more_than_a_serving_robot(
 
 
 def test_the_command_compares_the_service_without_robots(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     args = ['rush', '--scenario', str(SATURDAY), '--model', '--seeds', '1']
-    assert main([*args, '--without', 'wok2']) == 0
+    report = tmp_path / 'without.json'
+    assert main([*args, '--without', 'wok2', '--report', str(report)]) == 0
     out = capsys.readouterr().out
     assert '| all robots | 1 |' in out and '| without wok2 | 1 |' in out
+    rows = json.loads(report.read_text())
+    assert [r['fleet'] for r in rows] == ['all robots', 'without wok2']
+    assert rows[1]['ticket_mean_s'] > rows[0]['ticket_mean_s']
     assert 'Without wok2, "Saturday peak" in the model: mean ticket' in out
     # Sized without a robot: its dock is free for one like the last again.
     assert main([*args, '--without', 'serve3', '--serving-robots', '1']) == 0

@@ -161,11 +161,14 @@ async def _trips_finished(r: Redis, timeout_wall_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def _write_rows(path: Path | None, rows: Sequence[Any]) -> None:
-    """The model's rows (dataclasses) as a JSON list at `path`, if one is given."""
+def _write_rows(path: Path | None, rows: Sequence[Any], fleets: Sequence[str] = ()) -> None:
+    """The model's rows (dataclasses) as a JSON list at `path`, if one is given; each named
+    by its fleet, if given."""
     if path is not None:
+        named = [{'fleet': f} for f in fleets] or [{} for _ in rows]
+        out = [n | asdict(r) for n, r in zip(named, rows, strict=True)]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([asdict(r) for r in rows], indent=2) + '\n')
+        path.write_text(json.dumps(out, indent=2) + '\n')
         print(f'report: {path}')
 
 
@@ -218,9 +221,10 @@ def what_if_command(
     policy = args.policy or cfg.service.policy
     seeds = range(1, args.seeds + 1)
     full, less = (fleet_size.measure(c, scenario, seeds, policy) for c in (cfg, reduced))
-    print(fleet_size.table([full, less], ['all robots', f'without {", ".join(gone)}']))
+    fleets = ['all robots', f'without {", ".join(gone)}']
+    print(fleet_size.table([full, less], fleets))
     print(fleet_size.what_if(full, less, gone, scenario.name))
-    _write_rows(args.report, [full, less])
+    _write_rows(args.report, [full, less], fleets)
     return 0
 
 
