@@ -95,6 +95,15 @@ async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redi
     # The dispatcher's estimate of when the food reaches the table, counted down live.
     await timeline.set_etas(aredis, {oid: now_ms() + (9 * 60 + 10) * 1000})
     await expect(card.get_by_test_id('order-eta')).to_have_text('About 9 min to your table')
+    # Nobody took it at the table: the food is back at the pass until staff send it again, and
+    # no estimate is shown meanwhile (it would say "any moment" for good).
+    await aredis.hset(keys.order(oid), 'returned', 1)
+    await timeline.record(aredis, oid, 'delivery.returned', {}, status=timeline.READY)
+    await expect(card.get_by_test_id('order-status')).to_have_text(
+        'Back at the kitchen — staff will send it again'
+    )
+    await expect(card.get_by_test_id('order-eta')).to_have_count(0)
+    await aredis.hdel(keys.order(oid), 'returned')  # an operator redelivers it
     await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
     await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
     await expect(card).to_have_attribute('data-status', 'arrived')

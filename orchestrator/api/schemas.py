@@ -165,8 +165,11 @@ class OrderState(OrderOut):
     jobs_cooked: int
     updated_at: int
     robot_id: str | None
+    # The food came back to the pass (nobody took it at the table): staff send it again.
+    returned: bool = False
     # When the food should reach the table, from the kitchen's schedule (ms since the epoch),
-    # and the same in seconds from now; null until the dispatcher has an estimate.
+    # and the same in seconds from now; null until the dispatcher has an estimate, and while
+    # returned food waits to be sent again.
     eta_at: int | None = None
     eta_s: int | None = None
 

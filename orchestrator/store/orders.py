@@ -89,6 +89,7 @@ class OrderRecord:
 
     def view(self) -> dict[str, Any]:
         """The order as the diner API shows it."""
+        eta_at = 0 if self.returned else self.eta_at
         return {
             'id': self.id,
             'table_id': self.table_id,
@@ -101,9 +102,12 @@ class OrderRecord:
             'created_at': self.created_at,
             'updated_at': self.updated_at,
             'robot_id': self.robot_id or None,
-            'eta_at': self.eta_at or None,
+            # The food came back to the pass (nobody took it): it waits for an operator to send
+            # it again (`trips.redeliver`), so no estimate holds until then.
+            'returned': self.returned,
+            'eta_at': eta_at or None,
             # Seconds from now, so that a phone whose clock is off still counts down right.
-            'eta_s': max(0, round((self.eta_at - feed.now_ms()) / 1000)) if self.eta_at else None,
+            'eta_s': max(0, round((eta_at - feed.now_ms()) / 1000)) if eta_at else None,
         }
 
 

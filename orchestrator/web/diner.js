@@ -242,6 +242,8 @@ async function placeOrder() {
 // ---- orders and live status -------------------------------------------------------------
 
 function statusText(order) {
+  // Nobody took it at the table: it is back at the kitchen until staff send it again.
+  if (order.returned && order.status === 'ready') return t('returned');
   const text = t('status')[order.status] || order.status;
   return text.replace('{cooked}', order.jobs_cooked ?? 0)
     .replace('{total}', order.jobs_total ?? order.lines.reduce((n, l) => n + l.quantity, 0));
