@@ -20,6 +20,7 @@ from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from orchestrator.store import jobs
 from orchestrator.store import orders as timeline
+from orchestrator.store.feed import now_ms
 from table_qr.tokens import sign
 
 T01 = token_for('t01')
@@ -401,6 +402,7 @@ async def test_a_table_cannot_see_or_touch_another_tables_orders(
         await client.get(f'/api/tables/{T02}/orders/{oid}'),
         await client.get(f'/api/tables/{T02}/orders/{oid}/events'),
         await client.post(f'/api/tables/{T02}/orders/{oid}/pickup'),
+        await client.post(f'/api/tables/{T02}/orders/{oid}/redeliver'),
     ):
         assert res.status_code == 404 and res.json()['field'] == 'order_id'
     assert await aredis.xlen(keys.CONTROL) == 0
@@ -451,6 +453,33 @@ async def test_pickup_only_when_arrived(client: httpx.AsyncClient, aredis: Redis
     await timeline.record(aredis, oid, 'order.served', {}, status=timeline.SERVED)
     late = await client.post(url)
     assert late.status_code == 409 and 'served' in late.json()['detail']
+
+
+async def test_food_brought_back_is_brought_again_once_when_the_diner_asks(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    oid = (await post(client, ORDER)).json()['id']
+    url = f'/api/tables/{T01}/orders/{oid}/redeliver'
+    early = await client.post(url)
+    assert (
+        early.status_code == 409 and 'received, not back at the kitchen' in early.json()['detail']
+    )
+    # A robot brought it back: nobody took it at the table.
+    await timeline.set_etas(aredis, {oid: now_ms() + 60_000})
+    await aredis.hset(keys.order(oid), 'returned', 1)
+    await timeline.record(aredis, oid, 'delivery.returned', {}, status=timeline.READY)
+    shown = (await client.get(f'/api/tables/{T01}/orders/{oid}')).json()
+    assert shown['returned'] is True and shown['eta_at'] is None and shown['eta_s'] is None
+    res = await client.post(url)
+    assert res.status_code == 202
+    assert res.json() == {'order_id': oid, 'status': 'redelivery_requested'}
+    ((_, entry),) = await aredis.xrange(keys.DELIVERIES)
+    assert entry['order_id'] == oid and entry['by'] == 'diner'
+    assert (await client.get(f'/api/tables/{T01}/orders/{oid}')).json()['returned'] is False
+    # Once per return: asking again sends no second robot.
+    again = await client.post(url)
+    assert again.status_code == 409 and again.json()['field'] == 'order_id'
+    assert await aredis.xlen(keys.DELIVERIES) == 1
 
 
 async def test_sse_carries_every_status_change_and_resumes(

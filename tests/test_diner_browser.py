@@ -95,15 +95,19 @@ async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redi
     # The dispatcher's estimate of when the food reaches the table, counted down live.
     await timeline.set_etas(aredis, {oid: now_ms() + (9 * 60 + 10) * 1000})
     await expect(card.get_by_test_id('order-eta')).to_have_text('About 9 min to your table')
-    # Nobody took it at the table: the food is back at the pass until staff send it again, and
-    # no estimate is shown meanwhile (it would say "any moment" for good).
+    # Nobody took it at the table: the food is back at the pass, no estimate is shown (it would
+    # say "any moment" for good), and the diner may have it brought again.
     await aredis.hset(keys.order(oid), 'returned', 1)
     await timeline.record(aredis, oid, 'delivery.returned', {}, status=timeline.READY)
     await expect(card.get_by_test_id('order-status')).to_have_text(
-        'Back at the kitchen — staff will send it again'
+        'Back at the kitchen — nobody took it'
     )
     await expect(card.get_by_test_id('order-eta')).to_have_count(0)
-    await aredis.hdel(keys.order(oid), 'returned')  # an operator redelivers it
+    await card.get_by_test_id('bring-again').click()
+    await expect(card.get_by_test_id('order-status')).to_have_text('Ready — waiting for a robot')
+    await expect(card.get_by_test_id('bring-again')).to_have_count(0)
+    ((_, again),) = await aredis.xrange(keys.DELIVERIES)
+    assert again['order_id'] == oid and again['by'] == 'diner'
     await aredis.hset(keys.order(oid), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
     await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
     await expect(card).to_have_attribute('data-status', 'arrived')

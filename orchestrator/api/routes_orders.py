@@ -26,10 +26,16 @@ from orchestrator.api.deps import (
 )
 from orchestrator.api.errors import ApiError
 from orchestrator.api.live import LiveResponse, client_address, order_frames, valid_stream_id
-from orchestrator.api.schemas import OrderDetail, OrderOut, OrderState, PickupOut, errors
+from orchestrator.api.schemas import (
+    OrderActionOut,
+    OrderDetail,
+    OrderOut,
+    OrderState,
+    errors,
+)
 from orchestrator.api.visits import DinerVisit, OrderVisit, caller, session_refusal
 from orchestrator.pricing import OrderIn, OrderRejected, sold_out
-from orchestrator.store import orders, sessions
+from orchestrator.store import orders, sessions, trips
 
 ORDERS_PREFIX, ORDERS_SUFFIX = '/api/tables/', '/orders'
 router = APIRouter(prefix=f'{ORDERS_PREFIX}{{token}}{ORDERS_SUFFIX}', tags=['orders'])
@@ -240,16 +246,39 @@ async def order_events(
     return LiveResponse(frames, release)
 
 
-@router.post(
-    '/{order_id}/pickup',
-    status_code=202,
-    response_model=PickupOut,
-    summary='Diner confirms the food was taken off the robot',
-    responses=errors(401, 403, 404, 409, 503),
-)
+def _order_action(action: str, summary: str) -> Callable[[Any], Any]:
+    """A diner's POST on one of their orders: 202 once accepted, 409 when the order is not in
+    the state the action needs."""
+    return router.post(
+        f'/{{order_id}}/{action}',
+        status_code=202,
+        response_model=OrderActionOut,
+        summary=summary,
+        responses=errors(401, 403, 404, 409, 503),
+    )
+
+
+@_order_action('pickup', 'Diner confirms the food was taken off the robot')
 async def confirm_pickup(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str, str]:
     try:
         await orders.request_pickup(r, seen.visit.id, order_id)
     except orders.PickupRefused as e:
         raise ApiError(409, str(e), 'pickup_refused', 'order_id') from e
     return {'order_id': order_id, 'status': 'pickup_requested'}
+
+
+@_order_action(
+    'redeliver', 'Diner asks for food that came back to the kitchen to be brought again'
+)
+async def bring_again(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str, str]:
+    # Only food a robot brought back (nobody took it) goes out again: once per return, so a
+    # diner cannot send robots out at will.
+    if not seen.order.returned or not await trips.redeliver(r, order_id, 'diner'):
+        raise ApiError(
+            409,
+            f'order {order_id} is {seen.order.status}, not back at the kitchen: only food a '
+            'robot brought back can be brought again',
+            'not_returned',
+            'order_id',
+        )
+    return {'order_id': order_id, 'status': 'redelivery_requested'}

@@ -193,7 +193,9 @@ class OrderDetail(OrderState):
     timeline: list[EventOut]
 
 
-class PickupOut(BaseModel):
+class OrderActionOut(BaseModel):
+    """What a diner asked of an order (a pickup, food brought again), accepted."""
+
     order_id: str
     status: str
 

@@ -242,7 +242,7 @@ async function placeOrder() {
 // ---- orders and live status -------------------------------------------------------------
 
 function statusText(order) {
-  // Nobody took it at the table: it is back at the kitchen until staff send it again.
+  // Nobody took it at the table: it is back at the kitchen until sent again.
   if (order.returned && order.status === 'ready') return t('returned');
   const text = t('status')[order.status] || order.status;
   return text.replace('{cooked}', order.jobs_cooked ?? 0)
@@ -274,8 +274,12 @@ function renderOrders() {
       etaText(o) ? el('p', { class: 'eta', 'data-testid': 'order-eta' }, etaText(o)) : null,
       o.status === 'arrived' ? el('button', {
         type: 'button', class: 'primary', 'data-testid': 'picked-up',
-        onclick: (e) => confirmPickup(o.id, e.target),
-      }, t('picked_up')) : null));
+        onclick: (e) => orderAction(o.id, 'pickup', e.target),
+      }, t('picked_up')) : null,
+      o.returned && o.status === 'ready' ? el('button', {
+        type: 'button', class: 'primary', 'data-testid': 'bring-again',
+        onclick: (e) => orderAction(o.id, 'redeliver', e.target),
+      }, t('bring_again')) : null));
   }
 }
 
@@ -343,10 +347,11 @@ async function refreshOrders() {
   }
 }
 
-async function confirmPickup(id, button) {
+// The diner's answer to a robot at the table (pickup) or to food it took back (redeliver).
+async function orderAction(id, action, button) {
   button.disabled = true;
   try {
-    await api(`/orders/${id}/pickup`, { method: 'POST' });
+    await api(`/orders/${id}/${action}`, { method: 'POST' });
   } catch (err) {
     toast(err.message, 5000);
     button.disabled = false;
