@@ -178,6 +178,19 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
     return proc.returncode
 
 
+@contextlib.contextmanager
+def bare_node(name: str, namespace: str = '/robodine/serve1') -> Iterator[Node]:
+    """A node in a context of its own, nothing spinning it: for a driver's unit test."""
+    ctx = Context()
+    rclpy.init(context=ctx)
+    node = Node(name, namespace=namespace, context=ctx)
+    try:
+        yield node
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+
+
 @dataclass
 class StateLog:
     """Every RobotState received from one robot, with its arrival time (monotonic)."""

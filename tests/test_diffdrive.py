@@ -14,8 +14,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import rclpy
-from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -25,7 +23,7 @@ from orchestrator.config import RestaurantConfig
 from robot_nodes.drivers.diffdrive import DiffDriveDriver
 from robot_nodes.floor_plant import COLLISIONS_TOPIC
 from robot_nodes.floor_world import dock_pose
-from tests.ros_helpers import start_floor_plant, table_tour
+from tests.ros_helpers import bare_node, start_floor_plant, table_tour
 
 pytestmark = pytest.mark.ros
 SCALE = 20.0
@@ -41,15 +39,11 @@ def plant() -> Iterator[subprocess.Popen]:
 
 @pytest.fixture
 def ros() -> Iterator[tuple[Node, SingleThreadedExecutor]]:
-    ctx = Context()
-    rclpy.init(context=ctx)
-    node = Node('diffdrive_test', namespace='/robodine/serve1', context=ctx)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(node)
-    yield node, executor
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.shutdown(context=ctx)
+    with bare_node('diffdrive_test') as node:
+        executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+        yield node, executor
+        executor.shutdown()
 
 
 def test_tour_of_every_table_stop(

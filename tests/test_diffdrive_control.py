@@ -8,9 +8,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
-import rclpy
 from builtin_interfaces.msg import Time
-from rclpy.context import Context
 from rclpy.node import Node
 
 from orchestrator.config import RestaurantConfig
@@ -18,7 +16,7 @@ from robot_nodes.drivers.base import Point, Pose
 from robot_nodes.drivers.diffdrive import TURN_DONE_RAD, DiffDriveDriver
 from robot_nodes.floor_plant import odometry
 from robot_nodes.floor_world import FloorWorld, dock_pose
-from tests.ros_helpers import table_tour
+from tests.ros_helpers import bare_node, table_tour
 
 SCALE = 20.0
 STEP_S = 0.02  # wall seconds between control ticks (50 Hz)
@@ -26,12 +24,8 @@ STEP_S = 0.02  # wall seconds between control ticks (50 Hz)
 
 @pytest.fixture
 def node() -> Iterator[Node]:
-    ctx = Context()
-    rclpy.init(context=ctx)
-    node = Node('control_test', namespace='/robodine/serve1', context=ctx)
-    yield node
-    node.destroy_node()
-    rclpy.shutdown(context=ctx)
+    with bare_node('control_test') as node:
+        yield node
 
 
 class _Plant:

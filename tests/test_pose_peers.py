@@ -7,24 +7,19 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import rclpy
-from rclpy.context import Context
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from orchestrator.config import RestaurantConfig
 from robot_nodes.drivers.neighbours import PeerWait, PoseReport
 from robot_nodes.drivers.sim import SimMotionDriver
+from tests.ros_helpers import bare_node
 
 
 @pytest.fixture
 def node() -> Iterator[Node]:
-    ctx = Context()
-    rclpy.init(context=ctx)
-    node = Node('peers_test', namespace='/robodine/serve1', context=ctx)
-    yield node
-    node.destroy_node()
-    rclpy.shutdown(context=ctx)
+    with bare_node('peers_test') as node:
+        yield node
 
 
 def _pose(robot_id: str) -> String:

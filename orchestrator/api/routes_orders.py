@@ -273,7 +273,7 @@ async def confirm_pickup(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[s
 async def bring_again(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str, str]:
     # Only food a robot brought back (nobody took it) goes out again: once per return, so a
     # diner cannot send robots out at will.
-    if not seen.order.returned or not await trips.redeliver(r, order_id, 'diner'):
+    if not await trips.redeliver(r, order_id, 'diner'):
         raise ApiError(
             409,
             f'order {order_id} is {seen.order.status}, not back at the kitchen: only food a '

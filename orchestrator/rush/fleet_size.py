@@ -164,10 +164,9 @@ def measure(
                 tickets.append(o.served_s - o.placed_s)
             if o.ready_s is not None and o.left_pass_s is not None:
                 waits.append(o.left_pass_s - o.ready_s)
-        for r in twin.report()['robots'].values():
-            if r['kind'] == 'serving':
-                busy.append(r['utilization'])
-                charges += r['charges']
+        for r in twin.serving_figures(twin.span_s()).values():
+            busy.append(r['utilization'])
+            charges += r['charges']
     late = sum(t > cfg.service.age_late_s for t in tickets)
     ticket, wait = stats(tickets), stats(waits)
     return SizeRow(

@@ -191,11 +191,7 @@ def model_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario: Sce
 
 def fleet_size_command(args: argparse.Namespace, cfg: RestaurantConfig, scenario: Scenario) -> int:
     """`robodine rush --model --serving-robots SIZES`: how many serving robots carry it."""
-    try:
-        sizes = fleet_size.parse_sizes(args.serving_robots)
-    except ValueError as e:
-        print(f'error: --serving-robots: {e}', file=sys.stderr)
-        return 1
+    sizes = _sizes(args)
     within = fleet_size.WITHIN if args.within is None else args.within / 100
     if not 0 <= within <= 1:
         print(f'error: --within must be from 0 to 100 (%), got {args.within:g}', file=sys.stderr)
@@ -228,6 +224,14 @@ def what_if_command(
     return 0
 
 
+def _sizes(args: argparse.Namespace) -> list[int]:
+    """The fleet sizes `--serving-robots` names."""
+    try:
+        return fleet_size.parse_sizes(args.serving_robots)
+    except ValueError as e:
+        raise ConfigError(f'--serving-robots: {e}') from None
+
+
 def _robots_down(
     args: argparse.Namespace, cfg: RestaurantConfig
 ) -> tuple[RestaurantConfig, list[str]]:
@@ -252,11 +256,7 @@ def rush_command(args: argparse.Namespace) -> int:
     config_path = args.config.resolve()
     cfg, gone = _robots_down(args, cfg)
     if args.serving_robots is not None:
-        try:
-            sizes = fleet_size.parse_sizes(args.serving_robots)
-        except ValueError as e:
-            print(f'error: --serving-robots: {e}', file=sys.stderr)
-            return 1
+        sizes = _sizes(args)
         if len(sizes) > 1 or args.within is not None:
             print(
                 'error: a real rush plays one fleet size (--serving-robots N, no --within); '

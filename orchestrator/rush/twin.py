@@ -457,12 +457,32 @@ class _Twin:
 
     # -- the report ---------------------------------------------------------------------------
 
+    def span_s(self) -> float:
+        """Until the last diner is served and the last robot is back, as the rush runs (1 s:
+        a service without orders)."""
+        ends = [o.served_s for o in self.orders if o.served_s is not None]
+        return max([self.last_back_s, *ends]) or 1.0
+
+    def serving_figures(self, span: float) -> dict[str, dict[str, Any]]:
+        """Each serving robot's part of the report over `span` simulated seconds (without the
+        rest of it: the capacity bound takes most of a report's time)."""
+        return {
+            s.robot.id: {
+                'kind': 'serving',
+                'trips': s.trips,
+                'trays': s.trays,
+                'utilization': round(s.busy_s / span, 3),
+                'distance_m': round(s.distance_m, 1),
+                'charges': s.charges,
+                'charging_s': round(s.charging_s, 1),
+            }
+            for s in self.servers.values()
+        }
+
     def report(self) -> dict[str, Any]:
         served = [o for o in self.orders if o.served_s is not None]
         tickets = [o.served_s - o.placed_s for o in served if o.served_s is not None]
-        # Until the last diner is served and the last robot is back, as the rush runs.
-        ends = [o.placed_s + t for o, t in zip(served, tickets, strict=True)]
-        span = max([self.last_back_s, *ends]) or 1.0  # (1 s: a service without orders)
+        span = self.span_s()
         ticket = stats(tickets)
         floor = self.cfg.floor
         top = max(r.speed_mps for r in self.cfg.serving_robots)
@@ -536,18 +556,7 @@ class _Twin:
                     }
                     for c in self.cookers.values()
                 },
-                **{
-                    s.robot.id: {
-                        'kind': 'serving',
-                        'trips': s.trips,
-                        'trays': s.trays,
-                        'utilization': round(s.busy_s / span, 3),
-                        'distance_m': round(s.distance_m, 1),
-                        'charges': s.charges,
-                        'charging_s': round(s.charging_s, 1),
-                    }
-                    for s in self.servers.values()
-                },
+                **self.serving_figures(span),
             },
             'trips': {
                 'count': len(self.trip_trays),

@@ -102,8 +102,8 @@ class OrderRecord:
             'created_at': self.created_at,
             'updated_at': self.updated_at,
             'robot_id': self.robot_id or None,
-            # The food came back to the pass (nobody took it): it waits for an operator to send
-            # it again (`trips.redeliver`), so no estimate holds until then.
+            # The food came back to the pass (nobody took it): it waits to be sent again (the
+            # console's or the diner's `trips.redeliver`), so no estimate holds until then.
             'returned': self.returned,
             'eta_at': eta_at or None,
             # Seconds from now, so that a phone whose clock is off still counts down right.
