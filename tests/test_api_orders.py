@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from orchestrator import ids
 from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
 from orchestrator.redis_server import RedisServer
@@ -403,6 +404,7 @@ async def test_a_table_cannot_see_or_touch_another_tables_orders(
         await client.get(f'/api/tables/{T02}/orders/{oid}/events'),
         await client.post(f'/api/tables/{T02}/orders/{oid}/pickup'),
         await client.post(f'/api/tables/{T02}/orders/{oid}/redeliver'),
+        await client.post(f'/api/tables/{T02}/orders/{oid}/cancel'),
     ):
         assert res.status_code == 404 and res.json()['field'] == 'order_id'
     assert await aredis.xlen(keys.CONTROL) == 0
@@ -480,6 +482,27 @@ async def test_food_brought_back_is_brought_again_once_when_the_diner_asks(
     again = await client.post(url)
     assert again.status_code == 409 and again.json()['field'] == 'order_id'
     assert await aredis.xlen(keys.DELIVERIES) == 1
+
+
+async def test_the_diner_cancels_an_order_no_robot_has_started(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    oid = (await post(client, ORDER)).json()['id']
+    res = await client.post(f'/api/tables/{T01}/orders/{oid}/cancel')
+    assert res.status_code == 202 and res.json() == {'order_id': oid, 'status': 'cancelled'}
+    shown = (await client.get(f'/api/tables/{T01}/orders/{oid}')).json()
+    assert shown['status'] == 'cancelled' and shown['jobs_total'] == 0
+    assert {e['type'] for e in shown['timeline']} >= {'dish.cancelled', 'order.cancelled'}
+    again = await client.post(f'/api/tables/{T01}/orders/{oid}/cancel')
+    assert again.status_code == 409 and 'already cancelled' in again.json()['detail']
+
+    # Once a robot has one of its dishes, only staff can cancel (it would be wasted).
+    started = (await post(client, ORDER, key='order-key-0002')).json()['id']
+    claim = await jobs.claim(aredis, ids.job_id(started, 0, 0), 'd1', 'wok1', 5)
+    assert isinstance(claim, jobs.Claim)
+    late = await client.post(f'/api/tables/{T01}/orders/{started}/cancel')
+    assert late.status_code == 409 and 'ask the staff' in late.json()['detail']
+    assert (await client.get(f'/api/tables/{T01}/orders/{started}')).json()['jobs_total'] == 3
 
 
 async def test_sse_carries_every_status_change_and_resumes(

@@ -14,7 +14,9 @@ from console_support import place_order
 from playwright.async_api import APIResponse, Browser, Page, Route, expect
 from redis.asyncio import Redis
 
+from orchestrator import ids
 from orchestrator import redis_keys as keys
+from orchestrator.store import jobs
 from orchestrator.store import menu as menu_store
 from orchestrator.store import orders as timeline
 from orchestrator.store.feed import now_ms
@@ -199,6 +201,34 @@ async def test_a_slow_order_answer_never_takes_its_status_back(
     for _ in range(10):
         assert await card.get_attribute('data-status') == 'arrived'
         await asyncio.sleep(0.1)
+
+
+async def test_an_order_no_robot_has_started_is_cancelled_from_the_phone(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        first = await place_order(client, token_for('t03'), [{'dish_id': 'fries', 'quantity': 1}])
+        later = await place_order(client, token_for('t03'), [{'dish_id': 'mandu', 'quantity': 1}])
+    page = await phone(browser, 'ko-KR')
+    page.on('dialog', lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(f'{server.url}/t/{token_for("t03")}')
+    card = page.locator(f'li.order[data-order="{first["id"]}"]')
+    await card.get_by_test_id('cancel-order').click()
+    await expect(card).to_have_attribute('data-status', 'cancelled')
+    await expect(card.get_by_test_id('order-status')).to_have_text('취소됨')
+    await expect(card.get_by_test_id('cancel-order')).to_have_count(0)
+    assert await aredis.hget(keys.job(ids.job_id(first['id'], 0, 0)), 'status') == 'withdrawn'
+
+    # A robot took the other one meanwhile: refused, in the diner's language.
+    assert isinstance(
+        await jobs.claim(aredis, ids.job_id(later['id'], 0, 0), 'd', 'wok2', 5), jobs.Claim
+    )
+    card = page.locator(f'li.order[data-order="{later["id"]}"]')
+    await card.get_by_test_id('cancel-order').click()
+    await expect(page.locator('#toast')).to_have_text(
+        '이미 조리를 시작했어요. 직원에게 문의해 주세요.'
+    )
+    await expect(card).to_have_attribute('data-status', 'received')
 
 
 async def test_accept_language_picks_korean_and_bad_codes_are_refused(

@@ -222,6 +222,33 @@ async def test_cancelling_every_dish_cancels_the_order(
     assert (await aredis.hget(keys.order(order_id), 'status')) == 'cancelled'
 
 
+async def test_withdraw_is_all_or_nothing_and_only_before_a_robot_takes_a_dish(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    order_id, (a, b) = await write_order(aredis, demo_config, 't01', [('fries', 1), ('mandu', 1)])
+    assert isinstance(await jobs.claim(aredis, b, 'd1', 'wok2', 5), jobs.Claim)
+    # One dish is on its robot: nothing is withdrawn, not even the queued one.
+    assert await jobs.withdraw(aredis, order_id, [a, b], 'diner') == 'dispatched'
+    assert await aredis.hget(keys.job(a), 'status') == 'queued'
+    assert await _events(aredis, order_id) == ['order.accepted']
+    assert await aredis.xlen(keys.CONTROL) == 0
+
+    other, (c, d) = await write_order(aredis, demo_config, 't02', [('fries', 1), ('mandu', 1)])
+    assert await jobs.withdraw(aredis, other, [c, d], 'diner') == 'withdrawn'
+    assert [await aredis.hget(keys.job(j), 'status') for j in (c, d)] == ['withdrawn'] * 2
+    order = await aredis.hgetall(keys.order(other))
+    assert order['status'] == 'cancelled' and order['jobs_total'] == '0'
+    assert await _events(aredis, other) == [
+        'order.accepted',
+        'dish.cancelled',
+        'dish.cancelled',
+        'order.cancelled',
+    ]
+    # A dispatcher that read the dish before cannot claim it now; asking again changes nothing.
+    assert await jobs.claim(aredis, c, 'd1', 'fryer1', 5) == 'withdrawn'
+    assert await jobs.withdraw(aredis, other, [c, d], 'diner') == ''
+
+
 async def test_jobs_queued_before_the_entry_was_packed_are_read_alike(aredis: Redis) -> None:
     # A restaurant upgraded with jobs queued: their hashes and stream entries hold the cook
     # entry's fields spread out.

@@ -1,4 +1,4 @@
-"""Orders of one table, addressed by the table's QR token: place, list, follow, pick up."""
+"""Orders of one table, addressed by the table's QR token: place, list, follow, pick up, cancel."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from orchestrator.api.schemas import (
 )
 from orchestrator.api.visits import DinerVisit, OrderVisit, caller, session_refusal
 from orchestrator.pricing import OrderIn, OrderRejected, sold_out
-from orchestrator.store import orders, sessions, trips
+from orchestrator.store import jobs, orders, sessions, trips
 
 ORDERS_PREFIX, ORDERS_SUFFIX = '/api/tables/', '/orders'
 router = APIRouter(prefix=f'{ORDERS_PREFIX}{{token}}{ORDERS_SUFFIX}', tags=['orders'])
@@ -282,3 +282,22 @@ async def bring_again(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str,
             'order_id',
         )
     return {'order_id': order_id, 'status': 'redelivery_requested'}
+
+
+@_order_action('cancel', 'Diner cancels an order the kitchen has not started')
+async def cancel_order(order_id: str, seen: OrderVisit, r: RedisDep) -> dict[str, str]:
+    # All or nothing, and only before any robot takes a dish (a started dish would be
+    # wasted: that is staff's call, from the console).
+    order = seen.order
+    if order.final:
+        raise ApiError(409, f'order {order_id} is already {order.status}', 'final', 'order_id')
+    stopped = await jobs.withdraw(r, order_id, order.job_ids(), 'diner')
+    if stopped not in (jobs.WITHDRAWN, ''):
+        raise ApiError(
+            409,
+            f'the kitchen has started order {order_id} (a dish is {stopped}): it can no longer '
+            'be cancelled here, please ask the staff',
+            'started',
+            'order_id',
+        )
+    return {'order_id': order_id, 'status': 'cancelled'}

@@ -592,43 +592,82 @@ async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
             return Cancelled(job.status, job.robot)
         letters = await _dead_letter_ids(pipe, job) if job.status == DEAD else []
         order = await orders.get(pipe, job.order_id)
-        result = WASTED if job.status == COOKING else WITHDRAWN
-        in_flight = job.status in IN_FLIGHT
-        c = _counts(order, cooking=-1 if in_flight else 0)
-        counts = replace(c, total=c.total - 1)
-        robot_id = job.robot if in_flight else ''
+        c = _counts(order, cooking=-1 if job.status in IN_FLIGHT else 0)
         pipe.multi()
-        pipe.hset(
-            keys.job(job_id),
-            mapping=changes(JobRecord, status=result, lease_until=0, cancelled_by=by),
-        )
-        pipe.hincrby(keys.job(job_id), 'epoch', 1)
-        orders.count_dishes(pipe, job.order_id, total=-1, cooking=-1 if in_flight else 0)
-        if in_flight:
-            commands.add(pipe, commands.Command('cancel', robot_id, by, job_id=job_id))
-        _ack_entry(pipe, job)
-        _resolve_dead(pipe, job, letters, by)
-        orders.add_event(
-            pipe,
-            job.order_id,
-            'dish.cancelled',
-            {
-                'job_id': job_id,
-                'dish_id': job.dish_id,
-                'result': result,
-                'by': by,
-                **counts.data(),
-            },
-        )
-        _settle_order(pipe, order, counts, {'by': by, **counts.data()})
-        stock.on_cancel(pipe, job.uses, result == WASTED, _stock_ref(job), by)
-        return Cancelled(result, robot_id)
+        return _cancelled(pipe, job, order, replace(c, total=c.total - 1), letters, by)
 
     out = await r.transaction(
         txn, keys.job(job_id), orders.key_of_job(job_id), value_from_callable=True
     )
     assert isinstance(out, Cancelled)
     return out
+
+
+async def withdraw(r: Redis, order_id: str, job_ids: Iterable[str], by: str) -> str:
+    """Withdraw dishes of one order that no robot has started, all or none (a diner's
+    cancel: it wastes nothing). Returns WITHDRAWN, or why nothing was: the status of a dish
+    that has started (or 'missing'), or '' when every one was cancelled already. Atomic with
+    the dispatcher's claims, which check the job's status inside Redis."""
+    wanted = list(job_ids)
+
+    async def txn(pipe: Pipeline) -> str:
+        found = [await get(pipe, j) for j in wanted]
+        live = [j for j in found if j is None or j.status not in (WITHDRAWN, WASTED)]
+        if not live:
+            return ''
+        if blocked := next((j for j in live if j is None or j.status != QUEUED), None):
+            return blocked.status if blocked else 'missing'
+        order = await orders.get(pipe, order_id)
+        c = _counts(order)
+        pipe.multi()
+        for n, job in enumerate(j for j in live if j is not None):
+            _cancelled(pipe, job, order, replace(c, total=c.total - n - 1), [], by)
+        return WITHDRAWN
+
+    out = await r.transaction(
+        txn, keys.order(order_id), *map(keys.job, wanted), value_from_callable=True
+    )
+    return str(out)
+
+
+def _cancelled(
+    pipe: Pipeline,
+    job: JobRecord,
+    order: OrderRecord | None,
+    counts: Counts,
+    letters: list[str],
+    by: str,
+) -> Cancelled:
+    """The writes of a cancelled dish, queued after MULTI; `counts` are the order's once it
+    is gone (the order settles when nothing is left to cook)."""
+    result = WASTED if job.status == COOKING else WITHDRAWN
+    in_flight = job.status in IN_FLIGHT
+    robot_id = job.robot if in_flight else ''
+    pipe.hset(
+        keys.job(job.job_id),
+        mapping=changes(JobRecord, status=result, lease_until=0, cancelled_by=by),
+    )
+    pipe.hincrby(keys.job(job.job_id), 'epoch', 1)
+    orders.count_dishes(pipe, job.order_id, total=-1, cooking=-1 if in_flight else 0)
+    if in_flight:
+        commands.add(pipe, commands.Command('cancel', robot_id, by, job_id=job.job_id))
+    _ack_entry(pipe, job)
+    _resolve_dead(pipe, job, letters, by)
+    orders.add_event(
+        pipe,
+        job.order_id,
+        'dish.cancelled',
+        {
+            'job_id': job.job_id,
+            'dish_id': job.dish_id,
+            'result': result,
+            'by': by,
+            **counts.data(),
+        },
+    )
+    _settle_order(pipe, order, counts, {'by': by, **counts.data()})
+    stock.on_cancel(pipe, job.uses, result == WASTED, _stock_ref(job), by)
+    return Cancelled(result, robot_id)
 
 
 def _stock_ref(job: JobRecord) -> dict[str, str]:

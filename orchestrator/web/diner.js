@@ -279,7 +279,12 @@ function renderOrders() {
       o.returned && o.status === 'ready' ? el('button', {
         type: 'button', class: 'primary', 'data-testid': 'bring-again',
         onclick: (e) => orderAction(o.id, 'redeliver', e.target),
-      }, t('bring_again')) : null));
+      }, t('bring_again')) : null,
+      // Until a robot takes one of its dishes (the server has the last word: 409 after).
+      o.status === 'received' ? el('button', {
+        type: 'button', class: 'quiet', 'data-testid': 'cancel-order',
+        onclick: (e) => confirm(t('cancel_confirm')) && orderAction(o.id, 'cancel', e.target),
+      }, t('cancel_order')) : null));
   }
 }
 
@@ -353,7 +358,8 @@ async function orderAction(id, action, button) {
   try {
     await api(`/orders/${id}/${action}`, { method: 'POST' });
   } catch (err) {
-    toast(err.message, 5000);
+    // A cancel refused because cooking started: said in the diner's language.
+    toast(action === 'cancel' && err.status === 409 ? t('cancel_too_late') : err.message, 5000);
     button.disabled = false;
   }
 }
