@@ -544,6 +544,39 @@ async def test_a_robot_fault_raises_one_alert_per_fault(
     assert await check() == 1
 
 
+async def test_a_serving_robot_warns_before_it_leaves_to_charge(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    """Serving robots leave for the charger, for hours, without warning: the complaint
+    restaurants make of them. The console warns while there is time to charge it in a lull
+    (the dispatcher announces it when it goes, `test_battery`)."""
+    check = alert_checks.RobotAlerts(aredis, demo_config).check
+    low = demo_config.battery.low  # 20 %, charged at 90 % at 25 % an hour
+    await robot_state(aredis, 'serve1', 'busy', battery=low + 0.06)
+    await robot_state(aredis, 'wok1', 'busy', battery=0.0)  # cooking robots have no battery
+    assert await check() == 0
+    await robot_state(aredis, 'serve1', 'busy', battery=low + 0.04)
+    assert await check() == 1
+    assert await check() == 0
+    (warned,) = await alerts.recent(aredis)
+    assert (warned['kind'], warned['severity'], warned['robot_id']) == (
+        'battery_low',
+        'info',
+        'serve1',
+    )
+    assert warned['message'] == (
+        'serve1 battery at 24%: below 20% it leaves service to charge, for about 2 h 48 min; '
+        'charge it in a lull if you can'
+    )
+    # Charging, then charged and serving again: it warns afresh next time.
+    await robot_state(aredis, 'serve1', 'charging', battery=low - 0.01)
+    assert await check() == 0
+    await robot_state(aredis, 'serve1', 'idle', battery=0.9)
+    assert await check() == 0
+    await robot_state(aredis, 'serve1', 'busy', battery=low + 0.01)
+    assert await check() == 1
+
+
 async def test_a_robot_held_up_too_long_raises_one_alert_per_wait(
     aredis: Redis, demo_config: RestaurantConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,8 +3,12 @@
 Lost robots, dead-lettered dishes and pickups that timed out are raised where they happen (the
 dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
 `age_late_s` of simulated time (real age × time scale, like everything in `service`),
-`robot_fault`, once per fault, when a robot's mirrored mode is `fault`, and `robot_stuck` when
-another robot has held a serving robot up for `traffic_stuck_s` (simulated). Every API process
+`robot_fault`, once per fault, when a robot's mirrored mode is `fault`, `robot_stuck` when
+another robot has held a serving robot up for `traffic_stuck_s` (simulated), and `battery_low`
+when a serving robot will soon leave service to charge, for hours (the dispatcher announces
+it when it goes: `robot_charging`; what restaurants hold against serving robots is that they
+leave for the charger without warning).
+Every API process
 starts the checks, one of them runs each (`store.duties`: N processes looking would cost N
 times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a check
 over when that one stops; the once-markers (`store.alerts.raise_once`) keep an alert single
@@ -20,7 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 import redis.exceptions
 from redis.asyncio import Redis
 
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import Battery, RestaurantConfig
 from orchestrator.console import tickets
 from orchestrator.console.fleet_board import robot_kinds
 from orchestrator.held_up import held_up_by
@@ -37,6 +41,9 @@ FAULT_CHECK_S = 2.0
 MIN_CHECK_S = 1.0
 # Periods a process that runs a check may miss before another takes it over.
 HOLD_PERIODS = 3
+# `battery_low` is raised this far above `battery.low`: some 20-30 minutes of service at the
+# default drain, time to charge the robot in a lull rather than lose it mid-rush.
+BATTERY_WARN_MARGIN = 0.05
 
 
 class LateOrders:
@@ -125,8 +132,10 @@ async def raise_late_orders(r: Redis, cfg: RestaurantConfig, time_scale: float =
 class RobotAlerts:
     """Raises `robot_fault` when a robot reports fault, once per fault, and `robot_stuck` when
     another robot has held a serving robot up (its obstacle stop, or the traffic controller)
-    for `service.traffic_stuck_s` (simulated) on end, once per such wait; clears each marker
-    when its condition is over, so the next one raises a new alert.
+    for `service.traffic_stuck_s` (simulated) on end, once per such wait, and `battery_low`
+    when a serving robot's battery is within `BATTERY_WARN_MARGIN` of `battery.low` (until it
+    charges); clears each marker when its condition is over, so the next one raises a new
+    alert.
 
     A wait is timed from the first look that saw it: a robot's state says who holds it up, not
     since when. A look after a gap longer than `GAP_PERIODS` periods (another process ran the
@@ -136,6 +145,7 @@ class RobotAlerts:
 
     def __init__(self, r: Redis, cfg: RestaurantConfig, time_scale: float = 1.0) -> None:
         self.r, self.cfg, self.time_scale = r, cfg, time_scale
+        self.serving = {s.id for s in cfg.serving_robots}
         # Serving robot -> when a look first saw it held up (real ms); the last look.
         self.held_since: dict[str, int] = {}
         self.looked_at = 0
@@ -154,8 +164,14 @@ class RobotAlerts:
         faulty = {rid: s for rid, s in states.items() if s.mode == 'fault'}
         held = {rid: s for rid, s in states.items() if s.mode == 'busy' and held_up_by(s.detail)}
         self.held_since = {rid: self.held_since.get(rid, now) for rid in held}
+        serving = {rid: s for rid, s in states.items() if rid in self.serving}
+        warn_below = self.cfg.battery.low + BATTERY_WARN_MARGIN
+        low = {
+            rid: s for rid, s in serving.items() if s.mode != 'charging' and s.battery < warn_below
+        }
         await alerts.clear_once(self.r, ['robot_fault'], *(r for r in states if r not in faulty))
         await alerts.clear_once(self.r, ['robot_stuck'], *(r for r in states if r not in held))
+        await alerts.clear_once(self.r, ['battery_low'], *(r for r in serving if r not in low))
         raised = 0
         for rid, state in faulty.items():
             raised += await alerts.raise_once(
@@ -178,7 +194,26 @@ class RobotAlerts:
                     f'{held_s / 60:.0f} min ({state.detail})',
                     robot_id=rid,
                 )
+        battery = self.cfg.battery
+        out_for = _charge_time(battery, battery.charged - battery.low)
+        for rid, state in low.items():
+            raised += await alerts.raise_once(
+                self.r,
+                'battery_low',
+                rid,
+                'info',
+                f'{rid} battery at {state.battery:.0%}: below {battery.low:.0%} it leaves '
+                f'service to charge, for about {out_for}; '
+                'charge it in a lull if you can',
+                robot_id=rid,
+            )
         return raised
+
+
+def _charge_time(battery: Battery, fraction: float) -> str:
+    """How long charging `fraction` of a full charge takes, e.g. '2 h 48 min'."""
+    minutes = round(fraction / battery.charge_per_h * 60)
+    return f'{minutes // 60} h {minutes % 60} min' if minutes >= 60 else f'{minutes} min'
 
 
 async def periodic(
