@@ -137,6 +137,23 @@ async def test_the_bill_tab_answers_while_the_menu_is_still_loading(
     await expect(page.locator('#bill-empty')).to_be_visible()
 
 
+async def test_the_bill_total_lines_up_with_the_other_sums(
+    server: Server, browser: Browser
+) -> None:
+    page = await phone(browser, 'en-US')
+    await page.goto(f'{server.url}/t/{token_for("t09")}')
+    await order(page, 'kungpao', {'spice': 'hot'})
+    await page.get_by_test_id('tab-bill').click()
+    total = page.get_by_test_id('bill-total')
+    await expect(total).to_contain_text('14,500')
+    # The cart's total (a flex box) once laid the bill's total row out as one too: its amount
+    # sat mid-row, away from the subtotal's and the tax's.
+    sub = await page.locator('#bill-sums tr:first-child td:last-child').bounding_box()
+    box = await total.bounding_box()
+    assert sub and box
+    assert abs(sub['x'] + sub['width'] - (box['x'] + box['width'])) < 1
+
+
 async def kitchen(browser: Browser, server: Server, r: Redis) -> Page:
     """The console, signed in, on its Tables tab."""
     await add_operator(r, 'ana', PASSWORD)
