@@ -241,3 +241,24 @@ async def test_accept_language_picks_korean_and_bad_codes_are_refused(
     res = await page.goto(f'{server.url}/t/{token_for("t01")[:-2]}xx')
     assert res is not None and res.status == 401
     await expect(page.get_by_test_id('token-error')).to_contain_text('not valid')
+
+
+async def test_the_header_keeps_its_buttons_whole_and_the_categories_in_view(
+    server: Server, browser: Browser
+) -> None:
+    # In English the restaurant's name takes two lines: the language buttons were squeezed to
+    # a glyph a line, and the category bar, stuck at a fixed offset, slid under the header.
+    page = await phone(browser, 'en-US')
+    await page.goto(f'{server.url}/t/{token_for("t02")}')
+    await expect(page.locator('button.dish[data-dish="udon"]')).to_be_visible()
+    heights = await page.locator('.langs button').evaluate_all(
+        'buttons => buttons.map((b) => b.getBoundingClientRect().height)'
+    )
+    call = await page.get_by_test_id('call-staff').bounding_box()
+    assert call and max(heights) <= call['height']  # one line each, like "Call staff"
+    await page.locator('button.dish[data-dish="udon"]').scroll_into_view_if_needed()
+    await page.evaluate('window.scrollBy(0, 400)')
+    header = await page.locator('header.top').bounding_box()
+    categories = await page.locator('#categories').bounding_box()
+    assert header and categories
+    assert categories['y'] >= header['y'] + header['height'] - 1

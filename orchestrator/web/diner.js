@@ -605,7 +605,15 @@ function followMenu() {
   source.onmessage = () => loadMenu().catch((err) => console.warn('menu refresh failed', err));
 }
 
+function stickUnderHeader() {
+  const header = $('header.top');
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty('--header-height', `${header.offsetHeight}px`);
+  }).observe(header);
+}
+
 async function start() {
+  stickUnderHeader();
   // The tabs answer at once: a diner may tap "Bill" while the menu is still loading (the bill
   // renders once it has).
   for (const b of document.querySelectorAll('[data-tab]')) {
