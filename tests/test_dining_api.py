@@ -293,6 +293,16 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
     assert receipt.status_code == 200 and started['id'] in receipt.text
 
 
+async def test_a_checkout_form_not_utf8_is_refused_with_400(client: httpx.AsyncClient) -> None:
+    # Not UTF-8, on the simulated provider's checkout form: once a 500 and a traceback.
+    res = await client.post(
+        '/pay/sim/p1',
+        content=b'\xff\xfeamount=1',
+        headers={'content-type': 'application/x-www-form-urlencoded'},
+    )
+    assert res.status_code == 400 and 'not valid' in res.text
+
+
 async def test_staff_calls_raise_an_alert_and_are_rate_limited(
     client: httpx.AsyncClient, aredis: Redis
 ) -> None:

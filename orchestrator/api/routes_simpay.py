@@ -87,7 +87,9 @@ async def checkout(
 
 @router.post(CHECKOUT_PATH + '/{payment_id}')
 async def decide(payment_id: str, request: Request) -> Response:
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    # Not UTF-8 is no form of ours: it fails the checks below (400) rather than decoding (500).
+    sent = (await request.body()).decode(errors='replace')
+    form = {k: v[0] for k, v in parse_qs(sent).items()}
     try:
         amount, currency, back, sig = (
             int(form['amount']),
