@@ -303,6 +303,18 @@ async def test_a_checkout_form_not_utf8_is_refused_with_400(client: httpx.AsyncC
     assert res.status_code == 400 and 'not valid' in res.text
 
 
+async def test_a_body_not_json_is_named_as_the_body(client: httpx.AsyncClient) -> None:
+    # Like an order's, not as '[0]' (the character it failed on).
+    await order(client, T04, line('mochi'))
+    res = await client.post(
+        f'/api/tables/{T04}/bill/split',
+        content='{"mode": even}',
+        headers={'content-type': 'application/json'},
+    )
+    assert res.status_code == 422
+    assert res.json() == {'detail': 'body: Invalid JSON: Expecting value', 'field': 'body'}
+
+
 async def test_staff_calls_raise_an_alert_and_are_rate_limited(
     client: httpx.AsyncClient, aredis: Redis
 ) -> None:
