@@ -15,6 +15,7 @@ from playwright.async_api import Browser, Page, Route, expect
 from redis.asyncio import Redis
 from test_diner_browser import choose, phone
 
+from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
 from orchestrator.store import sessions
 
@@ -152,6 +153,24 @@ async def test_the_bill_total_lines_up_with_the_other_sums(
     box = await total.bounding_box()
     assert sub and box
     assert abs(sub['x'] + sub['width'] - (box['x'] + box['width'])) < 1
+
+
+async def test_the_bill_names_options_and_uncharged_dishes_in_the_diners_language(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    page = await phone(browser, 'zh-CN')
+    await page.goto(f'{server.url}/t/{token_for("t10")}')
+    await order(page, 'kungpao', {'spice': 'hot', 'size': 'large'}, quantity=2)
+    oid = await page.locator('li.order').get_attribute('data-order')
+    await aredis.hset(
+        keys.job(f'{oid}-00-01'), 'status', 'withdrawn'
+    )  # cancelled from the console
+    await page.get_by_test_id('tab-bill').click()
+    # Once the options' ids ('hot, large') and the reason in English.
+    await expect(page.locator(f'[data-line="{oid}-0"]')).to_contain_text('特辣, 大份')
+    await expect(page.locator(f'[data-line="{oid}-0-xwithdrawn"]')).to_contain_text(
+        '特辣, 大份 · 不收费：已取消'
+    )
 
 
 async def kitchen(browser: Browser, server: Server, r: Redis) -> Page:

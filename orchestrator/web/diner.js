@@ -403,17 +403,27 @@ function shareLabel(share) {
   return `${t('share_items')}: ${names.join(', ')}`;
 }
 
+// A bill line's options as the menu names them in the diner's language (their ids for a dish
+// no longer on the menu).
+function choiceNames(dishId, options) {
+  const dish = dishById(dishId);
+  return Object.entries(options).map(([opt, choice]) => {
+    const found = dish?.options.find((o) => o.id === opt)?.choices.find((c) => c.id === choice);
+    return found ? name(found.name) : choice;
+  }).join(', ');
+}
+
 function renderBill() {
   const b = state.bill;
   if (!b || !state.menu) return;
   $('#bill-empty').hidden = b.lines.length > 0;
   $('#bill-lines').replaceChildren(...b.lines.map((ln) => {
-    const opts = Object.values(ln.options).join(', ');
+    const reason = ln.reason && (t('zero_reason')[ln.key.match(/-x(\w+)$/)?.[1]] || ln.reason);
     return el('li', { class: ln.reason ? 'zero' : '', 'data-line': ln.key },
       el('span', { class: 'name' }, `${name(ln.name)} ×${ln.quantity}`),
       el('span', { class: 'amount' }, money(ln.amount)),
-      el('small', {}, [money(ln.unit_price), opts, ln.reason && t('not_charged').replace('{reason}', ln.reason)]
-        .filter(Boolean).join(' · ')));
+      el('small', {}, [money(ln.unit_price), choiceNames(ln.dish_id, ln.options),
+        reason && t('not_charged').replace('{reason}', reason)].filter(Boolean).join(' · ')));
   }));
   const rows = [[t('subtotal'), b.subtotal]];
   for (const part of [b.service_charge, b.tax]) {
