@@ -7,8 +7,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.dispatch.robot_view import RobotView
 from orchestrator.dispatch.serving import Serving, TripFlight
+from orchestrator.store.trips import Stop
 
 
 async def _never(_call: Any) -> bool:
@@ -39,3 +41,30 @@ async def test_a_robot_that_rejected_a_trip_is_offered_none_until_heard_again(
     assert sorted(s.free_robots()) == ['serve1', 'serve3']
     s.ctx.robots['serve2'].heard(frozenset())  # done with it
     assert sorted(s.free_robots()) == ['serve1', 'serve2', 'serve3']
+
+
+def test_no_trip_goes_into_a_lane_another_robot_is_in_or_bound_for(
+    demo_config: RestaurantConfig,
+) -> None:
+    """A second robot sent into a dead-end lane waits at the pass, loaded, holding it; when the
+    one in the lane brings back food nobody took, each waits for the other for good (seen in
+    the demo: t03's diner away, t07's food loaded). Orders of the lane wait at the pass."""
+    s = serving(demo_config)
+    at = {w.id: w for w in demo_config.floor.waypoints}
+    for rid, spot in (('serve1', 'stop-t03'), ('serve2', 'pass'), ('serve3', 'dock3')):
+        s.ctx.robots[rid].x, s.ctx.robots[rid].y = at[spot].x, at[spot].y
+    s.ready = {
+        t: ReadyOrder(f'o-{t}', t, f'{n}-0', 0.0) for n, t in enumerate(('t07', 't05', 't06'))
+    }
+    # t03 and t07 share a lane; t05 and t06 are in two others.
+    assert s.lanes_taken() == {'stretch:c13_5~stop-t03'}
+    assert [o.table_id for o in s.sendable()] == ['t05', 't06']
+    # Our trip bound for t02 (t06's lane) takes that lane too, until the robot is there.
+    trip = TripFlight('tr1', 'serve2', 1, [Stop('t02', (0,), ('o-x',), ())])
+    s.trips['tr1'] = trip
+    assert [o.table_id for o in s.sendable()] == ['t05']
+    trip.arrived.add('t02')
+    assert [o.table_id for o in s.sendable()] == ['t05', 't06']
+    # The robot in t03's lane leaves it: t07's food can go.
+    s.ctx.robots['serve1'].x, s.ctx.robots['serve1'].y = at['dock1'].x, at['dock1'].y
+    assert [o.table_id for o in s.sendable()] == ['t07', 't05', 't06']

@@ -35,6 +35,7 @@ from orchestrator.dispatch.ros_bridge import DELIVERED, NOT_PICKED_UP, GoalResul
 from orchestrator.store import alerts, deliveries, orders, replication, robots, trips
 from orchestrator.store.deliveries import DeliveryEntry
 from orchestrator.store.trips import Stop
+from orchestrator.traffic import TrafficMap
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,9 @@ class Serving:
         # Lost trips whose robot came back holding them and was told to bring the food back.
         self._brought_back: set[str] = set()
         self._lead_s = fetch_s(ctx.cfg) / ctx.time_scale * STAGE_MARGIN
+        # The narrow stretch (a dead-end table lane) each table and waypoint is in, if any.
+        self._stretch = TrafficMap.of_restaurant(ctx.cfg).inside
+        self._lane_of = {t.id: self._stretch.get(t.waypoint) for t in ctx.cfg.tables}
 
     @property
     def wait_s(self) -> float:
@@ -259,16 +263,39 @@ class Serving:
         need = trip_charge(cfg, robot, (view.x, view.y), tables) + cfg.battery.reserve
         return robot.trays >= len(orders) and view.battery >= need
 
+    def lanes_taken(self) -> set[str]:
+        """The narrow stretches a serving robot is in, or one of our trips is still bound for."""
+        floor = self.ctx.cfg.floor
+        near = (
+            min(floor.waypoints, key=lambda w: math.hypot(w.x - v.x, w.y - v.y)).id
+            for v in self.ctx.robots.values()
+            if v.kind == 'serving' and v.beats  # where it is: from its heartbeats
+        )
+        ahead = (
+            self.ctx.cfg.table_by_id[s.table_id].waypoint
+            for t in self.trips.values()
+            for s in t.stops
+            if s.table_id not in t.arrived
+        )
+        return {lane for w in itertools.chain(near, ahead) if (lane := self._stretch.get(w))}
+
+    def sendable(self) -> list[ReadyOrder]:
+        """Ready orders whose table's lane no robot is in or bound for. A dead-end lane takes
+        one robot at a time, so a second one sent there would only wait at the pass, loaded,
+        holding it: when the one in the lane then brings back food nobody took, each waits for
+        the other for good (the traffic controller's one deadlock). Orders of one lane still
+        share a trip."""
+        taken = self.lanes_taken()
+        return [o for o in self.ready.values() if self._lane_of.get(o.table_id) not in taken]
+
     async def _send_trips(self) -> None:
-        while self.ready:
+        while sendable := self.sendable():
             free = self.free_robots()
             if not free:
                 return
             trays = self.ctx.serving_robot(free[0]).trays
             timing = delivery.Timing(self.wait_s, self.window_s, self.coming())
-            chosen = delivery.next_trip(
-                self.ctx.cfg, list(self.ready.values()), trays, time.monotonic(), timing
-            )
+            chosen = delivery.next_trip(self.ctx.cfg, sendable, trays, time.monotonic(), timing)
             if not chosen:
                 return
             robot_id = next((r for r in free if self._can_make(r, chosen)), None)
