@@ -1,5 +1,5 @@
 """Headless Chromium (Debian's, driven by Playwright) for the browser tests: launching it,
-signing in to the console and answering its confirmation dialog."""
+signing in to the console, answering its confirmation dialog and measuring text contrast."""
 
 from __future__ import annotations
 
@@ -8,13 +8,41 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 CHROMIUM = '/usr/bin/chromium'
 ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
 # How long an `expect` waits for the page (Playwright's default, 5 s, is a busy CI machine's
 # ordinary delay: a page waiting on a Redis write behind a CPU hog). A test may wait longer.
 EXPECT_MS = 30_000
+
+# WCAG AA for body text.
+MIN_CONTRAST = 4.5
+
+# The element's text colour and the first opaque background behind it, as [r, g, b] each.
+COLOURS_JS = """el => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  let bg = el;
+  while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
+  return [rgb(getComputedStyle(el).color).slice(0, 3),
+          rgb(getComputedStyle(bg || document.body).backgroundColor).slice(0, 3)];
+}"""
+
+
+def _luminance(rgb: list[float]) -> float:
+    def channel(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+async def contrast(el: Locator) -> float:
+    """The WCAG contrast ratio of the element's text against what is behind it."""
+    fg, bg = await el.evaluate(COLOURS_JS)
+    hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
 @asynccontextmanager

@@ -10,43 +10,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from redis.asyncio import Redis
 
 from orchestrator.console.accounts import add_operator
 from tests.api_helpers import uvicorn_server
-from tests.browser_support import chromium, confirm, sign_in
+from tests.browser_support import MIN_CONTRAST, chromium, confirm, contrast, sign_in
 from tests.console_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 LANDSCAPE: ViewportSize = {'width': 1024, 'height': 768}
-# WCAG AA for body text.
-MIN_CONTRAST = 4.5
-
-# The element's text colour and the first opaque background behind it, as [r, g, b] each.
-COLOURS_JS = """el => {
-  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
-  let bg = el;
-  while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
-  return [rgb(getComputedStyle(el).color).slice(0, 3),
-          rgb(getComputedStyle(bg || document.body).backgroundColor).slice(0, 3)];
-}"""
-
-
-def _luminance(rgb: list[float]) -> float:
-    def channel(c: float) -> float:
-        c /= 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (channel(c) for c in rgb)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-async def contrast(el: Locator) -> float:
-    fg, bg = await el.evaluate(COLOURS_JS)
-    hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
+PORTRAIT: ViewportSize = {'width': 768, 'height': 1024}
 
 
 @pytest.fixture
@@ -82,3 +57,25 @@ async def test_a_refusal_pops_up_legibly(browser: Browser, server_url: str) -> N
     # It was red text on the red toast: every refusal and alert pop-up (the same toast) was
     # unreadable.
     assert await contrast(refusal) >= MIN_CONTRAST
+
+
+async def test_the_tables_view_is_legible(browser: Browser, server_url: str) -> None:
+    page = await console(browser, server_url, PORTRAIT)
+    await page.locator('[data-tab="tables"]').tap()
+    await page.locator('[data-party-of="t04"]').fill('3')
+    await page.locator('[data-action="seat"][data-table="t04"]').tap()
+    await confirm(page)
+    seated = page.locator('.table-card[data-table="t04"]')
+    await expect(seated).to_have_attribute('data-state', 'seated')
+    await expect(seated).to_contain_text('party of 3')
+    free = page.locator('.table-card[data-table="t05"]')
+    # The cards were white with the console's light text on them.
+    for text in (
+        seated.locator('header b'),
+        seated.locator('.state'),
+        seated.locator('p').first,
+        free.locator('header b'),
+        free.locator('.state'),
+        free.locator('p.muted'),
+    ):
+        assert await contrast(text) >= MIN_CONTRAST, await text.inner_text()

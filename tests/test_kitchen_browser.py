@@ -26,7 +26,7 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
 from orchestrator.store import stock
 from tests.api_helpers import REPO, token_for, uvicorn_server
-from tests.browser_support import chromium, confirm, sign_in
+from tests.browser_support import MIN_CONTRAST, chromium, confirm, contrast, sign_in
 from tests.console_support import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -128,6 +128,7 @@ async def test_stock_and_reports_views(
         await expect(hourly.locator('svg.chart rect.series').first).to_be_visible()
         await expect(console.locator('[data-section="stations"] svg.chart')).to_be_visible()
         await expect(console.locator('.demo-banner')).to_be_visible()
+        assert await contrast(console.locator('.demo-banner')) >= MIN_CONTRAST
         href = await hourly.locator('a.csv').get_attribute('href')
         assert href is not None
         res = await console.request.get(f'{server.url}{href}')
