@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from orchestrator.console.accounts import add_operator
 from tests.api_helpers import uvicorn_server
 from tests.browser_support import MIN_CONTRAST, chromium, confirm, contrast, sign_in
-from tests.console_support import PASSWORD
+from tests.console_support import PASSWORD, robot_state
 
 pytestmark = pytest.mark.browser
 
@@ -79,3 +79,24 @@ async def test_the_tables_view_is_legible(browser: Browser, server_url: str) -> 
         free.locator('p.muted'),
     ):
         assert await contrast(text) >= MIN_CONTRAST, await text.inner_text()
+
+
+@pytest.mark.parametrize('viewport', [LANDSCAPE, PORTRAIT], ids=['landscape', 'portrait'])
+async def test_every_robot_control_is_on_screen(
+    browser: Browser, server_url: str, aredis: Redis, viewport: ViewportSize
+) -> None:
+    # Busy robots, as in a service: two dishes and a detail each.
+    jobs = '["ounrb4yxho6-00-01", "ounrb4yxho6-00-00"]'
+    for rid in ('wok1', 'wok2', 'grill1', 'noodle1', 'bar1', 'serve1', 'serve2', 'serve3'):
+        await robot_state(aredis, rid, 'busy', jobs=jobs, detail='cooking 2/2, 0 queued')
+    page = await console(browser, server_url, viewport)
+    await page.locator('[data-tab="fleet"]').tap()
+    buttons = page.locator('#robots button')
+    # Pause for each robot, Dock for the serving ones.
+    await expect(buttons).to_have_count(8 + 3)
+    for i in range(await buttons.count()):
+        box = await buttons.nth(i).bounding_box()
+        assert box is not None and box['x'] + box['width'] <= viewport['width']
+    assert await page.evaluate(
+        'document.documentElement.scrollWidth <= document.documentElement.clientWidth'
+    )
