@@ -85,7 +85,7 @@ def build_ticket(
         'trip_id': order.trip_id,
         # Came back to the pass (pickup timed out): waits for an operator to send it again.
         'returned': order.returned,
-        'eta_at': order.eta_at or None,
+        'eta_at': order.estimate_at or None,
         'lines': out_lines,
     }
 

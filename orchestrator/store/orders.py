@@ -87,9 +87,16 @@ class OrderRecord:
         """The job ids of every round (retention deletes them all)."""
         return [j for rnd in range(self.remade + 1) for j in self.job_ids(remade=rnd)]
 
+    @property
+    def estimate_at(self) -> int:
+        """When the food should reach the table (ms), 0 if unknown: food that came back to the
+        pass (nobody took it) waits to be sent again (the console's or the diner's
+        `trips.redeliver`), so no estimate holds until then."""
+        return 0 if self.returned else self.eta_at
+
     def view(self) -> dict[str, Any]:
         """The order as the diner API shows it."""
-        eta_at = 0 if self.returned else self.eta_at
+        eta_at = self.estimate_at
         return {
             'id': self.id,
             'table_id': self.table_id,
@@ -102,8 +109,6 @@ class OrderRecord:
             'created_at': self.created_at,
             'updated_at': self.updated_at,
             'robot_id': self.robot_id or None,
-            # The food came back to the pass (nobody took it): it waits to be sent again (the
-            # console's or the diner's `trips.redeliver`), so no estimate holds until then.
             'returned': self.returned,
             'eta_at': eta_at or None,
             # Seconds from now, so that a phone whose clock is off still counts down right.
