@@ -1,7 +1,7 @@
 """The console on a 10-inch tablet (1024x768 landscape, 768x1024 portrait, touch) in a real
 headless Chromium, against `robodine serve` under uvicorn and a real redis-server: what an
-operator reads (refusals, the Tables view) is legible, and every control can be reached
-without scrolling the page sideways.
+operator reads (refusals, the Tables view) is legible, every control can be reached without
+scrolling the page sideways, and a price field left empty is refused rather than sent as 0.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 from redis.asyncio import Redis
 
+from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
 from tests.api_helpers import uvicorn_server
 from tests.browser_support import MIN_CONTRAST, chromium, confirm, contrast, sign_in
@@ -100,3 +101,16 @@ async def test_every_robot_control_is_on_screen(
     assert await page.evaluate(
         'document.documentElement.scrollWidth <= document.documentElement.clientWidth'
     )
+
+
+async def test_an_empty_price_is_refused_not_zero(
+    browser: Browser, server_url: str, aredis: Redis
+) -> None:
+    page = await console(browser, server_url, LANDSCAPE)
+    await page.locator('[data-tab="menu"]').tap()
+    await page.locator('[data-price-of="fries"]').fill('')
+    await page.locator('[data-action="price"][data-dish="fries"]').tap()
+    await expect(page.locator('.toast.error', has_text='whole number')).to_be_visible()
+    await expect(page.locator('#confirm')).not_to_be_visible()
+    assert await aredis.get(keys.price('fries')) is None
+    await expect(page.locator('li[data-dish="fries"] .price')).to_have_text('₩5,000')

@@ -535,6 +535,11 @@ const actions = {
   'back-on': (d) => act(`Put ${dishName(d.dish)} back on the menu?`, 'PUT', `/dishes/${d.dish}/soldout`, { soldout: false }),
   price: (d) => {
     const input = document.querySelector(`[data-price-of="${CSS.escape(d.dish)}"]`);
+    // Number('') is 0: a field left empty would make the dish free.
+    if (!/^\d+$/.test(input.value.trim())) {
+      toast(`Refused: the price of ${dishName(d.dish)} must be a whole number`, 'error');
+      return false;
+    }
     const price = Number(input.value);
     return act(`Set the price of ${dishName(d.dish)} to ${money(price)}?`, 'PUT', `/dishes/${d.dish}/price`, { price });
   },
