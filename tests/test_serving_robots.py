@@ -65,6 +65,10 @@ def test_no_trip_goes_into_a_lane_another_robot_is_in_or_bound_for(
     assert [o.table_id for o in s.sendable()] == ['t05']
     trip.arrived.add('t02')
     assert [o.table_id for o in s.sendable()] == ['t05', 't06']
-    # The robot in t03's lane leaves it: t07's food can go.
+    # The robot in t03's lane leaves it, or is lost there: t07's food can go.
+    s.ctx.robots['serve1'].mode = 'lost'
+    assert [o.table_id for o in s.sendable()] == ['t07', 't05', 't06']
+    s.ctx.robots['serve1'].mode = 'busy'
+    assert [o.table_id for o in s.sendable()] == ['t05', 't06']
     s.ctx.robots['serve1'].x, s.ctx.robots['serve1'].y = at['dock1'].x, at['dock1'].y
     assert [o.table_id for o in s.sendable()] == ['t07', 't05', 't06']

@@ -269,7 +269,9 @@ class Serving:
         near = (
             min(floor.waypoints, key=lambda w: math.hypot(w.x - v.x, w.y - v.y)).id
             for v in self.ctx.robots.values()
-            if v.kind == 'serving' and v.beats  # where it is: from its heartbeats
+            # Where it is, from its heartbeats; a lost robot's food was settled by an operator
+            # (remade, say), and it no longer drives out of its lane.
+            if v.kind == 'serving' and v.beats and v.mode != 'lost'
         )
         ahead = (
             self.ctx.cfg.table_by_id[s.table_id].waypoint
