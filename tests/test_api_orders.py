@@ -210,6 +210,7 @@ async def test_sold_out_dish_is_refused(client: httpx.AsyncClient, aredis: Redis
     assert res.json() == {
         'detail': "items[1].dish_id: 'galbi' is sold out",
         'field': 'items[1].dish_id',
+        'reason': 'sold_out',
     }
     assert await order_state(aredis) == EMPTY
 

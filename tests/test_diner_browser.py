@@ -231,6 +231,25 @@ async def test_an_order_no_robot_has_started_is_cancelled_from_the_phone(
     await expect(card).to_have_attribute('data-status', 'received')
 
 
+async def test_refusals_are_told_in_the_diners_language(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    """The API's details are English; the page shows what it knows by reason."""
+    page = await phone(browser, 'zh-CN')
+    await page.goto(f'{server.url}/t/{token_for("t08")}')
+    await choose(page, 'kungpao', {'spice': 'hot', 'size': 'large'})
+    await aredis.sadd(keys.SOLDOUT, 'kungpao')  # sold out while it sat in the cart
+    await page.get_by_test_id('cart-bar').click()
+    await page.get_by_test_id('place-order').click()
+    toast = page.locator('#toast')
+    await expect(toast).to_have_text('抱歉，宫保鸡丁刚刚售罄。')
+    await page.keyboard.press('Escape')
+    for expected in ('服务员马上就来。', '刚刚已经呼叫了服务员，正在赶来。请稍后再呼叫。'):
+        await page.get_by_test_id('call-staff').click()
+        await page.click('button.reason[data-reason="water"]')
+        await expect(toast).to_contain_text(expected)
+
+
 async def test_accept_language_picks_korean_and_bad_codes_are_refused(
     server: Server, browser: Browser
 ) -> None:
@@ -240,7 +259,9 @@ async def test_accept_language_picks_korean_and_bad_codes_are_refused(
     await expect(page.get_by_test_id('lang-ko')).to_have_attribute('aria-pressed', 'true')
     res = await page.goto(f'{server.url}/t/{token_for("t01")[:-2]}xx')
     assert res is not None and res.status == 401
-    await expect(page.get_by_test_id('token-error')).to_contain_text('not valid')
+    await expect(page.get_by_test_id('token-error')).to_have_text(
+        '유효하지 않은 코드예요. 테이블의 QR 코드를 다시 스캔해 주세요.'
+    )
 
 
 async def test_the_header_keeps_its_buttons_whole_and_the_categories_in_view(

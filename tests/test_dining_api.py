@@ -169,8 +169,11 @@ async def test_a_visit_from_first_order_to_paid_closed_and_free_again(
         await order(client, code, line('mochi'), status=403),
     ):
         assert res.status_code == 403 and ENDED in res.json()['detail']
-    page = await client.get(f'/t/{code}')
-    assert page.status_code == 403 and ENDED in page.text
+    # The page says it in the diner's language.
+    page = await client.get(f'/t/{code}', headers={'Accept-Language': 'en'})
+    assert page.status_code == 403 and 'Your visit has ended' in page.text
+    page = await client.get(f'/t/{code}', headers={'Accept-Language': 'zh-CN'})
+    assert page.status_code == 403 and '本次用餐已结束' in page.text
 
 
 async def feed_types(r: Redis) -> list[str]:
@@ -312,7 +315,11 @@ async def test_a_body_not_json_is_named_as_the_body(client: httpx.AsyncClient) -
         headers={'content-type': 'application/json'},
     )
     assert res.status_code == 422
-    assert res.json() == {'detail': 'body: Invalid JSON: Expecting value', 'field': 'body'}
+    assert res.json() == {
+        'detail': 'body: Invalid JSON: Expecting value',
+        'field': 'body',
+        'reason': 'invalid',
+    }
 
 
 async def test_staff_calls_raise_an_alert_and_are_rate_limited(

@@ -1,4 +1,7 @@
-"""Error responses: always JSON `{"detail": message, "field": name-or-null}` with the field named.
+"""Error responses: always JSON `{"detail": message, "field": name-or-null, "reason": code}`
+with the field named. The reason is a stable code (`rate_limited`, `sold_out`, ...) that a
+client shows in its user's language (the diner page does); the detail is English, for people
+reading logs and API answers.
 
 Every refusal is also counted in `robodine_order_rejections_total` by reason.
 """
@@ -43,7 +46,7 @@ def error_response(
     request: Request, status: int, detail: str, reason: str, field: str | None = None
 ) -> JSONResponse:
     request.app.state.ctx.metrics.rejections.inc(reason)
-    return JSONResponse({'detail': detail, 'field': field}, status_code=status)
+    return JSONResponse({'detail': detail, 'field': field, 'reason': reason}, status_code=status)
 
 
 def field_name(loc: Sequence[Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from functools import cache
 from importlib import resources
 
@@ -21,6 +22,13 @@ router = APIRouter(tags=['diner'])
 @cache
 def _template(name: str) -> str:
     return resources.files('orchestrator').joinpath(f'web/{name}').read_text(encoding='utf-8')
+
+
+@cache
+def _refusals(lang: str) -> dict[str, str]:
+    """The diner page's texts for refusals by reason, in `lang` (web/i18n.json)."""
+    texts: dict[str, str] = json.loads(_template('i18n.json'))[lang]['refusals']
+    return texts
 
 
 def pick_language(accept_language: str | None, default: str = LANGS[0]) -> str:
@@ -57,9 +65,14 @@ async def diner_page(
         visit = await resolve(ctx, token)
     except (TokenError, ApiError) as e:
         ctx.metrics.rejections.inc('token')
-        message, status = (e.message, e.status) if isinstance(e, TokenError) else (e.detail, 403)
+        status, reason = (e.status, 'token') if isinstance(e, TokenError) else (403, e.reason)
+        detail = e.message if isinstance(e, TokenError) else e.detail
+        # In the diner's language; the English detail is for staff (on a long press or hover).
         page = _template('diner_error.html').format(
-            lang=lang, title=html.escape(name), message=html.escape(message)
+            lang=lang,
+            title=html.escape(name),
+            message=html.escape(_refusals(lang).get(reason, detail)),
+            detail=html.escape(detail),
         )
         return HTMLResponse(page, status_code=status)
     if visit.caller.visit is None:

@@ -97,13 +97,18 @@ class ErrorOut(BaseModel):
                 {
                     'detail': 'items[0].quantity: Input should be less than or equal to 20',
                     'field': 'items[0].quantity',
+                    'reason': 'invalid',
                 }
             ]
         }
     )
 
+    # In English, for people reading logs and answers.
     detail: str
     field: str | None = None
+    # A stable code to show the refusal in the user's language (`sold_out`, `rate_limited`,
+    # `visit_ended`, ...).
+    reason: str
 
 
 class LineOut(BaseModel):

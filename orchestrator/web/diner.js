@@ -66,8 +66,21 @@ function toast(text, ms = 3000) {
 async function api(path, options = {}) {
   const res = await fetch(API + path, options);
   const body = res.headers.get('content-type')?.includes('json') ? await res.json() : null;
-  if (!res.ok) throw Object.assign(new Error(body?.detail || res.statusText), { status: res.status });
+  if (!res.ok) {
+    throw Object.assign(new Error(body?.detail || res.statusText), {
+      status: res.status, reason: body?.reason, field: body?.field,
+    });
+  }
   return body;
+}
+
+// A refusal in the diner's language when the page knows its reason (the server's detail is
+// English); a refused line's dish (field `items[1].dish_id`) is named from `lines`.
+function refusal(err, lines = []) {
+  const text = t('refusals')[err.reason];
+  if (!text) return err.message;
+  const line = lines[Number(/^items\[(\d+)\]/.exec(err.field ?? '')?.[1])];
+  return text.replace('{dish}', line ? name(line.dish.name) : '');
 }
 
 // ---- menu -----------------------------------------------------------------------------
@@ -228,7 +241,7 @@ async function placeOrder() {
     // 4xx: the order as it stands is refused (new key next time); otherwise retry same key.
     if (err.status && err.status < 500) {
       state.pendingKey = null;
-      toast(err.message, 6000);
+      toast(refusal(err, state.cart), 6000);
       if (err.status === 422) loadMenu();
     } else {
       toast(t('retry'), 6000);
@@ -358,8 +371,7 @@ async function orderAction(id, action, button) {
   try {
     await api(`/orders/${id}/${action}`, { method: 'POST' });
   } catch (err) {
-    // A cancel refused because cooking started: said in the diner's language.
-    toast(action === 'cancel' && err.status === 409 ? t('cancel_too_late') : err.message, 5000);
+    toast(refusal(err), 5000);
     button.disabled = false;
   }
 }
@@ -387,7 +399,7 @@ async function loadBill() {
     state.bill = await api('/bill');
     renderBill();
   } catch (err) {
-    toast(err.message, 6000);
+    toast(refusal(err), 6000);
   }
 }
 
@@ -494,7 +506,7 @@ async function split(mode) {
     });
     renderBill();
   } catch (err) {
-    toast(err.message, 6000);
+    toast(refusal(err), 6000);
   }
 }
 
@@ -510,7 +522,7 @@ async function claimShare() {
     renderBill();
     document.querySelector(`[data-share="${CSS.escape(state.bill.share_id)}"]`)?.scrollIntoView({ block: 'center' });
   } catch (err) {
-    toast(err.message, 6000);
+    toast(refusal(err), 6000);
   }
 }
 
@@ -528,7 +540,7 @@ async function payShare(shareId, button) {
     else loadBill();
   } catch (err) {
     if (err.status && err.status < 500) state.payKeys.delete(shareId);
-    toast(err.message, 6000);
+    toast(refusal(err), 6000);
     button.disabled = false;
     loadBill();
   }
@@ -554,7 +566,7 @@ async function callStaff(reason) {
     });
     toast(t('called'), 5000);
   } catch (err) {
-    toast(err.message, 6000);
+    toast(refusal(err), 6000);
   }
 }
 
