@@ -191,7 +191,9 @@ def leave_trip(pipe: Pipeline, order_id: str, returned: bool) -> None:
 
 
 def clear_returned(pipe: Pipeline, order_id: str) -> None:
-    pipe.hdel(keys.order(order_id), 'returned')
+    """Sent out again: its estimate, from before its first trip, is long past; the
+    dispatcher gives it a new one while it waits at the pass."""
+    pipe.hdel(keys.order(order_id), 'returned', 'eta_at')
 
 
 def lose(pipe: Pipeline, order_id: str) -> None:
