@@ -17,6 +17,7 @@ from orchestrator.config import Rate, RestaurantConfig
 from orchestrator.store import payments, sessions
 from orchestrator.store.payments import PaymentRecord
 from orchestrator.store.sessions import DiningSession
+from orchestrator.texts import texts
 
 
 def _rate(rate: Rate, amount: int, added: int) -> dict[str, Any]:
@@ -118,46 +119,67 @@ def receipt_html(
     lang: str,
     payment: PaymentRecord | None = None,
 ) -> str:
-    """A printable receipt of the whole visit, or (with `payment`) of one payment: the lines,
-    service charge, tax, total and the payments."""
+    """A printable receipt of the whole visit, or (with `payment`) of one payment, in `lang`:
+    the lines, service charge, tax, total and the payments."""
     name = getattr(cfg.restaurant.name, lang, cfg.restaurant.name.en)
+    say = texts(lang)
     esc = html.escape
     rows = []
     for ln in bill.lines:
-        options = ', '.join(f'{k}: {v}' for k, v in ln.options.items())
+        options = _choice_names(cfg, lang, ln.dish_id, ln.options)
+        # A zero line's key ends in `-x{status}`: why it is not charged.
+        reason = ln.reason and say['zero_reason'].get(ln.key.rpartition('-x')[2], ln.reason)
         label = (
             f'{esc(ln.name.get(lang) or ln.name["en"])} × {ln.quantity}'
             + (f'<br><small>{esc(options)}</small>' if options else '')
-            + (f'<br><small>{esc(ln.reason)}</small>' if ln.reason else '')
+            + (
+                f'<br><small>{esc(say["not_charged"].replace("{reason}", reason))}</small>'
+                if reason
+                else ''
+            )
         )
         rows.append(_row(label, money(cfg, ln.amount), 'zero' if ln.reason else ''))
     t, b = bill.totals, cfg.billing
-    rows.append(_row('Subtotal', money(cfg, t.subtotal), 'sum'))
+    rows.append(_row(esc(say['subtotal']), money(cfg, t.subtotal), 'sum'))
     for rate, amount in ((b.service_charge, t.service_charge), (b.tax, t.tax)):
         if rate.percent:
-            how = 'included' if rate.inclusive else 'added'
-            rows.append(_row(f'{esc(rate.name)} {rate.percent}% ({how})', money(cfg, amount)))
-    rows.append(_row('Total', money(cfg, t.total), 'total'))
+            how = say['included'] if rate.inclusive else say['added']
+            rows.append(_row(f'{esc(rate.name)} {rate.percent}% ({esc(how)})', money(cfg, amount)))
+    rows.append(_row(esc(say['total']), money(cfg, t.total), 'total'))
     shown = [payment] if payment is not None else paid
+    statuses = say['share_status']
     for p in shown:
-        state = {'paid': 'paid', 'refunded': 'refunded', 'pending': 'in progress'}.get(
-            p.status, f'{p.status}: {p.reason}'
+        state = {'paid': statuses['paid'], 'refunded': statuses['refunded']}.get(
+            p.status, statuses['paying'] if p.status == 'pending' else f'{p.status}: {p.reason}'
         )
         rows.append(
             _row(
-                f'Payment {esc(p.id)} ({esc(p.provider)}) {esc(state)}<br><small>'
-                f'{esc(_when(p.paid_at or p.created_at))} · share {esc(p.share_id)}</small>',
+                f'{esc(say["payment"])} {esc(p.id)} ({esc(p.provider)}) {esc(state)}<br><small>'
+                f'{esc(_when(p.paid_at or p.created_at))} · {esc(say["share"])} '
+                f'{esc(p.share_id)}</small>',
                 money(cfg, p.amount),
                 'sum' if p is shown[0] else '',
             )
         )
-    title = f'Receipt · payment {payment.id}' if payment is not None else 'Receipt'
-    visit = f'visit {esc(s.id)} · {esc(_when(s.opened_at))}' if s is not None else ''
+    title = say['receipt'] + (f' · {say["payment"]} {payment.id}' if payment is not None else '')
+    visit = f'{say["visit"]} {esc(s.id)} · {esc(_when(s.opened_at))}' if s is not None else ''
     return (
         f'<!doctype html><html lang="{esc(lang)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{esc(title)} · {esc(name)}</title><style>{STYLE}</style></head><body>'
         f'<h1>{esc(name)}</h1><p class="meta">{esc(title)}<br>{esc(table_name)} · {visit}</p>'
         f'<table>{"".join(rows)}</table>'
-        '<p class="meta"><button onclick="print()">Print</button></p></body></html>'
+        f'<p class="meta"><button onclick="print()">{esc(say["print"])}</button></p></body></html>'
     )
+
+
+def _choice_names(cfg: RestaurantConfig, lang: str, dish_id: str, options: dict[str, str]) -> str:
+    """A line's options as the menu names them in `lang` (their ids for a dish or choice no
+    longer on the menu)."""
+    dish = cfg.dish_by_id.get(dish_id)
+    names = {
+        (o.id, c.id): getattr(c.name, lang)
+        for o in (dish.options if dish else [])
+        for c in o.choices
+    }
+    return ', '.join(names.get((opt, choice), choice) for opt, choice in options.items())

@@ -294,6 +294,16 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
     assert b['due'] == 0 and b['paid'] == b['total']
     receipt = await client.get(f'/api/tables/{code}/payments/{started["id"]}/receipt')
     assert receipt.status_code == 200 and started['id'] in receipt.text
+    # In the language the page shows (its switch), whatever the browser's.
+    receipt = await client.get(
+        f'/api/tables/{code}/payments/{started["id"]}/receipt',
+        params={'lang': 'zh'},
+        headers={'Accept-Language': 'ko'},
+    )
+    assert '<html lang="zh">' in receipt.text and '付款' in receipt.text and '打印' in receipt.text
+    assert 'Payment' not in receipt.text
+    bad = await client.get(f'/api/tables/{code}/receipt', params={'lang': 'fr'})
+    assert bad.status_code == 422 and bad.json()['field'] == 'lang'
 
 
 async def test_a_checkout_form_not_utf8_is_refused_with_400(client: httpx.AsyncClient) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -215,8 +215,12 @@ async def get_payment(payment_id: str, visit: DinerVisit, ctx: Ctx) -> dict[str,
     return (await _payment_of(ctx, visit, payment_id)).view()
 
 
+# The language the page shows (its switch), else the browser's Accept-Language.
+Lang = Annotated[Literal['ko', 'en', 'zh'] | None, Query(description='receipt language')]
+
+
 async def _receipt(
-    ctx: AppContext, visit: Visit, lang: str | None, payment: PaymentRecord | None
+    ctx: AppContext, visit: Visit, lang: str, payment: PaymentRecord | None
 ) -> HTMLResponse:
     bill, _, _, paid = await bill_view.load(ctx.redis, ctx.config, visit.session)
     page = bill_view.receipt_html(
@@ -225,7 +229,7 @@ async def _receipt(
         visit.session,
         bill,
         paid,
-        pick_language(lang),
+        lang,
         payment,
     )
     return HTMLResponse(page, headers={'Cache-Control': 'no-store'})
@@ -235,9 +239,12 @@ async def _receipt(
     '/receipt', response_class=HTMLResponse, summary="The visit's receipt (printable HTML)"
 )
 async def visit_receipt(
-    visit: DinerVisit, ctx: Ctx, accept_language: Annotated[str | None, Header()] = None
+    visit: DinerVisit,
+    ctx: Ctx,
+    lang: Lang = None,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
-    return await _receipt(ctx, visit, accept_language, None)
+    return await _receipt(ctx, visit, lang or pick_language(accept_language), None)
 
 
 @router.get(
@@ -249,10 +256,11 @@ async def payment_receipt(
     payment_id: str,
     visit: DinerVisit,
     ctx: Ctx,
+    lang: Lang = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     p = await _payment_of(ctx, visit, payment_id)
-    return await _receipt(ctx, visit, accept_language, p)
+    return await _receipt(ctx, visit, lang or pick_language(accept_language), p)
 
 
 class StaffCallIn(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from functools import cache
 from importlib import resources
 
@@ -14,6 +13,7 @@ from orchestrator.api.deps import Ctx
 from orchestrator.api.errors import ApiError
 from orchestrator.api.visits import current_visit_code, resolve
 from orchestrator.config import LANGS
+from orchestrator.texts import texts
 from table_qr.tokens import TokenError
 
 router = APIRouter(tags=['diner'])
@@ -22,13 +22,6 @@ router = APIRouter(tags=['diner'])
 @cache
 def _template(name: str) -> str:
     return resources.files('orchestrator').joinpath(f'web/{name}').read_text(encoding='utf-8')
-
-
-@cache
-def _refusals(lang: str) -> dict[str, str]:
-    """The diner page's texts for refusals by reason, in `lang` (web/i18n.json)."""
-    texts: dict[str, str] = json.loads(_template('i18n.json'))[lang]['refusals']
-    return texts
 
 
 def pick_language(accept_language: str | None, default: str = LANGS[0]) -> str:
@@ -71,7 +64,7 @@ async def diner_page(
         page = _template('diner_error.html').format(
             lang=lang,
             title=html.escape(name),
-            message=html.escape(_refusals(lang).get(reason, detail)),
+            message=html.escape(texts(lang)['refusals'].get(reason, detail)),
             detail=html.escape(detail),
         )
         return HTMLResponse(page, status_code=status)

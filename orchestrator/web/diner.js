@@ -462,7 +462,7 @@ function renderBill() {
         onclick: (e) => payShare(share.id, e.target),
       }, `${t('pay')} ${money(share.amount)}`) : null);
   }));
-  $('#receipt').href = `${API}/receipt`;
+  $('#receipt').href = `${API}/receipt?lang=${state.lang}`;
   renderClaim();
 }
 
