@@ -270,6 +270,7 @@ async def test_multi_unit_order_beyond_stock_is_a_409_naming_the_dish(
     assert res.json() == {
         'detail': "items[1].dish_id: not enough stock left for 'grilled-mackerel'",
         'field': 'items[1].dish_id',
+        'reason': 'no_stock',
     }
     assert (await stock.levels(aredis))['mackerel'] == 2
     # Two can still be made: the dish stays on the menu.
