@@ -114,3 +114,18 @@ async def test_an_empty_price_is_refused_not_zero(
     await expect(page.locator('#confirm')).not_to_be_visible()
     assert await aredis.get(keys.price('fries')) is None
     await expect(page.locator('li[data-dish="fries"] .price')).to_have_text('₩5,000')
+
+
+async def test_every_console_shows_a_stopped_fleet(
+    browser: Browser, server_url: str, aredis: Redis
+) -> None:
+    """STOP ALL's status was only on the console that pressed it, and gone on a reload: an
+    operator elsewhere had no cue that the robots were stopped."""
+    for robot_id in ('serve1', 'wok1'):
+        await robot_state(aredis, robot_id, 'estopped')
+    await robot_state(aredis, 'serve2', 'idle')
+    for viewport in (LANDSCAPE, PORTRAIT):  # two operators' tablets
+        page = await console(browser, server_url, viewport)
+        status = page.locator('#estop-status')
+        await expect(status).to_be_visible()
+        await expect(status).to_have_text('E-STOPPED: 2/8 robots (wok1, serve1)')

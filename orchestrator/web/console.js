@@ -210,6 +210,7 @@ function apply(msg) {
     case 'robot':
       state.robots.set(msg.robot.id, msg.robot);
       schedule('fleet');
+      schedule('estop');
       break;
     case 'heartbeats':
       for (const [id, seen] of Object.entries(msg.seen)) {
@@ -475,11 +476,19 @@ function renderMenu() {
   }).join('')}</ul></section>`).join('');
 }
 
-// After STOP ALL: which robots acknowledged it, which did not apply it (refused, expired) and
-// which have not answered yet, from the robots' `robot.estop` audit entries.
+// After STOP ALL from this console: which robots acknowledged it, which did not apply it
+// (refused, expired) and which have not answered yet, from the robots' `robot.estop` audit
+// entries. Otherwise (another console stopped them, or this page was reloaded since): which
+// robots are e-stopped now, from their own modes, so no operator misses a stopped fleet.
 function renderEstop() {
   const el = $('estop-status');
-  if (!state.estop) { el.hidden = true; return; }
+  if (!state.estop) {
+    const stopped = [...state.robots.values()].filter((r) => r.mode === 'estopped').map((r) => r.id);
+    el.hidden = !stopped.length;
+    el.className = 'estop-status failed';
+    el.textContent = `E-STOPPED: ${stopped.length}/${state.robots.size} robots (${stopped.join(', ')})`;
+    return;
+  }
   const answers = new Map();
   for (const a of state.audit) {  // newest first
     if (a.action === 'robot.estop' && Number(a.at) >= state.estop.at && !answers.has(a.target)) {
@@ -517,7 +526,12 @@ const actions = {
       renderEstop();
     }
   },
-  'resume-all': () => act('Release the emergency stop of every robot?', 'POST', '/fleet/resume'),
+  'resume-all': async () => {
+    if (await act('Release the emergency stop of every robot?', 'POST', '/fleet/resume')) {
+      state.estop = null;  // from now on the robots' modes tell
+      renderEstop();
+    }
+  },
   'sign-out': () => signOut(),
   pause: (d) => act(`Pause ${d.robot}?`, 'POST', `/robots/${d.robot}/pause`),
   resume: (d) => act(`Resume ${d.robot}?`, 'POST', `/robots/${d.robot}/resume`),
