@@ -150,9 +150,13 @@ async def test_pause_resume_dock_and_their_refusals(
     assert res.status_code == 409 and 'already paused' in res.json()['detail']
     assert (await last_audit(aredis))['result'] == 'refused: serve1 is already paused'
     assert (await client.post('/console/api/robots/serve1/resume')).status_code == 200
-    await robot_state(aredis, 'serve1', 'idle')
+    await robot_state(aredis, 'serve1', 'idle', x=6.0, y=4.0)  # idle away from its dock
     assert (await client.post('/console/api/robots/serve1/resume')).status_code == 409
     assert (await client.post('/console/api/robots/serve1/dock')).status_code == 200
+    # Back on it: told so (it said "sent to its dock", and only the robot knew better).
+    await robot_state(aredis, 'serve1', 'idle')  # at dock1
+    res = await client.post('/console/api/robots/serve1/dock')
+    assert res.status_code == 409 and res.json()['detail'] == 'serve1 is already at dock1'
     await robot_state(aredis, 'wok1', 'busy')
     res = await client.post('/console/api/robots/wok1/dock')
     assert res.status_code == 409 and 'cooking robot' in res.json()['detail']

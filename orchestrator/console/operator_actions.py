@@ -8,6 +8,8 @@ raises Refused; the routes audit both.
 
 from __future__ import annotations
 
+import math
+
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -17,12 +19,15 @@ from orchestrator.console.fleet_board import robot_kinds
 from orchestrator.store import commands, jobs, menu, orders, robots, trips
 from orchestrator.store.commands import Command
 from orchestrator.store.orders import OrderRecord
+from orchestrator.store.robots import RobotRecord
 
 # Modes in which a robot cannot take a pause / dock order.
 UNAVAILABLE = frozenset({'estopped', 'fault', 'unreachable', 'lost', 'offline'})
 # Order statuses in which the food is with a serving robot or the diner.
 WITH_ROBOT = frozenset({orders.DELIVERING, orders.ARRIVED})
 MAX_PRICE = 10_000_000
+# A robot this close to its dock (m) is at it: the robots' own stop tolerance is smaller.
+AT_DOCK_M = 0.3
 
 
 class Refused(Exception):
@@ -32,17 +37,19 @@ class Refused(Exception):
         self.message = message
 
 
-async def _robot(r: Redis, cfg: RestaurantConfig, robot_id: str) -> tuple[str, str, list[str]]:
-    """(kind, mode, jobs) of a configured robot; mode 'offline' if it was never heard."""
+async def _robot(r: Redis, cfg: RestaurantConfig, robot_id: str) -> tuple[str, RobotRecord]:
+    """(kind, last state) of a configured robot; mode 'offline' if it was never heard."""
     kind = robot_kinds(cfg).get(robot_id)
     if kind is None:
         raise Refused(404, f'no robot {robot_id!r} in this restaurant')
     state = await robots.get(r, robot_id)
-    return kind, (state.mode if state else '') or 'offline', state.jobs if state else []
+    if state is None or not state.mode:
+        return kind, RobotRecord(robot_id, kind, mode='offline')
+    return kind, state
 
 
 async def pause_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
-    _, mode, _ = await _robot(r, cfg, robot_id)
+    mode = (await _robot(r, cfg, robot_id))[1].mode
     if mode == 'paused':
         raise Refused(409, f'{robot_id} is already paused')
     if mode in UNAVAILABLE:
@@ -52,7 +59,7 @@ async def pause_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -
 
 
 async def resume_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
-    _, mode, _ = await _robot(r, cfg, robot_id)
+    mode = (await _robot(r, cfg, robot_id))[1].mode
     if mode == 'estopped':
         raise Refused(409, f'{robot_id} is emergency-stopped; use "resume all"')
     if mode != 'paused':
@@ -62,15 +69,19 @@ async def resume_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) 
 
 
 async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
-    kind, mode, carrying = await _robot(r, cfg, robot_id)
+    kind, state = await _robot(r, cfg, robot_id)
+    mode = state.mode
     if kind != 'serving':
         raise Refused(409, f'{robot_id} is a cooking robot; only serving robots dock')
     if mode in UNAVAILABLE or mode == 'paused':
         raise Refused(409, f'{robot_id} is {mode}; resume it first')
     if mode == 'charging':
         raise Refused(409, f'{robot_id} is already at its dock')
-    if carrying:
+    if state.jobs:
         raise Refused(409, f'{robot_id} is carrying food; it docks after its trip')
+    dock = cfg.floor.points[next(s.dock for s in cfg.serving_robots if s.id == robot_id)]
+    if mode == 'idle' and math.hypot(state.x - dock.x, state.y - dock.y) <= AT_DOCK_M:
+        raise Refused(409, f'{robot_id} is already at {dock.id}')
     await commands.send(r, Command('dock', robot_id, by))
     return f'{robot_id} sent to its dock'
 
