@@ -1,7 +1,8 @@
 """The console on a 10-inch tablet (1024x768 landscape, 768x1024 portrait, touch) in a real
 headless Chromium, against `robodine serve` under uvicorn and a real redis-server: what an
-operator reads (refusals, the Tables view) is legible, every control can be reached without
-scrolling the page sideways, and a price field left empty is refused rather than sent as 0.
+operator reads (refusals, the Tables view) is legible, every control and the pass can be
+reached without scrolling the page sideways, a price field left empty is refused rather than
+sent as 0, and every console shows a stopped fleet.
 """
 
 from __future__ import annotations
@@ -129,3 +130,18 @@ async def test_every_console_shows_a_stopped_fleet(
         status = page.locator('#estop-status')
         await expect(status).to_be_visible()
         await expect(status).to_have_text('E-STOPPED: 2/8 robots (wok1, serve1)')
+
+
+@pytest.mark.parametrize('viewport', [LANDSCAPE, PORTRAIT], ids=['landscape', 'portrait'])
+async def test_the_pass_column_stays_in_view(
+    browser: Browser, server_url: str, viewport: ViewportSize
+) -> None:
+    """Seven 230 px columns: the pass, where food waits for a robot, was off screen."""
+    page = await console(browser, server_url, viewport)
+    box = await page.locator('.column[data-column="pass"]').bounding_box()
+    assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= viewport['width']
+    # Scrolled to the first station and to the last, it is still there.
+    for left in (0, 10_000):
+        await page.locator('#columns').evaluate('(el, x) => { el.scrollLeft = x; }', left)
+        box = await page.locator('.column[data-column="pass"]').bounding_box()
+        assert box is not None and box['x'] + box['width'] <= viewport['width'] + 1
