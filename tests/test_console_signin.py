@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -19,8 +20,9 @@ from console_support import PASSWORD
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
+from orchestrator.console import routes
 from orchestrator.store import accounts
-from orchestrator.store.accounts import Account
+from orchestrator.store.accounts import Account, SessionRecord
 from orchestrator.store.feed import now_ms
 
 GUESSES = 25
@@ -117,3 +119,29 @@ async def test_guesses_from_one_address_do_not_lock_the_operator_out_elsewhere(
         spray = [await sign_in(f'user{i}', 'guess', '203.0.113.9') for i in range(20)]
         assert Counter(r.status_code for r in spray) == {401: 11, 429: 9}
         assert 'too many failed sign-ins' in spray[-1].json()['detail']
+
+
+async def test_a_live_stream_ends_with_its_session(
+    aredis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signed out in another tab (or expired), a console's open stream went on showing the
+    kitchen. It now ends at its next look; the page then hears 401 and signs in again."""
+    monkeypatch.setattr(routes, 'SESSION_CHECK_S', 0.0)
+    await accounts.create_session(aredis, 'sid-1', SessionRecord('ana', 'operator', 'c'), 60)
+    sent: list[str] = []
+
+    async def frames() -> AsyncGenerator[str, None]:
+        try:
+            for n in range(1000):
+                yield f'data: {n}\n\n'
+                await asyncio.sleep(0.01)
+        finally:
+            sent.append('closed')  # the fan-out's subscription is given up
+
+    ctx = SimpleNamespace(redis=aredis)
+    got = []
+    async for frame in routes._while_signed_in(frames(), ctx, 'sid-1'):  # type: ignore[arg-type]
+        got.append(frame)
+        if len(got) == 3:
+            await accounts.end_session(aredis, 'sid-1')
+    assert got == [f'data: {n}\n\n' for n in range(3)] and sent == ['closed']

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,7 @@ from orchestrator.console.context import ConsoleContext, get_ctx
 from orchestrator.feed_reader import Fanout
 from orchestrator.payments import make_provider
 from orchestrator.settings import Settings
-from orchestrator.store import alerts, audit, jobs
+from orchestrator.store import accounts, alerts, audit, jobs
 from orchestrator.store import feed as feed_store
 from orchestrator.store.feed import now_ms
 
@@ -39,6 +40,8 @@ PAGE_HEADERS = {
     'Referrer-Policy': 'no-referrer',
 }
 STATIC = {'console.js': 'text/javascript', 'console.css': 'text/css'}
+# Real seconds between two looks whether a live stream's session still lasts.
+SESSION_CHECK_S = 10.0
 
 
 @contextlib.asynccontextmanager
@@ -156,17 +159,36 @@ async def snapshot(
 @router.get('/console/api/stream')
 async def stream(
     ctx: Ctx,
-    _: Reader,
+    session: Annotated[auth.Session, Depends(auth.current_session)],
     since: str | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Deltas after `since` (the snapshot's feed id) as server-sent events, from the shared
-    fan-out; a `resync` event means: reload the snapshot."""
+    fan-out; a `resync` event means: reload the snapshot. The stream ends once its session
+    does (signed out elsewhere, or expired): the page reconnects, hears 401, and signs in."""
+    frames = ctx.fanout.frames(await ctx.fanout.subscribe(last_event_id or since))
     return StreamingResponse(
-        ctx.fanout.frames(await ctx.fanout.subscribe(last_event_id or since)),
+        _while_signed_in(frames, ctx, session.sid),
         media_type='text/event-stream',
         headers={'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no'},
     )
+
+
+async def _while_signed_in(
+    frames: AsyncGenerator[str, None], ctx: ConsoleContext, sid: str
+) -> AsyncGenerator[str, None]:
+    """The frames while the session lasts: looked at with each keep-alive (every 15 s, more
+    often on a busy feed), not with every frame."""
+    checked = time.monotonic()
+    try:
+        async for frame in frames:
+            if time.monotonic() - checked >= SESSION_CHECK_S:
+                checked = time.monotonic()
+                if not await accounts.session_alive(ctx.redis, sid):
+                    return
+            yield frame
+    finally:
+        await frames.aclose()
 
 
 async def _act(

@@ -65,6 +65,11 @@ async def touch_session(r: Redis, sid: str, ttl_s: int) -> SessionRecord | None:
     return SessionRecord(**json.loads(raw))
 
 
+async def session_alive(r: Redis, sid: str) -> bool:
+    """Whether the session is still signed in (its TTL left as it is)."""
+    return bool(await r.exists(keys.session(sid)))
+
+
 async def end_session(r: Redis, sid: str) -> None:
     await r.delete(keys.session(sid))
 
