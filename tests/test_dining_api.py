@@ -21,7 +21,7 @@ from orchestrator.api.app import create_app
 from orchestrator.config import RestaurantConfig
 from orchestrator.payments import SIGNATURE_HEADER, make_provider
 from orchestrator.settings import Settings
-from orchestrator.store import sessions
+from orchestrator.store import orders, sessions
 
 T04 = token_for('t04')
 ENDED = 'your visit has ended'
@@ -97,6 +97,12 @@ async def deliver(
     return dict(res.json())
 
 
+async def serve_all(client: httpx.AsyncClient, code: str, r: Redis) -> None:
+    """Every order of the visit served (no dispatcher runs here)."""
+    for o in (await client.get(f'/api/tables/{code}/orders')).json():
+        await orders.record(r, o['id'], 'order.served', {}, status=orders.SERVED)
+
+
 async def visit_code(client: httpx.AsyncClient, token: str) -> str:
     res = await client.get(f'/t/{token}')
     assert res.status_code == 303
@@ -138,7 +144,12 @@ async def test_a_visit_from_first_order_to_paid_closed_and_free_again(
     assert (await deliver(client, webhook(settings, p['id'], 33000)))['result'] == 'paid'
     b = await bill(client, code)
     assert b['paid'] == 33000 and b['due'] == 0 and b['shares'][0]['status'] == 'paid'
-    # Paid in full: closed by itself close_after_paid_s later; the table is free.
+    # Paid before the food came: the table stays the party's while an order is open (its
+    # phones follow the food; the next party would get the table a robot is driving to).
+    await asyncio.sleep(1.0)  # over three times close_after_paid_s
+    assert not await _closed(aredis, 't04')
+    await serve_all(client, code, aredis)
+    # Paid in full and fed: closed by itself close_after_paid_s later; the table is free.
     await eventually(lambda: _closed(aredis, 't04'), timeout=10)
     assert not await aredis.zcard(keys.PAID_TABLES)  # the sweeper's index forgets it
     feed = [f['type'] for _, f in await aredis.xrange(keys.FEED)]
@@ -210,6 +221,7 @@ async def test_the_next_party_ends_the_old_code_at_once(
     await order(client, code, line('mochi'))
     p = (await pay(client, code, 'all')).json()
     await deliver(client, webhook(settings, p['id'], p['amount']))
+    await serve_all(client, code, aredis)
     await eventually(lambda: _closed(aredis, 't04'), timeout=10)
     # Within the old visit's grace, the next party orders with the printed code.
     await order(client, T04, line('fries'))

@@ -361,12 +361,17 @@ async def index_paid(r: Redis, table_ids: Iterable[str]) -> None:
 
 async def close_due(r: Redis, cfg: Billing, after_ms: int) -> list[DiningSession]:
     """Close every session paid in full whose last payment is `after_ms` old (the sweeper's
-    step): only the tables in the paid index that long are read."""
+    step): only the tables in the paid index that long are read. A party that paid before
+    its food came keeps its table until every order is over (served, cancelled or failed):
+    closed, its phones could no longer follow the food, and the table would be given to the
+    next party while a robot brings the food; it closes at a later look."""
     now = feed.now_ms()
     due = await r.zrangebyscore(keys.PAID_TABLES, '-inf', now - after_ms)
     out = []
     for s in await current_many(r, due):
         if s is not None and s.status == PAID and now >= s.last_payment_at + after_ms:
+            if not all(o.final for o in await orders_of(r, s)):
+                continue
             try:
                 out.append(await close(r, cfg, s.table_id, 'auto'))
             except SessionRefused:
