@@ -252,6 +252,27 @@ async def test_refusals_are_told_in_the_diners_language(
         await expect(toast).to_contain_text(expected)
 
 
+async def test_the_cart_outlives_a_reload_until_it_is_ordered(
+    server: Server, page: Page, aredis: Redis
+) -> None:
+    """A phone drops a page it put in the background: the diner came back to an empty cart."""
+    await page.goto(f'{server.url}/t/{token_for("t09")}')
+    await choose(page, 'kungpao', {'spice': 'hot', 'size': 'large'}, quantity=2)
+    await choose(page, 'milk-tea', {'ice': 'less'})
+    await page.reload()
+    await expect(page.locator('#cart-count')).to_have_text('3')
+    await page.get_by_test_id('cart-bar').click()
+    await expect(page.locator('#cart-sheet-total')).to_contain_text('38,500')
+    await page.get_by_test_id('place-order').click()
+    card = page.locator('li.order')
+    await expect(card).to_have_attribute('data-status', 'received')
+    oid = await card.get_attribute('data-order')
+    assert oid and (await aredis.hgetall(keys.order(oid)))['total'] == '38500'
+    await page.reload()
+    await expect(page.locator('li.order')).to_have_count(1)
+    await expect(page.get_by_test_id('cart-bar')).to_be_hidden()
+
+
 async def test_accept_language_picks_korean_and_bad_codes_are_refused(
     server: Server, browser: Browser
 ) -> None:

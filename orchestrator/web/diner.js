@@ -183,7 +183,39 @@ function lineUnit(line) {
     (sum, opt) => sum + opt.choices.find((c) => c.id === line.options[opt.id]).price_delta, 0);
 }
 
+// The cart outlives a reload (a phone drops a page it put in the background): kept in
+// localStorage for this visit's code only, restored once the menu is known.
+const CART_KEY = 'robodine.cart';
+
+function saveCart() {
+  const lines = state.cart.map((l) => ({
+    dish: l.dish.id, options: l.options, quantity: l.quantity, note: l.note,
+  }));
+  if (lines.length) localStorage.setItem(CART_KEY, JSON.stringify({ token: TOKEN, lines }));
+  else localStorage.removeItem(CART_KEY);
+}
+
+function savedCart() {
+  let saved;
+  try {
+    saved = JSON.parse(localStorage.getItem(CART_KEY));
+  } catch {
+    return [];
+  }
+  if (saved?.token !== TOKEN || !Array.isArray(saved.lines)) return [];
+  return saved.lines.flatMap((l) => {
+    const dish = dishById(l.dish);
+    if (!dish) return [];
+    // A choice no longer on the menu falls back to the option's default.
+    const options = Object.fromEntries(dish.options.map((o) => [o.id,
+      o.choices.some((c) => c.id === l.options?.[o.id]) ? l.options[o.id] : o.default]));
+    const quantity = Math.min(20, Math.max(1, Number(l.quantity) || 1));
+    return [{ dish, options, quantity, note: String(l.note ?? '') }];
+  });
+}
+
 function renderCart() {
+  saveCart();
   const count = state.cart.reduce((n, l) => n + l.quantity, 0);
   const total = state.cart.reduce((n, l) => n + lineUnit(l) * l.quantity, 0);
   $('#cart-bar').hidden = count === 0;
@@ -611,7 +643,9 @@ async function loadMenu() {
   const load = ++menuLoads;
   const menu = await (await fetch('/api/menu')).json();
   if (load !== menuLoads) return;
+  const first = state.menu === null;
   state.menu = menu;
+  if (first) state.cart = savedCart();
   // Cart lines keep pointing at the freshest dish data (price, availability).
   const before = state.cart.length;
   state.cart = state.cart.filter((l) => dishById(l.dish.id)?.available)
