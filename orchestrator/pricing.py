@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator.config import Dish, RestaurantConfig
 
@@ -23,6 +23,16 @@ MAX_QUANTITY = 20
 MAX_NOTE = 200
 MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY = re.compile(r'^[A-Za-z0-9_-]{8,64}$')
+
+
+# Control characters (a tab or a newline aside): a note is shown on the kitchen's tickets.
+CONTROL = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+
+
+def _printable(note: str) -> str:
+    if CONTROL.search(note):
+        raise ValueError('control characters are not allowed in a note')
+    return note
 
 
 class LineIn(BaseModel):
@@ -46,7 +56,7 @@ class LineIn(BaseModel):
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
     # option id -> choice id; options left out get the dish's default choice.
     options: Annotated[dict[str, str], Field(max_length=20)] = {}
-    note: Annotated[str, Field(max_length=MAX_NOTE)] = ''
+    note: Annotated[str, Field(max_length=MAX_NOTE), AfterValidator(_printable)] = ''
 
 
 class OrderIn(BaseModel):

@@ -187,6 +187,9 @@ BIG_NOTE = 'x' * 201
         ({'items': [line('kungpao', 21)]}, 422, 'items[0].quantity'),
         ({'items': [line('mochi')] * 31}, 422, 'items'),
         ({'items': [line('mochi', note=BIG_NOTE)]}, 422, 'items[0].note'),
+        # Shown on the kitchen's tickets: no NULs, escapes or other control characters.
+        ({'items': [line('mochi', note='no\x00nuts')]}, 422, 'items[0].note'),
+        ({'items': [line('mochi', note='\x1b[2J')]}, 422, 'items[0].note'),
         ({'items': []}, 422, 'items'),
         ({'items': [{'quantity': 1}]}, 422, 'items[0].dish_id'),
         ({'items': [line('mochi')], 'tip': 5}, 422, 'tip'),
