@@ -64,6 +64,19 @@ async def choose(page: Page, dish: str, options: dict[str, str], quantity: int =
     await expect(sheet).to_be_hidden()
 
 
+async def fill_cart(page: Page, reload: bool = False) -> None:
+    """Two large hot Kung Pao and a milk tea in the cart (reloading the page in between), the
+    cart open."""
+    await choose(page, 'kungpao', {'spice': 'hot', 'size': 'large'}, quantity=2)
+    await choose(page, 'milk-tea', {'ice': 'less'})
+    if reload:
+        await page.reload()
+    await expect(page.locator('#cart-count')).to_have_text('3')
+    await page.get_by_test_id('cart-bar').click()
+    # 2 x (14000 + 500 + 2000) + 5500
+    await expect(page.locator('#cart-sheet-total')).to_contain_text('38,500')
+
+
 async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redis) -> None:
     await aredis.sadd(keys.SOLDOUT, 'galbi')
     await page.goto(f'{server.url}/t/{token_for("t06")}')
@@ -73,12 +86,7 @@ async def test_order_and_follow_it_live(server: Server, page: Page, aredis: Redi
     # Sold-out dishes are shown but cannot be chosen.
     await expect(page.locator('button.dish[data-dish="galbi"]')).to_be_disabled()
 
-    await choose(page, 'kungpao', {'spice': 'hot', 'size': 'large'}, quantity=2)
-    await choose(page, 'milk-tea', {'ice': 'less'})
-    await expect(page.locator('#cart-count')).to_have_text('3')
-    await page.get_by_test_id('cart-bar').click()
-    # 2 x (14000 + 500 + 2000) + 5500
-    await expect(page.locator('#cart-sheet-total')).to_contain_text('38,500')
+    await fill_cart(page)
     await page.get_by_test_id('place-order').click()
 
     card = page.locator('li.order')
@@ -257,12 +265,7 @@ async def test_the_cart_outlives_a_reload_until_it_is_ordered(
 ) -> None:
     """A phone drops a page it put in the background: the diner came back to an empty cart."""
     await page.goto(f'{server.url}/t/{token_for("t09")}')
-    await choose(page, 'kungpao', {'spice': 'hot', 'size': 'large'}, quantity=2)
-    await choose(page, 'milk-tea', {'ice': 'less'})
-    await page.reload()
-    await expect(page.locator('#cart-count')).to_have_text('3')
-    await page.get_by_test_id('cart-bar').click()
-    await expect(page.locator('#cart-sheet-total')).to_contain_text('38,500')
+    await fill_cart(page, reload=True)
     await page.get_by_test_id('place-order').click()
     card = page.locator('li.order')
     await expect(card).to_have_attribute('data-status', 'received')
