@@ -17,7 +17,7 @@ from test_diner_browser import choose, phone
 
 from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
-from orchestrator.store import sessions
+from orchestrator.store import orders, sessions
 
 PASSWORD = 'correct-horse-battery'
 
@@ -100,7 +100,10 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     assert rest_id
     await pay_share(ben, rest_id, '14,000')
 
-    # Paid in full: the table closes by itself; a new scan starts an empty visit.
+    # Paid in full and fed (no dispatcher runs here: served by hand): the table closes by
+    # itself; a new scan starts an empty visit.
+    for order_id in await aredis.zrange(keys.table_orders('t07'), 0, -1):
+        await orders.record(aredis, order_id, 'order.served', {}, status=orders.SERVED)
     await eventually(lambda: _closed(aredis), timeout=20)
     await expect(card).to_have_attribute('data-state', 'free')
     guest = await phone(browser, 'en-US')
