@@ -265,10 +265,13 @@ class Split:
 
 
 class SplitRefused(ValueError):
-    def __init__(self, field: str, message: str) -> None:
+    # `reason`: a code a diner's page shows in its language (api/errors.py), '' for a plain
+    # mistake in the request.
+    def __init__(self, field: str, message: str, reason: str = '') -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.reason = reason
 
 
 def claimed_units(shares: Iterable[Share | tuple[str, Items]]) -> dict[str, int]:
@@ -348,7 +351,10 @@ def claim(bill: Bill, split: Split, frozen: Sequence[Share], items: Items, share
         wanted[key] = wanted.get(key, 0) + n
         free = lines[key].quantity - taken.get(key, 0)
         if wanted[key] > free:
+            # Most often another phone at the table claimed them a moment before.
             raise SplitRefused(
-                f'items[{i}].units', f'only {free} unit(s) of {key!r} are left to claim'
+                f'items[{i}].units',
+                f'only {free} unit(s) of {key!r} are left to claim',
+                'units_taken',
             )
     return Split('items', 1, [*base.claims, (share_id, sorted(wanted.items()))])

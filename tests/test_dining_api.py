@@ -258,6 +258,8 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
         json={'mode': 'items', 'items': [{'line': mandu, 'units': 3}]},
     )
     assert too_many.status_code == 422 and too_many.json()['field'] == 'items[0].units'
+    # Most often another phone's claim came first: a reason the page tells in its language.
+    assert too_many.json()['reason'] == 'units_taken'
 
     # Two phones pay my share with their own keys: one payment, one charge.
     key = secrets.token_hex(8)
@@ -285,6 +287,8 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
     before = await feed_types(aredis)
     results = [(await deliver(client, hook))['result'] for _ in range(5)]
     assert results == ['paid'] + ['duplicate'] * 4
+    paid_again = await pay(client, code, mine)
+    assert paid_again.status_code == 409 and paid_again.json()['reason'] == 'share_taken'
     # One state change: its event, and its audit entry.
     assert (await feed_types(aredis))[len(before) :] == ['payment.paid', 'audit']
     # A forged or stale webhook is refused and changes nothing.

@@ -65,8 +65,8 @@ async def _bill(ctx: AppContext, visit: Visit) -> dict[str, Any]:
 
 def _refusal(e: SessionRefused | PaymentRefused | billing.SplitRefused) -> ApiError:
     if isinstance(e, billing.SplitRefused):
-        return ApiError(422, f'{e.field}: {e.message}', 'split', e.field)
-    return ApiError(e.status, e.message, 'bill', e.field)
+        return ApiError(422, f'{e.field}: {e.message}', e.reason or 'split', e.field)
+    return ApiError(e.status, e.message, e.reason or 'bill', e.field)
 
 
 @router.get('/visit', summary='The visit this code is for, and the code to keep using')

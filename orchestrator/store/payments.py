@@ -76,9 +76,12 @@ class PaymentRecord:
 
 
 class PaymentRefused(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    # `reason`: a code a diner's page shows in its language (api/errors.py), '' if none.
+    def __init__(
+        self, status: int, message: str, field: str | None = None, reason: str = ''
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+        self.status, self.message, self.field, self.reason = status, message, field, reason
 
 
 def parse(h: dict[str, str]) -> PaymentRecord | None:
@@ -147,12 +150,17 @@ async def start(
         share = next((sh for sh in shares if sh.id == share_id), None)
         if share is None:
             raise PaymentRefused(
-                409, f'no share {share_id!r} on the bill (it was split again?)', 'share_id'
+                409,
+                f'no share {share_id!r} on the bill (it was split again?)',
+                'share_id',
+                'share_changed',
             )
         if share.status == 'paying':
             raise _AlreadyPaying(share.payment_id)
         if share.status != 'open':
-            raise PaymentRefused(409, f'share {share_id!r} is already {share.status}', 'share_id')
+            raise PaymentRefused(
+                409, f'share {share_id!r} is already {share.status}', 'share_id', 'share_taken'
+            )
         frozen = replace(share, status='paying', payment_id=payment_id, declined='')
         p = PaymentRecord(
             id=payment_id,
@@ -187,7 +195,7 @@ async def start(
     except _AlreadyPaying as e:
         return await _wait_for_checkout(r, e.payment_id), False
     except SessionRefused as e:
-        raise PaymentRefused(e.status, e.message, e.field) from e
+        raise PaymentRefused(e.status, e.message, e.field, e.reason) from e
 
 
 class _AlreadyPaying(Exception):
@@ -203,7 +211,9 @@ async def _wait_for_checkout(r: Redis, payment_id: str) -> PaymentRecord:
     while True:
         p = await get(r, payment_id)
         if p is None:
-            raise PaymentRefused(409, 'the share changed; please try again', 'share_id')
+            raise PaymentRefused(
+                409, 'the share changed; please try again', 'share_id', 'share_changed'
+            )
         if p.checkout_url or p.status != PENDING or loop.time() > deadline:
             return p
         await asyncio.sleep(0.05)

@@ -148,9 +148,12 @@ class VisitEnded(Exception):
 
 
 class SessionRefused(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    # `reason`: a code a diner's page shows in its language (api/errors.py), '' if none.
+    def __init__(
+        self, status: int, message: str, field: str | None = None, reason: str = ''
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+        self.status, self.message, self.field, self.reason = status, message, field, reason
 
 
 # -- reads: the session's orders and bill ------------------------------------------------
@@ -222,7 +225,7 @@ async def mutate(
     for _ in range(ATTEMPTS):
         s = await current(r, table_id)
         if s is None or not s.open or (session_id and s.id != session_id):
-            raise SessionRefused(409, 'this table has no open visit', 'session')
+            raise SessionRefused(409, 'this table has no open visit', 'session', 'closed')
         bill = await bill_of(r, cfg, s)
         async with r.pipeline(transaction=True) as pipe:
             await pipe.watch(key)
@@ -236,7 +239,9 @@ async def mutate(
             except WatchError:
                 continue
             return result
-    raise SessionRefused(409, 'the bill keeps changing; please try again', 'session')
+    raise SessionRefused(
+        409, 'the bill keeps changing; please try again', 'session', 'bill_changed'
+    )
 
 
 def _open_fields(table_id: str, n: int, by: str, party_size: int, at: int) -> dict[str, str]:
