@@ -253,6 +253,9 @@ async def test_refusals_are_told_in_the_diners_language(
     await page.get_by_test_id('place-order').click()
     toast = page.locator('#toast')
     await expect(toast).to_have_text('抱歉，宫保鸡丁刚刚售罄。')
+    # The menu read again after the refusal drops the line without a second notice over it.
+    await expect(page.locator('#cart-count')).to_have_text('0')
+    await expect(toast).to_have_text('抱歉，宫保鸡丁刚刚售罄。')
     await page.keyboard.press('Escape')
     for expected in ('服务员马上就来。', '刚刚已经呼叫了服务员，正在赶来。请稍后再呼叫。'):
         await page.get_by_test_id('call-staff').click()

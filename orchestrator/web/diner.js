@@ -274,7 +274,8 @@ async function placeOrder() {
     if (err.status && err.status < 500) {
       state.pendingKey = null;
       toast(refusal(err, state.cart), 6000);
-      if (err.status === 422) loadMenu();
+      // The refusal named the dish: the menu's own "sold out" notice would replace it.
+      if (err.status === 422) loadMenu({ quiet: true });
     } else {
       toast(t('retry'), 6000);
     }
@@ -639,7 +640,7 @@ function applyLanguage(lang) {
 // shown, so a slow answer read before a change (a dish 86'd) never hides it.
 let menuLoads = 0;
 
-async function loadMenu() {
+async function loadMenu({ quiet = false } = {}) {
   const load = ++menuLoads;
   const menu = await (await fetch('/api/menu')).json();
   if (load !== menuLoads) return;
@@ -650,7 +651,7 @@ async function loadMenu() {
   const before = state.cart.length;
   state.cart = state.cart.filter((l) => dishById(l.dish.id)?.available)
     .map((l) => ({ ...l, dish: dishById(l.dish.id) }));
-  if (state.cart.length < before) toast(t('sold_out'), 5000);
+  if (state.cart.length < before && !quiet) toast(t('sold_out'), 5000);
   applyLanguage(state.lang);
 }
 
