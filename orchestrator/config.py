@@ -202,6 +202,10 @@ class Floor(Strict):
     def pass_point(self) -> Waypoint:
         return next(w for w in self.waypoints if w.kind == 'pass')
 
+    def nearest(self, x: float, y: float) -> str:
+        """The waypoint nearest to (x, y)."""
+        return min(self.waypoints, key=lambda w: math.hypot(w.x - x, w.y - y)).id
+
     @cached_property
     def _adjacent(self) -> dict[str, list[tuple[str, float]]]:
         """Each waypoint's drivable neighbours with their distances (the floor is fixed)."""
@@ -614,6 +618,10 @@ class RestaurantConfig(Strict):
     @cached_property
     def table_by_id(self) -> dict[str, Table]:
         return {t.id: t for t in self.tables}
+
+    @cached_property
+    def serving_robot_by_id(self) -> dict[str, ServingRobot]:
+        return {s.id: s for s in self.serving_robots}
 
     def charger_of(self, robot: ServingRobot) -> str:
         """The waypoint where the serving robot charges."""

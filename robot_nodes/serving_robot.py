@@ -274,7 +274,7 @@ class ServingRobot(RobotNode):
 
     def _nearest_waypoint(self) -> str:
         x, y, _ = self.driver.pose
-        return min(self.floor.waypoints, key=lambda w: math.hypot(w.x - x, w.y - y)).id
+        return self.floor.nearest(x, y)
 
     def _drive_to(self, target: str) -> None:
         if self._waits_for_peers():

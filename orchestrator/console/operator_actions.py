@@ -79,7 +79,7 @@ async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) ->
         raise Refused(409, f'{robot_id} is already at its dock')
     if state.jobs:
         raise Refused(409, f'{robot_id} is carrying food; it docks after its trip')
-    dock = cfg.floor.points[next(s.dock for s in cfg.serving_robots if s.id == robot_id)]
+    dock = cfg.floor.points[cfg.serving_robot_by_id[robot_id].dock]
     if mode == 'idle' and math.hypot(state.x - dock.x, state.y - dock.y) <= AT_DOCK_M:
         raise Refused(409, f'{robot_id} is already at {dock.id}')
     await commands.send(r, Command('dock', robot_id, by))

@@ -66,7 +66,7 @@ class DispatchContext:
         return self.bridge
 
     def serving_robot(self, robot_id: str) -> ServingRobot:
-        return next(s for s in self.cfg.serving_robots if s.id == robot_id)
+        return self.cfg.serving_robot_by_id[robot_id]
 
     def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         """A background task of the dispatcher's, cancelled when it stops."""

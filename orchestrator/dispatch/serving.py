@@ -84,7 +84,7 @@ def trip_charge(
     (waiting the whole pickup timeout at each), back by the pass (food may come back) to its
     charger, at its top speed."""
     floor = cfg.floor
-    here = min(floor.waypoints, key=lambda w: math.hypot(w.x - at[0], w.y - at[1])).id
+    here = floor.nearest(*at)
     route = [here, floor.pass_point.id, *(cfg.table_by_id[t].waypoint for t in tables)]
     route += [floor.pass_point.id, cfg.charger_of(robot)]
     distance = sum(floor.length(a, b) for a, b in itertools.pairwise(route))
@@ -265,9 +265,8 @@ class Serving:
 
     def lanes_taken(self) -> set[str]:
         """The narrow stretches a serving robot is in, or one of our trips is still bound for."""
-        floor = self.ctx.cfg.floor
         near = (
-            min(floor.waypoints, key=lambda w: math.hypot(w.x - v.x, w.y - v.y)).id
+            self.ctx.cfg.floor.nearest(v.x, v.y)
             for v in self.ctx.robots.values()
             # Where it is, from its heartbeats; a lost robot's food was settled by an operator
             # (remade, say), and it no longer drives out of its lane.
