@@ -22,7 +22,9 @@ console to show them to.
 
 Order streams follow one order each: `watch(order_id)` gives a wake-up that is set whenever a
 feed entry of that order arrives; the stream then reads what is new from the order's own
-timeline, so its event ids are the timeline's and resumption needs no backlog here.
+timeline, so its event ids are the timeline's and resumption needs no backlog here. A diner's
+visit stream also watches its table (`watch(table_key(table_id))`), woken by the table's new
+orders and its `table.*` events, which name the table in their data.
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ RESYNC = 'event: resync\ndata: {}\n\n'
 RETRY = 'retry: 2000\n\n'
 # An idle stream gets a comment this often, so proxies keep it and dead clients show.
 KEEPALIVE_S = 15.0
+
+
+# Feed entries whose data names their table (`table_id`): what wakes a table's watchers.
+TABLE_EVENTS = ('order.accepted', 'table.')
+
+
+def table_key(table_id: str) -> str:
+    """The `Fanout.watch` key of a table (order ids never start so)."""
+    return f'table:{table_id}'
 
 
 def stream_id(entry_id: str) -> tuple[int, int]:
@@ -123,8 +134,9 @@ class Fanout:
         self.queue_size = queue_size
         self.block_ms = block_ms
         self.subscribers: set[Subscription] = set()
-        # Order id -> the wake-ups of the streams following that order.
+        # Order id or `table_key` -> the wake-ups of the streams following it.
         self.watchers: dict[str, set[asyncio.Event]] = {}
+        self.tables_watched = 0
         # (feed id, message type, frame) of the latest messages: at most `backlog` of them and
         # `backlog_chars` characters of frames together (the newest frame is always kept).
         self.backlog: deque[tuple[str, str, str]] = deque()
@@ -203,19 +215,24 @@ class Fanout:
         finally:
             self.unsubscribe(sub)
 
-    def watch(self, order_id: str) -> asyncio.Event:
-        """A wake-up set whenever a feed entry of the order is read (clear it before reading
-        the order's timeline, so that nothing written after the read goes unnoticed)."""
-        wake = asyncio.Event()
-        self.watchers.setdefault(order_id, set()).add(wake)
+    def watch(self, key: str, wake: asyncio.Event | None = None) -> asyncio.Event:
+        """A wake-up (`wake`, or a new one) set whenever a feed entry of the order (or of the
+        table, for a `table_key`) is read. Clear it before reading what it announces, so that
+        nothing written after the read goes unnoticed."""
+        wake = wake or asyncio.Event()
+        watching = self.watchers.setdefault(key, set())
+        if key.startswith('table:') and wake not in watching:
+            self.tables_watched += 1
+        watching.add(wake)
         return wake
 
-    def unwatch(self, order_id: str, wake: asyncio.Event) -> None:
-        watching = self.watchers.get(order_id)
-        if watching is not None:
+    def unwatch(self, key: str, wake: asyncio.Event) -> None:
+        watching = self.watchers.get(key)
+        if watching is not None and wake in watching:
             watching.discard(wake)
+            self.tables_watched -= key.startswith('table:')
             if not watching:
-                del self.watchers[order_id]
+                del self.watchers[key]
 
     async def _run(self) -> None:
         delay = 0.1
@@ -300,6 +317,12 @@ class Fanout:
         for _, fields in entries:
             for wake in self.watchers.get(fields.get('order_id', ''), ()):
                 wake.set()
+            # Only while a table is watched: parsing every new order's data costs.
+            if self.tables_watched and fields.get('type', '').startswith(TABLE_EVENTS):
+                with contextlib.suppress(ValueError, AttributeError):
+                    table_id = json.loads(fields.get('data') or '{}').get('table_id')
+                    for wake in self.watchers.get(table_key(str(table_id)), ()):
+                        wake.set()
 
     def _resync_all(self, entry_id: str) -> None:
         self.backlog.clear()

@@ -13,6 +13,7 @@ import httpx
 from api_helpers import line, token_for, uvicorn_server
 from redis.asyncio import Redis
 
+from orchestrator import redis_keys as keys
 from orchestrator.store import menu, orders
 
 STREAMS = 1000
@@ -166,3 +167,39 @@ async def test_menus_follow_changes_without_a_console_in_the_process(
             assert message == {'type': 'menu', 'soldout': ['mandu'], 'prices': {}}
         finally:
             stream.close()
+
+
+async def test_a_visit_stream_shows_every_phones_orders_as_they_change(
+    redis_url: str, aredis: Redis, tmp_path: Path
+) -> None:
+    """One phone follows the table: an order another phone places shows at once, then each
+    change of it; another table's order does not."""
+    with uvicorn_server(redis_url, tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            path = f'/api/tables/{token_for("t05")}/orders/events'
+            stream = await SseClient.open(server.url, path)
+            try:
+                placed = await place(client, 't05')
+                first = await asyncio.wait_for(stream.next_event(), 20)
+                assert first is not None and first['type'] == 'order'
+                order = first['order']
+                assert isinstance(order, dict)
+                assert order['id'] == placed and order['status'] == 'received'
+                await place(client, 't06')
+                await aredis.hset(keys.order(placed), 'jobs_cooked', 1)
+                await orders.record(aredis, placed, 'job.cooked', {}, status=orders.COOKING)
+                changed = await asyncio.wait_for(stream.next_event(), 20)
+                assert changed is not None and isinstance(changed['order'], dict)
+                assert changed['order']['id'] == placed
+                assert changed['order']['status'] == 'cooking'
+                assert changed['order']['jobs_cooked'] == 1
+            finally:
+                stream.close()
+            # A new stream starts with every order of the visit.
+            again = await SseClient.open(server.url, path)
+            try:
+                now = await asyncio.wait_for(again.next_event(), 20)
+                assert now is not None and isinstance(now['order'], dict)
+                assert now['order']['id'] == placed and now['order']['status'] == 'cooking'
+            finally:
+                again.close()

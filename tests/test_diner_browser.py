@@ -179,36 +179,65 @@ async def test_a_slow_order_answer_never_takes_its_status_back(
     async with httpx.AsyncClient(base_url=server.url) as client:
         oid = (await place_order(client, token, [{'dish_id': 'kungpao', 'quantity': 1}]))['id']
     held: list[tuple[Route, APIResponse]] = []
-    hold = asyncio.Event()
 
-    async def order(route: Route) -> None:
-        answer = await route.fetch()
-        if hold.is_set():
-            hold.clear()
-            held.append((route, answer))
-        else:
+    async def first_list_held(route: Route) -> None:
+        answer = await route.fetch()  # the order as it is now: received
+        if held:
             await route.fulfill(response=answer)
+        else:
+            held.append((route, answer))
 
-    await page.route(lambda url: url.endswith(f'/orders/{oid}'), order)
+    await page.route(lambda url: url.endswith('/orders'), first_list_held)
     await page.goto(f'{server.url}/t/{token}')
     card = page.locator(f'li.order[data-order="{oid}"]')
+    # The page's first read of its orders is answered only after the robot has arrived; the
+    # live stream tells each change meanwhile.
     await expect(card).to_have_attribute('data-status', 'received')
-    # The page's read after "cooking" is answered only after the robot has arrived.
-    hold.set()
-    await timeline.record(aredis, oid, 'job.started', {}, status=timeline.COOKING)
 
     async def stale_one_held() -> bool:
         return bool(held)
 
     await eventually(stale_one_held)
+    await timeline.record(aredis, oid, 'job.started', {}, status=timeline.COOKING)
     await timeline.record(aredis, oid, 'robot.arrived', {}, status=timeline.ARRIVED)
     await expect(card).to_have_attribute('data-status', 'arrived')
     ((route, stale),) = held
-    async with page.expect_response(lambda res: res.url.endswith(f'/orders/{oid}')):
+    async with page.expect_response(lambda res: res.url.endswith('/orders')):
         await route.fulfill(response=stale)
     for _ in range(10):
         assert await card.get_attribute('data-status') == 'arrived'
         await asyncio.sleep(0.1)
+
+
+async def test_a_phone_sees_at_once_what_another_phone_of_the_table_orders(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    """Two phones at one table: an order placed on one shows on the other, and then its
+    changes, from the visit's live stream (the other phone's poll is refused after its first
+    read, so it cannot be what shows them)."""
+    token = token_for('t07')
+    watching, ordering = await phone(browser, 'en-US'), await phone(browser, 'en-US')
+    reads = 0
+
+    async def only_the_first_read(route: Route) -> None:
+        nonlocal reads
+        reads += 1
+        await (route.continue_() if reads == 1 else route.abort())
+
+    await watching.route(lambda url: url.endswith('/orders'), only_the_first_read)
+    await watching.goto(f'{server.url}/t/{token}')
+    await expect(watching.locator('button.dish[data-dish="kungpao"]')).to_be_enabled()
+    await ordering.goto(f'{server.url}/t/{token}')
+    await fill_cart(ordering)
+    await ordering.get_by_test_id('place-order').click()
+    oid = await ordering.locator('li.order').get_attribute('data-order')
+    assert oid
+    card = watching.locator(f'li.order[data-order="{oid}"]')
+    await expect(card).to_have_attribute('data-status', 'received')
+    await aredis.hset(keys.order(oid), 'jobs_cooked', 1)
+    await timeline.record(aredis, oid, 'job.cooked', {}, status=timeline.COOKING)
+    await expect(card.get_by_test_id('order-status')).to_have_text('Cooking 1/3')
+    assert reads == 1
 
 
 async def test_an_order_no_robot_has_started_is_cancelled_from_the_phone(

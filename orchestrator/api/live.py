@@ -1,4 +1,5 @@
-"""Live streams for diners (order status, menu) from the process's one feed reader.
+"""Live streams for diners (order status, a visit's orders, menu) from the process's one feed
+reader.
 
 No stream holds a Redis connection while it waits: the shared reader (`feed_reader.Fanout`)
 wakes an order's streams when the order has news, and each then reads the new entries of the
@@ -18,7 +19,7 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -180,6 +181,54 @@ async def order_frames(
                 yield ': keepalive\n\n'
     finally:
         fanout.unwatch(order.id, wake)
+
+
+async def visit_frames(
+    fanout: Fanout,
+    reads: asyncio.Semaphore,
+    table_id: str,
+    look: Callable[[], Awaitable[list[OrderRecord] | None]],
+) -> AsyncGenerator[str, None]:
+    """The orders of a diner's visit as the order API shows them, as SSE frames
+    (`{"type": "order", "order": {...}}`): all of them first, then each one again when it
+    changed, including the orders the table's other phones place. `look` reads the visit's
+    orders (in a turn of `reads`), None once the visit has ended, which ends the stream. The
+    frames carry no ids: a reconnected stream starts with every order again."""
+    wake = fanout.watch(feed_reader.table_key(table_id))
+    watched: set[str] = set()
+    sent: dict[str, OrderRecord] = {}
+    try:
+        yield feed_reader.RETRY
+        while True:
+            wake.clear()
+            try:
+                async with reads:
+                    placed = await look()
+            except RedisError as e:
+                log.warning('visit stream of %s ends: %s', table_id, e)
+                return
+            if placed is None:
+                return
+            for o in placed:
+                if o.final and o.id in watched:
+                    fanout.unwatch(o.id, wake)
+                    watched.discard(o.id)
+                elif not o.final and o.id not in watched:
+                    fanout.watch(o.id, wake)
+                    watched.add(o.id)
+                if sent.get(o.id) != o:
+                    sent[o.id] = o
+                    data = json.dumps({'type': 'order', 'order': o.view()}, ensure_ascii=False)
+                    yield f'data: {data}\n\n'
+            try:
+                await asyncio.wait_for(wake.wait(), feed_reader.KEEPALIVE_S)
+            except TimeoutError:
+                # Read again anyway, in case the feed reader was down meanwhile.
+                yield ': keepalive\n\n'
+    finally:
+        fanout.unwatch(feed_reader.table_key(table_id), wake)
+        for order_id in watched:
+            fanout.unwatch(order_id, wake)
 
 
 async def menu_message(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:

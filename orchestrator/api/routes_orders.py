@@ -25,7 +25,13 @@ from orchestrator.api.deps import (
     idempotency_key,
 )
 from orchestrator.api.errors import ApiError
-from orchestrator.api.live import LiveResponse, client_address, order_frames, valid_stream_id
+from orchestrator.api.live import (
+    LiveResponse,
+    client_address,
+    order_frames,
+    valid_stream_id,
+    visit_frames,
+)
 from orchestrator.api.schemas import (
     OrderActionOut,
     OrderDetail,
@@ -33,7 +39,7 @@ from orchestrator.api.schemas import (
     OrderState,
     errors,
 )
-from orchestrator.api.visits import DinerVisit, OrderVisit, caller, session_refusal
+from orchestrator.api.visits import DinerVisit, OrderVisit, caller, resolve, session_refusal
 from orchestrator.pricing import OrderIn, OrderRejected, sold_out
 from orchestrator.store import jobs, orders, sessions, trips
 
@@ -203,6 +209,40 @@ async def list_orders(table: DinerVisit, r: RedisDep) -> list[dict[str, Any]]:
     """Only the current visit's orders (never an earlier party's)."""
     placed = await sessions.orders_of(r, table.session) if table.session else []
     return [o.view() for o in reversed(placed)]
+
+
+@router.get(
+    '/events',
+    summary="Live: the visit's orders as they change (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            'content': {
+                'text/event-stream': {
+                    'example': 'data: {"type":"order","order":{"id":"o2k4m6p8r2t",'
+                    '"status":"cooking","jobs_cooked":1,...}}\n\n'
+                }
+            },
+            'description': 'every order of the visit as `GET .../orders` shows it, first all '
+            "of them, then each one again whenever it changes, the table's other phones' new "
+            'orders included; no ids (a reconnected stream starts with every order again); '
+            'ends when the visit does',
+        },
+        **errors(401, 403, 429, 503),
+    },
+)
+async def visit_events(table: DinerVisit, token: str, request: Request) -> LiveResponse:
+    ctx: AppContext = request.app.state.ctx
+    release = ctx.streams.acquire(client_address(request), table.id)
+
+    async def look() -> list[orders.OrderRecord] | None:
+        try:
+            visit = await resolve(ctx, token)
+        except ApiError:
+            return None  # the visit has ended
+        return await sessions.orders_of(ctx.redis, visit.session) if visit.session else []
+
+    return LiveResponse(visit_frames(ctx.fanout, ctx.streams.reads, table.id, look), release)
 
 
 @router.get(

@@ -4,9 +4,7 @@
 
 const TOKEN = decodeURIComponent(location.pathname.split('/').pop());
 const API = `/api/tables/${encodeURIComponent(TOKEN)}`;
-const FINAL = new Set(['served', 'cancelled', 'failed']);
-// Browsers allow ~6 HTTP/1.1 connections per host: follow a few orders live, poll the rest.
-const MAX_STREAMS = 3;
+// The visit's stream carries every change; the poll is for when it is refused or held up.
 const POLL_MS = 15000;
 const LANGS = ['ko', 'en', 'zh'];
 
@@ -16,7 +14,6 @@ const state = {
   menu: null,
   cart: [],           // {dish, options: {opt: choice}, quantity, note}
   orders: new Map(),  // id -> order as the API shows it
-  streams: new Map(), // id -> EventSource
   pendingKey: null,   // Idempotency-Key of an order not yet acknowledged (reused on retry)
   sheet: null,        // dish being configured
   tab: 'menu',
@@ -338,7 +335,7 @@ function showStatusPanel() {
   $('#orders').scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
-// Order reads overlap (a refresh per live event, the poll, a slow network): an answer asked
+// Order reads overlap (the live stream, the poll, a slow network): an answer asked
 // for before what the page shows of the order (an answer or a live event) is dropped, so a
 // late answer never takes a status back.
 let orderReads = 0;
@@ -348,44 +345,22 @@ function showOrder(order, asked = ++orderReads) {
   if (known && asked < known.asked) return;
   state.orders.set(order.id, { ...known, ...order, asked, eta_seen: Date.now() });
   renderOrders();
-  if (!FINAL.has(order.status)) follow(order.id);
 }
 
-async function refreshOrder(id) {
-  const asked = ++orderReads;
-  try {
-    showOrder(await api(`/orders/${id}`), asked);
-  } catch (err) {
-    console.warn('order refresh failed', err);
-  }
-}
-
-function follow(id) {
-  if (state.streams.has(id) || state.streams.size >= MAX_STREAMS) return;
-  const source = new EventSource(`${API}/orders/${id}/events`);
-  state.streams.set(id, source);
-  source.onerror = () => {
-    // Closed for good (e.g. the order is gone): free the slot; polling takes over.
-    if (source.readyState === EventSource.CLOSED) state.streams.delete(id);
-  };
+// One stream for the whole visit (two connections a phone with the menu's: browsers allow ~6
+// per host): every order each time it changes, the ones the table's other phones place
+// included. A reconnected stream starts with every order again.
+function followVisit() {
+  const source = new EventSource(`${API}/orders/events`);
   source.onmessage = (msg) => {
-    const ev = JSON.parse(msg.data);
-    const order = state.orders.get(id);
-    if (ev.status && order) {
-      order.status = ev.status;
-      order.asked = ++orderReads;
-      renderOrders();
-      // The robot is at the table: the one moment the diner has to act.
-      if (ev.status === 'arrived') {
-        showStatusPanel();
-        navigator.vibrate?.(300);
-      }
+    const { order } = JSON.parse(msg.data);
+    const before = state.orders.get(order.id)?.status;
+    showOrder(order);
+    // The robot is at the table: the one moment the diner has to act.
+    if (order.status === 'arrived' && before !== 'arrived') {
+      showStatusPanel();
+      navigator.vibrate?.(300);
     }
-    if (ev.status && FINAL.has(ev.status)) {
-      source.close();
-      state.streams.delete(id);
-    }
-    refreshOrder(id);  // counters (cooked 2/3) and robot come from the order itself
   };
 }
 
@@ -680,7 +655,8 @@ async function start() {
   applyLanguage(state.lang);
   await loadMenu();
   followMenu();
-  await refreshOrders();
+  followVisit();
+  refreshOrders();
   setInterval(refreshOrders, POLL_MS);
   for (const b of document.querySelectorAll('[data-set-lang]')) {
     b.addEventListener('click', () => applyLanguage(b.dataset.setLang));
