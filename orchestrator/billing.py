@@ -345,7 +345,10 @@ def claim(bill: Bill, split: Split, frozen: Sequence[Share], items: Items, share
     wanted: dict[str, int] = {}
     for i, (key, n) in enumerate(items):
         if key not in lines:
-            raise SplitRefused(f'items[{i}].line', f'no line {key!r} to pay on this bill')
+            # Most often a dish cancelled since the phone showed the bill.
+            raise SplitRefused(
+                f'items[{i}].line', f'no line {key!r} to pay on this bill', 'bill_changed'
+            )
         if n < 1:
             raise SplitRefused(f'items[{i}].units', 'units must be at least 1')
         wanted[key] = wanted.get(key, 0) + n

@@ -87,10 +87,12 @@ def test_a_claim_cannot_take_more_units_than_are_left() -> None:
     bill = make_bill([line('a', 2, 5000)], config())
     first = claim(bill, Split(), [], [('a', 1)], 'c1')
     second = claim(bill, first, [], [('a', 1)], 'c2')
-    with pytest.raises(SplitRefused, match='only 0 unit'):
+    with pytest.raises(SplitRefused, match='only 0 unit') as taken:
         claim(bill, second, [], [('a', 1)], 'c3')
-    with pytest.raises(SplitRefused, match='no line'):
+    with pytest.raises(SplitRefused, match='no line') as gone:
         claim(bill, first, [], [('zz', 1)], 'c3')
+    # What another phone did meanwhile: the page tells it in the diner's language.
+    assert (taken.value.reason, gone.value.reason) == ('units_taken', 'bill_changed')
     out, _ = shares(bill, second, [])
     assert [(s.id, s.amount) for s in out] == [('c1', 5000), ('c2', 5000)]
 
