@@ -145,3 +145,24 @@ async def test_a_live_stream_ends_with_its_session(
         if len(got) == 3:
             await accounts.end_session(aredis, 'sid-1')
     assert got == [f'data: {n}\n\n' for n in range(3)] and sent == ['closed']
+
+
+async def test_another_site_cannot_sign_a_browser_in(server: Server, aredis: Redis) -> None:
+    """Login CSRF: a page elsewhere may make the browser post a form (urlencoded, multipart or
+    text/plain, which needs no preflight) but not JSON. Sign-in takes only JSON, so such a post
+    sets no session cookie, even with the right password."""
+    await accounts.save_account(
+        aredis, 'ana', Account(PasswordHasher().hash(PASSWORD), 'operator', now_ms())
+    )
+    body = f'{{"name": "ana", "password": "{PASSWORD}"}}'
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        for kind in ('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data'):
+            res = await client.post(
+                '/console/api/login', content=body, headers={'Content-Type': kind}
+            )
+            assert res.status_code == 422, (kind, res.text)
+            assert 'set-cookie' not in res.headers, kind
+        res = await client.post(
+            '/console/api/login', content=body, headers={'Content-Type': 'application/json'}
+        )
+        assert res.status_code == 200 and 'set-cookie' in res.headers
