@@ -3,28 +3,35 @@ views and the dispatcher's context are plain objects here, no Redis and no ROS."
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from types import SimpleNamespace
 from typing import Any
 
+from redis.asyncio import Redis
+
+from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.dispatch.robot_view import RobotView
 from orchestrator.dispatch.serving import Serving, TripFlight
-from orchestrator.store.trips import Stop
+from orchestrator.store.records import to_fields
+from orchestrator.store.trips import Stop, TripRecord
 
 
 async def _never(_call: Any) -> bool:
     return False  # the trip is no longer this dispatcher's to release: nothing to write
 
 
-def serving(cfg: RestaurantConfig) -> Serving:
+def serving(cfg: RestaurantConfig, r: Redis | None = None) -> Serving:
     robots = {
         r.id: RobotView(r.id, 'serving', capacity=r.trays, mode='idle', reachable=True)
         for r in cfg.serving_robots
     }
     for view in robots.values():
         view.heard(frozenset())
-    ctx = SimpleNamespace(cfg=cfg, robots=robots, time_scale=1.0, retrying=_never, wake=lambda: 0)
+    ctx = SimpleNamespace(
+        cfg=cfg, r=r, robots=robots, time_scale=1.0, retrying=_never, wake=lambda: 0
+    )
     return Serving(ctx, lambda: ())  # type: ignore[arg-type]
 
 
@@ -72,3 +79,27 @@ def test_no_trip_goes_into_a_lane_another_robot_is_in_or_bound_for(
     assert [o.table_id for o in s.sendable()] == ['t05', 't06']
     s.ctx.robots['serve1'].x, s.ctx.robots['serve1'].y = at['dock1'].x, at['dock1'].y
     assert [o.table_id for o in s.sendable()] == ['t07', 't05', 't06']
+
+
+async def test_another_dispatchers_trip_takes_its_lanes_as_soon_as_its_robot_reports_it(
+    demo_config: RestaurantConfig, aredis: Redis
+) -> None:
+    """With several dispatchers, one only saw the others' trips once their robot was in the
+    lane: for the whole drive from the pass, it could send a second robot there."""
+    s = serving(demo_config, aredis)
+    at = {w.id: w for w in demo_config.floor.waypoints}
+    for rid, spot in (('serve1', 'pass'), ('serve2', 'dock2'), ('serve3', 'dock3')):
+        s.ctx.robots[rid].x, s.ctx.robots[rid].y = at[spot].x, at[spot].y
+    s.ready = {'t07': ReadyOrder('o-t07', 't07', '0-0', 0.0)}
+    stop = Stop('t03', (0,), ('o-t03',), ('kungpao',))
+    other = TripRecord('tr-b', 'serve1', 1, 'dispatcher-b', stops=[asdict(stop)])
+    await aredis.hset(keys.trip('tr-b'), mapping=to_fields(other))
+    s.ctx.robots['serve1'].heard(frozenset({'tr-b'}))
+    assert s.strays('serve1', {'tr-b': 1}) == {'tr-b': 1}
+    await s.strays_found('serve1', {'tr-b': 1})
+    # Still at the pass, bound for t03: t07 shares its lane.
+    assert s.lanes_taken() == {'stretch:c13_5~stop-t03'}
+    assert s.sendable() == []
+    # Done with it (no longer reported): the lane is free again.
+    s.ctx.robots['serve1'].heard(frozenset())
+    assert [o.table_id for o in s.sendable()] == ['t07']

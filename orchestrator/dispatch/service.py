@@ -361,7 +361,7 @@ class Dispatcher:
             fix = (
                 self.cooking.cancel_superseded
                 if view.kind == 'cooking'
-                else self.serving.bring_back
+                else self.serving.strays_found
             )
             self.ctx.spawn(fix(robot_id, strays), f'strays {robot_id}')
         self._states[robot_id] = RobotRecord(

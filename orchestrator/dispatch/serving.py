@@ -114,6 +114,8 @@ class Serving:
         self._trip_refused: dict[str, int] = {}
         # Lost trips whose robot came back holding them and was told to bring the food back.
         self._brought_back: set[str] = set()
+        # Another dispatcher's active trips a robot reports, and the lanes of their tables.
+        self._foreign: dict[str, frozenset[str]] = {}
         self._lead_s = fetch_s(ctx.cfg) / ctx.time_scale * STAGE_MARGIN
         # The narrow stretch (a dead-end table lane) each table and waypoint is in, if any.
         self._stretch = TrafficMap.of_restaurant(ctx.cfg).inside
@@ -264,21 +266,25 @@ class Serving:
         return robot.trays >= len(orders) and view.battery >= need
 
     def lanes_taken(self) -> set[str]:
-        """The narrow stretches a serving robot is in, or one of our trips is still bound for."""
-        near = (
-            self.ctx.cfg.floor.nearest(v.x, v.y)
+        """The narrow stretches a serving robot is in, one of our trips is still bound for, or
+        another dispatcher's trip has a table in (until its robot no longer reports it)."""
+        # Where each is, from its heartbeats; a lost robot's food was settled by an operator
+        # (remade, say), and it no longer drives out of its lane.
+        heard = [
+            v
             for v in self.ctx.robots.values()
-            # Where it is, from its heartbeats; a lost robot's food was settled by an operator
-            # (remade, say), and it no longer drives out of its lane.
             if v.kind == 'serving' and v.beats and v.mode != 'lost'
-        )
+        ]
+        near = (self.ctx.cfg.floor.nearest(v.x, v.y) for v in heard)
         ahead = (
             self.ctx.cfg.table_by_id[s.table_id].waypoint
             for t in self.trips.values()
             for s in t.stops
             if s.table_id not in t.arrived
         )
-        return {lane for w in itertools.chain(near, ahead) if (lane := self._stretch.get(w))}
+        taken = {lane for w in itertools.chain(near, ahead) if (lane := self._stretch.get(w))}
+        reported = {t for v in heard for t in v.reported}
+        return taken.union(*(lanes for t, lanes in self._foreign.items() if t in reported))
 
     def sendable(self) -> list[ReadyOrder]:
         """Ready orders whose table's lane no robot is in or bound for. A dead-end lane takes
@@ -647,13 +653,22 @@ class Serving:
             if t not in self.trips and t not in self._brought_back
         }
 
-    async def bring_back(self, robot_id: str, held: dict[str, int]) -> None:
-        """A robot heard again still on a trip that was failed as lost: cancel it (the robot
-        brings any food on board back to the pass) and tell the console."""
+    async def strays_found(self, robot_id: str, held: dict[str, int]) -> None:
+        """Trips a robot reports that we did not send it. Another dispatcher's: its tables'
+        lanes are taken (`lanes_taken`) from this heartbeat on, not only once the robot is in
+        one, which would leave a drive's time for a second robot to be sent into the lane.
+        One failed as lost while the robot was silent: cancel it (the robot brings any food on
+        board back to the pass) and tell the console."""
+        reported = {t for v in self.ctx.robots.values() if v.kind == 'serving' for t in v.reported}
+        self._foreign = {t: lanes for t, lanes in self._foreign.items() if t in reported}
         for trip_id, held_epoch in held.items():
             record = await trips.get(self.ctx.r, trip_id)
+            if record is not None and record.status == trips.ACTIVE:
+                stops = record.stop_list()
+                lanes = (self._lane_of.get(s.table_id) for s in stops)
+                self._foreign[trip_id] = frozenset(lane for lane in lanes if lane)
             if record is None or record.outcome != trips.LOST:
-                continue  # another dispatcher's trip
+                continue
             self._brought_back.add(trip_id)
             ok, message = await self.ctx.ros.control(
                 robot_id, 'cancel', trip_id, max(record.epoch, held_epoch)
