@@ -201,10 +201,13 @@ def make_bill(lines: list[BillLine], billing: Billing) -> Bill:
 Items = list[tuple[str, int]]  # (bill line key, units)
 
 
+ShareKind = Literal['whole', 'even', 'items', 'amount', 'rest']
+
+
 @dataclass(frozen=True)
 class Share:
     id: str
-    kind: Literal['whole', 'even', 'items', 'rest']
+    kind: ShareKind
     amount: int
     status: str = 'open'  # open | paying | paid | refunded
     items: Items = field(default_factory=list)
@@ -236,19 +239,24 @@ class Share:
 
 @dataclass(frozen=True)
 class Split:
-    """How the diners chose to split (stored on the session): `ways` for an even split, the
-    item claims (each with its share id) for a split by item."""
+    """How the diners chose to split (stored on the session): `ways` for an even split; for a
+    split by claim (`items`), the item claims and the amount claims ("I put in 20,000"), each
+    with its share id."""
 
     mode: Literal['none', 'even', 'items'] = 'none'
     ways: int = 1
     claims: list[tuple[str, Items]] = field(default_factory=list)
+    amounts: list[tuple[str, int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             'mode': self.mode,
             'ways': self.ways,
             'claims': [[cid, [list(i) for i in items]] for cid, items in self.claims],
         }
+        if self.amounts:
+            out['amounts'] = [[cid, amount] for cid, amount in self.amounts]
+        return out
 
     @staticmethod
     def from_json(d: Mapping[str, Any] | None) -> Split:
@@ -261,6 +269,7 @@ class Split:
                 (str(cid), [(str(k), int(n)) for k, n in items])
                 for cid, items in d.get('claims', [])
             ],
+            amounts=[(str(cid), int(amount)) for cid, amount in d.get('amounts', [])],
         )
 
 
@@ -292,13 +301,17 @@ def shares(
     bill: Bill, split: Split, frozen: Sequence[Share], declined: Mapping[str, str] | None = None
 ) -> tuple[list[Share], int]:
     """Every share of the bill (frozen ones as they are, open ones worked out now) and the
-    amount overpaid (> 0 only when the frozen shares exceed the total)."""
+    amount overpaid (> 0 only when the frozen shares exceed the total).
+
+    Item shares and the rest divide what is left in proportion to their dishes' prices; the
+    amount claims are paid out of the rest's part (the dishes nobody claimed), in the order
+    they were made, never beyond it."""
     declined = declined or {}
     remaining = bill.total - sum(s.amount for s in frozen if s.status in FROZEN)
     if remaining <= 0:
         return list(frozen), max(0, -remaining)
     frozen_ids = {s.id for s in frozen}
-    open_defs: list[tuple[str, Literal['whole', 'even', 'items', 'rest'], Items, int]] = []
+    open_defs: list[tuple[str, ShareKind, Items, int]] = []
     if split.mode == 'even':
         for i in range(1, split.ways + 1):
             if f'e{i}' not in frozen_ids:
@@ -314,18 +327,54 @@ def shares(
         for k, ln in bill.chargeable().items()
         if ln.quantity > taken.get(k, 0)
     ]
+    put_in = sum(s.amount for s in frozen if s.kind == 'amount' and s.status in FROZEN)
     if split.mode != 'even' or not open_defs:
         n = 1 + sum(1 for s in frozen if s.kind in ('rest', 'whole'))
-        kind: Literal['whole', 'rest'] = 'whole' if split.mode == 'none' and n == 1 else 'rest'
+        kind: ShareKind = 'whole' if split.mode == 'none' and n == 1 else 'rest'
         rest_id = 'all' if kind == 'whole' else f'r{n}'
         # The rest carries its units, so that once it is being paid nobody can claim them.
         open_defs.append((rest_id, kind, rest, _value(bill, rest) if split.mode == 'items' else 1))
-    amounts = allocate(remaining, [w for *_, w in open_defs])
+    rest_last = open_defs[-1][1] in ('rest', 'whole')
+    amounts = allocate(remaining + (put_in if rest_last else 0), [w for *_, w in open_defs])
+    if rest_last:
+        # What the amounts put in came out of the rest's part; past it (dishes claimed or
+        # cancelled since), the item shares split what is left.
+        budget = amounts[-1] - put_in
+        if budget < 0:
+            amounts = [*allocate(remaining, [w for *_, w in open_defs[:-1]]), 0]
+            budget = 0
+        for cid, wanted in split.amounts:
+            if cid not in frozen_ids:
+                give = min(wanted, budget)
+                open_defs.insert(-1, (cid, 'amount', [], 0))
+                amounts.insert(-1, give)
+                budget -= give
+        amounts[-1] = budget
     out = list(frozen)
     for (sid, share_kind, items, _), amount in zip(open_defs, amounts, strict=True):
         if amount > 0:
             out.append(Share(sid, share_kind, amount, items=items, declined=declined.get(sid, '')))
     return out, 0
+
+
+def claim_amount(
+    bill: Bill, split: Split, frozen: Sequence[Share], amount: int, share_id: str
+) -> Split:
+    """The split with one more amount claim (`share_id`): a share of `amount` out of what
+    nobody has claimed yet (the open rest). An even split is dropped (by claim replaces it)."""
+    base = split if split.mode == 'items' else Split('items')
+    out, _ = shares(bill, base, frozen)
+    rest = next((s for s in out if s.kind in ('rest', 'whole') and s.status == 'open'), None)
+    if rest is None:
+        raise SplitRefused(
+            'amount', 'nothing is left to pay beyond the shares already made', 'bill_changed'
+        )
+    if not 1 <= amount <= rest.amount:
+        # The page offers at most the rest: more is what another phone took meanwhile.
+        raise SplitRefused(
+            'amount', f'amount must be between 1 and {rest.amount}, what is left', 'bill_changed'
+        )
+    return replace(base, amounts=[*base.amounts, (share_id, amount)])
 
 
 def split_even(ways: int) -> Split:

@@ -189,3 +189,28 @@ async def kitchen(browser: Browser, server: Server, r: Redis) -> Page:
 async def _closed(r: Redis) -> bool:
     s = await sessions.current(r, 't07')
     return s is not None and s.status == sessions.CLOSED
+
+
+async def test_a_korean_phone_puts_in_an_amount_and_pays_it(
+    server: Server, browser: Browser
+) -> None:
+    """A diner puts in 10,000: a share of that amount, the rest what is left of the bill; more
+    than is left cannot be asked for."""
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token_for("t09")}')
+    await order(page, 'mandu', {}, quantity=2)
+    await page.get_by_test_id('tab-bill').click()
+    await expect(page.get_by_test_id('bill-total')).to_contain_text('14,000')
+    await page.get_by_test_id('split-amount').click()
+    await expect(page.locator('#put-in-hint')).to_contain_text('남은 금액 ₩14,000')
+    go, amount = page.get_by_test_id('put-in-go'), page.get_by_test_id('put-in-amount')
+    await amount.fill('15000')
+    await expect(go).to_be_disabled()
+    await amount.fill('10000')
+    await go.click()
+    mine = page.locator('li.share:has-text("정한 금액")')
+    await expect(mine).to_contain_text('10,000')
+    await expect(page.locator('li.share:has-text("나머지")')).to_contain_text('4,000')
+    share = await mine.get_attribute('data-share')
+    assert share
+    await pay_share(page, share, '10,000')

@@ -22,6 +22,7 @@ from orchestrator.billing import (
     allocate,
     bill_lines,
     claim,
+    claim_amount,
     divide,
     make_bill,
     shares,
@@ -128,6 +129,11 @@ def plans(draw: st.DrawFn, bill: Bill) -> Split:
             ]
             if choice:
                 split = claim(bill, split, [], choice, f'c{n}')
+        for n in range(draw(st.integers(0, 2))):
+            rest = next((s for s in shares(bill, split, [])[0] if s.kind == 'rest'), None)
+            if rest is not None:
+                amount = draw(st.integers(1, rest.amount))
+                split = claim_amount(bill, split, [], amount, f'a{n}')
     return split
 
 
@@ -185,6 +191,34 @@ def test_an_even_split_differs_by_at_most_one_minor_unit(
     assert sum(amounts) == bill.total
     if len(amounts) == ways:
         assert max(amounts) - min(amounts) <= 1 and amounts == sorted(amounts, reverse=True)
+
+
+def test_an_amount_put_in_comes_out_of_what_nobody_claimed() -> None:
+    """A claims the steak, B puts in 8,000 towards the rest (two sides): A still pays the
+    steak, the rest what B did not cover; claims past what is left are refused."""
+    bill = make_bill([line('steak', 1, 20_000), line('side', 2, 5_000)], config())
+    split = claim(bill, Split(), [], [('steak', 1)], 'c1')
+    split = claim_amount(bill, split, [], 8_000, 'c2')
+    out, _ = shares(bill, split, [])
+    assert [(s.id, s.kind, s.amount) for s in out] == [
+        ('c1', 'items', 20_000),
+        ('c2', 'amount', 8_000),
+        ('r1', 'rest', 2_000),
+    ]
+    with pytest.raises(SplitRefused, match='between 1 and 2000') as over:
+        claim_amount(bill, split, [], 2_001, 'c3')
+    assert over.value.reason == 'bill_changed'
+    # B pays; then C claims a side out of the rest B's 8,000 went to: the 3,000 B put in
+    # beyond what is left unclaimed lowers A's and C's shares in proportion.
+    frozen = [replace(out[1], status='paid', payment_id='p1')]
+    split = claim(bill, split, frozen, [('side', 1)], 'c3')
+    out, overpaid = shares(bill, split, frozen)
+    assert overpaid == 0
+    assert [(s.id, s.amount) for s in out] == [('c2', 8_000), ('c1', 17_600), ('c3', 4_400)]
+    # Everything claimed by item: nothing is left to put an amount in.
+    split = claim(bill, split, frozen, [('side', 1)], 'c4')
+    with pytest.raises(SplitRefused, match='nothing is left'):
+        claim_amount(bill, split, frozen, 1, 'c5')
 
 
 def test_paying_more_than_a_reduced_bill_shows_the_overpaid_amount() -> None:

@@ -322,6 +322,38 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
     assert bad.status_code == 422 and bad.json()['field'] == 'lang'
 
 
+async def test_a_diner_puts_in_an_amount_and_pays_it(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A diner puts in 10,000: a share of that amount out of what nobody claimed; the rest is what
+    is left of it, and the share is paid like any other."""
+    code = await visit_code(client, T04)
+    await order(client, code, line('galbi', 1), line('mandu', 3))
+    total = (await bill(client, code))['total']
+    missing = await client.post(f'/api/tables/{code}/bill/split', json={'mode': 'amount'})
+    assert missing.status_code == 422 and missing.json()['field'] == 'amount'
+    res = await client.post(
+        f'/api/tables/{code}/bill/split', json={'mode': 'amount', 'amount': 10_000}
+    )
+    assert res.status_code == 200, res.text
+    mine = res.json()['share_id']
+    shares = {s['id']: s for s in res.json()['shares']}
+    assert shares[mine]['kind'] == 'amount' and shares[mine]['amount'] == 10_000
+    (rest,) = [s for s in shares.values() if s['kind'] == 'rest']
+    assert rest['amount'] == total - 10_000
+    over = await client.post(
+        f'/api/tables/{code}/bill/split', json={'mode': 'amount', 'amount': total}
+    )
+    assert over.status_code == 422 and over.json()['reason'] == 'bill_changed'
+    assert f'between 1 and {total - 10_000}' in over.json()['detail']
+    started = await pay(client, code, mine)
+    assert started.status_code == 201 and started.json()['amount'] == 10_000
+    hook = webhook(settings, started.json()['id'], 10_000)
+    assert (await deliver(client, hook))['result'] == 'paid'
+    b = await bill(client, code)
+    assert b['paid'] == 10_000 and b['due'] == total - 10_000
+
+
 async def test_a_checkout_form_not_utf8_is_refused_with_400(client: httpx.AsyncClient) -> None:
     # Not UTF-8, on the simulated provider's checkout form: once a 500 and a traceback.
     res = await client.post(

@@ -110,7 +110,8 @@ class ItemIn(BaseModel):
 
 class SplitIn(BaseModel):
     """`even` N ways (`ways`), `items`: one more share of the listed units (the rest stays
-    one share), or `none`: one share of everything left."""
+    one share), `amount`: one more share of `amount` (minor units) out of what nobody has
+    claimed, or `none`: one share of everything left."""
 
     model_config = ConfigDict(
         extra='forbid',
@@ -118,16 +119,22 @@ class SplitIn(BaseModel):
             'examples': [
                 {'mode': 'even', 'ways': 3},
                 {'mode': 'items', 'items': [{'line': 'o3kq9vz2m1x-0', 'units': 1}]},
+                {'mode': 'amount', 'amount': 20000},
             ]
         },
     )
-    mode: Literal['none', 'even', 'items']
+    mode: Literal['none', 'even', 'items', 'amount']
     ways: Annotated[int, Field(ge=1, le=billing.MAX_WAYS)] = 1
     items: Annotated[list[ItemIn], Field(max_length=100)] = []
+    amount: Annotated[int, Field(ge=1, le=10**12)] | None = None
 
 
 @router.post('/bill/split', summary='Split the bill', responses=errors(401, 403, 409, 422))
 async def split_bill(body: SplitIn, visit: DinerVisit, ctx: Ctx) -> dict[str, Any]:
+    if body.mode == 'amount' and body.amount is None:
+        raise ApiError(
+            422, 'amount: how much to pay is required with mode amount', 'split', 'amount'
+        )
     sid = _open_session(visit)
     items = [(i.line, i.units) for i in body.items]
 
@@ -136,6 +143,9 @@ async def split_bill(body: SplitIn, visit: DinerVisit, ctx: Ctx) -> dict[str, An
             return billing.split_even(body.ways)
         if body.mode == 'items':
             return billing.claim(bill, s.split_plan(), s.frozen_shares(), items, new_id)
+        if body.amount is not None:
+            split, frozen = s.split_plan(), s.frozen_shares()
+            return billing.claim_amount(bill, split, frozen, body.amount, new_id)
         return billing.Split()
 
     try:
@@ -145,6 +155,8 @@ async def split_bill(body: SplitIn, visit: DinerVisit, ctx: Ctx) -> dict[str, An
     out = await _bill(ctx, visit)
     if body.mode == 'items':
         out['share_id'] = new.claims[-1][0]
+    elif body.mode == 'amount':
+        out['share_id'] = new.amounts[-1][0]
     return out
 
 

@@ -320,7 +320,15 @@ async def split(
             bill_requested_at=s.bill_requested_at or at,
             total=bill.total,
         )
-        _event(pipe, 'bill.split', s, mode=new.mode, ways=new.ways, claims=len(new.claims))
+        _event(
+            pipe,
+            'bill.split',
+            s,
+            mode=new.mode,
+            ways=new.ways,
+            claims=len(new.claims),
+            amounts=len(new.amounts),
+        )
         return new
 
     return await mutate(r, cfg, table_id, session_id, decide)

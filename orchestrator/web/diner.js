@@ -416,6 +416,7 @@ function shareLabel(share) {
   if (share.kind === 'whole') return t('share_whole');
   if (share.kind === 'rest') return t('share_rest');
   if (share.kind === 'even') return `${t('share_even')} ${share.id.slice(1)}/${b.split.ways}`;
+  if (share.kind === 'amount') return t('share_amount');
   const names = share.items.map((i) => {
     const ln = b.lines.find((l) => l.key === i.line);
     return ln ? `${name(ln.name)} ×${i.units}` : i.line;
@@ -474,10 +475,14 @@ function renderBill() {
   renderClaim();
 }
 
+// What nobody has claimed yet: the open rest (or whole) share, if any.
+function openRest() {
+  return state.bill.shares.find((s) => (s.kind === 'rest' || s.kind === 'whole') && s.status === 'open');
+}
+
 function claimable() {
   // Units of each line nobody has claimed yet (the rest share's units).
-  const rest = state.bill.shares.find((s) => (s.kind === 'rest' || s.kind === 'whole') && s.status === 'open');
-  return rest ? rest.items : [];
+  return openRest()?.items || [];
 }
 
 function renderClaim() {
@@ -498,12 +503,32 @@ function renderClaim() {
         el('button', { type: 'button', onclick: step(1), 'aria-label': '+', 'data-testid': 'claim-plus' }, '+')));
   }));
   $('#claim-go').disabled = ![...state.claim.values()].some((n) => n > 0);
+  renderPutIn();
+}
+
+// An amount typed in the currency's major units, in minor units (NaN if not a number).
+function typedAmount() {
+  const typed = $('#put-in-amount').value.trim();
+  return typed ? Math.round(Number(typed) * 10 ** state.menu.restaurant.currency_decimals) : NaN;
+}
+
+function renderPutIn() {
+  const left = openRest()?.amount || 0;
+  const decimals = state.menu.restaurant.currency_decimals;
+  $('#put-in-hint').textContent = t('amount_hint').replace('{left}', money(left));
+  $('#put-in-amount').max = String(left / 10 ** decimals);
+  $('#put-in-amount').step = String(1 / 10 ** decimals);
+  const amount = typedAmount();
+  $('#put-in-go').disabled = !(amount >= 1 && amount <= left);
 }
 
 async function split(mode) {
-  if (mode === 'items') {
-    $('#claim').hidden = !$('#claim').hidden;
+  if (mode === 'items' || mode === 'amount') {
+    const form = mode === 'items' ? $('#claim') : $('#put-in');
+    form.hidden = !form.hidden;
+    (mode === 'items' ? $('#put-in') : $('#claim')).hidden = true;
     state.claim = new Map();
+    $('#put-in-amount').value = '';
     renderClaim();
     return;
   }
@@ -518,15 +543,14 @@ async function split(mode) {
   }
 }
 
-async function claimShare() {
-  const items = [...state.claim].filter(([, n]) => n > 0).map(([line, units]) => ({ line, units }));
+// A share of my own: the dishes I choose, or an amount I put in towards what nobody claimed.
+async function claimShare(body, form) {
   try {
     state.bill = await api('/bill/split', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ mode: 'items', items }),
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
     state.claim = new Map();
-    $('#claim').hidden = true;
+    form.hidden = true;
     renderBill();
     document.querySelector(`[data-share="${CSS.escape(state.bill.share_id)}"]`)?.scrollIntoView({ block: 'center' });
   } catch (err) {
@@ -583,7 +607,13 @@ function startBill() {
   for (const b of document.querySelectorAll('[data-split]')) {
     b.addEventListener('click', () => split(b.dataset.split));
   }
-  $('#claim-go').addEventListener('click', claimShare);
+  $('#claim-go').addEventListener('click', () => claimShare({
+    mode: 'items',
+    items: [...state.claim].filter(([, n]) => n > 0).map(([line, units]) => ({ line, units })),
+  }, $('#claim')));
+  $('#put-in-amount').addEventListener('input', renderPutIn);
+  $('#put-in-go').addEventListener('click', () => claimShare(
+    { mode: 'amount', amount: typedAmount() }, $('#put-in')));
   $('#call-staff').addEventListener('click', () => $('#staff-sheet').showModal());
   for (const b of document.querySelectorAll('[data-reason]')) {
     b.addEventListener('click', () => callStaff(b.dataset.reason));
