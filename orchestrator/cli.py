@@ -263,8 +263,8 @@ def kitchen_data_commands(
         sp.add_argument(
             '--archive-url',
             default=None,
-            help='SQLAlchemy URL (default: ROBODINE_ARCHIVE_URL, else '
-            f'{settings.data_dir}/archive.sqlite under ROBODINE_DATA_DIR)',
+            help='SQLAlchemy URL (default: ROBODINE_ARCHIVE_URL, else archive.sqlite in '
+            f'ROBODINE_DATA_DIR, {settings.data_dir})',
         )
 
     s = sub.add_parser('archive', help='copy finished records from Redis into the archive')

@@ -143,6 +143,9 @@ def test_robodine_report_writes_csv_and_a_self_contained_page(
     with (out / 'hourly.csv').open(encoding='utf-8') as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['hour', 'orders', 'covers', 'revenue'] and len(rows) > 3
+    # The day in one line: the sums of the hourly section.
+    orders, covers, revenue = (sum(int(r[i]) for r in rows[1:]) for i in (1, 2, 3))
+    assert f': {orders} orders, {covers} covers, revenue {revenue:,} KRW; ' in res.stderr
     assert {p.name for p in out.iterdir()} >= {
         'hourly.csv',
         'prep.csv',
@@ -162,3 +165,23 @@ def test_robodine_report_writes_csv_and_a_self_contained_page(
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and '--date' in bad.stderr
+
+
+def test_robodine_report_refuses_an_archive_that_is_not_there(tmp_path: Path) -> None:
+    """Run where the demo's data dir is not (or with a typo in it), `robodine report` created an
+    empty archive there and wrote a day without a single order: it names the file instead."""
+    data_dir = tmp_path / 'var'
+    for how, env in (
+        (['--archive-url', f'sqlite:///{tmp_path / "typo" / "archive.sqlite"}'], {}),
+        ([], {'ROBODINE_DATA_DIR': str(data_dir)}),
+    ):
+        res = subprocess.run(
+            [sys.executable, '-m', 'orchestrator.cli', 'report', '--date', '2026-12-01',
+             '--out', str(tmp_path / 'out'), *how],
+            cwd=REPO, env=os.environ | env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert res.returncode == 1, res.stderr
+        assert 'error: no archive at ' in res.stderr and 'archive.sqlite' in res.stderr
+        assert 'Traceback' not in res.stderr
+    assert not (tmp_path / 'typo').exists() and not data_dir.exists()
+    assert not (tmp_path / 'out').exists()
