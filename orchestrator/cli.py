@@ -124,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     policy_arg(s)
     traffic_arg(s)
     s.add_argument(
-        '--data-dir', type=Path, default=Path('var'), help='where Redis AOF and robot ledgers live'
+        '--data-dir',
+        type=Path,
+        default=settings.data_dir,
+        help='where Redis AOF, robot ledgers, logs and the archive live (default: '
+        f'ROBODINE_DATA_DIR, {settings.data_dir})',
     )
     s.add_argument(
         '--api-workers',

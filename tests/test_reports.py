@@ -185,3 +185,18 @@ def test_robodine_report_refuses_an_archive_that_is_not_there(tmp_path: Path) ->
         assert 'Traceback' not in res.stderr
     assert not (tmp_path / 'typo').exists() and not data_dir.exists()
     assert not (tmp_path / 'out').exists()
+
+
+def test_up_and_report_share_the_data_dir_of_the_settings(tmp_path: Path) -> None:
+    """`robodine up` kept its data in var/ whatever ROBODINE_DATA_DIR said, while `robodine
+    report` read the archive from ROBODINE_DATA_DIR: every default comes from the settings."""
+    code = (
+        'from orchestrator.cli import build_parser; '
+        "print(build_parser().parse_args(['up']).data_dir)"
+    )
+    env = os.environ | {'ROBODINE_DATA_DIR': str(tmp_path / 'restaurant')}
+    res = subprocess.run(
+        [sys.executable, '-c', code], cwd=REPO, env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert res.stdout.strip() == str(tmp_path / 'restaurant')
