@@ -88,6 +88,14 @@ def _write(tmp_path: Path, **changes: object) -> Path:
         ({'dine_minutes': 3}, 'dine_minutes'),
         ({'tables': ['t01', 't99']}, "tables: no table 't99'"),
         ({'tables': ['t04']}, 'party_size.max: 3 guests, but the largest table seats 2'),
+        # A plain number where the README asks for {min, max}: in the owner's words, not
+        # pydantic's ('a valid dictionary or instance of Span').
+        ({'party_size': 3}, 'party_size: should be {min, max}, e.g. {min: 2, max: 4}'),
+        (
+            {'dine_min': '20-30'},
+            'dine_min: should be {min, max}, e.g. {min: 2, max: 4} (for a '
+            "fixed value, the same number twice), got '20-30'",
+        ),
     ],
 )
 def test_errors_name_the_file_and_field(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -40,6 +40,17 @@ class Span(_Strict):
 
     min: Annotated[float, Field(ge=0)]
     max: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode='before')
+    @classmethod
+    def _a_mapping(cls, data: Any) -> Any:
+        # Pydantic's own words name the class ('a valid dictionary or instance of Span').
+        if not isinstance(data, dict | Span):
+            raise ValueError(
+                f'should be {{min, max}}, e.g. {{min: 2, max: 4}} (for a fixed value, the same '
+                f'number twice), got {data!r}'
+            )
+        return data
 
     @model_validator(mode='after')
     def _ordered(self) -> Span:
