@@ -196,3 +196,24 @@ def test_the_command_compares_the_service_without_robots(
     ]:
         assert main([*args, *extra]) == 1
         assert says in capsys.readouterr().err
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--report` naming a directory (or under a file) was a traceback once the run was over:
+    for a real rush, two minutes and the summary lost. It is refused first, naming the flag."""
+    (tmp_path / 'afile').write_text('')
+    cases = [
+        (tmp_path, f'--report {tmp_path}: a directory; give a file, e.g. {tmp_path}/rush.json'),
+        (
+            tmp_path / 'afile' / 'r.json',
+            f'--report {tmp_path}/afile/r.json: {tmp_path}/afile is a file',
+        ),
+    ]
+    for report, says in cases:
+        for model in (['--model', '--seeds', '1'], []):  # the real rush never starts
+            args = ['rush', '--scenario', str(SATURDAY), *model, '--report', str(report)]
+            assert main(args) == 1
+            err = capsys.readouterr().err
+            assert says in err and 'Traceback' not in err

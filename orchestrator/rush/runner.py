@@ -245,10 +245,28 @@ def _robots_down(
     return fleet_size.without(cfg, gone, str(args.config)), gone
 
 
+def _check_report_path(path: Path | None) -> None:
+    """Refuse a `--report` that cannot be written before the run, not after it: a real rush
+    written to a directory lost its two minutes, and its summary, to a traceback."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f'--report {path}: a directory; give a file, e.g. {path / "rush.json"}')
+    if blocker := next((p for p in path.parents if p.exists() and not p.is_dir()), None):
+        raise ConfigError(f'--report {path}: {blocker} is a file, not a directory')
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f'--report {path}: cannot make its directory: {e.strerror}') from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f'--report {path}: not writable')
+
+
 def rush_command(args: argparse.Namespace) -> int:
     if args.within is not None and args.serving_robots is None:
         print('error: --within goes with --serving-robots', file=sys.stderr)
         return 1
+    _check_report_path(args.report)
     cfg = load_restaurant(args.config)
     scenario = load_scenario(args.scenario, cfg)
     if args.model:
