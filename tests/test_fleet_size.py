@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator.cli import main
 from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
@@ -87,6 +88,29 @@ def test_the_fewest_robots_within_the_margin_carry_it() -> None:
         'no fleet size tried carries "Saturday" in the model: even 2 leave 10 of 100 orders '
         'unserved.'
     )
+
+
+def test_orders_the_kitchen_never_cooked_are_not_blamed_on_the_serving_robots(
+    demo_config: RestaurantConfig, tmp_path: Path
+) -> None:
+    """A lunch of galbi only (grill1 alone cooks it, 7 minutes a portion) leaves orders uncooked
+    at the end with any fleet: the answer said 'even 3 leave 8 of 17 orders unserved', as if
+    more serving robots were the remedy. It says the kitchen is short."""
+    raw = yaml.safe_load((ROOT / 'seeds' / 'scenarios' / 'weekday_lunch.yaml').read_text())
+    raw.update(popularity={'galbi': 1}, dishes_per_guest=3)
+    path = tmp_path / 'galbi.yaml'
+    path.write_text(yaml.safe_dump(raw))
+    rows = fleet_size.sweep(demo_config, load_scenario(path, demo_config), [1, 3], [1], 'srpt')
+    for r in rows:
+        assert r.served < r.placed and r.uncooked == r.placed - r.served
+    told = verdict(rows, 'Galbi')
+    assert told == (
+        f'no fleet size tried carries "Galbi" in the model: even 3 leave {rows[1].uncooked} of '
+        f'{rows[1].placed} orders unserved, all of them still not cooked 45 min after the last '
+        'arrival: the kitchen is short, not the serving robots.'
+    )
+    less = fleet_size.what_if(rows[1], rows[0], ['serve2', 'serve3'], 'Galbi')
+    assert f'{rows[0].served} of {rows[0].placed} served, {rows[0].uncooked} never cooked' in less
 
 
 def test_a_small_fleet_that_must_charge_loses_time_to_it(demo_config: RestaurantConfig) -> None:

@@ -27,7 +27,7 @@ from orchestrator.config import ConfigError, RestaurantConfig
 from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.rush.report import stats
 from orchestrator.rush.scenario import Scenario
-from orchestrator.rush.twin import LATENCIES, play
+from orchestrator.rush.twin import DRAIN_S, LATENCIES, play
 
 # A fleet whose mean ticket is within this share of the best size's carries the service.
 WITHIN = 0.02
@@ -145,6 +145,9 @@ class SizeRow:
     utilization: float
     # Times a robot went to its charger, per service (mean over the seeds).
     charges: float
+    # Orders the kitchen had not cooked when the service ended (DRAIN_S after the last
+    # arrival): no serving robot could have served them.
+    uncooked: int = 0
 
 
 def measure(
@@ -154,10 +157,11 @@ def measure(
     tickets: list[float] = []
     waits: list[float] = []
     busy: list[float] = []
-    placed = served = charges = 0
+    placed = served = charges = uncooked = 0
     for seed in seeds:
         twin = play(cfg, scenario, get_policy(policy), seed, LATENCIES['rush'])
         placed += len(twin.orders)
+        uncooked += sum(o.ready_s is None for o in twin.orders)
         for o in twin.orders:
             if o.served_s is not None:
                 served += 1
@@ -181,6 +185,7 @@ def measure(
         late / len(tickets) if tickets else 0.0,
         sum(busy) / len(busy),
         charges / len(seeds),
+        uncooked,
     )
 
 
@@ -216,9 +221,16 @@ def verdict(rows: Sequence[SizeRow], name: str, within: float = WITHIN) -> str:
     """One sentence: the fewest robots that carry the service, or that none of them does."""
     if not (enough := carrying(rows, within)):
         big = rows[-1]
+        kitchen = (
+            f', {"all" if big.uncooked == big.placed - big.served else big.uncooked} of them '
+            f'still not cooked {DRAIN_S // 60:.0f} min after the last arrival: the kitchen is '
+            'short, not the serving robots'
+            if big.uncooked
+            else ''
+        )
         return (
             f'no fleet size tried carries "{name}" in the model: even {big.robots} leave '
-            f'{big.placed - big.served} of {big.placed} orders unserved.'
+            f'{big.placed - big.served} of {big.placed} orders unserved{kitchen}.'
         )
     r = next(r for r in rows if r.robots == enough[0])
     best = min(x.ticket_mean_s for x in rows if x.robots in enough)
@@ -253,7 +265,8 @@ def _served(row: SizeRow) -> str:
     return (
         f'{row.served} served'
         if row.served == row.placed
-        else (f'{row.served} of {row.placed} served')
+        else f'{row.served} of {row.placed} served'
+        + (f', {row.uncooked} never cooked' if row.uncooked else '')
     )
 
 
