@@ -208,7 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(s)
     s.add_argument('--scenario', type=Path, required=True)
     s.add_argument('--speed', type=float, default=60.0, help='time scale for robots and diners')
-    s.add_argument('--report', type=Path, help='where to write the JSON report (required)')
+    s.add_argument(
+        '--report',
+        type=Path,
+        help='where to write the JSON report (required for a real rush; optional with --model)',
+    )
     s.add_argument(
         '--data-dir',
         type=Path,
