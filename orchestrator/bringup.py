@@ -289,11 +289,13 @@ def start_restaurant(
     api_workers: int = 1,
     dispatchers: int = 0,
     traffic: bool | None = None,
+    demo_history: bool = True,
 ) -> tuple[Restaurant, str]:
     """Start everything; returns the Restaurant and the Redis URL in use. `api_workers` API
     processes share the port; `dispatchers` run alone (0: one inside each API process);
     `traffic` (None: the settings' or the config's) puts the serving robots under the traffic
-    controller, which it starts."""
+    controller, which it starts; `demo_history` fills a fresh archive with a few weeks of
+    generated orders for the console's reports (a rush has no use for them)."""
     data_dir = data_dir.resolve()
     dds_shm.clean_dead_files()  # left by processes killed before (a crash, an OOM kill)
     env = ros_env()
@@ -316,7 +318,8 @@ def start_restaurant(
     env['ROBODINE_CONFIG_PATH'] = str(config_path)
     # The archive lives with the data; a fresh one gets a few weeks of demo history (labelled).
     env['ROBODINE_DATA_DIR'] = str(data_dir)
-    seeded = archive_service.seed_demo_history(Settings(data_dir=data_dir), cfg)
+    settings = Settings(data_dir=data_dir)
+    seeded = archive_service.seed_demo_history(settings, cfg) if demo_history else 0
     if seeded:
         print(f'archive: added {seeded} orders of generated DEMO history', flush=True)
     # The robots' keys: made once, kept with the data (the dispatcher reads them all).

@@ -321,6 +321,7 @@ def rush_command(args: argparse.Namespace) -> int:
         driver=args.driver,
         policy=policy,
         traffic=args.traffic,
+        demo_history=False,
     )
     floor = None
     try:
