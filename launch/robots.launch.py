@@ -29,8 +29,8 @@ from robot_nodes.ros_network import enclave_args, launch_env
 
 ARGUMENTS = {
     'config': (str(DEFAULT_CONFIG), 'restaurant YAML (tables, robots, floor graph)'),
-    'driver': ('sim', "serving robots' driver: sim, diffdrive or hardware"),
-    'cooking_driver': ('sim', "cooking robots' driver: sim or hardware"),
+    'driver': ('sim', "serving robots' driver: sim, diffdrive, hardware or package.module:Class"),
+    'cooking_driver': ('sim', "cooking robots' driver: sim, hardware or package.module:Class"),
     'time_scale': ('1.0', 'simulated seconds per real second'),
     'ledger_dir': ('var/ledger', 'where each robot keeps <robot_id>.sqlite'),
     'heartbeat_hz': ('5.0', 'RobotState rate while it has news, moving included (>= 2)'),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 
 import pytest
 
 from orchestrator.config import RestaurantConfig
 from robot_nodes.drivers import DriverError, make_cooking_driver, make_serving_driver, sim
+from robot_nodes.drivers.base import MotionDriver
 from robot_nodes.drivers.sim import SimCookingDriver, SimMotionDriver
 
 DT = 0.02
@@ -151,3 +153,40 @@ def test_registry_explains_the_hardware_seam(demo_config: RestaurantConfig) -> N
         make_cooking_driver('hardware', None, 1.0)
     with pytest.raises(DriverError, match='unknown'):
         make_serving_driver('warp', None, robot, 1.0, (0, 0, 0))
+
+
+class OwnFryer(SimCookingDriver):
+    """An integrator's cooking driver, in a module of its own (here: this one)."""
+
+
+class OwnBase(SimMotionDriver):
+    """An integrator's motion driver."""
+
+
+def test_registry_builds_a_driver_named_by_import_path(demo_config: RestaurantConfig) -> None:
+    # A robot's own driver is named `package.module:Class`: no change to robodine's registry.
+    robot = demo_config.serving_robots[0]
+    cooking = make_cooking_driver(f'{__name__}:OwnFryer', None, 2.0)
+    assert isinstance(cooking, OwnFryer) and cooking.time_scale == 2.0
+    motion = make_serving_driver(f'{__name__}:OwnBase', None, robot, 3.0, (1.0, 2.0, 0.0))
+    assert isinstance(motion, OwnBase) and motion.pose == (1.0, 2.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ('name', 'reason'),
+    [
+        ('no_such_module_x:Fryer', "cannot import 'no_such_module_x'"),
+        (f'{__name__}:Missing', "has no 'Missing'"),
+        (f'{__name__}:OwnBase', 'not a subclass of robot_nodes.drivers.base.CookingDriver'),
+        (f'{__name__}:test_registry_explains_the_hardware_seam', 'not a subclass'),
+    ],
+)
+def test_registry_says_why_an_import_path_is_no_driver(name: str, reason: str) -> None:
+    with pytest.raises(DriverError, match=re.escape(reason)):
+        make_cooking_driver(name, None, 1.0)
+
+
+def test_motion_driver_named_by_path_must_be_one(demo_config: RestaurantConfig) -> None:
+    robot = demo_config.serving_robots[0]
+    with pytest.raises(DriverError, match=MotionDriver.__name__):
+        make_serving_driver(f'{__name__}:OwnFryer', None, robot, 1.0, (0, 0, 0))

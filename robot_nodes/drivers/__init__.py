@@ -1,13 +1,17 @@
-"""Driver registry: the node names a driver ('sim', 'diffdrive', 'hardware'), we build it.
+"""Driver registry: the node names a driver ('sim', 'diffdrive', 'hardware', or an integrator's
+own as `package.module:Class`), we build it.
 
 Drivers other than `sim` are imported lazily so a plain simulation needs nothing beyond rclpy.
 `robot_nodes/drivers/diffdrive.py` provides `DiffDriveDriver(node, robot_cfg, time_scale, start)`,
-a `MotionDriver` over `cmd_vel`/`odom`.
+a `MotionDriver` over `cmd_vel`/`odom`. A driver named by import path is a subclass of
+`MotionDriver` (serving) or `CookingDriver` (cooking) in any importable module, constructed like
+the built-in ones: a robot's own driver needs no change to robodine.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from robot_nodes.drivers.base import CookingDriver, DriverError, MotionDriver, Pose
 
@@ -16,14 +20,34 @@ if TYPE_CHECKING:
 
     from orchestrator.config import ServingRobot
 
-SERVING_DRIVERS = ('sim', 'diffdrive', 'hardware')
-COOKING_DRIVERS = ('sim', 'hardware')
+SERVING_DRIVERS = ('sim', 'diffdrive', 'hardware', 'package.module:Class')
+COOKING_DRIVERS = ('sim', 'hardware', 'package.module:Class')
 
 _HARDWARE_HELP = (
     'driver "hardware" is the seam for a real robot and has no implementation in robodine: '
-    'subclass robot_nodes.drivers.base.{cls}, implement {methods}, and register it in '
-    'robot_nodes/drivers/__init__.py (README: "Robots and ROS 2 interfaces", Drivers)'
+    'subclass robot_nodes.drivers.base.{cls}, implement {methods}, and name your class as the '
+    'driver, driver:=package.module:Class (README: "Robots and ROS 2 interfaces", Drivers)'
 )
+
+
+def driver_class(name: str, base: type[Any]) -> type[Any] | None:
+    """The class of a driver named by import path (`package.module:Class`), None for a name
+    without ':'; DriverError says why a path does not name a subclass of `base`."""
+    if ':' not in name:
+        return None
+    module_name, _, class_name = name.partition(':')
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise DriverError(f'driver {name!r}: cannot import {module_name!r}: {e}') from e
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise DriverError(f'driver {name!r}: module {module_name!r} has no {class_name!r}')
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise DriverError(
+            f'driver {name!r} is not a subclass of robot_nodes.drivers.base.{base.__name__}'
+        )
+    return cls
 
 
 def make_serving_driver(
@@ -41,6 +65,8 @@ def make_serving_driver(
         raise DriverError(
             _HARDWARE_HELP.format(cls='MotionDriver', methods='tick() (and halt/resume)')
         )
+    if (cls := driver_class(name, MotionDriver)) is not None:
+        return cls(node, robot_cfg, time_scale, start)
     raise DriverError(f'unknown serving driver {name!r}; choose one of {SERVING_DRIVERS}')
 
 
@@ -52,4 +78,6 @@ def make_cooking_driver(name: str, node: Node, time_scale: float) -> CookingDriv
     if name == 'hardware':
         methods = 'start(), tick(), progress() and abort()'
         raise DriverError(_HARDWARE_HELP.format(cls='CookingDriver', methods=methods))
+    if (cls := driver_class(name, CookingDriver)) is not None:
+        return cls(node, time_scale)
     raise DriverError(f'unknown cooking driver {name!r}; choose one of {COOKING_DRIVERS}')
