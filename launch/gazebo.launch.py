@@ -1,12 +1,14 @@
 """ros2 launch launch/gazebo.launch.py [config:=seeds/restaurant.yaml] [out:=var/gazebo]
     [key_dir:=var/robot_keys] [domain_id:=N] [discovery:=localhost|subnet] [keystore:=DIR]
+    [traffic:=true|false]
 
 Gazebo (gz sim Harmonic) in place of the headless floor plant: writes the world and the
 ros_gz_bridge config from the restaurant config (as `robodine gazebo world` does), then starts
 gz sim with that world, the bridge, every serving robot node with `driver:=diffdrive` and every
 cooking robot node (sim driver). Gazebo runs in real time, so the robots run at time scale 1.
 The orchestrator (Redis, API + dispatcher) runs apart: `robodine serve --with-dispatcher`.
-Robot keys, DDS domain and discovery, SROS2: as in robots.launch.py.
+Robot keys, DDS domain and discovery, SROS2, traffic control (and its traffic controller,
+started here too): as in robots.launch.py.
 
 Run it from the shell where robodine is installed (its venv active) with ROS 2 Jazzy and
 ros_gz sourced, so `robot_nodes`, `serving_robot`, `cooking_robot`, `gz` and `ros2` resolve.
@@ -26,7 +28,7 @@ from orchestrator.config import load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from robot_nodes import auth
 from robot_nodes.gazebo_world import write_assets
-from robot_nodes.ros_network import enclave_args, launch_env
+from robot_nodes.ros_network import enclave_args, launch_env, traffic_control, traffic_env
 
 
 def _robot(
@@ -73,11 +75,12 @@ def _bring_up(context: LaunchContext) -> list[ExecuteProcess]:
     ledgers = out / 'ledgers'
     key_dir = Path(LaunchConfiguration('key_dir').perform(context)).resolve()
     keystore = LaunchConfiguration('keystore').perform(context)
+    traffic = traffic_control(cfg, LaunchConfiguration('traffic').perform(context))
     env = launch_env(
         LaunchConfiguration('domain_id').perform(context),
         LaunchConfiguration('discovery').perform(context),
         keystore,
-    )
+    ) | traffic_env(traffic)
     robot = partial(_robot, key_dir=key_dir, env=env, keystore=keystore)
     actions = [
         ExecuteProcess(cmd=['gz', 'sim', '-r', str(world)], name='gz_sim', output='screen'),
@@ -99,6 +102,22 @@ def _bring_up(context: LaunchContext) -> list[ExecuteProcess]:
         robot('serving_robot', r.id, config, ledgers, 'diffdrive') for r in cfg.serving_robots
     ]
     actions += [robot('cooking_robot', r.id, config, ledgers, 'sim') for r in cfg.cooking_robots]
+    if traffic:
+        # The serving robots wait at every narrow aisle and junction until it grants it.
+        params = {'config_path': config, 'time_scale': 1.0, 'key_dir': key_dir}
+        actions.append(
+            ExecuteProcess(
+                cmd=[
+                    'traffic_controller',
+                    '--ros-args',
+                    *enclave_args('traffic_controller', keystore),
+                    *(arg for k, v in params.items() for arg in ('-p', f'{k}:={v}')),
+                ],
+                additional_env=env,
+                name='traffic_controller',
+                output='screen',
+            )
+        )
     return actions
 
 
@@ -117,6 +136,7 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument('domain_id', default_value=''),
             DeclareLaunchArgument('discovery', default_value=''),
             DeclareLaunchArgument('keystore', default_value=''),
+            DeclareLaunchArgument('traffic', default_value=''),
             OpaqueFunction(function=_bring_up),
         ]
     )

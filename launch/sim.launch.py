@@ -1,5 +1,5 @@
 """ros2 launch robot_nodes sim.launch.py [time_scale:=10.0] [config:=...] [key_dir:=...]
-    [domain_id:=N] [discovery:=localhost|subnet] [keystore:=DIR]
+    [domain_id:=N] [discovery:=localhost|subnet] [keystore:=DIR] [traffic:=true|false]
 
 The whole robot fleet headless: robots.launch.py with the sim driver everywhere and a time
 scale (default 10x, so a 4-minute dish takes 24 s).
@@ -16,8 +16,15 @@ from launch.substitutions import LaunchConfiguration
 
 from orchestrator.settings import DEFAULT_CONFIG
 
-# Passed through to robots.launch.py (see there): keys, DDS domain and discovery, SROS2.
-PASSED = (('key_dir', 'var/robot_keys'), ('domain_id', ''), ('discovery', ''), ('keystore', ''))
+# Passed through to robots.launch.py (see there): keys, DDS domain and discovery, SROS2, and
+# traffic control (its traffic controller included).
+PASSED = (
+    ('key_dir', 'var/robot_keys'),
+    ('domain_id', ''),
+    ('discovery', ''),
+    ('keystore', ''),
+    ('traffic', ''),
+)
 
 
 def generate_launch_description() -> LaunchDescription:

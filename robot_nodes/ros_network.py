@@ -2,7 +2,9 @@
 discovery range (settings `ros_*`, overridable by launch arguments) and, with an SROS2 keystore
 (`ros2 security`, a system ROS 2 only: the wheels' Fast DDS has no DDS Security), the variables
 that make every node run under DDS Security in its enclave `/robodine/<robot_id>`; and the
-`main()` of the fleet-side nodes (floor plant, traffic controller)."""
+`main()` of the fleet-side nodes (floor plant, traffic controller). A launch file that starts
+serving robots under traffic control starts the restaurant's one traffic controller with them
+(`traffic_control`): without it they wait at the first narrow aisle for good."""
 
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from orchestrator.config import RestaurantConfig
 from orchestrator.settings import get_settings
+
+# The launch argument `traffic`: on, off, or (empty) the settings' or the config's choice.
+TRAFFIC_ARGS = {'true': True, 'false': False, '': None}
 
 
 def launch_env(domain_id: str = '', discovery: str = '', keystore: str = '') -> dict[str, str]:
@@ -33,6 +39,23 @@ def launch_env(domain_id: str = '', discovery: str = '', keystore: str = '') -> 
             'ROS_SECURITY_STRATEGY': 'Enforce',
         }
     return env
+
+
+def traffic_control(cfg: RestaurantConfig, arg: str = '') -> bool:
+    """Whether the serving robots ask the traffic controller: the launch argument `traffic`
+    (true, false), else ROBODINE_TRAFFIC_CONTROL, else the config's `service.traffic_control`
+    (README "Traffic in the aisles")."""
+    choice = arg.strip().lower()
+    if choice not in TRAFFIC_ARGS:
+        raise ValueError(f'traffic:={arg}: expected true, false or nothing (the config says)')
+    on = TRAFFIC_ARGS[choice]
+    return get_settings().traffic_control_for(cfg) if on is None else on
+
+
+def traffic_env(on: bool) -> dict[str, str]:
+    """What tells a serving robot node whether to ask the traffic controller (the setting it
+    reads), so that the nodes and the controller a launch file starts agree."""
+    return {'ROBODINE_TRAFFIC_CONTROL': 'true' if on else 'false'}
 
 
 def enclave_args(robot_id: str, keystore: str) -> list[str]:

@@ -352,7 +352,9 @@ class ServingRobot(RobotNode):
         if not self._reserve.service_is_ready():
             self.get_logger().warning(
                 'no traffic controller on the network: waiting at the next narrow aisle or '
-                'junction (robodine up starts one; or ROBODINE_TRAFFIC_CONTROL=false)',
+                'junction (robodine up and the launch files start one; else run '
+                '`traffic_controller`, README "Traffic in the aisles"; or '
+                'ROBODINE_TRAFFIC_CONTROL=false for every robot)',
                 throttle_duration_sec=10.0,
             )
             return

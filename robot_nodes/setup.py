@@ -39,6 +39,7 @@ setup(
             'serving_robot = robot_nodes.serving_robot:main',
             'floor_plant = robot_nodes.floor_plant:main',
             'floor_monitor = robot_nodes.floor_monitor:main',
+            'traffic_controller = robot_nodes.traffic_controller:main',
         ],
     },
 )
