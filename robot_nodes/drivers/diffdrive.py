@@ -18,7 +18,11 @@ Another robot's footprint ahead on the path (`MotionDriver.clearance_ahead`) is 
 brake for like a stop; the robot goes on when it is clear.
 
 Odometry starts wherever the base was switched on, so the first odom message is anchored to
-the pose the node says the robot is in (its dock at the start of a shift).
+the pose the node says the robot is in (its dock at the start of a shift). It is read best
+effort (a reliable reader would hear no base that publishes it best effort, as many do). With no
+odometry yet the robot stands, and the log says so while it has somewhere to go; when odometry
+stops coming (`ODOM_STALE_S`) it is driving blind: it brakes at its limits and stands until
+odometry comes back, instead of steering by a pose that no longer moves.
 
 Time scale: commands are in simulated units (m/s and rad/s of the real restaurant), and the
 controller measures time as wall dt × `time_scale` — the plant (or Gazebo) integrates faster,
@@ -39,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from robot_nodes.drivers.base import MotionDriver, Pose
 
@@ -60,6 +65,12 @@ CREEP_MPS = 0.04
 # Fraction of the remaining distance / angle one control step may cover: < 1 leaves room for
 # the command arriving a step late.
 STEP_FRACTION = 0.5
+# Wall seconds without an odometry message after which the robot brakes and stands (its pose
+# is unknown); and how long a path waits for the first one before the log says it is missing.
+ODOM_STALE_S = 0.5
+ODOM_FIRST_S = 2.0
+# Wall seconds between two log lines about missing odometry.
+ODOM_WARN_EVERY_S = 10.0
 
 
 def wrap(angle: float) -> float:
@@ -92,10 +103,19 @@ class DiffDriveDriver(MotionDriver):
         # Only the newest pose: after a stall of this process, queued odometry would be taken
         # one message per executor turn (after the control timer), and the robot steered by
         # poses further behind than the watchdog horizon allows for.
-        self._odom_sub = node.create_subscription(Odometry, f'{ns}odom', self._on_odom, 1)
+        odom_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+        self._odom_sub = node.create_subscription(Odometry, f'{ns}odom', self._on_odom, odom_qos)
         self._timer = node.create_timer(1.0 / control_hz, lambda: self.tick(time.monotonic()))
         # odom frame -> floor frame (x, y, theta), fixed by the first odom message.
         self._anchor: Pose | None = None
+        # In the ticks' clock: the first tick that saw the last odom message, the first tick
+        # of the current path, and when the log last said odometry is missing. A callback
+        # only flags what is new; the next tick dates it.
+        self._odom_new = False
+        self._odom_s: float | None = None
+        self._path_new = True
+        self._path_s = math.inf
+        self._odom_warned_s: dict[str, float] = {}
         self._v = 0.0
         self._w = 0.0
         self._turning = False
@@ -130,6 +150,7 @@ class DiffDriveDriver(MotionDriver):
         # drifts off the line at speed before the heading correction catches up.
         self._turning = True
         self._idle_sent = False
+        self._path_new = True
 
     def resume(self) -> None:
         super().resume()
@@ -137,6 +158,7 @@ class DiffDriveDriver(MotionDriver):
 
     def _on_odom(self, msg: Odometry) -> None:
         ox, oy, oth = msg.pose.pose.position.x, msg.pose.pose.position.y, yaw_of(msg)
+        self._odom_new = True
         if self._anchor is None:
             sx, sy, sth = self._pose
             rot = sth - oth
@@ -150,12 +172,31 @@ class DiffDriveDriver(MotionDriver):
         if not self.node.context.ok():  # shutting down: publishing would fail
             return
         last, self._last_s = self._last_s, now_s
-        if last is None or now_s <= last or self._anchor is None:
+        if self._odom_new:
+            self._odom_new, self._odom_s = False, now_s
+        if self._path_new:
+            self._path_new, self._path_s = False, now_s
+        if last is None or now_s <= last:
             return
+        if self._anchor is None or self._odom_s is None:
+            if not self.done and now_s - self._path_s >= ODOM_FIRST_S:
+                self._warn_odom(
+                    now_s, 'first', 'no odometry yet: standing until the base reports one'
+                )
+            return
+        blind = now_s - self._odom_s > ODOM_STALE_S
+        if blind and not self.done:
+            self._warn_odom(
+                now_s,
+                'stale',
+                f'no odometry for {now_s - self._odom_s:.1f} s: driving blind, so braking and '
+                'standing until it comes back',
+            )
         dt = (now_s - last) * self.time_scale
         self._steps.append(dt)
         horizon = max(*self._steps, self.command_hold_s * self.time_scale)
-        v_target, w_target = (0.0, 0.0) if self._halted or self.done else self._targets(horizon)
+        still = self._halted or self.done or blind
+        v_target, w_target = (0.0, 0.0) if still else self._targets(horizon)
         # Another robot in the way: brake to stop short of it, as on a stop of the path.
         free = self.clearance_ahead(dt, horizon)
         if free < math.inf:
@@ -168,9 +209,9 @@ class DiffDriveDriver(MotionDriver):
         self._v = approach(self._v, v_target, self.robot.max_accel_mps2 * dt)
         self._w = approach(self._w, w_target, self.max_alpha * dt)
         stopped = self._v == 0.0 and self._w == 0.0
-        if not self.done and not self._halted and stopped and self._arrived():
+        if not (self.done or self._halted or blind) and stopped and self._arrived():
             self._next = len(self._path)
-        if stopped and (self.done or self._halted):
+        if stopped and still:
             # One zero command holds a base that keeps its last command (gz DiffDrive does).
             if self._idle_sent:
                 self.share_pose()
@@ -183,6 +224,15 @@ class DiffDriveDriver(MotionDriver):
         cmd.angular.z = self._w
         self._cmd_pub.publish(cmd)
         self.share_pose()
+
+    def _warn_odom(self, now_s: float, kind: str, what: str) -> None:
+        if now_s - self._odom_warned_s.get(kind, -math.inf) < ODOM_WARN_EVERY_S:
+            return
+        self._odom_warned_s[kind] = now_s
+        self.node.get_logger().warning(
+            f'{what} ({self._odom_sub.topic_name}: nav_msgs/Odometry from the base, the floor '
+            'plant or the Gazebo bridge)'
+        )
 
     def _arrived(self) -> bool:
         tx, ty = self._path[-1]
