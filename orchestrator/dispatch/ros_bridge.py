@@ -75,6 +75,9 @@ REACHABLE_CACHE_S = 1.0
 REACHABLE_EVERY_S = 0.2
 # Real seconds before a result that did not verify is asked for again.
 RESULT_RETRY_S = 0.5
+# Seconds between two log lines of one refusal (robot and what): a robot with the wrong key
+# sends 2-5 heartbeats a second, each refused (the console alert is throttled the same way).
+REFUSAL_LOG_EVERY_S = 30.0
 
 # Result outcomes (`GoalResult.outcome`). Cook: COOKED, FAILED, CANCELLED; Deliver: COMPLETED,
 # PARTIAL, FAILED, CANCELLED (the two actions spell failed and cancelled the same).
@@ -163,6 +166,8 @@ class FleetBridge:
         self._on_forgery = on_forgery
         # The stamp of the last authentic heartbeat of each robot (older ones are replays).
         self._last_beat: dict[str, int] = {}
+        # (robot id, what) -> when it was last logged and how many were not since.
+        self._refusals_logged: dict[tuple[str, str], tuple[float, int]] = {}
         self._context = Context()
         rclpy.init(context=self._context)
         node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)
@@ -281,17 +286,39 @@ class FleetBridge:
     # -- heartbeats ----------------------------------------------------------------------
 
     def _forged(self, robot_id: str, what: str) -> None:
-        log.error('refused from %s: %s', robot_id, what)
+        now = time.monotonic()
+        at, unlogged = self._refusals_logged.get((robot_id, what), (-REFUSAL_LOG_EVERY_S, 0))
+        if now - at >= REFUSAL_LOG_EVERY_S:
+            more = f' ({unlogged} more since the last line)' if unlogged else ''
+            log.error('refused from %s: %s%s', robot_id, what, more)
+            self._refusals_logged[(robot_id, what)] = (now, 0)
+        else:
+            self._refusals_logged[(robot_id, what)] = (at, unlogged + 1)
         if self._on_forgery is not None:
             self._loop.call_soon_threadsafe(self._on_forgery, robot_id, what)
 
     def _state(self, robot_id: str, msg: RobotState, info: dict[str, Any]) -> None:
         stamp = msg.stamp.sec * 1_000_000_000 + msg.stamp.nanosec
-        if msg.robot_id != robot_id or not auth.verify(self._keys[robot_id], 'state', msg):
-            self._forged(robot_id, f'heartbeat with a bad MAC (robot_id {msg.robot_id!r})')
+        if msg.robot_id != robot_id:
+            self._forged(
+                robot_id,
+                f"heartbeat on {robot_id}'s state topic names robot {msg.robot_id!r} (a node "
+                'whose robot_id parameter and namespace differ, or a forgery)',
+            )
+            return
+        if not auth.verify(self._keys[robot_id], 'state', msg):
+            self._forged(
+                robot_id,
+                "heartbeat with a bad MAC (the robot's key_file is not the key this dispatcher "
+                f'has for it, ROBODINE_ROBOT_KEY_DIR/{robot_id}.key; or a forgery)',
+            )
             return
         if abs(stamp - auth.now_ns()) > auth.FRESH_S * 1e9:
-            self._forged(robot_id, 'heartbeat replayed (its stamp is not now)')
+            self._forged(
+                robot_id,
+                f'heartbeat stamped more than {auth.FRESH_S:g} s from now (the clocks of the '
+                "robot's and this machine differ: NTP; or it is replayed)",
+            )
             return
         if stamp <= self._last_beat.get(robot_id, 0):
             return  # authentic but not newer: a late duplicate, or a replay of a recent one
