@@ -3,13 +3,15 @@ rosidl classes, which need no running node)."""
 
 from __future__ import annotations
 
+import json
+import re
 import stat
 from pathlib import Path
 
 import pytest
 from restaurant_interfaces.action import Cook
 from restaurant_interfaces.msg import Lease, RobotState
-from restaurant_interfaces.srv import Control
+from restaurant_interfaces.srv import ConfirmPickup, Control, Reserve
 
 from robot_nodes import auth
 
@@ -96,3 +98,71 @@ def test_replays_and_stale_stamps_are_refused() -> None:
     assert replay.refusal(now, 'aa', now + 10**9) == 'replayed'
     assert 'from now' in replay.refusal(now - 31 * 10**9, 'bb', now)
     assert 'from now' in replay.refusal(now + 31 * 10**9, 'cc', now)
+
+
+# --- the README's account of the scheme, for a robot written in another language -------------
+
+README = Path(__file__).resolve().parent.parent / 'README.md'
+
+
+def _signing_table() -> dict[str, list[str]]:
+    """kind -> field names, from the README's table under **Signing, for a robot…**."""
+    text = README.read_text().split('**Signing, for a robot written in another language**')[1]
+    rows = text.split('| --- | --- |\n', 1)[1].split('\n\n', 1)[0].splitlines()
+    table: dict[str, list[str]] = {}
+    for row in rows:
+        kinds, fields = row.strip('|').split('|')
+        names = re.findall(r'`([\w.]+)`', re.sub(r'\s*\([^)]*\)', '', fields))
+        for kind in re.findall(r'`([\w.]+)`', kinds):
+            table[kind] = names
+    return table
+
+
+def test_readme_names_every_signed_kind() -> None:
+    answers = {f'{kind}.answer' for kind in ('control', 'confirm_pickup', 'reserve')}
+    assert set(_signing_table()) == set(auth.SIGNED) | answers
+
+
+@pytest.mark.parametrize(
+    ('kind', 'message'),
+    [
+        ('cook.goal', Cook.Goal),
+        ('cook.result', Cook.Result),
+        ('control', Control.Request),
+        ('confirm_pickup', ConfirmPickup.Request),
+        ('lease', Lease),
+        ('reserve', Reserve.Request),
+    ],
+)
+def test_readme_gives_the_signed_fields_in_order(kind: str, message: type) -> None:
+    msg = message()
+    expected = []
+    for i, name in enumerate(_signing_table()[kind]):
+        kind_of = msg.get_fields_and_field_types()[name]
+        value: object
+        if kind_of == 'string':
+            value = f'v{i}'
+        elif kind_of == 'sequence<string>':
+            value = [f'v{i}']
+        elif kind_of.startswith('sequence<'):
+            value = [i]
+        elif kind_of == 'boolean':
+            value = True
+        elif kind_of in ('float', 'double'):
+            value = i + 0.5
+        else:
+            value = i
+        setattr(msg, name, value)
+        expected.append(value)
+    assert auth.SIGNED[kind](msg) == expected
+
+
+def test_readme_example_mac() -> None:
+    text = README.read_text()
+    example = text.split('For instance, with a key of 32 zero bytes')[1][:400]
+    signed, mac_hex = re.findall(r'`(\[[^`]+\]|[0-9a-f]{64})`', example)
+    request = Control.Request(command='pause', robot_id='wok1', stamp_ns=1796468000000000000)
+    assert json.dumps(['control', *auth.SIGNED['control'](request)], separators=(',', ':')) == (
+        signed
+    )
+    assert auth.sign(bytes(auth.KEY_BYTES), 'control', request).mac == mac_hex
