@@ -25,6 +25,7 @@ import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import GoalEvent, ServerGoalHandle
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -109,7 +110,11 @@ class RobotNode(Node, ABC):
     def declare_number(self, name: str, default: float) -> float:
         """A float parameter that also takes an integer (`time_scale:=50`)."""
         descriptor = ParameterDescriptor(dynamic_typing=True)
-        return float(self.declare_parameter(name, default, descriptor).value)
+        value = self.declare_parameter(name, default, descriptor).value
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise RobotSetupError(f'parameter {name} must be a number, got {value!r}') from None
 
     def ros_name(self, name: str) -> str:
         """`name` relative to the robot's namespace (see the module docstring)."""
@@ -389,7 +394,9 @@ def run(node_factory: Callable[[], RobotNode], args: list[str] | None = None) ->
     rclpy.init(args=args)
     try:
         node = node_factory()
-    except (RobotSetupError, ConfigError, DriverError) as e:
+    except (RobotSetupError, ConfigError, DriverError, ParameterException) as e:
+        # ParameterException: a parameter of the wrong type (`capacity:=2.0`); its message
+        # names the parameter and both types.
         print(f'error: {e}', file=sys.stderr)
         rclpy.try_shutdown()
         return 2

@@ -104,3 +104,51 @@ def test_example_params_file_starts_its_robot(node: str, tmp_path: Path, ros: Ro
         assert ros.wait_for_state(robot_id, timeout=30).robot_id == robot_id
     finally:
         stop_process(proc)
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize(
+    ('node', 'param', 'said'),
+    [
+        ('cooking_robot', 'capacity:=2.0', "parameter 'capacity'"),
+        ('cooking_robot', 'time_scale:=fast', "parameter time_scale must be a number, got 'fast'"),
+        ('serving_robot', 'diffdrive.control_hz:=fast', 'parameter diffdrive.control_hz'),
+    ],
+)
+def test_a_parameter_of_the_wrong_type_is_an_error_not_a_traceback(
+    node: str, param: str, said: str, tmp_path: Path
+) -> None:
+    robot_id = _example(node)['robot_id']
+    auth.create_keys(tmp_path, [robot_id])
+    driver = ['-p', 'driver:=diffdrive'] if node == 'serving_robot' else []
+    command = [
+        *(sys.executable, '-m', f'robot_nodes.{node}', '--ros-args', *driver),
+        *('-p', f'robot_id:={robot_id}', '-p', f'config_path:={ROOT / "seeds/restaurant.yaml"}'),
+        *('-p', f'key_file:={auth.key_path(tmp_path, robot_id)}'),
+        *('-p', f'ledger_dir:={tmp_path}', '-p', param),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    assert 'Traceback' not in done.stderr
+    assert done.stderr.startswith('error: ') and said in done.stderr, done.stderr
+
+
+@pytest.mark.ros
+def test_a_float_parameter_takes_an_integer(tmp_path: Path, ros: RosClient) -> None:
+    auth.create_keys(tmp_path, ['serve1'])
+    command = [
+        *(sys.executable, '-m', 'robot_nodes.serving_robot', '--ros-args'),
+        *('-r', '__ns:=/robodine/serve1', '-p', 'robot_id:=serve1'),
+        *('-p', f'config_path:={ROOT / "seeds/restaurant.yaml"}', '-p', 'driver:=diffdrive'),
+        *('-p', f'key_file:={auth.key_path(tmp_path, "serve1")}', '-p', f'ledger_dir:={tmp_path}'),
+        *('-p', 'diffdrive.max_angular_speed:=2', '-p', 'diffdrive.control_hz:=50'),
+    ]
+    log = tmp_path / 'serve1.log'
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
+    with log.open('wb') as out:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_for_log(log, 'robot serve1 up', timeout=30)
+        assert ros.wait_for_state('serve1', timeout=30).robot_id == 'serve1'
+    finally:
+        stop_process(proc)

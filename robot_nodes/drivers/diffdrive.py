@@ -39,13 +39,14 @@ import itertools
 import math
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from robot_nodes.drivers.base import MotionDriver, Pose
+from robot_nodes.drivers.base import DriverError, MotionDriver, Pose
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -89,14 +90,14 @@ def approach(current: float, target: float, max_change: float) -> float:
 class DiffDriveDriver(MotionDriver):
     def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
         super().__init__(node, robot, time_scale, start)
-        self.tolerance_m = float(self._param('stop_tolerance_m', 0.10))
+        self.tolerance_m = self._param('stop_tolerance_m', 0.10)
         self.stop_short_m = self.tolerance_m / 2
-        self.max_w = float(self._param('max_angular_speed', 1.0))
-        self.max_alpha = float(self._param('max_angular_accel', 1.0))
-        control_hz = float(self._param('control_hz', 50.0))
+        self.max_w = self._param('max_angular_speed', 1.0)
+        self.max_alpha = self._param('max_angular_accel', 1.0)
+        control_hz = self._param('control_hz', 50.0)
         # Wall seconds a base keeps applying a command when no new one comes (its watchdog;
         # the floor plant's is 4 of its 50 Hz ticks).
-        self.command_hold_s = float(self._param('command_hold_s', 0.08))
+        self.command_hold_s = self._param('command_hold_s', 0.08)
         # Relative names resolve in the robot's namespace; a bare node gets the full names.
         ns = '' if node.get_namespace() != '/' else f'/robodine/{robot.id}/'
         self._cmd_pub = node.create_publisher(Twist, f'{ns}cmd_vel', 10)
@@ -125,11 +126,16 @@ class DiffDriveDriver(MotionDriver):
         self._steps: deque[float] = deque(maxlen=int(control_hz))
         self._idle_sent = False
 
-    def _param(self, name: str, default: Any) -> Any:
+    def _param(self, name: str, default: float) -> float:
         full = f'diffdrive.{name}'
         if not self.node.has_parameter(full):
-            self.node.declare_parameter(full, default)
-        return self.node.get_parameter(full).value
+            # Numbers of either type (`diffdrive.max_angular_speed:=2`), as `time_scale`.
+            self.node.declare_parameter(full, default, ParameterDescriptor(dynamic_typing=True))
+        value = self.node.get_parameter(full).value
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise DriverError(f'parameter {full} must be a number, got {value!r}') from None
 
     @property
     def odom_seen(self) -> bool:
