@@ -190,7 +190,9 @@ class DiffDriveDriver(MotionDriver):
                     now_s, 'first', 'no odometry yet: standing until the base reports one'
                 )
             return
-        blind = now_s - self._odom_s > ODOM_STALE_S
+        # Stale since before the previous tick too: a stall of this process alone (both the
+        # ticks and the odometry held up, the odometry read after this tick) is not blindness.
+        blind = last - self._odom_s > ODOM_STALE_S
         if blind and not self.done:
             self._warn_odom(
                 now_s,
