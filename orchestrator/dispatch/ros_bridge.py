@@ -75,7 +75,7 @@ REACHABLE_CACHE_S = 1.0
 REACHABLE_EVERY_S = 0.2
 # Real seconds before a result that did not verify is asked for again.
 RESULT_RETRY_S = 0.5
-# Seconds between two log lines of one refusal (robot and what): a robot with the wrong key
+# Seconds between two log lines of refusals of one robot: a robot with the wrong key
 # sends 2-5 heartbeats a second, each refused (the console alert is throttled the same way).
 REFUSAL_LOG_EVERY_S = 30.0
 
@@ -166,8 +166,8 @@ class FleetBridge:
         self._on_forgery = on_forgery
         # The stamp of the last authentic heartbeat of each robot (older ones are replays).
         self._last_beat: dict[str, int] = {}
-        # (robot id, what) -> when it was last logged and how many were not since.
-        self._refusals_logged: dict[tuple[str, str], tuple[float, int]] = {}
+        # Robot id -> when a refusal of it was last logged and how many were not since.
+        self._refusals_logged: dict[str, tuple[float, int]] = {}
         self._context = Context()
         rclpy.init(context=self._context)
         node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)
@@ -286,14 +286,16 @@ class FleetBridge:
     # -- heartbeats ----------------------------------------------------------------------
 
     def _forged(self, robot_id: str, what: str) -> None:
+        # Throttled per robot (of the config: bounded), not per text, which carries what the
+        # sender chose to send.
         now = time.monotonic()
-        at, unlogged = self._refusals_logged.get((robot_id, what), (-REFUSAL_LOG_EVERY_S, 0))
+        at, unlogged = self._refusals_logged.get(robot_id, (-REFUSAL_LOG_EVERY_S, 0))
         if now - at >= REFUSAL_LOG_EVERY_S:
-            more = f' ({unlogged} more since the last line)' if unlogged else ''
+            more = f' ({unlogged} more refused since the last line)' if unlogged else ''
             log.error('refused from %s: %s%s', robot_id, what, more)
-            self._refusals_logged[(robot_id, what)] = (now, 0)
+            self._refusals_logged[robot_id] = (now, 0)
         else:
-            self._refusals_logged[(robot_id, what)] = (at, unlogged + 1)
+            self._refusals_logged[robot_id] = (at, unlogged + 1)
         if self._on_forgery is not None:
             self._loop.call_soon_threadsafe(self._on_forgery, robot_id, what)
 
