@@ -20,12 +20,14 @@ import contextlib
 import ctypes
 import os
 import secrets
+import shlex
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,12 +292,15 @@ def start_restaurant(
     dispatchers: int = 0,
     traffic: bool | None = None,
     demo_history: bool = True,
+    external: Collection[str] = (),
 ) -> tuple[Restaurant, str]:
     """Start everything; returns the Restaurant and the Redis URL in use. `api_workers` API
     processes share the port; `dispatchers` run alone (0: one inside each API process);
     `traffic` (None: the settings' or the config's) puts the serving robots under the traffic
     controller, which it starts; `demo_history` fills a fresh archive with a few weeks of
-    generated orders for the console's reports (a rush has no use for them)."""
+    generated orders for the console's reports (a rush has no use for them); the `external`
+    robots run elsewhere (`external_robot_commands`): not started, nor simulated by the floor
+    plant."""
     data_dir = data_dir.resolve()
     dds_shm.clean_dead_files()  # left by processes killed before (a crash, an OOM kill)
     env = ros_env()
@@ -325,7 +330,7 @@ def start_restaurant(
     # The robots' keys: made once, kept with the data (the dispatcher reads them all).
     key_dir = data_dir / 'robot_keys'
     env['ROBODINE_ROBOT_KEY_DIR'] = str(key_dir)
-    robot_ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    robot_ids = list(cfg.robot_kinds)
     auth.create_keys(key_dir, robot_ids)
     try:
         for name, argv, child_env in orchestrator_processes(
@@ -337,23 +342,15 @@ def start_restaurant(
             rest.spawn(
                 'traffic_controller', traffic_controller_command(config_path, time_scale, key_dir)
             )
-        for c in cfg.cooking_robots:
-            rest.spawn(
-                c.id,
-                robot_command('cooking', c.id, config_path, time_scale, driver, ledgers, key_dir),
-                robot=True,
-            )
-        for s in cfg.serving_robots:
-            rest.spawn(
-                s.id,
-                robot_command('serving', s.id, config_path, time_scale, driver, ledgers, key_dir),
-                robot=True,
-            )
-        if driver == 'diffdrive':
-            rest.spawn(
-                'floor_plant',
-                floor_plant_command(config_path, time_scale, [s.id for s in cfg.serving_robots]),
-            )
+        for robot_id, kind in cfg.robot_kinds.items():
+            if robot_id not in external:
+                argv = robot_command(
+                    kind, robot_id, config_path, time_scale, driver, ledgers, key_dir
+                )
+                rest.spawn(robot_id, argv, robot=True)
+        plant = [s.id for s in cfg.serving_robots if s.id not in external]
+        if driver == 'diffdrive' and plant:
+            rest.spawn('floor_plant', floor_plant_command(config_path, time_scale, plant))
         elif driver == 'sim':
             # No plant to feel collisions: the monitor finds them in the robots' poses.
             rest.spawn('floor_monitor', floor_monitor_command(config_path, time_scale))
@@ -361,6 +358,27 @@ def start_restaurant(
         rest.stop()
         raise
     return rest, redis_url
+
+
+def external_robot_commands(
+    rest: Restaurant,
+    cfg: RestaurantConfig,
+    config_path: Path,
+    time_scale: float,
+    driver: str,
+    external: Collection[str],
+) -> list[str]:
+    """Shell lines that start each external robot as `up` would have (its ROS domain and
+    discovery range, its key file, its ledger): on another machine, copy the config and the
+    key file and change the paths."""
+    ros = ' '.join(f'{k}={shlex.quote(v)}' for k, v in rest.env.items() if k.startswith('ROS_'))
+    key_dir, ledgers = Path(rest.env['ROBODINE_ROBOT_KEY_DIR']), rest.data_dir / 'ledger'
+    return [
+        f'{ros} '
+        + shlex.join(robot_command(kind, rid, config_path, time_scale, driver, ledgers, key_dir))
+        for rid, kind in cfg.robot_kinds.items()
+        if rid in external
+    ]
 
 
 def orchestrator_processes(
@@ -395,9 +413,10 @@ def wait_ready(
     base_url: str,
     redis_url: str,
     timeout: float = READY_TIMEOUT_S,
+    external: Collection[str] = (),
 ) -> None:
-    """Until the API answers /readyz and the dispatcher has heard every robot."""
-    robot_ids = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
+    """Until the API answers /readyz and the dispatcher has heard every robot started here."""
+    robot_ids = [rid for rid in cfg.robot_kinds if rid not in external]
     client = connection.connect_sync(get_settings(), redis_url)
     deadline = time.monotonic() + timeout
     try:
@@ -445,6 +464,14 @@ def up_command(args: argparse.Namespace) -> int:
         print('error: --api-workers must be at least 1, --dispatchers at least 0', file=sys.stderr)
         return 2
     cfg = load_restaurant(args.config)
+    external = {r.strip() for r in args.external.split(',') if r.strip()}
+    if unknown := sorted(external - set(cfg.robot_kinds)):
+        print(
+            f'error: --external: no robot {", ".join(unknown)} in {args.config} (its robots: '
+            f'{", ".join(cfg.robot_kinds)})',
+            file=sys.stderr,
+        )
+        return 2
     settings = get_settings()
     # Its own Redis unless one is named: a default URL must not send a demo into production.
     redis_url = args.redis_url
@@ -477,9 +504,10 @@ def up_command(args: argparse.Namespace) -> int:
         api_workers=args.api_workers,
         dispatchers=args.dispatchers,
         traffic=args.traffic,
+        external=external,
     )
     try:
-        wait_ready(rest, cfg, base, redis_url)
+        wait_ready(rest, cfg, base, redis_url, external=external)
         # The public base (behind a proxy) if one is configured, else where we listen.
         public = settings.base_url if 'base_url' in settings.model_fields_set else base
         print(f'\nready. Redis {redis_url}\n\nDiner pages (one per table QR code):')
@@ -487,6 +515,13 @@ def up_command(args: argparse.Namespace) -> int:
             token = sign(settings.table_keys, cfg.restaurant.id, t.id)
             print(f'  {t.id}  {t.name:<10} {table_url(public, token)}')
         print(f'\nKitchen console: {base}/console{demo_operator(redis_url, settings)}')
+        if external:
+            print('\nExternal robots (not started here; the dispatcher uses each once heard):')
+            config_path = args.config.resolve()
+            for line in external_robot_commands(
+                rest, cfg, config_path, args.time_scale, args.driver, external
+            ):
+                print(f'  {line}')
         print(f'Logs: {rest.data_dir / "logs"}\nCtrl-C stops everything.', flush=True)
         # Until Ctrl-C / SIGTERM: a child that dies is started again, the rest keep serving;
         # old finished records are trimmed now and then.

@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help='dispatcher processes of their own (default 0: one inside each API process)',
     )
+    s.add_argument(
+        '--external',
+        default='',
+        metavar='ROBOTS',
+        help='robot ids (comma-separated) that run elsewhere, e.g. a real robot: not started '
+        'here; the command that starts each is printed',
+    )
 
     s = sub.add_parser('dispatcher', help='run the dispatcher alone (ROS 2 + Redis)')
     config_arg(s)

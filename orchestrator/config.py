@@ -623,6 +623,15 @@ class RestaurantConfig(Strict):
     def serving_robot_by_id(self) -> dict[str, ServingRobot]:
         return {s.id: s for s in self.serving_robots}
 
+    @property
+    def robot_kinds(self) -> dict[str, str]:
+        """Every robot's id -> 'cooking' or 'serving', cooking robots first (not cached: a
+        model_copy that changes the robots would keep a cached one)."""
+        return {
+            **{c.id: 'cooking' for c in self.cooking_robots},
+            **{s.id: 'serving' for s in self.serving_robots},
+        }
+
     def charger_of(self, robot: ServingRobot) -> str:
         """The waypoint where the serving robot charges."""
         if robot.charger is not None:

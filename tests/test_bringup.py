@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.redis_server import free_port
-from orchestrator.store import alerts
+from orchestrator.store import alerts, robots
 from tests.ros_helpers import wait_until
 
 pytestmark = pytest.mark.ros
@@ -61,7 +61,9 @@ def child_running(up_pid: int, marker: str) -> int | None:
 
 
 @contextlib.contextmanager
-def robodine_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str], int]]:
+def robodine_up(
+    tmp_path: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], list[str], int]]:
     """`robodine up` at time scale 50, until it printed that it is ready: (process, its output
     lines so far, its port). Leaving the block SIGTERMs it and checks that it exits 0 with
     none of its children left."""
@@ -81,6 +83,7 @@ def robodine_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[st
             '50',
             '--data-dir',
             str(tmp_path / 'var'),
+            *args,
         ],
         cwd=REPO,
         env=env,
@@ -182,3 +185,43 @@ def test_up_restarts_a_dead_robot_or_orchestrator_and_keeps_serving(tmp_path: Pa
         kinds = [a['message'] for a in restart_alerts(redis_url)]
         assert any(m.startswith('orchestrator was killed by SIGKILL') for m in kinds), kinds
         assert proc.poll() is None
+
+
+def test_up_leaves_an_external_robot_to_the_integrator(tmp_path: Path) -> None:
+    """`--external serve3`: every other robot starts, serve3 does not; the printed command
+    starts it (as on the integrator's machine), and the dispatcher hears it."""
+    bad = subprocess.run(
+        [sys.executable, '-m', 'orchestrator.cli', 'up', '--external', 'serve9'],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and '--external: no robot serve9' in bad.stderr, bad.stderr
+    with robodine_up(tmp_path, '--external', 'serve3') as (proc, lines, _port):
+        out = ''.join(lines)
+        assert child_running(proc.pid, 'robot_id:=serve3') is None, out
+        assert child_running(proc.pid, 'robot_id:=serve2') is not None, out
+        (command,) = [ln.strip() for ln in lines if 'robot_id:=serve3' in ln]
+        assert 'ROS_DOMAIN_ID=' in command and 'key_file:=' in command, command
+        match = re.search(r'ready\. Redis (\S+)', out)
+        assert match, out
+
+        def serve3_mode() -> str | None:
+            async def read() -> str | None:
+                r = Redis.from_url(match.group(1), decode_responses=True)
+                try:
+                    state = await robots.get(r, 'serve3')
+                    return state.mode if state else None
+                finally:
+                    await r.aclose()
+
+            return asyncio.run(read())
+
+        assert serve3_mode() is None
+        robot = subprocess.Popen(command, shell=True, cwd=REPO, start_new_session=True)
+        try:
+            assert wait_until(serve3_mode, 60, 0.2, 'serve3 heard') == 'idle'
+        finally:
+            os.killpg(robot.pid, signal.SIGTERM)
+            robot.wait(timeout=30)

@@ -26,7 +26,6 @@ from redis.asyncio import Redis
 
 from orchestrator.config import Battery, RestaurantConfig
 from orchestrator.console import tickets
-from orchestrator.console.fleet_board import robot_kinds
 from orchestrator.held_up import held_up_by
 from orchestrator.store import alerts, duties, orders, robots
 from orchestrator.store.feed import now_ms
@@ -158,7 +157,7 @@ class RobotAlerts:
         self.looked_at = now
         states = {
             rid: s
-            for rid, s in (await robots.get_many(self.r, robot_kinds(self.cfg))).items()
+            for rid, s in (await robots.get_many(self.r, self.cfg.robot_kinds)).items()
             if s is not None
         }
         faulty = {rid: s for rid, s in states.items() if s.mode == 'fault'}

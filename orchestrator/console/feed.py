@@ -29,7 +29,7 @@ async def menu_state(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:
 
 
 def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
-    known_robots = fleet_board.robot_kinds(cfg)
+    known_robots = cfg.robot_kinds
 
     async def transform(entries: list[Entry], kinds: Kinds) -> list[tuple[str, dict[str, Any]]]:
         want = partial(wanted, kinds)

@@ -12,16 +12,9 @@ from orchestrator.store import robots
 from orchestrator.store.robots import RobotRecord
 
 
-def robot_kinds(cfg: RestaurantConfig) -> dict[str, str]:
-    return {
-        **{c.id: 'cooking' for c in cfg.cooking_robots},
-        **{s.id: 'serving' for s in cfg.serving_robots},
-    }
-
-
 def robot_view(cfg: RestaurantConfig, robot_id: str, state: RobotRecord | None) -> dict[str, Any]:
     """Config facts (kind, home) merged with the mirrored RobotState; no state = never seen."""
-    kind = robot_kinds(cfg)[robot_id]
+    kind = cfg.robot_kinds[robot_id]
     if kind == 'cooking':
         c = next(c for c in cfg.cooking_robots if c.id == robot_id)
         home: dict[str, Any] = {'stations': c.stations, 'x': c.x, 'y': c.y}
@@ -59,7 +52,7 @@ def robot_view(cfg: RestaurantConfig, robot_id: str, state: RobotRecord | None) 
 async def load_robots(
     r: Redis, cfg: RestaurantConfig, robot_ids: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    ids = robot_ids if robot_ids is not None else list(robot_kinds(cfg))
+    ids = robot_ids if robot_ids is not None else list(cfg.robot_kinds)
     return [robot_view(cfg, rid, st) for rid, st in (await robots.get_many(r, ids)).items()]
 
 

@@ -15,7 +15,6 @@ from redis.asyncio.client import Pipeline
 
 from orchestrator import ids
 from orchestrator.config import RestaurantConfig
-from orchestrator.console.fleet_board import robot_kinds
 from orchestrator.store import commands, jobs, menu, orders, robots, trips
 from orchestrator.store.commands import Command
 from orchestrator.store.orders import OrderRecord
@@ -39,7 +38,7 @@ class Refused(Exception):
 
 async def _robot(r: Redis, cfg: RestaurantConfig, robot_id: str) -> tuple[str, RobotRecord]:
     """(kind, last state) of a configured robot; mode 'offline' if it was never heard."""
-    kind = robot_kinds(cfg).get(robot_id)
+    kind = cfg.robot_kinds.get(robot_id)
     if kind is None:
         raise Refused(404, f'no robot {robot_id!r} in this restaurant')
     state = await robots.get(r, robot_id)
@@ -90,7 +89,7 @@ async def stop_all(r: Redis, cfg: RestaurantConfig, by: str, ttl_s: float) -> st
     """Queue an e-stop for every robot. Queued is not applied: each robot's answer (ok,
     refused, or expired when no dispatcher ran it within `ttl_s`) comes as a `robot.estop`
     audit entry, which the console shows against this request."""
-    robot_ids = list(robot_kinds(cfg))
+    robot_ids = list(cfg.robot_kinds)
     await commands.send(r, *(Command('estop', rid, by) for rid in robot_ids))
     return (
         f'emergency stop queued for {len(robot_ids)} robots ({", ".join(robot_ids)}); '
@@ -99,7 +98,7 @@ async def stop_all(r: Redis, cfg: RestaurantConfig, by: str, ttl_s: float) -> st
 
 
 async def resume_all(r: Redis, cfg: RestaurantConfig, by: str) -> str:
-    states = await robots.get_many(r, robot_kinds(cfg))
+    states = await robots.get_many(r, cfg.robot_kinds)
     stopped = [rid for rid, s in states.items() if s is not None and s.mode == 'estopped']
     if not stopped:
         raise Refused(409, 'no robot is emergency-stopped')

@@ -542,7 +542,7 @@ class Dispatcher:
 
 def robot_keys(settings: Settings, cfg: RestaurantConfig) -> dict[str, bytes]:
     """Every robot's key from `settings.robot_key_dir` (auth.KeyFileError names a missing one)."""
-    ids = [c.id for c in cfg.cooking_robots] + [s.id for s in cfg.serving_robots]
+    ids = list(cfg.robot_kinds)
     return auth.load_keys(settings.robot_key_dir, ids)
 
 

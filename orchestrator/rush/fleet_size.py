@@ -91,7 +91,7 @@ def without(
     cfg: RestaurantConfig, robot_ids: Sequence[str], source: str = 'the config'
 ) -> RestaurantConfig:
     """The restaurant without the named robots, cooking or serving (one broken down, say)."""
-    known = [r.id for r in cfg.cooking_robots] + [r.id for r in cfg.serving_robots]
+    known = list(cfg.robot_kinds)
     if unknown := [r for r in robot_ids if r not in known]:
         raise ConfigError(
             f'{source}: no robot {", ".join(map(repr, unknown))} (its robots: {", ".join(known)})'
