@@ -3,6 +3,7 @@ views and the dispatcher's context are plain objects here, no Redis and no ROS."
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from types import SimpleNamespace
 from typing import Any
@@ -11,9 +12,10 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
+from orchestrator.dispatch.cooking import plausible_stage
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.dispatch.robot_view import RobotView
-from orchestrator.dispatch.serving import Serving, TripFlight
+from orchestrator.dispatch.serving import Serving, TripFlight, plausible_drive
 from orchestrator.store.records import to_fields
 from orchestrator.store.trips import Stop, TripRecord
 
@@ -103,3 +105,21 @@ async def test_another_dispatchers_trip_takes_its_lanes_as_soon_as_its_robot_rep
     # Done with it (no longer reported): the lane is free again.
     s.ctx.robots['serve1'].heard(frozenset())
     assert [o.table_id for o in s.sendable()] == ['t07']
+
+
+def test_unsigned_feedback_beyond_reason_is_not_passed_on() -> None:
+    """Feedback carries no MAC: a stage the Cook action does not name, a progress or a drive
+    estimate that is not a plausible number (NaN would make the diners' JSON invalid)."""
+    assert plausible_stage('cook', 0.5) and plausible_stage('queued', 0.0)
+    for stage, progress in (('<script>', 0.5), ('cook', math.nan), ('plate', 1.5)):
+        assert not plausible_stage(stage, progress)
+    ok = SimpleNamespace(eta_s=12.0, distance_remaining_m=4.0, x=3.0, y=2.0)
+    assert plausible_drive(ok)
+    for bad in (
+        {'eta_s': math.nan},
+        {'eta_s': -1.0},
+        {'eta_s': 1e9},
+        {'distance_remaining_m': math.inf},
+        {'x': math.nan},
+    ):
+        assert not plausible_drive(SimpleNamespace(**{**vars(ok), **bad})), bad

@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 
 # Real seconds before a goal nobody answered is sent again.
 RESEND_AFTER_S = 1.0
+# The stages Cook feedback names (Cook.action). Feedback is not signed (README "Security"):
+# another stage, or a progress outside 0-1 (NaN too), is neither written nor shown.
+COOK_STAGES = frozenset({'queued', 'prep', 'cook', 'plate'})
+
+
+def plausible_stage(stage: str, progress: float) -> bool:
+    return stage in COOK_STAGES and 0.0 <= progress <= 1.0
 
 
 @dataclass
@@ -61,6 +68,8 @@ class Flight:
     accepted: bool = False
     # Its result came: the slot is free, though the flight stays until the result is written.
     done: bool = False
+    # Feedback of it was ignored (`plausible_stage`) and logged: once per flight.
+    odd_feedback: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -390,6 +399,19 @@ class Cooking:
 
     def _feedback(self, flight: Flight, fb: Any) -> None:
         if fb.stage == flight.stage or self.flights.get(flight.job_id) is not flight:
+            return
+        if not plausible_stage(fb.stage, fb.progress):
+            if not flight.odd_feedback:
+                flight.odd_feedback = True
+                log.warning(
+                    '%s: feedback from %s ignored (stage %r, progress %r): Cook feedback names '
+                    'a stage of %s with a progress in 0-1',
+                    flight.job_id,
+                    flight.robot_id,
+                    str(fb.stage)[:40],
+                    fb.progress,
+                    sorted(COOK_STAGES),
+                )
             return
         flight.stage = fb.stage
         writing = flight.job_id in self._stages

@@ -49,6 +49,17 @@ STAGE_REFUSED_S = 1.0
 # one sent there is forgotten when it stands idle elsewhere this long (wall s) after.
 AT_PASS_M = 0.5
 STAGE_GONE_S = 2.0
+# Deliver feedback is not signed (README "Security"): a drive's estimate beyond these, or not
+# a number, is not passed on to the diners.
+MAX_ETA_S = 3600.0
+MAX_DISTANCE_M = 1000.0
+
+
+def plausible_drive(fb: Any) -> bool:
+    """Deliver feedback whose estimate and pose may be shown to diners."""
+    eta, distance, x, y = (float(v) for v in (fb.eta_s, fb.distance_remaining_m, fb.x, fb.y))
+    numbers = all(math.isfinite(v) and abs(v) <= MAX_DISTANCE_M for v in (distance, x, y))
+    return numbers and 0.0 <= eta <= MAX_ETA_S and distance >= 0.0
 
 
 @dataclass
@@ -479,7 +490,11 @@ class Serving:
                 orders.ARRIVED,
                 frozenset({orders.DELIVERING}),
             )
-        elif fb.stage == 'to_table' and time.monotonic() - trip.last_progress >= PROGRESS_EVERY_S:
+        elif (
+            fb.stage == 'to_table'
+            and time.monotonic() - trip.last_progress >= PROGRESS_EVERY_S
+            and plausible_drive(fb)
+        ):
             trip.last_progress = time.monotonic()
             self._write(
                 trip,
