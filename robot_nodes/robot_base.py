@@ -49,6 +49,9 @@ STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # a result as soon as the goal is accepted, and re-sends a goal whose result it lost (after
 # `service.RESULT_LOST_AFTER_S`, 10 s), which the ledger answers.
 RESULT_KEEP_S = 15
+# Seconds between two log lines of one kind of refused request (a dispatcher with the wrong
+# key renews leases and sends goals several times a second).
+REFUSAL_LOG_EVERY_S = 30.0
 
 
 class RobotSetupError(ValueError):
@@ -87,6 +90,9 @@ class RobotNode(Node, ABC):
         except auth.KeyFileError as e:
             raise RobotSetupError(str(e)) from e
         self.replay = auth.Replay()
+        # (message kind, refusal) -> when last logged and how many were not since: keyed by
+        # fixed words only, never by what the sender wrote.
+        self._refusals_logged: dict[tuple[str, str], tuple[float, int]] = {}
         if self.time_scale <= 0:
             raise RobotSetupError(f'time_scale must be > 0, got {self.time_scale}')
         if self.heartbeat_hz < 2.0:
@@ -155,14 +161,22 @@ class RobotNode(Node, ABC):
         """Whether a signed request (goal, control, pickup, lease) is for this robot, carries
         a valid MAC and is fresh; a refusal is logged (the sender learns nothing more)."""
         if msg.robot_id != self.robot_id:
-            refusal = f'addressed to {msg.robot_id!r}'
+            refusal, why = 'addressed', f'addressed to {str(msg.robot_id)[:40]!r}'
         elif not auth.verify(self.key, kind, msg):
-            refusal = 'bad MAC'
+            refusal = why = 'bad MAC'
         else:
-            refusal = self.replay.refusal(int(msg.stamp_ns), str(msg.mac))
-        if refusal:
-            self.get_logger().error(f'refused unauthenticated {what}: {refusal}')
-        return not refusal
+            why = self.replay.refusal(int(msg.stamp_ns), str(msg.mac))
+            refusal = why.split(' ', 1)[0]
+        if why:
+            now = time.monotonic()
+            at, unlogged = self._refusals_logged.get((kind, refusal), (-REFUSAL_LOG_EVERY_S, 0))
+            if now - at >= REFUSAL_LOG_EVERY_S:
+                more = f' ({unlogged} more like it since the last line)' if unlogged else ''
+                self.get_logger().error(f'refused unauthenticated {what[:120]}: {why}{more}')
+                self._refusals_logged[(kind, refusal)] = (now, 0)
+            else:
+                self._refusals_logged[(kind, refusal)] = (at, unlogged + 1)
+        return not why
 
     def _on_goal(self, goal: Any) -> GoalResponse:
         job_id = self.goal_job_id(goal)

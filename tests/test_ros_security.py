@@ -110,6 +110,11 @@ def test_rogue_cannot_estop_or_release(ros: RosClient, rogue: RosClient, ledger_
     assert ros.control('wok1', 'release').accepted
     assert not rogue.confirm_pickup('serve1', 'trip-x', 't01').accepted
     _refused_in_log(ledger_dir, 'serve1', 'confirm_pickup trip-x: bad MAC')
+    # A flood of them is one log line a while, not one each (the robot's log stays readable).
+    for n in range(20):
+        assert not rogue.confirm_pickup('serve1', f'trip-{n}', 't01').accepted
+    log = (ledger_dir / 'serve1.log').read_text()
+    assert log.count('refused unauthenticated confirm_pickup') == 1, log
 
 
 def test_a_replayed_request_is_refused(ros: RosClient, ledger_dir: Path) -> None:
