@@ -25,13 +25,19 @@ MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_KEY = re.compile(r'^[A-Za-z0-9_-]{8,64}$')
 
 
-# Control characters (a tab or a newline aside): a note is shown on the kitchen's tickets.
-CONTROL = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+# Control characters (a tab or a newline aside), C1 ones (U+0085, the 8-bit CSI U+009B) included:
+# a note is shown on the kitchen's tickets.
+CONTROL = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]')
+# Bidirectional overrides, embeddings and isolates: they make a note read otherwise than it is
+# written ('no peanuts' shown as 'extra peanuts' backwards).
+BIDI = re.compile('[\u202a-\u202e\u2066-\u2069]')
 
 
 def _printable(note: str) -> str:
     if CONTROL.search(note):
         raise ValueError('control characters are not allowed in a note')
+    if BIDI.search(note):
+        raise ValueError('text-direction control characters are not allowed in a note')
     return note
 
 

@@ -190,6 +190,11 @@ BIG_NOTE = 'x' * 201
         # Shown on the kitchen's tickets: no NULs, escapes or other control characters.
         ({'items': [line('mochi', note='no\x00nuts')]}, 422, 'items[0].note'),
         ({'items': [line('mochi', note='\x1b[2J')]}, 422, 'items[0].note'),
+        ({'items': [line('mochi', note='\x9b2J')]}, 422, 'items[0].note'),
+        ({'items': [line('mochi', note='no\x85nuts')]}, 422, 'items[0].note'),
+        # Nor text-direction overrides: this one reads 'extra peanuts' on a ticket.
+        ({'items': [line('mochi', note='\u202estunaep artxe')]}, 422, 'items[0].note'),
+        ({'items': [line('mochi', note='a\u2067b\u2069')]}, 422, 'items[0].note'),
         ({'items': []}, 422, 'items'),
         ({'items': [{'quantity': 1}]}, 422, 'items[0].dish_id'),
         ({'items': [line('mochi')], 'tip': 5}, 422, 'tip'),
