@@ -113,10 +113,12 @@ def verify_signature(
         given = parts['v1']
     except (KeyError, ValueError) as e:
         raise WebhookRejected('malformed signature header') from e
-    if abs(now_s - at_s) > tolerance_s:
+    # In integers: a timestamp of hundreds of digits is no float (it was a 500).
+    if abs(int(now_s) - at_s) > tolerance_s:
         raise WebhookRejected('webhook timestamp is too old (or in the future): replay refused')
     expected = signature_header(secret, body, at_s).split('v1=', 1)[1]
-    if not hmac.compare_digest(given, expected):
+    # As bytes: compare_digest refuses str with non-ASCII characters (it was a 500).
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise WebhookRejected('webhook signature does not verify')
 
 
@@ -151,7 +153,9 @@ class SimulatedProvider:
         self, payment_id: str, amount: int, currency: str, back: str, sig: str
     ) -> bool:
         """The checkout page's parameters are the ones we signed (nobody changed the amount)."""
-        return hmac.compare_digest(sig, self._checkout_mac(payment_id, amount, currency, back))
+        # As bytes: a signature with non-ASCII characters is refused like any other forgery.
+        expected = self._checkout_mac(payment_id, amount, currency, back)
+        return hmac.compare_digest(sig.encode(), expected.encode())
 
     def webhook(
         self,

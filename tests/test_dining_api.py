@@ -364,6 +364,47 @@ async def test_a_checkout_form_not_utf8_is_refused_with_400(client: httpx.AsyncC
     assert res.status_code == 400 and 'not valid' in res.text
 
 
+@pytest.mark.parametrize(
+    'signature',
+    [
+        b't=NOW,v1=\xc3\xa9',
+        b't=' + b'9' * 400 + b',v1=ab',
+        b't=-' + b'9' * 4000 + b',v1=ab',
+    ],
+)
+async def test_a_webhook_signature_not_ascii_or_of_a_huge_time_is_refused_with_400(
+    client: httpx.AsyncClient, aredis: Redis, signature: bytes
+) -> None:
+    # Each was a 500 and a traceback: compare_digest refuses non-ASCII str, and a timestamp of
+    # 400 digits is no float.
+    signature = signature.replace(b'NOW', str(int(time.time())).encode())
+    before = await aredis.xlen(keys.FEED)
+    body = b'{"id":"evt_x","type":"payment.approved","payment_id":"p1","amount":1}'
+    res = await client.post(
+        '/api/payments/webhook',
+        content=body,
+        headers=[(SIGNATURE_HEADER.encode(), signature), (b'content-type', b'application/json')],
+    )
+    assert res.status_code == 400 and res.json()['field'] == 'signature', res.text
+    assert await aredis.xlen(keys.FEED) == before
+
+
+async def test_a_checkout_signature_not_ascii_is_refused_with_400(
+    client: httpx.AsyncClient,
+) -> None:
+    # Once a 500 and a traceback, on the page and on its form alike.
+    page = await client.get(
+        '/pay/sim/p1', params={'amount': 1, 'currency': 'KRW', 'back': '/t/x', 'sig': 'é'}
+    )
+    assert page.status_code == 400 and 'not valid' in page.text
+    form = await client.post(
+        '/pay/sim/p1',
+        content='amount=1&currency=KRW&back=/t/x&sig=%C3%A9&decision=approve',
+        headers={'content-type': 'application/x-www-form-urlencoded'},
+    )
+    assert form.status_code == 400 and 'not valid' in form.text
+
+
 async def test_a_body_not_json_is_named_as_the_body(client: httpx.AsyncClient) -> None:
     # Like an order's, not as '[0]' (the character it failed on).
     await order(client, T04, line('mochi'))
