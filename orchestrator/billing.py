@@ -54,6 +54,9 @@ ZERO_REASONS = {
 }
 FROZEN = frozenset({'paying', 'paid', 'refunded'})
 MAX_WAYS = 20
+# Item and amount claims, with the shares being paid, a visit's split may hold: each is read,
+# worked out and sent to every phone with every bill.
+MAX_SHARES = 40
 
 
 def divide(numerator: int, denominator: int, mode: Rounding) -> int:
@@ -357,12 +360,26 @@ def shares(
     return out, 0
 
 
+def _room_for_a_claim(split: Split, frozen: Sequence[Share], field: str) -> None:
+    """SplitRefused once the bill holds MAX_SHARES claims and shares being paid: without a cap
+    one phone could put in 1 won at a time until the bill is thousands of shares long."""
+    made = {s.id for s in frozen} | {c for c, _ in split.claims} | {c for c, _ in split.amounts}
+    if len(made) >= MAX_SHARES:
+        raise SplitRefused(
+            field,
+            f'this bill already has {len(made)} shares, the most it can have: pay those there '
+            'are, or split it again from the start (mode none)',
+            'too_many_shares',
+        )
+
+
 def claim_amount(
     bill: Bill, split: Split, frozen: Sequence[Share], amount: int, share_id: str
 ) -> Split:
     """The split with one more amount claim (`share_id`): a share of `amount` out of what
     nobody has claimed yet (the open rest). An even split is dropped (by claim replaces it)."""
     base = split if split.mode == 'items' else Split('items')
+    _room_for_a_claim(base, frozen, 'amount')
     out, _ = shares(bill, base, frozen)
     rest = next((s for s in out if s.kind in ('rest', 'whole') and s.status == 'open'), None)
     if rest is None:
@@ -390,6 +407,7 @@ def claim(bill: Bill, split: Split, frozen: Sequence[Share], items: Items, share
         raise SplitRefused('items', 'choose at least one dish')
     lines = bill.chargeable()
     base = split if split.mode == 'items' else Split('items')
+    _room_for_a_claim(base, frozen, 'items')
     taken = claimed_units([*frozen, *base.claims])
     wanted: dict[str, int] = {}
     for i, (key, n) in enumerate(items):

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.billing import (
+    MAX_SHARES,
     Bill,
     BillLine,
     Share,
@@ -219,6 +220,26 @@ def test_an_amount_put_in_comes_out_of_what_nobody_claimed() -> None:
     split = claim(bill, split, frozen, [('side', 1)], 'c4')
     with pytest.raises(SplitRefused, match='nothing is left'):
         claim_amount(bill, split, frozen, 1, 'c5')
+
+
+def test_a_bill_holds_at_most_max_shares_claims_and_shares_being_paid() -> None:
+    """Without a cap one phone could put in 1 won at a time until the bill, read by every
+    phone, was thousands of shares long."""
+    bill = make_bill([line('a', 3, 10_000)], config())
+    split = claim(bill, Split(), [], [('a', 1)], 'c98')
+    for n in range(MAX_SHARES - 2):
+        split = claim_amount(bill, split, [], 1, f'c{n}')
+    # One being paid (frozen) counts as well.
+    frozen = [Share('c99', 'amount', 1, 'paying', payment_id='p1')]
+    for refused in (
+        lambda: claim_amount(bill, split, frozen, 1, 'c100'),
+        lambda: claim(bill, split, frozen, [('a', 1)], 'c100'),
+    ):
+        with pytest.raises(SplitRefused, match=f'{MAX_SHARES} shares') as e:
+            refused()
+        assert e.value.reason == 'too_many_shares'
+    # Without the frozen one there is room for one more.
+    assert len(claim_amount(bill, split, [], 1, 'c100').amounts) == MAX_SHARES - 1
 
 
 def test_paying_more_than_a_reduced_bill_shows_the_overpaid_amount() -> None:
