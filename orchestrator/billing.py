@@ -402,7 +402,8 @@ def split_even(ways: int) -> Split:
 
 def claim(bill: Bill, split: Split, frozen: Sequence[Share], items: Items, share_id: str) -> Split:
     """The split with one more item claim (`share_id`): every unit must be on the bill and not
-    claimed by anyone yet. An even split is dropped (by item replaces it)."""
+    claimed by anyone yet. An even split is dropped (by item replaces it); the amount claims
+    stay."""
     if not items:
         raise SplitRefused('items', 'choose at least one dish')
     lines = bill.chargeable()
@@ -427,4 +428,5 @@ def claim(bill: Bill, split: Split, frozen: Sequence[Share], items: Items, share
                 f'only {free} unit(s) of {key!r} are left to claim',
                 'units_taken',
             )
-    return Split('items', 1, [*base.claims, (share_id, sorted(wanted.items()))])
+    # The amounts put in stay: another phone's "I put in 10,000" is not dropped by this claim.
+    return replace(base, claims=[*base.claims, (share_id, sorted(wanted.items()))])

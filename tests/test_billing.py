@@ -120,21 +120,27 @@ def plans(draw: st.DrawFn, bill: Bill) -> Split:
         return split_even(draw(st.integers(1, 12)))
     split = Split()
     if kind == 'items':
-        for n in range(draw(st.integers(1, 4))):
-            left = {
-                k: ln.quantity - sum(u for _, items in split.claims for kk, u in items if kk == k)
-                for k, ln in bill.chargeable().items()
-            }
-            choice = [
-                (k, draw(st.integers(1, q))) for k, q in left.items() if q and draw(st.booleans())
-            ]
-            if choice:
-                split = claim(bill, split, [], choice, f'c{n}')
-        for n in range(draw(st.integers(0, 2))):
+        # Item claims and amounts put in, in any order (an item claim once dropped the amounts).
+        for n in range(draw(st.integers(1, 6))):
+            if draw(st.booleans()):
+                left = {
+                    k: ln.quantity
+                    - sum(u for _, items in split.claims for kk, u in items if kk == k)
+                    for k, ln in bill.chargeable().items()
+                }
+                choice = [
+                    (k, draw(st.integers(1, q)))
+                    for k, q in left.items()
+                    if q and draw(st.booleans())
+                ]
+                if choice:
+                    put_in = split.amounts
+                    split = claim(bill, split, [], choice, f'c{n}')
+                    assert split.amounts == put_in
+                continue
             rest = next((s for s in shares(bill, split, [])[0] if s.kind == 'rest'), None)
             if rest is not None:
-                amount = draw(st.integers(1, rest.amount))
-                split = claim_amount(bill, split, [], amount, f'a{n}')
+                split = claim_amount(bill, split, [], draw(st.integers(1, rest.amount)), f'a{n}')
     return split
 
 
@@ -240,6 +246,21 @@ def test_a_bill_holds_at_most_max_shares_claims_and_shares_being_paid() -> None:
         assert e.value.reason == 'too_many_shares'
     # Without the frozen one there is room for one more.
     assert len(claim_amount(bill, split, [], 1, 'c100').amounts) == MAX_SHARES - 1
+
+
+def test_an_item_claim_keeps_the_amounts_put_in_before_it() -> None:
+    """B puts in 8,000, then A claims the steak: B's share is still there (it was dropped, and
+    B's payment of it refused with share_changed)."""
+    bill = make_bill([line('steak', 1, 20_000), line('side', 2, 5_000)], config())
+    split = claim_amount(bill, Split(), [], 8_000, 'c1')
+    split = claim(bill, split, [], [('steak', 1)], 'c2')
+    assert split.amounts == [('c1', 8_000)]
+    out, _ = shares(bill, split, [])
+    assert [(s.id, s.kind, s.amount) for s in out] == [
+        ('c2', 'items', 20_000),
+        ('c1', 'amount', 8_000),
+        ('r1', 'rest', 2_000),
+    ]
 
 
 def test_paying_more_than_a_reduced_bill_shows_the_overpaid_amount() -> None:
