@@ -231,6 +231,8 @@ async def test_body_over_64_kib_is_refused_before_parsing(client: httpx.AsyncCli
         headers={'Idempotency-Key': KEY, 'content-type': 'application/json'},
     )
     assert res.status_code == 413 and '65536' in res.json()['detail']
+    # Shaped like every other refusal (its reason was missing).
+    assert res.json()['field'] == 'body' and res.json()['reason'] == 'too_large'
 
 
 @pytest.mark.parametrize('key', [None, 'short', 'x' * 65, 'has space1', 'bad/char12', 'ключ12345'])

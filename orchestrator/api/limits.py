@@ -50,8 +50,13 @@ class BodyLimit:
         app = scope.get('app')
         if app is not None:
             app.state.ctx.metrics.rejections.inc('too_large')
+        # The same shape as every other refusal, its reason included.
         body = json.dumps(
-            {'detail': f'request body is larger than {self.max_bytes} bytes', 'field': 'body'}
+            {
+                'detail': f'request body is larger than {self.max_bytes} bytes; send less',
+                'field': 'body',
+                'reason': 'too_large',
+            }
         ).encode()
         await send(
             {
