@@ -14,7 +14,8 @@ from api_helpers import line, token_for, uvicorn_server
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.store import menu, orders
+from orchestrator.config import RestaurantConfig
+from orchestrator.store import menu, orders, sessions
 
 STREAMS = 1000
 TABLES = [f't{n:02d}' for n in range(1, 11)]
@@ -203,3 +204,27 @@ async def test_a_visit_stream_shows_every_phones_orders_as_they_change(
                 assert now['order']['id'] == placed and now['order']['status'] == 'cooking'
             finally:
                 again.close()
+
+
+async def test_a_visit_stream_of_the_printed_code_ends_with_its_party(
+    redis_url: str, aredis: Redis, tmp_path: Path, demo_config: RestaurantConfig
+) -> None:
+    """The printed code acts for the table's current party: its stream ends when that party's
+    visit closes, and never shows the next party's orders."""
+    with uvicorn_server(redis_url, tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            token = token_for('t06')
+            stream = await SseClient.open(server.url, f'/api/tables/{token}/orders/events')
+            try:
+                first = await place(client, 't06')
+                shown = await asyncio.wait_for(stream.next_event(), 20)
+                assert shown is not None and isinstance(shown['order'], dict)
+                assert shown['order']['id'] == first
+                res = await client.post(f'/api/tables/{token}/orders/{first}/cancel')
+                assert res.status_code == 202, res.text
+                await sessions.close(aredis, demo_config.billing, 't06', 'test')
+                await place(client, 't06')  # the next party
+                while (event := await asyncio.wait_for(stream.next_event(), 20)) is not None:
+                    assert isinstance(event['order'], dict) and event['order']['id'] == first
+            finally:
+                stream.close()

@@ -234,13 +234,21 @@ async def list_orders(table: DinerVisit, r: RedisDep) -> list[dict[str, Any]]:
 async def visit_events(table: DinerVisit, token: str, request: Request) -> LiveResponse:
     ctx: AppContext = request.app.state.ctx
     release = ctx.streams.acquire(client_address(request), table.id)
+    # The session the stream follows, once there is one: a printed table code acts for the
+    # table's current session, and the next party's is not this visit's.
+    following = table.session.id if table.session else None
 
     async def look() -> list[orders.OrderRecord] | None:
+        nonlocal following
         try:
             visit = await resolve(ctx, token)
         except ApiError:
             return None  # the visit has ended
-        return await sessions.orders_of(ctx.redis, visit.session) if visit.session else []
+        s = visit.session
+        if s is None or following not in (None, s.id):
+            return None if following else []
+        following = s.id
+        return await sessions.orders_of(ctx.redis, s)
 
     return LiveResponse(visit_frames(ctx.fanout, ctx.streams.reads, table.id, look), release)
 
