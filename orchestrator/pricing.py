@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 from orchestrator.config import Dish, RestaurantConfig
 
@@ -59,7 +59,7 @@ class LineIn(BaseModel):
     )
 
     dish_id: Annotated[str, Field(min_length=1, max_length=40)]
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
     # option id -> choice id; options left out get the dish's default choice.
     options: Annotated[dict[str, str], Field(max_length=20)] = {}
     note: Annotated[str, Field(max_length=MAX_NOTE), AfterValidator(_printable)] = ''

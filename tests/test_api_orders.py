@@ -185,6 +185,9 @@ BIG_NOTE = 'x' * 201
         ),
         ({'items': [line('kungpao', 0)]}, 422, 'items[0].quantity'),
         ({'items': [line('kungpao', 21)]}, 422, 'items[0].quantity'),
+        # Whole numbers only: not JSON's true (read as 1) nor the string "2".
+        ({'items': [{'dish_id': 'kungpao', 'quantity': True}]}, 422, 'items[0].quantity'),
+        ({'items': [{'dish_id': 'kungpao', 'quantity': '2'}]}, 422, 'items[0].quantity'),
         ({'items': [line('mochi')] * 31}, 422, 'items'),
         ({'items': [line('mochi', note=BIG_NOTE)]}, 422, 'items[0].note'),
         # Shown on the kitchen's tickets: no NULs, escapes or other control characters.

@@ -333,6 +333,12 @@ async def test_a_diner_puts_in_an_amount_and_pays_it(
     total = (await bill(client, code))['total']
     missing = await client.post(f'/api/tables/{code}/bill/split', json={'mode': 'amount'})
     assert missing.status_code == 422 and missing.json()['field'] == 'amount'
+    # Whole numbers only: JSON's true or "100" is not an amount (nor 100.0).
+    for sloppy in (True, '100', 100.0):
+        res = await client.post(
+            f'/api/tables/{code}/bill/split', json={'mode': 'amount', 'amount': sloppy}
+        )
+        assert res.status_code == 422 and res.json()['field'] == 'amount', (sloppy, res.text)
     res = await client.post(
         f'/api/tables/{code}/bill/split', json={'mode': 'amount', 'amount': 10_000}
     )

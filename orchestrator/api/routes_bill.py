@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from orchestrator import bill_view, billing
 from orchestrator.api.context import AppContext
@@ -105,7 +105,7 @@ class ItemIn(BaseModel):
     model_config = ConfigDict(extra='forbid')
     # A bill line's key (`lines[].key`) and how many of its units.
     line: Annotated[str, Field(min_length=1, max_length=80)]
-    units: Annotated[int, Field(ge=1, le=100)] = 1
+    units: Annotated[int, Strict(), Field(ge=1, le=100)] = 1
 
 
 class SplitIn(BaseModel):
@@ -124,9 +124,9 @@ class SplitIn(BaseModel):
         },
     )
     mode: Literal['none', 'even', 'items', 'amount']
-    ways: Annotated[int, Field(ge=1, le=billing.MAX_WAYS)] = 1
+    ways: Annotated[int, Strict(), Field(ge=1, le=billing.MAX_WAYS)] = 1
     items: Annotated[list[ItemIn], Field(max_length=100)] = []
-    amount: Annotated[int, Field(ge=1, le=10**12)] | None = None
+    amount: Annotated[int, Strict(), Field(ge=1, le=10**12)] | None = None
 
 
 @router.post('/bill/split', summary='Split the bill', responses=errors(401, 403, 409, 422))
