@@ -644,11 +644,16 @@ function applyLanguage(lang) {
 // Reloads overlap when changes come close together: only the newest request's answer is
 // shown, so a slow answer read before a change (a dish 86'd) never hides it.
 let menuLoads = 0;
+let menuText = null; // the menu as last drawn, as the API sent it
 
 async function loadMenu({ quiet = false } = {}) {
   const load = ++menuLoads;
-  const menu = await (await fetch('/api/menu')).json();
-  if (load !== menuLoads) return;
+  const text = await (await fetch('/api/menu')).text();
+  // The same menu as shown (the live stream's first message repeats the state the page has
+  // just loaded): redrawing it would replace the buttons under a diner's finger.
+  if (load !== menuLoads || text === menuText) return;
+  menuText = text;
+  const menu = JSON.parse(text);
   const first = state.menu === null;
   state.menu = menu;
   if (first) state.cart = savedCart();
