@@ -333,6 +333,15 @@ async def test_a_diner_puts_in_an_amount_and_pays_it(
     total = (await bill(client, code))['total']
     missing = await client.post(f'/api/tables/{code}/bill/split', json={'mode': 'amount'})
     assert missing.status_code == 422 and missing.json()['field'] == 'amount'
+    # A number Python's JSON will not read (over 4,300 digits) is named as the body.
+    huge = b'{"mode": "amount", "amount": 1' + b'0' * 5000 + b'}'
+    res = await client.post(
+        f'/api/tables/{code}/bill/split',
+        content=huge,
+        headers={'Content-Type': 'application/json'},
+    )
+    assert res.status_code == 400, res.text
+    assert (res.json()['field'], res.json()['reason']) == ('body', 'body')
     # Whole numbers only: JSON's true or "100" is not an amount (nor 100.0).
     for sloppy in (True, '100', 100.0):
         res = await client.post(

@@ -57,6 +57,15 @@ def field_name(loc: Sequence[Any]) -> str:
     return out or str(loc[0] if loc else 'body')
 
 
+# FastAPI's detail for a body whose parsing raised (Python's JSON reads integers of at most 4,300
+# digits), and ours.
+UNPARSED = 'There was an error parsing the body'
+UNPARSED_DETAIL = (
+    'the body could not be read as JSON (a number of more than 4,300 digits, say): send a JSON '
+    'object as documented'
+)
+
+
 def _json_invalid(err: dict[str, Any]) -> dict[str, Any]:
     """FastAPI's own 'not JSON' error, located at the character it failed on ('body', 7): named
     as the body, with the parser's reason, as the order route names it (pydantic's)."""
@@ -72,6 +81,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
         # The console's refusals and the framework's own (404, 405): the same body as ours.
+        if e.status_code == 400 and e.detail == UNPARSED:
+            # FastAPI's answer to a body its JSON parser raised on (not to malformed JSON,
+            # a 422 above): named as the body, with what to fix.
+            return error_response(request, 400, UNPARSED_DETAIL, 'body', 'body')
         response = error_response(request, e.status_code, str(e.detail), f'http_{e.status_code}')
         response.headers.update(e.headers or {})
         return response
