@@ -206,6 +206,9 @@ async def test_a_korean_phone_puts_in_an_amount_and_pays_it(
     go, amount = page.get_by_test_id('put-in-go'), page.get_by_test_id('put-in-amount')
     await amount.fill('15000')
     await expect(go).to_be_disabled()
+    # Won have no fractions: 1000.5 was made a share of 1,001 won.
+    await amount.fill('1000.5')
+    await expect(go).to_be_disabled()
     await amount.fill('10000')
     await go.click()
     mine = page.locator('li.share:has-text("정한 금액")')

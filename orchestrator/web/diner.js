@@ -506,10 +506,14 @@ function renderClaim() {
   renderPutIn();
 }
 
-// An amount typed in the currency's major units, in minor units (NaN if not a number).
+// An amount typed in the currency's major units, in minor units (NaN if not a number). A
+// fraction of the minor unit (1000.5 won) is no amount: rounded, the share was not what the
+// diner typed (the field's step is the minor unit, renderPutIn).
 function typedAmount() {
-  const typed = $('#put-in-amount').value.trim();
-  return typed ? Math.round(Number(typed) * 10 ** state.menu.restaurant.currency_decimals) : NaN;
+  const input = $('#put-in-amount');
+  const typed = input.value.trim();
+  if (!typed || input.validity.stepMismatch) return NaN;
+  return Math.round(Number(typed) * 10 ** state.menu.restaurant.currency_decimals);
 }
 
 function renderPutIn() {
