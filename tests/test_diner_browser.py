@@ -341,3 +341,27 @@ async def test_the_header_keeps_its_buttons_whole_and_the_categories_in_view(
     categories = await page.locator('#categories').bounding_box()
     assert header and categories
     assert categories['y'] >= header['y'] + header['height'] - 1
+
+
+async def test_the_orders_scrolled_to_are_not_under_the_header(
+    server: Server, browser: Browser
+) -> None:
+    """Placing an order (and a robot arriving) scrolls to the orders: they stopped under the
+    sticky header, which hid the newest order's status."""
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token_for("t10")}')
+    await fill_cart(page)
+    await page.get_by_test_id('place-order').click()
+    await expect(page.locator('li.order')).to_have_count(1)
+
+    async def scrolled_to_the_orders() -> bool:
+        # The smooth scroll has reached the orders and stopped.
+        before = await page.evaluate('window.scrollY')
+        await asyncio.sleep(0.3)
+        return before > 0 and before == await page.evaluate('window.scrollY')
+
+    await eventually(scrolled_to_the_orders)
+    header = await page.locator('header.top').bounding_box()
+    title = await page.locator('#orders h2').bounding_box()
+    assert header and title
+    assert title['y'] >= header['y'] + header['height'] - 1
