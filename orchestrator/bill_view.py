@@ -149,8 +149,10 @@ def receipt_html(
     shown = [payment] if payment is not None else paid
     statuses = say['share_status']
     for p in shown:
+        # Declined or failed: the provider's reason as it gave it, after the page's word.
         state = {'paid': statuses['paid'], 'refunded': statuses['refunded']}.get(
-            p.status, statuses['paying'] if p.status == 'pending' else f'{p.status}: {p.reason}'
+            p.status,
+            statuses['paying'] if p.status == 'pending' else f'{say["declined"]}: {p.reason}',
         )
         rows.append(
             _row(
@@ -161,7 +163,10 @@ def receipt_html(
                 'sum' if p is shown[0] else '',
             )
         )
-    title = say['receipt'] + (f' · {say["payment"]} {payment.id}' if payment is not None else '')
+    # `receipt` is the page's link to it ("View receipt"), not a title.
+    title = say['receipt_title'] + (
+        f' · {say["payment"]} {payment.id}' if payment is not None else ''
+    )
     visit = f'{say["visit"]} {esc(s.id)} · {esc(_when(s.opened_at))}' if s is not None else ''
     return (
         f'<!doctype html><html lang="{esc(lang)}"><head><meta charset="utf-8">'

@@ -319,6 +319,12 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
     )
     assert '<html lang="zh">' in receipt.text and '付款' in receipt.text and '打印' in receipt.text
     assert 'Payment' not in receipt.text
+    # The visit's receipt, with the declined payment: its title is not the page's link to it
+    # ("View receipt"), its state is not the API's English word.
+    receipt = await client.get(f'/api/tables/{code}/receipt', params={'lang': 'zh'})
+    assert '<p class="meta">收据<br>' in receipt.text and '查看收据' not in receipt.text
+    assert f'{pid} (simulated) 付款被拒: insufficient funds' in receipt.text
+    assert 'declined' not in receipt.text
     bad = await client.get(f'/api/tables/{code}/receipt', params={'lang': 'fr'})
     assert bad.status_code == 422 and bad.json()['field'] == 'lang'
 
