@@ -365,3 +365,35 @@ async def test_the_orders_scrolled_to_are_not_under_the_header(
     title = await page.locator('#orders h2').bounding_box()
     assert header and title
     assert title['y'] >= header['y'] + header['height'] - 1
+
+
+async def test_what_another_phone_did_first_is_told_in_the_diners_language(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    """Two phones at a table both press "I have my food" (or cancel): the one that is second
+    was told the API's English ("order is already served") and kept its stale button."""
+    token = token_for('t11')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        ate = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
+        kept = await place_order(client, token, [{'dish_id': 'mandu', 'quantity': 1}])
+    await aredis.hset(keys.order(ate['id']), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
+    await timeline.record(aredis, ate['id'], 'robot.arrived', {}, status=timeline.ARRIVED)
+    page = await phone(browser, 'ko-KR')
+    page.on('dialog', lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(f'{server.url}/t/{token}')
+    toast = page.locator('#toast')
+    arrived = page.locator(f'li.order[data-order="{ate["id"]}"]')
+    await expect(arrived.get_by_test_id('picked-up')).to_be_visible()
+    # The other phone's press went through; this one has not heard of it yet.
+    await aredis.hset(keys.order(ate['id']), 'status', timeline.SERVED)
+    await arrived.get_by_test_id('picked-up').click()
+    await expect(toast).to_have_text(
+        '로봇이 더 이상 이 주문을 들고 테이블에서 기다리고 있지 않아요.'
+    )
+    await expect(arrived).to_have_attribute('data-status', 'served')
+    await expect(arrived.get_by_test_id('picked-up')).to_have_count(0)
+    received = page.locator(f'li.order[data-order="{kept["id"]}"]')
+    await aredis.hset(keys.order(kept['id']), 'status', timeline.CANCELLED)
+    await received.get_by_test_id('cancel-order').click()
+    await expect(toast).to_have_text('이 주문은 이미 취소되었거나 서빙되었어요.')
+    await expect(received).to_have_attribute('data-status', 'cancelled')

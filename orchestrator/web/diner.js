@@ -373,7 +373,9 @@ async function refreshOrders() {
   }
 }
 
-// The diner's answer to a robot at the table (pickup) or to food it took back (redeliver).
+// The diner's answer to a robot at the table (pickup) or to food it took back (redeliver), or
+// a cancel. A refusal is most often another phone of the table having done it a moment before:
+// the orders are read again, so that the page shows where the order stands now.
 async function orderAction(id, action, button) {
   button.disabled = true;
   try {
@@ -381,6 +383,7 @@ async function orderAction(id, action, button) {
   } catch (err) {
     toast(refusal(err), 5000);
     button.disabled = false;
+    if (err.status === 409) refreshOrders();
   }
 }
 
