@@ -217,3 +217,28 @@ async def test_a_korean_phone_puts_in_an_amount_and_pays_it(
     share = await mine.get_attribute('data-share')
     assert share
     await pay_share(page, share, '10,000')
+
+
+async def test_an_order_cancelled_after_paying_shows_what_was_paid_too_much(
+    server: Server, browser: Browser
+) -> None:
+    """A phone may cancel an order no robot has started, after the bill was paid: the bill
+    says how much was paid too much, in the diner's language (the console says to refund)."""
+    page = await phone(browser, 'en-US')
+    page.on('dialog', lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.goto(f'{server.url}/t/{token_for("t10")}')
+    await order(page, 'mandu', {}, quantity=2)
+    await page.get_by_test_id('tab-bill').click()
+    everything = page.locator('li.share:has-text("Everything")')
+    await expect(everything).to_contain_text('14,000')
+    share = await everything.get_attribute('data-share')
+    assert share
+    await pay_share(page, share, '14,000')
+    await expect(page.get_by_test_id('overpaid')).to_be_hidden()
+    await page.get_by_test_id('tab-menu').click()
+    await page.get_by_test_id('cancel-order').click()
+    await expect(page.locator('li.order')).to_have_attribute('data-status', 'cancelled')
+    await page.get_by_test_id('tab-bill').click()
+    await expect(page.get_by_test_id('overpaid')).to_have_text(
+        '₩14,000 was paid too much: the staff will refund it.'
+    )

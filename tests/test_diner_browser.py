@@ -251,6 +251,7 @@ async def test_an_order_no_robot_has_started_is_cancelled_from_the_phone(
     await page.goto(f'{server.url}/t/{token_for("t03")}')
     card = page.locator(f'li.order[data-order="{first["id"]}"]')
     await card.get_by_test_id('cancel-order').click()
+    await expect(page.locator('#toast')).to_have_text('주문을 취소했어요')
     await expect(card).to_have_attribute('data-status', 'cancelled')
     await expect(card.get_by_test_id('order-status')).to_have_text('취소됨')
     await expect(card.get_by_test_id('cancel-order')).to_have_count(0)

@@ -380,6 +380,7 @@ async function orderAction(id, action, button) {
   button.disabled = true;
   try {
     await api(`/orders/${id}/${action}`, { method: 'POST' });
+    if (action === 'cancel') toast(t('order_cancelled'), 3000);
   } catch (err) {
     toast(refusal(err), 5000);
     button.disabled = false;
@@ -460,6 +461,9 @@ function renderBill() {
   $('#bill-sums').replaceChildren(...rows.map(([label, amount], i) => el('tr',
     { class: i === rows.length - (b.paid ? 2 : 1) ? 'total' : '' },
     el('td', {}, label), el('td', { 'data-testid': i === rows.length - (b.paid ? 2 : 1) ? 'bill-total' : null }, money(amount)))));
+  // Paid, then an order cancelled (a phone may cancel what no robot has started): say so.
+  $('#overpaid').hidden = !b.overpaid;
+  $('#overpaid').textContent = b.overpaid ? t('overpaid').replace('{amount}', money(b.overpaid)) : '';
   const open = b.writable && b.session && b.lines.length;
   $('#split').hidden = !open;
   $('#shares').replaceChildren(...b.shares.map((share) => {
