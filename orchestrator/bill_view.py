@@ -149,10 +149,10 @@ def receipt_html(
     shown = [payment] if payment is not None else paid
     statuses = say['share_status']
     for p in shown:
-        # Declined or failed: the provider's reason as it gave it, after the page's word.
+        # Declined or failed: the provider's reason in the page's language when it knows it.
+        why = say['decline_reasons'].get(p.reason, p.reason)
         state = {'paid': statuses['paid'], 'refunded': statuses['refunded']}.get(
-            p.status,
-            statuses['paying'] if p.status == 'pending' else f'{say["declined"]}: {p.reason}',
+            p.status, statuses['paying'] if p.status == 'pending' else f'{say["declined"]}: {why}'
         )
         rows.append(
             _row(

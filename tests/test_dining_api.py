@@ -19,10 +19,11 @@ from redis.asyncio import Redis
 from orchestrator import billing
 from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
-from orchestrator.config import RestaurantConfig
-from orchestrator.payments import SIGNATURE_HEADER, make_provider
+from orchestrator.config import LANGS, RestaurantConfig
+from orchestrator.payments import DECLINE_REASONS, SIGNATURE_HEADER, make_provider
 from orchestrator.settings import Settings
 from orchestrator.store import orders, sessions
+from orchestrator.texts import texts
 
 T04 = token_for('t04')
 ENDED = 'your visit has ended'
@@ -323,8 +324,11 @@ async def test_split_pay_decline_retry_and_one_charge_per_share(
     # ("View receipt"), its state is not the API's English word.
     receipt = await client.get(f'/api/tables/{code}/receipt', params={'lang': 'zh'})
     assert '<p class="meta">收据<br>' in receipt.text and '查看收据' not in receipt.text
-    assert f'{pid} (simulated) 付款被拒: insufficient funds' in receipt.text
-    assert 'declined' not in receipt.text
+    # The provider's reason too, when it is one the pages know (payments.DECLINE_REASONS).
+    assert f'{pid} (simulated) 付款被拒: 余额不足' in receipt.text
+    assert 'declined' not in receipt.text and 'insufficient' not in receipt.text
+    for lang in LANGS:
+        assert set(texts(lang)['decline_reasons']) == set(DECLINE_REASONS.values()), lang
     bad = await client.get(f'/api/tables/{code}/receipt', params={'lang': 'fr'})
     assert bad.status_code == 422 and bad.json()['field'] == 'lang'
 

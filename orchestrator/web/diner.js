@@ -472,7 +472,7 @@ function renderBill() {
       el('span', {}, shareLabel(share)),
       el('span', { class: 'amount' }, money(share.amount)),
       el('span', { class: 'state' }, t('share_status')[share.status] || share.status),
-      share.declined ? el('p', { class: 'declined' }, `${t('declined')}: ${share.declined}`) : null,
+      share.declined ? el('p', { class: 'declined' }, `${t('declined')}: ${declineReason(share.declined)}`) : null,
       mine ? el('button', {
         type: 'button', class: 'primary', 'data-testid': 'pay-share', 'data-share': share.id,
         onclick: (e) => payShare(share.id, e.target),
@@ -589,13 +589,19 @@ async function payShare(shareId, button) {
   }
 }
 
+// A provider's reason for a declined payment in the diner's language when it is one the
+// page knows (payments.DECLINE_REASONS), else as the provider gave it.
+function declineReason(reason) {
+  return t('decline_reasons')[reason] || reason;
+}
+
 async function returnedFromPayment() {
   const id = new URLSearchParams(location.search).get('payment');
   if (!id) return;
   history.replaceState(null, '', location.pathname + location.hash);
   try {
     const p = await api(`/payments/${encodeURIComponent(id)}`);
-    toast(p.status === 'paid' ? t('payment_ok') : `${t('declined')}: ${p.reason || p.status}`, 6000);
+    toast(p.status === 'paid' ? t('payment_ok') : `${t('declined')}: ${declineReason(p.reason || p.status)}`, 6000);
   } catch (err) {
     console.warn('payment lookup failed', err);
   }
