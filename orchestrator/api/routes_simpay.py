@@ -22,6 +22,7 @@ WEBHOOK_TIMEOUT_S = 10.0
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>SimPay checkout</title>
+<link rel="icon" href="/static/icon.svg" type="image/svg+xml">
 <style>
 body {{ font: 16px/1.4 system-ui, sans-serif; max-width: 420px; margin: 0 auto; padding: 24px;
   background: #0f172a; color: #f8fafc; }}
