@@ -128,6 +128,14 @@ def test_short_rush_serves_everything_and_agrees_with_the_ledgers(
         assert 0 <= robots[robot.id]['utilization'] <= 1
         cooked += done
     assert cooked == orders['dishes'] == orders['dishes_served']
+    # The rush's own archive holds its whole service, and no generated demo history:
+    # `robodine report` on this data directory tells the rush.
+    db = sqlite3.connect(data_dir / 'archive.sqlite')
+    try:
+        archived = db.execute('SELECT COUNT(*), COALESCE(SUM(demo), 0) FROM orders').fetchone()
+    finally:
+        db.close()
+    assert archived == (orders['placed'], 0)
 
     trips = 0
     for server in fleet.serving_robots:

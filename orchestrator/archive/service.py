@@ -69,22 +69,35 @@ def seed_demo_history(settings: Settings, cfg: RestaurantConfig, weeks: int = 4)
         engine.dispose()
 
 
+@contextlib.asynccontextmanager
+async def _archiver(
+    settings: Settings, cfg: RestaurantConfig, redis_url: str | None, url: str, batch: int
+) -> AsyncIterator[Archiver]:
+    engine = open_engine(url)
+    r = connection.connect(settings, redis_url)
+    try:
+        yield Archiver(r, engine, cfg, batch=batch, keep_moves_days=settings.retention_days)
+    finally:
+        await r.aclose()
+        engine.dispose()
+
+
+async def copy_once(settings: Settings, cfg: RestaurantConfig, redis_url: str) -> str:
+    """One pass now, into the archive of `settings.data_dir` (`robodine rush` before it stops
+    the restaurant, whose archiver looks only every `archive_every_s`); its summary."""
+    async with _archiver(settings, cfg, redis_url, archive_url(settings), 200) as archiver:
+        return (await archiver.run_once()).summary()
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     cfg = load_restaurant(args.config)
-    engine = open_engine(args.archive_url or archive_url(settings))
-    r = connection.connect(settings, args.redis_url)
-    try:
-        archiver = Archiver(
-            r, engine, cfg, batch=args.batch, keep_moves_days=settings.retention_days
-        )
+    url = args.archive_url or archive_url(settings)
+    async with _archiver(settings, cfg, args.redis_url, url, args.batch) as archiver:
         while True:
             print((await archiver.run_once()).summary(), file=sys.stderr, flush=True)
             if args.every <= 0:
                 return 0
             await asyncio.sleep(args.every)
-    finally:
-        await r.aclose()
-        engine.dispose()
 
 
 def archive_command(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from orchestrator.archive import service as archive_service
 from orchestrator.bringup import ros_env, start_restaurant, wait_ready
 from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
 from orchestrator.dispatch.scheduling import POLICIES
@@ -35,7 +36,7 @@ from orchestrator.rush.diners import Diners, SimClock, plan_parties
 from orchestrator.rush.report import build_report, summary
 from orchestrator.rush.scenario import Scenario, load_scenario
 from orchestrator.rush.twin import compare, table
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 from orchestrator.store import connection, trips
 from table_qr.tokens import sign
 
@@ -328,6 +329,10 @@ def rush_command(args: argparse.Namespace) -> int:
         wait_ready(rest, cfg, base_url, redis_url)
         floor = FloorListener(COLLISION_SOURCES[args.driver])
         report = asyncio.run(play(cfg, scenario, args.speed, base_url, redis_url, floor))
+        # The archiver looks only now and then: the service's last tables go in too, so that
+        # `robodine report` on this data directory tells the whole rush.
+        done = archive_service.copy_once(Settings(data_dir=data_dir), cfg, redis_url)
+        print(f'archive: {asyncio.run(done)}', file=sys.stderr)
     except (RuntimeError, TimeoutError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
