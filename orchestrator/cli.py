@@ -13,8 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
 from orchestrator.config import ConfigError, PolicyName, load_restaurant
-from orchestrator.settings import get_settings
+from orchestrator.settings import get_settings, settings_errors
 
 # command -> 'module:function'; the function takes the parsed argparse.Namespace, returns an
 # exit code.
@@ -321,7 +324,14 @@ def config_check_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except (ValidationError, SettingsError) as e:
+        # A bad ROBODINE_* value (environment or .env): named, not a traceback.
+        for line in settings_errors(e):
+            print(f'error: {line}', file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     module, func = HANDLERS[args.command].split(':')
     try:
         return int(getattr(importlib.import_module(module), func)(args) or 0)

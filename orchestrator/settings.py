@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from orchestrator.config import PolicyName, RestaurantConfig
 
@@ -128,6 +129,16 @@ class Settings(BaseSettings):
             return orjson.loads(v)
         return v
 
+    @field_validator('redis_sentinels')
+    @classmethod
+    def _sentinel_addresses(cls, v: list[str]) -> list[str]:
+        """Every sentinel is `host:port`, so a typo is told at start, not as a traceback."""
+        for item in v:
+            _host, sep, port = item.strip().rpartition(':')
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f'{item!r} is not host:port (e.g. h1:26379)')
+        return v
+
     def traffic_control_for(self, cfg: RestaurantConfig) -> bool:
         """Whether serving robots ask the traffic controller (orchestrator/traffic.py)."""
         if self.traffic_control is None:
@@ -154,3 +165,22 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_errors(e: ValidationError | SettingsError) -> list[str]:
+    """One line per bad setting, named as it is set: `ROBODINE_TIME_SCALE='0': Input should
+    be greater than 0` (a secret's value is not repeated)."""
+    if isinstance(e, SettingsError):  # a JSON value that does not parse
+        found = re.search(r'field "(\w+)"', str(e))
+        name = f'ROBODINE_{found.group(1).upper()}' if found else 'settings'
+        return [f'{name}: not valid JSON ({e.__cause__ or e})']
+    lines = []
+    for err in e.errors():
+        field = str(err['loc'][0]) if err['loc'] else ''
+        name = f'ROBODINE_{field.upper()}' if field else 'settings'
+        value = '' if field in _SECRET_FIELDS else f'={err["input"]!r}'
+        lines.append(f'{name}{value}: {err["msg"].removeprefix("Value error, ")}')
+    return lines
+
+
+_SECRET_FIELDS = frozenset({'table_keys', 'operators', 'redis_url', 'archive_url'})

@@ -129,3 +129,22 @@ def test_readyz_reports_what_redis_may_lose(redis_url: str, tmp_path: Path) -> N
             'appendfsync is everysec: a crash of Redis may lose the last second'
         ]
         assert 'appendfsync is everysec' in server.log.read_text()
+
+
+def test_a_bad_setting_is_named_not_a_traceback() -> None:
+    bad = {
+        'ROBODINE_REDIS_MIN_REPLICAS': 'abc',
+        'ROBODINE_TIME_SCALE': '0',
+        'ROBODINE_REDIS_SENTINELS': 'h1,h2:26379',
+        'ROBODINE_ROS_DISCOVERY': 'lan',
+    }
+    for name, value in bad.items():
+        res = robodine('config', 'check', 'seeds/restaurant.yaml', **{name: value})
+        assert res.returncode == 2, (name, res.stderr)
+        assert res.stderr.startswith(f'error: {name}='), res.stderr
+        assert 'Traceback' not in res.stderr
+    # A JSON setting that does not parse; a secret is not repeated in the error.
+    res = robodine('config', 'check', 'seeds/restaurant.yaml', ROBODINE_TABLE_KEYS='s3cret')
+    assert res.returncode == 2
+    assert res.stderr.startswith('error: ROBODINE_TABLE_KEYS: not valid JSON'), res.stderr
+    assert 's3cret' not in res.stderr
