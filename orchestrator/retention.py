@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import redis
+
 from orchestrator.settings import get_settings
 from orchestrator.store import connection, history, retention
 from orchestrator.store.feed import now_ms
@@ -52,5 +54,13 @@ def run(redis_url: str, days: float, ledger_dir: Path | None) -> str:
 
 
 def retention_command(args: argparse.Namespace) -> int:
-    print(run(args.redis_url, args.days, args.ledger_dir), file=sys.stderr)
+    if not args.days > 0:  # 0 or less would trim every finished record, today's included
+        print(f'error: --days must be more than 0, not {args.days:g}', file=sys.stderr)
+        return 2
+    try:
+        print(run(args.redis_url, args.days, args.ledger_dir), file=sys.stderr)
+    except redis.RedisError as e:
+        where = connection.describe(get_settings(), args.redis_url)
+        print(f'error: Redis at {where}: {e}', file=sys.stderr)
+        return 1
     return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -174,3 +176,18 @@ def test_ledgers_are_compacted(tmp_path: Path) -> None:
     ledger = Ledger.for_robot(tmp_path, 'wok1')
     assert [e.job_id for e in ledger.entries()] == ['open-00-00']
     ledger.close()
+
+
+def test_the_command_refuses_a_bad_days_and_names_a_redis_it_cannot_reach() -> None:
+    def retention_cmd(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, '-m', 'orchestrator.cli', 'retention', *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+    # --days 0 or less would trim every finished record up to now (or later).
+    for days in ('0', '-1'):
+        res = retention_cmd('--redis-url', 'redis://127.0.0.1:1/0', '--days', days)
+        assert res.returncode == 2 and '--days must be more than 0' in res.stderr, res.stderr
+    res = retention_cmd('--redis-url', 'redis://127.0.0.1:1/0')
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.startswith('error: Redis at redis://127.0.0.1:1/0: '), res.stderr
+    assert 'Traceback' not in res.stderr
