@@ -213,3 +213,24 @@ def test_sigkill_mid_batch_loses_nothing_and_stores_nothing_twice(
     assert len(job_ids) == len(set(job_ids)) == 3 * final
     assert sorted((m.entry_id, m.ingredient) for m in moves) == sorted(in_redis)
     engine.dispose()
+
+
+def test_archive_run_says_when_redis_is_away_and_every_keeps_going(tmp_path: Path) -> None:
+    base = [sys.executable, '-m', 'orchestrator.cli', 'archive', 'run']
+    base += ['--redis-url', 'redis://127.0.0.1:1/0']
+    base += ['--archive-url', f'sqlite:///{tmp_path / "archive.sqlite"}']
+    once = subprocess.run(base, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert once.returncode == 1, once.stderr
+    assert once.stderr.startswith('error: archive pass failed (Redis at redis://127.0.0.1:1/0)')
+    assert 'Traceback' not in once.stderr
+    # A service copying every S seconds rides a Redis outage out: it tries again each round.
+    err = tmp_path / 'every.err'
+    with err.open('w') as out:
+        proc = subprocess.Popen([*base, '--every', '0.2'], cwd=REPO, stderr=out)
+        try:
+            wait_until(lambda: err.read_text().count('archive pass failed') >= 3, timeout=30)
+            assert proc.poll() is None, err.read_text()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    assert 'Traceback' not in err.read_text()

@@ -10,7 +10,9 @@ import sys
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrator.archive import demo_history
 from orchestrator.archive.archiver import Archiver
@@ -94,7 +96,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     url = args.archive_url or archive_url(settings)
     async with _archiver(settings, cfg, args.redis_url, url, args.batch) as archiver:
         while True:
-            print((await archiver.run_once()).summary(), file=sys.stderr, flush=True)
+            try:
+                print((await archiver.run_once()).summary(), file=sys.stderr, flush=True)
+            except (RedisError, SQLAlchemyError) as e:
+                # Once: say so and fail (cron sees it); every S seconds: try again then.
+                where = connection.describe(settings, args.redis_url)
+                print(f'error: archive pass failed (Redis at {where}): {e}', file=sys.stderr)
+                if args.every <= 0:
+                    return 1
             if args.every <= 0:
                 return 0
             await asyncio.sleep(args.every)
