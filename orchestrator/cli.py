@@ -161,7 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('qr', help='write table QR codes, a printable sheet and tables.csv')
     config_arg(s)
-    s.add_argument('--base-url', required=True, help='public base URL, e.g. https://dine.example')
+    base_set = 'base_url' in settings.model_fields_set  # the demo's default is no public base
+    s.add_argument(
+        '--base-url',
+        required=not base_set,
+        default=settings.base_url if base_set else None,
+        help='public base URL, e.g. https://dine.example (default: ROBODINE_BASE_URL)',
+    )
     s.add_argument('--out', type=Path, required=True, help='output directory')
     demo_arg(s)
 

@@ -148,3 +148,14 @@ def test_a_bad_setting_is_named_not_a_traceback() -> None:
     assert res.returncode == 2
     assert res.stderr.startswith('error: ROBODINE_TABLE_KEYS: not valid JSON'), res.stderr
     assert 's3cret' not in res.stderr
+
+
+def test_qr_takes_its_base_url_from_the_setting(tmp_path: Path) -> None:
+    out = tmp_path / 'qr'
+    env = {'ROBODINE_BASE_URL': 'https://dine.example'}
+    res = robodine('qr', '--out', str(out), '--demo', **env)
+    assert res.returncode == 0, res.stderr
+    assert 'https://dine.example/t/' in (out / 'tables.csv').read_text()
+    # Without the setting the flag is still required: no codes for the demo's 127.0.0.1.
+    res = robodine('qr', '--out', str(tmp_path / 'none'), '--demo')
+    assert res.returncode == 2 and '--base-url' in res.stderr, res.stderr
