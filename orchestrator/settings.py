@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -128,6 +129,14 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return orjson.loads(v)
         return v
+
+    @field_validator('log_level')
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        """A level `logging` knows (any case), told at start rather than when logging starts."""
+        if v.upper() not in logging.getLevelNamesMapping():
+            raise ValueError('expected DEBUG, INFO, WARNING, ERROR or CRITICAL')
+        return v.upper()
 
     @field_validator('redis_sentinels')
     @classmethod

@@ -137,6 +137,7 @@ def test_a_bad_setting_is_named_not_a_traceback() -> None:
         'ROBODINE_TIME_SCALE': '0',
         'ROBODINE_REDIS_SENTINELS': 'h1,h2:26379',
         'ROBODINE_ROS_DISCOVERY': 'lan',
+        'ROBODINE_LOG_LEVEL': 'LOUD',
     }
     for name, value in bad.items():
         res = robodine('config', 'check', 'seeds/restaurant.yaml', **{name: value})
