@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from orchestrator.config import ConfigError, PolicyName, load_restaurant
-from orchestrator.settings import get_settings, settings_errors
+from orchestrator.settings import MAX_TIME_SCALE, get_settings, settings_errors
 
 # command -> 'module:function'; the function takes the parsed argparse.Namespace, returns an
 # exit code.
@@ -36,6 +36,20 @@ HANDLERS = {
     'archive': 'orchestrator.archive.service:archive_command',
     'report': 'orchestrator.reports.command:report_command',
 }
+
+
+def time_scale(text: str) -> float:
+    """A --time-scale within what ROBODINE_TIME_SCALE accepts (`up`'s children read it from
+    there): refused here, not as a child that dies or a clock that runs backwards."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'not a number: {text!r}') from None
+    if not 0 < value <= MAX_TIME_SCALE:
+        raise argparse.ArgumentTypeError(
+            f'must be more than 0 and at most {MAX_TIME_SCALE:g}, not {text}'
+        )
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     def time_scale_arg(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             '--time-scale',
-            type=float,
+            type=time_scale,
             default=settings.time_scale,
             help='speeds up cooking, driving and pickup waits (1 = real time; default: '
             f'ROBODINE_TIME_SCALE, {settings.time_scale:g})',

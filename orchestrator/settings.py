@@ -18,6 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / 'seeds' / 'restaurant.yaml'
 # Published in this repository: anyone can sign a table code with it.
 DEMO_TABLE_KEY = 'robodine-demo-secret-change-me'
+# The fastest the simulated clock may run (ROBODINE_TIME_SCALE, --time-scale).
+MAX_TIME_SCALE = 1000.0
 DEMO_KEY_REFUSED = (
     'error: ROBODINE_TABLE_KEYS is the demo key published with robodine: anyone could sign a '
     'table code for your restaurant. Generate one with `robodine keys new` and set '
@@ -53,7 +55,7 @@ class Settings(BaseSettings):
     # How long a console sign-in lasts without activity.
     session_ttl_s: int = Field(default=12 * 3600, ge=60)
     # Speeds up cooking, driving and pickup waits (1 = real time).
-    time_scale: float = Field(default=1.0, gt=0, le=1000)
+    time_scale: float = Field(default=1.0, gt=0, le=MAX_TIME_SCALE)
     # How long a dispatcher's claim on a job lasts unless renewed (real seconds); a crashed
     # dispatcher's jobs are taken over after it.
     dispatch_lease_s: float = Field(default=10.0, gt=0, le=600)

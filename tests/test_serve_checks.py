@@ -160,3 +160,14 @@ def test_qr_takes_its_base_url_from_the_setting(tmp_path: Path) -> None:
     # Without the setting the flag is still required: no codes for the demo's 127.0.0.1.
     res = robodine('qr', '--out', str(tmp_path / 'none'), '--demo')
     assert res.returncode == 2 and '--base-url' in res.stderr, res.stderr
+
+
+def test_a_time_scale_out_of_range_is_refused_before_anything_starts() -> None:
+    for args in (
+        ('up', '--time-scale', '0', '--port', str(free_port())),
+        ('dispatcher', '--time-scale', '-1', '--redis-url', 'redis://127.0.0.1:1/0'),
+        ('dispatcher', '--time-scale', '5000', '--redis-url', 'redis://127.0.0.1:1/0'),
+    ):
+        res = robodine(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        assert 'argument --time-scale: must be more than 0 and at most 1000' in res.stderr
