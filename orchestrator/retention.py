@@ -57,6 +57,9 @@ def retention_command(args: argparse.Namespace) -> int:
     if not args.days > 0:  # 0 or less would trim every finished record, today's included
         print(f'error: --days must be more than 0, not {args.days:g}', file=sys.stderr)
         return 2
+    if args.ledger_dir is not None and not args.ledger_dir.is_dir():
+        print(f'error: --ledger-dir {args.ledger_dir}: no such directory', file=sys.stderr)
+        return 2
     try:
         print(run(args.redis_url, args.days, args.ledger_dir), file=sys.stderr)
     except redis.RedisError as e:

@@ -178,7 +178,7 @@ def test_ledgers_are_compacted(tmp_path: Path) -> None:
     ledger.close()
 
 
-def test_the_command_refuses_a_bad_days_and_names_a_redis_it_cannot_reach() -> None:
+def test_the_command_refuses_bad_arguments_and_names_a_redis_it_cannot_reach() -> None:
     def retention_cmd(*args: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, '-m', 'orchestrator.cli', 'retention', *args]
         return subprocess.run(argv, capture_output=True, text=True, timeout=60)
@@ -187,6 +187,9 @@ def test_the_command_refuses_a_bad_days_and_names_a_redis_it_cannot_reach() -> N
     for days in ('0', '-1'):
         res = retention_cmd('--redis-url', 'redis://127.0.0.1:1/0', '--days', days)
         assert res.returncode == 2 and '--days must be more than 0' in res.stderr, res.stderr
+    # A mistyped ledger directory is not skipped in silence (cron would never compact them).
+    res = retention_cmd('--redis-url', 'redis://127.0.0.1:1/0', '--ledger-dir', '/nonexistent/l')
+    assert res.returncode == 2 and '--ledger-dir /nonexistent/l: no such' in res.stderr
     res = retention_cmd('--redis-url', 'redis://127.0.0.1:1/0')
     assert res.returncode == 1, res.stderr
     assert res.stderr.startswith('error: Redis at redis://127.0.0.1:1/0: '), res.stderr
