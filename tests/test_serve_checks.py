@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -171,3 +172,19 @@ def test_a_time_scale_out_of_range_is_refused_before_anything_starts() -> None:
         res = robodine(*args)
         assert res.returncode == 2, (args, res.stderr)
         assert 'argument --time-scale: must be more than 0 and at most 1000' in res.stderr
+
+
+def test_serve_reuse_port_on_a_port_taken_says_so(redis_url: str) -> None:
+    port = free_port()
+    taken = socket.socket()
+    taken.bind(('127.0.0.1', port))  # without SO_REUSEPORT: no `serve --reuse-port` may join
+    taken.listen()
+    try:
+        res = robodine(
+            'serve', '--redis-url', redis_url, '--port', str(port), '--reuse-port', '--demo'
+        )
+    finally:
+        taken.close()
+    assert res.returncode == 1, res.stderr
+    assert f'error: cannot listen on 127.0.0.1:{port}: ' in res.stderr
+    assert 'Traceback' not in res.stderr

@@ -51,6 +51,13 @@ def serve_command(args: argparse.Namespace) -> int:
         return 1
     if not check_redis(settings):
         return 1
+    sockets = None
+    if args.reuse_port:
+        try:
+            sockets = [shared_socket(args.host, args.port)]
+        except OSError as e:  # uvicorn says so for its own socket; ours says it too
+            print(f'error: cannot listen on {args.host}:{args.port}: {e}', file=sys.stderr)
+            return 1
     app = create_app(settings)
     # log_config=None keeps the handlers set up above (JSON or text) for uvicorn's loggers too.
     config = uvicorn.Config(
@@ -64,7 +71,7 @@ def serve_command(args: argparse.Namespace) -> int:
         backlog=settings.http_backlog,
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[shared_socket(args.host, args.port)] if args.reuse_port else None)
+    server.run(sockets=sockets)
     return 0
 
 
