@@ -510,7 +510,8 @@ def up_command(args: argparse.Namespace) -> int:
         wait_ready(rest, cfg, base, redis_url, external=external)
         # The public base (behind a proxy) if one is configured, else where we listen.
         public = settings.base_url if 'base_url' in settings.model_fields_set else base
-        print(f'\nready. Redis {redis_url}\n\nDiner pages (one per table QR code):')
+        where = connection.describe(settings, redis_url)
+        print(f'\nready. Redis {where}\n\nDiner pages (one per table QR code):')
         for t in cfg.tables:
             token = sign(settings.table_keys, cfg.restaurant.id, t.id)
             print(f'  {t.id}  {t.name:<10} {table_url(public, token)}')
