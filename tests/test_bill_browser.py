@@ -46,8 +46,13 @@ async def order(page: Page, dish: str, options: dict[str, str], quantity: int = 
     await expect(page.locator(f'li.order .items:has-text("×{quantity}")').first).to_be_visible()
 
 
-async def pay_share(page: Page, share: str, amount: str) -> None:
-    """Pay one share through the simulated provider's page, and come back."""
+async def pay_share(page: Page, label: str, amount: str) -> str:
+    """Pay the share shown as `label` for `amount` through the simulated provider's page, and
+    come back; its id."""
+    shown = page.locator(f'li.share:has-text("{label}")')
+    await expect(shown).to_contain_text(amount)
+    share = await shown.get_attribute('data-share')
+    assert share
     await page.locator(f'[data-testid=pay-share][data-share="{share}"]').click()
     await page.wait_for_url('**/pay/sim/**')
     await expect(page.get_by_test_id('sim-amount')).to_contain_text(amount)
@@ -56,6 +61,7 @@ async def pay_share(page: Page, share: str, amount: str) -> None:
     await expect(page.locator(f'li.share[data-share="{share}"]')).to_have_attribute(
         'data-status', 'paid'
     )
+    return share
 
 
 async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
@@ -80,11 +86,7 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     await ana.get_by_test_id('split-items').click()
     await ana.locator('[data-claim]:has-text("Bulgogi") [data-testid=claim-plus]').click()
     await ana.get_by_test_id('claim-go').click()
-    mine = ana.locator('li.share:has-text("My items")')
-    await expect(mine).to_contain_text('18,000')
-    share = await mine.get_attribute('data-share')
-    assert share
-    await pay_share(ana, share, '18,000')
+    share = await pay_share(ana, 'My items', '18,000')
     await expect(ana.locator('#toast')).to_contain_text('Payment received')
     await expect(card).to_have_attribute('data-state', 'bill')
     await expect(card).to_contain_text('18,000 paid of ₩32,000')
@@ -94,11 +96,7 @@ async def test_two_phones_split_by_item_and_pay_then_the_table_is_free(
     await expect(ben.locator(f'li.share[data-share="{share}"]')).to_have_attribute(
         'data-status', 'paid'
     )
-    rest = ben.locator('li.share:has-text("The rest")')
-    await expect(rest).to_contain_text('14,000')
-    rest_id = await rest.get_attribute('data-share')
-    assert rest_id
-    await pay_share(ben, rest_id, '14,000')
+    await pay_share(ben, 'The rest', '14,000')
 
     # Paid in full and fed (no dispatcher runs here: served by hand): the table closes by
     # itself; a new scan starts an empty visit.
@@ -211,12 +209,8 @@ async def test_a_korean_phone_puts_in_an_amount_and_pays_it(
     await expect(go).to_be_disabled()
     await amount.fill('10000')
     await go.click()
-    mine = page.locator('li.share:has-text("정한 금액")')
-    await expect(mine).to_contain_text('10,000')
     await expect(page.locator('li.share:has-text("나머지")')).to_contain_text('4,000')
-    share = await mine.get_attribute('data-share')
-    assert share
-    await pay_share(page, share, '10,000')
+    await pay_share(page, '정한 금액', '10,000')
 
 
 async def test_an_order_cancelled_after_paying_shows_what_was_paid_too_much(
@@ -229,11 +223,7 @@ async def test_an_order_cancelled_after_paying_shows_what_was_paid_too_much(
     await page.goto(f'{server.url}/t/{token_for("t10")}')
     await order(page, 'mandu', {}, quantity=2)
     await page.get_by_test_id('tab-bill').click()
-    everything = page.locator('li.share:has-text("Everything")')
-    await expect(everything).to_contain_text('14,000')
-    share = await everything.get_attribute('data-share')
-    assert share
-    await pay_share(page, share, '14,000')
+    await pay_share(page, 'Everything', '14,000')
     await expect(page.get_by_test_id('overpaid')).to_be_hidden()
     await page.get_by_test_id('tab-menu').click()
     await page.get_by_test_id('cancel-order').click()
