@@ -453,7 +453,15 @@ class Serving:
         async def chained() -> None:
             if before is not None:
                 await asyncio.gather(before, return_exceptions=True)
-            await self.ctx.retrying(write)
+            if not await self.ctx.retrying(write):
+                # Fenced (counted in Redis): say so, as the cooking side does.
+                log.warning(
+                    'trip %s/%d: %s not written: the trip was taken over by another '
+                    'dispatcher, or is over',
+                    trip.trip_id,
+                    trip.epoch,
+                    kind,
+                )
 
         trip.writes = self.ctx.spawn(chained(), f'{kind} {trip.trip_id}')
 
