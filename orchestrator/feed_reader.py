@@ -62,9 +62,12 @@ KEEPALIVE_S = 15.0
 TABLE_EVENTS = ('order.accepted', 'table.')
 
 
+TABLE_PREFIX = 'table:'
+
+
 def table_key(table_id: str) -> str:
     """The `Fanout.watch` key of a table (order ids never start so)."""
-    return f'table:{table_id}'
+    return TABLE_PREFIX + table_id
 
 
 def stream_id(entry_id: str) -> tuple[int, int]:
@@ -221,7 +224,7 @@ class Fanout:
         nothing written after the read goes unnoticed."""
         wake = wake or asyncio.Event()
         watching = self.watchers.setdefault(key, set())
-        if key.startswith('table:') and wake not in watching:
+        if key.startswith(TABLE_PREFIX) and wake not in watching:
             self.tables_watched += 1
         watching.add(wake)
         return wake
@@ -230,7 +233,7 @@ class Fanout:
         watching = self.watchers.get(key)
         if watching is not None and wake in watching:
             watching.discard(wake)
-            self.tables_watched -= key.startswith('table:')
+            self.tables_watched -= key.startswith(TABLE_PREFIX)
             if not watching:
                 del self.watchers[key]
 

@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import stat
@@ -216,6 +217,27 @@ def verify_answer(key: bytes, kind: str, request: Any, response: Any) -> bool:
 
 def now_ns() -> int:
     return time.time_ns()
+
+
+class RefusalLog:
+    """At most one log line per key every `every_s` seconds, with how many were not logged
+    since: a misconfigured or hostile peer sends several refused messages a second. The keys
+    must be bounded (configured robot ids, fixed words), never text the sender chose."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._last: dict[object, tuple[float, int]] = {}
+
+    def due(self, key: object, now: float | None = None) -> str | None:
+        """None when a line of `key` was logged less than `every_s` ago (counted); else the
+        suffix for the line: '' or ' (N more since the last line)'."""
+        now = time.monotonic() if now is None else now
+        at, unlogged = self._last.get(key, (-math.inf, 0))
+        if now - at < self.every_s:
+            self._last[key] = (at, unlogged + 1)
+            return None
+        self._last[key] = (now, 0)
+        return f' ({unlogged} more since the last line)' if unlogged else ''
 
 
 class Replay:

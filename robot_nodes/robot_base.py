@@ -49,9 +49,6 @@ STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # a result as soon as the goal is accepted, and re-sends a goal whose result it lost (after
 # `service.RESULT_LOST_AFTER_S`, 10 s), which the ledger answers.
 RESULT_KEEP_S = 15
-# Seconds between two log lines of one kind of refused request (a dispatcher with the wrong
-# key renews leases and sends goals several times a second).
-REFUSAL_LOG_EVERY_S = 30.0
 
 
 class RobotSetupError(ValueError):
@@ -90,9 +87,9 @@ class RobotNode(Node, ABC):
         except auth.KeyFileError as e:
             raise RobotSetupError(str(e)) from e
         self.replay = auth.Replay()
-        # (message kind, refusal) -> when last logged and how many were not since: keyed by
-        # fixed words only, never by what the sender wrote.
-        self._refusals_logged: dict[tuple[str, str], tuple[float, int]] = {}
+        # Refused requests, one line per (message kind, refusal) a while: a dispatcher with the
+        # wrong key renews leases and sends goals several times a second.
+        self.refusals = auth.RefusalLog()
         if self.time_scale <= 0:
             raise RobotSetupError(f'time_scale must be > 0, got {self.time_scale}')
         if self.heartbeat_hz < 2.0:
@@ -167,15 +164,8 @@ class RobotNode(Node, ABC):
         else:
             why = self.replay.refusal(int(msg.stamp_ns), str(msg.mac))
             refusal = why.split(' ', 1)[0]
-        if why:
-            now = time.monotonic()
-            at, unlogged = self._refusals_logged.get((kind, refusal), (-REFUSAL_LOG_EVERY_S, 0))
-            if now - at >= REFUSAL_LOG_EVERY_S:
-                more = f' ({unlogged} more like it since the last line)' if unlogged else ''
-                self.get_logger().error(f'refused unauthenticated {what[:120]}: {why}{more}')
-                self._refusals_logged[(kind, refusal)] = (now, 0)
-            else:
-                self._refusals_logged[(kind, refusal)] = (at, unlogged + 1)
+        if why and (more := self.refusals.due((kind, refusal))) is not None:
+            self.get_logger().error(f'refused unauthenticated {what[:120]}: {why}{more}')
         return not why
 
     def _on_goal(self, goal: Any) -> GoalResponse:

@@ -166,8 +166,8 @@ class FleetBridge:
         self._on_forgery = on_forgery
         # The stamp of the last authentic heartbeat of each robot (older ones are replays).
         self._last_beat: dict[str, int] = {}
-        # Robot id -> when a refusal of it was last logged and how many were not since.
-        self._refusals_logged: dict[str, tuple[float, int]] = {}
+        # Refusals logged once per robot a while (a robot with the wrong key beats 2-5 a second).
+        self._refusals = auth.RefusalLog(REFUSAL_LOG_EVERY_S)
         self._context = Context()
         rclpy.init(context=self._context)
         node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)
@@ -288,14 +288,8 @@ class FleetBridge:
     def _forged(self, robot_id: str, what: str) -> None:
         # Throttled per robot (of the config: bounded), not per text, which carries what the
         # sender chose to send.
-        now = time.monotonic()
-        at, unlogged = self._refusals_logged.get(robot_id, (-REFUSAL_LOG_EVERY_S, 0))
-        if now - at >= REFUSAL_LOG_EVERY_S:
-            more = f' ({unlogged} more refused since the last line)' if unlogged else ''
+        if (more := self._refusals.due(robot_id)) is not None:
             log.error('refused from %s: %s%s', robot_id, what, more)
-            self._refusals_logged[robot_id] = (now, 0)
-        else:
-            self._refusals_logged[robot_id] = (at, unlogged + 1)
         if self._on_forgery is not None:
             self._loop.call_soon_threadsafe(self._on_forgery, robot_id, what)
 
