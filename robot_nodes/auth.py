@@ -219,10 +219,11 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-class RefusalLog:
+class LogThrottle:
     """At most one log line per key every `every_s` seconds, with how many were not logged
-    since: a misconfigured or hostile peer sends several refused messages a second. The keys
-    must be bounded (configured robot ids, fixed words), never text the sender chose."""
+    since: a misconfigured or hostile peer sends several refused messages a second, and every
+    waiting write retries through a Redis outage. The keys must be bounded (configured robot
+    ids, fixed words), never text a sender chose."""
 
     def __init__(self, every_s: float = 30.0) -> None:
         self.every_s = every_s

@@ -89,7 +89,7 @@ class RobotNode(Node, ABC):
         self.replay = auth.Replay()
         # Refused requests, one line per (message kind, refusal) a while: a dispatcher with the
         # wrong key renews leases and sends goals several times a second.
-        self.refusals = auth.RefusalLog()
+        self.refusals = auth.LogThrottle()
         if self.time_scale <= 0:
             raise RobotSetupError(f'time_scale must be > 0, got {self.time_scale}')
         if self.heartbeat_hz < 2.0:

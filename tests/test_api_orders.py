@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -586,6 +587,22 @@ async def test_health_ready_metrics_and_openapi(client: httpx.AsyncClient) -> No
     assert body_schema == {'$ref': '#/components/schemas/OrderIn'}
     assert {p['name'] for p in post_op['parameters']} == {'token', 'Idempotency-Key'}
     assert '/api/tables/{token}/orders/{order_id}/events' in spec['paths']
+
+
+async def test_an_outage_is_logged_once_not_per_request(
+    client: httpx.AsyncClient, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every phone polls through an outage: its refusals must not bury the log.
+    redis_server.kill()
+    try:
+        with caplog.at_level(logging.WARNING, logger='orchestrator.api.errors'):
+            for n in range(20):
+                res = await post(client, ORDER, key=f'order-key-{n:04d}')
+                assert res.status_code == 503
+    finally:
+        redis_server.start()
+    lines = [r.getMessage() for r in caplog.records if r.name == 'orchestrator.api.errors']
+    assert len(lines) == 1, lines
 
 
 async def test_redis_down_gives_503_and_a_retry_creates_the_order_once(

@@ -20,7 +20,9 @@ from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.store.connection import OUTAGE_LOG_EVERY_S
 from orchestrator.store.intake import NotReplicated
+from robot_nodes.auth import LogThrottle
 from table_qr.tokens import TokenError
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ def _json_invalid(err: dict[str, Any]) -> dict[str, Any]:
 
 
 def install(app: FastAPI) -> None:
+    outage_log = LogThrottle(OUTAGE_LOG_EVERY_S)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, e: ApiError) -> JSONResponse:
         return error_response(request, e.status, e.detail, e.reason, e.field)
@@ -105,11 +109,13 @@ def install(app: FastAPI) -> None:
         )
 
     async def _redis_down(request: Request, e: Exception) -> JSONResponse:
-        log.warning('redis unavailable: %s', e)
+        if (more := outage_log.due('redis')) is not None:
+            log.warning('redis unavailable: %s; answering 503%s', e, more)
         return error_response(request, 503, REDIS_DOWN, 'redis_unavailable')
 
     async def _not_replicated(request: Request, e: Exception) -> JSONResponse:
-        log.warning('order not confirmed by the replicas: %s', e)
+        if (more := outage_log.due('replicas')) is not None:
+            log.warning('order not confirmed by the replicas: %s%s', e, more)
         return error_response(request, 503, NOT_REPLICATED, 'redis_not_replicated')
 
     app.add_exception_handler(RedisConnectionError, _redis_down)

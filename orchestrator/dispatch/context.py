@@ -20,7 +20,9 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig, ServingRobot
 from orchestrator.dispatch.robot_view import SILENT, RobotView
 from orchestrator.dispatch.ros_bridge import FleetBridge
+from orchestrator.store.connection import OUTAGE_LOG_EVERY_S
 from orchestrator.store.replication import Replicas
+from robot_nodes.auth import LogThrottle
 
 log = logging.getLogger(__name__)
 T = TypeVar('T')
@@ -52,6 +54,7 @@ class DispatchContext:
     stopping: bool = False
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    outage_log: LogThrottle = field(default_factory=lambda: LogThrottle(OUTAGE_LOG_EVERY_S))
 
     @property
     def hold_s(self) -> float:
@@ -113,5 +116,6 @@ class DispatchContext:
             except TRANSIENT as e:
                 if self.stopping:
                     raise
-                log.warning('redis unavailable (%s); retrying', e)
+                if (more := self.outage_log.due('write')) is not None:
+                    log.warning('redis unavailable (%s); retrying writes%s', e, more)
                 await asyncio.sleep(0.5)

@@ -167,7 +167,7 @@ class FleetBridge:
         # The stamp of the last authentic heartbeat of each robot (older ones are replays).
         self._last_beat: dict[str, int] = {}
         # Refusals logged once per robot a while (a robot with the wrong key beats 2-5 a second).
-        self._refusals = auth.RefusalLog(REFUSAL_LOG_EVERY_S)
+        self._refusals = auth.LogThrottle(REFUSAL_LOG_EVERY_S)
         self._context = Context()
         rclpy.init(context=self._context)
         node_name = 'dispatcher_' + ''.join(c if c.isalnum() else '_' for c in name)

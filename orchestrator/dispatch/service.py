@@ -194,7 +194,8 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except TRANSIENT as e:
-                log.warning('%s: redis unavailable (%s); retrying', loop.__name__, e)
+                if (more := self.ctx.outage_log.due(loop.__name__)) is not None:
+                    log.warning('%s: redis unavailable (%s); retrying%s', loop.__name__, e, more)
                 if self._outage_since is None:
                     self._outage_since = time.monotonic()
                 await self._redis_back()

@@ -24,6 +24,9 @@ from orchestrator.settings import Settings
 
 # How long a sentinel may take to answer "who is the primary?".
 SENTINEL_TIMEOUT_S = 1.0
+# Through an outage every waiting write, loop and request retries or is refused, several a
+# second: a process logs one line per kind this often, with the count since.
+OUTAGE_LOG_EVERY_S = 5.0
 
 
 # redis is Any to mypy here (pyproject.toml): nothing to check in the subclassing.
