@@ -147,6 +147,15 @@ class Child:
         """Dead, noticed, and its backoff over: to be started again."""
         return self.restart_at is not None and now >= self.restart_at
 
+    @property
+    def role(self) -> str:
+        """'api' or 'dispatcher' (one of the `orchestrator_commands`, several of which may do
+        the same work), else its name."""
+        if self.robot_id:
+            return self.name
+        base = self.name.split('-', 1)[0]
+        return {'orchestrator': 'api', 'dispatcher': 'dispatcher'}.get(base, self.name)
+
 
 @dataclass
 class Restaurant:
@@ -203,8 +212,16 @@ class Restaurant:
                     f'(restart {child.restarts})'
                 )
                 said.append(message)
-                _alert(redis_url, child, message)
+                _alert(redis_url, child, message, self.severity(child))
         return said
+
+    def severity(self, child: Child) -> str:
+        """A restart's alert: critical when no other API process (or dispatcher) was up to
+        take orders (or cook) meanwhile, a warning when one carried on or it was a robot."""
+        if child.role not in ('api', 'dispatcher'):
+            return 'warning'
+        others = (c for c in self.children if c is not child and c.role == child.role)
+        return 'warning' if any(c.proc.poll() is None for c in others) else 'critical'
 
     def stop(self) -> None:
         """SIGTERM every process group (robots first, the orchestrator last), then SIGKILL
@@ -244,15 +261,13 @@ def _exit_text(code: int | None) -> str:
     return f'exited with {code}'
 
 
-def _alert(redis_url: str, child: Child, message: str) -> None:
+def _alert(redis_url: str, child: Child, message: str, severity: str) -> None:
     """A console alert from this (synchronous) supervisor; a Redis that does not answer only
     costs the alert, the restart has happened."""
 
     async def send() -> None:
         r = connection.connect(get_settings(), redis_url, socket_timeout=5)
         try:
-            # Without the orchestrator there is no ordering at all.
-            severity = 'critical' if child.name == 'orchestrator' else 'warning'
             await alerts.raise_alert(
                 r, 'process_restarted', severity, message, robot_id=child.robot_id
             )

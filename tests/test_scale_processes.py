@@ -17,7 +17,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.bringup import orchestrator_processes
+from orchestrator.bringup import Child, Restaurant, orchestrator_processes
 from orchestrator.config import RestaurantConfig
 from orchestrator.redis_server import free_port
 from orchestrator.settings import DEFAULT_CONFIG
@@ -48,6 +48,29 @@ def test_up_starts_api_workers_and_dispatchers() -> None:
     # One API process alone binds as before, with the dispatcher inside.
     ((_, alone, _),) = orchestrator_processes(env, DEFAULT_CONFIG, 'redis://r/0', 'h', 80, 1, 0)
     assert '--reuse-port' not in alone and '--with-dispatcher' in alone
+
+
+def test_a_restart_is_critical_only_when_no_process_like_it_carried_on(tmp_path: Path) -> None:
+    rest = Restaurant(tmp_path, dict(os.environ))
+    try:
+
+        def spawn(name: str, running: bool, robot: bool = False) -> Child:
+            return rest.spawn(name, ['sleep', '60' if running else '0'], robot=robot)
+
+        api, api2 = spawn('orchestrator', False), spawn('orchestrator-2', True)
+        disp = spawn('dispatcher-1', False)
+        wok = spawn('wok1', False, robot=True)
+        for child in (api, disp, wok):
+            child.proc.wait()
+        # Another API process took orders meanwhile; the only dispatcher was the kitchen's.
+        assert rest.severity(api) == 'warning'
+        assert rest.severity(disp) == 'critical'
+        assert rest.severity(wok) == 'warning'
+        api2.proc.kill()
+        api2.proc.wait()
+        assert rest.severity(api) == 'critical'
+    finally:
+        rest.stop()
 
 
 @contextmanager
