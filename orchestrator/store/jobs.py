@@ -7,6 +7,7 @@ A job hash moves through
                   +------------+--> queued (retry elsewhere) | dead (after max_attempts)
     queued | dispatched -> withdrawn, cooking -> wasted   (cancelled from the console)
     dead -> queued (requeued) | cooked (cooked by hand, bumped) | withdrawn (line dropped)
+    dispatched | cooking -> cooked (bumped: the robot is told to stop, its copy is waste)
 
 Every claim raises the job's `epoch`; the Cook goal carries it, and every later write about the
 job (stage, lease renewal, result) names the epoch it belongs to. A write with an epoch other
@@ -470,7 +471,8 @@ async def mark_started(r: Redis, job_id: str, epoch: int, robot_id: str) -> bool
 
 async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
     """Mark a dish cooked. `epoch` None means a person bumped it by hand from the console,
-    which also settles a dead-lettered dish (its dead letters go).
+    which also settles a dead-lettered dish (its dead letters go) and stops a robot cooking it
+    (as a cancel does: a `cancel` command, the epoch raised so its late answer is refused).
 
     Returns 'cooked', 'duplicate' (it was already), 'fenced' (stale epoch) or the settled
     status that forbids it ('withdrawn', 'wasted', 'missing'; 'dead' for a robot's result).
@@ -499,6 +501,10 @@ async def complete(r: Redis, job_id: str, epoch: int | None, by: str) -> str:
             ),
         )
         orders.count_dishes(pipe, job.order_id, cooked=1, cooking=-1 if in_flight else 0)
+        if in_flight and epoch is None:
+            # Cooked by hand while a robot cooks it: the robot's copy would be a second dish.
+            pipe.hincrby(keys.job(job_id), 'epoch', 1)
+            _stop_robot(pipe, job, by)
         _ack_entry(pipe, job)
         _resolve_dead(pipe, job, letters, by)
         if order is not None and not order.final:
@@ -650,7 +656,7 @@ def _cancelled(
     pipe.hincrby(keys.job(job.job_id), 'epoch', 1)
     orders.count_dishes(pipe, job.order_id, total=-1, cooking=-1 if in_flight else 0)
     if in_flight:
-        commands.add(pipe, commands.Command('cancel', robot_id, by, job_id=job.job_id))
+        _stop_robot(pipe, job, by)
     _ack_entry(pipe, job)
     _resolve_dead(pipe, job, letters, by)
     orders.add_event(
@@ -668,6 +674,11 @@ def _cancelled(
     _settle_order(pipe, order, counts, {'by': by, **counts.data()})
     stock.on_cancel(pipe, job.uses, result == WASTED, _stock_ref(job), by)
     return Cancelled(result, robot_id)
+
+
+def _stop_robot(pipe: Pipeline, job: JobRecord, by: str) -> None:
+    """Tell the robot a job in flight is on to stop it (a `cancel` command)."""
+    commands.add(pipe, commands.Command('cancel', job.robot, by, job_id=job.job_id))
 
 
 def _stock_ref(job: JobRecord) -> dict[str, str]:

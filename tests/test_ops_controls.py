@@ -1,0 +1,125 @@
+"""The console's controls at the worst moment, on real processes: the API, a dispatcher, robot
+node processes over DDS and a real redis-server. Each test presses a control as an operator
+on a busy night would and checks what the operator, the robot and the diner see, and that the
+order ends with nothing cooked twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator.config import load_restaurant
+from orchestrator.store import jobs, orders, robots
+from robot_nodes import ledger as lg
+from tests.api_helpers import config_with
+from tests.console_support import sign_in
+from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open, wait_for
+
+pytestmark = pytest.mark.ros
+
+# Slow enough that a wok dish (240 s) is still cooking when the operator presses a control.
+TIME_SCALE = 20.0
+PICKUP_TIMEOUT_S = 3000.0
+
+
+@pytest.fixture(scope='module')
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
+    config = config_with(tmp_path_factory.mktemp('config'), {'battery.drain_per_h': 0.005})
+    with kitchen_running(
+        load_restaurant(config),
+        tmp_path_factory.mktemp('kitchen'),
+        TIME_SCALE,
+        PICKUP_TIMEOUT_S,
+        config_path=config,
+    ) as kitchen:
+        yield kitchen
+
+
+@dataclass
+class Console:
+    """An operator signed in on the console of the running API, and the diners."""
+
+    fleet: Kitchen
+    diners: Diners
+
+    @property
+    def r(self) -> Redis:
+        return self.diners.r
+
+    async def press(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.diners.client.post(f'/console/api/{path}', json=body or {})
+
+    async def cooking_on(self, job_id: str) -> str:
+        """The robot cooking the dish, '' while none is."""
+        job = await jobs.get(self.r, job_id)
+        return job.robot if job is not None and job.status == jobs.COOKING else ''
+
+    async def mode(self, robot_id: str) -> str:
+        state = await robots.get(self.r, robot_id)
+        return state.mode if state is not None else ''
+
+    async def holds(self, robot_id: str, job_id: str) -> bool:
+        """The robot's last heartbeat lists the job."""
+        state = await robots.get(self.r, robot_id)
+        return state is not None and job_id in state.jobs
+
+    async def order_status(self, order_id: str) -> str:
+        order = await orders.get(self.r, order_id)
+        return order.status if order is not None else ''
+
+
+@pytest.fixture
+async def console(
+    fleet: Kitchen, redis_url: str, aredis: Redis, tmp_path: Path
+) -> AsyncIterator[Console]:
+    async with restaurant_open(fleet, redis_url, aredis, tmp_path, idle=True) as (_, diners):
+        diners.client.headers['X-CSRF-Token'] = await sign_in(diners.client, aredis)
+        yield Console(fleet, diners)
+
+
+async def _robot_done_with(c: Console, robot_id: str, job_id: str) -> lg.Entry:
+    """Wait until the robot no longer holds the dish; its ledger's entry of it."""
+
+    async def finished() -> lg.Entry | None:
+        entry = c.fleet.entries(robot_id).get(job_id)
+        if entry is None or entry.status == lg.ACTIVE or await c.holds(robot_id, job_id):
+            return None
+        return entry
+
+    entry = await wait_for(finished, 60, 0.2, f'{robot_id} done with {job_id}')
+    assert entry is not None
+    return entry
+
+
+async def test_bump_stops_the_robot_cooking_the_dish(console: Console) -> None:
+    """A cook plates by hand the dish a robot is cooking and bumps it: the robot is told to
+    stop (its copy would be a second one), the order goes on and is served."""
+    c = console
+    order_id = await c.diners.order('t05', [('jeyuk', 1)])
+    assert order_id
+    job_id = f'{order_id}-00-00'
+    robot_id = await wait_for(lambda: c.cooking_on(job_id), 30, what='the dish cooking')
+    # Paused mid-stage, the robot cannot finish it before the bump.
+    assert (await c.press(f'robots/{robot_id}/pause')).status_code == 200
+    await wait_for(lambda: _is(c.mode(robot_id), 'paused'), 20, what='paused')
+
+    res = await c.press(f'orders/{order_id}/dishes/{job_id}/bump')
+    assert res.status_code == 200, res.text
+    assert (await c.press(f'robots/{robot_id}/resume')).status_code == 200
+
+    entry = await _robot_done_with(c, robot_id, job_id)
+    assert entry.status == lg.WASTED, entry
+    await c.diners.wait_served(90)
+    job = await jobs.get(c.r, job_id)
+    assert job is not None and job.status == jobs.COOKED and job.cooked_by == 'ana'
+    assert not c.fleet.cooked()[job_id]
+
+
+async def _is(value: Any, wanted: str) -> bool:
+    return bool(await value == wanted)
