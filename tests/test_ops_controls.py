@@ -14,8 +14,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from orchestrator import redis_keys as keys
 from orchestrator.config import load_restaurant
-from orchestrator.store import jobs, orders, robots
+from orchestrator.store import commands, jobs, orders, robots
 from robot_nodes import ledger as lg
 from tests.api_helpers import config_with
 from tests.console_support import sign_in
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.ros
 # Slow enough that a wok dish (240 s) is still cooking when the operator presses a control.
 TIME_SCALE = 20.0
 PICKUP_TIMEOUT_S = 3000.0
+# Commands no dispatcher ran within this (real s) expire.
+COMMAND_TTL_S = 2.0
 
 
 @pytest.fixture(scope='module')
@@ -38,6 +41,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
         PICKUP_TIMEOUT_S,
         config_path=config,
     ) as kitchen:
+        kitchen.dispatcher_env['ROBODINE_COMMAND_TTL_S'] = str(COMMAND_TTL_S)
         yield kitchen
 
 
@@ -47,6 +51,7 @@ class Console:
 
     fleet: Kitchen
     diners: Diners
+    redis_url: str
 
     @property
     def r(self) -> Redis:
@@ -80,7 +85,7 @@ async def console(
 ) -> AsyncIterator[Console]:
     async with restaurant_open(fleet, redis_url, aredis, tmp_path, idle=True) as (_, diners):
         diners.client.headers['X-CSRF-Token'] = await sign_in(diners.client, aredis)
-        yield Console(fleet, diners)
+        yield Console(fleet, diners, redis_url)
 
 
 async def _robot_done_with(c: Console, robot_id: str, job_id: str) -> lg.Entry:
@@ -119,6 +124,41 @@ async def test_bump_stops_the_robot_cooking_the_dish(console: Console) -> None:
     job = await jobs.get(c.r, job_id)
     assert job is not None and job.status == jobs.COOKED and job.cooked_by == 'ana'
     assert not c.fleet.cooked()[job_id]
+
+
+async def test_cancel_that_expired_reaches_the_robot_when_a_dispatcher_is_back(
+    console: Console,
+) -> None:
+    """The dispatcher is down (restarting) when the operator cancels a dish a robot is
+    cooking; the cancel command expires unrun. The robot holds the dish (its lease ran out);
+    the new dispatcher must tell it the dish is over rather than leave it held on a slot for
+    good."""
+    c = console
+    order_id = await c.diners.order('t06', [('jeyuk', 1)])
+    assert order_id
+    job_id = f'{order_id}-00-00'
+    robot_id = await wait_for(lambda: c.cooking_on(job_id), 30, what='the dish cooking')
+    c.fleet.stop_dispatchers()
+    res = await c.press(f'orders/{order_id}/cancel')
+    assert res.status_code == 200, res.text
+    assert '1 wasted' in res.json()['detail']
+    ((entry_id, _),) = await c.r.xrange(keys.CONTROL)
+
+    async def expired() -> bool:
+        return await commands.age_ms(c.r, entry_id) > COMMAND_TTL_S * 1000
+
+    await wait_for(expired, 10, what='the cancel command expired')
+    c.fleet.start_dispatcher(c.redis_url)
+
+    async def audited() -> str:
+        audit = [f for _, f in await c.r.xrange(keys.AUDIT)]
+        return next((a['result'] for a in audit if a['action'] == 'robot.cancel'), '')
+
+    assert await wait_for(audited, 30, what='the cancel audited') == 'expired'
+    assert await c.order_status(order_id) == orders.CANCELLED
+    entry = await _robot_done_with(c, robot_id, job_id)
+    assert entry.status == lg.WASTED, entry
+    await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 30, what=f'{robot_id} idle')
 
 
 async def _is(value: Any, wanted: str) -> bool:

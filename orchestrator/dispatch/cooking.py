@@ -546,26 +546,34 @@ class Cooking:
 
     async def cancel_superseded(self, robot_id: str, held: dict[str, int]) -> None:
         """Of the robot's stray jobs, cancel those claimed since for another robot (a higher
-        epoch than the one it holds): the robot learns the job moved on before it cooks
-        further; a copy it had started is thrown away and recorded as waste (alert
-        `dish_cooked_twice`)."""
+        epoch than the one it holds), and those settled meanwhile (cancelled or bumped while
+        the `cancel` command could not reach it: it expired with no dispatcher to run it):
+        the robot learns the job is over before it cooks further, and does not hold it for
+        good. A copy it had started of a job that moved on is thrown away and recorded as
+        waste (alert `dish_cooked_twice`)."""
         records = await jobs.get_many(self.ctx.r, held)
         for job_id, held_epoch in held.items():
             record = records.get(job_id)
-            if record is not None and (record.robot == robot_id or record.epoch <= held_epoch):
-                continue  # still its own (another dispatcher's flight, or coming back to it)
+            its_own = record is not None and record.robot == robot_id
+            if (
+                record is not None
+                and record.status not in jobs.SETTLED
+                and (its_own or record.epoch <= held_epoch)
+            ):
+                continue  # another dispatcher's flight, or coming back to it
             epoch = record.epoch if record is not None else 0
             ok, message = await self.ctx.ros.control(robot_id, 'cancel', job_id, epoch)
             log.warning(
-                '%s still held %s, which moved on (epoch %d, %s): cancel %s %s',
+                '%s still held %s, which is %s (epoch %d, %s): cancel %s %s',
                 robot_id,
                 job_id,
+                record.status if record is not None else 'gone',
                 epoch,
-                record.robot if record is not None else 'gone',
+                record.robot if record is not None else '',
                 'ok' if ok else 'refused',
                 message,
             )
-            if ok and 'wasted' in message:
+            if ok and 'wasted' in message and not its_own:
                 await self.ctx.retrying(
                     partial(jobs.record_waste, self.ctx.r, job_id, robot_id, message)
                 )
