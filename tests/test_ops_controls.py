@@ -161,5 +161,40 @@ async def test_cancel_that_expired_reaches_the_robot_when_a_dispatcher_is_back(
     await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 30, what=f'{robot_id} idle')
 
 
+async def test_cancel_an_order_with_a_dish_cooked_and_one_cooking(console: Console) -> None:
+    """The tea is cooked and waits at the pass, the jeyuk is on a wok: the operator cancels the
+    order. It ends cancelled in one step: never `ready` on the way (the tea alone would be),
+    so no serving robot is sent for it; the wok throws the jeyuk away."""
+    c = console
+    order_id = await c.diners.order('t07', [('iced-tea', 1), ('jeyuk', 1)])
+    assert order_id
+    tea, jeyuk = f'{order_id}-00-00', f'{order_id}-01-00'
+    robot_id = await wait_for(lambda: c.cooking_on(jeyuk), 30, what='the jeyuk cooking')
+    # Paused mid-stage, the wok cannot finish the jeyuk before the cancel.
+    assert (await c.press(f'robots/{robot_id}/pause')).status_code == 200
+    await wait_for(lambda: _job_is(c, tea, jobs.COOKED), 30, what='the tea cooked')
+
+    res = await c.press(f'orders/{order_id}/cancel')
+    assert res.status_code == 200, res.text
+    assert '1 wasted' in res.json()['detail']
+    assert (await c.press(f'robots/{robot_id}/resume')).status_code == 200
+    entry = await _robot_done_with(c, robot_id, jeyuk)
+    assert entry.status == lg.WASTED, entry
+
+    events = [f for _, f in await c.r.xrange(keys.order_events(order_id))]
+    statuses = [e['status'] for e in events if e.get('status')]
+    assert statuses[-1] == orders.CANCELLED and orders.READY not in statuses, events
+    delivered = [f for _, f in await c.r.xrange(keys.DELIVERIES)]
+    assert all(d.get('order_id') != order_id for d in delivered), delivered
+    # A second tap is refused with the reason.
+    again = await c.press(f'orders/{order_id}/cancel')
+    assert again.status_code == 409 and 'already cancelled' in again.json()['detail']
+
+
+async def _job_is(c: Console, job_id: str, status: str) -> bool:
+    job = await jobs.get(c.r, job_id)
+    return job is not None and job.status == status
+
+
 async def _is(value: Any, wanted: str) -> bool:
     return bool(await value == wanted)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from orchestrator import ids
 from orchestrator.config import RestaurantConfig
@@ -110,9 +109,7 @@ async def _open_order(r: Redis, order_id: str) -> OrderRecord:
     order = await orders.get(r, order_id) if ids.is_order_id(order_id) else None
     if order is None:
         raise Refused(404, f'no order {order_id!r}')
-    if order.final:
-        raise Refused(409, f'order {order_id} is already {order.status}')
-    _not_on_a_trip(order)
+    _still_open(order)
     return order
 
 
@@ -131,39 +128,40 @@ async def cancel(r: Redis, order_id: str, line: int | None, by: str) -> str:
     dishes on a robot are wasted (the robot is told to stop); a whole order ends `cancelled`
     even if some of its dishes were already cooked."""
     order = await _open_order(r, order_id)
-    if line is not None and not 0 <= line < len(order.lines):
-        raise Refused(404, f'order {order_id} has no line {line}')
-    job_ids = order.job_ids(line)
-    before = await jobs.statuses(r, job_ids)
-    open_jobs = [j for j, st in zip(job_ids, before, strict=True) if st not in jobs.FINISHED]
-    if line is not None and not open_jobs:
-        raise Refused(
-            409,
-            f'line {line} of order {order_id} has nothing left to cancel '
-            f'(all {", ".join(sorted({str(s) for s in before}))})',
-        )
-    results = [(await jobs.cancel(r, jid, by)).result for jid in open_jobs]
     if line is None:
-        await _finish_cancelled(r, order_id, by)
+        cancelled = await jobs.cancel_order(r, order_id, order.job_ids(), by, _still_open)
+        results = [c.result for c in cancelled]
+    else:
+        results = await _cancel_line(r, order, line, by)
     summary = {res: results.count(res) for res in set(results)}
     what = f'line {line} of order {order_id}' if line is not None else f'order {order_id}'
     done = ', '.join(f'{n} {res}' for res, n in sorted(summary.items())) or 'nothing to stop'
     return f'cancelled {what}: {done}'
 
 
-async def _finish_cancelled(r: Redis, order_id: str, by: str) -> None:
-    """Set the order cancelled unless cancelling its last dishes already did."""
+async def _cancel_line(r: Redis, order: OrderRecord, line: int, by: str) -> list[str]:
+    """Cancel one line's dishes still to cook (the order goes on, ready once the rest is)."""
+    if not 0 <= line < len(order.lines):
+        raise Refused(404, f'order {order.id} has no line {line}')
+    job_ids = order.job_ids(line)
+    before = await jobs.statuses(r, job_ids)
+    open_jobs = [j for j, st in zip(job_ids, before, strict=True) if st not in jobs.FINISHED]
+    if not open_jobs:
+        raise Refused(
+            409,
+            f'line {line} of order {order.id} has nothing left to cancel '
+            f'(all {", ".join(sorted({str(s) for s in before}))})',
+        )
+    return [(await jobs.cancel(r, jid, by)).result for jid in open_jobs]
 
-    async def txn(pipe: Pipeline) -> None:
-        order = await orders.get(pipe, order_id)
-        if order is None or order.final:
-            return
-        # Atomic with the dispatcher claiming the order for a trip (which watches it too).
-        _not_on_a_trip(order)
-        pipe.multi()
-        orders.add_event(pipe, order_id, 'order.cancelled', {'by': by}, orders.CANCELLED)
 
-    await r.transaction(txn, *orders.watch_keys([order_id]))
+def _still_open(order: OrderRecord | None) -> None:
+    """Refuse to cancel an order that ended or left for its table meanwhile."""
+    if order is None:
+        raise Refused(404, 'the order is gone')
+    if order.final:
+        raise Refused(409, f'order {order.id} is already {order.status}')
+    _not_on_a_trip(order)
 
 
 async def redeliver(r: Redis, order_id: str, by: str) -> str:

@@ -22,7 +22,7 @@ transaction that marks the dish cooked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -606,6 +606,43 @@ async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
         txn, keys.job(job_id), orders.key_of_job(job_id), value_from_callable=True
     )
     assert isinstance(out, Cancelled)
+    return out
+
+
+async def cancel_order(
+    r: Redis,
+    order_id: str,
+    job_ids: list[str],
+    by: str,
+    check: Callable[[OrderRecord | None], None],
+) -> list[Cancelled]:
+    """Cancel a whole order (console) in one transaction: its dishes as `cancel` does, and the
+    order. Dish by dish, cancelling the last uncooked one made the order `ready` (with what was
+    cooked) and sent it for delivery before it was cancelled, and a serving robot could claim it
+    in between. `check` sees the order inside the transaction and raises to refuse it (over, or
+    on a trip: the dispatcher's trip claim watches the order too)."""
+
+    async def txn(pipe: Pipeline) -> list[Cancelled]:
+        order = await orders.get(pipe, order_id)
+        check(order)
+        found = [await get(pipe, j) for j in job_ids]
+        open_jobs = [j for j in found if j is not None and j.status not in FINISHED]
+        letters = {
+            j.job_id: await _dead_letter_ids(pipe, j) for j in open_jobs if j.status == DEAD
+        }
+        c = _counts(order)
+        pipe.multi()
+        out = []
+        for job in open_jobs:
+            c = Counts(c.cooked, max(0, c.cooking - int(job.status in IN_FLIGHT)), c.total - 1)
+            out.append(_cancelled(pipe, job, None, c, letters.get(job.job_id, []), by))
+        orders.add_event(pipe, order_id, 'order.cancelled', {'by': by}, orders.CANCELLED)
+        return out
+
+    out = await r.transaction(
+        txn, keys.order(order_id), *map(keys.job, job_ids), value_from_callable=True
+    )
+    assert isinstance(out, list)
     return out
 
 
