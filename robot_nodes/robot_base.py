@@ -382,7 +382,9 @@ class RobotNode(Node, ABC):
 
     def _release(self) -> tuple[bool, str]:
         if not self.estopped:
-            return False, 'not e-stopped'
+            # Like pause, resume and estop, a release taken twice (a double tap of "resume
+            # all") is no refusal: the robot is where the operator wants it.
+            return True, 'not e-stopped'
         self.estopped = False
         self.apply_halt()
         return True, 'e-stop released' + (' (still paused)' if self.paused else '')

@@ -312,8 +312,8 @@ async def test_control_stream_reaches_the_robot(fleet: Kitchen, diners: Diners) 
 
     await control('pause', 'wok1')
     await wait_for(lambda: mode_is('wok1', 'paused'), 20, what='wok1 paused')
-    # Refused by the robot (it is not e-stopped): audited with its reason, and alerted.
-    await control('release', 'wok1')
+    # Refused by the robot (a cooking robot has no dock): audited with its reason, and alerted.
+    await control('dock', 'wok1')
 
     async def refused() -> bool:
         alerts = [f for _, f in await r.xrange(keys.ALERTS)]
@@ -325,7 +325,7 @@ async def test_control_stream_reaches_the_robot(fleet: Kitchen, diners: Diners) 
     audit = [f for _, f in await r.xrange(keys.AUDIT)]
     assert [(a['action'], a['result']) for a in audit] == [
         ('robot.pause', 'ok'),
-        ('robot.release', 'not e-stopped'),
+        ('robot.dock', 'a cooking robot has no dock'),
         ('robot.resume', 'ok'),
     ]
     assert all(a['who'] == 'op:kim' and a['target'] == 'wok1' for a in audit)

@@ -191,6 +191,42 @@ async def test_cancel_an_order_with_a_dish_cooked_and_one_cooking(console: Conso
     assert again.status_code == 409 and 'already cancelled' in again.json()['detail']
 
 
+async def test_stop_all_while_a_trip_waits_at_its_table(console: Console) -> None:
+    """STOP ALL while the food waits on a serving robot at its table: the diner still takes
+    it, the robot stays put until the release, then goes home; the order is served."""
+    c = console
+    order_id = await c.diners.order('t03', [('iced-tea', 1)])
+    assert order_id
+    c.diners.held.add(order_id)
+    await wait_for(lambda: _is(c.order_status(order_id), orders.ARRIVED), 60, what='arrived')
+    order = await orders.get(c.r, order_id)
+    assert order is not None
+    robot_id = order.robot_id
+    res = await c.press('fleet/stop')
+    assert res.status_code == 200, res.text
+    await wait_for(lambda: _is(c.mode(robot_id), 'estopped'), 30, what='estopped')
+    token = c.diners.token('t03')
+    res = await c.diners.client.post(f'/api/tables/{token}/orders/{order_id}/pickup')
+    assert res.status_code == 202, res.text
+    await wait_for(lambda: _is(c.order_status(order_id), orders.SERVED), 30, what='served')
+    assert await c.mode(robot_id) == 'estopped'
+    # Both STOP ALL and its release tapped twice: the robots take each twice, no refusals.
+    assert (await c.press('fleet/stop')).status_code == 200
+    for _ in range(2):
+        res = await c.press('fleet/resume')
+        assert res.status_code == 200, res.text
+    await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 60, what=f'{robot_id} home, idle')
+
+    async def answered() -> list[str]:
+        audit = [f for _, f in await c.r.xrange(keys.AUDIT)]
+        releases = [a['result'] for a in audit if a['action'] == 'robot.release']
+        return releases if len(releases) == 2 * len(c.fleet.robot_ids()) else []
+
+    assert set(await wait_for(answered, 30, what='every release answered')) == {'ok'}
+    alerts = [f for _, f in await c.r.xrange(keys.ALERTS)]
+    assert not [a['message'] for a in alerts if a['kind'] == 'control_refused']
+
+
 async def _job_is(c: Console, job_id: str, status: str) -> bool:
     job = await jobs.get(c.r, job_id)
     return job is not None and job.status == status
