@@ -5,6 +5,7 @@ order ends with nothing cooked twice."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,6 +226,51 @@ async def test_stop_all_while_a_trip_waits_at_its_table(console: Console) -> Non
     assert set(await wait_for(answered, 30, what='every release answered')) == {'ok'}
     alerts = [f for _, f in await c.r.xrange(keys.ALERTS)]
     assert not [a['message'] for a in alerts if a['kind'] == 'control_refused']
+
+
+async def test_stop_all_that_a_robot_did_not_take_is_a_critical_alert(console: Console) -> None:
+    """STOP ALL while one robot has just gone quiet: its e-stop is not acknowledged, and the
+    operator is told as loudly as for an e-stop that expired (critical), not as a warning."""
+    c = console
+    proc = c.fleet.robots['bar1']
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        await wait_for(lambda: _is(c.mode('bar1'), 'unreachable'), 30, what='bar1 unreachable')
+        assert (await c.press('fleet/stop')).status_code == 200
+
+        async def bar1_answer() -> str:
+            audit = [f for _, f in await c.r.xrange(keys.AUDIT)]
+            return next(
+                (
+                    a['result']
+                    for a in audit
+                    if (a['action'], a['target']) == ('robot.estop', 'bar1')
+                ),
+                '',
+            )
+
+        assert await wait_for(bar1_answer, 60, 0.2, 'the e-stop of bar1 answered') != 'ok'
+
+        async def alert() -> dict[str, str]:
+            found = [f for _, f in await c.r.xrange(keys.ALERTS) if f.get('robot_id') == 'bar1']
+            return next((a for a in found if 'estop' in a['message']), {})
+
+        raised = await wait_for(alert, 30, what='the alert')
+        assert raised['severity'] == 'critical', raised
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    # Heard again (e-stopped if the request reached it once it was thawed).
+    await wait_for(lambda: _mode_in(c, 'bar1', {'estopped', 'idle'}), 30, what='bar1 heard')
+    assert (await c.press('fleet/resume')).status_code == 200
+    await wait_for(lambda: _all_idle(c), 30, what='every robot released')
+
+
+async def _mode_in(c: Console, robot_id: str, modes: set[str]) -> bool:
+    return await c.mode(robot_id) in modes
+
+
+async def _all_idle(c: Console) -> bool:
+    return all([await c.mode(robot_id) == 'idle' for robot_id in c.fleet.robot_ids()])
 
 
 async def _job_is(c: Console, job_id: str, status: str) -> bool:

@@ -76,7 +76,7 @@ class RobotCommands:
             await alerts.raise_alert(
                 r,
                 'control_refused',
-                'warning',
+                _severity(c),
                 f'{c.robot_id} refused {c.command}: {message}',
                 robot_id=c.robot_id,
                 order_id=c.order_id,
@@ -94,14 +94,19 @@ class RobotCommands:
         await alerts.raise_alert(
             r,
             'command_expired',
-            # An emergency stop that did not happen is the one that must not go unseen.
-            'critical' if c.command == 'estop' else 'warning',
+            _severity(c),
             f'{c.command} for {c.robot_id} by {c.by or "system"} was {detail}',
             robot_id=c.robot_id,
             order_id=c.order_id,
             trip_id=c.trip_id,
         )
         await commands.done(r, entry_id)
+
+
+def _severity(c: Command) -> str:
+    """Of the alert for a command that did not apply (refused, unanswered or expired): an
+    emergency stop that did not happen is the one that must not go unseen."""
+    return 'critical' if c.command == 'estop' else 'warning'
 
 
 def _target(c: Command) -> str:
