@@ -144,11 +144,7 @@ async def test_cancel_that_expired_reaches_the_robot_when_a_dispatcher_is_back(
     assert res.status_code == 200, res.text
     assert '1 wasted' in res.json()['detail']
     ((entry_id, _),) = await c.r.xrange(keys.CONTROL)
-
-    async def expired() -> bool:
-        return await commands.age_ms(c.r, entry_id) > COMMAND_TTL_S * 1000
-
-    await wait_for(expired, 10, what='the cancel command expired')
+    await wait_for(lambda: _expired(c, entry_id), 10, what='the cancel command expired')
     c.fleet.start_dispatcher(c.redis_url)
 
     async def audited() -> str:
@@ -160,6 +156,29 @@ async def test_cancel_that_expired_reaches_the_robot_when_a_dispatcher_is_back(
     entry = await _robot_done_with(c, robot_id, job_id)
     assert entry.status == lg.WASTED, entry
     await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 30, what=f'{robot_id} idle')
+
+
+async def test_cancel_while_the_dispatcher_stalls_reaches_the_robot(console: Console) -> None:
+    """The dispatcher stalls (a long pause of its process) as the operator cancels a dish on a
+    wok, past the cancel command's life: once it runs again it must not go on leasing the dish
+    to the wok, which would cook it to the end for nobody."""
+    c = console
+    order_id = await c.diners.order('t08', [('jeyuk', 1)])
+    assert order_id
+    job_id = f'{order_id}-00-00'
+    robot_id = await wait_for(lambda: c.cooking_on(job_id), 30, what='the dish cooking')
+    (dispatcher,) = c.fleet.dispatchers.values()
+    dispatcher.send_signal(signal.SIGSTOP)
+    try:
+        res = await c.press(f'orders/{order_id}/cancel')
+        assert res.status_code == 200, res.text
+        ((entry_id, _),) = await c.r.xrange(keys.CONTROL)
+        await wait_for(lambda: _expired(c, entry_id), 10, what='the cancel command expired')
+    finally:
+        dispatcher.send_signal(signal.SIGCONT)
+    entry = await _robot_done_with(c, robot_id, job_id)
+    assert entry.status == lg.WASTED, entry
+    assert await c.order_status(order_id) == orders.CANCELLED
 
 
 async def test_cancel_an_order_with_a_dish_cooked_and_one_cooking(console: Console) -> None:
@@ -271,6 +290,10 @@ async def _mode_in(c: Console, robot_id: str, modes: set[str]) -> bool:
 
 async def _all_idle(c: Console) -> bool:
     return all([await c.mode(robot_id) == 'idle' for robot_id in c.fleet.robot_ids()])
+
+
+async def _expired(c: Console, entry_id: str) -> bool:
+    return await commands.age_ms(c.r, entry_id) > COMMAND_TTL_S * 1000
 
 
 async def _job_is(c: Console, job_id: str, status: str) -> bool:
