@@ -209,6 +209,14 @@ async def test_cancel_an_order_with_a_dish_cooked_and_one_cooking(console: Conso
     # A second tap is refused with the reason.
     again = await c.press(f'orders/{order_id}/cancel')
     assert again.status_code == 409 and 'already cancelled' in again.json()['detail']
+    # The diner is not charged for the tea that never left the pass.
+    res = await c.diners.client.get(f'/api/tables/{c.diners.token("t07")}/bill')
+    bill = res.json()
+    assert bill['total'] == 0, bill['lines']
+    assert {ln['dish_id']: ln['reason'] for ln in bill['lines']} == {
+        'iced-tea': 'cancelled',
+        'jeyuk': 'cancelled while cooking',
+    }
 
 
 async def test_stop_all_while_a_trip_waits_at_its_table(console: Console) -> None:

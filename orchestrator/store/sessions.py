@@ -176,7 +176,12 @@ async def bill_of(r: Redis, cfg: Billing, s: DiningSession | None) -> billing.Bi
     for o, per in zip(placed, job_ids, strict=True):
         units: dict[int, list[str]] = {}
         for li, _ in per:
-            units.setdefault(li, []).append(statuses[at] or '')
+            status = statuses[at] or ''
+            if o.status == orders.CANCELLED and status not in billing.ZERO_REASONS:
+                # A cancelled order never reached its table: its cooked dishes are not
+                # charged either (staff who want them paid cancel the other lines instead).
+                status = jobs.WITHDRAWN
+            units.setdefault(li, []).append(status)
             at += 1
         lines += billing.bill_lines(o.id, o.lines, units)
     return billing.make_bill(lines, cfg)
