@@ -75,6 +75,14 @@ class Console:
         state = await robots.get(self.r, robot_id)
         return state is not None and job_id in state.jobs
 
+    async def unit(self, order_id: str, job_id: str) -> dict[str, str]:
+        """A dish unit as the console's snapshot shows it on its ticket."""
+        snap = (await self.diners.client.get('/console/api/snapshot')).json()
+        tickets = snap['tickets']['open'] + snap['tickets']['finished']
+        (ticket,) = [t for t in tickets if t['id'] == order_id]
+        units = [u for line in ticket['lines'] for u in line['units']]
+        return dict(next(u for u in units if u['job_id'] == job_id))
+
     async def order_status(self, order_id: str) -> str:
         order = await orders.get(self.r, order_id)
         return order.status if order is not None else ''
@@ -121,6 +129,8 @@ async def test_bump_stops_the_robot_cooking_the_dish(console: Console) -> None:
 
     entry = await _robot_done_with(c, robot_id, job_id)
     assert entry.status == lg.WASTED, entry
+    # The console shows the dish cooked, not by the robot that threw its copy away.
+    assert await c.unit(order_id, job_id) == {'job_id': job_id, 'status': 'cooked', 'robot_id': ''}
     await c.diners.wait_served(90)
     job = await jobs.get(c.r, job_id)
     assert job is not None and job.status == jobs.COOKED and job.cooked_by == 'ana'

@@ -48,11 +48,14 @@ def build_ticket(
     for li in range(len(order.lines)):
         for job_id in order.job_ids(li):
             job = by_id.get(job_id)
+            # A dish cooked by hand (bumped) names no robot: the one that had it last threw
+            # its copy away, or failed it.
+            by_hand = job is not None and job.status == jobs.COOKED and job.cooked_by != job.robot
             units.setdefault(li, []).append(
                 {
                     'job_id': job_id,
                     'status': job.status if job else 'queued',
-                    'robot_id': job.robot if job else '',
+                    'robot_id': job.robot if job and not by_hand else '',
                 }
             )
     table = cfg.table_by_id.get(order.table_id)
