@@ -272,7 +272,8 @@ async def test_stop_all_that_a_robot_did_not_take_is_a_critical_alert(console: C
     proc = c.fleet.robots['bar1']
     proc.send_signal(signal.SIGSTOP)
     try:
-        await wait_for(lambda: _is(c.mode('bar1'), 'unreachable'), 30, what='bar1 unreachable')
+        quiet = {'unreachable', 'lost'}
+        await wait_for(lambda: _mode_in(c, 'bar1', quiet), 30, what='bar1 unreachable')
         assert (await c.press('fleet/stop')).status_code == 200
 
         async def bar1_answer() -> str:
@@ -296,10 +297,16 @@ async def test_stop_all_that_a_robot_did_not_take_is_a_critical_alert(console: C
         assert raised['severity'] == 'critical', raised
     finally:
         proc.send_signal(signal.SIGCONT)
-    # Heard again (e-stopped if the request reached it once it was thawed).
-    await wait_for(lambda: _mode_in(c, 'bar1', {'estopped', 'idle'}), 30, what='bar1 heard')
-    assert (await c.press('fleet/resume')).status_code == 200
-    await wait_for(lambda: _all_idle(c), 30, what='every robot released')
+    # bar1 may still take the e-stop once thawed: release until every robot is idle (a
+    # release pressed again is harmless; 409 once none is e-stopped).
+
+    async def released() -> bool:
+        if await _all_idle(c):
+            return True
+        await c.press('fleet/resume')
+        return False
+
+    await wait_for(released, 60, 1.0, 'every robot released')
 
 
 async def _mode_in(c: Console, robot_id: str, modes: set[str]) -> bool:
