@@ -686,3 +686,23 @@ async def test_of_two_api_processes_one_runs_the_checks_and_the_other_takes_over
         for task in loops.values():
             task.cancel()
         await asyncio.gather(*loops.values(), return_exceptions=True)
+
+
+async def test_a_double_tap_cancels_a_line_or_drops_a_dish_once(
+    client: httpx.AsyncClient, csrf: str, order_at: OrderAt
+) -> None:
+    """Two taps at once (or two operators): one cancels, the other is told it is done."""
+    order_id = await order_at(
+        't02', [{'dish_id': d, 'quantity': 1} for d in ('jeyuk', 'iced-tea')]
+    )
+    taps = await asyncio.gather(
+        *(client.post(f'/console/api/orders/{order_id}/cancel', json={'line': 0}) for _ in '12')
+    )
+    assert sorted(t.status_code for t in taps) == [200, 409], [t.text for t in taps]
+    refused = next(t for t in taps if t.status_code == 409)
+    assert 'nothing left to cancel (all withdrawn)' in refused.json()['detail']
+    dish = f'{order_id}-01-00'
+    taps = await asyncio.gather(
+        *(client.post(f'/console/api/orders/{order_id}/dishes/{dish}/drop') for _ in '12')
+    )
+    assert sorted(t.status_code for t in taps) == [200, 409], [t.text for t in taps]

@@ -146,13 +146,16 @@ async def _cancel_line(r: Redis, order: OrderRecord, line: int, by: str) -> list
     job_ids = order.job_ids(line)
     before = await jobs.statuses(r, job_ids)
     open_jobs = [j for j, st in zip(job_ids, before, strict=True) if st not in jobs.FINISHED]
-    if not open_jobs:
+    done = [await jobs.cancel(r, jid, by) for jid in open_jobs]
+    # Nothing was open, or another tap (another operator) cancelled it meanwhile.
+    if not any(c.changed for c in done):
+        now = [c.result for c in done] or [str(s) for s in before]
         raise Refused(
             409,
             f'line {line} of order {order.id} has nothing left to cancel '
-            f'(all {", ".join(sorted({str(s) for s in before}))})',
+            f'(all {", ".join(sorted(set(now)))})',
         )
-    return [(await jobs.cancel(r, jid, by)).result for jid in open_jobs]
+    return [c.result for c in done if c.changed]
 
 
 def _still_open(order: OrderRecord | None) -> None:
@@ -220,10 +223,10 @@ async def drop(r: Redis, order_id: str, job_id: str, by: str) -> str:
     [status] = await jobs.statuses(r, [job_id])
     if status is None:
         raise Refused(404, f'no dish {job_id!r}')
-    if status in jobs.FINISHED:
-        raise Refused(409, f'dish {job_id} is already {status}')
-    result = (await jobs.cancel(r, job_id, by)).result
-    return f'{job_id} dropped ({result})'
+    done = await jobs.cancel(r, job_id, by)
+    if not done.changed:  # settled already, maybe by another tap meanwhile
+        raise Refused(409, f'dish {job_id} is already {done.result}')
+    return f'{job_id} dropped ({done.result})'
 
 
 async def requeue(r: Redis, dead_id: str, by: str) -> str:

@@ -582,6 +582,8 @@ class Cancelled:
     # 'withdrawn' | 'wasted', or the settled status that left nothing to cancel.
     result: str
     robot_id: str = ''
+    # This call cancelled it (False: it was settled already, by someone else too).
+    changed: bool = True
 
 
 async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
@@ -593,9 +595,9 @@ async def cancel(r: Redis, job_id: str, by: str) -> Cancelled:
     async def txn(pipe: Pipeline) -> Cancelled:
         job = await get(pipe, job_id)
         if job is None:
-            return Cancelled('missing')
+            return Cancelled('missing', changed=False)
         if job.status in FINISHED:
-            return Cancelled(job.status, job.robot)
+            return Cancelled(job.status, job.robot, changed=False)
         letters = await _dead_letter_ids(pipe, job) if job.status == DEAD else []
         order = await orders.get(pipe, job.order_id)
         c = _counts(order, cooking=-1 if job.status in IN_FLIGHT else 0)
