@@ -162,6 +162,11 @@ async def test_pause_resume_dock_and_their_refusals(
     assert res.status_code == 409 and 'cooking robot' in res.json()['detail']
     await robot_state(aredis, 'serve2', 'busy', jobs=json.dumps(['o1']))
     assert (await client.post('/console/api/robots/serve2/dock')).status_code == 409
+    # A robot gone quiet: no advice to resume it (that is refused too).
+    await robot_state(aredis, 'serve3', 'unreachable')
+    for command, what in (('dock', 'sent to its dock'), ('resume', 'resumed')):
+        res = await client.post(f'/console/api/robots/serve3/{command}')
+        assert res.json()['detail'] == f'serve3 is unreachable; it cannot be {what}', res.text
     commands = [f['command'] for _, f in await aredis.xrange(keys.CONTROL)]
     assert commands == ['pause', 'resume', 'dock']
 

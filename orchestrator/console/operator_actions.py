@@ -46,20 +46,28 @@ async def _robot(r: Redis, cfg: RestaurantConfig, robot_id: str) -> tuple[str, R
     return kind, state
 
 
+def _unavailable(robot_id: str, mode: str, what: str) -> Refused:
+    """Why a robot out of reach or stopped cannot take a command, and what to do instead
+    (resuming a robot that is unreachable or lost does nothing)."""
+    if mode == 'estopped':
+        return Refused(409, f'{robot_id} is emergency-stopped; use "resume all"')
+    return Refused(409, f'{robot_id} is {mode}; it cannot be {what}')
+
+
 async def pause_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
     mode = (await _robot(r, cfg, robot_id))[1].mode
     if mode == 'paused':
         raise Refused(409, f'{robot_id} is already paused')
     if mode in UNAVAILABLE:
-        raise Refused(409, f'{robot_id} is {mode}; it cannot be paused')
+        raise _unavailable(robot_id, mode, 'paused')
     await commands.send(r, Command('pause', robot_id, by))
     return f'pause sent to {robot_id}'
 
 
 async def resume_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> str:
     mode = (await _robot(r, cfg, robot_id))[1].mode
-    if mode == 'estopped':
-        raise Refused(409, f'{robot_id} is emergency-stopped; use "resume all"')
+    if mode in UNAVAILABLE:
+        raise _unavailable(robot_id, mode, 'resumed')
     if mode != 'paused':
         raise Refused(409, f'{robot_id} is not paused (it is {mode})')
     await commands.send(r, Command('resume', robot_id, by))
@@ -71,8 +79,10 @@ async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) ->
     mode = state.mode
     if kind != 'serving':
         raise Refused(409, f'{robot_id} is a cooking robot; only serving robots dock')
-    if mode in UNAVAILABLE or mode == 'paused':
-        raise Refused(409, f'{robot_id} is {mode}; resume it first')
+    if mode in UNAVAILABLE:
+        raise _unavailable(robot_id, mode, 'sent to its dock')
+    if mode == 'paused':
+        raise Refused(409, f'{robot_id} is paused; resume it first')
     if mode == 'charging':
         raise Refused(409, f'{robot_id} is already at its dock')
     if state.jobs:
