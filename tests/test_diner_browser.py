@@ -403,3 +403,44 @@ async def test_what_another_phone_did_first_is_told_in_the_diners_language(
     await received.get_by_test_id('cancel-order').click()
     await expect(toast).to_have_text('이 주문은 이미 취소되었거나 서빙되었어요.')
     await expect(received).to_have_attribute('data-status', 'cancelled')
+
+
+async def test_every_control_is_named_in_the_diners_language(
+    server: Server, browser: Browser
+) -> None:
+    """A screen reader read the sheets' close buttons as "times", the quantity steppers as
+    "minus" and "plus" (the cart's + not at all) and the landmarks in English on a Korean page."""
+    token = token_for('t12')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await place_order(client, token, [{'dish_id': 'fries', 'quantity': 2}])
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token}')
+    await expect(page.get_by_role('navigation', name='언어')).to_be_visible()
+    await expect(page.get_by_role('navigation', name='메뉴 분류')).to_be_visible()
+    tabs = page.get_by_role('tablist', name='메뉴와 계산서')
+    await expect(tabs.get_by_role('tab', name='메뉴', selected=True)).to_be_visible()
+
+    await page.click('button.dish[data-dish="kungpao"]')
+    sheet = page.get_by_role('dialog', name='궁보계정')
+    await expect(sheet.get_by_role('group', name='수량')).to_be_visible()
+    await sheet.get_by_role('button', name='궁보계정 하나 더').click()
+    await expect(sheet.locator('#qty')).to_have_text('2')
+    await sheet.get_by_role('button', name='궁보계정 하나 빼기').click()
+    await expect(sheet.locator('#qty')).to_have_text('1')
+    await sheet.get_by_test_id('add-to-cart').click()
+    await page.get_by_test_id('cart-bar').click()
+    cart = page.get_by_role('dialog', name='장바구니')
+    await cart.get_by_role('button', name='궁보계정 하나 더').click()
+    await cart.get_by_role('button', name='궁보계정 하나 빼기').click()
+    await expect(cart.get_by_role('button', name='삭제')).to_be_visible()
+    await cart.get_by_role('button', name='닫기').click()
+    await expect(cart).to_be_hidden()
+
+    await page.get_by_role('tab', name='계산서').click()
+    await expect(tabs.get_by_role('tab', name='계산서', selected=True)).to_be_visible()
+    await expect(page.get_by_role('combobox', name='나눌 인원')).to_be_visible()
+    await page.get_by_test_id('split-items').click()
+    await page.get_by_role('button', name='감자튀김 하나 더').click()
+    await expect(page.locator('[data-claim] output')).to_have_text('1')
+    await page.get_by_role('button', name='감자튀김 하나 빼기').click()
+    await expect(page.locator('[data-claim] output')).to_have_text('0')

@@ -37,6 +37,8 @@ const el = (tag, attrs = {}, ...children) => {
 
 const t = (key) => state.i18n?.[state.lang]?.[key] ?? key;
 const name = (names) => names[state.lang] ?? names.en;
+// The spoken name of a − or + button: "One more Kung Pao Chicken".
+const stepLabel = (key, names) => t(key).replace('{dish}', name(names));
 
 function money(minor) {
   const r = state.menu.restaurant;
@@ -130,6 +132,8 @@ function sheetUnitPrice() {
 
 function refreshSheet() {
   $('#qty').value = String(state.sheet.quantity);
+  $('#qty-minus').setAttribute('aria-label', stepLabel('fewer', state.sheet.dish.name));
+  $('#qty-plus').setAttribute('aria-label', stepLabel('more', state.sheet.dish.name));
   $('#add-to-cart').textContent = `${t('add')} · ${money(sheetUnitPrice() * state.sheet.quantity)}`;
 }
 
@@ -235,9 +239,12 @@ function renderCart() {
       el('div', {}, el('strong', {}, name(line.dish.name)),
         opts ? el('small', {}, opts) : null, line.note ? el('small', {}, `“${line.note}”`) : null),
       el('div', { class: 'qty' },
-        el('button', { type: 'button', onclick: step(-1), 'aria-label': t('remove') }, '−'),
+        el('button', {
+          type: 'button', onclick: step(-1),
+          'aria-label': line.quantity > 1 ? stepLabel('fewer', line.dish.name) : t('remove'),
+        }, '−'),
         el('output', {}, String(line.quantity)),
-        el('button', { type: 'button', onclick: step(1) }, '+')),
+        el('button', { type: 'button', onclick: step(1), 'aria-label': stepLabel('more', line.dish.name) }, '+')),
       el('span', { class: 'price' }, money(lineUnit(line) * line.quantity))));
   });
   if (!state.cart.length) list.append(el('li', { class: 'empty' }, t('empty_cart')));
@@ -505,9 +512,11 @@ function renderClaim() {
     return el('li', { 'data-claim': item.line },
       el('span', {}, `${name(ln.name)} (${chosen}/${item.units})`),
       el('span', { class: 'qty' },
-        el('button', { type: 'button', onclick: step(-1), 'aria-label': '-' }, '−'),
+        el('button', { type: 'button', onclick: step(-1), 'aria-label': stepLabel('fewer', ln.name) }, '−'),
         el('output', {}, String(chosen)),
-        el('button', { type: 'button', onclick: step(1), 'aria-label': '+', 'data-testid': 'claim-plus' }, '+')));
+        el('button', {
+          type: 'button', onclick: step(1), 'aria-label': stepLabel('more', ln.name), 'data-testid': 'claim-plus',
+        }, '+')));
   }));
   $('#claim-go').disabled = ![...state.claim.values()].some((n) => n > 0);
   renderPutIn();
@@ -649,6 +658,9 @@ function applyLanguage(lang) {
     b.setAttribute('aria-pressed', String(b.dataset.setLang === state.lang));
   }
   for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll('[data-i18n-label]')) {
+    node.setAttribute('aria-label', t(node.dataset.i18nLabel));
+  }
   if (!state.menu) return;
   $('#restaurant').textContent = name(state.menu.restaurant.name);
   document.title = name(state.menu.restaurant.name);
