@@ -444,3 +444,28 @@ async def test_every_control_is_named_in_the_diners_language(
     await expect(page.locator('[data-claim] output')).to_have_text('1')
     await page.get_by_role('button', name='감자튀김 하나 빼기').click()
     await expect(page.locator('[data-claim] output')).to_have_text('0')
+
+
+async def test_the_options_picker_works_by_keyboard(server: Server, page: Page) -> None:
+    """Enter on a chosen option submitted the sheet's form with its first submit button, the
+    close button: the sheet shut and the dish was not added."""
+    await page.goto(f'{server.url}/t/{token_for("t13")}')
+    dish = page.locator('button.dish[data-dish="kungpao"]')
+    await dish.focus()
+    await page.keyboard.press('Enter')
+    sheet = page.get_by_test_id('dish-sheet')
+    await expect(sheet).to_be_visible()
+    await sheet.locator('input[data-option="spice"][data-choice="medium"]').focus()
+    await page.keyboard.press('ArrowDown')
+    await expect(sheet.locator('input[data-choice="hot"]')).to_be_checked()
+    await page.keyboard.press('Enter')
+    await expect(sheet).to_be_hidden()
+    await expect(page.locator('#cart-count')).to_have_text('1')
+    await expect(dish).to_be_focused()
+    await page.get_by_test_id('cart-bar').focus()
+    await page.keyboard.press('Enter')
+    cart = page.get_by_test_id('cart-sheet')
+    await expect(cart.locator('.cart-line')).to_contain_text('Hot')
+    await page.keyboard.press('Escape')
+    await expect(cart).to_be_hidden()
+    await expect(page.get_by_test_id('cart-bar')).to_be_focused()

@@ -737,6 +737,10 @@ async function start() {
     if (e.submitter?.value === 'add') addFromSheet();
   });
   $('#cart-bar').addEventListener('click', () => $('#cart-sheet').showModal());
+  // Not submit buttons: Enter in the options picker submits its form with the first one.
+  for (const b of document.querySelectorAll('.sheet .close')) {
+    b.addEventListener('click', () => b.closest('dialog').close());
+  }
   $('#place-order').addEventListener('click', placeOrder);
   startBill();
   document.body.dataset.ready = 'true';
