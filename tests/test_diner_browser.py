@@ -469,3 +469,22 @@ async def test_the_options_picker_works_by_keyboard(server: Server, page: Page) 
     await page.keyboard.press('Escape')
     await expect(cart).to_be_hidden()
     await expect(page.get_by_test_id('cart-bar')).to_be_focused()
+
+
+async def test_a_status_change_is_announced(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    """The order cards are redrawn whole on each change: a screen reader heard nothing when the
+    robot reached the table."""
+    token = token_for('t14')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        fries = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token}')
+    card = page.locator('li.order')
+    await expect(card).to_have_attribute('data-status', 'received')
+    news = page.get_by_role('status').and_(page.get_by_test_id('order-news'))
+    await expect(news).to_have_text('')  # what the page opened with is not news
+    await aredis.hset(keys.order(fries['id']), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
+    await timeline.record(aredis, fries['id'], 'robot.arrived', {}, status=timeline.ARRIVED)
+    await expect(news).to_have_text('감자튀김 ×1: 도착했어요 — 음식을 가져가세요')

@@ -309,13 +309,15 @@ function etaText(order) {
   return min >= 1 ? t('eta').replace('{min}', min) : t('eta_soon');
 }
 
+const orderItems = (order) => order.lines.map((l) => `${name(l.name)} ×${l.quantity}`).join(', ');
+
 function renderOrders() {
   const list = $('#order-list');
   list.replaceChildren();
   const orders = [...state.orders.values()].sort((a, b) => b.created_at - a.created_at);
   $('#orders').hidden = !orders.length;
   for (const o of orders) {
-    const items = o.lines.map((l) => `${name(l.name)} ×${l.quantity}`).join(', ');
+    const items = orderItems(o);
     list.append(el('li', { class: `order status-${o.status}`, 'data-order': o.id, 'data-status': o.status },
       el('div', { class: 'order-head' },
         el('span', { class: 'badge', 'data-testid': 'order-status' }, statusText(o)),
@@ -350,8 +352,14 @@ let orderReads = 0;
 function showOrder(order, asked = ++orderReads) {
   const known = state.orders.get(order.id);
   if (known && asked < known.asked) return;
-  state.orders.set(order.id, { ...known, ...order, asked, eta_seen: Date.now() });
+  const shown = { ...known, ...order, asked, eta_seen: Date.now() };
+  state.orders.set(order.id, shown);
   renderOrders();
+  // The cards are redrawn whole: a screen reader hears what changed from this live region
+  // (an order the page has just learnt of is on the list, not news).
+  if (known && statusText(known) !== statusText(shown)) {
+    $('#order-news').textContent = `${orderItems(shown)}: ${statusText(shown)}`;
+  }
 }
 
 // One stream for the whole visit (two connections a phone with the menu's: browsers allow ~6
