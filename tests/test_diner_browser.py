@@ -488,3 +488,40 @@ async def test_a_status_change_is_announced(
     await aredis.hset(keys.order(fries['id']), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
     await timeline.record(aredis, fries['id'], 'robot.arrived', {}, status=timeline.ARRIVED)
     await expect(news).to_have_text('감자튀김 ×1: 도착했어요 — 음식을 가져가세요')
+
+
+async def test_offline_for_a_moment_is_told_and_orders_once(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    """Without network the page told the diner fetch's own English ("Failed to fetch"); an
+    order whose answer was lost is sent again under the same key and placed once."""
+    page = await phone(browser, 'ko-KR')
+    token = token_for('t15')
+    await page.goto(f'{server.url}/t/{token}')
+    await expect(page.locator('body')).to_have_attribute('data-ready', 'true')
+    toast = page.locator('#toast')
+    await page.context.set_offline(True)
+    await page.get_by_test_id('call-staff').click()
+    await page.click('button.reason[data-reason="water"]')
+    await expect(toast).to_have_text('연결이 불안정합니다. 다시 시도해 주세요.')
+    await page.context.set_offline(False)
+
+    lost: list[Route] = []
+
+    async def answer_lost(route: Route) -> None:
+        if lost or route.request.method != 'POST':
+            await route.continue_()
+            return
+        lost.append(route)
+        await route.fetch()  # the server takes the order; the phone loses the answer
+        await route.abort('internetdisconnected')
+
+    await page.route('**/orders', answer_lost)
+    await choose(page, 'fries', {})
+    await page.get_by_test_id('cart-bar').click()
+    await page.get_by_test_id('place-order').click()
+    await expect(toast).to_have_text('연결이 불안정합니다. 다시 시도해 주세요.')
+    await page.get_by_test_id('place-order').click()
+    await expect(page.locator('li.order')).to_have_count(1)
+    await expect(page.get_by_test_id('cart-bar')).to_be_hidden()
+    assert await aredis.xlen(keys.cook_stream('fryer')) == 1

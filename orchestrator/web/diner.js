@@ -74,10 +74,11 @@ async function api(path, options = {}) {
 }
 
 // A refusal in the diner's language when the page knows its reason (the server's detail is
-// English); a refused line's dish (field `items[1].dish_id`) is named from `lines`.
+// English); a refused line's dish (field `items[1].dish_id`) is named from `lines`. No answer
+// (the phone offline: fetch's "Failed to fetch") or a server error is a connection problem.
 function refusal(err, lines = []) {
   const text = t('refusals')[err.reason];
-  if (!text) return err.message;
+  if (!text) return !err.status || err.status >= 500 ? t('retry') : err.message;
   const line = lines[Number(/^items\[(\d+)\]/.exec(err.field ?? '')?.[1])];
   return text.replace('{dish}', line ? name(line.dish.name) : '');
 }
