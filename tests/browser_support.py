@@ -19,13 +19,18 @@ EXPECT_MS = 30_000
 # WCAG AA for body text.
 MIN_CONTRAST = 4.5
 
-# The element's text colour and the first opaque background behind it, as [r, g, b] each.
+# The element's text colour, the first opaque background behind it (as [r, g, b] each) and the
+# opacity the text is drawn with (its own and its ancestors').
 COLOURS_JS = """el => {
   const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
   let bg = el;
   while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
+  let opacity = 1;
+  for (let node = el; node; node = node.parentElement) {
+    opacity *= Number(getComputedStyle(node).opacity);
+  }
   return [rgb(getComputedStyle(el).color).slice(0, 3),
-          rgb(getComputedStyle(bg || document.body).backgroundColor).slice(0, 3)];
+          rgb(getComputedStyle(bg || document.body).backgroundColor).slice(0, 3), opacity];
 }"""
 
 
@@ -40,7 +45,8 @@ def _luminance(rgb: list[float]) -> float:
 
 async def contrast(el: Locator) -> float:
     """The WCAG contrast ratio of the element's text against what is behind it."""
-    fg, bg = await el.evaluate(COLOURS_JS)
+    text, bg, opacity = await el.evaluate(COLOURS_JS)
+    fg = [opacity * t + (1 - opacity) * b for t, b in zip(text, bg, strict=True)]
     hi, lo = sorted((_luminance(fg), _luminance(bg)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
-from browser_support import CHROMIUM, chromium
+from browser_support import CHROMIUM, MIN_CONTRAST, chromium, contrast
 from console_support import place_order
 from playwright.async_api import APIResponse, Browser, Page, Route, expect
 from redis.asyncio import Redis
@@ -525,3 +525,33 @@ async def test_offline_for_a_moment_is_told_and_orders_once(
     await expect(page.locator('li.order')).to_have_count(1)
     await expect(page.get_by_test_id('cart-bar')).to_be_hidden()
     assert await aredis.xlen(keys.cook_stream('fryer')) == 1
+
+
+async def test_status_chips_allergens_and_sold_out_are_readable(
+    server: Server, page: Page, aredis: Redis
+) -> None:
+    """WCAG AA from the CSS: a sold-out dish's "Sold out" was drawn at 45 % opacity (1.8:1),
+    the arrived badge faded to 2.3:1 at every beat and the grey dishes on the arrived card were
+    4.3:1 on its tint."""
+    token = token_for('t16')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await place_order(client, token, [{'dish_id': 'mandu', 'quantity': 1}])
+        fries = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
+    await aredis.hset(keys.order(fries['id']), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
+    await timeline.record(aredis, fries['id'], 'robot.arrived', {}, status=timeline.ARRIVED)
+    await menu_store.set_soldout(aredis, 'galbi', True, 'op:kim')
+    await page.goto(f'{server.url}/t/{token}')
+    galbi = page.locator('button.dish[data-dish="galbi"]')
+    await expect(galbi).to_contain_text('Sold out')
+    await expect(page.locator('li.order[data-status="arrived"]')).to_be_visible()
+    # Every animation at its midpoint: the pulse's faintest.
+    await page.evaluate(
+        'document.getAnimations().forEach((a) => { a.pause(); a.currentTime = 600; })'
+    )
+    texts = page.locator(
+        'button.dish[data-dish="galbi"] > span, .allergen-tags, li.order .badge, '
+        'li.order .items, li.order .price, [role=tab]'
+    )
+    assert await texts.count() > 20
+    for text in await texts.all():
+        assert await contrast(text) >= MIN_CONTRAST, await text.inner_text()
