@@ -555,3 +555,66 @@ async def test_status_chips_allergens_and_sold_out_are_readable(
     assert await texts.count() > 20
     for text in await texts.all():
         assert await contrast(text) >= MIN_CONTRAST, await text.inner_text()
+
+
+# Whether some scroll position shows the element whole: its top and bottom edges on the screen
+# and under nothing else (a sticky header, the cart bar). Scrolled to (which scrolls a sheet),
+# then the page scrolled through the screen's height above it.
+UNCOVERED_JS = """el => {
+  const whole = () => {
+    const r = el.getBoundingClientRect();
+    const x = r.x + r.width / 2;
+    return [r.top + 2, r.bottom - 2].every((y) => el.contains(document.elementFromPoint(x, y)));
+  };
+  el.scrollIntoView({ block: 'center' });
+  const top = el.getBoundingClientRect().top + scrollY;
+  for (let y = top - innerHeight; !whole() && y <= top; y += 4) scrollTo(0, y);
+  return whole();
+}"""
+
+
+@pytest.mark.parametrize(
+    ('width', 'height', 'locale'),
+    [(320, 568, 'en-US'), (360, 640, 'ko-KR'), (640, 360, 'zh-CN')],
+    ids=['320', '360', 'landscape'],
+)
+async def test_every_dish_and_pay_button_is_reachable_with_text_at_200_percent(
+    server: Server, browser: Browser, width: int, height: int, locale: str
+) -> None:
+    """The browser's text at 200 % on a small phone: the sticky header took half the screen and
+    the cart bar, taller than the room kept for it, covered the last dishes for good; the
+    stepper's − and + spilled out of their circles; the bill's sums and shares were wider than
+    the screen, their amounts cut off."""
+    token = token_for('t05')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await place_order(client, token, [{'dish_id': 'fries', 'quantity': 2}])
+    context = await browser.new_context(
+        viewport={'width': width, 'height': height}, has_touch=True, locale=locale
+    )
+    page = await context.new_page()
+    await page.goto(f'{server.url}/t/{token}')
+    await expect(page.locator('body')).to_have_attribute('data-ready', 'true')
+    # What the browser's text size setting does: rem (every font size here) is twice as large.
+    await page.add_style_tag(content='html { font-size: 200% }')
+    await page.locator('button.dish[data-dish="fries"]').click()
+    await page.get_by_test_id('add-to-cart').click()
+    dishes = await page.locator('button.dish:enabled').all()
+    assert len(dishes) > 20
+    for target in [*dishes, page.get_by_test_id('lang-zh'), page.get_by_test_id('call-staff')]:
+        assert await target.evaluate(UNCOVERED_JS), await target.inner_text()
+    assert await page.evaluate('document.documentElement.scrollWidth') <= width
+    await page.get_by_test_id('cart-bar').click()
+    cart = page.get_by_test_id('cart-sheet')
+    for target in await cart.locator('button').all():
+        assert await target.evaluate(UNCOVERED_JS), await target.inner_text()
+    # The − and + inside their circles (they spilled out of fixed-size ones over the price).
+    for target in await cart.locator('.qty button').all():
+        assert await target.evaluate(
+            'el => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight'
+        ), await target.inner_text()
+    await page.keyboard.press('Escape')
+    await page.get_by_test_id('tab-bill').click()
+    pay = page.get_by_test_id('pay-share')
+    await expect(pay).to_be_visible()
+    assert await pay.evaluate(UNCOVERED_JS)
+    assert await page.evaluate('document.documentElement.scrollWidth') <= width

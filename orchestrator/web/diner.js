@@ -710,11 +710,22 @@ function followMenu() {
   source.onmessage = () => loadMenu().catch((err) => console.warn('menu refresh failed', err));
 }
 
+// The header sticks while it and the categories under it take at most a third of the screen;
+// with the browser's text at 200 % or a phone on its side they took half of it, and the cart
+// bar most of the rest.
 function stickUnderHeader() {
   const header = $('header.top');
-  new ResizeObserver(() => {
-    document.documentElement.style.setProperty('--header-height', `${header.offsetHeight}px`);
-  }).observe(header);
+  const categories = $('#categories');
+  const measure = () => {
+    const sticks = header.offsetHeight + categories.offsetHeight <= innerHeight / 3;
+    header.classList.toggle('scrolls', !sticks);
+    document.documentElement.style.setProperty(
+      '--header-height', `${sticks ? header.offsetHeight : 0}px`);
+  };
+  const observer = new ResizeObserver(measure);
+  observer.observe(header);
+  observer.observe(categories);
+  addEventListener('resize', measure);
 }
 
 async function start() {
