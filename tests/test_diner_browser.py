@@ -618,3 +618,28 @@ async def test_every_dish_and_pay_button_is_reachable_with_text_at_200_percent(
     await expect(pay).to_be_visible()
     assert await pay.evaluate(UNCOVERED_JS)
     assert await page.evaluate('document.documentElement.scrollWidth') <= width
+
+
+async def test_offline_is_shown_and_the_status_recovers(
+    server: Server, browser: Browser, aredis: Redis
+) -> None:
+    """Without network the page said nothing and showed the last statuses as if live."""
+    token = token_for('t06')
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        fries = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token}')
+    card = page.locator('li.order')
+    await expect(card).to_have_attribute('data-status', 'received')
+    offline = page.get_by_role('status').and_(page.get_by_test_id('offline'))
+    await expect(offline).to_be_hidden()
+    await page.context.set_offline(True)
+    await expect(offline).to_have_text(
+        '인터넷 연결이 끊겼어요. 다시 연결되면 주문 상태가 업데이트돼요.'
+    )
+    assert await contrast(offline) >= MIN_CONTRAST
+    await aredis.hset(keys.order(fries['id']), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
+    await timeline.record(aredis, fries['id'], 'robot.arrived', {}, status=timeline.ARRIVED)
+    await page.context.set_offline(False)
+    await expect(offline).to_be_hidden()
+    await expect(card).to_have_attribute('data-status', 'arrived')

@@ -663,6 +663,7 @@ function applyLanguage(lang) {
   state.lang = LANGS.includes(lang) ? lang : 'en';
   localStorage.setItem('robodine.lang', state.lang);
   document.documentElement.lang = state.lang;
+  showConnection();
   for (const b of document.querySelectorAll('[data-set-lang]')) {
     b.setAttribute('aria-pressed', String(b.dataset.setLang === state.lang));
   }
@@ -713,6 +714,21 @@ function followMenu() {
 // The header sticks while it and the categories under it take at most a third of the screen;
 // with the browser's text at 200 % or a phone on its side they took half of it, and the cart
 // bar most of the rest.
+// Without network the page said nothing until a tap failed, and showed the last statuses as
+// if live. Back online, the orders (and the bill) are read at once, not at the next poll.
+function showConnection() {
+  $('#offline').textContent = navigator.onLine ? '' : t('offline');
+}
+
+function followConnection() {
+  addEventListener('offline', showConnection);
+  addEventListener('online', () => {
+    showConnection();
+    refreshOrders();
+    if (state.tab === 'bill') loadBill();
+  });
+}
+
 function stickUnderHeader() {
   const header = $('header.top');
   const categories = $('#categories');
@@ -740,6 +756,7 @@ async function start() {
   await loadMenu();
   followMenu();
   followVisit();
+  followConnection();
   refreshOrders();
   setInterval(refreshOrders, POLL_MS);
   for (const b of document.querySelectorAll('[data-set-lang]')) {
