@@ -643,3 +643,18 @@ async def test_offline_is_shown_and_the_status_recovers(
     await page.context.set_offline(False)
     await expect(offline).to_be_hidden()
     await expect(card).to_have_attribute('data-status', 'arrived')
+
+
+async def test_focus_lands_on_the_orders_after_ordering(server: Server, page: Page) -> None:
+    """Ordering closed the cart and hid the cart bar that focus went back to: a keyboard or
+    screen reader user was left nowhere (on the page's body)."""
+    await page.goto(f'{server.url}/t/{token_for("t07")}')
+    await choose(page, 'fries', {})
+    await page.get_by_test_id('cart-bar').focus()
+    await page.keyboard.press('Enter')
+    await page.get_by_test_id('place-order').focus()
+    await page.keyboard.press('Enter')
+    await expect(page.locator('li.order')).to_have_count(1)
+    await expect(page.get_by_role('heading', name='Your orders')).to_be_focused()
+    await page.keyboard.press('Tab')
+    await expect(page.locator('li.order').get_by_test_id('cancel-order')).to_be_focused()

@@ -274,6 +274,8 @@ async function placeOrder() {
     toast(t('ordered'));
     showOrder(order);
     showStatusPanel();
+    // Focus went back to the cart bar, hidden now the cart is empty: it would be lost.
+    $('#orders-title').focus({ preventScroll: true });
   } catch (err) {
     // 4xx: the order as it stands is refused (new key next time); otherwise retry same key.
     if (err.status && err.status < 500) {
