@@ -658,3 +658,20 @@ async def test_focus_lands_on_the_orders_after_ordering(server: Server, page: Pa
     await expect(page.get_by_role('heading', name='Your orders')).to_be_focused()
     await page.keyboard.press('Tab')
     await expect(page.locator('li.order').get_by_test_id('cancel-order')).to_be_focused()
+
+
+async def test_notices_come_from_a_live_region_already_on_the_page(
+    server: Server, page: Page
+) -> None:
+    """The notices' live region was hidden until a notice: one that appears with its news is
+    not always read out, so "Order received" or a refusal could go unheard."""
+    await page.goto(f'{server.url}/t/{token_for("t08")}')
+    await expect(page.locator('body')).to_have_attribute('data-ready', 'true')
+    notices = page.get_by_role('status').and_(page.locator('#toast'))
+    await expect(notices).to_have_count(1)
+    await expect(notices).to_have_text('')
+    await page.get_by_test_id('call-staff').click()
+    await page.click('button.reason[data-reason="water"]')
+    await expect(notices).to_have_text('Staff are on their way.')
+    await expect(notices).to_have_text('')  # gone after a while, the region stays
+    await expect(notices).to_have_count(1)

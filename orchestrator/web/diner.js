@@ -55,11 +55,12 @@ function newKey() {
 }
 
 function toast(text, ms = 3000) {
+  // Emptied, not hidden, when it goes: a live region hidden until its news is not always read
+  // out (the offline notice likewise).
   const box = $('#toast');
   box.textContent = text;
-  box.hidden = false;
   clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { box.hidden = true; }, ms);
+  toast.timer = setTimeout(() => { box.textContent = ''; }, ms);
 }
 
 async function api(path, options = {}) {
