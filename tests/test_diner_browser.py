@@ -675,3 +675,20 @@ async def test_notices_come_from_a_live_region_already_on_the_page(
     await expect(notices).to_have_text('Staff are on their way.')
     await expect(notices).to_have_text('')  # gone after a while, the region stays
     await expect(notices).to_have_count(1)
+
+
+async def test_focus_returns_to_the_dish_after_the_menu_was_redrawn(
+    server: Server, page: Page, aredis: Redis
+) -> None:
+    """A dish 86'd while a diner's sheet was open redraws the menu: closing the sheet gave
+    focus back to the replaced button, and it fell to the page's body."""
+    await page.goto(f'{server.url}/t/{token_for("t09")}')
+    dish = page.locator('button.dish[data-dish="kungpao"]')
+    await dish.focus()
+    await page.keyboard.press('Enter')
+    await expect(page.get_by_test_id('dish-sheet')).to_be_visible()
+    await menu_store.set_soldout(aredis, 'mandu', True, 'op:kim')
+    await expect(page.locator('button.dish[data-dish="mandu"]')).to_be_disabled()
+    await page.keyboard.press('Escape')
+    await expect(page.get_by_test_id('dish-sheet')).to_be_hidden()
+    await expect(dish).to_be_focused()

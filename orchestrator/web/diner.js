@@ -776,6 +776,13 @@ async function start() {
   $('#dish-form').addEventListener('submit', (e) => {
     if (e.submitter?.value === 'add') addFromSheet();
   });
+  // The dialog gives focus back to the button that opened it; a menu change redraws the menu
+  // meanwhile, and focus fell to the body: the dish's button as drawn now takes it.
+  $('#dish-sheet').addEventListener('close', (e) => {
+    const at = document.activeElement;
+    if (at !== document.body && !e.target.contains(at)) return;
+    document.querySelector(`button.dish[data-dish="${CSS.escape(state.sheet.dish.id)}"]`)?.focus();
+  });
   $('#cart-bar').addEventListener('click', () => $('#cart-sheet').showModal());
   // Not submit buttons: Enter in the options picker submits its form with the first one.
   for (const b of document.querySelectorAll('.sheet .close')) {
