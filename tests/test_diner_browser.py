@@ -692,3 +692,27 @@ async def test_focus_returns_to_the_dish_after_the_menu_was_redrawn(
     await page.keyboard.press('Escape')
     await expect(page.get_by_test_id('dish-sheet')).to_be_hidden()
     await expect(dish).to_be_focused()
+
+
+async def test_the_tabs_work_as_a_tablist_by_keyboard(server: Server, page: Page) -> None:
+    """Announced as tabs, Menu and Bill did not answer the arrow keys a tablist does and were
+    two Tab stops."""
+    await page.goto(f'{server.url}/t/{token_for("t10")}')
+    await expect(page.locator('body')).to_have_attribute('data-ready', 'true')
+    menu, bill = page.get_by_role('tab', name='Menu'), page.get_by_role('tab', name='Bill')
+    await menu.focus()
+    await page.keyboard.press('ArrowRight')
+    await expect(bill).to_be_focused()
+    await expect(bill).to_have_attribute('aria-selected', 'true')
+    await expect(page.get_by_test_id('bill')).to_be_visible()
+    await page.keyboard.press('ArrowRight')  # round to the first
+    await expect(menu).to_be_focused()
+    await expect(page.get_by_test_id('bill')).to_be_hidden()
+    await page.keyboard.press('End')
+    await expect(bill).to_be_focused()
+    await page.keyboard.press('Home')
+    await expect(menu).to_be_focused()
+    await page.keyboard.press('Tab')
+    await expect(bill).not_to_be_focused()
+    await page.keyboard.press('Shift+Tab')
+    await expect(menu).to_be_focused()

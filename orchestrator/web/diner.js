@@ -415,6 +415,7 @@ function showTab(tab) {
   state.tab = tab;
   for (const b of document.querySelectorAll('[data-tab]')) {
     b.setAttribute('aria-selected', String(b.dataset.tab === tab));
+    b.tabIndex = b.dataset.tab === tab ? 0 : -1;
   }
   $('#tab-menu').hidden = tab !== 'menu';
   $('#tab-bill').hidden = tab !== 'bill';
@@ -754,6 +755,17 @@ async function start() {
   for (const b of document.querySelectorAll('[data-tab]')) {
     b.addEventListener('click', () => showTab(b.dataset.tab));
   }
+  // A tablist as screen readers announce it: one Tab stop, the arrows move between the tabs.
+  $('[role=tablist]').addEventListener('keydown', (e) => {
+    const tabs = [...document.querySelectorAll('[role=tab]')];
+    const at = tabs.indexOf(document.activeElement);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: -1 }[e.key];
+    if (at < 0 || to === undefined) return;
+    e.preventDefault();
+    const tab = tabs.at(to % tabs.length);
+    showTab(tab.dataset.tab);
+    tab.focus();
+  });
   state.i18n = await (await fetch('/static/i18n.json')).json();
   applyLanguage(state.lang);
   await loadMenu();
