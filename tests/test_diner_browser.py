@@ -716,3 +716,24 @@ async def test_the_tabs_work_as_a_tablist_by_keyboard(server: Server, page: Page
     await expect(bill).not_to_be_focused()
     await page.keyboard.press('Shift+Tab')
     await expect(menu).to_be_focused()
+
+
+async def test_a_menu_lost_on_the_way_is_read_again(server: Server, page: Page) -> None:
+    """The network dropped the page's first read of the menu (or of its texts): the page
+    stayed at "Loading the menu…" until the diner thought to reload it."""
+    dropped: list[str] = []
+
+    async def drop_first(route: Route) -> None:
+        if route.request.url in dropped:
+            await route.continue_()
+            return
+        dropped.append(route.request.url)
+        await route.abort('internetdisconnected')
+
+    await page.route('**/static/i18n.json', drop_first)
+    await page.route('**/api/menu', drop_first)
+    await page.goto(f'{server.url}/t/{token_for("t11")}')
+    await expect(page.locator('button.dish[data-dish="kungpao"]')).to_contain_text(
+        'Kung Pao Chicken'
+    )
+    assert len(dropped) == 2

@@ -691,7 +691,9 @@ let menuText = null; // the menu as last drawn, as the API sent it
 
 async function loadMenu({ quiet = false } = {}) {
   const load = ++menuLoads;
-  const text = await (await fetch('/api/menu')).text();
+  const res = await fetch('/api/menu');
+  if (!res.ok) throw new Error(`menu: ${res.status}`);
+  const text = await res.text();
   // The same menu as shown (the live stream's first message repeats the state the page has
   // just loaded): redrawing it would replace the buttons under a diner's finger.
   if (load !== menuLoads || text === menuText) return;
@@ -748,6 +750,20 @@ function stickUnderHeader() {
   addEventListener('resize', measure);
 }
 
+// The page's first reads, again until they succeed (a weak signal, a server restarting): one
+// lost on the way left the page at "Loading the menu…" for good.
+async function untilLoaded(load) {
+  for (let wait = 1000; ; wait = Math.min(2 * wait, 15000)) {
+    try {
+      return await load();
+    } catch (err) {
+      console.warn('loading failed, trying again', err);
+      if (state.i18n) toast(t('retry'), wait);
+      await new Promise((resolve) => { setTimeout(resolve, wait); });
+    }
+  }
+}
+
 async function start() {
   stickUnderHeader();
   // The tabs answer at once: a diner may tap "Bill" while the menu is still loading (the bill
@@ -766,9 +782,9 @@ async function start() {
     showTab(tab.dataset.tab);
     tab.focus();
   });
-  state.i18n = await (await fetch('/static/i18n.json')).json();
+  state.i18n = await untilLoaded(async () => (await fetch('/static/i18n.json')).json());
   applyLanguage(state.lang);
-  await loadMenu();
+  await untilLoaded(loadMenu);
   followMenu();
   followVisit();
   followConnection();
