@@ -438,6 +438,7 @@ async def test_every_control_is_named_in_the_diners_language(
 
     await page.get_by_role('tab', name='계산서').click()
     await expect(tabs.get_by_role('tab', name='계산서', selected=True)).to_be_visible()
+    await expect(page.get_by_role('tabpanel', name='계산서')).to_be_visible()
     await expect(page.get_by_role('combobox', name='나눌 인원')).to_be_visible()
     await page.get_by_test_id('split-items').click()
     await page.get_by_role('button', name='감자튀김 하나 더').click()
