@@ -738,3 +738,26 @@ async def test_a_menu_lost_on_the_way_is_read_again(server: Server, page: Page) 
         'Kung Pao Chicken'
     )
     assert len(dropped) == 2
+
+
+async def test_a_notice_does_not_cover_the_cart_bar_with_text_at_200_percent(
+    server: Server, browser: Browser
+) -> None:
+    """Notices sat a fixed 96 px above the bottom: with large text the cart bar is taller than
+    that, and "Staff are on their way" covered it."""
+    context = await browser.new_context(
+        viewport={'width': 360, 'height': 640}, has_touch=True, locale='ko-KR'
+    )
+    page = await context.new_page()
+    await page.goto(f'{server.url}/t/{token_for("t12")}')
+    await expect(page.locator('body')).to_have_attribute('data-ready', 'true')
+    await page.add_style_tag(content='html { font-size: 200% }')
+    await choose(page, 'fries', {})
+    await page.get_by_test_id('call-staff').click()
+    await page.click('button.reason[data-reason="water"]')
+    toast = page.locator('#toast')
+    await expect(toast).to_have_text('직원을 불렀어요. 곧 갈게요.')
+    notice = await toast.bounding_box()
+    bar = await page.get_by_test_id('cart-bar').bounding_box()
+    assert notice and bar
+    assert notice['y'] + notice['height'] <= bar['y']

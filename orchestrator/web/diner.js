@@ -750,6 +750,15 @@ function stickUnderHeader() {
   addEventListener('resize', measure);
 }
 
+// Room the cart bar takes at the bottom of the screen (none while the cart is empty).
+function measureCartBar() {
+  const bar = $('#cart-bar');
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty(
+      '--cart-room', `${bar.offsetHeight ? bar.offsetHeight + 16 : 0}px`);
+  }).observe(bar);
+}
+
 // The page's first reads, again until they succeed (a weak signal, a server restarting): one
 // lost on the way left the page at "Loading the menu…" for good.
 async function untilLoaded(load) {
@@ -766,6 +775,7 @@ async function untilLoaded(load) {
 
 async function start() {
   stickUnderHeader();
+  measureCartBar();
   // The tabs answer at once: a diner may tap "Bill" while the menu is still loading (the bill
   // renders once it has).
   for (const b of document.querySelectorAll('[data-tab]')) {
