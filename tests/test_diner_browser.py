@@ -761,3 +761,23 @@ async def test_a_notice_does_not_cover_the_cart_bar_with_text_at_200_percent(
     bar = await page.get_by_test_id('cart-bar').bounding_box()
     assert notice and bar
     assert notice['y'] + notice['height'] <= bar['y']
+
+
+async def test_the_scroll_to_the_orders_jumps_when_motion_is_reduced(
+    server: Server, browser: Browser
+) -> None:
+    """A diner whose phone asks for reduced motion still had the page glide to the orders
+    after ordering (and when a robot arrives)."""
+    context = await browser.new_context(
+        viewport={'width': 390, 'height': 844}, locale='en-US', reduced_motion='reduce'
+    )
+    page = await context.new_page()
+    await page.goto(f'{server.url}/t/{token_for("t13")}')
+    await choose(page, 'mochi', {})
+    await page.get_by_test_id('cart-bar').click()
+    await page.evaluate("window.scrolls = []; addEventListener('scroll', () => scrolls.push(1))")
+    await page.get_by_test_id('place-order').click()
+    await expect(page.locator('li.order')).to_have_count(1)
+    await expect(page.locator('#orders-title')).to_be_in_viewport()
+    await expect(page.locator('#orders-title')).to_be_focused()
+    assert await page.evaluate('scrolls.length') == 1  # one jump, no glide

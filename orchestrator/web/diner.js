@@ -344,8 +344,11 @@ function renderOrders() {
   }
 }
 
+const REDUCED_MOTION = matchMedia('(prefers-reduced-motion: reduce)');
+
 function showStatusPanel() {
-  $('#orders').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  const behavior = REDUCED_MOTION.matches ? 'instant' : 'smooth';
+  $('#orders').scrollIntoView({ behavior, block: 'start' });
 }
 
 // Order reads overlap (the live stream, the poll, a slow network): an answer asked
