@@ -720,9 +720,6 @@ function followMenu() {
   source.onmessage = () => loadMenu().catch((err) => console.warn('menu refresh failed', err));
 }
 
-// The header sticks while it and the categories under it take at most a third of the screen;
-// with the browser's text at 200 % or a phone on its side they took half of it, and the cart
-// bar most of the rest.
 // Without network the page said nothing until a tap failed, and showed the last statuses as
 // if live. Back online, the orders (and the bill) are read at once, not at the next poll.
 function showConnection() {
@@ -738,6 +735,9 @@ function followConnection() {
   });
 }
 
+// The header sticks while it and the categories under it take at most a third of the screen;
+// with the browser's text at 200 % or a phone on its side they took half of it, and the cart
+// bar most of the rest.
 function stickUnderHeader() {
   const header = $('header.top');
   const categories = $('#categories');
