@@ -42,6 +42,7 @@ from orchestrator.console.accounts import new_account
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings, get_settings
 from orchestrator.store import accounts, alerts, connection, robots
+from orchestrator.texts import Said, Value
 from robot_nodes import auth
 from table_qr.tokens import sign, table_url
 
@@ -207,12 +208,9 @@ class Restaurant:
                 child.restarts += 1
                 wait = child.backoff_s
                 child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)
-                message = (
-                    f'{child.name} {_exit_text(code)} and was restarted after {wait:g} s '
-                    f'(restart {child.restarts})'
-                )
-                said.append(message)
-                _alert(redis_url, child, message, self.severity(child))
+                restarted = _restarted(child, code, wait)
+                said.append(str(restarted))
+                _alert(redis_url, child, restarted, self.severity(child))
         return said
 
     def severity(self, child: Child) -> str:
@@ -261,7 +259,17 @@ def _exit_text(code: int | None) -> str:
     return f'exited with {code}'
 
 
-def _alert(redis_url: str, child: Child, message: str, severity: str) -> None:
+def _restarted(child: Child, code: int | None, wait: float) -> Said:
+    """The console's alert text for a child restarted after `wait` s: killed by a signal, or
+    exited with `code`."""
+    args: dict[str, Value] = {'process': child.name, 'wait': f'{wait:g}', 'n': child.restarts}
+    if code is not None and code < 0:
+        args['signal'] = signal.Signals(-code).name
+        return Said('alert.texts.process_restarted.killed', args)
+    return Said('alert.texts.process_restarted.exited', {**args, 'code': str(code)})
+
+
+def _alert(redis_url: str, child: Child, said: Said, severity: str) -> None:
     """A console alert from this (synchronous) supervisor; a Redis that does not answer only
     costs the alert, the restart has happened."""
 
@@ -269,7 +277,7 @@ def _alert(redis_url: str, child: Child, message: str, severity: str) -> None:
         r = connection.connect(get_settings(), redis_url, socket_timeout=5)
         try:
             await alerts.raise_alert(
-                r, 'process_restarted', severity, message, robot_id=child.robot_id
+                r, 'process_restarted', severity, said, robot_id=child.robot_id
             )
         finally:
             await r.aclose()
@@ -277,7 +285,7 @@ def _alert(redis_url: str, child: Child, message: str, severity: str) -> None:
     try:
         asyncio.run(send())
     except (redis.RedisError, OSError) as e:
-        print(f'could not raise the alert ({e}): {message}', file=sys.stderr, flush=True)
+        print(f'could not raise the alert ({e}): {said}', file=sys.stderr, flush=True)
 
 
 def _trim(redis_url: str, days: float, ledger_dir: Path) -> None:

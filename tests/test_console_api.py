@@ -25,6 +25,7 @@ from orchestrator.settings import OperatorSeed, Settings
 from orchestrator.store import alerts, duties, jobs, orders, trips
 from orchestrator.store.alerts import raise_alert
 from orchestrator.store.feed import now_ms
+from orchestrator.texts import Said
 from tests.api_helpers import eventually
 from tests.console_support import PASSWORD, place_order, robot_state, sign_in, table_token
 
@@ -369,9 +370,8 @@ async def test_a_dead_dish_is_cooked_by_hand_dropped_or_its_order_cancelled(
 async def test_alerts_are_acknowledged(
     client: httpx.AsyncClient, csrf: str, aredis: Redis
 ) -> None:
-    await raise_alert(
-        aredis, 'robot_lost', 'critical', 'serve3 stopped reporting', robot_id='serve3'
-    )
+    lost = Said('alert.texts.robot_lost', {'robot': 'serve3', 'seconds': 5})
+    await raise_alert(aredis, 'robot_lost', 'critical', lost, robot_id='serve3')
     (alert,) = (await client.get('/console/api/snapshot')).json()['alerts']
     assert not alert['acked']
     assert (await client.post(f'/console/api/alerts/{alert["id"]}/ack')).status_code == 200

@@ -341,7 +341,7 @@ async def test_expired_commands_are_not_run_and_stop_all_is_acknowledged(
     monkeypatch.setenv('ROBODINE_COMMAND_TTL_S', str(ttl_s))
     # No dispatcher runs while STOP ALL is queued, and none comes before it expired.
     fleet.stop_dispatchers()
-    said = await operator_actions.stop_all(r, cfg, 'op:kim', ttl_s)
+    said = str(await operator_actions.stop_all(r, cfg, 'op:kim', ttl_s))
     assert said.startswith(f'emergency stop queued for {len(robot_ids)} robots')
     ((first, _), *_) = await r.xrange(keys.CONTROL)
     await wait_for(lambda: _older_than(r, first, ttl_s), 10, what='the commands expired')

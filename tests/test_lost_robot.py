@@ -82,7 +82,8 @@ async def test_lost_trip_in_the_store(aredis: Redis, demo_config: RestaurantConf
     assert await trips.lost(r, 'trlost', 1, 'elsewhere') == []  # the trip is over
 
     remade, served = on_board
-    assert await trips.settle_lost(r, remade, 'remake', 'ana') == 'remade (1 dishes queued)'
+    remake = await trips.settle_lost(r, remade, 'remake', 'ana')
+    assert str(remake) == f'order {remade} remade (1 dishes queued)'
     with pytest.raises(trips.NotLost):
         await trips.settle_lost(r, remade, 'cancel', 'ana')
     order = await orders.get(r, remade)
@@ -91,7 +92,8 @@ async def test_lost_trip_in_the_store(aredis: Redis, demo_config: RestaurantConf
     job = await jobs.get(r, f'{remade}-00-01')
     assert job is not None and job.status == 'queued' and job.arrived_at == order.created_at
     assert order.all_job_ids() == [f'{remade}-00-00', f'{remade}-00-01']
-    assert await trips.settle_lost(r, served, 'delivered', 'ana') == 'marked delivered by hand'
+    delivered = await trips.settle_lost(r, served, 'delivered', 'ana')
+    assert str(delivered) == f'order {served} marked delivered by hand'
     assert await r.hget(keys.order(served), 'status') == 'served'
 
 

@@ -21,6 +21,7 @@ from orchestrator.retention import compact_ledgers, trim_redis
 from orchestrator.store import alerts, deliveries, history, jobs, orders, retention, trips
 from orchestrator.store.feed import now_ms
 from orchestrator.store.trips import Stop
+from orchestrator.texts import Said
 from robot_nodes.ledger import DONE, Ledger
 from tests.dispatch_support import ensure_groups, write_order
 
@@ -80,7 +81,8 @@ async def a_day_of_service(r: Redis, cfg: RestaurantConfig, n: int, seed: int) -
             await jobs.complete(r, job_id, None, 'op')
     await serve_ready_orders(r)
     for i in range(n // 10):
-        await alerts.raise_alert(r, 'robot_lost', 'critical', f'wok{i} lost', robot_id='wok1')
+        lost = Said('alert.texts.robot_lost', {'robot': f'wok{i}', 'seconds': 5})
+        await alerts.raise_alert(r, 'robot_lost', 'critical', lost, robot_id='wok1')
     for alert in await alerts.recent(r):
         await alerts.acknowledge(r, alert['id'], 'op')
     return open_ids

@@ -43,7 +43,7 @@ async def test_a_held_order_cancelled_before_its_trip_stays(
     aredis: Redis, held: tuple[str, Dispatcher]
 ) -> None:
     order_id, d = held
-    assert 'cancelled' in await controls.cancel(aredis, order_id, None, 'alice')
+    assert 'cancelled' in str(await controls.cancel(aredis, order_id, None, 'alice'))
     await d.serving.plan()
     # The claim saw it cancelled: no trip, and its delivery entry is settled.
     assert not d.serving.trips and not d.serving.ready

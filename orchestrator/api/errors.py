@@ -1,7 +1,8 @@
 """Error responses: always JSON `{"detail": message, "field": name-or-null, "reason": code}`
 with the field named. The reason is a stable code (`rate_limited`, `sold_out`, ...) that a
-client shows in its user's language (the diner page does); the detail is English, for people
-reading logs and API answers.
+client shows in its user's language (the diner page and the console do); the detail is
+English, for people reading logs and API answers. The console's refusals (`texts.Refused`) also
+carry `args`, the values their text names (`{"robot": "serve1", "mode": "paused"}`).
 
 Every refusal is also counted in `robodine_order_rejections_total` by reason.
 """
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.store.connection import OUTAGE_LOG_EVERY_S
 from orchestrator.store.intake import NotReplicated
+from orchestrator.texts import Refused
 from robot_nodes.auth import LogThrottle
 from table_qr.tokens import TokenError
 
@@ -45,10 +47,17 @@ class ApiError(Exception):
 
 
 def error_response(
-    request: Request, status: int, detail: str, reason: str, field: str | None = None
+    request: Request,
+    status: int,
+    detail: str,
+    reason: str,
+    field: str | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     request.app.state.ctx.metrics.rejections.inc(reason)
-    return JSONResponse({'detail': detail, 'field': field, 'reason': reason}, status_code=status)
+    return JSONResponse(
+        {'detail': detail, 'field': field, 'reason': reason, **extra}, status_code=status
+    )
 
 
 def field_name(loc: Sequence[Any]) -> str:
@@ -82,9 +91,17 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, e: ApiError) -> JSONResponse:
         return error_response(request, e.status, e.detail, e.reason, e.field)
 
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, e: Refused) -> JSONResponse:
+        response = error_response(
+            request, e.status, e.message, e.reason, e.field, args=dict(e.said.args)
+        )
+        response.headers.update(e.headers)
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
-        # The console's refusals and the framework's own (404, 405): the same body as ours.
+        # The framework's own (404, 405): the same body as ours.
         if e.status_code == 400 and e.detail == UNPARSED:
             # FastAPI's answer to a body its JSON parser raised on (not to malformed JSON,
             # a 422 above): named as the body, with what to fix.

@@ -21,16 +21,10 @@ from orchestrator.payments import IntentRequest, PaymentProvider, WebhookRejecte
 from orchestrator.store import alerts, audit, payments, sessions
 from orchestrator.store.payments import PaymentRecord, PaymentRefused
 from orchestrator.store.sessions import SessionRefused
+from orchestrator.texts import Said
 
 router = APIRouter(prefix='/api/tables/{token}', tags=['bill'])
 webhooks = APIRouter(tags=['payments'])
-
-STAFF_REASONS = {
-    'help': 'needs help',
-    'water': 'asks for water',
-    'cutlery': 'asks for cutlery',
-    'allergy': 'has an allergy question',
-}
 
 
 def provider_of(request: Request) -> PaymentProvider:
@@ -302,7 +296,8 @@ async def call_staff(body: StaffCallIn, visit: DinerVisit, ctx: Ctx) -> dict[str
         ctx.redis,
         'staff_call',
         'warning',
-        f'{visit.table.name} {STAFF_REASONS[body.reason]}',
+        # The console's text for each reason: `alert.texts.staff_call.{reason}`.
+        Said(f'alert.texts.staff_call.{body.reason}', {'table': visit.table.name}),
         table_id=visit.table.id,
     )
     return {'table_id': visit.table.id, 'reason': body.reason, 'status': 'called'}

@@ -109,6 +109,8 @@ class ErrorOut(BaseModel):
     # A stable code to show the refusal in the user's language (`sold_out`, `rate_limited`,
     # `visit_ended`, ...).
     reason: str
+    # The console's refusals only: the values their text names (`{"robot": "serve1"}`).
+    args: dict[str, str | int | float] | None = None
 
 
 class LineOut(BaseModel):

@@ -31,6 +31,7 @@ from orchestrator.store import alerts, duties, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
 from orchestrator.tasks import cancel_requested, nap
+from orchestrator.texts import Said
 
 log = logging.getLogger(__name__)
 # Simulated seconds between two late checks (ticket ages are minutes), real seconds between
@@ -112,8 +113,15 @@ class LateOrders:
                 'order_late',
                 oid,
                 'warning',
-                f'{table.name if table else table_id} order {oid} is {age_ms // 60000} min old '
-                f'and still {status}',
+                Said(
+                    'alert.texts.order_late',
+                    {
+                        'table': table.name if table else table_id,
+                        'order': oid,
+                        'minutes': age_ms // 60000,
+                        'status': status,
+                    },
+                ),
                 ttl_s=tickets.WINDOW_MS // 1000,
                 order_id=oid,
                 table_id=table_id,
@@ -178,7 +186,7 @@ class RobotAlerts:
                 'robot_fault',
                 rid,
                 'critical',
-                f'{rid} reports a fault: {state.detail or "no detail"}',
+                Said('alert.texts.robot_fault', {'robot': rid, 'detail': state.detail or '—'}),
                 robot_id=rid,
             )
         for rid, state in held.items():
@@ -189,30 +197,43 @@ class RobotAlerts:
                     'robot_stuck',
                     rid,
                     'warning',
-                    f'{rid} has been held up by {held_up_by(state.detail)} for '
-                    f'{held_s / 60:.0f} min ({state.detail})',
+                    Said(
+                        'alert.texts.robot_stuck',
+                        {
+                            'robot': rid,
+                            'by': held_up_by(state.detail),
+                            'minutes': round(held_s / 60),
+                            'detail': state.detail,
+                        },
+                    ),
                     robot_id=rid,
                 )
         battery = self.cfg.battery
-        out_for = _charge_time(battery, battery.charged - battery.low)
+        out_for = _charge_minutes(battery, battery.charged - battery.low)
         for rid, state in low.items():
             raised += await alerts.raise_once(
                 self.r,
                 'battery_low',
                 rid,
                 'info',
-                f'{rid} battery at {state.battery:.0%}: below {battery.low:.0%} it leaves '
-                f'service to charge, for about {out_for}; '
-                'charge it in a lull if you can',
+                Said(
+                    'alert.texts.battery_low',
+                    {
+                        'robot': rid,
+                        'battery': round(state.battery * 100),
+                        'low': round(battery.low * 100),
+                        'hours': out_for // 60,
+                        'minutes': out_for % 60,
+                    },
+                ),
                 robot_id=rid,
             )
         return raised
 
 
-def _charge_time(battery: Battery, fraction: float) -> str:
-    """How long charging `fraction` of a full charge takes, e.g. '2 h 48 min'."""
-    minutes = round(fraction / battery.charge_per_h * 60)
-    return f'{minutes // 60} h {minutes % 60} min' if minutes >= 60 else f'{minutes} min'
+def _charge_minutes(battery: Battery, fraction: float) -> int:
+    """How many minutes charging `fraction` of a full charge takes."""
+    return round(fraction / battery.charge_per_h * 60)
 
 
 async def periodic(

@@ -13,11 +13,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 
 from orchestrator.console.accounts import Operator, VerifierBusy, authenticate
 from orchestrator.console.context import ConsoleContext, get_ctx
 from orchestrator.store import accounts, audit
+from orchestrator.texts import Refused
 
 COOKIE = 'rd_console'
 COOKIE_PATH = '/console'
@@ -34,12 +35,12 @@ class Session:
     csrf: str
 
 
-def _refuse_anonymous(request: Request) -> HTTPException:
+def _refuse_anonymous(request: Request) -> Refused:
     if any(p in request.query_params for p in TABLE_TOKEN_PARAMS) or any(
         h in request.headers for h in TABLE_TOKEN_HEADERS
     ):
-        return HTTPException(403, 'table tokens are for diners; sign in as an operator')
-    return HTTPException(401, 'sign in to use the console')
+        return Refused(403, 'table_token')
+    return Refused(401, 'sign_in')
 
 
 async def current_session(
@@ -68,7 +69,7 @@ async def may_act(
     sent = request.headers.get(CSRF_HEADER, '')
     if not sent or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
         await _refused(ctx, session.operator, request, 'missing or wrong CSRF token')
-        raise HTTPException(403, 'missing or wrong CSRF token: reload the console')
+        raise Refused(403, 'csrf')
     return session.operator
 
 
@@ -79,7 +80,7 @@ async def manager(
 ) -> Operator:
     if not op.is_manager:
         await _refused(ctx, op, request, 'only a manager may do this')
-        raise HTTPException(403, 'only a manager may do this')
+        raise Refused(403, 'manager_only')
     return op
 
 
@@ -125,17 +126,11 @@ async def sign_in(
                 f'refused: too many failed sign-ins for {who}; further attempts refused for '
                 f'{wait} s without a log entry each',
             )
-        raise HTTPException(
-            429,
-            f'too many failed sign-ins; try again in {wait} s',
-            headers={'Retry-After': str(wait)},
-        )
+        raise Refused(429, 'too_many_signins', headers={'Retry-After': str(wait)}, wait=wait)
     try:
         op = await authenticate(r, s, ctx.verifier, name, password)
     except VerifierBusy as e:
-        raise HTTPException(
-            503, 'sign-in is busy; try again in a few seconds', headers={'Retry-After': '5'}
-        ) from e
+        raise Refused(503, 'signin_busy', headers={'Retry-After': '5'}) from e
     if op is None:
         if by_addr == 1:
             await audit.record(
@@ -146,7 +141,7 @@ async def sign_in(
                 'refused: wrong name or password (further failures from this address are '
                 f'only counted for {addr_left} s)',
             )
-        raise HTTPException(401, 'wrong name or password')
+        raise Refused(401, 'wrong_password')
     await accounts.forgive_attempt(r, subjects[0], subjects[1], window)
     session = Session(secrets.token_urlsafe(32), op, secrets.token_urlsafe(32))
     await accounts.create_session(

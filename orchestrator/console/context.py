@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import Verifier
 from orchestrator.feed_reader import Fanout
 from orchestrator.settings import Settings
+from orchestrator.texts import Refused
 
 
 @dataclass
@@ -25,5 +26,5 @@ class ConsoleContext:
 def get_ctx(request: Request) -> ConsoleContext:
     ctx = getattr(request.app.state, 'console', None)
     if ctx is None:
-        raise HTTPException(503, 'the console is starting up')
+        raise Refused(503, 'starting_up')
     return ctx

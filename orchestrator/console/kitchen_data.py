@@ -8,8 +8,7 @@ import asyncio
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -21,6 +20,7 @@ from orchestrator.console.context import ConsoleContext, get_ctx
 from orchestrator.recipes import kitchen
 from orchestrator.reports import day, forecast, render
 from orchestrator.store import audit, stock
+from orchestrator.texts import Refused, Said
 
 router = APIRouter()
 Ctx = Annotated[ConsoleContext, Depends(get_ctx)]
@@ -28,11 +28,6 @@ Reader = Annotated[Operator, Depends(auth.signed_in)]
 Actor = Annotated[Operator, Depends(auth.may_act)]
 # Movements the Stock view lists.
 SHOWN_MOVES = 100
-
-
-def _refused(message: str, field: str) -> RequestValidationError:
-    """A 422 `{"detail", "field"}` naming the field to fix, like any invalid body."""
-    return RequestValidationError([{'loc': ('body', field), 'msg': message, 'type': 'value'}])
 
 
 @router.get('/console/api/stock')
@@ -45,7 +40,7 @@ async def stock_view(_: Reader, ctx: Ctx) -> dict[str, Any]:
         rows.append(
             {
                 'id': ing_id,
-                'name': ing.name.en,
+                'name': ing.name.model_dump(),
                 'unit': ing.unit,
                 'level': level,
                 'low_stock': low,
@@ -76,11 +71,14 @@ class CountBody(BaseModel):
 def _amount(ctx: ConsoleContext, ingredient: str, value: Amount, field: str) -> int:
     k = kitchen(ctx.config)
     if ingredient not in k.ingredients:
-        raise HTTPException(404, f'unknown ingredient {ingredient!r}')
+        raise Refused(404, 'no_ingredient', ingredient=ingredient)
+    unit = k.unit(ingredient)
     try:
-        return parse_amount(value, k.unit(ingredient))
+        return parse_amount(value, unit)
     except ValueError as e:
-        raise _refused(str(e), field) from e
+        raise Refused(
+            422, 'bad_amount', field=field, value=str(value), unit=unit, detail=str(e)
+        ) from e
 
 
 async def _stock_change(
@@ -90,12 +88,20 @@ async def _stock_change(
     try:
         level = await work
     except stock.StockRefused as e:
-        await audit.record(ctx.redis, op.name, action, ingredient, f'refused: {e}', why)
-        raise _refused(str(e), e.field) from e
+        await audit.record(ctx.redis, op.name, action, ingredient, f'refused: {e}', why, e.said)
+        raise
     unit = kitchen(ctx.config).unit(ingredient)
-    detail = f'now {level} {unit}' + (f' — {why}' if why else '')
-    entry = await audit.record(ctx.redis, op.name, action, ingredient, 'ok', detail)
-    return {'result': 'ok', 'detail': detail, 'level': level, 'audit_id': entry['id']}
+    done = Said('done.stock_level', {'level': level, 'unit': unit})
+    if why:
+        done = Said('done.stock_level_why', {**done.args, 'why': why})
+    entry = await audit.record(ctx.redis, op.name, action, ingredient, 'ok', str(done), done)
+    return {
+        'result': 'ok',
+        'detail': str(done),
+        **done.view(),
+        'level': level,
+        'audit_id': entry['id'],
+    }
 
 
 @router.post('/console/api/stock/{ingredient}/restock')
@@ -118,7 +124,7 @@ async def count(ingredient: str, body: CountBody, op: Actor, ctx: Ctx) -> dict[s
 def _engine(request: Request, ctx: ConsoleContext) -> Engine:
     engine = getattr(request.app.state, 'archive', None)
     if engine is None:
-        raise HTTPException(503, f'the archive is not open ({archive_url(ctx.settings)})')
+        raise Refused(503, 'no_archive', url=archive_url(ctx.settings))
     return engine
 
 
@@ -126,7 +132,7 @@ def _day(value: str) -> str:
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError as e:
-        raise _refused(f'{value!r} is not a date like 2026-12-01', 'date') from e
+        raise Refused(422, 'bad_date', field='date', value=value) from e
 
 
 async def _report(request: Request, ctx: ConsoleContext, which: str) -> day.Report:
@@ -143,7 +149,7 @@ async def report(which: str, request: Request, _: Reader, ctx: Ctx) -> dict[str,
 async def report_csv(which: str, section: str, request: Request, _: Reader, ctx: Ctx) -> Response:
     found = (await _report(request, ctx, which)).section(section)
     if found is None:
-        raise HTTPException(404, f'no report section {section!r}')
+        raise Refused(404, 'no_section', section=section)
     return Response(
         render.section_csv(found),
         media_type='text/csv; charset=utf-8',
@@ -163,10 +169,14 @@ async def prep(request: Request, _: Reader, ctx: Ctx, which: str | None = None) 
 
     f, acc = await asyncio.to_thread(work)
     levels = await stock.levels(ctx.redis)
+    accuracy = acc.said()
     return {
         'date': target,
         'based_on': f.based_on,
-        'accuracy': acc.text(),
+        # In English, and as the console's text by its key and values.
+        'accuracy': str(accuracy),
+        'accuracy_said': accuracy.key,
+        'accuracy_args': dict(accuracy.args),
         'lines': [
             {
                 'ingredient': p.ingredient,

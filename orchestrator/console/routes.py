@@ -29,6 +29,7 @@ from orchestrator.settings import Settings
 from orchestrator.store import accounts, alerts, audit, jobs
 from orchestrator.store import feed as feed_store
 from orchestrator.store.feed import now_ms
+from orchestrator.texts import Refused, Said
 
 # The console's own files only, and never inside a frame: a STOP ALL button must not be
 # clickjackable.
@@ -127,22 +128,24 @@ async def snapshot(
         'now': now_ms(),
         'feed_id': feed_id,
         'me': _me(session),
+        # Names in every language ({ko, en, zh}): the console shows the operator's.
         'restaurant': {
-            'name': cfg.restaurant.name.en,
+            'name': cfg.restaurant.name.model_dump(),
             'currency': cfg.restaurant.currency,
             'decimals': cfg.restaurant.currency_decimals,
         },
         'service': cfg.service.model_dump(),
         # Ticket ages are simulated time: the console multiplies real ages by it.
         'time_scale': ctx.settings.time_scale,
-        'stations': [{'id': s.id, 'name': s.name.en} for s in cfg.stations],
+        'stations': [{'id': s.id, 'name': s.name.model_dump()} for s in cfg.stations],
         'dishes': [
             {
                 'id': d.id,
-                'name': d.name.en,
+                'name': d.name.model_dump(),
                 'station': d.station,
                 'price': d.price,
                 'allergens': list(d.allergens),
+                'options': [o.model_dump() for o in d.options],
             }
             for d in cfg.dishes
         ],
@@ -192,27 +195,29 @@ async def _while_signed_in(
 
 
 async def _act(
-    ctx: ConsoleContext, op: Operator, action: str, target: str, work: Awaitable[str]
-) -> dict[str, str]:
-    """Run a control, audit what came of it, and turn a refusal into its HTTP status."""
+    ctx: ConsoleContext, op: Operator, action: str, target: str, work: Awaitable[Said]
+) -> dict[str, Any]:
+    """Run a control and audit what came of it; a refusal is answered with its HTTP status
+    (`api/errors.py`). The answer's `detail` is what was done in English, `said` and `args`
+    the same as a text of the console's table."""
     try:
-        detail = await work
-    except actions.Refused as e:
-        await audit.record(ctx.redis, op.name, action, target, f'refused: {e.message}')
-        raise HTTPException(e.status, e.message) from e
-    entry = await audit.record(ctx.redis, op.name, action, target, 'ok', detail)
-    return {'result': 'ok', 'detail': detail, 'audit_id': entry['id']}
+        done = await work
+    except Refused as e:
+        await audit.record(ctx.redis, op.name, action, target, f'refused: {e.message}', '', e.said)
+        raise
+    entry = await audit.record(ctx.redis, op.name, action, target, 'ok', str(done), done)
+    return {'result': 'ok', 'detail': str(done), **done.view(), 'audit_id': entry['id']}
 
 
 @router.post('/console/api/robots/{robot_id}/{command}')
-async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     commands = {
         'pause': actions.pause_robot,
         'resume': actions.resume_robot,
         'dock': actions.dock_robot,
     }
     if command not in commands:
-        raise HTTPException(404, f'unknown robot command {command!r}')
+        raise Refused(404, 'unknown_command', command=command)
     return await _act(
         ctx,
         op,
@@ -223,7 +228,7 @@ async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dic
 
 
 @router.post('/console/api/fleet/stop')
-async def fleet_stop(op: Actor, ctx: Ctx) -> dict[str, str]:
+async def fleet_stop(op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx,
         op,
@@ -234,7 +239,7 @@ async def fleet_stop(op: Actor, ctx: Ctx) -> dict[str, str]:
 
 
 @router.post('/console/api/fleet/resume')
-async def fleet_resume(op: Actor, ctx: Ctx) -> dict[str, str]:
+async def fleet_resume(op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx, op, 'fleet.release', 'all robots', actions.resume_all(ctx.redis, ctx.config, op.name)
     )
@@ -246,7 +251,7 @@ class CancelBody(BaseModel):
 
 
 @router.post('/console/api/orders/{order_id}/cancel')
-async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> dict[str, Any]:
     target = order_id if body.line is None else f'{order_id} line {body.line}'
     return await _act(
         ctx, op, 'order.cancel', target, actions.cancel(ctx.redis, order_id, body.line, op.name)
@@ -254,7 +259,7 @@ async def cancel_order(order_id: str, body: CancelBody, op: Actor, ctx: Ctx) -> 
 
 
 @router.post('/console/api/orders/{order_id}/redeliver')
-async def redeliver_order(order_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def redeliver_order(order_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx, op, 'order.redeliver', order_id, actions.redeliver(ctx.redis, order_id, op.name)
     )
@@ -266,7 +271,7 @@ class LostBody(BaseModel):
 
 
 @router.post('/console/api/orders/{order_id}/lost')
-async def settle_lost(order_id: str, body: LostBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def settle_lost(order_id: str, body: LostBody, op: Actor, ctx: Ctx) -> dict[str, Any]:
     """Decide about an order lost in transit with its robot."""
     return await _act(
         ctx,
@@ -278,14 +283,14 @@ async def settle_lost(order_id: str, body: LostBody, op: Actor, ctx: Ctx) -> dic
 
 
 @router.post('/console/api/orders/{order_id}/dishes/{job_id}/bump')
-async def bump_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def bump_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx, op, 'dish.bump', job_id, actions.bump(ctx.redis, order_id, job_id, op.name)
     )
 
 
 @router.post('/console/api/orders/{order_id}/dishes/{job_id}/drop')
-async def drop_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def drop_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     """Give up one dish (a dead-lettered one, typically): the order goes on without it."""
     return await _act(
         ctx, op, 'dish.drop', job_id, actions.drop(ctx.redis, order_id, job_id, op.name)
@@ -293,18 +298,18 @@ async def drop_dish(order_id: str, job_id: str, op: Actor, ctx: Ctx) -> dict[str
 
 
 @router.post('/console/api/dead/{dead_id}/requeue')
-async def requeue(dead_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def requeue(dead_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx, op, 'job.requeue', dead_id, actions.requeue(ctx.redis, dead_id, op.name)
     )
 
 
 @router.post('/console/api/alerts/{alert_id}/ack')
-async def ack_alert(alert_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
-    async def work() -> str:
+async def ack_alert(alert_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
+    async def work() -> Said:
         if not await alerts.acknowledge(ctx.redis, alert_id, op.name):
-            raise actions.Refused(404, f'no alert {alert_id!r}')
-        return 'acknowledged'
+            raise Refused(404, 'no_alert', alert=alert_id)
+        return Said('done.acknowledged')
 
     return await _act(ctx, op, 'alert.ack', alert_id, work())
 
@@ -314,7 +319,7 @@ class SoldOutBody(BaseModel):
 
 
 @router.put('/console/api/dishes/{dish_id}/soldout')
-async def soldout(dish_id: str, body: SoldOutBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def soldout(dish_id: str, body: SoldOutBody, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx,
         op,
@@ -330,7 +335,7 @@ class PriceBody(BaseModel):
 
 
 @router.put('/console/api/dishes/{dish_id}/price')
-async def price(dish_id: str, body: PriceBody, op: Manager, ctx: Ctx) -> dict[str, str]:
+async def price(dish_id: str, body: PriceBody, op: Manager, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx,
         op,
@@ -355,10 +360,7 @@ async def tables_board(_: Reader, ctx: Ctx) -> list[dict[str, Any]]:
 
 @router.get('/console/api/tables/{table_id}/bill')
 async def table_bill(table_id: str, _: Reader, ctx: Ctx) -> dict[str, Any]:
-    try:
-        return await tables.table_bill(ctx.redis, ctx.config, table_id)
-    except actions.Refused as e:
-        raise HTTPException(e.status, e.message) from e
+    return await tables.table_bill(ctx.redis, ctx.config, table_id)
 
 
 class SeatBody(BaseModel):
@@ -366,7 +368,7 @@ class SeatBody(BaseModel):
 
 
 @router.post('/console/api/tables/{table_id}/seat')
-async def seat_table(table_id: str, body: SeatBody, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def seat_table(table_id: str, body: SeatBody, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx,
         op,
@@ -377,13 +379,13 @@ async def seat_table(table_id: str, body: SeatBody, op: Actor, ctx: Ctx) -> dict
 
 
 @router.post('/console/api/tables/{table_id}/close')
-async def close_table(table_id: str, op: Actor, ctx: Ctx) -> dict[str, str]:
+async def close_table(table_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx, op, 'table.close', table_id, tables.close(ctx.redis, ctx.config, table_id, op.name)
     )
 
 
 @router.post('/console/api/payments/{payment_id}/refund')
-async def refund_payment(payment_id: str, op: Manager, ctx: Ctx) -> dict[str, str]:
+async def refund_payment(payment_id: str, op: Manager, ctx: Ctx) -> dict[str, Any]:
     work = tables.refund(ctx.redis, make_provider(ctx.settings), payment_id, op.name)
     return await _act(ctx, op, 'payment.refund', payment_id, work)

@@ -9,11 +9,11 @@ from redis.asyncio import Redis
 
 from orchestrator import bill_view
 from orchestrator.config import RestaurantConfig
-from orchestrator.console.operator_actions import Refused
 from orchestrator.payments import PaymentProvider
 from orchestrator.store import alerts, orders, payments, sessions
 from orchestrator.store.payments import PaymentRefused
 from orchestrator.store.sessions import DiningSession, SessionRefused
+from orchestrator.texts import Refused, Said
 
 MAX_PARTY = 40
 
@@ -57,26 +57,29 @@ async def board(r: Redis, cfg: RestaurantConfig) -> list[dict[str, Any]]:
 
 def _table(cfg: RestaurantConfig, table_id: str) -> None:
     if table_id not in cfg.table_by_id:
-        raise Refused(404, f'no table {table_id!r} in this restaurant')
+        raise Refused(404, 'no_table', table=table_id)
 
 
-async def seat(r: Redis, cfg: RestaurantConfig, table_id: str, party: int, by: str) -> str:
+async def seat(r: Redis, cfg: RestaurantConfig, table_id: str, party: int, by: str) -> Said:
     _table(cfg, table_id)
     if not 1 <= party <= MAX_PARTY:
-        raise Refused(422, f'party_size must be between 1 and {MAX_PARTY}')
+        raise Refused(422, 'bad_party', field='party_size', max=MAX_PARTY)
     before = await sessions.current(r, table_id)
     s = await sessions.seat(r, table_id, party, by)
     seated = before is None or not before.open
-    return f'{"seated a party of" if seated else "party size set to"} {party} ({s.id})'
+    return Said('done.seated' if seated else 'done.party_size_set', {'n': party, 'visit': s.id})
 
 
-async def close(r: Redis, cfg: RestaurantConfig, table_id: str, by: str) -> str:
+async def close(r: Redis, cfg: RestaurantConfig, table_id: str, by: str) -> Said:
     _table(cfg, table_id)
     try:
         s = await sessions.close(r, cfg.billing, table_id, by)
     except SessionRefused as e:
-        raise Refused(e.status, e.message) from e
-    return f'closed visit {s.id} (total {s.total})'
+        # No open visit, a bill that keeps changing, or money still owed (`owed`).
+        raise Refused(
+            e.status, f'close_{e.reason}', table=table_id, owed=e.values.get('owed', 0)
+        ) from e
+    return Said('done.closed', {'visit': s.id, 'bill_total': s.total})
 
 
 async def table_bill(r: Redis, cfg: RestaurantConfig, table_id: str) -> dict[str, Any]:
@@ -85,15 +88,18 @@ async def table_bill(r: Redis, cfg: RestaurantConfig, table_id: str) -> dict[str
     return await bill_view.payload(r, cfg, s if s is not None and s.open else None)
 
 
-async def refund(r: Redis, provider: PaymentProvider, payment_id: str, by: str) -> str:
+async def refund(r: Redis, provider: PaymentProvider, payment_id: str, by: str) -> Said:
     p = await payments.get(r, payment_id)
     if p is None:
-        raise Refused(404, f'no payment {payment_id!r}')
+        raise Refused(404, 'no_payment', payment=payment_id)
     if p.status != payments.PAID:
-        raise Refused(409, f'payment {payment_id} is {p.status}; only a paid one refunds')
+        raise Refused(409, 'not_refundable', payment=payment_id, payment_status=p.status)
     ref = await provider.refund(p.provider_ref, p.amount)
     try:
         await payments.mark_refunded(r, payment_id, by, ref)
     except PaymentRefused as e:
-        raise Refused(e.status, e.message) from e
-    return f'refunded {p.amount} {p.currency} of {p.table_id} ({ref})'
+        raise Refused(e.status, e.reason, payment=payment_id, payment_status=p.status) from e
+    return Said(
+        'done.refunded',
+        {'amount': p.amount, 'currency': p.currency, 'table': p.table_id, 'ref': ref},
+    )

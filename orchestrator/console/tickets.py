@@ -23,16 +23,19 @@ WINDOW_MS = 18 * 3600 * 1000
 RECALL = 40
 
 
+def option_pairs(options: Any) -> list[tuple[str, str]]:
+    """(option, choice) ids of a line's options: {option: choice} (or a list of `a=b`)."""
+    if isinstance(options, dict):
+        return [(str(k), str(v)) for k, v in options.items()]
+    return [(a, b) for a, _, b in (str(o).partition('=') for o in options or [])]
+
+
 def option_labels(cfg: RestaurantConfig, dish_id: str, options: Any) -> list[str]:
-    """`Spice level: Hot` labels; options are {option: choice} (or a list of `a=b`)."""
-    pairs = (
-        options.items()
-        if isinstance(options, dict)
-        else (str(o).partition('=')[::2] for o in options or [])
-    )
+    """`Spice level: Hot` labels (English; the console names them in the operator's language
+    from the ids)."""
     dish = cfg.dish_by_id.get(dish_id)
     out = []
-    for opt_id, choice_id in pairs:
+    for opt_id, choice_id in option_pairs(options):
         opt = dish.option(opt_id) if dish else None
         choice = next((c for c in opt.choices if c.id == choice_id), None) if opt else None
         out.append(
@@ -70,6 +73,7 @@ def build_ticket(
                 'station': line.get('station') or (dish.station if dish else ''),
                 'quantity': int(line.get('quantity', 1)),
                 'options': option_labels(cfg, line['dish_id'], line.get('options')),
+                'option_ids': option_pairs(line.get('options')),
                 'note': line.get('note', ''),
                 'allergens': list(dish.allergens) if dish else [],
                 'units': units.get(li, []),

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from orchestrator.dispatch.context import DispatchContext
 from orchestrator.store import alerts, audit, commands
 from orchestrator.store.commands import Command
+from orchestrator.texts import Said
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,10 @@ class RobotCommands:
                 r,
                 'control_refused',
                 _severity(c),
-                f'{c.robot_id} refused {c.command}: {message}',
+                Said(
+                    'alert.texts.control_refused',
+                    {'robot': c.robot_id, 'command': c.command, 'message': message},
+                ),
                 robot_id=c.robot_id,
                 order_id=c.order_id,
                 trip_id=c.trip_id,
@@ -95,7 +99,16 @@ class RobotCommands:
             r,
             'command_expired',
             _severity(c),
-            f'{c.command} for {c.robot_id} by {c.by or "system"} was {detail}',
+            Said(
+                'alert.texts.command_expired',
+                {
+                    'command': c.command,
+                    'robot': c.robot_id,
+                    'by': c.by or 'system',
+                    'age': round(age_s),
+                    'ttl': f'{self.ttl_s:g}',
+                },
+            ),
             robot_id=c.robot_id,
             order_id=c.order_id,
             trip_id=c.trip_id,

@@ -48,6 +48,7 @@ from orchestrator.store.replication import Replicas
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
 from orchestrator.tasks import cancel_requested, nap
+from orchestrator.texts import Said
 from robot_nodes import auth
 
 log = logging.getLogger(__name__)
@@ -231,8 +232,10 @@ class Dispatcher:
                     'redis_outage',
                     f'{self.name}:{since:.3f}',
                     'critical',
-                    f'Redis did not answer dispatcher {self.name} for {now - since:.0f} s; '
-                    'writes that failed meanwhile were retried',
+                    Said(
+                        'alert.texts.redis_outage',
+                        {'dispatcher': self.name, 'seconds': round(now - since)},
+                    ),
                     OUTAGE_MARKER_TTL_S,
                 )
             except TRANSIENT:
@@ -416,7 +419,7 @@ class Dispatcher:
                 'robot_charging',
                 robot_id,
                 'info',
-                f'{robot_id} is out of service to charge: {detail}',
+                Said('alert.texts.robot_charging', {'robot': robot_id, 'detail': detail}),
                 robot_id=robot_id,
             )
         )
@@ -436,8 +439,7 @@ class Dispatcher:
                     self.r,
                     'ros_auth_failed',
                     'critical',
-                    f'refused a ROS 2 message for {robot_id} that did not authenticate ({what}): '
-                    'another node on the DDS domain is sending as the robot or the dispatcher',
+                    Said('alert.texts.ros_auth_failed', {'robot': robot_id, 'what': what}),
                     robot_id=robot_id,
                 )
             ),
@@ -491,8 +493,10 @@ class Dispatcher:
                 'robot_unreachable',
                 robot_id,
                 'warning',
-                f'{robot_id} has not been heard from for {silent_s:.0f} s: it keeps its work '
-                'for now (a network cut?)',
+                Said(
+                    'alert.texts.robot_unreachable',
+                    {'robot': robot_id, 'seconds': round(silent_s)},
+                ),
                 robot_id=robot_id,
             )
             return
@@ -502,7 +506,7 @@ class Dispatcher:
             'robot_lost',
             robot_id,
             'critical',
-            f'{robot_id} has not been heard from for {silent_s:.0f} s',
+            Said('alert.texts.robot_lost', {'robot': robot_id, 'seconds': round(silent_s)}),
             robot_id=robot_id,
         )
         if view.kind == 'serving':

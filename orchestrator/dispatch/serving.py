@@ -35,6 +35,7 @@ from orchestrator.dispatch.ros_bridge import DELIVERED, NOT_PICKED_UP, GoalResul
 from orchestrator.store import alerts, deliveries, orders, replication, robots, trips
 from orchestrator.store.deliveries import DeliveryEntry
 from orchestrator.store.trips import Stop
+from orchestrator.texts import Said
 from orchestrator.traffic import TrafficMap
 
 log = logging.getLogger(__name__)
@@ -703,9 +704,10 @@ class Serving:
                 'robot_back_with_food',
                 trip_id,
                 'warning',
-                f'{robot_id} is back, still carrying lost trip {trip_id} (tables {tables}): '
-                f'it returns to the pass with the food on board ({message}); its orders stay '
-                'lost in transit until you choose on their tickets',
+                Said(
+                    'alert.texts.robot_back_with_food',
+                    {'robot': robot_id, 'trip': trip_id, 'tables': tables, 'message': message},
+                ),
                 robot_id=robot_id,
                 trip_id=trip_id,
             )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -28,27 +28,40 @@ from orchestrator.archive.db import local_time
 from orchestrator.config import RestaurantConfig
 from orchestrator.recipes import kitchen
 from orchestrator.reports import forecast as fc
+from orchestrator.texts import Said, Value, english
 
 
 @dataclass(frozen=True)
 class Section:
+    """Its title is `reports.titles.{id}` of the console's table with `title_args`, its note a
+    text of that table too: in English here (the CSV and the page `robodine report` writes),
+    in the operator's language on the console."""
+
     id: str
-    title: str
     columns: list[str]
     rows: list[list[Any]]
     # {'type': 'bar' | 'stacked' | 'line' | 'hbar', 'x': column, 'series': [columns],
     # 'unit': label}; None: a table only.
     chart: dict[str, Any] | None = None
-    note: str = ''
+    title_args: Mapping[str, Value] = field(default_factory=dict)
+    note: Said | None = None
+
+    @property
+    def title(self) -> str:
+        return english(f'reports.titles.{self.id}', self.title_args)
 
     def view(self) -> dict[str, Any]:
+        note = self.note.view() if self.note else {'said': '', 'args': {}}
         return {
             'id': self.id,
             'title': self.title,
+            'title_args': dict(self.title_args),
             'columns': self.columns,
             'rows': self.rows,
             'chart': self.chart,
-            'note': self.note,
+            'note': str(self.note or ''),
+            'note_said': note['said'],
+            'note_args': note['args'],
         }
 
 
@@ -142,7 +155,6 @@ def _hourly(orders: list[Any], sessions: list[Any], hours: list[int]) -> Section
     all_hours = sorted(set(hours) | set(covers))
     return Section(
         'hourly',
-        'Orders, covers and revenue by hour',
         ['hour', 'orders', 'covers', 'revenue'],
         [[h, n[h], covers[h], revenue[h]] for h in all_hours],
         {'type': 'bar', 'x': 'hour', 'series': ['orders', 'covers'], 'line': 'revenue'},
@@ -156,7 +168,6 @@ def _dishes_by_hour(dishes: list[Any], hours: list[int], stations: list[str]) ->
             count[(d.hour, d.station)] += 1
     return Section(
         'dishes',
-        'Dishes sold by hour and station',
         ['hour', *stations, 'total'],
         [
             [h, *(count[(h, s)] for s in stations), sum(count[(h, s)] for s in stations)]
@@ -173,7 +184,6 @@ def _ticket_by_hour(orders: list[Any], hours: list[int]) -> Section:
             times[o.hour].append(o.served_at - o.created_at)
     return Section(
         'tickets',
-        'Ticket time by hour (order to served, seconds)',
         ['hour', 'orders', 'p50_s', 'p95_s'],
         [
             [h, len(times[h]), _s(percentile(times[h], 0.5)), _s(percentile(times[h], 0.95))]
@@ -190,7 +200,6 @@ def _ticket_by_station(dishes: list[Any], stations: list[str]) -> Section:
             times[d.station].append(d.cooked_at - d.ordered_at)
     return Section(
         'stations',
-        'Dish ticket time by station (order to cooked, seconds)',
         ['station', 'dishes', 'p50_s', 'p95_s'],
         [
             [s, len(times[s]), _s(percentile(times[s], 0.5)), _s(percentile(times[s], 0.95))]
@@ -207,7 +216,6 @@ def _pass(orders: list[Any], hours: list[int]) -> Section:
             waits[o.hour].append(o.left_at - o.ready_at)
     return Section(
         'pass',
-        'Time at the pass (ready to taken by a robot, seconds)',
         ['hour', 'orders', 'p50_s', 'p95_s'],
         [
             [h, len(waits[h]), _s(percentile(waits[h], 0.5)), _s(percentile(waits[h], 0.95))]
@@ -237,18 +245,16 @@ def _robots(
         rows.append([sr.id, 'serving', round(busy[sr.id]), round(100 * share, 1)])
     return Section(
         'robots',
-        'Robot utilisation (busy share of the hours with orders)',
         ['robot', 'kind', 'busy_s', 'utilisation_pct'],
         rows,
         {'type': 'hbar', 'x': 'robot', 'series': ['utilisation_pct'], 'unit': '%'},
-        note=f'{len(hours)} hours with orders',
+        note=Said('reports.notes.hours_with_orders', {'n': len(hours)}),
     )
 
 
 def _menu_events(events: list[Any]) -> Section:
     return Section(
         'menu',
-        '86 events',
         ['time', 'dish', 'change', 'source', 'by', 'why'],
         [
             [local_time(e.at), e.dish_id, '86' if e.soldout else 'back', e.source, e.by, e.why]
@@ -264,9 +270,7 @@ def _waste(cfg: RestaurantConfig, moves: Iterable[Any]) -> Section:
         for m in sorted(moves, key=lambda m: (m.at, m.ingredient))
         if m.kind == 'waste'
     ]
-    return Section(
-        'waste', 'Waste', ['time', 'dish', 'ingredient', 'amount', 'unit', 'by', 'why'], rows
-    )
+    return Section('waste', ['time', 'dish', 'ingredient', 'amount', 'unit', 'by', 'why'], rows)
 
 
 def _unit(k: Any, ingredient: str) -> str:
@@ -287,13 +291,12 @@ def _stock_vs_forecast(cfg: RestaurantConfig, moves: Iterable[Any], f: fc.Foreca
     ]
     return Section(
         'stock',
-        'Stock used vs forecast',
         ['ingredient', 'unit', 'used', 'forecast', 'difference'],
         rows,
         {'type': 'hbar', 'x': 'ingredient', 'series': ['used', 'forecast']},
-        note=f'forecast from {len(f.based_on)} past {date.fromisoformat(f.day).strftime("%A")}s'
+        note=Said('reports.notes.forecast_from', {'n': len(f.based_on), **fc.weekday(f.day)})
         if f.based_on
-        else 'no history for this weekday yet',
+        else Said('reports.notes.no_history'),
     )
 
 
@@ -303,19 +306,19 @@ def _forecast_section(f: fc.Forecast, acc: fc.Accuracy) -> Section:
     per_hour = [round(sum(f.per_hour[d].get(h, 0.0) for d in dishes), 1) for h in hours]
     return Section(
         'forecast',
-        f'Forecast for {f.day} ({date.fromisoformat(f.day).strftime("%A")}): dishes per hour',
         ['hour', 'dishes'],
         [[h, n] for h, n in zip(hours, per_hour, strict=True)],
         {'type': 'bar', 'x': 'hour', 'series': ['dishes']},
-        note=acc.text(),
+        title_args={'day': f.day, **fc.weekday(f.day)},
+        note=acc.said(),
     )
 
 
 def _prep_section(cfg: RestaurantConfig, f: fc.Forecast, acc: fc.Accuracy) -> Section:
     return Section(
         'prep',
-        f'Prep list for {f.day}',
         ['ingredient', 'unit', 'need'],
         [[p.ingredient, p.unit, p.need] for p in fc.prep_list(cfg, f)],
-        note=f'from the forecast ({acc.text()})',
+        title_args={'day': f.day},
+        note=acc.said(),
     )

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from orchestrator.archive import schema
 from orchestrator.config import RestaurantConfig
 from orchestrator.recipes import kitchen
+from orchestrator.texts import Said
 
 WEEKS = 6
 BACKTEST = 4
@@ -88,18 +89,29 @@ class Accuracy:
     hourly_wape: float | None
     daily_wape: float | None
 
-    def text(self) -> str:
+    def said(self) -> Said:
+        """How good the forecast is, as a text of the console's table."""
         if self.total_wape is None or self.hourly_wape is None or self.daily_wape is None:
-            return 'not enough history yet to say how good the forecast is'
-        return (
-            f'backtested on {len(self.days)} past {_weekday(self.days[0])}s, WAPE: dishes per '
-            f'hour off by {self.total_wape:.0%}, each dish over the day by '
-            f'{self.daily_wape:.0%}, each dish per hour by {self.hourly_wape:.0%}'
+            return Said('reports.notes.accuracy_none')
+        return Said(
+            'reports.notes.accuracy',
+            {
+                'n': len(self.days),
+                **weekday(self.days[0]),
+                'total': round(self.total_wape * 100),
+                'daily': round(self.daily_wape * 100),
+                'hourly': round(self.hourly_wape * 100),
+            },
         )
 
+    def text(self) -> str:
+        return str(self.said())
 
-def _weekday(day: str) -> str:
-    return date.fromisoformat(day).strftime('%A')
+
+def weekday(day: str) -> dict[str, str]:
+    """A text's `{weekday}`: its English name, and the day it is of (`weekday_of`), which the
+    console names in the operator's language."""
+    return {'weekday': date.fromisoformat(day).strftime('%A'), 'weekday_of': day}
 
 
 def accuracy(conn: Connection, day: str, backtest: int = BACKTEST) -> Accuracy:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.reports.day import Report, Section
+from orchestrator.texts import texts
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:24px auto;max-width:760px;color:#1a202c}
@@ -40,6 +41,10 @@ def _script_json(value: Any) -> str:
 def page(report: Report, restaurant: str) -> str:
     charts = resources.files('orchestrator').joinpath('web/charts.js').read_text('utf-8')
     view = report.view()
+    # The English words the console's charts use (console_i18n.json).
+    words = {
+        k: texts('en')['console']['reports'][k] for k in ('csv', 'nothing', 'demo', 'right_axis')
+    }
     title = f'{restaurant} — {view["weekday"]} {report.date}'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -51,7 +56,7 @@ def page(report: Report, restaurant: str) -> str:
 <script>{charts}</script>
 <script>
 RobodineCharts.render(document.getElementById('report'), {_script_json(view)},
-  (s) => s.id + '.csv');
+  (s) => s.id + '.csv', RobodineCharts.english({_script_json(words)}));
 </script>
 </body></html>
 """

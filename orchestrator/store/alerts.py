@@ -4,7 +4,7 @@ the once-per-subject markers `rd:alerted:{kind}:{subject}`."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -14,6 +14,7 @@ from redis.exceptions import ResponseError
 from orchestrator import redis_keys as keys
 from orchestrator.store import feed
 from orchestrator.store.records import to_fields
+from orchestrator.texts import Said, Value
 
 ALERTS_MAXLEN = 10_000
 SHOWN = 200
@@ -23,8 +24,12 @@ SHOWN = 200
 class Alert:
     kind: str
     severity: str  # 'info' | 'warning' | 'critical'
+    # In English; `said` and `args` are its text's key and values (texts.Said), which the console
+    # says in the operator's language.
     message: str
     at: int
+    said: str = ''
+    args: dict[str, Value] = field(default_factory=dict)
     robot_id: str = ''
     order_id: str = ''
     job_id: str = ''
@@ -32,17 +37,26 @@ class Alert:
     table_id: str = ''
 
 
-def add(pipe: Pipeline, kind: str, severity: str, message: str, **refs: str) -> None:
-    """Queue an alert on `pipe`; `refs` are robot_id / order_id / job_id / trip_id / table_id."""
-    alert = Alert(kind, severity, message, feed.now_ms(), **{k: v for k, v in refs.items() if v})
+def add(pipe: Pipeline, kind: str, severity: str, said: Said, **refs: str) -> None:
+    """Queue an alert on `pipe`, its text `said` (`alert.…`); `refs` are robot_id / order_id /
+    job_id / trip_id / table_id."""
+    alert = Alert(
+        kind,
+        severity,
+        str(said),
+        feed.now_ms(),
+        said.key,
+        dict(said.args),
+        **{k: v for k, v in refs.items() if v},
+    )
     fields = {k: v for k, v in to_fields(alert).items() if v}
     pipe.xadd(keys.ALERTS, fields, maxlen=ALERTS_MAXLEN, approximate=True)
     feed.add_event(pipe, 'alert', dict(fields), alert.at)
 
 
-async def raise_alert(r: Redis, kind: str, severity: str, message: str, **refs: str) -> None:
+async def raise_alert(r: Redis, kind: str, severity: str, said: Said, **refs: str) -> None:
     async with r.pipeline(transaction=True) as pipe:
-        add(pipe, kind, severity, message, **refs)
+        add(pipe, kind, severity, said, **refs)
         await pipe.execute()
 
 
@@ -51,7 +65,7 @@ async def raise_once(
     kind: str,
     subject: str,
     severity: str,
-    message: str,
+    said: Said,
     ttl_s: int | None = None,
     **refs: str,
 ) -> bool:
@@ -59,12 +73,12 @@ async def raise_once(
     expired after `ttl_s`); several processes may check, one raises."""
     if not await r.set(keys.alert_raised(kind, subject), '1', nx=True, ex=ttl_s):
         return False
-    await raise_alert(r, kind, severity, message, **refs)
+    await raise_alert(r, kind, severity, said, **refs)
     return True
 
 
 async def raise_unique(
-    r: Redis, kind: str, subject: str, severity: str, message: str, ttl_s: int, **refs: str
+    r: Redis, kind: str, subject: str, severity: str, said: Said, ttl_s: int, **refs: str
 ) -> bool:
     """`raise_once` with the marker and the alert in one transaction, for a caller that
     retries after a connection error: whether or not the first attempt got through, the
@@ -76,7 +90,7 @@ async def raise_unique(
             return False
         pipe.multi()
         pipe.set(marker, '1', ex=ttl_s)
-        add(pipe, kind, severity, message, **refs)
+        add(pipe, kind, severity, said, **refs)
         return True
 
     return bool(await r.transaction(txn, marker, value_from_callable=True))

@@ -5,13 +5,14 @@ Every entry also goes to the feed as an `audit` event, so open consoles show it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.store import feed
 from orchestrator.store.records import to_fields
+from orchestrator.texts import Said, Value
 
 AUDIT_MAXLEN = 100_000
 
@@ -25,13 +26,24 @@ class AuditEntry:
     result: str
     detail: str
     at: int
+    # The key and values of what the console said (texts.Said: a refusal, or what a control
+    # did), for the console to say it in the operator's language; none for a robot's answer.
+    said: str = ''
+    args: dict[str, Value] = field(default_factory=dict)
 
 
 async def record(
-    r: Redis, who: str, action: str, target: str, result: str, detail: str = ''
+    r: Redis,
+    who: str,
+    action: str,
+    target: str,
+    result: str,
+    detail: str = '',
+    said: Said | None = None,
 ) -> dict[str, str]:
     """Append one audit entry; returns it with its id."""
-    entry = to_fields(AuditEntry(who, action, target, result, detail, feed.now_ms()))
+    key, args = (said.key, dict(said.args)) if said is not None else ('', {})
+    entry = to_fields(AuditEntry(who, action, target, result, detail, feed.now_ms(), key, args))
     async with r.pipeline(transaction=True) as pipe:
         pipe.xadd(keys.AUDIT, entry, maxlen=AUDIT_MAXLEN, approximate=True)
         feed.add_event(pipe, 'audit', dict(entry), int(entry['at']))

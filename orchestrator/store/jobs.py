@@ -47,6 +47,7 @@ from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes, from_fields, to_fields
 from orchestrator.store.replication import Replicas
+from orchestrator.texts import Said
 
 GROUP = keys.DISPATCH_GROUP
 
@@ -556,9 +557,16 @@ async def fail(
             pipe,
             'job_dead',
             'critical',
-            f'{job.dish_id} for table {job.table_id or "?"} failed {job.attempts} '
-            f'times ({reason}); requeue it, cook it by hand and bump it, drop the dish or '
-            'cancel the order',
+            Said(
+                'alert.texts.job_dead',
+                {
+                    'dish': job.dish_id,
+                    'dish_id': job.dish_id,
+                    'table': job.table_id or '?',
+                    'attempts': job.attempts,
+                    'reason': reason,
+                },
+            ),
             order_id=job.order_id,
             job_id=job_id,
             robot_id=robot_id,
@@ -795,9 +803,18 @@ async def record_waste(r: Redis, job_id: str, robot_id: str, detail: str) -> Non
             pipe,
             'dish_cooked_twice',
             'warning',
-            f'{robot_id} came back with {job.dish_id} of order {job.order_id} after the job had '
-            f'moved on to {job.robot or "another robot"} (epoch {job.epoch}): {detail}; that '
-            'copy is waste',
+            Said(
+                'alert.texts.dish_cooked_twice',
+                {
+                    'robot': robot_id,
+                    'dish': job.dish_id,
+                    'dish_id': job.dish_id,
+                    'order': job.order_id,
+                    'other': job.robot or '?',
+                    'epoch': job.epoch,
+                    'detail': detail,
+                },
+            ),
             robot_id=robot_id,
             order_id=job.order_id,
             job_id=job_id,

@@ -327,16 +327,23 @@ async def mark_refunded(r: Redis, payment_id: str, by: str, refund_ref: str) -> 
     """A paid payment was refunded through the provider (its share counts as refunded)."""
     p = await get(r, payment_id)
     if p is None:
-        raise PaymentRefused(404, f'no payment {payment_id!r}')
+        raise PaymentRefused(404, f'no payment {payment_id!r}', reason='no_payment')
     if p.status != PAID:
-        raise PaymentRefused(409, f'payment {payment_id} is {p.status}; only a paid one refunds')
+        raise PaymentRefused(
+            409,
+            f'payment {payment_id} is {p.status}; only a paid one refunds',
+            None,
+            'not_refundable',
+        )
     at = feed.now_ms()
     done = replace(p, status=REFUNDED, refunded_at=at, refunded_by=by, refund_ref=refund_ref)
     async with r.pipeline(transaction=True) as pipe:
         await pipe.watch(keys.payment(payment_id), keys.table_visit(p.table_id))
         again = await get(pipe, payment_id)
         if again is None or again.status != PAID:
-            raise PaymentRefused(409, f'payment {payment_id} was refunded meanwhile')
+            raise PaymentRefused(
+                409, f'payment {payment_id} was refunded meanwhile', None, 'refunded_meanwhile'
+            )
         s = await sessions.current(pipe, p.table_id)
         pipe.multi()
         pipe.hset(

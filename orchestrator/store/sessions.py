@@ -15,7 +15,7 @@ intake script writes, so an order landing in between makes the change start agai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from orchestrator.config import Billing
 from orchestrator.store import feed, jobs, orders
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes, from_fields, to_fields
+from orchestrator.texts import Value
 
 SEATED = 'seated'
 CLOSING = 'closing'
@@ -148,12 +149,19 @@ class VisitEnded(Exception):
 
 
 class SessionRefused(Exception):
-    # `reason`: a code a diner's page shows in its language (api/errors.py), '' if none.
+    # `reason`: a code a diner's page or the console shows in its language (api/errors.py);
+    # `values`: those its text names.
     def __init__(
-        self, status: int, message: str, field: str | None = None, reason: str = ''
+        self,
+        status: int,
+        message: str,
+        field: str | None = None,
+        reason: str = '',
+        values: Mapping[str, Value] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.field, self.reason = status, message, field, reason
+        self.values = dict(values or {})
 
 
 # -- reads: the session's orders and bill ------------------------------------------------
@@ -357,6 +365,8 @@ async def close(r: Redis, cfg: Billing, table_id: str, by: str) -> DiningSession
                 f'{owed} still to pay'
                 + (' (a payment is in progress)' if paying else '')
                 + '; the table closes once paid in full',
+                reason='owed_paying' if paying else 'owed',
+                values={'owed': owed},
             )
         done = replace(s, status=CLOSED, closed_at=feed.now_ms(), closed_by=by, total=bill.total)
         put(pipe, s.table_id, status=CLOSED, closed_at=done.closed_at, closed_by=by)

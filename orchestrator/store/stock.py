@@ -33,6 +33,7 @@ from orchestrator.recipes import Uses, kitchen
 from orchestrator.store import feed
 from orchestrator.store.feed import now_ms
 from orchestrator.store.records import from_fields, to_fields
+from orchestrator.texts import Refused
 
 
 def _lua(name: str) -> str:
@@ -238,15 +239,17 @@ async def auto_out(r: Redis) -> set[str]:
     return set(await r.smembers(keys.STOCK_OUT))
 
 
-class StockRefused(Exception):
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+class StockRefused(Refused):
+    """A stock change refused (422), with the field to fix and the reason the console says in
+    the operator's language."""
+
+    def __init__(self, reason: str, field: str, ingredient: str = '') -> None:
+        super().__init__(422, reason, field=field, ingredient=ingredient)
 
 
 def _known(cfg: RestaurantConfig, ingredient: str) -> None:
     if ingredient not in kitchen(cfg).ingredients:
-        raise StockRefused(f'unknown ingredient {ingredient!r}', 'ingredient')
+        raise StockRefused('no_ingredient', 'ingredient', ingredient=ingredient)
 
 
 async def restock(
@@ -255,7 +258,7 @@ async def restock(
     """Add a delivery to the level; returns the new level."""
     _known(cfg, ingredient)
     if amount <= 0:
-        raise StockRefused('a restock adds a positive amount', 'amount')
+        raise StockRefused('not_positive', 'amount')
     out = await _settle(
         r, 'delta', {ingredient: amount}, move_fields(kind=RESTOCK, by=by, why=why)
     )
@@ -268,9 +271,9 @@ async def count(
     """Correct the level to what was counted; the movement records the difference."""
     _known(cfg, ingredient)
     if level < 0:
-        raise StockRefused('a counted level cannot be negative', 'level')
+        raise StockRefused('negative_level', 'level')
     if not why.strip():
-        raise StockRefused('say why the count differs', 'why')
+        raise StockRefused('say_why', 'why')
     out = await _settle(r, 'count', {ingredient: level}, move_fields(kind=COUNT, by=by, why=why))
     return int(out[1])
 

@@ -21,6 +21,7 @@ from orchestrator.store import alerts, deliveries, jobs, orders, replication, st
 from orchestrator.store.feed import now_ms
 from orchestrator.store.records import changes, from_fields, to_fields
 from orchestrator.store.replication import Replicas
+from orchestrator.texts import Said
 
 # Finished trips are kept this long for the console's history.
 DONE_TTL_S = 24 * 3600
@@ -206,7 +207,10 @@ async def returned(
                 pipe,
                 alert_kind,
                 'warning',
-                f'Order {order_id} for table {table_id} came back to the pass: {reason}',
+                Said(
+                    'alert.texts.food_returned',
+                    {'order': order_id, 'table': table_id, 'reason': reason},
+                ),
                 order_id=order_id,
                 robot_id=trip.robot_id,
                 trip_id=trip_id,
@@ -356,8 +360,10 @@ async def lost(
                 pipe,
                 alert_kind,
                 'critical',
-                f'{trip.robot_id} was lost mid-trip, last seen {where}, with the food for '
-                f'{carried}: remake, mark delivered by hand or cancel each order',
+                Said(
+                    'alert.texts.food_lost_in_transit',
+                    {'robot': trip.robot_id, 'where': where, 'carried': carried},
+                ),
                 robot_id=trip.robot_id,
                 trip_id=trip_id,
                 order_id=mine[0],
@@ -383,13 +389,13 @@ class NotLost(Exception):
     """The order is not (or no longer) lost in transit: nothing to decide."""
 
 
-async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> str:
+async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> Said:
     """An operator's choice for an order lost in transit: 'remake' (its dishes are cooked
     again, as new jobs that keep the order's time so the policy puts them before newer
     orders), 'delivered' (the food reached the table by hand: served) or 'cancel'. Raises
     NotLost when the order is not lost in transit; returns what was done."""
 
-    async def txn(pipe: Pipeline) -> str:
+    async def txn(pipe: Pipeline) -> Said:
         order = await orders.get(pipe, order_id)
         if order is None or order.status != orders.LOST_IN_TRANSIT:
             raise NotLost(order.status if order is not None else 'missing')
@@ -399,11 +405,11 @@ async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> str:
             orders.add_event(
                 pipe, order_id, 'delivery.served', {'by': by, 'by_hand': True}, orders.SERVED
             )
-            return 'marked delivered by hand'
+            return Said('done.lost_delivered', {'order': order_id})
         if choice == 'cancel':
             data = {'by': by, 'reason': 'lost in transit'}
             orders.add_event(pipe, order_id, 'order.cancelled', data, orders.CANCELLED)
-            return 'cancelled'
+            return Said('done.lost_cancelled', {'order': order_id})
         remade, total = order.remade + 1, 0
         for job, job_id in zip(old, order.job_ids(remade=remade), strict=True):
             if job is None:
@@ -418,13 +424,15 @@ async def settle_lost(r: Redis, order_id: str, choice: str, by: str) -> str:
         orders.add_event(
             pipe, order_id, 'order.remade', {'by': by, 'dishes': total}, orders.COOKING
         )
-        return f'remade ({total} dishes queued)'
+        return Said('done.lost_remade', {'order': order_id, 'n': total})
 
     if choice not in ('remake', 'delivered', 'cancel'):
         raise ValueError(f'unknown choice {choice!r}')
     if not ids.is_order_id(order_id):
         raise NotLost('missing')
-    return str(await r.transaction(txn, *orders.watch_keys([order_id]), value_from_callable=True))
+    done = await r.transaction(txn, *orders.watch_keys([order_id]), value_from_callable=True)
+    assert isinstance(done, Said)
+    return done
 
 
 async def active_count(r: Redis) -> int:

@@ -1,11 +1,26 @@
 // Report charts as inline SVG, drawn from a report section (orchestrator/reports/day.py):
 // {columns, rows, chart: {type: bar|stacked|line|hbar, x, series, line?, unit?}}. No build step,
 // no library: the console's Reports tab and the page `robodine report` writes both use it.
+// What it writes comes from `say`: the console's, in the operator's language; the page
+// `robodine report` writes says it as the report does (`english`), with the English words of the
+// console's table (`reports` in console_i18n.json).
 (function (root) {
   'use strict';
   const NS = 'http://www.w3.org/2000/svg';
   const COLORS = ['#2b6cb0', '#dd6b20', '#38a169', '#805ad5', '#d53f8c', '#319795', '#718096'];
   const W = 640, H = 260, PAD = {l: 56, r: 56, t: 16, b: 40};
+  // The report's own titles, notes, columns and values; `words`: {csv, nothing, demo,
+  // right_axis}.
+  function english(words) {
+    return {
+      title: (s) => s.title,
+      note: (s) => s.note,
+      column: (name) => name,
+      cell: (column, v) => (v === null ? '—' : String(v)),
+      text: (key) => words[key],
+    };
+  }
+  let say = null;
 
   function el(name, attrs, text) {
     const node = document.createElementNS(NS, name);
@@ -52,7 +67,7 @@
 
   function vertical(section, c) {
     const svg = el('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
-      'aria-label': section.title});
+      'aria-label': say.title(section)});
     const xs = section.rows.map((r) => r[section.columns.indexOf(c.x)]);
     const series = c.series.map((s) => column(section, s));
     const w = W - PAD.l - PAD.r, h = H - PAD.t - PAD.b, n = Math.max(xs.length, 1);
@@ -64,7 +79,7 @@
     const slot = w / n;
     xs.forEach((x, i) => {
       svg.appendChild(el('text', {x: PAD.l + slot * (i + 0.5), y: PAD.t + h + 14,
-        'text-anchor': 'middle', class: 'tick'}, String(x)));
+        'text-anchor': 'middle', class: 'tick'}, say.cell(c.x, x)));
     });
     if (c.type === 'line') {
       series.forEach((s, k) => {
@@ -84,7 +99,7 @@
           const y = PAD.t + h - bh - (stacked ? (h * base) / max : 0);
           const bar = el('rect', {x, y, width: Math.max(bw - 1, 1), height: bh,
             fill: COLORS[k % 7], class: 'series'});
-          bar.appendChild(el('title', {}, `${c.series[k]} ${xs[i]}: ${s[i]}`));
+          bar.appendChild(el('title', {}, `${say.column(c.series[k])} ${say.cell(c.x, xs[i])}: ${s[i]}`));
           svg.appendChild(bar);
           base += s[i];
         });
@@ -97,8 +112,9 @@
       svg.appendChild(el('polyline', {points: pts.join(' '), fill: 'none', stroke: '#1a202c',
         'stroke-width': 2, 'stroke-dasharray': '4 3', class: 'series'}));
     }
-    const line = c.line ? [[c.line + ' (right axis)', '#1a202c']] : [];
-    legend(svg, [...keyed(c.series), ...line], PAD.l, H - 5);
+    const line = c.line
+      ? [[say.text('right_axis').replace('{column}', say.column(c.line)), '#1a202c']] : [];
+    legend(svg, [...keyed(c.series.map(say.column)), ...line], PAD.l, H - 5);
     return svg;
   }
 
@@ -107,23 +123,23 @@
     const series = c.series.map((s) => column(section, s));
     const band = 8 + 10 * series.length, h = xs.length * band, height = h + PAD.t + 24;
     const svg = el('svg', {viewBox: `0 0 ${W} ${height}`, class: 'chart', role: 'img',
-      'aria-label': section.title});
+      'aria-label': say.title(section)});
     const x0 = 130, w = W - x0 - 70;
     const max = niceMax(Math.max(0, ...series.flat()));
     xs.forEach((x, i) => {
       const y = PAD.t + i * band;
       svg.appendChild(el('text', {x: x0 - 6, y: y + band / 2 + 3, 'text-anchor': 'end',
-        class: 'tick'}, String(x)));
+        class: 'tick'}, say.cell(c.x, x)));
       series.forEach((s, k) => {
         const bar = el('rect', {x: x0, y: y + 4 + k * 10, width: Math.max((w * s[i]) / max, 0),
           height: 8, fill: COLORS[k % 7], class: 'series'});
-        bar.appendChild(el('title', {}, `${c.series[k]} ${x}: ${s[i]}`));
+        bar.appendChild(el('title', {}, `${say.column(c.series[k])} ${say.cell(c.x, x)}: ${s[i]}`));
         svg.appendChild(bar);
         svg.appendChild(el('text', {x: x0 + (w * s[i]) / max + 4, y: y + 11 + k * 10,
           class: 'tick'}, `${s[i]}${c.unit ? ' ' + c.unit : ''}`));
       });
     });
-    legend(svg, keyed(c.series), x0, height - 5);
+    legend(svg, keyed(c.series.map(say.column)), x0, height - 5);
     return svg;
   }
 
@@ -137,44 +153,46 @@
     const t = document.createElement('table');
     t.className = 'report-table';
     const head = t.createTHead().insertRow();
-    for (const c of section.columns) head.appendChild(document.createElement('th')).textContent = c;
+    for (const c of section.columns) head.appendChild(document.createElement('th')).textContent = say.column(c);
     const body = t.createTBody();
     for (const r of section.rows) {
       const tr = body.insertRow();
-      for (const v of r) tr.insertCell().textContent = v === null ? '—' : String(v);
+      r.forEach((v, i) => { tr.insertCell().textContent = say.cell(section.columns[i], v); });
     }
-    if (!section.rows.length) body.insertRow().insertCell().textContent = 'nothing recorded';
+    if (!section.rows.length) body.insertRow().insertCell().textContent = say.text('nothing');
     return t;
   }
 
-  // The whole report into `container`; csvHref(section) gives a download link (or null).
-  function render(container, report, csvHref) {
+  // The whole report into `container`; csvHref(section) gives a download link (or null);
+  // `words`: {title(section), note(section), column(name), cell(column, value), text(key)}.
+  function render(container, report, csvHref, words) {
+    say = words;
     container.replaceChildren();
     if (report.demo) {
       const b = container.appendChild(document.createElement('p'));
       b.className = 'demo-banner';
-      b.textContent = 'Includes generated DEMO DATA (not real service history).';
+      b.textContent = say.text('demo');
     }
     for (const s of report.sections) {
       const box = container.appendChild(document.createElement('section'));
       box.className = 'report-section';
       box.dataset.section = s.id;
       const h = box.appendChild(document.createElement('h3'));
-      h.textContent = s.title;
+      h.textContent = say.title(s);
       const href = csvHref ? csvHref(s) : null;
       if (href) {
         const a = h.appendChild(document.createElement('a'));
         a.href = href;
-        a.textContent = 'CSV';
+        a.textContent = say.text('csv');
         a.className = 'csv';
         a.setAttribute('download', `${report.date}-${s.id}.csv`);
       }
-      if (s.note) box.appendChild(document.createElement('p')).textContent = s.note;
+      if (s.note) box.appendChild(document.createElement('p')).textContent = say.note(s);
       const chart = draw(s);
       if (chart) box.appendChild(chart);
       box.appendChild(table(s));
     }
   }
 
-  root.RobodineCharts = {draw, table, render};
+  root.RobodineCharts = {draw, table, render, english};
 })(window);

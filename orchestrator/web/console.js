@@ -2,17 +2,18 @@
 // Every delta message is self-contained (a whole ticket, a robot, the alert list), so applying
 // one means replacing what is shown. Controls ask for confirmation, send the session's CSRF
 // token and show the server's reason when they are refused.
+// Every text is the operator's language's (Korean, English or Chinese: console_i18n.json, read
+// as in common.js), picked in the header and remembered by the browser; what people wrote
+// (diners' notes, operator names) is shown as they wrote it, always as text.
 'use strict';
 
 const API = '/console/api';
+const LANG_KEY = 'robodine.console.lang';
 const FINAL = new Set(['served', 'cancelled', 'failed']);
 const AT_PASS = new Set(['ready', 'delivering', 'arrived', 'lost_in_transit']);
-// What an operator can do with food lost with its robot (POST orders/{id}/lost).
-const LOST_CHOICES = [
-  ['remake', 'Remake', 'cook it again, before newer orders', 'Cook order {o} again?'],
-  ['delivered', 'Delivered by hand', 'the food reached the table', 'Mark order {o} delivered by hand?'],
-  ['cancel', 'Cancel', 'give up the order', 'Cancel order {o}, lost in transit?'],
-];
+// What an operator can do with food lost with its robot (POST orders/{id}/lost); each has a
+// label, a title and a question under `lost.{choice}`.
+const LOST_CHOICES = ['remake', 'delivered', 'cancel'];
 // A dead-lettered dish is not done: it waits for an operator (bump, drop, re-queue).
 const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted']);
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -24,13 +25,140 @@ const state = {
   soldout: new Set(), prices: {}, stream: null,
   // The last STOP ALL pressed here: { at } (server ms); robots' answers come as audit entries.
   estop: null,
+  // i18n.json, the operator's language, and what changes with it besides the snapshot's views.
+  texts: null, lang: 'en', live: 'offline', signinNote: null, redraw: [],
 };
 
 const $ = (id) => document.getElementById(id);
 
-function esc(value) {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => (
-    { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+// ---- texts ----
+
+// The text at `key` in the operator's language (the console's, else the diner page's that it
+// shares: `locale`, `allergen`, a share's state), in English when that language has none;
+// undefined if neither has.
+function text(key) {
+  for (const lang of [state.lang, 'en']) {
+    const table = state.texts?.[lang];
+    const found = I18n.find(table?.console, key) ?? I18n.find(table, key);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+// The text at `key` with its {names} filled from `args` (the key itself if there is none).
+function t(key, args) {
+  const found = text(key);
+  if (found === undefined) return key;
+  return args ? I18n.fill(found, (name) => shown(name, args)) : found;
+}
+
+// A code (a robot's mode, a dish's state, an alert's kind) as the table `table` names it, the
+// code itself when the table does not know it.
+function code(table, value) {
+  for (const lang of [state.lang, 'en']) {
+    const texts = state.texts?.[lang];
+    const names = I18n.find(texts?.console, table) ?? I18n.find(texts, table);
+    if (names && typeof names[value] === 'string') return names[value];
+  }
+  return String(value ?? '');
+}
+
+// Values a text's {names} may hold that are codes, by the value's name, and amounts of money.
+const CODES = {
+  mode: 'modes', status: 'states', field: 'fields', state: 'table_states', command: 'commands',
+  payment_status: 'bill.payment_status',
+};
+const MONEY = { price: true, owed: true, bill_total: true };
+
+// A value in a text as the operator reads it: a code named in the language, a dish by its name
+// on the menu, a number in the language's digits; anything else (an id, what a robot said) as is.
+function shown(name, args) {
+  if (!(name in args) || args[name] === null || args[name] === undefined) return undefined;
+  const v = args[name];
+  if (name === 'dish' && args.dish_id) return dishName(args.dish_id);
+  if (name === 'weekday' && args.weekday_of) return weekdayName(args.weekday_of);
+  if (name === 'day' && /^\d{4}-\d\d-\d\d$/.test(v)) return dayName(v);
+  if (name in MONEY && typeof v === 'number' && state.snap) return money(v);
+  // A list of codes ('cooked, wasted') names each.
+  if (name in CODES) return String(v).split(', ').map((c) => code(CODES[name], c)).join(', ');
+  if (typeof v === 'number') return number(v);
+  return String(v);
+}
+
+// A text the server said by its key (`said`/`reason` and `args`), its English otherwise.
+function said(key, args, english) {
+  return key && text(key) !== undefined ? t(key, args || {}) : english;
+}
+
+function locale() { return t('locale'); }
+
+// A name given in every language ({ko, en, zh}: dishes, stations, ingredients).
+function named(names) {
+  if (!names || typeof names !== 'object') return String(names ?? '');
+  return names[state.lang] ?? names.en;
+}
+
+function dishOf(id) { return state.snap?.dishes.find((d) => d.id === id); }
+
+function dishName(id) {
+  const dish = dishOf(id);
+  return dish ? named(dish.name) : String(id);
+}
+
+// 'Spice level: Hot' in the operator's language (the ids for what the menu no longer has).
+function optionLabel(dishId, [optionId, choiceId]) {
+  const option = dishOf(dishId)?.options.find((o) => o.id === optionId);
+  const choice = option?.choices.find((c) => c.id === choiceId);
+  return t('tickets.option', {
+    option: option ? named(option.name) : optionId, choice: choice ? named(choice.name) : choiceId,
+  });
+}
+
+// Formatters for the language, made once per language.
+const formats = {};
+function format(kind) {
+  const key = `${state.lang}:${kind}`;
+  if (!formats[key]) {
+    const make = {
+      number: () => new Intl.NumberFormat(locale()),
+      percent: () => new Intl.NumberFormat(locale(), { style: 'percent' }),
+      clock: () => new Intl.DateTimeFormat(locale(), { timeStyle: 'medium', hourCycle: 'h23' }),
+      day: () => new Intl.DateTimeFormat(locale(), { dateStyle: 'full' }),
+      weekday: () => new Intl.DateTimeFormat(locale(), { weekday: 'long' }),
+      plural: () => new Intl.PluralRules(locale()),
+      money: () => {
+        const { currency, decimals } = state.snap.restaurant;
+        return new Intl.NumberFormat(locale(), {
+          style: 'currency', currency, minimumFractionDigits: decimals, maximumFractionDigits: decimals,
+        });
+      },
+    };
+    formats[key] = make[kind]();
+  }
+  return formats[key];
+}
+
+function number(n) { return format('number').format(n); }
+
+function clock(ms) { return format('clock').format(new Date(ms)); }
+
+function localDay(iso) {
+  const [y, m, d] = iso.split('-').map(Number);
+  return new Date(y, m - 1, d);
+}
+
+// A day (YYYY-MM-DD) as the language writes it, with its weekday; the weekday alone.
+function dayName(iso) { return format('day').format(localDay(iso)); }
+function weekdayName(iso) { return format('weekday').format(localDay(iso)); }
+
+function money(minor) {
+  return format('money').format(minor / 10 ** state.snap.restaurant.decimals);
+}
+
+// A count in a sentence: `key.one` or `key.other` as the language's plural rules choose.
+function plural(key, n, args = {}) {
+  const form = `${key}.${format('plural').select(n)}`;
+  return t(text(form) === undefined ? `${key}.other` : form, { n, ...args });
 }
 
 function now() { return Date.now() + state.clockOffset; }
@@ -38,26 +166,15 @@ function now() { return Date.now() + state.clockOffset; }
 // `scale`: ticket ages are simulated time (real age × the restaurant's time scale).
 function ago(ms, scale = 1) {
   const s = Math.max(0, Math.round(((now() - ms) * scale) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  if (s < 60) return t('age.seconds', { s: String(s) });
+  if (s < 3600) return t('age.minutes', { m: String(Math.floor(s / 60)), s: String(s % 60).padStart(2, '0') });
+  return t('age.hours', { h: String(Math.floor(s / 3600)), m: String(Math.floor((s % 3600) / 60)) });
 }
 
-function clock(ms) { return new Date(ms).toLocaleTimeString([], { hour12: false }); }
-
-function money(minor) {
-  const { currency, decimals } = state.snap.restaurant;
-  return new Intl.NumberFormat(undefined, {
-    style: 'currency', currency, minimumFractionDigits: decimals,
-  }).format(minor / 10 ** decimals);
-}
-
-function toast(text, kind = 'ok') {
-  const el = document.createElement('div');
-  el.className = `toast ${kind}`;
-  el.textContent = text;
-  $('toasts').append(el);
-  setTimeout(() => el.remove(), kind === 'ok' ? 3500 : 7000);
+function toast(message, kind = 'ok') {
+  const box = el('div', { class: `toast ${kind}` }, message);
+  $('toasts').append(box);
+  setTimeout(() => box.remove(), kind === 'ok' ? 3500 : 7000);
 }
 
 // A view's loads overlap (its poll and an action's reload; a tab opened, then a day or a table
@@ -73,23 +190,36 @@ function newestLoad(view) {
 async function call(method, path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (state.me) headers['X-CSRF-Token'] = state.me.csrf;
-  const res = await fetch(API + path, {
-    method, headers, credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method, headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw Object.assign(new Error(e.message), { reason: 'network' });
+  }
   let data = null;
   try { data = await res.json(); } catch { /* 204 or not JSON */ }
-  if (res.status === 401 && path !== '/login' && state.me) showSignIn('Your session ended; sign in again.');
+  if (res.status === 401 && path !== '/login' && state.me) showSignIn('signin.session_ended');
   if (!res.ok) {
     const detail = data && (data.detail || data.message);
-    throw new Error(typeof detail === 'string' ? detail : `${res.status} ${res.statusText}`);
+    throw Object.assign(new Error(typeof detail === 'string' ? detail : `${res.status} ${res.statusText}`), {
+      status: res.status, reason: data?.reason, field: data?.field, args: data?.args,
+    });
   }
   return data;
 }
 
-function confirmAction(text) {
+// What the server refused, in the operator's language when the page knows its reason (the
+// server's detail is English, for logs and API callers); the server's detail otherwise.
+function refusal(e) {
+  return said(e.reason && `refusals.${e.reason}`, { ...e.args, field: e.field, detail: e.message }, e.message);
+}
+
+function confirmAction(question) {
   const dialog = $('confirm');
-  $('confirm-text').textContent = text;
+  $('confirm-text').textContent = question;
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => resolve(dialog.returnValue === 'yes'), { once: true });
     dialog.returnValue = '';
@@ -103,23 +233,50 @@ async function act(question, method, path, body) {
   if (!(await confirmAction(question))) return false;
   try {
     const res = await call(method, path, body);
-    toast(res && res.detail ? res.detail : 'done');
+    toast(said(res?.said, res?.args, res?.detail || t('toast.done')));
     return true;
   } catch (e) {
-    toast(`Refused: ${e.message}`, 'error');
+    toast(t('toast.refused', { reason: refusal(e) }), 'error');
     return false;
   }
 }
 
+// A control: a button naming its action and what it acts on (`data-…`).
+function control(action, data, label, { cls = 'small', title, disabled } = {}) {
+  const attrs = { class: cls, 'data-action': action, title, disabled };
+  for (const [k, v] of Object.entries(data)) attrs[`data-${k}`] = v;
+  return el('button', attrs, label);
+}
+
+// ---- language ----
+
+function setLanguage(lang, remember = true) {
+  state.lang = I18n.LANGS.includes(lang) ? lang : 'en';
+  if (remember) localStorage.setItem(LANG_KEY, state.lang);
+  document.documentElement.lang = state.lang;
+  $('lang').value = state.lang;
+  I18n.mark(document, t);
+  document.title = t('title');
+  setLive(state.live);
+  if (state.signinNote) $('signin-error').textContent = t(state.signinNote);
+  if (state.snap) {
+    showHeader();
+    renderAll();
+  }
+  for (const f of state.redraw) f();
+}
+
 // ---- sign-in and loading ----
 
-function showSignIn(message = '') {
+// `note`: a text's key, or a refusal already in words.
+function showSignIn(note = null) {
   closeStream();
   state.me = null;
   $('app').hidden = true;
   for (const id of ['who', 'stop-all', 'resume-all', 'sign-out']) $(id).hidden = true;
   $('signin').hidden = false;
-  $('signin-error').textContent = message;
+  state.signinNote = note && text(note) !== undefined ? note : null;
+  $('signin-error').textContent = state.signinNote ? t(note) : note || '';
   setLive('offline');
 }
 
@@ -131,13 +288,21 @@ async function signIn(ev) {
     ev.target.reset();
     await load();
   } catch (e) {
-    $('signin-error').textContent = e.message;
+    state.signinNote = null;
+    $('signin-error').textContent = refusal(e);
   }
 }
 
 async function signOut() {
   try { await call('POST', '/logout'); } catch { /* signed out anyway */ }
-  showSignIn('Signed out.');
+  showSignIn('signin.signed_out');
+}
+
+function showHeader() {
+  const { snap } = state;
+  $('title').textContent = t('title_of', { restaurant: named(snap.restaurant.name) });
+  // The operator's name as it was given; the role in the language.
+  $('who').textContent = t('who', { name: snap.me.name, role: code('roles', snap.me.role) });
 }
 
 async function load() {
@@ -151,7 +316,7 @@ async function load() {
   state.snap = snap;
   state.me = snap.me;
   state.clockOffset = snap.now - Date.now();
-  state.open = new Map(snap.tickets.open.map((t) => [t.id, t]));
+  state.open = new Map(snap.tickets.open.map((tk) => [tk.id, tk]));
   state.finished = snap.tickets.finished;
   state.robots = new Map(snap.robots.map((r) => [r.id, r]));
   state.alerts = snap.alerts;
@@ -159,11 +324,11 @@ async function load() {
   state.audit = snap.audit;
   state.soldout = new Set(snap.soldout);
   state.prices = snap.prices;
-  $('title').textContent = `${snap.restaurant.name} · kitchen`;
+  for (const key of Object.keys(formats)) delete formats[key];  // the currency may change
   $('signin').hidden = true;
   $('app').hidden = false;
   $('who').hidden = false;
-  $('who').textContent = `${snap.me.name} (${snap.me.role})`;
+  showHeader();
   for (const id of ['stop-all', 'resume-all', 'sign-out']) $(id).hidden = false;
   drawMapBase();
   renderAll();
@@ -172,9 +337,10 @@ async function load() {
 
 // ---- live updates ----
 
-function setLive(text) {
-  $('live').textContent = text;
-  $('live').className = `live ${text}`;
+function setLive(status) {
+  state.live = status;
+  $('live').textContent = code('live', status);
+  $('live').dataset.status = status;
 }
 
 function closeStream() {
@@ -199,11 +365,11 @@ function openStream(since) {
 function apply(msg) {
   switch (msg.type) {
     case 'ticket': {
-      const t = msg.ticket;
-      state.open.delete(t.id);
-      state.finished = state.finished.filter((f) => f.id !== t.id);
-      if (FINAL.has(t.status)) state.finished = [t, ...state.finished].slice(0, 40);
-      else state.open.set(t.id, t);
+      const tk = msg.ticket;
+      state.open.delete(tk.id);
+      state.finished = state.finished.filter((f) => f.id !== tk.id);
+      if (FINAL.has(tk.status)) state.finished = [tk, ...state.finished].slice(0, 40);
+      else state.open.set(tk.id, tk);
       schedule('tickets');
       break;
     }
@@ -222,7 +388,9 @@ function apply(msg) {
     case 'alerts': {
       // New alerts also pop up, whatever tab the operator is looking at.
       const known = new Set(state.alerts.map((a) => a.id));
-      for (const a of msg.alerts) if (!known.has(a.id) && !a.acked) toast(`Alert: ${a.message}`, 'error');
+      for (const a of msg.alerts) {
+        if (!known.has(a.id) && !a.acked) toast(t('toast.alert', { message: alertText(a) }), 'error');
+      }
       state.alerts = msg.alerts;
       schedule('alerts');
       break;
@@ -265,104 +433,115 @@ function ageClass(createdAt) {
   return age >= late ? 'late' : age >= warn ? 'warn' : 'fresh';
 }
 
-function deadButtons(orderId, jobId) {
-  return `<button class="small" data-action="drop" data-order="${esc(orderId)}"
-    data-job="${esc(jobId)}" title="the order goes on without it">Drop</button>`;
+function dropButton(orderId, jobId) {
+  return control('drop', { order: orderId, job: jobId }, t('tickets.drop'), { title: t('tickets.drop_title') });
 }
 
-function unitChip(t, u) {
-  const bump = UNIT_DONE.has(u.status) ? '' : `<button class="small" data-action="bump"
-    data-order="${esc(t.id)}" data-job="${esc(u.job_id)}" title="cooked by hand">Bump</button>${
-    u.status === 'dead' ? deadButtons(t.id, u.job_id) : ''}`;
-  return `<span class="unit ${esc(u.status)}" data-job="${esc(u.job_id)}">${esc(u.status)}${
-    u.robot_id ? ` · ${esc(u.robot_id)}` : ''}${bump}</span>`;
+function bumpButton(orderId, jobId) {
+  return control('bump', { order: orderId, job: jobId }, t('tickets.bump'), { title: t('tickets.bump_title') });
 }
 
-function lineHtml(t, line, withUnits) {
+function unitChip(tk, u) {
+  const open = !UNIT_DONE.has(u.status);
+  return el('span', { class: `unit ${u.status}`, 'data-job': u.job_id, 'data-status': u.status },
+    code('states', u.status), u.robot_id ? ` · ${u.robot_id}` : null,
+    open ? bumpButton(tk.id, u.job_id) : null,
+    open && u.status === 'dead' ? dropButton(tk.id, u.job_id) : null);
+}
+
+function lineItem(tk, line, withUnits) {
   const gone = line.units.length > 0 && line.units.every((u) => u.status === 'withdrawn' || u.status === 'wasted');
-  const allergens = line.allergens.map((a) => `<span class="allergen">${esc(a)}</span>`).join('');
-  const options = line.options.map((o) => `<li>${esc(o)}</li>`).join('');
-  const cancel = gone || !withUnits ? '' : `<button class="small" data-action="cancel-line"
-    data-order="${esc(t.id)}" data-line="${line.line}">Cancel line</button>`;
-  return `<li class="line${gone ? ' gone' : ''}">
-    <div><b>${line.quantity}×</b> ${esc(line.name)} ${allergens}</div>
-    ${options ? `<ul class="options">${options}</ul>` : ''}
-    ${line.note ? `<div class="note">“${esc(line.note)}”</div>` : ''}
-    ${withUnits ? `<div class="units">${line.units.map((u) => unitChip(t, u)).join('')}${cancel}</div>` : ''}
-  </li>`;
+  const options = (line.option_ids || []).map((pair) => el('li', {}, optionLabel(line.dish_id, pair)));
+  return el('li', { class: `line${gone ? ' gone' : ''}` },
+    el('div', {}, el('b', {}, `${line.quantity}×`), ' ', dishName(line.dish_id), ' ',
+      line.allergens.map((a) => el('span', { class: 'allergen', 'data-allergen': a }, code('allergen', a)))),
+    options.length ? el('ul', { class: 'options' }, options) : null,
+    // What the diner wrote, as written.
+    line.note ? el('div', { class: 'note' }, `“${line.note}”`) : null,
+    withUnits ? el('div', { class: 'units' }, line.units.map((u) => unitChip(tk, u)),
+      gone ? null : control('cancel-line', { order: tk.id, line: line.line }, t('tickets.cancel_line'))) : null);
 }
 
-function ticketHtml(t, lines, column) {
-  const cancel = AT_PASS.has(t.status) && t.status !== 'ready' ? '' : `<button class="small danger"
-    data-action="cancel-order" data-order="${esc(t.id)}">Cancel order</button>`;
-  const redeliver = t.returned && t.status === 'ready' ? `<button class="small"
-    data-action="redeliver" data-order="${esc(t.id)}" title="nobody took it: send it again">Redeliver</button>` : '';
-  const lost = t.status !== 'lost_in_transit' ? '' : LOST_CHOICES.map(([choice, label, title]) =>
-    `<button class="small${choice === 'cancel' ? ' danger' : ''}" data-action="lost"
-      data-order="${esc(t.id)}" data-choice="${choice}" title="${title}">${label}</button>`).join('');
-  const robot = t.robot_id ? ` · ${esc(t.robot_id)}` : '';
+function ticketCard(tk, lines, column) {
+  const buttons = [];
+  if (tk.returned && tk.status === 'ready') {
+    buttons.push(control('redeliver', { order: tk.id }, t('tickets.redeliver'), { title: t('tickets.redeliver_title') }));
+  }
+  if (tk.status === 'lost_in_transit') {
+    for (const choice of LOST_CHOICES) {
+      buttons.push(control('lost', { order: tk.id, choice }, t(`lost.${choice}.label`), {
+        cls: choice === 'cancel' ? 'small danger' : 'small', title: t(`lost.${choice}.title`),
+      }));
+    }
+  }
+  if (!AT_PASS.has(tk.status) || tk.status === 'ready') {
+    buttons.push(control('cancel-order', { order: tk.id }, t('tickets.cancel_order'), { cls: 'small danger' }));
+  }
   // When the diner was told the food reaches the table (the dispatcher's schedule).
-  const eta = t.eta_at && t.status !== 'arrived' ? ` · <span class="eta">ETA ${clock(t.eta_at)}</span>` : '';
-  return `<article class="ticket ${ageClass(t.created_at)}" data-order="${esc(t.id)}"
-      data-status="${esc(t.status)}" data-created="${t.created_at}">
-    <header><b>${esc(t.table)}</b> <span class="oid">${esc(t.id)}</span>
-      <span class="age" data-created="${t.created_at}">${ago(t.created_at, timeScale())}</span></header>
-    <div class="status">${esc(t.status.replaceAll('_', ' '))}${t.returned ? ' · returned' : ''}${robot}${eta}</div>
-    <ul class="lines">${lines.map((l) => lineHtml(t, l, column !== 'pass')).join('')}</ul>
-    <footer>${redeliver}${lost}${cancel}</footer>
-  </article>`;
+  const eta = tk.eta_at && tk.status !== 'arrived'
+    ? [' · ', el('span', { class: 'eta' }, t('tickets.eta', { time: clock(tk.eta_at) }))] : null;
+  return el('article', {
+    class: `ticket ${ageClass(tk.created_at)}`, 'data-order': tk.id, 'data-status': tk.status,
+    'data-created': tk.created_at,
+  },
+  el('header', {}, el('b', {}, tk.table), ' ', el('span', { class: 'oid' }, tk.id), ' ',
+    el('span', { class: 'age', 'data-created': tk.created_at }, ago(tk.created_at, timeScale()))),
+  el('div', { class: 'status' }, code('states', tk.status), tk.returned ? ` · ${t('tickets.returned')}` : null,
+    tk.robot_id ? ` · ${tk.robot_id}` : null, eta),
+  el('ul', { class: 'lines' }, lines.map((l) => lineItem(tk, l, column !== 'pass'))),
+  el('footer', {}, buttons));
 }
+
+function muted(message) { return el('p', { class: 'muted' }, message); }
 
 function renderTickets() {
   const tickets = [...state.open.values()].sort((a, b) => a.created_at - b.created_at);
-  const columns = state.snap.stations.map((s) => ({ id: s.id, name: s.name, cards: [] }));
-  const pass = { id: 'pass', name: 'Pass', cards: [] };
-  const allDay = new Map();
-  for (const t of tickets) {
-    if (AT_PASS.has(t.status)) { pass.cards.push(ticketHtml(t, t.lines, 'pass')); continue; }
+  const columns = state.snap.stations.map((s) => ({ id: s.id, name: named(s.name), cards: [] }));
+  const pass = { id: 'pass', name: t('tickets.pass'), cards: [] };
+  const allDay = new Map();  // dish id -> units still to cook
+  for (const tk of tickets) {
+    if (AT_PASS.has(tk.status)) { pass.cards.push(ticketCard(tk, tk.lines, 'pass')); continue; }
     for (const col of columns) {
-      const lines = t.lines.filter((l) => l.station === col.id && l.units.some((u) => !UNIT_DONE.has(u.status)));
-      if (lines.length) col.cards.push(ticketHtml(t, lines, col.id));
+      const lines = tk.lines.filter((l) => l.station === col.id && l.units.some((u) => !UNIT_DONE.has(u.status)));
+      if (lines.length) col.cards.push(ticketCard(tk, lines, col.id));
     }
-    for (const l of t.lines) {
+    for (const l of tk.lines) {
       const left = l.units.filter((u) => !UNIT_DONE.has(u.status)).length;
-      if (left) allDay.set(l.name, (allDay.get(l.name) || 0) + left);
+      if (left) allDay.set(l.dish_id, (allDay.get(l.dish_id) || 0) + left);
     }
   }
-  $('all-day').innerHTML = allDay.size === 0 ? '<span class="muted">Nothing to cook</span>'
-    : [...allDay].sort((a, b) => b[1] - a[1]).map(([name, n]) =>
-      `<span class="chip">${esc(name)} <b>${n}</b></span>`).join('');
-  $('columns').innerHTML = [...columns, pass].map((c) => `
-    <section class="column" data-column="${esc(c.id)}">
-      <h2>${esc(c.name)} <span class="count">${c.cards.length}</span></h2>
-      ${c.cards.join('') || '<p class="muted">—</p>'}
-    </section>`).join('');
-  $('finished').innerHTML = state.finished.map((t) => `
-    <details class="ticket done" data-order="${esc(t.id)}" data-status="${esc(t.status)}">
-      <summary><b>${esc(t.table)}</b> <span class="oid">${esc(t.id)}</span> ${esc(t.status)}
-        at ${clock(t.updated_at)}</summary>
-      <ul class="lines">${t.lines.map((l) => lineHtml(t, l, false)).join('')}</ul>
-    </details>`).join('') || '<p class="muted">No finished tickets yet</p>';
+  $('all-day').replaceChildren(...(allDay.size === 0 ? [el('span', { class: 'muted' }, t('tickets.nothing_to_cook'))]
+    : [...allDay].sort((a, b) => b[1] - a[1]).map(([id, n]) =>
+      el('span', { class: 'chip', 'data-dish': id }, dishName(id), ' ', el('b', {}, number(n))))));
+  $('columns').replaceChildren(...[...columns, pass].map((c) => el('section', { class: 'column', 'data-column': c.id },
+    el('h2', {}, c.name, ' ', el('span', { class: 'count' }, number(c.cards.length))),
+    c.cards.length ? c.cards : muted('—'))));
+  $('finished').replaceChildren(...(state.finished.length ? state.finished.map((tk) =>
+    el('details', { class: 'ticket done', 'data-order': tk.id, 'data-status': tk.status },
+      el('summary', {}, el('b', {}, tk.table), ' ', el('span', { class: 'oid' }, tk.id), ' ',
+        t('tickets.finished_at', { status: tk.status, time: clock(tk.updated_at) })),
+      el('ul', { class: 'lines' }, tk.lines.map((l) => lineItem(tk, l, false)))))
+    : [muted(t('tickets.no_finished'))]));
 }
 
 function tickAges() {
-  for (const el of document.querySelectorAll('.age[data-created]')) {
-    const created = Number(el.dataset.created);
-    el.textContent = ago(created, timeScale());
-    const card = el.closest('.ticket');
+  for (const node of document.querySelectorAll('.age[data-created]')) {
+    const created = Number(node.dataset.created);
+    node.textContent = ago(created, timeScale());
+    const card = node.closest('.ticket');
     if (card) { card.classList.remove('fresh', 'warn', 'late'); card.classList.add(ageClass(created)); }
   }
-  for (const el of document.querySelectorAll('[data-seen]')) {
-    const seen = Number(el.dataset.seen);
-    el.textContent = seen ? ago(seen) : 'never';
+  for (const node of document.querySelectorAll('[data-seen]')) {
+    const seen = Number(node.dataset.seen);
+    node.textContent = seen ? ago(seen) : t('fleet.never');
   }
 }
 
-function svg(tag, attrs, text) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  if (text !== undefined) el.textContent = text;
-  return el;
+function svg(tag, attrs, label) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (label !== undefined) node.textContent = label;
+  return node;
 }
 
 // The map's static layer, drawn once per snapshot; y grows up in the config, down in SVG.
@@ -381,9 +560,9 @@ function drawMapBase() {
   }
   for (const w of m.walls) map.append(svg('line', { x1: w.x1, y1: Y(w.y1), x2: w.x2, y2: Y(w.y2), class: 'wall' }));
   const half = m.table_size / 2;
-  for (const t of m.tables) {
-    map.append(svg('rect', { x: t.x - half, y: Y(t.y) - half, width: m.table_size, height: m.table_size, class: 'table' }));
-    map.append(svg('text', { x: t.x, y: Y(t.y) + 0.15, class: 'label' }, t.id));
+  for (const tb of m.tables) {
+    map.append(svg('rect', { x: tb.x - half, y: Y(tb.y) - half, width: m.table_size, height: m.table_size, class: 'table' }));
+    map.append(svg('text', { x: tb.x, y: Y(tb.y) + 0.15, class: 'label' }, tb.id));
   }
   for (const p of m.points) {
     map.append(svg('circle', { cx: p.x, cy: Y(p.y), r: 0.22, class: `point ${p.kind}` }));
@@ -398,6 +577,10 @@ function robotMode(r) {
   const lostAfter = state.snap.service.robot_lost_after_s * 1000;
   if (r.mode !== 'offline' && r.seen_at && now() - r.seen_at > lostAfter * 2) return 'lost';
   return r.mode;
+}
+
+function jobText(j) {
+  return typeof j === 'string' ? j : j.job_id || j.order_id || JSON.stringify(j);
 }
 
 function renderFleet() {
@@ -417,63 +600,82 @@ function renderFleet() {
     g.setAttribute('class', `robot ${r.kind} ${mode}`);
     g.style.transform = `translate(${r.x}px, ${m.depth - r.y}px)`;
   }
-  $('robots').innerHTML = robots.map((r) => {
+  $('robots').replaceChildren(...robots.map((r) => {
     const mode = robotMode(r);
-    const battery = r.battery === null ? '—' : `${Math.round(r.battery * 100)}%`;
-    const jobs = r.jobs.length ? r.jobs.map((j) => esc(typeof j === 'string' ? j : j.job_id || j.order_id || JSON.stringify(j))).join(', ') : '—';
     // A robot that does not answer cannot take a command; e-stopped ones wait for "Resume all".
-    const off = OUT_OF_REACH.has(mode) ? ` disabled title="${esc(r.id)} is ${esc(mode)}"` : '';
+    const off = OUT_OF_REACH.has(mode)
+      ? { disabled: true, title: t('fleet.out_of_reach', { robot: r.id, mode }) } : {};
     const pauseOrResume = mode === 'paused'
-      ? `<button data-action="resume" data-robot="${esc(r.id)}">Resume</button>`
-      : `<button data-action="pause" data-robot="${esc(r.id)}"${off}>Pause</button>`;
-    const dock = r.kind === 'serving' ? `<button data-action="dock" data-robot="${esc(r.id)}"${off}>Dock</button>` : '';
-    return `<tr data-robot="${esc(r.id)}" data-mode="${esc(mode)}">
-      <td><b>${esc(r.id)}</b><br><span class="muted">${esc(r.kind)}</span></td>
-      <td><span class="mode ${esc(mode)}">${esc(mode)}</span>${r.detail ? `<br><span class="muted">${esc(r.detail)}</span>` : ''}</td>
-      <td>${battery}</td><td>${jobs}</td>
-      <td data-seen="${r.seen_at}">${r.seen_at ? ago(r.seen_at) : 'never'}</td>
-      <td><div class="buttons">${pauseOrResume}${dock}</div></td></tr>`;
-  }).join('');
+      ? control('resume', { robot: r.id }, t('fleet.resume'), { cls: '' })
+      : control('pause', { robot: r.id }, t('fleet.pause'), { cls: '', ...off });
+    const dock = r.kind === 'serving' ? control('dock', { robot: r.id }, t('fleet.dock'), { cls: '', ...off }) : null;
+    return el('tr', { 'data-robot': r.id, 'data-mode': mode },
+      el('td', {}, el('b', {}, r.id), el('br'), el('span', { class: 'muted' }, code('robot_kinds', r.kind))),
+      // The robot's own detail, as it reported it.
+      el('td', {}, el('span', { class: `mode ${mode}` }, code('modes', mode)),
+        r.detail ? [el('br'), el('span', { class: 'muted' }, r.detail)] : null),
+      el('td', {}, r.battery === null ? '—' : format('percent').format(r.battery)),
+      el('td', {}, r.jobs.length ? r.jobs.map(jobText).join(', ') : '—'),
+      el('td', { 'data-seen': r.seen_at }, r.seen_at ? ago(r.seen_at) : t('fleet.never')),
+      el('td', {}, el('div', { class: 'buttons' }, pauseOrResume, dock)));
+  }));
 }
+
+// The values of an alert's or audit entry's text (a JSON object in the record).
+function argsOf(record) {
+  if (!record.args) return null;
+  try { return typeof record.args === 'string' ? JSON.parse(record.args) : record.args; } catch { return null; }
+}
+
+// An alert's text in the operator's language, from its text's key and values; one raised
+// before alerts had them keeps its English message.
+function alertText(a) { return said(a.said, argsOf(a), a.message); }
 
 function renderAlerts() {
   const open = state.alerts.filter((a) => !a.acked);
   $('alert-count').hidden = open.length === 0;
-  $('alert-count').textContent = open.length;
+  $('alert-count').textContent = number(open.length);
   const sorted = [...open, ...state.alerts.filter((a) => a.acked)];
-  $('alerts').innerHTML = sorted.map((a) => `
-    <li class="alert ${esc(a.severity)}${a.acked ? ' acked' : ''}" data-alert="${esc(a.id)}">
-      <span class="when">${clock(Number(a.at))}</span> <b>${esc(a.kind)}</b> ${esc(a.message)}
-      ${a.acked ? '<span class="muted">acknowledged</span>'
-    : `<button class="small" data-action="ack" data-alert="${esc(a.id)}">Acknowledge</button>`}
-    </li>`).join('') || '<li class="muted">No alerts</li>';
-  $('dead').innerHTML = state.dead.map((d) => `
-    <li class="alert critical" data-dead="${esc(d.id)}">
-      <b>${esc(d.dish_id)}</b> for ${esc(d.table_id)} (order ${esc(d.order_id)}): ${esc(d.reason)}
-      after ${esc(d.attempts)} attempts on ${esc(d.robots)}
-      <button class="small" data-action="requeue" data-dead="${esc(d.id)}">Re-queue</button>
-      <button class="small" data-action="bump" data-order="${esc(d.order_id)}"
-        data-job="${esc(d.job_id)}" title="cooked by hand">Bump</button>${deadButtons(d.order_id, d.job_id)}
-    </li>`).join('') || '<li class="muted">None</li>';
+  $('alerts').replaceChildren(...(sorted.length ? sorted.map((a) => el('li', {
+    class: `alert ${a.severity}${a.acked ? ' acked' : ''}`, 'data-alert': a.id, 'data-kind': a.kind,
+  },
+  el('span', { class: 'when' }, clock(Number(a.at))), ' ', el('b', { class: 'kind' }, code('alert.kinds', a.kind)), ' ',
+  el('span', { class: 'text' }, alertText(a)), ' ',
+  a.acked ? el('span', { class: 'muted' }, t('alert.acknowledged'))
+    : control('ack', { alert: a.id }, t('alert.acknowledge'))))
+    : [el('li', { class: 'muted' }, t('alert.none'))]));
+  $('dead').replaceChildren(...(state.dead.length ? state.dead.map((d) => el('li', {
+    class: 'alert critical', 'data-dead': d.id,
+  },
+  el('span', { class: 'text' }, t('alert.dead_line', {
+    dish: d.dish_id, dish_id: d.dish_id, table: d.table_id, order: d.order_id, reason: d.reason,
+    attempts: Number(d.attempts), robots: d.robots,
+  })), ' ',
+  control('requeue', { dead: d.id }, t('alert.requeue')), bumpButton(d.order_id, d.job_id),
+  dropButton(d.order_id, d.job_id)))
+    : [el('li', { class: 'muted' }, t('alert.no_dead'))]));
 }
 
 function renderMenu() {
   const manager = state.me && state.me.role === 'manager';
-  $('menu').innerHTML = state.snap.stations.map((s) => `
-    <section><h2>${esc(s.name)}</h2><ul class="dishes">
-    ${state.snap.dishes.filter((d) => d.station === s.id).map((d) => {
-    const out = state.soldout.has(d.id);
-    const price = state.prices[d.id] ?? d.price;
-    const priceEdit = manager ? `<span class="price-edit"><input type="number" min="0" step="1"
-        value="${price}" aria-label="price of ${esc(d.name)}" data-price-of="${esc(d.id)}">
-        <button class="small" data-action="price" data-dish="${esc(d.id)}">Set price</button>
-        ${d.id in state.prices ? `<button class="small" data-action="price-reset" data-dish="${esc(d.id)}">Menu price</button>` : ''}</span>` : '';
-    return `<li class="dish${out ? ' soldout' : ''}" data-dish="${esc(d.id)}">
-        <span class="name">${esc(d.name)}</span> <span class="price">${money(price)}</span>
-        ${out ? '<span class="tag">sold out</span>' : ''}
-        <button data-action="${out ? 'back-on' : 'sold-out'}" data-dish="${esc(d.id)}">${out ? 'Back on' : 'Sold out'}</button>
-        ${priceEdit}</li>`;
-  }).join('')}</ul></section>`).join('');
+  $('menu').replaceChildren(...state.snap.stations.map((s) => el('section', {},
+    el('h2', {}, named(s.name)),
+    el('ul', { class: 'dishes' }, state.snap.dishes.filter((d) => d.station === s.id).map((d) => {
+      const out = state.soldout.has(d.id);
+      const price = state.prices[d.id] ?? d.price;
+      const priceEdit = manager ? el('span', { class: 'price-edit' },
+        el('input', {
+          type: 'number', min: '0', step: '1', value: price, 'aria-label': t('menu.price_of', { dish: named(d.name) }),
+          'data-price-of': d.id,
+        }),
+        control('price', { dish: d.id }, t('menu.set_price')),
+        d.id in state.prices ? control('price-reset', { dish: d.id }, t('menu.menu_price')) : null) : null;
+      return el('li', { class: `dish${out ? ' soldout' : ''}`, 'data-dish': d.id },
+        el('span', { class: 'name' }, named(d.name)), ' ', el('span', { class: 'price' }, money(price)), ' ',
+        out ? el('span', { class: 'tag' }, t('menu.sold_out_tag')) : null,
+        control(out ? 'back-on' : 'sold-out', { dish: d.id }, t(out ? 'menu.back_on' : 'menu.sold_out'), { cls: '' }),
+        priceEdit);
+    })))));
 }
 
 // After STOP ALL from this console: which robots acknowledged it, which did not apply it
@@ -481,12 +683,12 @@ function renderMenu() {
 // entries. Otherwise (another console stopped them, or this page was reloaded since): which
 // robots are e-stopped now, from their own modes, so no operator misses a stopped fleet.
 function renderEstop() {
-  const el = $('estop-status');
+  const box = $('estop-status');
   if (!state.estop) {
     const stopped = [...state.robots.values()].filter((r) => r.mode === 'estopped').map((r) => r.id);
-    el.hidden = !stopped.length;
-    el.className = 'estop-status failed';
-    el.textContent = `E-STOPPED: ${stopped.length}/${state.robots.size} robots (${stopped.join(', ')})`;
+    box.hidden = !stopped.length;
+    box.className = 'estop-status failed';
+    box.textContent = t('estop.stopped', { n: stopped.length, of: state.robots.size, robots: stopped.join(', ') });
     return;
   }
   const answers = new Map();
@@ -499,65 +701,87 @@ function renderEstop() {
   const ok = robots.filter((r) => answers.get(r) === 'ok');
   const failed = robots.filter((r) => answers.has(r) && answers.get(r) !== 'ok');
   const waiting = robots.filter((r) => !answers.has(r));
-  el.hidden = false;
-  el.className = `estop-status ${failed.length ? 'failed' : waiting.length ? 'waiting' : 'done'}`;
-  el.textContent = `STOP ALL: ${ok.length}/${robots.length} acknowledged${
-    failed.length ? ` · not applied: ${failed.map((r) => `${r} (${answers.get(r)})`).join(', ')}` : ''}${
-    waiting.length ? ` · waiting for ${waiting.join(', ')}` : ''}`;
+  box.hidden = false;
+  box.className = `estop-status ${failed.length ? 'failed' : waiting.length ? 'waiting' : 'done'}`;
+  box.textContent = [
+    t('estop.acknowledged', { n: ok.length, of: robots.length }),
+    failed.length ? t('estop.not_applied', {
+      robots: failed.map((r) => `${r} (${code('audit.results', answers.get(r))})`).join(', '),
+    }) : null,
+    waiting.length ? t('estop.waiting', { robots: waiting.join(', ') }) : null,
+  ].filter(Boolean).join(' · ');
+}
+
+// An audit entry's result and detail: a refusal or a control's summary in the operator's
+// language when the entry has its text's key; what was recorded (a robot's answer) otherwise.
+function auditCells(a) {
+  const args = argsOf(a) || {};
+  let result = code('audit.results', a.result);
+  if (a.result.startsWith('refused: ') && a.said) result = t('toast.refused', { reason: said(a.said, args, a.result) });
+  const detail = a.result === 'ok' && a.said ? said(a.said, args, a.detail) : a.detail;
+  return [el('td', {}, result), el('td', {}, detail)];
 }
 
 function renderAudit() {
-  $('audit').innerHTML = state.audit.map((a) => `
-    <tr class="${a.result === 'ok' ? '' : 'refused'}"><td>${clock(Number(a.at))}</td><td>${esc(a.who)}</td>
-    <td>${esc(a.action)}</td><td>${esc(a.target)}</td>
-    <td>${esc(a.result)}${a.detail ? ` — ${esc(a.detail)}` : ''}</td></tr>`).join('');
+  $('audit').replaceChildren(...state.audit.map((a) => el('tr', { class: a.result === 'ok' ? '' : 'refused' },
+    el('td', {}, clock(Number(a.at))),
+    // Who did it, by the name they signed in with.
+    el('td', {}, a.who),
+    // What was done in the language, over its code (as the API and the logs name it).
+    el('td', { 'data-audit-action': a.action }, code('audit.actions', a.action), el('br'),
+      el('small', { class: 'muted' }, a.action)),
+    el('td', {}, a.target),
+    auditCells(a))));
 }
 
 // ---- controls (one delegated handler, so re-rendering never loses a listener) ----
-
-function dishName(id) { return (state.snap.dishes.find((d) => d.id === id) || { name: id }).name; }
 
 const actions = {
   'stop-all': async () => {
     // Robots answer after this moment (less a second of clock skew between the processes).
     const at = now() - 1000;
-    if (await act('EMERGENCY STOP every robot?', 'POST', '/fleet/stop')) {
+    if (await act(t('confirm.stop_all'), 'POST', '/fleet/stop')) {
       state.estop = { at };
       renderEstop();
     }
   },
   'resume-all': async () => {
-    if (await act('Release the emergency stop of every robot?', 'POST', '/fleet/resume')) {
+    if (await act(t('confirm.resume_all'), 'POST', '/fleet/resume')) {
       state.estop = null;  // from now on the robots' modes tell
       renderEstop();
     }
   },
   'sign-out': () => signOut(),
-  pause: (d) => act(`Pause ${d.robot}?`, 'POST', `/robots/${d.robot}/pause`),
-  resume: (d) => act(`Resume ${d.robot}?`, 'POST', `/robots/${d.robot}/resume`),
-  dock: (d) => act(`Send ${d.robot} to its dock?`, 'POST', `/robots/${d.robot}/dock`),
-  bump: (d) => act(`Mark ${d.job} as cooked by hand?`, 'POST', `/orders/${d.order}/dishes/${d.job}/bump`),
-  'cancel-line': (d) => act(`Cancel line ${Number(d.line) + 1} of order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, { line: Number(d.line) }),
-  redeliver: (d) => act(`Send order ${d.order} to its table again?`, 'POST', `/orders/${d.order}/redeliver`),
-  lost: (d) => act(LOST_CHOICES.find((c) => c[0] === d.choice)[3].replace('{o}', d.order), 'POST',
-    `/orders/${d.order}/lost`, { choice: d.choice }),
-  'cancel-order': (d) => act(`Cancel the whole order ${d.order}?`, 'POST', `/orders/${d.order}/cancel`, {}),
-  requeue: (d) => act('Put this dish back in the queue?', 'POST', `/dead/${d.dead}/requeue`),
-  drop: (d) => act(`Drop ${d.job}? The order goes on without it.`, 'POST', `/orders/${d.order}/dishes/${d.job}/drop`),
-  ack: (d) => act('Acknowledge this alert?', 'POST', `/alerts/${d.alert}/ack`),
-  'sold-out': (d) => act(`Mark ${dishName(d.dish)} sold out?`, 'PUT', `/dishes/${d.dish}/soldout`, { soldout: true }),
-  'back-on': (d) => act(`Put ${dishName(d.dish)} back on the menu?`, 'PUT', `/dishes/${d.dish}/soldout`, { soldout: false }),
+  pause: (d) => act(t('confirm.pause', { robot: d.robot }), 'POST', `/robots/${d.robot}/pause`),
+  resume: (d) => act(t('confirm.resume', { robot: d.robot }), 'POST', `/robots/${d.robot}/resume`),
+  dock: (d) => act(t('confirm.dock', { robot: d.robot }), 'POST', `/robots/${d.robot}/dock`),
+  bump: (d) => act(t('confirm.bump', { job: d.job }), 'POST', `/orders/${d.order}/dishes/${d.job}/bump`),
+  'cancel-line': (d) => act(t('confirm.cancel_line', { line: Number(d.line) + 1, order: d.order }), 'POST',
+    `/orders/${d.order}/cancel`, { line: Number(d.line) }),
+  redeliver: (d) => act(t('confirm.redeliver', { order: d.order }), 'POST', `/orders/${d.order}/redeliver`),
+  lost: (d) => act(t(`lost.${d.choice}.confirm`, { order: d.order }), 'POST', `/orders/${d.order}/lost`,
+    { choice: d.choice }),
+  'cancel-order': (d) => act(t('confirm.cancel_order', { order: d.order }), 'POST', `/orders/${d.order}/cancel`, {}),
+  requeue: (d) => act(t('confirm.requeue'), 'POST', `/dead/${d.dead}/requeue`),
+  drop: (d) => act(t('confirm.drop', { job: d.job }), 'POST', `/orders/${d.order}/dishes/${d.job}/drop`),
+  ack: (d) => act(t('confirm.ack'), 'POST', `/alerts/${d.alert}/ack`),
+  'sold-out': (d) => act(t('confirm.sold_out', { dish: dishName(d.dish) }), 'PUT', `/dishes/${d.dish}/soldout`,
+    { soldout: true }),
+  'back-on': (d) => act(t('confirm.back_on', { dish: dishName(d.dish) }), 'PUT', `/dishes/${d.dish}/soldout`,
+    { soldout: false }),
   price: (d) => {
     const input = document.querySelector(`[data-price-of="${CSS.escape(d.dish)}"]`);
     // Number('') is 0: a field left empty would make the dish free.
     if (!/^\d+$/.test(input.value.trim())) {
-      toast(`Refused: the price of ${dishName(d.dish)} must be a whole number`, 'error');
+      toast(t('toast.refused', { reason: t('menu.whole_number', { dish: dishName(d.dish) }) }), 'error');
       return false;
     }
     const price = Number(input.value);
-    return act(`Set the price of ${dishName(d.dish)} to ${money(price)}?`, 'PUT', `/dishes/${d.dish}/price`, { price });
+    return act(t('confirm.price', { dish: dishName(d.dish), price: money(price) }), 'PUT', `/dishes/${d.dish}/price`,
+      { price });
   },
-  'price-reset': (d) => act(`Go back to the menu price of ${dishName(d.dish)}?`, 'PUT', `/dishes/${d.dish}/price`, { price: null }),
+  'price-reset': (d) => act(t('confirm.price_reset', { dish: dishName(d.dish) }), 'PUT', `/dishes/${d.dish}/price`,
+    { price: null }),
 };
 
 document.addEventListener('click', (ev) => {
@@ -575,8 +799,20 @@ document.addEventListener('click', (ev) => {
   }
 });
 
-document.addEventListener('DOMContentLoaded', () => {
+document.addEventListener('DOMContentLoaded', async () => {
   $('signin-form').addEventListener('submit', signIn);
+  $('lang').addEventListener('change', (ev) => setLanguage(ev.target.value));
+  // The texts first (the page's own English stands until then), again until they come.
+  while (!state.texts) {
+    try {
+      state.texts = await I18n.load({ console: 'console_i18n.json' });
+    } catch (e) {
+      console.warn('texts not loaded, trying again', e);
+      await new Promise((resolve) => { setTimeout(resolve, 3000); });
+    }
+  }
+  // The operator's choice on this browser, else the browser's languages, else English.
+  setLanguage(I18n.pick([localStorage.getItem(LANG_KEY), ...navigator.languages]), false);
   setInterval(() => { if (state.snap) tickAges(); }, 1000);
   call('GET', '/me').then((me) => { state.me = me; return load(); }).catch(() => showSignIn());
 });
@@ -585,6 +821,7 @@ document.addEventListener('DOMContentLoaded', () => {
 
 const TABLES_POLL_MS = 3000;
 const tablesView = { rows: [], bill: null, billTable: null, timer: null };
+state.redraw.push(() => { if (tablesView.rows.length) renderTables(); renderTableBill(); });
 
 async function loadTables() {
   const newest = newestLoad('tables');
@@ -592,7 +829,7 @@ async function loadTables() {
   try {
     rows = await call('GET', '/tables');
   } catch (e) {
-    if (newest()) toast(`Tables: ${e.message}`, 'error');
+    if (newest()) toast(t('toast.tables_failed', { reason: refusal(e) }), 'error');
     return;
   }
   if (!newest()) return;
@@ -601,26 +838,32 @@ async function loadTables() {
   if (tablesView.billTable) loadTableBill(tablesView.billTable);
 }
 
+function tableCard(row) {
+  const s = row.session;
+  const detail = s ? [
+    el('p', {}, t('tables.since', { time: clock(s.opened_at), ago: ago(s.opened_at) }),
+      s.party_size ? ` · ${t('tables.party_of', { n: s.party_size })}` : null),
+    el('p', {}, plural('tables.orders', row.orders), ' · ',
+      row.food_waiting ? el('b', {}, plural('tables.food_waiting', row.food_waiting)) : t('tables.all_food_out')),
+    el('p', {}, t('tables.paid_of', { paid: money(row.paid), total: money(row.total) })),
+  ] : [el('p', { class: 'muted' }, t('tables.free'))];
+  const closable = s && (row.state === 'paid' || row.total === 0);
+  return el('article', { class: `table-card ${row.state}`, 'data-table': row.id, 'data-state': row.state },
+    el('header', {}, el('b', {}, row.name), ' ', el('span', { class: 'state' }, code('table_states', row.state))),
+    row.staff_calls ? el('p', { class: 'calls' }, plural('tables.staff_calls', row.staff_calls)) : null,
+    detail,
+    el('div', { class: 'buttons' },
+      el('input', {
+        type: 'number', min: '1', max: row.seats * 2, value: s && s.party_size ? s.party_size : row.seats,
+        'aria-label': t('tables.party_at', { table: row.name }), 'data-party-of': row.id,
+      }),
+      control('seat', { table: row.id }, t(s ? 'tables.party_size' : 'tables.seat')),
+      s ? control('table-bill', { table: row.id }, t('tables.bill')) : null,
+      closable ? control('close-table', { table: row.id }, t('tables.close')) : null));
+}
+
 function renderTables() {
-  $('tables').innerHTML = tablesView.rows.map((t) => {
-    const s = t.session;
-    const detail = s ? `
-      <p>since ${clock(s.opened_at)} (${ago(s.opened_at)})${s.party_size ? ` · party of ${s.party_size}` : ''}</p>
-      <p>${t.orders} order${t.orders === 1 ? '' : 's'} · ${t.food_waiting ? `<b>${t.food_waiting} waiting for food</b>` : 'all food out'}</p>
-      <p>${money(t.paid)} paid of ${money(t.total)}</p>` : '<p class="muted">free</p>';
-    const closable = s && (t.state === 'paid' || t.total === 0);
-    return `<article class="table-card ${esc(t.state)}" data-table="${esc(t.id)}" data-state="${esc(t.state)}">
-      <header><b>${esc(t.name)}</b> <span class="state">${esc(t.state)}</span></header>
-      ${t.staff_calls ? `<p class="calls">${t.staff_calls} staff call${t.staff_calls === 1 ? '' : 's'} (see Alerts)</p>` : ''}
-      ${detail}
-      <div class="buttons">
-        <input type="number" min="1" max="${t.seats * 2}" value="${s && s.party_size ? s.party_size : t.seats}"
-          aria-label="party size at ${esc(t.name)}" data-party-of="${esc(t.id)}">
-        <button class="small" data-action="seat" data-table="${esc(t.id)}">${s ? 'Party size' : 'Seat'}</button>
-        ${s ? `<button class="small" data-action="table-bill" data-table="${esc(t.id)}">Bill</button>` : ''}
-        ${closable ? `<button class="small" data-action="close-table" data-table="${esc(t.id)}">Close</button>` : ''}
-      </div></article>`;
-  }).join('');
+  $('tables').replaceChildren(...tablesView.rows.map(tableCard));
 }
 
 async function loadTableBill(tableId) {
@@ -629,7 +872,7 @@ async function loadTableBill(tableId) {
   try {
     bill = await call('GET', `/tables/${tableId}/bill`);
   } catch (e) {
-    if (newest()) toast(`Bill: ${e.message}`, 'error');
+    if (newest()) toast(t('toast.bill_failed', { reason: refusal(e) }), 'error');
     return;
   }
   if (!newest()) return;
@@ -638,37 +881,54 @@ async function loadTableBill(tableId) {
   renderTableBill();
 }
 
+// A bill line's options as the menu names them (the ids for a dish no longer on the menu).
+function choiceNames(dishId, options) {
+  return Object.entries(options).map(([opt, choice]) => {
+    const found = dishOf(dishId)?.options.find((o) => o.id === opt)?.choices.find((c) => c.id === choice);
+    return found ? named(found.name) : choice;
+  }).join(', ');
+}
+
 function renderTableBill() {
   const b = tablesView.bill;
   const box = $('table-bill');
   box.hidden = !b;
   if (!b) return;
   const manager = state.me && state.me.role === 'manager';
-  const lines = b.lines.map((l) => `<tr class="${l.reason ? 'zero' : ''}"><td>${esc(l.name.en)} × ${l.quantity}</td>
-    <td>${money(l.amount)}</td><td class="muted">${esc(l.reason || Object.values(l.options).join(', '))}</td></tr>`).join('');
-  const taxes = [b.service_charge, b.tax].filter((r) => r.percent).map((r) => `<tr><td>${esc(r.name)} ${r.percent}%
-    ${r.inclusive ? '(included)' : ''}</td><td>${money(r.amount)}</td></tr>`).join('');
-  const shares = b.shares.map((s) => `<li>${esc(s.id)} (${esc(s.kind)}) ${money(s.amount)} — ${esc(s.status)}
-    ${s.declined ? `<span class="muted">declined: ${esc(s.declined)}</span>` : ''}</li>`).join('');
-  const pays = b.payments.map((p) => `<li data-payment="${esc(p.id)}">${clock(p.created_at)} ${esc(p.id)} share ${esc(p.share_id)}
-    ${money(p.amount)} — <b>${esc(p.status)}</b>${p.reason ? ` (${esc(p.reason)})` : ''}
-    ${manager && p.status === 'paid' ? `<button class="small danger" data-action="refund" data-payment="${esc(p.id)}">Refund</button>` : ''}</li>`).join('');
-  box.innerHTML = `<h2>Bill · ${esc(tablesView.billTable)}</h2>
-    <table>${lines}<tr><td>Subtotal</td><td>${money(b.subtotal)}</td></tr>${taxes}
-    <tr><td><b>Total</b></td><td><b>${money(b.total)}</b></td></tr></table>
-    <h3>Shares</h3><ul>${shares || '<li class="muted">none</li>'}</ul>
-    <h3>Payments</h3><ul>${pays || '<li class="muted">none</li>'}</ul>
-    ${b.overpaid ? `<p class="error">Overpaid by ${money(b.overpaid)}: refund it.</p>` : ''}`;
+  const row = (...cells) => el('tr', {}, cells.map((c) => el('td', {}, c)));
+  const lines = b.lines.map((l) => el('tr', { class: l.reason ? 'zero' : '' },
+    el('td', {}, `${named(l.name)} × ${l.quantity}`), el('td', {}, money(l.amount)),
+    el('td', { class: 'muted' }, l.reason ? code('zero_reason', l.reason) : choiceNames(l.dish_id, l.options))));
+  const taxes = [b.service_charge, b.tax].filter((r) => r.percent).map((r) => row(
+    `${r.name} ${number(r.percent)}%${r.inclusive ? ` (${t('bill.included')})` : ''}`, money(r.amount)));
+  // Shares, their states and a provider's reasons as the diner's page names them.
+  const shares = b.shares.map((s) => el('li', {},
+    `${s.id} (${said(`share_${s.kind}`, {}, s.kind)}) ${money(s.amount)} — ${code('share_status', s.status)}`,
+    s.declined ? [' ', el('span', { class: 'muted' }, t('bill.declined', { reason: code('decline_reasons', s.declined) }))] : null));
+  const pays = b.payments.map((p) => el('li', { 'data-payment': p.id },
+    t('bill.payment', { time: clock(p.created_at), payment: p.id, share: p.share_id, amount: money(p.amount) }),
+    ' — ', el('b', {}, code('bill.payment_status', p.status)), p.reason ? ` (${code('decline_reasons', p.reason)})` : null,
+    manager && p.status === 'paid' ? control('refund', { payment: p.id }, t('bill.refund'), { cls: 'small danger' }) : null));
+  const none = () => el('li', { class: 'muted' }, t('bill.none'));
+  box.replaceChildren(...[
+    el('h2', {}, t('bill.title', { table: tablesView.billTable })),
+    el('table', {}, lines, row(t('bill.subtotal'), money(b.subtotal)), taxes,
+      row(el('b', {}, t('bill.total')), el('b', {}, money(b.total)))),
+    el('h3', {}, t('bill.shares')), el('ul', {}, shares.length ? shares : none()),
+    el('h3', {}, t('bill.payments')), el('ul', {}, pays.length ? pays : none()),
+    b.overpaid ? el('p', { class: 'error' }, t('bill.overpaid', { amount: money(b.overpaid) })) : null,
+  ].filter(Boolean));
 }
 
 Object.assign(actions, {
   seat: (d) => {
     const party = Number(document.querySelector(`[data-party-of="${CSS.escape(d.table)}"]`).value);
-    return act(`Seat a party of ${party} at ${d.table}?`, 'POST', `/tables/${d.table}/seat`, { party_size: party }).then(loadTables);
+    return act(t('confirm.seat', { n: party, table: d.table }), 'POST', `/tables/${d.table}/seat`, { party_size: party })
+      .then(loadTables);
   },
-  'close-table': (d) => act(`Close ${d.table} (the table is free again)?`, 'POST', `/tables/${d.table}/close`).then(loadTables),
+  'close-table': (d) => act(t('confirm.close_table', { table: d.table }), 'POST', `/tables/${d.table}/close`).then(loadTables),
   'table-bill': (d) => loadTableBill(d.table),
-  refund: (d) => act(`Refund payment ${d.payment}? The money goes back to the diner.`, 'POST', `/payments/${d.payment}/refund`).then(loadTables),
+  refund: (d) => act(t('confirm.refund', { payment: d.payment }), 'POST', `/payments/${d.payment}/refund`).then(loadTables),
 });
 
 document.addEventListener('click', (ev) => {

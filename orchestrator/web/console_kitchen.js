@@ -1,15 +1,21 @@
 // The console's Stock and Reports views (orchestrator/console/kitchen_data.py). Loaded after
-// console.js, whose helpers it uses (call, act, actions, toast, esc, clock, $); each view
-// fetches its own data while it is shown.
+// console.js, whose helpers it uses (call, act, actions, toast, t, code, said, named, el, clock,
+// $); each view fetches its own data while it is shown, and is drawn again in another language.
 'use strict';
 
 const STOCK_POLL_MS = 3000;
-const kitchenView = { stock: null, prep: null, timer: null };
+const kitchenView = { stock: null, prep: null, report: null, timer: null };
+state.redraw.push(() => {
+  if (kitchenView.stock) renderStock(true);
+  if (kitchenView.prep) renderPrep();
+  if (kitchenView.report) renderReport();
+});
 
+// 2.5 kg, 300 g, 4 pc: in the language's digits.
 function amountText(n, unit) {
-  if (unit === 'g' && Math.abs(n) >= 1000) return `${(n / 1000).toLocaleString()} kg`;
-  if (unit === 'ml' && Math.abs(n) >= 1000) return `${(n / 1000).toLocaleString()} l`;
-  return `${n.toLocaleString()} ${unit}`;
+  if (unit === 'g' && Math.abs(n) >= 1000) return `${number(n / 1000)} kg`;
+  if (unit === 'ml' && Math.abs(n) >= 1000) return `${number(n / 1000)} l`;
+  return `${number(n)} ${unit}`;
 }
 
 async function loadStock() {
@@ -18,7 +24,7 @@ async function loadStock() {
   try {
     stock = await call('GET', '/stock');
   } catch (e) {
-    if (newest()) toast(`Stock: ${e.message}`, 'error');
+    if (newest()) toast(t('toast.stock_failed', { reason: refusal(e) }), 'error');
     return;
   }
   if (!newest()) return;
@@ -32,67 +38,93 @@ async function loadPrep() {
   try {
     prep = await call('GET', '/prep');
   } catch (e) {
-    prep = { error: e.message };
+    prep = { error: refusal(e) };
   }
   if (!newest()) return;
   kitchenView.prep = prep;
   renderPrep();
 }
 
-function unitOf(id) {
-  const ing = kitchenView.stock.ingredients.find((i) => i.id === id);
-  return ing ? ing.unit : '';
+function ingredientOf(id) {
+  return kitchenView.stock?.ingredients.find((i) => i.id === id);
+}
+
+function ingredientName(id) {
+  const ing = ingredientOf(id);
+  return ing ? named(ing.name) : id;
 }
 
 function itemsText(items) {
-  return Object.entries(items).map(([i, a]) => `${esc(i)} ${a > 0 ? '+' : ''}${esc(amountText(a, unitOf(i)))}`).join(', ');
+  return Object.entries(items).map(([i, a]) =>
+    `${ingredientName(i)} ${a > 0 ? '+' : ''}${amountText(a, ingredientOf(i)?.unit ?? '')}`).join(', ');
 }
 
-function renderStock() {
+// `again`: the same data in another language (the rows are made anew, the typing is lost).
+function renderStock(again = false) {
   const s = kitchenView.stock;
   const low = s.ingredients.filter((i) => i.low);
   const badge = $('low-count');
   badge.hidden = !low.length;
-  badge.textContent = String(low.length);
-  $('stock-alerts').innerHTML = (low.length ? low.map((i) => `<li class="low" data-low="${esc(i.id)}">Low: <b>${esc(i.name)}</b>
-    ${esc(amountText(i.level, i.unit))} left (alert at ${esc(amountText(i.low_stock, i.unit))})</li>`).join('') : '<li class="muted">No ingredient is low.</li>')
-    + (s.auto_out.length ? `<li class="low">Sold out by stock: ${s.auto_out.map(esc).join(', ')}</li>` : '');
+  badge.textContent = number(low.length);
+  $('stock-alerts').replaceChildren(...[
+    ...(low.length ? low.map((i) => el('li', { class: 'low', 'data-low': i.id },
+      t('stock.low', { name: named(i.name), level: amountText(i.level, i.unit), at: amountText(i.low_stock, i.unit) })))
+      : [el('li', { class: 'muted' }, t('stock.none_low'))]),
+    s.auto_out.length ? el('li', { class: 'low' }, t('stock.auto_out', { dishes: s.auto_out.map(dishName).join(', ') })) : null,
+  ].filter(Boolean));
   const rows = $('stock-levels');
   const shown = [...rows.querySelectorAll('[data-ingredient]')].map((r) => r.dataset.ingredient);
-  if (shown.join() === s.ingredients.map((i) => i.id).join()) {
+  if (!again && shown.join() === s.ingredients.map((i) => i.id).join()) {
     // Polled: change the levels only, so that what the operator is typing stays.
     for (const i of s.ingredients) {
       const row = rows.querySelector(`[data-ingredient="${CSS.escape(i.id)}"]`);
       row.className = i.low ? 'low' : '';
       row.querySelector('.level').textContent = amountText(i.level, i.unit);
     }
-  } else rows.innerHTML = s.ingredients.map((i) => `<tr class="${i.low ? 'low' : ''}" data-ingredient="${esc(i.id)}">
-    <td>${esc(i.name)}</td><td class="level">${esc(amountText(i.level, i.unit))}</td>
-    <td>${esc(amountText(i.low_stock, i.unit))}</td><td>${esc(amountText(i.par, i.unit))}</td>
-    <td class="muted">${i.dishes.map(esc).join(', ')}</td>
-    <td><input size="7" data-amount-of="${esc(i.id)}" aria-label="amount of ${esc(i.name)}" placeholder="e.g. 2 ${i.unit === 'g' ? 'kg' : i.unit === 'ml' ? 'l' : 'pc'}">
-      <input size="12" data-why-of="${esc(i.id)}" aria-label="why, for ${esc(i.name)}" placeholder="why">
-      <button class="small" data-action="restock" data-ingredient="${esc(i.id)}">Restock</button>
-      <button class="small" data-action="count" data-ingredient="${esc(i.id)}">Set count</button></td></tr>`).join('');
-  const moveRow = (m) => `<tr><td>${clock(m.at)}</td><td>${esc(m.kind)}</td><td>${itemsText(m.items)}</td>
-    <td>${esc(m.dish_id)}</td><td>${esc(m.order_id)}</td><td>${esc(m.by)}</td><td>${esc(m.why)}</td></tr>`;
-  $('stock-waste').innerHTML = s.waste.map(moveRow).join('') || '<tr><td colspan="7" class="muted">No waste recorded.</td></tr>';
-  $('stock-moves').innerHTML = s.moves.map(moveRow).join('');
+  } else {
+    rows.replaceChildren(...s.ingredients.map((i) => el('tr', { class: i.low ? 'low' : '', 'data-ingredient': i.id },
+      el('td', {}, named(i.name)), el('td', { class: 'level' }, amountText(i.level, i.unit)),
+      el('td', {}, amountText(i.low_stock, i.unit)), el('td', {}, amountText(i.par, i.unit)),
+      el('td', { class: 'muted' }, i.dishes.map(dishName).join(', ')),
+      el('td', {},
+        el('input', {
+          size: '7', 'data-amount-of': i.id, 'aria-label': t('stock.amount_of', { name: named(i.name) }),
+          placeholder: t('stock.amount_hint', { unit: i.unit === 'g' ? 'kg' : i.unit === 'ml' ? 'l' : 'pc' }),
+        }), ' ',
+        el('input', {
+          size: '12', 'data-why-of': i.id, 'aria-label': t('stock.why_for', { name: named(i.name) }),
+          placeholder: t('stock.why_hint'),
+        }),
+        control('restock', { ingredient: i.id }, t('stock.restock')),
+        control('count', { ingredient: i.id }, t('stock.count'))))));
+  }
+  // Who did it and why, as they wrote it (the kitchen's own reason for food a cancel freed or
+  // wasted, in the language).
+  const byKitchen = (m) => m.kind === 'waste' || m.kind === 'return';
+  const moveRow = (m) => el('tr', {}, el('td', {}, clock(m.at)), el('td', { 'data-kind': m.kind }, code('stock.kinds', m.kind)),
+    el('td', {}, itemsText(m.items)), el('td', {}, m.dish_id ? dishName(m.dish_id) : ''), el('td', {}, m.order_id),
+    el('td', {}, m.by), el('td', {}, byKitchen(m) ? code('stock.whys', m.why) : m.why));
+  $('stock-waste').replaceChildren(...(s.waste.length ? s.waste.map(moveRow)
+    : [el('tr', {}, el('td', { colspan: '7', class: 'muted' }, t('stock.no_waste')))]));
+  $('stock-moves').replaceChildren(...s.moves.map(moveRow));
 }
 
 function renderPrep() {
   const p = kitchenView.prep;
   const box = $('prep');
   if (!p || p.error) {
-    box.innerHTML = `<p class="muted">Prep list unavailable${p ? `: ${esc(p.error)}` : ''}.</p>`;
+    box.replaceChildren(el('p', { class: 'muted' }, p ? t('stock.prep_failed', { reason: p.error }) : t('stock.prep_none')));
     return;
   }
-  box.innerHTML = `<h3>Prep list for ${esc(p.date)}</h3><p class="muted">${esc(p.accuracy)}</p>
-    <table class="report-table"><thead><tr><th>Ingredient</th><th>Need</th><th>In stock</th><th>To prep / order</th></tr></thead>
-    <tbody>${p.lines.map((l) => `<tr class="${l.to_prep ? 'low' : ''}"><td>${esc(l.ingredient)}</td>
-      <td>${esc(amountText(l.need, l.unit))}</td><td>${esc(amountText(l.in_stock, l.unit))}</td>
-      <td>${l.to_prep ? esc(amountText(l.to_prep, l.unit)) : '—'}</td></tr>`).join('')
-      || '<tr><td colspan="4" class="muted">No history for this weekday yet.</td></tr>'}</tbody></table>`;
+  const head = ['ingredient', 'need', 'in_stock', 'to_prep'].map((k) => el('th', {}, t(`stock.prep_columns.${k}`)));
+  box.replaceChildren(
+    el('h3', {}, t('stock.prep_title', { day: dayName(p.date) })),
+    el('p', { class: 'muted' }, said(p.accuracy_said, p.accuracy_args, p.accuracy)),
+    el('table', { class: 'report-table' }, el('thead', {}, el('tr', {}, head)),
+      el('tbody', {}, p.lines.length ? p.lines.map((l) => el('tr', { class: l.to_prep ? 'low' : '' },
+        el('td', {}, ingredientName(l.ingredient)), el('td', {}, amountText(l.need, l.unit)),
+        el('td', {}, amountText(l.in_stock, l.unit)), el('td', {}, l.to_prep ? amountText(l.to_prep, l.unit) : '—')))
+        : el('tr', {}, el('td', { colspan: '4', class: 'muted' }, t('stock.no_history'))))));
 }
 
 function stockInputs(id) {
@@ -109,6 +141,28 @@ function today() {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
+// What charts.js writes, in the operator's language: titles and notes by their keys, columns
+// and codes in the rows by their names (a station, a dish, a robot's kind).
+const reportTexts = {
+  title: (s) => said(`reports.titles.${s.id}`, s.title_args, s.title),
+  note: (s) => said(s.note_said, s.note_args, s.note),
+  column: (name) => {
+    const station = state.snap?.stations.find((s) => s.id === name);
+    return station ? named(station.name) : code('reports.columns', name);
+  },
+  cell: (column, value) => {
+    if (value === null || value === undefined) return '—';
+    if (column === 'station') return reportTexts.column(value);
+    if (column === 'dish') return dishName(value);
+    if (column === 'ingredient') return ingredientName(value);
+    if (column === 'kind') return code('robot_kinds', value);
+    if (column === 'change') return code('reports.changes', value);
+    if (typeof value === 'number') return number(value);
+    return String(value);
+  },
+  text: (key) => t(`reports.${key}`),
+};
+
 async function loadReport() {
   const input = $('report-date');
   if (!input.value) input.value = today();
@@ -118,24 +172,40 @@ async function loadReport() {
   box.setAttribute('aria-busy', 'true');
   try {
     const report = await call('GET', `/reports/${day}`);
-    if (newest()) RobodineCharts.render(box, report, (s) => `${API}/reports/${day}/${s.id}.csv`);
+    if (newest()) {
+      kitchenView.report = { report };
+      renderReport();
+    }
   } catch (e) {
-    if (newest()) box.textContent = `Report unavailable: ${e.message}`;
+    if (newest()) {
+      kitchenView.report = { error: refusal(e) };
+      renderReport();
+    }
   } finally {
     if (newest()) box.removeAttribute('aria-busy');
   }
 }
 
+function renderReport() {
+  const { report, error } = kitchenView.report;
+  const box = $('report');
+  if (error) {
+    box.textContent = t('reports.unavailable', { reason: error });
+    return;
+  }
+  RobodineCharts.render(box, report, (s) => `${API}/reports/${report.date}/${s.id}.csv`, reportTexts);
+}
+
 Object.assign(actions, {
   restock: (d) => {
     const { amount, why } = stockInputs(d.ingredient);
-    return act(`Add ${amount} ${typeof amount === 'number' ? unitOf(d.ingredient) : ''} of ${d.ingredient} to stock?`,
-      'POST', `/stock/${d.ingredient}/restock`, { amount, why }).then(loadStock);
+    return act(t('confirm.restock', { amount: typeof amount === 'number' ? amountText(amount, ingredientOf(d.ingredient).unit) : amount,
+      name: ingredientName(d.ingredient) }), 'POST', `/stock/${d.ingredient}/restock`, { amount, why }).then(loadStock);
   },
   count: (d) => {
     const { amount, why } = stockInputs(d.ingredient);
-    return act(`Correct the count of ${d.ingredient} to ${amount} ${typeof amount === 'number' ? unitOf(d.ingredient) : ''}?`,
-      'POST', `/stock/${d.ingredient}/count`, { level: amount, why }).then(loadStock);
+    return act(t('confirm.count', { amount: typeof amount === 'number' ? amountText(amount, ingredientOf(d.ingredient).unit) : amount,
+      name: ingredientName(d.ingredient) }), 'POST', `/stock/${d.ingredient}/count`, { level: amount, why }).then(loadStock);
   },
   'show-report': () => loadReport(),
 });

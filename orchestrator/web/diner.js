@@ -6,7 +6,6 @@ const TOKEN = decodeURIComponent(location.pathname.split('/').pop());
 const API = `/api/tables/${encodeURIComponent(TOKEN)}`;
 // The visit's stream carries every change; the poll is for when it is refused or held up.
 const POLL_MS = 15000;
-const LANGS = ['ko', 'en', 'zh'];
 
 const state = {
   lang: localStorage.getItem('robodine.lang') || document.body.dataset.lang,
@@ -24,18 +23,9 @@ const state = {
 };
 
 const $ = (sel) => document.querySelector(sel);
-const el = (tag, attrs = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') node.className = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else if (v !== false && v != null) node.setAttribute(k, v === true ? '' : v);
-  }
-  node.append(...children.filter((c) => c != null));
-  return node;
-};
 
-const t = (key) => state.i18n?.[state.lang]?.[key] ?? key;
+// Texts and `el` are the console's too (common.js).
+const t = (key) => I18n.find(state.i18n?.[state.lang], key) ?? key;
 const name = (names) => names[state.lang] ?? names.en;
 // The spoken name of a − or + button: "One more Kung Pao Chicken".
 const stepLabel = (key, names) => t(key).replace('{dish}', name(names));
@@ -667,17 +657,14 @@ function startBill() {
 // ---- language and start ----------------------------------------------------------------
 
 function applyLanguage(lang) {
-  state.lang = LANGS.includes(lang) ? lang : 'en';
+  state.lang = I18n.LANGS.includes(lang) ? lang : 'en';
   localStorage.setItem('robodine.lang', state.lang);
   document.documentElement.lang = state.lang;
   showConnection();
   for (const b of document.querySelectorAll('[data-set-lang]')) {
     b.setAttribute('aria-pressed', String(b.dataset.setLang === state.lang));
   }
-  for (const node of document.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
-  for (const node of document.querySelectorAll('[data-i18n-label]')) {
-    node.setAttribute('aria-label', t(node.dataset.i18nLabel));
-  }
+  I18n.mark(document, t);
   if (!state.menu) return;
   $('#restaurant').textContent = name(state.menu.restaurant.name);
   document.title = name(state.menu.restaurant.name);
@@ -795,7 +782,7 @@ async function start() {
     showTab(tab.dataset.tab);
     tab.focus();
   });
-  state.i18n = await untilLoaded(async () => (await fetch('/static/i18n.json')).json());
+  state.i18n = await untilLoaded(() => I18n.load());
   applyLanguage(state.lang);
   await untilLoaded(loadMenu);
   followMenu();
