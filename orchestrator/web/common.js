@@ -45,6 +45,17 @@ const I18n = {
     return String(text).replace(/\{(\w+)\}/g, (whole, name) => value(name) ?? whole);
   },
 
+  // A dish's chosen options ([[option, choice], ...] ids) as its menu entry names them, each
+  // name ({ko, en, zh}) through `named`: [[option, choice], ...]; ids for what the menu no
+  // longer has.
+  options(dish, chosen, named) {
+    return chosen.map(([opt, choice]) => {
+      const option = dish?.options.find((o) => o.id === opt);
+      const found = option?.choices.find((c) => c.id === choice);
+      return [option ? named(option.name) : opt, found ? named(found.name) : choice];
+    });
+  },
+
   // The marked elements under `root` take their texts from t(key).
   mark(root, t) {
     for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);

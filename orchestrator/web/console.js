@@ -105,14 +105,6 @@ function dishName(id) {
   return dish ? named(dish.name) : String(id);
 }
 
-// 'Spice level: Hot' in the operator's language (the ids for what the menu no longer has).
-function optionLabel(dishId, [optionId, choiceId]) {
-  const option = dishOf(dishId)?.options.find((o) => o.id === optionId);
-  const choice = option?.choices.find((c) => c.id === choiceId);
-  return t('tickets.option', {
-    option: option ? named(option.name) : optionId, choice: choice ? named(choice.name) : choiceId,
-  });
-}
 
 // Formatters for the language, made once per language.
 const formats = {};
@@ -451,7 +443,9 @@ function unitChip(tk, u) {
 
 function lineItem(tk, line, withUnits) {
   const gone = line.units.length > 0 && line.units.every((u) => u.status === 'withdrawn' || u.status === 'wasted');
-  const options = (line.option_ids || []).map((pair) => el('li', {}, optionLabel(line.dish_id, pair)));
+  // 'Spice level: Hot' in the operator's language.
+  const options = I18n.options(dishOf(line.dish_id), line.option_ids || [], named)
+    .map(([option, choice]) => el('li', {}, t('tickets.option', { option, choice })));
   return el('li', { class: `line${gone ? ' gone' : ''}` },
     el('div', {}, el('b', {}, `${line.quantity}×`), ' ', dishName(line.dish_id), ' ',
       line.allergens.map((a) => el('span', { class: 'allergen', 'data-allergen': a }, code('allergen', a)))),
@@ -881,12 +875,9 @@ async function loadTableBill(tableId) {
   renderTableBill();
 }
 
-// A bill line's options as the menu names them (the ids for a dish no longer on the menu).
+// A bill line's options as the menu names them.
 function choiceNames(dishId, options) {
-  return Object.entries(options).map(([opt, choice]) => {
-    const found = dishOf(dishId)?.options.find((o) => o.id === opt)?.choices.find((c) => c.id === choice);
-    return found ? named(found.name) : choice;
-  }).join(', ');
+  return I18n.options(dishOf(dishId), Object.entries(options), named).map(([, c]) => c).join(', ');
 }
 
 function renderTableBill() {

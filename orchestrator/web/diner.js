@@ -444,11 +444,7 @@ function shareLabel(share) {
 // A bill line's options as the menu names them in the diner's language (their ids for a dish
 // no longer on the menu).
 function choiceNames(dishId, options) {
-  const dish = dishById(dishId);
-  return Object.entries(options).map(([opt, choice]) => {
-    const found = dish?.options.find((o) => o.id === opt)?.choices.find((c) => c.id === choice);
-    return found ? name(found.name) : choice;
-  }).join(', ');
+  return I18n.options(dishById(dishId), Object.entries(options), name).map(([, c]) => c).join(', ');
 }
 
 function renderBill() {
