@@ -74,3 +74,8 @@ async def confirm(page: Page) -> None:
     """Answer yes to the console's confirmation dialog."""
     await page.locator('#confirm-yes').click()
     await expect(page.locator('#confirm')).not_to_be_visible()
+
+
+async def word_break(page: Page) -> str:
+    """How the page's text breaks into lines ('keep-all': between words only)."""
+    return str(await page.evaluate('getComputedStyle(document.body).wordBreak'))

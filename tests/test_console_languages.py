@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from orchestrator.console.accounts import add_operator
 from orchestrator.store.feed import now_ms
 from tests.api_helpers import Server, line, token_for, uvicorn_server
-from tests.browser_support import chromium, sign_in
+from tests.browser_support import chromium, sign_in, word_break
 from tests.console_support import PASSWORD, robot_state
 
 pytestmark = pytest.mark.browser
@@ -95,6 +95,7 @@ async def test_the_console_speaks_korean_and_chinese(
     # Sign-in, and the server's refusal of a wrong password, in the browser's language.
     await expect(page.locator('#signin h2')).to_have_text('로그인')
     await expect(page.locator('#lang')).to_have_value('ko')
+    assert await word_break(page) == 'keep-all'  # between Korean words, not inside them
     await sign_in(page, 'boss', 'not-the-password')
     await expect(page.locator('#signin-error')).to_have_text('이름 또는 비밀번호가 틀렸어요')
     await shoot(page, tmp_path, 'ko-signin')
@@ -160,6 +161,7 @@ async def test_the_console_speaks_korean_and_chinese(
     # Chinese, picked in the header: every view follows at once.
     await page.locator('#lang').select_option('zh')
     await expect(page.locator('[data-tab="tickets"]')).to_have_text('订单')
+    assert await word_break(page) == 'normal'
     await expect(call.locator('.kind')).to_have_text('呼叫服务员')
     await expect(call.locator('.text')).to_have_text('Table 4：要水')
     await expect(fault.locator('.kind')).to_have_text('机器人故障')

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import Server, eventually, token_for, uvicorn_server
-from browser_support import CHROMIUM, MIN_CONTRAST, chromium, contrast
+from browser_support import CHROMIUM, MIN_CONTRAST, chromium, contrast, word_break
 from console_support import place_order
 from playwright.async_api import APIResponse, Browser, Page, Route, expect
 from redis.asyncio import Redis
@@ -316,6 +316,10 @@ async def test_accept_language_picks_korean_and_bad_codes_are_refused(
     await page.goto(f'{server.url}/t/{token_for("t01")}')
     await expect(page.locator('button.dish[data-dish="bulgogi"]')).to_contain_text('불고기')
     await expect(page.get_by_test_id('lang-ko')).to_have_attribute('aria-pressed', 'true')
+    # Korean breaks between words, not inside one; Chinese still between characters.
+    assert await word_break(page) == 'keep-all'
+    await page.get_by_test_id('lang-zh').click()
+    assert await word_break(page) == 'normal'
     res = await page.goto(f'{server.url}/t/{token_for("t01")[:-2]}xx')
     assert res is not None and res.status == 401
     await expect(page.get_by_test_id('token-error')).to_have_text(
