@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.pricing import OrderIn
 from orchestrator.settings import DEFAULT_CONFIG, Settings
 from orchestrator.store import orders, robots
@@ -37,7 +38,7 @@ from orchestrator.store.intake import Intake
 from orchestrator.store.work import WorkQueue
 from robot_nodes.ledger import Entry, Ledger
 from table_qr.tokens import sign
-from tests.api_helpers import settings_for, uvicorn_server
+from tests.api_helpers import config_with, settings_for, uvicorn_server
 from tests.ros_helpers import keys_for, start_robot_process, stop_process
 
 T = TypeVar('T')
@@ -224,6 +225,24 @@ def kitchen_running(
         yield kitchen
     finally:
         kitchen.stop()
+
+
+@contextmanager
+def module_kitchen(
+    tmp_path_factory: pytest.TempPathFactory, time_scale: float, pickup_timeout_s: float
+) -> Iterator[Kitchen]:
+    """The demo's kitchen for a test module, every robot started, with batteries that last the
+    module: at 200x the demo's ran low within minutes, and a test then waited a minute for the
+    serving robots to charge."""
+    config = config_with(tmp_path_factory.mktemp('config'), {'battery.drain_per_h': 0.005})
+    with kitchen_running(
+        load_restaurant(config),
+        tmp_path_factory.mktemp('kitchen'),
+        time_scale,
+        pickup_timeout_s,
+        config_path=config,
+    ) as kitchen:
+        yield kitchen
 
 
 @asynccontextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,6 +51,19 @@ async def phone(browser: Browser, locale: str) -> Page:
 @pytest.fixture
 async def page(browser: Browser) -> Page:
     return await phone(browser, 'en-US')
+
+
+async def fries_received(
+    server: Server, browser: Browser, table: str
+) -> tuple[dict[str, Any], Page]:
+    """An order of fries at `table` and a Korean phone showing it received."""
+    token = token_for(table)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        fries = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
+    page = await phone(browser, 'ko-KR')
+    await page.goto(f'{server.url}/t/{token}')
+    await expect(page.locator('li.order')).to_have_attribute('data-status', 'received')
+    return fries, page
 
 
 async def choose(page: Page, dish: str, options: dict[str, str], quantity: int = 1) -> None:
@@ -481,13 +495,7 @@ async def test_a_status_change_is_announced(
 ) -> None:
     """The order cards are redrawn whole on each change: a screen reader heard nothing when the
     robot reached the table."""
-    token = token_for('t14')
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        fries = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
-    page = await phone(browser, 'ko-KR')
-    await page.goto(f'{server.url}/t/{token}')
-    card = page.locator('li.order')
-    await expect(card).to_have_attribute('data-status', 'received')
+    fries, page = await fries_received(server, browser, 't14')
     news = page.get_by_role('status').and_(page.get_by_test_id('order-news'))
     await expect(news).to_have_text('')  # what the page opened with is not news
     await aredis.hset(keys.order(fries['id']), mapping={'robot_id': 'serve1', 'trip_id': 'trip-1'})
@@ -629,13 +637,8 @@ async def test_offline_is_shown_and_the_status_recovers(
     server: Server, browser: Browser, aredis: Redis
 ) -> None:
     """Without network the page said nothing and showed the last statuses as if live."""
-    token = token_for('t06')
-    async with httpx.AsyncClient(base_url=server.url) as client:
-        fries = await place_order(client, token, [{'dish_id': 'fries', 'quantity': 1}])
-    page = await phone(browser, 'ko-KR')
-    await page.goto(f'{server.url}/t/{token}')
+    fries, page = await fries_received(server, browser, 't06')
     card = page.locator('li.order')
-    await expect(card).to_have_attribute('data-status', 'received')
     offline = page.get_by_role('status').and_(page.get_by_test_id('offline'))
     await expect(offline).to_be_hidden()
     await page.context.set_offline(True)

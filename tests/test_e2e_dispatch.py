@@ -20,17 +20,16 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.config import RestaurantConfig, load_restaurant
+from orchestrator.config import RestaurantConfig
 from orchestrator.console import operator_actions
 from orchestrator.redis_server import RedisServer
 from orchestrator.store import commands, stats
 from orchestrator.store.connection import OUTAGE_LOG_EVERY_S
 from orchestrator.store.feed import now_ms
-from tests.api_helpers import config_with
 from tests.dispatch_support import (
     Diners,
     Kitchen,
-    kitchen_running,
+    module_kitchen,
     nothing_pending,
     restaurant_open,
     robots_heard,
@@ -47,16 +46,7 @@ STATUS_ORDER = ['received', 'cooking', 'ready', 'delivering', 'arrived', 'served
 
 @pytest.fixture(scope='module')
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
-    # Batteries that last the module: at 200x the demo's ran low within minutes, and a test
-    # then waited a minute for the serving robots to charge.
-    config = config_with(tmp_path_factory.mktemp('config'), {'battery.drain_per_h': 0.005})
-    with kitchen_running(
-        load_restaurant(config),
-        tmp_path_factory.mktemp('kitchen'),
-        TIME_SCALE,
-        PICKUP_TIMEOUT_S,
-        config_path=config,
-    ) as kitchen:
+    with module_kitchen(tmp_path_factory, TIME_SCALE, PICKUP_TIMEOUT_S) as kitchen:
         yield kitchen
 
 

@@ -16,12 +16,10 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.config import load_restaurant
 from orchestrator.store import commands, jobs, orders, robots
 from robot_nodes import ledger as lg
-from tests.api_helpers import config_with
 from tests.console_support import sign_in
-from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open, wait_for
+from tests.dispatch_support import Diners, Kitchen, module_kitchen, restaurant_open, wait_for
 
 pytestmark = pytest.mark.ros
 
@@ -34,14 +32,7 @@ COMMAND_TTL_S = 2.0
 
 @pytest.fixture(scope='module')
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kitchen]:
-    config = config_with(tmp_path_factory.mktemp('config'), {'battery.drain_per_h': 0.005})
-    with kitchen_running(
-        load_restaurant(config),
-        tmp_path_factory.mktemp('kitchen'),
-        TIME_SCALE,
-        PICKUP_TIMEOUT_S,
-        config_path=config,
-    ) as kitchen:
+    with module_kitchen(tmp_path_factory, TIME_SCALE, PICKUP_TIMEOUT_S) as kitchen:
         kitchen.dispatcher_env['ROBODINE_COMMAND_TTL_S'] = str(COMMAND_TTL_S)
         yield kitchen
 
