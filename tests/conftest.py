@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from playwright.async_api import Browser
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import DEFAULT_CONFIG, Settings
 from orchestrator.store import connection
+from tests.browser_support import chromium
 
 
 def _own_ros_domain() -> str:
@@ -125,3 +127,11 @@ async def aredis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def seeds_dir() -> Path:
     return DEFAULT_CONFIG.parent
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium for one test (a module may override it, e.g. to start its server
+    first)."""
+    async with chromium() as b:
+        yield b

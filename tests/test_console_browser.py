@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
-from tests.browser_support import chromium, confirm, sign_in
+from tests.browser_support import confirm, sign_in
 from tests.console_support import PASSWORD
 from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open
 
@@ -45,12 +45,6 @@ async def diners(
     """The API and a dispatcher up, every robot heard, diners confirming pickups."""
     async with restaurant_open(fleet, redis_url, aredis, tmp_path) as restaurant:
         yield restaurant
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def test_console_follows_the_kitchen_and_controls_it(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,19 +26,13 @@ from redis.asyncio import Redis
 from orchestrator.console.accounts import add_operator
 from orchestrator.store.feed import now_ms
 from tests.api_helpers import Server, line, token_for, uvicorn_server
-from tests.browser_support import chromium, sign_in, word_break
+from tests.browser_support import sign_in, word_break
 from tests.console_support import PASSWORD, robot_state
 
 pytestmark = pytest.mark.browser
 
 # Markup in a diner's note must reach the kitchen as the diner typed it, never as HTML.
 NOTE = '<b>양파 빼 주세요</b> 少辣'
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest.fixture

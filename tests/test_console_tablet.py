@@ -17,19 +17,13 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.console.accounts import add_operator
 from tests.api_helpers import uvicorn_server
-from tests.browser_support import MIN_CONTRAST, chromium, confirm, contrast, sign_in
+from tests.browser_support import MIN_CONTRAST, confirm, contrast, sign_in
 from tests.console_support import PASSWORD, robot_state
 
 pytestmark = pytest.mark.browser
 
 LANDSCAPE: ViewportSize = {'width': 1024, 'height': 768}
 PORTRAIT: ViewportSize = {'width': 768, 'height': 1024}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,16 +25,10 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.console.accounts import add_operator
 from orchestrator.store import stock
 from tests.api_helpers import REPO, token_for, uvicorn_server
-from tests.browser_support import MIN_CONTRAST, chromium, confirm, contrast, sign_in
+from tests.browser_support import MIN_CONTRAST, confirm, contrast, sign_in
 from tests.console_support import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def test_stock_and_reports_views(

@@ -4,7 +4,6 @@ diner's page says so, the console's ticket offers the three choices and applies 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,13 @@ from orchestrator.dispatch import delivery
 from orchestrator.settings import get_settings
 from orchestrator.store import jobs, orders, trips
 from tests.api_helpers import uvicorn_server
-from tests.browser_support import chromium, sign_in
+from tests.browser_support import sign_in
 from tests.console_support import PASSWORD, table_token
 from tests.dispatch_support import ensure_groups, write_order
 
 pytestmark = pytest.mark.browser
 
 TABLE = 't05'
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 async def lost_orders(r: Redis, cfg: RestaurantConfig, n: int) -> list[str]:
