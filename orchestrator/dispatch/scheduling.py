@@ -15,9 +15,10 @@ Policies (`POLICIES`, knobs through `get_policy`):
 - `srpt`: one queue for all stations, ordered by the remaining work of the dish's order on its
   pool of robots that share stations (shortest first; within an order its longest dish first),
   minus an ageing term; routed so that a robot that is the scarce supply of another station
-  is used last; when the robots cannot take every dish, a look-ahead plays the queue forward
-  with each of the first two orders put first, each also with a shared robot's slots left to
-  its scarcer station's dishes (the only fryer robot to fryer dishes), and keeps the best.
+  is used last; when the robots cannot take every dish, a look-ahead searches the order of the
+  first four orders (each try routed as usual and with a shared robot's slots left to its
+  scarcer station's dishes: the only fryer robot to fryer dishes), plays the queue forward
+  with each, and keeps the best.
 - `srpt-fire`: `srpt` with the soft "fire by prep time": an order's dishes that would be ready
   long before its longest one go after every other dish, but still take a slot nobody else
   wants.
@@ -151,13 +152,18 @@ class SrptKnobs:
     # Seconds of order work one second of waiting is worth: 0 is pure shortest-remaining-work
     # (best mean, long waits for big orders); more bounds the wait of big orders (p95).
     age_weight: float = 0.25
-    # When robots cannot take every dish now, try putting each of the first `lookahead`
-    # orders first and keep the choice whose played-forward queue is ready soonest on average
-    # (0 or 1: no look-ahead). Costs `lookahead` plays of the queue per contended decision.
-    lookahead: int = 2
+    # When robots cannot take every dish now, search the order in which the first `lookahead`
+    # orders that can start go (moving one before another, `lookahead_rounds` times over) and
+    # keep the choice whose played-forward queue is ready soonest on average (0 or 1: no
+    # look-ahead). Each try plays the queue once with that order kept.
+    lookahead: int = 4
+    lookahead_rounds: int = 2
+    # A decision plays at most this many dishes in all (plays × dishes a play), so that a long
+    # queue shortens the search rather than the decision growing with its square.
+    lookahead_budget: int = 1500
     # Only orders whose priority is within this many seconds of the first one's are tried, so
     # an order whose ageing credit is that much ahead is never overtaken: its wait stays bounded.
-    lookahead_margin_s: float = 600.0
+    lookahead_margin_s: float = 1200.0
     # A play sees only the dishes of the first `lookahead_orders` orders in priority order
     # (and those started now): the choice hardly moves the orders behind them, and a play
     # costs the square of its length, which must stay small beside a long rush queue.
@@ -272,41 +278,88 @@ def _route(snap: Snapshot, ranked: Iterable[DishView], reserve: bool = False) ->
     return out
 
 
-def srpt(snap: Snapshot, knobs: SrptKnobs = SrptKnobs()) -> list[Assignment]:
+def srpt(
+    snap: Snapshot, knobs: SrptKnobs = SrptKnobs(), pin: Sequence[str] = ()
+) -> list[Assignment]:
     """Shortest remaining order work first, with ageing; scarce robots used last.
 
     An order is ready when its last dish is, so finishing orders one at a time — the one with
     the least work left on its pool first, its longest dish first — lowers the mean ticket
     (an order's dishes are not interleaved with others'); the ageing term keeps big orders
     from waiting without bound. The priority is blind to how orders fit together on the
-    robots, which the look-ahead sees: it plays the known queue forward once per candidate
-    (each of the first orders put first, routed as usual and with scarce slots reserved).
+    robots, which the look-ahead sees (`_search`). `pin`: orders that go first, in this order
+    (a try of the look-ahead, kept while it plays the queue forward).
     """
     ranked, held, prio = _ranked(snap, knobs)
+    if pin:
+        ranked = _pinned(ranked, held, pin)
     plan = _route(snap, ranked)
     if knobs.lookahead < 2:
         return plan
     able = {s for c in snap.cookers if c.available and c.free_slots > 0 for s in c.stations}
     if len(plan) == sum(d.station in able for d in snap.pending):
         return plan  # every dish that can start does: nothing to choose
-    startable = [d for d in ranked if d.station in able]
-    top = prio[startable[0].job_id]
-    near = (d.order_id for d in startable if prio[d.job_id] - top <= knobs.lookahead_margin_s)
+    return _search(snap, knobs, ranked, held, prio, plan)
+
+
+def _pinned(ranked: Sequence[DishView], held: set[str], pin: Sequence[str]) -> list[DishView]:
+    """`ranked` with the orders of `pin` first, in that order (held dishes still last)."""
+    at = {order_id: n for n, order_id in enumerate(pin)}
+    return sorted(ranked, key=lambda d: (d.job_id in held, at.get(d.order_id, len(at))))
+
+
+def _search(
+    snap: Snapshot,
+    knobs: SrptKnobs,
+    ranked: list[DishView],
+    held: set[str],
+    prio: Mapping[str, float],
+    plan: list[Assignment],
+) -> list[Assignment]:
+    """The look-ahead: a local search over the order in which the first orders by priority go.
+    A try moves one of them before or after another; it is routed as usual and with a
+    shared robot's slots left to its scarcer stations' dishes (`_route`'s reserve), and played
+    forward with its order of those orders kept; the try whose played orders are ready soonest
+    in all wins (orders no robot can cook left out), and the next round moves orders of the
+    best try. Only orders within `lookahead_margin_s` of the first's priority take part, so
+    none overtakes an order that has waited that much longer for its work. `plan`: the
+    decision without look-ahead."""
+    top = prio[ranked[0].job_id]
+    near = (d.order_id for d in ranked if prio[d.job_id] - top <= knobs.lookahead_margin_s)
+    window = tuple(dict.fromkeys(near))[: knobs.lookahead]
     front = set(list(dict.fromkeys(d.order_id for d in ranked))[: knobs.lookahead_orders])
     order_of = {d.job_id: d.order_id for d in snap.pending}
-    best = math.inf
-    trials = []
-    for order_id in list(dict.fromkeys(near))[: knobs.lookahead]:
-        first = sorted(ranked, key=lambda d: (d.job_id in held, d.order_id != order_id))
-        trials.append(_route(snap, first))
-        if knobs.reserve and (kept := _route(snap, first, reserve=True)) != trials[-1]:
+    plain = replace(knobs, lookahead=0)
+    budget = knobs.lookahead_budget
+    best, seq = (math.inf, math.inf), window
+    tried: set[tuple[str, ...]] = set()
+
+    def attempt(order: tuple[str, ...]) -> None:
+        nonlocal best, plan, seq, budget
+        tried.add(order)
+        first = _pinned(ranked, held, order)
+        trials = [_route(snap, first)]
+        if knobs.reserve and (kept := _route(snap, first, reserve=True)) != trials[0]:
             trials.append(kept)
-    for trial in trials:
-        seen = front | {order_of[a.job_id] for a in trial}
-        ahead = replace(snap, pending=tuple(d for d in snap.pending if d.order_id in seen))
-        score = sum(eta(_apply(ahead, trial), partial(srpt, knobs=knobs)).values())
-        if score < best:
-            best, plan = score, trial
+        for trial in trials:
+            seen = front | {order_of[a.job_id] for a in trial}
+            ahead = replace(snap, pending=tuple(d for d in snap.pending if d.order_id in seen))
+            budget -= len(ahead.pending)
+            played = eta(_apply(ahead, trial), partial(srpt, knobs=plain, pin=order)).values()
+            score = (sum(map(math.isinf, played)), sum(t for t in played if not math.isinf(t)))
+            if score < best:
+                best, plan, seq = score, trial, order
+
+    attempt(window)
+    for _ in range(knobs.lookahead_rounds):
+        base = seq
+        for i, j in itertools.permutations(range(len(base)), 2):
+            rest = base[:i] + base[i + 1 :]
+            moved = (*rest[:j], base[i], *rest[j:])
+            if moved not in tried and budget > 0:
+                attempt(moved)
+        if seq == base:
+            break
     return plan
 
 
