@@ -51,10 +51,24 @@ if [ "$(cat "$VENV/.deps-stamp" 2>/dev/null)" != "$deps_stamp" ]; then
   echo "$deps_stamp" > "$VENV/.deps-stamp"
 fi
 
-IFACE=robot_nodes/restaurant_interfaces
-iface_stamp=$(find "$IFACE" -type f -not -path '*/build/*' | sort | xargs cat | sha256sum | cut -c1-16)
-if [ "$(cat "$VENV/.iface-stamp" 2>/dev/null)" != "$iface_stamp" ]; then
-  say 'building restaurant_interfaces (rosidl, ~40 s)'
-  "${PIP[@]}" install "./$IFACE"
-  echo "$iface_stamp" > "$VENV/.iface-stamp"
+# A rosidl package built as a wheel (its pyproject.toml) unless its sources and the shared
+# CMake helpers are unchanged since the last build.
+build_iface() {  # DIR NAME WHAT
+  local stamp
+  stamp=$(find "$1" robot_nodes/cmake -type f -not -path '*/build/*' | sort | xargs cat \
+    | sha256sum | cut -c1-16)
+  if [ "$(cat "$VENV/.$2-stamp" 2>/dev/null)" != "$stamp" ]; then
+    say "building $3"
+    "${PIP[@]}" install "./$1"
+    echo "$stamp" > "$VENV/.$2-stamp"
+  fi
+}
+build_iface robot_nodes/restaurant_interfaces iface 'restaurant_interfaces (rosidl, ~40 s)'
+# Nav2's NavigateToPose for the nav2 driver: no nav2_msgs wheel exists, so we build our copy,
+# unless another nav2_msgs is importable (a system ROS 2 with Nav2: that one is used).
+if [ -f "$VENV/.nav2-msgs-stamp" ] || ! "$VENV/bin/python" -c 'import nav2_msgs' 2>/dev/null
+then
+  build_iface robot_nodes/nav2_msgs nav2-msgs 'nav2_msgs (NavigateToPose only, rosidl, ~25 s)'
+else
+  say 'nav2_msgs is installed already: not building our copy'
 fi
