@@ -23,7 +23,9 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
+
+from rcl_interfaces.msg import ParameterDescriptor
 
 from robot_nodes.drivers.neighbours import Obstacle, PoseBoard, PoseReport, clearance
 
@@ -42,6 +44,8 @@ BLOCKED_M = 0.05
 # smallest id drives on through the next, as if it were not there. Physically they would wait
 # forever; the floor monitor counts the overlap as a collision, so a jam stays visible.
 JAM_S = 30.0
+# A driver's own parameter: a number or a string.
+ParamT = TypeVar('ParamT', float, str)
 
 
 class DriverError(RuntimeError):
@@ -73,6 +77,9 @@ class MotionDriver(Haltable, ABC):
     per real second) and the pose the robot starts in (its dock).
     """
 
+    # Prefix of the driver's own ROS parameters (`diffdrive` → `diffdrive.stop_tolerance_m`).
+    PARAMS = ''
+
     def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
         self.node = node
         self.robot = robot
@@ -99,6 +106,28 @@ class MotionDriver(Haltable, ABC):
         self.clear_m = math.inf
         # The path and index into it as of the last pose shared: the corners passed since.
         self._shared_at: tuple[list[Point], int] = (self._path, 0)
+
+    def _param(self, name: str, default: ParamT) -> ParamT:
+        """The driver's parameter `<PARAMS>.<name>`, declared on first use: a number of either
+        type (`diffdrive.max_angular_speed:=2`, as `time_scale`) where `default` is a float."""
+        full = f'{self.PARAMS}.{name}'
+        numeric = isinstance(default, float)
+        if not self.node.has_parameter(full):
+            descriptor = ParameterDescriptor(dynamic_typing=numeric)
+            self.node.declare_parameter(full, default, descriptor)
+        value = self.node.get_parameter(full).value
+        if not numeric:
+            return cast(ParamT, value)  # declared a string: ROS refuses any other type
+        try:
+            return cast(ParamT, float(value))
+        except (TypeError, ValueError):
+            raise DriverError(f'parameter {full} must be a number, got {value!r}') from None
+
+    @property
+    def fault(self) -> str:
+        """Why the robot cannot drive on by itself ('' when it can): the node reports it (mode
+        fault, with this as the detail) until the driver clears it."""
+        return ''
 
     def set_peers(self, robot_ids: Iterable[str]) -> None:
         """Keep the poses of these robots only (the restaurant's other serving robots); until

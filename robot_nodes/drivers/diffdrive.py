@@ -43,19 +43,20 @@ from typing import TYPE_CHECKING
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from robot_nodes.drivers.base import DriverError, MotionDriver, Pose
+from robot_nodes.drivers.base import MotionDriver, Pose
+from robot_nodes.drivers.polyline import CORNER_RAD, corner_after, skip_passed
+from robot_nodes.floor_world import wrap
 
 if TYPE_CHECKING:
     from rclpy.node import Node
 
     from orchestrator.config import ServingRobot
 
-# Heading error (rad) beyond which the robot stops and turns in place, and below which a turn
-# in place is finished.
-TURN_START_RAD = 0.5
+# Heading error (rad) beyond which the robot stops and turns in place (at a corner of the path
+# too), and below which a turn in place is finished.
+TURN_START_RAD = CORNER_RAD
 TURN_DONE_RAD = 0.1
 # Proportional gain of heading correction while driving, 1/s.
 HEADING_GAIN = 2.5
@@ -74,10 +75,6 @@ ODOM_FIRST_S = 2.0
 ODOM_WARN_EVERY_S = 10.0
 
 
-def wrap(angle: float) -> float:
-    return (angle + math.pi) % (2 * math.pi) - math.pi
-
-
 def yaw_of(msg: Odometry) -> float:
     q = msg.pose.pose.orientation
     return math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
@@ -88,6 +85,8 @@ def approach(current: float, target: float, max_change: float) -> float:
 
 
 class DiffDriveDriver(MotionDriver):
+    PARAMS = 'diffdrive'
+
     def __init__(self, node: Node, robot: ServingRobot, time_scale: float, start: Pose) -> None:
         super().__init__(node, robot, time_scale, start)
         self.tolerance_m = self._param('stop_tolerance_m', 0.10)
@@ -125,17 +124,6 @@ class DiffDriveDriver(MotionDriver):
         # them, or as long as the base's watchdog holds it if this process stalls.
         self._steps: deque[float] = deque(maxlen=int(control_hz))
         self._idle_sent = False
-
-    def _param(self, name: str, default: float) -> float:
-        full = f'diffdrive.{name}'
-        if not self.node.has_parameter(full):
-            # Numbers of either type (`diffdrive.max_angular_speed:=2`), as `time_scale`.
-            self.node.declare_parameter(full, default, ParameterDescriptor(dynamic_typing=True))
-        value = self.node.get_parameter(full).value
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise DriverError(f'parameter {full} must be a number, got {value!r}') from None
 
     @property
     def odom_seen(self) -> bool:
@@ -261,7 +249,7 @@ class DiffDriveDriver(MotionDriver):
         # Whether to turn in place is judged towards the next corner (or the end), not the
         # next point: passing a point of a straight a little off the line, the bearing to it
         # swings past TURN_START_RAD and the robot would swerve at speed.
-        corner = self._corner_after(self._next)
+        corner = corner_after(self._path, self._next)
         kx, ky = self._path[corner]
         err = wrap(math.atan2(ky - y, kx - x) - th)
         if self._turning and abs(err) < TURN_DONE_RAD:
@@ -317,38 +305,8 @@ class DiffDriveDriver(MotionDriver):
         return bx, by
 
     def _skip_passed_points(self) -> None:
-        """Move on from intermediate points the robot reached — or drove past, if the path goes
-        on straight there. Past a corner (a late tick overshot it), it goes back to the corner
-        rather than cut across towards the next point: the aisle is the safe place to be."""
-        while self._next < len(self._path) - 1:
-            px, py = self._path[self._next]
-            x, y, _ = self._pose
-            near = math.hypot(px - x, py - y) <= self.tolerance_m
-            straight = abs(self._turn_at(self._next)) <= TURN_START_RAD
-            if not near and not (straight and self._passed(self._next)):
-                return
-            self._next += 1
-
-    def _passed(self, i: int) -> bool:
-        """True if the robot is beyond point i, seen along the segment that leads to it."""
-        if i == 0:
-            return False
-        (ax, ay), (bx, by) = self._path[i - 1], self._path[i]
-        return (self._pose[0] - bx) * (bx - ax) + (self._pose[1] - by) * (by - ay) > 0
-
-    def _turn_at(self, i: int) -> float:
-        """Heading change (rad) the path makes at point i (0 at either end)."""
-        if i == 0 or i + 1 >= len(self._path):
-            return 0.0
-        (px, py), (ax, ay), (bx, by) = self._path[i - 1 : i + 2]
-        return wrap(math.atan2(by - ay, bx - ax) - math.atan2(ay - py, ax - px))
-
-    def _corner_after(self, i: int) -> int:
-        """The first point from i on where the path turns in place, or its last point. The
-        first point is reached from wherever the robot is, so it counts as a corner."""
-        while 0 < i < len(self._path) - 1 and abs(self._turn_at(i)) <= TURN_START_RAD:
-            i += 1
-        return i
+        x, y, _ = self._pose
+        self._next = skip_passed(self._path, self._next, (x, y), self.tolerance_m)
 
     def close(self) -> None:
         self.node.destroy_timer(self._timer)
