@@ -4,7 +4,8 @@
 
 Neutral bring-up for a system ROS 2 Jazzy: one node per robot of the restaurant config, each in
 `/robodine/<robot_id>` and named after it. Serving robots use `driver` ('sim', 'diffdrive' with
-a floor plant or Gazebo publishing odom, or 'hardware'); cooking robots use `cooking_driver`.
+a floor plant or Gazebo publishing odom, 'nav2' with each robot's Nav2 serving
+`/robodine/<robot_id>/navigate_to_pose`, or 'hardware'); cooking robots use `cooking_driver`.
 Each robot gets its own key (`<key_dir>/<robot_id>.key`, from `robodine robots keys`) and the
 DDS domain and discovery range of the restaurant (default: ROBODINE_ROS_DOMAIN_ID,
 ROBODINE_ROS_DISCOVERY); with `keystore` (an SROS2 keystore, `ros2 security`), each node also
@@ -34,7 +35,10 @@ from robot_nodes.ros_network import enclave_args, launch_env, traffic_control, t
 
 ARGUMENTS = {
     'config': (str(DEFAULT_CONFIG), 'restaurant YAML (tables, robots, floor graph)'),
-    'driver': ('sim', "serving robots' driver: sim, diffdrive, hardware or package.module:Class"),
+    'driver': (
+        'sim',
+        "serving robots' driver: sim, diffdrive, nav2, hardware or package.module:Class",
+    ),
     'cooking_driver': ('sim', "cooking robots' driver: sim, hardware or package.module:Class"),
     'time_scale': ('1.0', 'simulated seconds per real second'),
     'ledger_dir': ('var/ledger', 'where each robot keeps <robot_id>.sqlite'),

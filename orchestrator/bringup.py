@@ -2,7 +2,8 @@
 
 Starts Redis (unless one is given), the orchestrator with the dispatcher in-process
 (`robodine serve --with-dispatcher`), one process per robot of the config (and, with
-`--driver diffdrive`, the headless floor plant; with `sim`, the floor monitor), waits until
+`--driver diffdrive`, the headless floor plant; with `sim`, the floor monitor; with `nav2`,
+nothing more: each robot's Nav2 is the integrator's to start), waits until
 every robot is heard, prints each table's diner URL and the console URL, and on Ctrl-C /
 SIGTERM stops them all. Children run in their own process groups with a parent-death signal,
 so none outlives `robodine up`; their logs go to `<data-dir>/logs/<name>.log`.

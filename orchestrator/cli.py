@@ -108,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: ROBODINE_TRAFFIC_CONTROL, else the config's service.traffic_control)",
         )
 
-    def driver_arg(sp: argparse.ArgumentParser, help: str) -> None:
-        sp.add_argument('--driver', choices=['sim', 'diffdrive'], default='sim', help=help)
+    def driver_arg(
+        sp: argparse.ArgumentParser, help: str, choices: tuple[str, ...] = ('sim', 'diffdrive')
+    ) -> None:
+        sp.add_argument('--driver', choices=choices, default='sim', help=help)
 
     s = sub.add_parser('serve', help='run the orchestrator API against a given Redis')
     config_arg(s)
@@ -137,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--port', type=int, default=8000)
     time_scale_arg(s)
-    driver_arg(s, 'serving-robot driver; diffdrive also starts the headless floor plant')
+    driver_arg(
+        s,
+        'serving-robot driver; diffdrive also starts the headless floor plant; nav2 sends each '
+        "robot's goals to its own Nav2 (/robodine/<id>/navigate_to_pose), which you start",
+        ('sim', 'diffdrive', 'nav2'),
+    )
     policy_arg(s)
     traffic_arg(s)
     s.add_argument(

@@ -567,6 +567,8 @@ class ServingRobot(RobotNode):
     def detail(self) -> str:
         if self.estopped:
             return 'e-stopped'
+        if self.driver.fault:
+            return self.driver.fault
         if self.paused:
             return 'paused by operator'
         if self.charging:
@@ -592,6 +594,10 @@ class ServingRobot(RobotNode):
         return held_up.suffix(self.driver.blocked_by, self.driver.waiting_for)
 
     def mode(self) -> int:
+        # The driver cannot drive on by itself (the nav2 driver's goal failed, say): an
+        # operator's alert; the trip goes on once the driver clears it.
+        if self.driver.fault and not self.estopped:
+            return int(RobotState.MODE_FAULT)
         if self.charging and not (self.estopped or self.paused):
             return int(RobotState.MODE_CHARGING)
         return super().mode()

@@ -21,19 +21,26 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / 'robot_nodes' / 'config'
 NODES = {
     'cooking_robot': ['robot_base.py', 'cooking_robot.py'],
-    'serving_robot': ['robot_base.py', 'serving_robot.py', 'drivers/diffdrive.py'],
+    'serving_robot': [
+        'robot_base.py',
+        'serving_robot.py',
+        'drivers/diffdrive.py',
+        'drivers/nav2.py',
+    ],
 }
 REQUIRED = {'robot_id', 'key_file'}
 
 
 def _declared(node: str) -> set[str]:
-    """Parameter names the node's modules declare (`declare_parameter`, `declare_number`, the
-    diffdrive driver's `_param`, which prefixes `diffdrive.`)."""
+    """Parameter names the node's modules declare (`declare_parameter`, `declare_number`, a
+    driver's `_param`, which prefixes its `PARAMS`: `diffdrive.`, `nav2.`)."""
     names: set[str] = set()
     for module in NODES[node]:
         text = (ROOT / 'robot_nodes' / module).read_text()
         names |= set(re.findall(r"declare_(?:parameter|number)\(\s*'(\w+)'", text))
-        names |= {f'diffdrive.{n}' for n in re.findall(r"self\._param\('(\w+)'", text)}
+        prefix = re.search(r"PARAMS = '(\w+)'", text)
+        found = re.findall(r"self\._param\('(\w+)'", text)
+        names |= {f'{prefix[1]}.{n}' for n in found} if prefix else set()
     return names
 
 
@@ -59,8 +66,12 @@ def _readme_table() -> set[str]:
     names: set[str] = set()
     for row in table.splitlines()[2:]:
         first = row.split('|')[1]
+        prefix = ''
         for name in re.findall(r'`([\w.]+)`', first):
-            names.add(name if not name.startswith('.') else 'diffdrive' + name)
+            # `.name` shares the prefix of the row's first name (`nav2.action`, `.frame_id`).
+            name = prefix + name if name.startswith('.') else name
+            prefix = name.rpartition('.')[0]
+            names.add(name)
     return names
 
 

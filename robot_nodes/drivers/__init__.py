@@ -1,9 +1,10 @@
-"""Driver registry: the node names a driver ('sim', 'diffdrive', 'hardware', or an integrator's
-own as `package.module:Class`), we build it.
+"""Driver registry: the node names a driver ('sim', 'diffdrive', 'nav2', 'hardware', or an
+integrator's own as `package.module:Class`), we build it.
 
 Drivers other than `sim` are imported lazily so a plain simulation needs nothing beyond rclpy.
 `robot_nodes/drivers/diffdrive.py` provides `DiffDriveDriver(node, robot_cfg, time_scale, start)`,
-a `MotionDriver` over `cmd_vel`/`odom`. A driver named by import path is a subclass of
+a `MotionDriver` over `cmd_vel`/`odom`; `robot_nodes/drivers/nav2.py` `Nav2Driver`, one that
+sends Nav2 `NavigateToPose` goals. A driver named by import path is a subclass of
 `MotionDriver` (serving) or `CookingDriver` (cooking) in any importable module, constructed like
 the built-in ones: a robot's own driver needs no change to robodine.
 """
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from orchestrator.config import ServingRobot
 
-SERVING_DRIVERS = ('sim', 'diffdrive', 'hardware', 'package.module:Class')
+SERVING_DRIVERS = ('sim', 'diffdrive', 'nav2', 'hardware', 'package.module:Class')
 COOKING_DRIVERS = ('sim', 'hardware', 'package.module:Class')
 
 _HARDWARE_HELP = (
@@ -61,6 +62,10 @@ def make_serving_driver(
         from robot_nodes.drivers.diffdrive import DiffDriveDriver
 
         return DiffDriveDriver(node, robot_cfg, time_scale, start)
+    if name == 'nav2':
+        from robot_nodes.drivers.nav2 import Nav2Driver
+
+        return Nav2Driver(node, robot_cfg, time_scale, start)
     if name == 'hardware':
         raise DriverError(
             _HARDWARE_HELP.format(cls='MotionDriver', methods='tick() (and halt/resume)')

@@ -1,0 +1,165 @@
+"""The serving robot node with `driver:=nav2` against the tests' Nav2 stand-in
+(tests/nav2_standin.py), each its own process, over DDS: a trip reaches its table and comes
+back, with a pause (the goal cancelled, the robot standing) and a resume on the way; a goal
+Nav2 aborts, a Nav2 that is not there and one that goes away are each reported as a fault
+(mode fault, the reason as detail) that clears once the robot drives again."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from action_msgs.msg import GoalStatus
+from restaurant_interfaces.action import Deliver
+from restaurant_interfaces.msg import RobotState
+
+from orchestrator.config import RestaurantConfig
+from orchestrator.settings import DEFAULT_CONFIG
+from tests.nav2_standin import ABORT_MSG
+from tests.ros_helpers import (
+    GoalRun,
+    RosClient,
+    robot_namespace,
+    ros_client_fixture,
+    start_logged,
+    start_robot_process,
+    stop_process,
+    wait_until,
+)
+
+pytestmark = pytest.mark.ros
+SCALE = 5.0
+ROBOT = 'serve1'
+# The driver's `REACHED_M`: the stand-in stops on the goal itself.
+TOLERANCE_M = 0.1
+ACTION = f'{robot_namespace(ROBOT)}/navigate_to_pose'
+FAULT = RobotState.MODE_FAULT
+
+
+@pytest.fixture
+def ros() -> Iterator[RosClient]:
+    yield from ros_client_fixture('nav2_driver')
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Starts the robot (`robot(**params)`) and stand-ins (`standin(**params)`); stops them."""
+    started: list[subprocess.Popen] = []
+
+    def start(kind: str, **params: float) -> subprocess.Popen:
+        if kind == 'robot':
+            proc = start_robot_process(
+                'serving',
+                ROBOT,
+                DEFAULT_CONFIG,
+                SCALE,
+                tmp_path,
+                {'driver': 'nav2', 'peer_wait_s': 0.0, 'nav2.retry_s': 1.0, **params},
+            )
+        else:
+            argv = [sys.executable, str(Path(__file__).parent / 'nav2_standin.py'), '--ros-args']
+            argv += ['-r', f'__ns:={robot_namespace(ROBOT)}', '-p', f'time_scale:={SCALE}']
+            argv += [a for k, v in params.items() for a in ('-p', f'{k}:={v}')]
+            log = tmp_path / 'nav2_standin.log'
+            proc = start_logged(argv, log, {**os.environ, 'PYTHONUNBUFFERED': '1'})
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        stop_process(proc)
+
+
+def dock(cfg: RestaurantConfig) -> dict[str, float]:
+    point = cfg.floor.points[cfg.serving_robots[0].dock]
+    return {'x': point.x, 'y': point.y}
+
+
+def at_table(run: GoalRun, table_id: str, timeout: float = 90) -> Deliver.Feedback:
+    def waiting() -> Deliver.Feedback | None:
+        last = run.feedback[-1][1] if run.feedback else None
+        ok = last is not None and last.stage == 'waiting_pickup' and last.next_stop == table_id
+        return last if ok else None
+
+    return wait_until(waiting, timeout, what=f'arrival at {table_id}')
+
+
+def test_trip_with_a_pause_reaches_its_table_and_comes_back(
+    processes: Callable[..., subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
+) -> None:
+    processes('standin', **dock(demo_config))
+    processes('robot')
+    start = ros.wait_for_state(ROBOT, timeout=60)
+    run = ros.deliver(ROBOT, 'nav2-trip', ['t01'])
+
+    def away(s: RobotState) -> bool:
+        return math.hypot(s.x - start.x, s.y - start.y) > 0.3
+
+    ros.wait_for_state(ROBOT, away, timeout=60)
+    assert ros.control(ROBOT, 'pause').accepted
+    # The goal is cancelled: the robot stands (two heartbeats alike), and stays.
+    states = ros.watch_state(ROBOT)
+
+    def settled() -> tuple[float, float] | None:
+        got = [(s.x, s.y) for _, s in states.snapshot()[-2:] if s.mode == RobotState.MODE_PAUSED]
+        return got[0] if len(got) == 2 and got[0] == got[1] else None
+
+    stood = wait_until(settled, 30, what='the robot standing')
+    time.sleep(1.0)
+    latest = states.latest()
+    assert latest is not None and (latest.x, latest.y) == stood
+    # On its way, not at the table: the goals stopped with the pause.
+    stop = demo_config.floor.points[demo_config.table_by_id['t01'].waypoint]
+    assert math.hypot(stood[0] - stop.x, stood[1] - stop.y) > 1.0
+    assert not [fb for _, fb in run.feedback if fb.stage == 'waiting_pickup']
+    assert ros.control(ROBOT, 'resume').accepted
+    fb = at_table(run, 't01')
+    assert math.hypot(fb.x - stop.x, fb.y - stop.y) <= TOLERANCE_M
+    assert ros.confirm_pickup(ROBOT, 'nav2-trip', 't01').accepted
+    result = run.result(120)
+    assert (run.status(), result.outcome) == (
+        GoalStatus.STATUS_SUCCEEDED,
+        Deliver.Result.OUTCOME_COMPLETED,
+    )
+    home = ros.wait_for_state(ROBOT, lambda s: s.mode == RobotState.MODE_IDLE, timeout=60)
+    assert math.hypot(home.x - start.x, home.y - start.y) <= TOLERANCE_M
+
+
+def test_a_goal_nav2_aborts_is_a_fault_until_the_robot_drives_again(
+    processes: Callable[..., subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
+) -> None:
+    processes('standin', abort_goals=1, **dock(demo_config))
+    processes('robot')
+    ros.wait_for_state(ROBOT, timeout=60)
+    run = ros.deliver(ROBOT, 'nav2-abort', ['t01'])
+    fault = ros.wait_for_state(ROBOT, lambda s: s.mode == FAULT, timeout=60)
+    assert 'Nav2 aborted the goal' in fault.detail and ABORT_MSG in fault.detail, fault.detail
+    # Sent again after nav2.retry_s, the goal is taken: the fault clears on the way.
+    at_table(run, 't01')
+    assert ros.wait_for_state(ROBOT, timeout=10).mode == RobotState.MODE_BUSY
+
+
+def test_a_nav2_that_is_not_there_or_goes_away_is_a_fault(
+    processes: Callable[..., subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
+) -> None:
+    processes('robot')
+    start = ros.wait_for_state(ROBOT, timeout=60)
+    ros.deliver(ROBOT, 'nav2-absent', ['t01'])
+    fault = ros.wait_for_state(ROBOT, lambda s: s.mode == FAULT, timeout=60)
+    assert fault.detail == f'no Nav2 action server {ACTION}'
+    # Nav2 comes up (slowly driving): the robot sets off and the fault clears.
+    standin = processes('standin', speed=0.1, **dock(demo_config))
+
+    def driving(s: RobotState) -> bool:
+        return s.mode == RobotState.MODE_BUSY and math.hypot(s.x - start.x, s.y - start.y) > 0.05
+
+    ros.wait_for_state(ROBOT, driving, timeout=60)
+    stop_process(standin)
+    gone = ros.wait_for_state(ROBOT, lambda s: s.mode == FAULT, timeout=60)
+    assert gone.detail == f'Nav2 action server {ACTION} went away'
