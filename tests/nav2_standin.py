@@ -11,17 +11,15 @@ cancel stops the robot where it is. It aborts its first `abort_goals` goals at o
 from __future__ import annotations
 
 import math
-import threading
-import time
 from typing import Any
 
-import rclpy
 from nav2_msgs.action import NavigateToPose
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.action.server import ServerGoalHandle
-from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.task import Future
+
+from robot_nodes.ros_network import spin
 
 RATE_HZ = 20.0
 ABORT_MSG = 'the stand-in aborts this goal (abort_goals)'
@@ -34,9 +32,10 @@ class Nav2StandIn(Node):
         self.time_scale = self.declare_parameter('time_scale', 1.0).value
         self.to_abort = self.declare_parameter('abort_goals', 0).value
         x, y = self.declare_parameter('x', 0.0).value, self.declare_parameter('y', 0.0).value
-        self.pose = [x, y, 0.0]
-        self.lock = threading.Lock()
+        self.pose = (x, y, 0.0)
+        # The goal it drives to (the newest); every goal still running, with its end.
         self.current: ServerGoalHandle | None = None
+        self.running: dict[bytes, tuple[ServerGoalHandle, Future]] = {}
         ActionServer(
             self,
             NavigateToPose,
@@ -44,73 +43,59 @@ class Nav2StandIn(Node):
             execute_callback=self._execute,
             handle_accepted_callback=self._on_accepted,
             cancel_callback=lambda _: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup(),
         )
+        self.create_timer(1.0 / RATE_HZ, self._step)
 
     def _on_accepted(self, handle: ServerGoalHandle) -> None:
-        with self.lock:
-            self.current = handle  # the running one sees it is preempted and aborts
+        self.current = handle  # the one running before is preempted (`_step` aborts it)
         handle.execute()
 
-    def _execute(self, handle: ServerGoalHandle) -> Any:
-        result = NavigateToPose.Result()
-        with self.lock:
-            if self.to_abort > 0:
-                self.to_abort -= 1
-                result.error_code, result.error_msg = NavigateToPose.Result.UNKNOWN, ABORT_MSG
-                handle.abort()
-                return result
-        goal = handle.request.pose.pose
-        q = goal.orientation
-        yaw = math.atan2(2 * q.w * q.z, 1 - 2 * q.z * q.z)
-        step = self.speed * self.time_scale / RATE_HZ
-        while True:
-            with self.lock:
-                if handle.is_cancel_requested:
-                    handle.canceled()
-                    return result
-                preempted = self.current is not handle
-                if preempted:
-                    handle.abort()
-                    return result
-                dx, dy = goal.position.x - self.pose[0], goal.position.y - self.pose[1]
-                dist = math.hypot(dx, dy)
-                if dist <= step:
-                    self.pose = [goal.position.x, goal.position.y, yaw]
-                else:
-                    self.pose = [
-                        self.pose[0] + dx / dist * step,
-                        self.pose[1] + dy / dist * step,
-                        math.atan2(dy, dx),
-                    ]
-                handle.publish_feedback(self._feedback(max(dist - step, 0.0)))
-                if dist <= step:
-                    handle.succeed()
-                    return result
-            time.sleep(1.0 / RATE_HZ)
+    async def _execute(self, handle: ServerGoalHandle) -> Any:
+        if self.to_abort > 0:
+            self.to_abort -= 1
+            handle.abort()
+            return NavigateToPose.Result(
+                error_code=NavigateToPose.Result.UNKNOWN, error_msg=ABORT_MSG
+            )
+        end: Future = Future()
+        self.running[bytes(handle.goal_id.uuid)] = (handle, end)
+        await end
+        return NavigateToPose.Result()
 
-    def _feedback(self, remaining: float) -> NavigateToPose.Feedback:
-        fb = NavigateToPose.Feedback(distance_remaining=remaining)
+    def _step(self) -> None:
+        """Each goal running: preempted, cancelled, or (the current one) a step nearer."""
+        for key, (handle, end) in list(self.running.items()):
+            preempted = handle is not self.current
+            if preempted:
+                handle.abort()
+            elif handle.is_cancel_requested:
+                handle.canceled()
+            elif not self._drive(handle):
+                continue
+            del self.running[key]
+            end.set_result(None)
+
+    def _drive(self, handle: ServerGoalHandle) -> bool:
+        """One step towards the goal, with feedback; True once there (succeeded)."""
+        goal = handle.request.pose.pose
+        dx, dy = goal.position.x - self.pose[0], goal.position.y - self.pose[1]
+        dist, step = math.hypot(dx, dy), self.speed * self.time_scale / RATE_HZ
+        if dist <= step:
+            q = goal.orientation
+            self.pose = (goal.position.x, goal.position.y, 2 * math.atan2(q.z, q.w))
+        else:
+            x, y = self.pose[0] + dx / dist * step, self.pose[1] + dy / dist * step
+            self.pose = (x, y, math.atan2(dy, dx))
+        fb = NavigateToPose.Feedback(distance_remaining=max(dist - step, 0.0))
         fb.current_pose.header.frame_id = 'map'
         fb.current_pose.pose.position.x, fb.current_pose.pose.position.y = self.pose[:2]
         fb.current_pose.pose.orientation.z = math.sin(self.pose[2] / 2)
         fb.current_pose.pose.orientation.w = math.cos(self.pose[2] / 2)
-        return fb
-
-
-def main() -> None:
-    rclpy.init()
-    node = Nav2StandIn()
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        handle.publish_feedback(fb)
+        if dist <= step:
+            handle.succeed()
+        return dist <= step
 
 
 if __name__ == '__main__':
-    main()
+    raise SystemExit(spin(Nav2StandIn, None, ()))

@@ -168,7 +168,10 @@ class Nav2Driver(MotionDriver):
         self.share_pose()
 
     def close(self) -> None:
-        self._cancel()
+        # Stopped by a signal, the context is gone first: Nav2, which does not cancel the goals
+        # of a client that went, takes the robot on to its current corner, and stands.
+        if self.node.context.ok():
+            self._cancel()
         self._client.destroy()
         super().close()
 
