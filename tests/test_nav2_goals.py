@@ -136,3 +136,16 @@ def test_another_robot_in_the_way_cancels_the_goal_until_it_is_clear(
     del drv.others['serve2']
     drv.tick(time.monotonic())
     assert len(nav2.sent) == 2 and close(nav2.sent[1].at, (5.0, 0.0, 0.0))
+
+
+def test_a_new_path_with_the_same_next_corner_keeps_its_goal(
+    driver: tuple[Nav2Driver, FakeNav2],
+) -> None:
+    drv, nav2 = driver
+    drv.set_path([(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)])
+    nav2.sent[0].drive_to(0.5, 0.0)
+    # The same corner (another index: a point on the way to it), further on from it.
+    drv.set_path([(0.5, 0.0), (0.75, 0.0), (1.0, 0.0), (1.0, 2.0)])
+    assert len(nav2.sent) == 1
+    arrive(nav2.sent[0], 1.0, 0.15)  # reached by Nav2's tolerance, if not by ours
+    assert close(nav2.sent[1].at, (1.0, 2.0, math.pi / 2))

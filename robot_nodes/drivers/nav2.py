@@ -56,8 +56,8 @@ if TYPE_CHECKING:
 
     from orchestrator.config import ServingRobot
 
-# Closer than this (m) to a point of the path counts as having reached it (Nav2's goal checker
-# decides when a goal is reached; its xy_goal_tolerance must not be larger).
+# Closer than this (m) to a point of the path counts as having reached it; a goal Nav2 says
+# it reached counts as reached wherever its goal checker stopped the robot.
 REACHED_M = 0.1
 # A goal fault clears once the robot has moved this far (m) from where it arose.
 FAULT_CLEAR_M = 0.5
@@ -72,9 +72,10 @@ SAME_M = 1e-3
 
 @dataclass
 class _Goal:
-    """A goal sent to Nav2: to point `index` of the path, facing `yaw`."""
+    """A goal sent to Nav2: to point `index` of `path`, facing `yaw`."""
 
     uuid: bytes
+    path: list[Point]
     index: int
     x: float
     y: float
@@ -178,10 +179,13 @@ class Nav2Driver(MotionDriver):
     # --- goals -------------------------------------------------------------------------------
 
     def _advance(self) -> None:
-        """Move `_next` on past the points the robot has reached or driven past."""
+        """Move `_next` on past the points the robot has reached or driven past, but not past
+        the goal running on this path: its success moves on from there."""
         if self._path:
             x, y, _ = self._pose
-            target = self._goal.index if self._goal is not None else len(self._path) - 1
+            goal = self._goal
+            on = goal is not None and goal.path is self._path
+            target = goal.index if goal is not None and on else len(self._path) - 1
             self._next = min(skip_passed(self._path, self._next, (x, y), REACHED_M), target)
             if self._next == len(self._path) - 1 and self._reached(self._next):
                 self._next = len(self._path)
@@ -199,6 +203,7 @@ class Nav2Driver(MotionDriver):
         x, y = self._path[index]
         yaw = goal_yaw(self._path, index) if len(self._path) > 1 else self._pose[2]
         if self._goal is not None and self._goal.same(x, y, yaw):
+            self._goal.path, self._goal.index = self._path, index  # a new path, the same goal
             return
         now = time.monotonic() if now_s is None else now_s
         if now < self._retry_at:
@@ -210,7 +215,7 @@ class Nav2Driver(MotionDriver):
             return
         self._no_server_since = None
         self._server_fault = ''
-        self._send(_Goal(uuid.uuid4().bytes, index, x, y, yaw))
+        self._send(_Goal(uuid.uuid4().bytes, self._path, index, x, y, yaw))
 
     def _send(self, goal: _Goal) -> None:
         # No cancel of the running goal: Nav2 preempts it with this one without stopping.
