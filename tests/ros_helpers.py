@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -135,6 +136,18 @@ def start_floor_plant(time_scale: float, robots: list[str] | None = None) -> sub
     return subprocess.Popen(
         floor_plant_command(DEFAULT_CONFIG, time_scale, robots), env=ros_child_env()
     )
+
+
+def start_nav2_standin(
+    robot_id: str, at: Point, time_scale: float, log: Path, **params: float
+) -> subprocess.Popen:
+    """The tests' stand-in for a robot's Nav2 (tests/nav2_standin.py, its `params`) in the
+    robot's namespace, as its own process, the robot standing at `at`."""
+    argv = [sys.executable, str(Path(__file__).parent / 'nav2_standin.py'), '--ros-args']
+    argv += ['-r', f'__ns:={robot_namespace(robot_id)}', '-p', f'time_scale:={float(time_scale)}']
+    for name, value in {'x': at[0], 'y': at[1], **params}.items():
+        argv += ['-p', f'{name}:={value}']
+    return start_logged(argv, log, {**os.environ, 'PYTHONUNBUFFERED': '1'})
 
 
 def table_tour(cfg: RestaurantConfig, start: str) -> Iterator[tuple[Table, list[Point]]]:

@@ -7,9 +7,7 @@ Nav2 aborts, a Nav2 that is not there and one that goes away are each reported a
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from tests.ros_helpers import (
     RosClient,
     robot_namespace,
     ros_client_fixture,
-    start_logged,
+    start_nav2_standin,
     start_robot_process,
     stop_process,
     wait_until,
@@ -48,37 +46,29 @@ def ros() -> Iterator[RosClient]:
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Starts the robot (`robot(**params)`) and stand-ins (`standin(**params)`); stops them."""
+def processes(
+    tmp_path: Path, demo_config: RestaurantConfig
+) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Starts the robot (`robot(**params)`) and stand-ins on its dock (`standin(**params)`);
+    stops them."""
     started: list[subprocess.Popen] = []
+    dock = demo_config.floor.points[demo_config.serving_robots[0].dock]
 
     def start(kind: str, **params: float) -> subprocess.Popen:
         if kind == 'robot':
+            robot_params = {'driver': 'nav2', 'peer_wait_s': 0.0, 'nav2.retry_s': 1.0, **params}
             proc = start_robot_process(
-                'serving',
-                ROBOT,
-                DEFAULT_CONFIG,
-                SCALE,
-                tmp_path,
-                {'driver': 'nav2', 'peer_wait_s': 0.0, 'nav2.retry_s': 1.0, **params},
+                'serving', ROBOT, DEFAULT_CONFIG, SCALE, tmp_path, robot_params
             )
         else:
-            argv = [sys.executable, str(Path(__file__).parent / 'nav2_standin.py'), '--ros-args']
-            argv += ['-r', f'__ns:={robot_namespace(ROBOT)}', '-p', f'time_scale:={SCALE}']
-            argv += [a for k, v in params.items() for a in ('-p', f'{k}:={v}')]
             log = tmp_path / 'nav2_standin.log'
-            proc = start_logged(argv, log, {**os.environ, 'PYTHONUNBUFFERED': '1'})
+            proc = start_nav2_standin(ROBOT, (dock.x, dock.y), SCALE, log, **params)
         started.append(proc)
         return proc
 
     yield start
     for proc in reversed(started):
         stop_process(proc)
-
-
-def dock(cfg: RestaurantConfig) -> dict[str, float]:
-    point = cfg.floor.points[cfg.serving_robots[0].dock]
-    return {'x': point.x, 'y': point.y}
 
 
 def at_table(run: GoalRun, table_id: str, timeout: float = 90) -> Deliver.Feedback:
@@ -93,7 +83,7 @@ def at_table(run: GoalRun, table_id: str, timeout: float = 90) -> Deliver.Feedba
 def test_trip_with_a_pause_reaches_its_table_and_comes_back(
     processes: Callable[..., subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
 ) -> None:
-    processes('standin', **dock(demo_config))
+    processes('standin')
     processes('robot')
     start = ros.wait_for_state(ROBOT, timeout=60)
     run = ros.deliver(ROBOT, 'nav2-trip', ['t01'])
@@ -134,7 +124,7 @@ def test_trip_with_a_pause_reaches_its_table_and_comes_back(
 def test_a_goal_nav2_aborts_is_a_fault_until_the_robot_drives_again(
     processes: Callable[..., subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
 ) -> None:
-    processes('standin', abort_goals=1, **dock(demo_config))
+    processes('standin', abort_goals=1)
     processes('robot')
     ros.wait_for_state(ROBOT, timeout=60)
     run = ros.deliver(ROBOT, 'nav2-abort', ['t01'])
@@ -154,7 +144,7 @@ def test_a_nav2_that_is_not_there_or_goes_away_is_a_fault(
     fault = ros.wait_for_state(ROBOT, lambda s: s.mode == FAULT, timeout=60)
     assert fault.detail == f'no Nav2 action server {ACTION}'
     # Nav2 comes up (slowly driving): the robot sets off and the fault clears.
-    standin = processes('standin', speed=0.1, **dock(demo_config))
+    standin = processes('standin', speed=0.1)
 
     def driving(s: RobotState) -> bool:
         return s.mode == RobotState.MODE_BUSY and math.hypot(s.x - start.x, s.y - start.y) > 0.05

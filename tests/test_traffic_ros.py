@@ -1,7 +1,8 @@
 """Traffic control with real processes over DDS: the traffic controller, two serving robots
-and (for `diffdrive`) the floor plant, on a floor whose only short way between its two sides is
-one 0.9 m lane. Both robots start low on charge, and each one's charger is at the far end of the
-lane from its dock: they drive into the lane from opposite sides at the same moment."""
+and (for `diffdrive`) the floor plant or (for `nav2`) a Nav2 stand-in per robot, on a floor
+whose only short way between its two sides is one 0.9 m lane. Both robots start low on charge,
+and each one's charger is at the far end of the lane from its dock: they drive into the lane
+from opposite sides at the same moment."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from tests.ros_helpers import (
     ros_child_env,
     ros_client_fixture,
     start_logged,
+    start_nav2_standin,
     start_robot_process,
     stop_process,
     wait_until,
@@ -188,6 +190,14 @@ def start_robot(tmp: Path, config: Path, robot_id: str, driver: str, battery: fl
     return start_robot_process('serving', robot_id, config, SCALE, ledger, params, None, keys)
 
 
+def start_nav2(config: Path, robot_id: str) -> subprocess.Popen:
+    """The robot's Nav2 (the tests' stand-in), the robot on its dock."""
+    cfg = load_restaurant(config)
+    dock = cfg.floor.points[next(r.dock for r in cfg.serving_robots if r.id == robot_id)]
+    log = config.parent / f'{robot_id}-nav2.log'
+    return start_nav2_standin(robot_id, (dock.x, dock.y), SCALE, log)
+
+
 def start_controller(config: Path) -> subprocess.Popen:
     command = traffic_controller_command(config, SCALE, keys_for(robot_ids(config)))
     return start_logged(command, config.parent / 'controller.log', ros_child_env())
@@ -218,6 +228,8 @@ def all_reach_their_chargers(tmp: Path, ros: RosClient, config: Path, driver: st
     procs: list[subprocess.Popen[bytes]] = [watcher]
     try:
         for robot_id in legs:
+            if driver == 'nav2':
+                procs.append(start_nav2(config, robot_id))
             procs.append(start_robot(tmp, config, robot_id, driver, 0.1))
         # No controller yet: each robot waits where it may (its dock: the dock's aisle is too
         # short to wait on clear of the corridor's lanes; else short of the junction) — a busy
@@ -245,7 +257,7 @@ def all_reach_their_chargers(tmp: Path, ros: RosClient, config: Path, driver: st
             stop_process(proc)
 
 
-@pytest.mark.parametrize('driver', ['sim', 'diffdrive'])
+@pytest.mark.parametrize('driver', ['sim', 'diffdrive', 'nav2'])
 def test_two_robots_meet_in_a_lane_one_waits_both_arrive(
     tmp_path: Path, ros: RosClient, driver: str
 ) -> None:
