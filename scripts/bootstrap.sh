@@ -68,7 +68,7 @@ build_iface robot_nodes/restaurant_interfaces iface 'restaurant_interfaces (rosi
 # unless another nav2_msgs is importable (a system ROS 2 with Nav2: that one is used).
 if [ -f "$VENV/.nav2-msgs-stamp" ] || ! "$VENV/bin/python" -c 'import nav2_msgs' 2>/dev/null
 then
-  build_iface robot_nodes/nav2_msgs nav2-msgs 'nav2_msgs (NavigateToPose only, rosidl, ~25 s)'
+  build_iface robot_nodes/nav2_msgs nav2-msgs 'nav2_msgs (NavigateToPose only, rosidl, 20-40 s)'
 else
   say 'nav2_msgs is installed already: not building our copy'
 fi
