@@ -1,6 +1,7 @@
 """The `nav2` driver's goals, with an in-process fake of the action client (no ROS graph): one
 goal per corner, each facing the way on; a longer traffic grant preempts the goal to the hold
-point; another robot in the way cancels the goal and a clear way sends it again."""
+point; another robot in the way cancels the goal and a clear way sends it again; a rejected
+goal is a fault, sent again after `nav2.retry_s`."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ class Sent:
         p = self.goal.pose.pose
         return p.position.x, p.position.y, 2 * math.atan2(p.orientation.z, p.orientation.w)
 
-    def accept(self) -> Any:
+    def answer(self, accepted: bool) -> Any:
         return SimpleNamespace(
-            accepted=True,
+            accepted=accepted,
             get_result_async=lambda: self.result,
             cancel_goal_async=lambda: setattr(self, 'cancelled', True),
         )
@@ -56,6 +57,7 @@ class Sent:
 class FakeNav2:
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        self.rejecting = False
 
     def server_is_ready(self) -> bool:
         return True
@@ -64,7 +66,7 @@ class FakeNav2:
         sent = Sent(goal, feedback_callback)
         self.sent.append(sent)
         response: Future = Future()
-        response.set_result(sent.accept())
+        response.set_result(sent.answer(not self.rejecting))
         return response
 
     def destroy(self) -> None:
@@ -149,3 +151,19 @@ def test_a_new_path_with_the_same_next_corner_keeps_its_goal(
     assert len(nav2.sent) == 1
     arrive(nav2.sent[0], 1.0, 0.15)  # reached by Nav2's tolerance, if not by ours
     assert close(nav2.sent[1].at, (1.0, 2.0, math.pi / 2))
+
+
+def test_a_rejected_goal_is_a_fault_and_sent_again_after_retry_s(
+    driver: tuple[Nav2Driver, FakeNav2],
+) -> None:
+    drv, nav2 = driver
+    nav2.rejecting = True
+    drv.set_path([(0.0, 0.0), (2.0, 0.0)])
+    assert drv.fault == 'Nav2 rejected the goal to (2.00, 0.00)'
+    drv.tick(time.monotonic())
+    assert len(nav2.sent) == 1  # not before retry_s
+    nav2.rejecting = False
+    drv.tick(time.monotonic() + drv.retry_s)
+    assert len(nav2.sent) == 2 and drv.fault  # until it gets somewhere
+    arrive(nav2.sent[1], 2.0, 0.0)
+    assert drv.done and drv.fault == ''
