@@ -11,8 +11,9 @@ One goal per corner of the path (`polyline.corner_after`), not one to its end: N
 own way to a goal, which could leave the robot's lane or take an aisle the traffic controller
 never granted; through the corners it keeps to both, and it stops and turns at each as
 `diffdrive` does. Each goal faces the way on from its corner (the last, the way it came).
-`NavigateThroughPoses` would pass the corners without stopping, but reports no pose it passed
-on the way, and Nav2 drops a via pose within its own radius, not ours.
+`NavigateThroughPoses` would round the corners without stopping: its controller cuts each one
+(Nav2 drops a via pose once within its own radius), swinging out of the lane at a junction that
+the traffic controller granted for the lane's way round, which is why `diffdrive` stops there.
 
 The pose is the goal feedback's `current_pose` (what bt_navigator reads from TF at each tick
 of its tree, in the goals' frame): no topic of its own, no TF listener, and nothing to anchor.
