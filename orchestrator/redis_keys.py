@@ -11,7 +11,8 @@ Layout (all under the `rd:` prefix):
 - `rd:deliveries`                  stream delivery (serving-trip) jobs, consumer group `dispatch`
 - `rd:dead`                        stream jobs that failed `max_attempts` times, with reasons
 - `rd:feed`                        stream every event of the restaurant, for consoles
-- `rd:alerts`                      stream operator alerts; `rd:alerts:acked` set of acked ids
+- `rd:alerts`                      stream operator alerts; `rd:alerts:acked` set of acked ids,
+                                          `rd:alerts:resolved` set of those whose cause is gone
 - `rd:audit`                       stream who did what from the console
 - `rd:control`                     stream operator commands for robots, consumer group `fleet`
 - `rd:robot:{robot_id}`            hash   last RobotState heartbeat seen by the fleet bridge
@@ -56,6 +57,7 @@ DELIVERIES = f'{PREFIX}:deliveries'
 DEAD = f'{PREFIX}:dead'
 ALERTS = f'{PREFIX}:alerts'
 ALERTS_ACKED = f'{PREFIX}:alerts:acked'
+ALERTS_RESOLVED = f'{PREFIX}:alerts:resolved'
 AUDIT = f'{PREFIX}:audit'
 CONTROL = f'{PREFIX}:control'
 SOLDOUT = f'{PREFIX}:soldout'

@@ -380,6 +380,32 @@ async def test_alerts_are_acknowledged(
     assert (await client.post('/console/api/alerts/1-0/ack')).status_code == 404
 
 
+async def test_alerts_about_an_order_resolve_once_it_is_over(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis, order_at: OrderAt
+) -> None:
+    """A pickup timeout and a late order ask for the order to move on: once it is over they
+    resolve by themselves; a staff call, which only an operator can answer, stays open."""
+    oid = await order_at('t05', [{'dish_id': 'fries', 'quantity': 1}])
+    food = Said('alert.texts.food_returned', {'order': oid, 'table': 't05', 'reason': 'x'})
+    await raise_alert(aredis, 'pickup_timeout', 'warning', food, order_id=oid)
+    late = Said(
+        'alert.texts.order_late', {'table': 't05', 'order': oid, 'minutes': 9, 'status': 'ready'}
+    )
+    await raise_alert(aredis, 'order_late', 'warning', late, order_id=oid)
+    call = Said('alert.texts.staff_call.water', {'table': 'Table 5'})
+    await raise_alert(aredis, 'staff_call', 'info', call, order_id=oid, table_id='t05')
+    assert await alert_checks.resolve_settled(aredis) == 0
+    assert (await client.post(f'/console/api/orders/{oid}/cancel', json={})).is_success
+    assert await alert_checks.resolve_settled(aredis) == 2
+    assert await alert_checks.resolve_settled(aredis) == 0
+    shown = {a['kind']: a for a in (await client.get('/console/api/snapshot')).json()['alerts']}
+    assert [k for k, a in shown.items() if a['resolved']] == ['order_late', 'pickup_timeout']
+    assert not any(a['acked'] for a in shown.values())
+    assert not alerts.handled(shown['staff_call'])
+    (_, event), *_ = await aredis.xrevrange(keys.FEED, count=1)
+    assert event['type'] == 'alert.resolved', event
+
+
 async def test_late_orders_raise_one_alert(
     aredis: Redis, order_at: OrderAt, demo_config: RestaurantConfig
 ) -> None:

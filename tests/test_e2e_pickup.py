@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
 from orchestrator.config import RestaurantConfig
-from orchestrator.store import trips
+from orchestrator.store import alerts, trips
 from tests.api_helpers import settings_for, uvicorn_server
 from tests.dispatch_support import Diners, Kitchen, kitchen_running, wait_for
 
@@ -42,6 +42,20 @@ async def _heard(r: Redis) -> bool:
 
 async def _events(r: Redis, order_id: str) -> list[dict[str, str]]:
     return [f for _, f in await r.xrange(keys.order_events(order_id))]
+
+
+async def _alert_open(r: Redis, order_id: str) -> bool:
+    """The order's pickup_timeout alert wants attention (neither acknowledged nor resolved)."""
+    (alert,) = [
+        a
+        for a in await alerts.recent(r)
+        if (a['kind'], a.get('order_id')) == ('pickup_timeout', order_id)
+    ]
+    return not alerts.handled(alert)
+
+
+async def _not(value: Awaitable[bool]) -> bool:
+    return not await value
 
 
 async def test_pickup_never_confirmed(
@@ -76,11 +90,12 @@ async def test_pickup_never_confirmed(
                     for a in alerts
                 ), alerts
 
-                # Not sent out again on its own, and never served.
+                # Not sent out again on its own, and never served; the alert stays open.
                 await asyncio.sleep(2.0)
                 types = [e['type'] for e in await _events(aredis, order_id)]
                 assert types.count('delivery.started') == 1 and 'delivery.served' not in types
                 assert await aredis.hget(keys.order(order_id), 'status') == 'ready'
+                assert await _alert_open(aredis, order_id)
 
                 # The operator sends it again; this time the diner takes it.
                 assert await trips.redeliver(aredis, order_id, 'op:kim')
@@ -90,5 +105,9 @@ async def test_pickup_never_confirmed(
                 finally:
                     picker.cancel()
                 assert await aredis.hget(keys.order(order_id), 'returned') is None
+                # Its cause gone, the alert resolves by itself: the console no longer counts it.
+                await wait_for(
+                    lambda: _not(_alert_open(aredis, order_id)), 30, what='the alert resolved'
+                )
         finally:
             fleet.stop_dispatchers()

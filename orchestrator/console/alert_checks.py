@@ -7,7 +7,8 @@ dispatcher); the console raises `order_late` itself, once per order, when a tick
 another robot has held a serving robot up for `traffic_stuck_s` (simulated), and `battery_low`
 when a serving robot will soon leave service to charge, for hours (the dispatcher announces
 it when it goes: `robot_charging`; what restaurants hold against serving robots is that they
-leave for the charger without warning).
+leave for the charger without warning). Alerts about an order that wait for it to move on
+(`ORDER_ALERTS`) are resolved once the order is over: the console stops counting them.
 Every API process
 starts the checks, one of them runs each (`store.duties`: N processes looking would cost N
 times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a check
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 
 import redis.exceptions
 from redis.asyncio import Redis
@@ -41,6 +43,9 @@ FAULT_CHECK_S = 2.0
 MIN_CHECK_S = 1.0
 # Periods a process that runs a check may miss before another takes it over.
 HOLD_PERIODS = 3
+# Alerts that ask for an order to move on (sent again, cooked, served): once it is served,
+# cancelled or failed, their cause is gone.
+ORDER_ALERTS = frozenset({'order_late', 'pickup_timeout', 'delivery_failed'})
 # `battery_low` is raised this far above `battery.low`: some 20-30 minutes of service at the
 # default drain, time to charge the robot in a lull rather than lose it mid-rush.
 BATTERY_WARN_MARGIN = 0.05
@@ -231,6 +236,22 @@ class RobotAlerts:
         return raised
 
 
+async def resolve_settled(r: Redis) -> int:
+    """Resolve the open `ORDER_ALERTS` (of those the console shows) whose order is over, or
+    gone; returns how many."""
+    waiting = [
+        a
+        for a in await alerts.recent(r)
+        if a.get('kind') in ORDER_ALERTS and a.get('order_id') and not alerts.handled(a)
+    ]
+    if not waiting:
+        return 0
+    found = await orders.statuses(r, [a['order_id'] for a in waiting])
+    over = [a['id'] for a, st in zip(waiting, found, strict=True) if st is None or st in FINAL]
+    await alerts.resolve(r, over)
+    return len(over)
+
+
 def _charge_minutes(battery: Battery, fraction: float) -> int:
     """How many minutes charging `fraction` of a full charge takes."""
     return round(fraction / battery.charge_per_h * 60)
@@ -265,4 +286,5 @@ def checkers(
     return [
         periodic(r, 'order_late', LateOrders(r, cfg, time_scale).raise_late, late_s, holder),
         periodic(r, 'robot_alerts', RobotAlerts(r, cfg, time_scale).check, FAULT_CHECK_S, holder),
+        periodic(r, 'alerts_resolved', partial(resolve_settled, r), FAULT_CHECK_S, holder),
     ]

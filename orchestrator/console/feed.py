@@ -18,9 +18,8 @@ from orchestrator.console import fleet_board, tickets
 from orchestrator.feed_reader import Entry, Kinds, Transform, wanted
 from orchestrator.store import alerts, feed, jobs, menu
 
-NOT_ORDER_EVENTS = frozenset(
-    {'alert', 'alert.acked', 'audit', 'menu.changed', 'robot.state', 'fleet.heartbeats'}
-)
+ALERT_EVENTS = frozenset({'alert', 'alert.acked', 'alert.resolved'})
+NOT_ORDER_EVENTS = ALERT_EVENTS | {'audit', 'menu.changed', 'robot.state', 'fleet.heartbeats'}
 DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued', 'dead.resolved'})
 
 
@@ -45,7 +44,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
                 rid = fields.get('robot_id') or data.get('robot_id', '')
                 if rid in known_robots:
                     robots[rid] = entry_id
-            elif kind in ('alert', 'alert.acked'):
+            elif kind in ALERT_EVENTS:
                 latest['alerts'] = entry_id
             elif kind == 'menu.changed':
                 latest['menu'] = entry_id

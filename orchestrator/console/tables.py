@@ -29,7 +29,7 @@ async def board(r: Redis, cfg: RestaurantConfig) -> list[dict[str, Any]]:
     current = await sessions.current_many(r, (t.id for t in cfg.tables))
     calls: dict[str, int] = {}
     for a in await alerts.recent(r):
-        if a.get('kind') == 'staff_call' and not a['acked']:
+        if a.get('kind') == 'staff_call' and not alerts.handled(a):
             calls[a.get('table_id', '')] = calls.get(a.get('table_id', ''), 0) + 1
     out = []
     for table, s in zip(cfg.tables, current, strict=True):

@@ -14,7 +14,7 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:trip:{id}` | `trips` |
 | `rd:control` | `commands` |
 | `rd:feed` | `feed` |
-| `rd:alerts`, `rd:alerts:acked`, `rd:alerted:{kind}:{subject}` | `alerts` |
+| `rd:alerts`, `rd:alerts:acked`, `rd:alerts:resolved`, `rd:alerted:{kind}:{subject}` | `alerts` |
 | `rd:audit` | `audit` |
 | `rd:soldout`, `rd:price:{dish}` | `menu` |
 | `rd:operator:{name}`, `rd:session:{sid}`, `rd:login-fail:{subject}` | `accounts` |

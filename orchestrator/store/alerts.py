@@ -1,5 +1,6 @@
-"""Operator alerts: `rd:alerts` (+ `rd:alerts:acked`), an `alert` feed event with each, and
-the once-per-subject markers `rd:alerted:{kind}:{subject}`."""
+"""Operator alerts: `rd:alerts` (+ `rd:alerts:acked`, and `rd:alerts:resolved` for those
+whose cause went away by itself), an `alert` feed event with each, and the once-per-subject
+markers `rd:alerted:{kind}:{subject}`."""
 
 from __future__ import annotations
 
@@ -104,12 +105,35 @@ async def clear_once(r: Redis, kinds: Iterable[str], *subjects: str) -> None:
 
 
 async def recent(r: Redis, count: int = SHOWN) -> list[dict[str, Any]]:
-    """The newest alerts, each marked acked or not."""
+    """The newest alerts, each marked acked or not, resolved or not."""
     entries = await r.xrevrange(keys.ALERTS, count=count)
     if not entries:
         return []
-    acked = await r.smismember(keys.ALERTS_ACKED, [i for i, _ in entries])
-    return [{'id': i, **f, 'acked': bool(a)} for (i, f), a in zip(entries, acked, strict=True)]
+    ids = [i for i, _ in entries]
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.smismember(keys.ALERTS_ACKED, ids)
+        pipe.smismember(keys.ALERTS_RESOLVED, ids)
+        acked, resolved = await pipe.execute()
+    return [
+        {'id': i, **f, 'acked': bool(a), 'resolved': bool(s)}
+        for (i, f), a, s in zip(entries, acked, resolved, strict=True)
+    ]
+
+
+def handled(alert: dict[str, Any]) -> bool:
+    """Acknowledged by an operator, or its cause is gone: no longer wants attention."""
+    return bool(alert['acked'] or alert['resolved'])
+
+
+async def resolve(r: Redis, alert_ids: list[str]) -> None:
+    """The causes of these alerts went away (the food was served, say): consoles stop counting
+    them as open and show them resolved."""
+    if not alert_ids:
+        return
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.sadd(keys.ALERTS_RESOLVED, *alert_ids)
+        feed.add_event(pipe, 'alert.resolved', {'alert_ids': alert_ids})
+        await pipe.execute()
 
 
 async def acknowledge(r: Redis, alert_id: str, by: str) -> bool:

@@ -128,17 +128,21 @@ async def _dead_letters(r: Redis, cutoff: int, out: Trimmed) -> None:
 
 
 async def _alerts(r: Redis, cutoff: int, out: Trimmed) -> None:
+    """Old alerts that were acknowledged or resolved by themselves."""
     acked = await r.smembers(keys.ALERTS_ACKED)
-    if not acked:
+    resolved = await r.smembers(keys.ALERTS_RESOLVED)
+    handled = acked | resolved
+    if not handled:
         return
     present = {i for i, _ in await r.xrange(keys.ALERTS, '-', f'({cutoff}')}
-    old = [i for i in acked if i in present]
-    # Acknowledgements of alerts the capped stream dropped point nowhere.
-    gone = [i for i in acked if int(i.split('-', 1)[0]) < cutoff and i not in present]
+    old = [i for i in handled if i in present]
+    # Marks of alerts the capped stream dropped point nowhere.
+    gone = [i for i in handled if int(i.split('-', 1)[0]) < cutoff and i not in present]
     async with r.pipeline(transaction=True) as pipe:
         if old:
             pipe.xdel(keys.ALERTS, *old)
         if old or gone:
             pipe.srem(keys.ALERTS_ACKED, *old, *gone)
+            pipe.srem(keys.ALERTS_RESOLVED, *old, *gone)
         await pipe.execute()
     out.alerts = len(old)

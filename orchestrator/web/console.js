@@ -381,7 +381,7 @@ function apply(msg) {
       // New alerts also pop up, whatever tab the operator is looking at.
       const known = new Set(state.alerts.map((a) => a.id));
       for (const a of msg.alerts) {
-        if (!known.has(a.id) && !a.acked) toast(t('toast.alert', { message: alertText(a) }), 'error');
+        if (!known.has(a.id) && !handled(a)) toast(t('toast.alert', { message: alertText(a) }), 'error');
       }
       state.alerts = msg.alerts;
       schedule('alerts');
@@ -625,17 +625,20 @@ function argsOf(record) {
 // before alerts had them keeps its English message.
 function alertText(a) { return said(a.said, argsOf(a), a.message); }
 
+// Acknowledged, or resolved by itself (its cause went away: the food was served, say).
+function handled(a) { return a.acked || a.resolved; }
+
 function renderAlerts() {
-  const open = state.alerts.filter((a) => !a.acked);
+  const open = state.alerts.filter((a) => !handled(a));
   $('alert-count').hidden = open.length === 0;
   $('alert-count').textContent = number(open.length);
-  const sorted = [...open, ...state.alerts.filter((a) => a.acked)];
+  const sorted = [...open, ...state.alerts.filter(handled)];
   $('alerts').replaceChildren(...(sorted.length ? sorted.map((a) => el('li', {
-    class: `alert ${a.severity}${a.acked ? ' acked' : ''}`, 'data-alert': a.id, 'data-kind': a.kind,
+    class: `alert ${a.severity}${handled(a) ? ' acked' : ''}`, 'data-alert': a.id, 'data-kind': a.kind,
   },
   el('span', { class: 'when' }, clock(Number(a.at))), ' ', el('b', { class: 'kind' }, code('alert.kinds', a.kind)), ' ',
   el('span', { class: 'text' }, alertText(a)), ' ',
-  a.acked ? el('span', { class: 'muted' }, t('alert.acknowledged'))
+  handled(a) ? el('span', { class: 'muted' }, t(a.acked ? 'alert.acknowledged' : 'alert.resolved'))
     : control('ack', { alert: a.id }, t('alert.acknowledge'))))
     : [el('li', { class: 'muted' }, t('alert.none'))]));
   $('dead').replaceChildren(...(state.dead.length ? state.dead.map((d) => el('li', {
