@@ -28,6 +28,8 @@ TIME_SCALE = 20.0
 PICKUP_TIMEOUT_S = 3000.0
 # Commands no dispatcher ran within this (real s) expire.
 COMMAND_TTL_S = 2.0
+# A command life shorter than a heartbeat gap that makes a robot unreachable (3 s).
+SHORT_TTL_S = 0.3
 
 
 @pytest.fixture(scope='module')
@@ -180,6 +182,49 @@ async def test_cancel_while_the_dispatcher_stalls_reaches_the_robot(console: Con
     entry = await _robot_done_with(c, robot_id, job_id)
     assert entry.status == lg.WASTED, entry
     assert await c.order_status(order_id) == orders.CANCELLED
+    # Its log says what happened to the dish: it was cancelled, not taken over.
+    said = [ln for ln in _log(c).splitlines() if f'{job_id}/1 ' in ln]
+    assert said and all('is over' in ln and 'taken over' not in ln for ln in said), said
+
+
+async def test_a_cancel_that_missed_a_robot_still_heard_reaches_it(console: Console) -> None:
+    """The dispatcher stalls just past the cancel command's life but not long enough to lose
+    sight of the wok: the wok is heard throughout, holds the wasted dish paused, and the
+    dispatcher must not go on leasing it to the wok (for good, while it is paused) but tell it
+    the dish is over."""
+    c = console
+    c.fleet.stop_dispatchers()
+    env = dict(c.fleet.dispatcher_env)
+    c.fleet.dispatcher_env['ROBODINE_COMMAND_TTL_S'] = str(SHORT_TTL_S)
+    try:
+        (dispatcher,) = [c.fleet.dispatchers[c.fleet.start_dispatcher(c.redis_url)]]
+    finally:
+        c.fleet.dispatcher_env = env
+    order_id = await c.diners.order('t09', [('jeyuk', 1)])
+    assert order_id
+    job_id = f'{order_id}-00-00'
+    robot_id = await wait_for(lambda: c.cooking_on(job_id), 30, what='the dish cooking')
+    assert (await c.press(f'robots/{robot_id}/pause')).status_code == 200
+    await wait_for(lambda: _is(c.mode(robot_id), 'paused'), 20, what='paused')
+    dispatcher.send_signal(signal.SIGSTOP)
+    try:
+        res = await c.press(f'orders/{order_id}/cancel')
+        assert res.status_code == 200, res.text
+        entry_id, _ = (await c.r.xrevrange(keys.CONTROL, count=1))[0]
+        await wait_for(lambda: _expired(c, entry_id, SHORT_TTL_S), 10, what='cancel expired')
+    finally:
+        dispatcher.send_signal(signal.SIGCONT)
+    assert await wait_for(lambda: _audited(c, 'robot.cancel'), 30, what='audited') == 'expired'
+    assert await c.holds(robot_id, job_id) and await c.mode(robot_id) == 'paused'
+
+    async def wasted() -> bool:
+        entry = c.fleet.entries(robot_id).get(job_id)
+        return entry is not None and entry.status == lg.WASTED
+
+    await wait_for(wasted, 30, 0.2, f'{robot_id} told the dish is over')
+    assert (await c.press(f'robots/{robot_id}/resume')).status_code == 200
+    await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 30, what=f'{robot_id} idle')
+    assert f'{job_id}/1 is over (cancelled or bumped meanwhile)' in _log(c)
 
 
 async def test_cancel_an_order_with_a_dish_cooked_and_one_cooking(console: Console) -> None:
@@ -308,8 +353,20 @@ async def _all_idle(c: Console) -> bool:
     return all([await c.mode(robot_id) == 'idle' for robot_id in c.fleet.robot_ids()])
 
 
-async def _expired(c: Console, entry_id: str) -> bool:
-    return await commands.age_ms(c.r, entry_id) > COMMAND_TTL_S * 1000
+async def _expired(c: Console, entry_id: str, ttl_s: float = COMMAND_TTL_S) -> bool:
+    return await commands.age_ms(c.r, entry_id) > ttl_s * 1000
+
+
+def _log(c: Console) -> str:
+    """The log of the (one) running dispatcher."""
+    (name,) = c.fleet.dispatchers
+    return c.fleet.dispatcher_log(name)
+
+
+async def _audited(c: Console, action: str) -> str:
+    """The result of the last audit entry of `action`, '' if none."""
+    audit = [f for _, f in await c.r.xrevrange(keys.AUDIT)]
+    return next((a['result'] for a in audit if a['action'] == action), '')
 
 
 async def _job_is(c: Console, job_id: str, status: str) -> bool:

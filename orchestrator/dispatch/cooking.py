@@ -77,6 +77,24 @@ class Flight:
         return self.pending.job_id
 
 
+# What became of a job, by its settled status, as the log says it.
+SETTLED_HOW = {
+    jobs.WASTED: 'cancelled while cooking',
+    jobs.WITHDRAWN: 'cancelled',
+    jobs.COOKED: 'cooked: bumped by hand, or its result came',
+    jobs.DEAD: 'dead-lettered',
+}
+
+
+def _not_sent_again(status: str) -> str:
+    """Why a job we held was not claimed again (the claim's answer), for the log: it is over
+    (until 2026-12-05 a cancelled dish was logged as taken over), or another dispatcher has
+    it."""
+    if status in SETTLED_HOW:
+        return f'is over ({status}: {SETTLED_HOW[status]}), not sent again'
+    return f'was taken over by another dispatcher ({status})'
+
+
 def entry_s(entry_id: str) -> float:
     """When a stream entry was added (wall seconds): its id's millisecond part."""
     return int(entry_id.split('-', 1)[0]) / 1000
@@ -378,12 +396,7 @@ class Cooking:
             )
             self._launch(flight.pending, flight.robot_id, claim.epoch, lease_until_ns)
         else:
-            log.warning(
-                '%s/%d was taken over by another dispatcher (%s)',
-                flight.job_id,
-                flight.epoch,
-                claim,
-            )
+            log.warning('%s/%d %s', flight.job_id, flight.epoch, _not_sent_again(claim))
             self._drop(flight)
 
     def accepted_on(self, robot_id: str) -> list[str]:
@@ -520,11 +533,25 @@ class Cooking:
             self.ctx.replicas,
         )
         for f, outcome in zip(live, found, strict=True):
-            if outcome == jobs.FENCED and self.flights.get(f.job_id) is f:
+            if self.flights.get(f.job_id) is not f:
+                continue
+            if outcome == jobs.FENCED:
                 log.warning('%s/%d was taken over by another dispatcher', f.job_id, f.epoch)
-                if f.task is not None:
-                    f.task.cancel()
-                self._drop(f)
+            elif outcome == jobs.SETTLED_MEANWHILE and not f.done:
+                # Cancelled or bumped, and the robot was not told (the cancel command expired
+                # or went unanswered): no more leases; the stray check tells the robot until
+                # it stops listing the dish.
+                log.warning(
+                    '%s/%d is over (cancelled or bumped meanwhile): %s is told to drop it',
+                    f.job_id,
+                    f.epoch,
+                    f.robot_id,
+                )
+            else:
+                continue
+            if f.task is not None:
+                f.task.cancel()
+            self._drop(f)
         if not replicated:
             # The robots go on with the holds they were told before, which a replica has.
             log.warning('no replica confirmed the lease renewals: the robots are not told')
