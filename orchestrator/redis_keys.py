@@ -15,6 +15,7 @@ Layout (all under the `rd:` prefix):
                                           `rd:alerts:resolved` set of those whose cause is gone
 - `rd:audit`                       stream who did what from the console
 - `rd:control`                     stream operator commands for robots, consumer group `fleet`
+- `rd:control:queued:{robot}:{cmd}` string a pause / resume / dock queued and not yet run
 - `rd:robot:{robot_id}`            hash   last RobotState heartbeat seen by the fleet bridge
 - `rd:soldout`                     set    dish ids marked sold out (86'd)
 - `rd:price:{dish_id}`             string manager's price override
@@ -116,6 +117,11 @@ def operator(name: str) -> str:
 
 def session(session_id: str) -> str:
     return f'{PREFIX}:session:{session_id}'
+
+
+def command_queued(robot_id: str, command: str) -> str:
+    """Set while an operator's `command` for the robot waits on `rd:control` (expires with it)."""
+    return f'{PREFIX}:control:queued:{robot_id}:{command}'
 
 
 def login_failures(subject: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
@@ -22,7 +23,7 @@ from orchestrator.console.accounts import hasher
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.settings import OperatorSeed, Settings
-from orchestrator.store import alerts, duties, jobs, orders, trips
+from orchestrator.store import alerts, commands, duties, jobs, orders, trips
 from orchestrator.store.alerts import raise_alert
 from orchestrator.store.feed import now_ms
 from orchestrator.texts import Said
@@ -737,3 +738,40 @@ async def test_a_double_tap_cancels_a_line_or_drops_a_dish_once(
         *(client.post(f'/console/api/orders/{order_id}/dishes/{dish}/drop') for _ in '12')
     )
     assert sorted(t.status_code for t in taps) == [200, 409], [t.text for t in taps]
+
+
+async def test_a_double_tap_of_pause_dock_or_86_applies_once(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis
+) -> None:
+    """Two taps at once: the robot is sent one command (the other tap is told it is on its
+    way, until a dispatcher ran it), a dish is 86'd once; each audited once ok, once refused."""
+
+    async def taps(method: str, path: str, body: dict[str, Any] | None = None) -> list[int]:
+        answers = await asyncio.gather(
+            *(client.request(method, f'/console/api/{path}', json=body) for _ in '12')
+        )
+        return sorted(a.status_code for a in answers)
+
+    await robot_state(aredis, 'serve1', 'idle', x=6.0, y=4.0)  # away from its dock
+    assert await taps('POST', 'robots/serve1/dock') == [200, 409]
+    assert await taps('POST', 'robots/serve1/pause') == [200, 409]
+    queued = await aredis.xrange(keys.CONTROL)
+    assert [c['command'] for _, c in queued] == ['dock', 'pause']
+    res = await client.post('/console/api/robots/serve1/pause')
+    assert res.json()['detail'] == 'a pause is already on its way to serve1; waiting for the robot'
+    # Once a dispatcher has run it, the robot's own state says: paused, so resume it.
+    for entry_id, fields in queued:
+        await commands.done(aredis, entry_id, commands.parse(fields))
+    await robot_state(aredis, 'serve1', 'paused')
+    assert await taps('POST', 'robots/serve1/resume') == [200, 409]
+    await robot_state(aredis, 'serve1', 'idle', x=6.0, y=4.0)
+    assert (await client.post('/console/api/robots/serve1/pause')).status_code == 200
+
+    for soldout in (True, False):
+        assert await taps('PUT', 'dishes/bingsu/soldout', {'soldout': soldout}) == [200, 409]
+    changes = [f for _, f in await aredis.xrange(keys.FEED) if f['type'] == 'menu.changed']
+    assert len(changes) == 2, changes
+    audited = Counter((a['action'], a['result'][:7]) for _, a in await aredis.xrange(keys.AUDIT))
+    for action in ('robot.dock', 'robot.resume', 'dish.soldout', 'dish.available'):
+        assert (audited[action, 'ok'], audited[action, 'refused']) == (1, 1), audited
+    assert (audited['robot.pause', 'ok'], audited['robot.pause', 'refused']) == (2, 2), audited

@@ -150,8 +150,10 @@ async def test_an_operators_86_is_not_undone_by_a_restock(
     await intake.ensure_groups()
     await stock.count(aredis, demo_config, 'mackerel', 0, 'ana', 'none delivered')
     assert await stock.auto_out(aredis) == {'grilled-mackerel'}
-    # The operator takes it over (86 it themselves): a delivery does not bring it back.
-    await menu.set_soldout(aredis, 'grilled-mackerel', True, 'ana')
+    # The operator takes it over (86 it themselves): a delivery does not bring it back. Once
+    # theirs, an 86 more changes nothing (a double tap).
+    assert await menu.set_soldout(aredis, 'grilled-mackerel', True, 'ana')
+    assert not await menu.set_soldout(aredis, 'grilled-mackerel', True, 'ana')
     await stock.restock(aredis, demo_config, 'mackerel', 5, 'ana', 'late delivery')
     assert await menu.is_soldout(aredis, 'grilled-mackerel')
     # A dish without enough stock that an operator put back is still refused by intake.

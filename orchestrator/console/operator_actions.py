@@ -49,27 +49,33 @@ def _unavailable(robot_id: str, mode: str, what: str) -> Refused:
     return Refused(409, f'cannot_{what}', robot=robot_id, mode=mode)
 
 
-async def pause_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> Said:
+async def pause_robot(
+    r: Redis, cfg: RestaurantConfig, robot_id: str, by: str, ttl_s: float
+) -> Said:
     mode = (await _robot(r, cfg, robot_id))[1].mode
     if mode == 'paused':
         raise Refused(409, 'already_paused', robot=robot_id)
     if mode in UNAVAILABLE:
         raise _unavailable(robot_id, mode, 'pause')
-    await commands.send(r, Command('pause', robot_id, by))
+    await _send_once(r, Command('pause', robot_id, by), ttl_s)
     return Said('done.pause_sent', {'robot': robot_id})
 
 
-async def resume_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> Said:
+async def resume_robot(
+    r: Redis, cfg: RestaurantConfig, robot_id: str, by: str, ttl_s: float
+) -> Said:
     mode = (await _robot(r, cfg, robot_id))[1].mode
     if mode in UNAVAILABLE:
         raise _unavailable(robot_id, mode, 'resume')
     if mode != 'paused':
         raise Refused(409, 'not_paused', robot=robot_id, mode=mode)
-    await commands.send(r, Command('resume', robot_id, by))
+    await _send_once(r, Command('resume', robot_id, by), ttl_s)
     return Said('done.resume_sent', {'robot': robot_id})
 
 
-async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) -> Said:
+async def dock_robot(
+    r: Redis, cfg: RestaurantConfig, robot_id: str, by: str, ttl_s: float
+) -> Said:
     kind, state = await _robot(r, cfg, robot_id)
     mode = state.mode
     if kind != 'serving':
@@ -85,8 +91,16 @@ async def dock_robot(r: Redis, cfg: RestaurantConfig, robot_id: str, by: str) ->
     dock = cfg.floor.points[cfg.serving_robot_by_id[robot_id].dock]
     if mode == 'idle' and math.hypot(state.x - dock.x, state.y - dock.y) <= AT_DOCK_M:
         raise Refused(409, 'at_dock', robot=robot_id, dock=dock.id)
-    await commands.send(r, Command('dock', robot_id, by))
+    await _send_once(r, Command('dock', robot_id, by), ttl_s)
     return Said('done.dock_sent', {'robot': robot_id})
+
+
+async def _send_once(r: Redis, c: Command, ttl_s: float) -> None:
+    """Queue a robot command, refused (409) while the same one waits for a dispatcher: a
+    second tap applies nothing, so it is told so and audited as refused, as a second cancel
+    is (the robot's state, which the other checks read, changes only once it has run it)."""
+    if not await commands.send_once(r, c, ttl_s):
+        raise Refused(409, f'{c.command}_queued', robot=c.robot_id)
 
 
 async def stop_all(r: Redis, cfg: RestaurantConfig, by: str, ttl_s: float) -> Said:
@@ -243,10 +257,9 @@ async def set_soldout(
 ) -> Said:
     """86 a dish (or bring it back); intake refuses orders for it while it is in the set."""
     name = _dish(cfg, dish_id)
-    if await menu.is_soldout(r, dish_id) == soldout:
+    if not await menu.set_soldout(r, dish_id, soldout, by):  # so already, maybe by another tap
         reason = 'already_soldout' if soldout else 'already_available'
         raise Refused(409, reason, dish=name, dish_id=dish_id)
-    await menu.set_soldout(r, dish_id, soldout, by)
     return Said('done.soldout' if soldout else 'done.back_on', {'dish': name, 'dish_id': dish_id})
 
 

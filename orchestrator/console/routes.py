@@ -223,7 +223,7 @@ async def robot_command(robot_id: str, command: str, op: Actor, ctx: Ctx) -> dic
         op,
         f'robot.{command}',
         robot_id,
-        commands[command](ctx.redis, ctx.config, robot_id, op.name),
+        commands[command](ctx.redis, ctx.config, robot_id, op.name, ctx.settings.command_ttl_s),
     )
 
 

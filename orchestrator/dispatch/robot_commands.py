@@ -86,7 +86,7 @@ class RobotCommands:
                 order_id=c.order_id,
                 trip_id=c.trip_id,
             )
-        await commands.done(r, entry_id)
+        await commands.done(r, entry_id, c)
 
     async def _expired(self, entry_id: str, c: Command, age_s: float) -> None:
         r = self.ctx.r
@@ -113,7 +113,7 @@ class RobotCommands:
             order_id=c.order_id,
             trip_id=c.trip_id,
         )
-        await commands.done(r, entry_id)
+        await commands.done(r, entry_id, c)
 
 
 def _severity(c: Command) -> str:

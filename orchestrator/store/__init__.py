@@ -12,7 +12,7 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:job:{id}`, `rd:cook:{station}`, `rd:dead` | `jobs` (created by `intake`; read by `work`) |
 | `rd:deliveries` | `deliveries` (read by `work`) |
 | `rd:trip:{id}` | `trips` |
-| `rd:control` | `commands` |
+| `rd:control`, `rd:control:queued:{robot}:{command}` | `commands` |
 | `rd:feed` | `feed` |
 | `rd:alerts`, `rd:alerts:acked`, `rd:alerts:resolved`, `rd:alerted:{kind}:{subject}` | `alerts` |
 | `rd:audit` | `audit` |

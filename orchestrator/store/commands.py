@@ -50,6 +50,23 @@ async def send(r: Redis, *cs: Command) -> None:
         await pipe.execute()
 
 
+async def send_once(r: Redis, c: Command, ttl_s: float) -> bool:
+    """Queue `c` unless the same command for the same robot is queued and not yet run (a
+    double tap, or two operators): False then, and nothing is queued. The mark goes once a
+    dispatcher has run the command (`done`), or after `ttl_s`, when it expires unrun."""
+    mark = keys.command_queued(c.robot_id, c.command)
+
+    async def txn(pipe: Pipeline) -> bool:
+        if await pipe.exists(mark):
+            return False
+        pipe.multi()
+        pipe.set(mark, '1', px=max(1, int(ttl_s * 1000)))
+        add(pipe, c)
+        return True
+
+    return bool(await r.transaction(txn, mark, value_from_callable=True))
+
+
 async def ensure_group(r: Redis) -> None:
     await streams.ensure_group(r, STREAM, GROUP)
 
@@ -75,5 +92,10 @@ async def age_ms(r: Redis, entry_id: str) -> int:
     return int(seconds) * 1000 + int(micros) // 1000 - issued_ms(entry_id)
 
 
-async def done(r: Redis, entry_id: str) -> None:
-    await streams.ack_now(r, STREAM, GROUP, entry_id)
+async def done(r: Redis, entry_id: str, c: Command | None = None) -> None:
+    """The command was run (or expired): the same one may be queued again."""
+    async with r.pipeline(transaction=True) as pipe:
+        streams.ack(pipe, STREAM, GROUP, entry_id)
+        if c is not None:
+            pipe.delete(keys.command_queued(c.robot_id, c.command))
+        await pipe.execute()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from orchestrator import redis_keys as keys
 from orchestrator.store import feed
@@ -42,13 +43,22 @@ async def is_soldout(r: Redis, dish_id: str) -> bool:
     return bool(await r.sismember(keys.SOLDOUT, dish_id))
 
 
-async def set_soldout(r: Redis, dish_id: str, soldout: bool, by: str) -> None:
-    async with r.pipeline(transaction=True) as pipe:
+async def set_soldout(r: Redis, dish_id: str, soldout: bool, by: str) -> bool:
+    """86 the dish (or bring it back); False, and nothing written, if it already was so and
+    the operators' (two taps at once change it once). The stock's own 86 is taken over."""
+
+    async def txn(pipe: Pipeline) -> bool:
+        now = bool(await pipe.sismember(keys.SOLDOUT, dish_id))
+        if now == soldout and not await pipe.sismember(keys.STOCK_OUT, dish_id):
+            return False
+        pipe.multi()
         (pipe.sadd if soldout else pipe.srem)(keys.SOLDOUT, dish_id)
         # An operator's 86 stays theirs: a restock no longer brings the dish back by itself.
         pipe.srem(keys.STOCK_OUT, dish_id)
         feed.add_event(pipe, 'menu.changed', {'dish_id': dish_id, 'by': by, 'soldout': soldout})
-        await pipe.execute()
+        return True
+
+    return bool(await r.transaction(txn, keys.SOLDOUT, keys.STOCK_OUT, value_from_callable=True))
 
 
 async def set_price(r: Redis, dish_id: str, price: int | None, shown: int, by: str) -> None:
