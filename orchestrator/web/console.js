@@ -429,15 +429,16 @@ function dropButton(orderId, jobId) {
   return control('drop', { order: orderId, job: jobId }, t('tickets.drop'), { title: t('tickets.drop_title') });
 }
 
-function bumpButton(orderId, jobId) {
-  return control('bump', { order: orderId, job: jobId }, t('tickets.bump'), { title: t('tickets.bump_title') });
+// `cooking`: the robot cooking the dish, whose copy a bump throws away (the confirmation says so).
+function bumpButton(orderId, jobId, cooking) {
+  return control('bump', { order: orderId, job: jobId, cooking }, t('tickets.bump'), { title: t('tickets.bump_title') });
 }
 
 function unitChip(tk, u) {
   const open = !UNIT_DONE.has(u.status);
   return el('span', { class: `unit ${u.status}`, 'data-job': u.job_id, 'data-status': u.status },
     code('states', u.status), u.robot_id ? ` · ${u.robot_id}` : null,
-    open ? bumpButton(tk.id, u.job_id) : null,
+    open ? bumpButton(tk.id, u.job_id, u.status === 'cooking' ? u.robot_id : null) : null,
     open && u.status === 'dead' ? dropButton(tk.id, u.job_id) : null);
 }
 
@@ -752,7 +753,8 @@ const actions = {
   pause: (d) => act(t('confirm.pause', { robot: d.robot }), 'POST', `/robots/${d.robot}/pause`),
   resume: (d) => act(t('confirm.resume', { robot: d.robot }), 'POST', `/robots/${d.robot}/resume`),
   dock: (d) => act(t('confirm.dock', { robot: d.robot }), 'POST', `/robots/${d.robot}/dock`),
-  bump: (d) => act(t('confirm.bump', { job: d.job }), 'POST', `/orders/${d.order}/dishes/${d.job}/bump`),
+  bump: (d) => act(d.cooking ? t('confirm.bump_cooking', { job: d.job, robot: d.cooking }) : t('confirm.bump', { job: d.job }),
+    'POST', `/orders/${d.order}/dishes/${d.job}/bump`),
   'cancel-line': (d) => act(t('confirm.cancel_line', { line: Number(d.line) + 1, order: d.order }), 'POST',
     `/orders/${d.order}/cancel`, { line: Number(d.line) }),
   redeliver: (d) => act(t('confirm.redeliver', { order: d.order }), 'POST', `/orders/${d.order}/redeliver`),
