@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 
 from orchestrator.api.app import create_app
 from orchestrator.config import RestaurantConfig
+from orchestrator.console.operator_actions import MAX_PRICE
 from orchestrator.redis_server import RedisServer
 from orchestrator.settings import Settings
 from orchestrator.store import accounts
@@ -140,6 +141,24 @@ def test_the_document_describes_every_refusal_and_enumerates_the_menu(
     assert line['dish_id']['enum'] == [d.id for d in demo_config.dishes]
     assert 'spice' in line['options']['propertyNames']['enum']
     assert 'hot' in line['options']['additionalProperties']['enum']
+
+
+def test_the_document_declares_what_the_api_refuses(demo_config: RestaurantConfig) -> None:
+    """Dates, the webhook's signature and the price bound, as the API checks them."""
+    spec = create_app(Settings(), config=demo_config).openapi()
+    day = {'type': 'string', 'format': 'date', 'pattern': r'^\d{4}-\d{2}-\d{2}$'}
+    (report,) = spec['paths']['/console/api/reports/{which}']['get']['parameters']
+    assert day.items() <= report['schema'].items(), report
+    (prep,) = spec['paths']['/console/api/prep']['get']['parameters']
+    assert day.items() <= prep['schema']['anyOf'][0].items(), prep
+    (signature,) = spec['paths']['/api/payments/webhook']['post']['parameters']
+    assert (signature['name'], signature['in'], signature['required']) == (
+        'Robodine-Signature',
+        'header',
+        True,
+    )
+    price = spec['components']['schemas']['PriceBody']['properties']['price']['anyOf'][0]
+    assert (price['minimum'], price['maximum']) == (0, MAX_PRICE), price
 
 
 def test_ids_that_are_not_ids_are_refused_not_failed(

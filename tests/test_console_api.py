@@ -775,3 +775,13 @@ async def test_a_double_tap_of_pause_dock_or_86_applies_once(
     for action in ('robot.dock', 'robot.resume', 'dish.soldout', 'dish.available'):
         assert (audited[action, 'ok'], audited[action, 'refused']) == (1, 1), audited
     assert (audited['robot.pause', 'ok'], audited['robot.pause', 'refused']) == (2, 2), audited
+
+
+async def test_a_day_is_written_as_the_document_declares(
+    client: httpx.AsyncClient, csrf: str
+) -> None:
+    """YYYY-MM-DD only: the other ISO forms Python reads are refused as the schema says."""
+    for path in ('reports/20261205', 'reports/2026-W49-6', 'prep?which=2026-02-30'):
+        res = await client.get(f'/console/api/{path}')
+        assert (res.status_code, res.json()['reason']) == (422, 'bad_date'), res.text
+    assert (await client.get('/console/api/reports/2026-12-05')).status_code == 200

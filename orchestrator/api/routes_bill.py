@@ -17,7 +17,13 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.routes_diner import pick_language
 from orchestrator.api.schemas import errors
 from orchestrator.api.visits import DinerVisit, Visit, current_visit_code
-from orchestrator.payments import IntentRequest, PaymentProvider, WebhookRejected
+from orchestrator.payments import (
+    SIGNATURE_HEADER,
+    WEBHOOK_TOLERANCE_S,
+    IntentRequest,
+    PaymentProvider,
+    WebhookRejected,
+)
 from orchestrator.store import alerts, audit, payments, sessions
 from orchestrator.store.payments import PaymentRecord, PaymentRefused
 from orchestrator.store.sessions import SessionRefused
@@ -303,10 +309,27 @@ async def call_staff(body: StaffCallIn, visit: DinerVisit, ctx: Ctx) -> dict[str
     return {'table_id': visit.table.id, 'reason': body.reason, 'status': 'called'}
 
 
+# The built-in simulated provider's signature (a real provider signs with its own header).
+SIGNATURE_PARAMETER = {
+    'name': SIGNATURE_HEADER.title(),
+    'in': 'header',
+    'required': True,
+    'description': (
+        't=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">; refused with 400 when it does not '
+        f'verify or t is more than {WEBHOOK_TOLERANCE_S} s off'
+    ),
+    'schema': {'type': 'string', 'pattern': r'^t=\d+,v1=[0-9a-f]{64}$'},
+    'example': 't=1764928800,v1=' + '0' * 64,
+}
+
+
 @webhooks.post(
     '/api/payments/webhook',
     summary="The payment provider's webhook (signed; each event applied once)",
     responses={400: {'description': 'bad signature, stale timestamp or not an event'}},
+    # Declared, not read as a parameter: the provider verifies its own header (a missing or
+    # bad one is a 400 naming the signature, not a 422).
+    openapi_extra={'parameters': [SIGNATURE_PARAMETER]},
 )
 async def payment_webhook(request: Request, ctx: Ctx) -> Response:
     body = await request.body()

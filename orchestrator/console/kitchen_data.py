@@ -5,11 +5,12 @@ CSV downloads, and the prep list for a day from the forecast."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import Engine
 
 from orchestrator.archive.db import archive_url
@@ -128,8 +129,21 @@ def _engine(request: Request, ctx: ConsoleContext) -> Engine:
     return engine
 
 
+# A day as the API takes it (YYYY-MM-DD, a real date; not the other ISO forms Python reads,
+# such as 20261205 or 2026-W49-6), declared in the OpenAPI document and checked in `_day`.
+DAY_PATTERN = r'^\d{4}-\d{2}-\d{2}$'
+Day = Annotated[
+    str,
+    WithJsonSchema(
+        {'type': 'string', 'format': 'date', 'pattern': DAY_PATTERN, 'examples': ['2026-12-05']}
+    ),
+]
+
+
 def _day(value: str) -> str:
     try:
+        if not re.fullmatch(DAY_PATTERN, value):
+            raise ValueError(value)
         return date.fromisoformat(value).isoformat()
     except ValueError as e:
         raise Refused(422, 'bad_date', field='date', value=value) from e
@@ -141,12 +155,12 @@ async def _report(request: Request, ctx: ConsoleContext, which: str) -> day.Repo
 
 
 @router.get('/console/api/reports/{which}')
-async def report(which: str, request: Request, _: Reader, ctx: Ctx) -> dict[str, Any]:
+async def report(which: Day, request: Request, _: Reader, ctx: Ctx) -> dict[str, Any]:
     return (await _report(request, ctx, which)).view()
 
 
 @router.get('/console/api/reports/{which}/{section}.csv')
-async def report_csv(which: str, section: str, request: Request, _: Reader, ctx: Ctx) -> Response:
+async def report_csv(which: Day, section: str, request: Request, _: Reader, ctx: Ctx) -> Response:
     found = (await _report(request, ctx, which)).section(section)
     if found is None:
         raise Refused(404, 'no_section', section=section)
@@ -158,7 +172,12 @@ async def report_csv(which: str, section: str, request: Request, _: Reader, ctx:
 
 
 @router.get('/console/api/prep')
-async def prep(request: Request, _: Reader, ctx: Ctx, which: str | None = None) -> dict[str, Any]:
+async def prep(
+    request: Request,
+    _: Reader,
+    ctx: Ctx,
+    which: Day | None = None,
+) -> dict[str, Any]:
     """The prep list for a day (default tomorrow) beside what is in stock now."""
     target = _day(which or (date.today() + timedelta(days=1)).isoformat())
     engine = _engine(request, ctx)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from redis.asyncio import Redis
 
 from orchestrator.config import RestaurantConfig
@@ -330,8 +330,15 @@ async def soldout(dish_id: str, body: SoldOutBody, op: Actor, ctx: Ctx) -> dict[
 
 
 class PriceBody(BaseModel):
-    # Minor units of the currency; null goes back to the menu's price.
-    price: int | None
+    # Minor units of the currency; null goes back to the menu's price. The bound is declared
+    # here and checked by the action, whose refusal the console says in its language.
+    price: (
+        Annotated[
+            int,
+            WithJsonSchema({'type': 'integer', 'minimum': 0, 'maximum': actions.MAX_PRICE}),
+        ]
+        | None
+    )
 
 
 @router.put('/console/api/dishes/{dish_id}/price')
