@@ -51,10 +51,14 @@ class Restaurant(Strict):
     currency_decimals: Annotated[int, Field(ge=0, le=3)] = 0
 
 
+# A table's seats at most (a diner's party size is bounded by its table's).
+MAX_SEATS = 20
+
+
 class Table(Strict):
     id: Ident
     name: str
-    seats: Annotated[int, Field(ge=1, le=20)]
+    seats: Annotated[int, Field(ge=1, le=MAX_SEATS)]
     x: float
     y: float
     # The floor-graph waypoint where a serving robot stops for this table.

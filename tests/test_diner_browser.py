@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from orchestrator import ids
 from orchestrator import redis_keys as keys
-from orchestrator.store import jobs
+from orchestrator.store import jobs, sessions
 from orchestrator.store import menu as menu_store
 from orchestrator.store import orders as timeline
 from orchestrator.store.feed import now_ms
@@ -788,3 +788,42 @@ async def test_the_scroll_to_the_orders_jumps_when_motion_is_reduced(
     await expect(page.locator('#orders-title')).to_be_in_viewport()
     await expect(page.locator('#orders-title')).to_be_focused()
     assert await page.evaluate('scrolls.length') == 1  # one jump, no glide
+
+
+async def test_the_party_is_asked_its_size_once_a_visit(
+    server: Server, browser: Browser, page: Page, aredis: Redis
+) -> None:
+    """Above the menu, never in its way: the diner orders with the question open, answers
+    it (one of the table's 4 seats), and no phone of the visit is asked again; on a Korean
+    phone at another table it is asked in Korean and skipped, and not asked after a reload."""
+    url = f'{server.url}/t/{token_for("t09")}'
+    await page.goto(url)
+    party = page.get_by_role('group', name='How many are you?')
+    await expect(party).to_have_attribute('data-state', 'asking')
+    await expect(party.locator('[data-party]')).to_have_text(['1', '2', '3', '4'])
+    await choose(page, 'milk-tea', {'ice': 'less'})
+    await page.get_by_test_id('cart-bar').click()
+    await page.get_by_test_id('place-order').click()
+    await expect(page.locator('li.order')).to_have_attribute('data-status', 'received')
+    await party.get_by_role('button', name='3 people').click()
+    # Gone, so no longer in the accessibility tree: found by its test id.
+    box = page.get_by_test_id('party')
+    await expect(box).to_have_attribute('data-state', 'answered')
+    await expect(box).to_be_hidden()
+    await expect(page.locator('#toast')).to_have_text('Table for 3: thank you!')
+    visit = await sessions.current(aredis, 't09')
+    assert visit is not None and (visit.party_size, visit.orders) == (3, 1)
+    other = await phone(browser, 'en-US')
+    await other.goto(url)
+    await expect(other.get_by_test_id('party')).to_have_attribute('data-state', 'known')
+
+    korean = await phone(browser, 'ko-KR')
+    await korean.goto(f'{server.url}/t/{token_for("t10")}')
+    asked = korean.get_by_role('group', name='몇 분이세요?')
+    await expect(asked.get_by_role('button', name='2명')).to_be_visible()
+    await asked.get_by_role('button', name='건너뛰기').click()
+    await expect(korean.get_by_test_id('party')).to_have_attribute('data-state', 'skipped')
+    await korean.reload()
+    await expect(korean.get_by_test_id('party')).to_have_attribute('data-state', 'known')
+    visit = await sessions.current(aredis, 't10')
+    assert visit is None

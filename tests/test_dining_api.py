@@ -15,12 +15,17 @@ import httpx
 import pytest
 from api_helpers import Server, eventually, line, settings_for, token_for, uvicorn_server
 from redis.asyncio import Redis
+from sqlalchemy import select
 
 from orchestrator import billing
 from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
+from orchestrator.archive import schema
+from orchestrator.archive.archiver import Archiver
+from orchestrator.archive.db import open_engine
 from orchestrator.config import LANGS, RestaurantConfig
 from orchestrator.payments import DECLINE_REASONS, SIGNATURE_HEADER, make_provider
+from orchestrator.reports import day
 from orchestrator.settings import Settings
 from orchestrator.store import orders, sessions
 from orchestrator.store.feed import now_ms
@@ -115,12 +120,18 @@ async def visit_code(client: httpx.AsyncClient, token: str) -> str:
 
 
 async def test_a_visit_from_first_order_to_paid_closed_and_free_again(
-    client: httpx.AsyncClient, aredis: Redis, settings: Settings
+    client: httpx.AsyncClient,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+    tmp_path: Path,
 ) -> None:
     code = await visit_code(client, T04)
     assert code.startswith(T04 + '.1.')
     empty = await bill(client, code)
     assert empty['session'] is None and empty['lines'] == [] and empty['total'] == 0
+    # The party says it is two (the page asks once a visit): two covers in the day's report.
+    assert (await client.post(f'/api/tables/{code}/party', json={'size': 2})).is_success
     first = (await order(client, code, line('kungpao', 2, spice='hot'))).json()
     await order(client, T04, line('iced-tea', 1))  # the printed code: the same visit
     b = await bill(client, code)
@@ -192,6 +203,13 @@ async def test_a_visit_from_first_order_to_paid_closed_and_free_again(
     assert page.status_code == 403 and 'Your visit has ended' in page.text
     page = await client.get(f'/t/{code}', headers={'Accept-Language': 'zh-CN'})
     assert page.status_code == 403 and '本次用餐已结束' in page.text
+    engine = open_engine(f'sqlite:///{tmp_path / "archive.sqlite"}')
+    await Archiver(aredis, engine, demo_config, margin_ms=0).run_once()
+    with engine.connect() as conn:
+        (visit,) = conn.execute(select(schema.sessions)).all()
+    hourly = day.build(engine, demo_config, visit.day).section('hourly')
+    engine.dispose()
+    assert hourly is not None and sum(row[2] for row in hourly.rows) == 2, hourly
 
 
 async def feed_types(r: Redis) -> list[str]:
@@ -221,6 +239,32 @@ async def test_the_sweeper_reads_only_paid_tables_and_finds_those_paid_before_it
     assert await _closed(aredis, 't04') and not await aredis.zcard(keys.PAID_TABLES)
 
 
+async def test_the_party_gives_its_size_bounded_by_the_seats(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    """Asked on the diner page once a visit: 1 up to the table's seats (t04 has 2), else a
+    422 naming `size` and nothing written; answering at a free table seats the party."""
+    code = await visit_code(client, T04)
+    url = f'/api/tables/{code}/party'
+    for bad in (0, 3, 21, '2', 2.5, None):
+        res = await client.post(url, json={'size': bad})
+        assert (res.status_code, res.json()['field']) == (422, 'size'), res.text
+    assert 'seats at most 2' in (await client.post(url, json={'size': 3})).json()['detail']
+    visit = (await client.get(f'/api/tables/{code}/visit')).json()
+    assert visit['session'] is None and visit['table']['seats'] == 2
+    res = await client.post(url, json={'size': 2})
+    assert res.status_code == 200, res.text
+    assert (res.json()['session']['party_size'], res.json()['session']['opened_by']) == (
+        2,
+        'diner',
+    )
+    await order(client, code, line('mochi'))
+    # Another phone of the party corrects it: the same visit, one session.
+    assert (await client.post(f'/api/tables/{T04}/party', json={'size': 1})).status_code == 200
+    s = await sessions.current(aredis, 't04')
+    assert s is not None and (s.party_size, s.orders, s.n) == (1, 1, 1)
+
+
 async def test_the_next_party_ends_the_old_code_at_once(
     client: httpx.AsyncClient, aredis: Redis, settings: Settings
 ) -> None:
@@ -233,6 +277,8 @@ async def test_the_next_party_ends_the_old_code_at_once(
     # Within the old visit's grace, the next party orders with the printed code.
     await order(client, T04, line('fries'))
     res = await client.get(f'/api/tables/{code}/bill')
+    assert res.status_code == 403 and ENDED in res.json()['detail']
+    res = await client.post(f'/api/tables/{code}/party', json={'size': 2})
     assert res.status_code == 403 and ENDED in res.json()['detail']
     assert [
         o['lines'][0]['dish_id'] for o in (await client.get(f'/api/tables/{T04}/orders')).json()

@@ -17,6 +17,7 @@ from orchestrator.api.errors import ApiError
 from orchestrator.api.routes_diner import pick_language
 from orchestrator.api.schemas import errors
 from orchestrator.api.visits import DinerVisit, Visit, current_visit_code
+from orchestrator.config import MAX_SEATS
 from orchestrator.payments import (
     SIGNATURE_HEADER,
     WEBHOOK_TOLERANCE_S,
@@ -75,11 +76,37 @@ async def visit_info(token: str, visit: DinerVisit, ctx: Ctx) -> dict[str, Any]:
     if visit.caller.visit is None:
         code = await current_visit_code(ctx, visit.caller.table_code, visit.table.id)
     return {
-        'table': {'id': visit.table.id, 'name': visit.table.name},
+        'table': {'id': visit.table.id, 'name': visit.table.name, 'seats': visit.table.seats},
         'session': visit.session.view() if visit.session else None,
         'visit_code': code,
         'writable': visit.writable,
     }
+
+
+class PartyIn(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+    # How many are at the table: at most its seats (checked against the table's own).
+    size: Annotated[int, Strict(), Field(ge=1, le=MAX_SEATS)]
+
+
+@router.post(
+    '/party',
+    summary="The party's size, as the diner page asks it once a visit (the report's covers)",
+    responses=errors(401, 403, 409, 422),
+)
+async def party_size(body: PartyIn, visit: DinerVisit, ctx: Ctx) -> dict[str, Any]:
+    _writable(visit)
+    seats = visit.table.seats
+    if body.size > seats:
+        raise ApiError(
+            422, f'size: {visit.table.name} seats at most {seats}', 'party_size', 'size'
+        )
+    sid = visit.session.id if visit.session is not None else None
+    try:
+        s = await sessions.seat(ctx.redis, visit.table.id, body.size, 'diner', sid)
+    except SessionRefused as e:
+        raise _refusal(e) from e
+    return {'session': s.view()}
 
 
 @router.get(

@@ -4,11 +4,12 @@ that shows it. The console's Reports tab draws them, its CSV links download them
 
 Definitions: an order's **ticket** runs from intake to served; a dish's from intake to cooked
 (by its station); **time at the pass** from the order's last dish cooked to a robot taking it;
-**covers** are the guests of the visits opened that hour (party size given at seating; a visit
-opened by an order without one counts 1); **revenue** is the total of the orders served, by the
-hour they were placed. **Robot utilisation**: a cooking robot's dishes (claimed to cooked) over
-its capacity times the hours the kitchen had orders; a serving robot's trips (out to back) over
-those hours. **Stock used** is what sales took less what cancelled dishes gave back.
+**covers** are the guests of the visits opened that hour (party size given at seating or on
+the diner page; a visit whose party gave none counts 1); **revenue** is the total of the orders
+served, by the hour they were placed. **Robot utilisation**: a cooking robot's dishes (claimed
+to cooked) over its capacity times the hours the kitchen had orders; a serving robot's trips
+(out to back) over those hours. **Stock used** is what sales took less what cancelled dishes
+gave back.
 """
 
 from __future__ import annotations

@@ -271,14 +271,19 @@ def _open_fields(table_id: str, n: int, by: str, party_size: int, at: int) -> di
     )
 
 
-async def seat(r: Redis, table_id: str, party_size: int, by: str) -> DiningSession:
-    """Seat a party: open a session at a free table, or set the party size of the open one."""
+async def seat(
+    r: Redis, table_id: str, party_size: int, by: str, session_id: str | None = None
+) -> DiningSession:
+    """Seat a party: open a session at a free table, or set the party size of the open one;
+    with `session_id` (a diner's visit), of that session only: SessionRefused once it closed."""
     key = keys.table_visit(table_id)
     async with r.pipeline(transaction=True) as pipe:
         while True:
             try:
                 await pipe.watch(key)
                 s = await current(pipe, table_id)
+                if session_id is not None and (s is None or s.id != session_id or not s.open):
+                    raise SessionRefused(403, VISIT_ENDED, 'token', 'visit_ended')
                 pipe.multi()
                 if s is not None and s.open:
                     put(pipe, table_id, party_size=party_size)

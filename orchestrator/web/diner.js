@@ -20,6 +20,7 @@ const state = {
   claim: new Map(),   // bill line key -> units chosen for my share
   payKeys: new Map(), // share id -> Idempotency-Key of a payment not yet acknowledged
   billTimer: null,
+  partySeats: 0,      // the table's seats while the party size is asked, else 0
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -630,6 +631,56 @@ async function callStaff(reason) {
   }
 }
 
+// ---- party size ------------------------------------------------------------------------
+// Asked once a visit (a party seated by QR counted one cover in the day's report), above the
+// menu and never in its way: answered or skipped, this visit's code is not asked again, and
+// not at all once another phone or the staff gave the size.
+const PARTY_KEY = 'robodine.party';
+
+// Where the question stands, on `#party` (data-state): asking, answered, skipped, or not asked
+// (`known`: this visit's code was asked already, or the size is known).
+function partyState(value) { $('#party').dataset.state = value; }
+
+async function askPartySize() {
+  if (localStorage.getItem(PARTY_KEY) === TOKEN) return partyState('known');
+  const visit = await api('/visit');
+  if (!visit.writable || visit.session?.party_size) return partyState('known');
+  state.partySeats = visit.table.seats;
+  renderParty();
+  return partyState('asking');
+}
+
+function renderParty() {
+  $('#party').hidden = !state.partySeats;
+  const sizes = Array.from({ length: state.partySeats }, (_, i) => i + 1);
+  $('#party-sizes').replaceChildren(...sizes.map((n) => el('button', {
+    type: 'button', 'data-party': n, 'aria-label': t('party_people').replace('{n}', n),
+    onclick: () => setPartySize(n),
+  }, `${n}`)));
+}
+
+function partyDone(how) {
+  localStorage.setItem(PARTY_KEY, TOKEN);
+  partyState(how);
+  const hadFocus = $('#party').contains(document.activeElement);
+  state.partySeats = 0;
+  renderParty();
+  // The question goes from under the diner's finger: the menu is next.
+  if (hadFocus) document.querySelector('#categories a, button.dish')?.focus();
+}
+
+async function setPartySize(n) {
+  try {
+    await api('/party', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ size: n }),
+    });
+    partyDone('answered');
+    toast(t('party_thanks').replace('{n}', n), 5000);
+  } catch (err) {
+    toast(refusal(err), 6000);
+  }
+}
+
 function startBill() {
   $('#ways').replaceChildren(...[2, 3, 4, 5, 6, 8].map((n) => el('option', { value: n }, `${n}`)));
   for (const b of document.querySelectorAll('[data-split]')) {
@@ -668,6 +719,7 @@ function applyLanguage(lang) {
   renderCart();
   renderOrders();
   renderBill();
+  renderParty();
 }
 
 // Reloads overlap when changes come close together: only the newest request's answer is
@@ -813,6 +865,8 @@ async function start() {
     b.addEventListener('click', () => b.closest('dialog').close());
   }
   $('#place-order').addEventListener('click', placeOrder);
+  $('#party-skip').addEventListener('click', () => partyDone('skipped'));
+  askPartySize().catch((err) => console.warn('party size not asked', err));
   startBill();
   document.body.dataset.ready = 'true';
 }
