@@ -80,6 +80,17 @@ class Console:
         order = await orders.get(self.r, order_id)
         return order.status if order is not None else ''
 
+    async def paused_mid_cook(self, table_id: str) -> tuple[str, str, str]:
+        """A jeyuk ordered at the table and its wok paused mid-stage, so that it cannot finish
+        the dish before the operator's control: (order id, job id, wok)."""
+        order_id = await self.diners.order(table_id, [('jeyuk', 1)])
+        assert order_id
+        job_id = f'{order_id}-00-00'
+        robot_id = await wait_for(lambda: self.cooking_on(job_id), 30, what='the dish cooking')
+        assert (await self.press(f'robots/{robot_id}/pause')).status_code == 200
+        await wait_for(lambda: _is(self.mode(robot_id), 'paused'), 20, what='paused')
+        return order_id, job_id, robot_id
+
 
 @pytest.fixture
 async def console(
@@ -108,14 +119,7 @@ async def test_bump_stops_the_robot_cooking_the_dish(console: Console) -> None:
     """A cook plates by hand the dish a robot is cooking and bumps it: the robot is told to
     stop (its copy would be a second one), the order goes on and is served."""
     c = console
-    order_id = await c.diners.order('t05', [('jeyuk', 1)])
-    assert order_id
-    job_id = f'{order_id}-00-00'
-    robot_id = await wait_for(lambda: c.cooking_on(job_id), 30, what='the dish cooking')
-    # Paused mid-stage, the robot cannot finish it before the bump.
-    assert (await c.press(f'robots/{robot_id}/pause')).status_code == 200
-    await wait_for(lambda: _is(c.mode(robot_id), 'paused'), 20, what='paused')
-
+    order_id, job_id, robot_id = await c.paused_mid_cook('t05')
     res = await c.press(f'orders/{order_id}/dishes/{job_id}/bump')
     assert res.status_code == 200, res.text
     assert (await c.press(f'robots/{robot_id}/resume')).status_code == 200
@@ -200,12 +204,7 @@ async def test_a_cancel_that_missed_a_robot_still_heard_reaches_it(console: Cons
         (dispatcher,) = [c.fleet.dispatchers[c.fleet.start_dispatcher(c.redis_url)]]
     finally:
         c.fleet.dispatcher_env = env
-    order_id = await c.diners.order('t09', [('jeyuk', 1)])
-    assert order_id
-    job_id = f'{order_id}-00-00'
-    robot_id = await wait_for(lambda: c.cooking_on(job_id), 30, what='the dish cooking')
-    assert (await c.press(f'robots/{robot_id}/pause')).status_code == 200
-    await wait_for(lambda: _is(c.mode(robot_id), 'paused'), 20, what='paused')
+    order_id, job_id, robot_id = await c.paused_mid_cook('t09')
     dispatcher.send_signal(signal.SIGSTOP)
     try:
         res = await c.press(f'orders/{order_id}/cancel')
@@ -216,12 +215,9 @@ async def test_a_cancel_that_missed_a_robot_still_heard_reaches_it(console: Cons
         dispatcher.send_signal(signal.SIGCONT)
     assert await wait_for(lambda: _audited(c, 'robot.cancel'), 30, what='audited') == 'expired'
     assert await c.holds(robot_id, job_id) and await c.mode(robot_id) == 'paused'
-
-    async def wasted() -> bool:
-        entry = c.fleet.entries(robot_id).get(job_id)
-        return entry is not None and entry.status == lg.WASTED
-
-    await wait_for(wasted, 30, 0.2, f'{robot_id} told the dish is over')
+    # Still paused: told, it drops the dish (it held it for good).
+    entry = await _robot_done_with(c, robot_id, job_id)
+    assert entry.status == lg.WASTED, entry
     assert (await c.press(f'robots/{robot_id}/resume')).status_code == 200
     await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 30, what=f'{robot_id} idle')
     assert f'{job_id}/1 is over (cancelled or bumped meanwhile)' in _log(c)
