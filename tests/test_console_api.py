@@ -8,6 +8,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -382,7 +383,11 @@ async def test_alerts_are_acknowledged(
 
 
 async def test_alerts_about_an_order_resolve_once_it_is_over(
-    client: httpx.AsyncClient, csrf: str, aredis: Redis, order_at: OrderAt
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    order_at: OrderAt,
+    demo_config: RestaurantConfig,
 ) -> None:
     """A pickup timeout and a late order ask for the order to move on: once it is over they
     resolve by themselves; a staff call, which only an operator can answer, stays open."""
@@ -395,10 +400,10 @@ async def test_alerts_about_an_order_resolve_once_it_is_over(
     await raise_alert(aredis, 'order_late', 'warning', late, order_id=oid)
     call = Said('alert.texts.staff_call.water', {'table': 'Table 5'})
     await raise_alert(aredis, 'staff_call', 'info', call, order_id=oid, table_id='t05')
-    assert await alert_checks.resolve_settled(aredis) == 0
+    assert await alert_checks.resolve_gone(aredis, demo_config) == 0
     assert (await client.post(f'/console/api/orders/{oid}/cancel', json={})).is_success
-    assert await alert_checks.resolve_settled(aredis) == 2
-    assert await alert_checks.resolve_settled(aredis) == 0
+    assert await alert_checks.resolve_gone(aredis, demo_config) == 2
+    assert await alert_checks.resolve_gone(aredis, demo_config) == 0
     shown = {a['kind']: a for a in (await client.get('/console/api/snapshot')).json()['alerts']}
     assert [k for k, a in shown.items() if a['resolved']] == ['order_late', 'pickup_timeout']
     assert not any(a['acked'] for a in shown.values())
@@ -576,7 +581,15 @@ async def test_a_robot_fault_raises_one_alert_per_fault(
         'critical',
     )
     assert 'burner ignition failed' in alert['message']
-    await robot_state(aredis, 'grill1', 'idle')
+    # Over once a heartbeat heard after the alert says so (not one mirrored before it).
+    resolve = partial(alert_checks.resolve_gone, aredis, demo_config)
+    await robot_state(aredis, 'grill1', 'idle', seen_at=int(alert['at']) - 1)
+    assert await resolve() == 0
+    await robot_state(aredis, 'grill1', 'fault', seen_at=int(alert['at']) + 1)
+    assert await resolve() == 0
+    await robot_state(aredis, 'grill1', 'idle', seen_at=int(alert['at']) + 2)
+    assert await resolve() == 1
+    assert (await alerts.recent(aredis))[0]['resolved']
     assert await check() == 0
     await robot_state(aredis, 'grill1', 'fault')
     assert await check() == 1

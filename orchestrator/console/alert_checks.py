@@ -7,8 +7,9 @@ dispatcher); the console raises `order_late` itself, once per order, when a tick
 another robot has held a serving robot up for `traffic_stuck_s` (simulated), and `battery_low`
 when a serving robot will soon leave service to charge, for hours (the dispatcher announces
 it when it goes: `robot_charging`; what restaurants hold against serving robots is that they
-leave for the charger without warning). Alerts about an order that wait for it to move on
-(`ORDER_ALERTS`) are resolved once the order is over: the console stops counting them.
+leave for the charger without warning). An alert whose cause is gone resolves by itself
+(`resolve_gone`): one about an order once the order is over, one about a robot once a
+heartbeat heard after it says the robot is past it; the console stops counting it.
 Every API process
 starts the checks, one of them runs each (`store.duties`: N processes looking would cost N
 times the reads, ~9 % of an API process's CPU in `bench/scale.py`), and another takes a check
@@ -32,6 +33,7 @@ from orchestrator.held_up import held_up_by
 from orchestrator.store import alerts, duties, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
+from orchestrator.store.robots import RobotRecord
 from orchestrator.tasks import cancel_requested, nap
 from orchestrator.texts import Said
 
@@ -49,6 +51,15 @@ ORDER_ALERTS = frozenset({'order_late', 'pickup_timeout', 'delivery_failed'})
 # `battery_low` is raised this far above `battery.low`: some 20-30 minutes of service at the
 # default drain, time to charge the robot in a lull rather than lose it mid-rush.
 BATTERY_WARN_MARGIN = 0.05
+# Alerts about a robot's condition, and whether a state of the robot is past it.
+ROBOT_ALERTS: dict[str, Callable[[RobotRecord, Battery], bool]] = {
+    'robot_unreachable': lambda s, _: s.mode not in ('unreachable', 'lost'),
+    'robot_lost': lambda s, _: s.mode not in ('unreachable', 'lost'),
+    'robot_fault': lambda s, _: s.mode != 'fault',
+    'robot_stuck': lambda s, _: not (s.mode == 'busy' and held_up_by(s.detail)),
+    'battery_low': lambda s, b: s.mode == 'charging' or s.battery >= b.low + BATTERY_WARN_MARGIN,
+    'robot_charging': lambda s, _: s.mode != 'charging',
+}
 
 
 class LateOrders:
@@ -236,18 +247,28 @@ class RobotAlerts:
         return raised
 
 
-async def resolve_settled(r: Redis) -> int:
-    """Resolve the open `ORDER_ALERTS` (of those the console shows) whose order is over, or
-    gone; returns how many."""
-    waiting = [
-        a
-        for a in await alerts.recent(r)
-        if a.get('kind') in ORDER_ALERTS and a.get('order_id') and not alerts.handled(a)
-    ]
-    if not waiting:
-        return 0
-    found = await orders.statuses(r, [a['order_id'] for a in waiting])
-    over = [a['id'] for a, st in zip(waiting, found, strict=True) if st is None or st in FINAL]
+async def resolve_gone(r: Redis, cfg: RestaurantConfig) -> int:
+    """Resolve the open alerts (of those the console shows) whose cause is gone: an
+    `ORDER_ALERTS` one whose order is over (or gone), a `ROBOT_ALERTS` one whose robot a
+    heartbeat heard after the alert says is past it (so not on a state mirrored before it was
+    raised); returns how many."""
+    shown = [a for a in await alerts.recent(r) if not alerts.handled(a)]
+    of_orders = [a for a in shown if a.get('kind') in ORDER_ALERTS and a.get('order_id')]
+    of_robots = [a for a in shown if a.get('kind') in ROBOT_ALERTS and a.get('robot_id')]
+    over = []
+    if of_orders:
+        found = await orders.statuses(r, [a['order_id'] for a in of_orders])
+        over += [a['id'] for a, st in zip(of_orders, found, strict=True) if not st or st in FINAL]
+    if of_robots:
+        states = await robots.get_many(r, {a['robot_id'] for a in of_robots})
+        for a in of_robots:
+            s = states[a['robot_id']]
+            if (
+                s is not None
+                and s.seen_at > int(a['at'])
+                and ROBOT_ALERTS[a['kind']](s, cfg.battery)
+            ):
+                over.append(a['id'])
     await alerts.resolve(r, over)
     return len(over)
 
@@ -286,5 +307,5 @@ def checkers(
     return [
         periodic(r, 'order_late', LateOrders(r, cfg, time_scale).raise_late, late_s, holder),
         periodic(r, 'robot_alerts', RobotAlerts(r, cfg, time_scale).check, FAULT_CHECK_S, holder),
-        periodic(r, 'alerts_resolved', partial(resolve_settled, r), FAULT_CHECK_S, holder),
+        periodic(r, 'alerts_resolved', partial(resolve_gone, r, cfg), FAULT_CHECK_S, holder),
     ]
