@@ -259,6 +259,10 @@ async def test_the_party_gives_its_size_bounded_by_the_seats(
         'diner',
     )
     await order(client, code, line('mochi'))
+    # Told again (a retry, another phone): nothing written, nothing on the feed.
+    seated = (await feed_types(aredis)).count('table.seated')
+    assert (await client.post(url, json={'size': 2})).status_code == 200
+    assert (await feed_types(aredis)).count('table.seated') == seated == 1
     # Another phone of the party corrects it: the same visit, one session.
     assert (await client.post(f'/api/tables/{T04}/party', json={'size': 1})).status_code == 200
     s = await sessions.current(aredis, 't04')

@@ -284,6 +284,8 @@ async def seat(
                 s = await current(pipe, table_id)
                 if session_id is not None and (s is None or s.id != session_id or not s.open):
                     raise SessionRefused(403, VISIT_ENDED, 'token', 'visit_ended')
+                if s is not None and s.open and s.party_size == party_size:
+                    return s  # told again (another phone, a retry): nothing to write or tell
                 pipe.multi()
                 if s is not None and s.open:
                     put(pipe, table_id, party_size=party_size)
