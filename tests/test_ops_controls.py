@@ -6,7 +6,7 @@ order ends with nothing cooked twice."""
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
-from orchestrator.store import commands, jobs, orders, robots
+from orchestrator.store import alerts, commands, jobs, orders, robots
 from robot_nodes import ledger as lg
 from tests.console_support import sign_in
 from tests.dispatch_support import Diners, Kitchen, module_kitchen, restaurant_open, wait_for
@@ -341,6 +341,23 @@ async def test_stop_all_that_a_robot_did_not_take_is_a_critical_alert(console: C
         return False
 
     await wait_for(released, 60, 1.0, 'every robot released')
+
+    # bar1 heard again: the alert that it went quiet resolves by itself.
+    async def quiet_alerts_open() -> list[dict[str, Any]]:
+        return [
+            a
+            for a in await alerts.recent(c.r)
+            if a['kind'] in ('robot_unreachable', 'robot_lost') and a.get('robot_id') == 'bar1'
+        ]
+
+    assert await quiet_alerts_open(), 'bar1 going quiet was alerted'
+    await wait_for(
+        lambda: _all_handled(quiet_alerts_open()), 30, what='the quiet alerts of bar1 resolved'
+    )
+
+
+async def _all_handled(shown: Awaitable[list[dict[str, Any]]]) -> bool:
+    return all(alerts.handled(a) for a in await shown)
 
 
 async def _mode_in(c: Console, robot_id: str, modes: set[str]) -> bool:
