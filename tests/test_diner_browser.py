@@ -780,6 +780,9 @@ async def test_the_scroll_to_the_orders_jumps_when_motion_is_reduced(
     )
     page = await context.new_page()
     await page.goto(f'{server.url}/t/{token_for("t13")}')
+    # Ready: the party-size question is in place above the menu (it moved the page under a
+    # scroll that had begun: two scroll events beside a CPU hog).
+    await expect(page.locator('body')).to_have_attribute('data-ready', 'true')
     await choose(page, 'mochi', {})
     await page.get_by_test_id('cart-bar').click()
     await page.evaluate("window.scrolls = []; addEventListener('scroll', () => scrolls.push(1))")

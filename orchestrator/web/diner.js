@@ -866,8 +866,10 @@ async function start() {
   }
   $('#place-order').addEventListener('click', placeOrder);
   $('#party-skip').addEventListener('click', () => partyDone('skipped'));
-  askPartySize().catch((err) => console.warn('party size not asked', err));
   startBill();
+  // Asked before the page is ready: the question appearing above the menu later shifted it
+  // under the diner's finger (and its scroll). Never in the way: a failure only skips it.
+  await askPartySize().catch((err) => console.warn('party size not asked', err));
   document.body.dataset.ready = 'true';
 }
 
