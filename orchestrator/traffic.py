@@ -29,6 +29,9 @@ The scheme — reserve to the next safe spot, all or nothing:
   holds what it needs is sent round it — and round every stretch others hold — when such a way
   is at most `detour_max_m` longer. It keeps the waypoint it is at or heads for: it never turns
   back on an aisle, so the scheme above holds on the new route as on the old.
+- Closures (`orchestrator.closures`, the operator's re-route): no robot is granted a closed
+  aisle or waypoint; a robot whose route crosses one beyond its grant is sent round it at
+  once, however much longer; with no way round it waits at its last stop before it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from orchestrator.closures import NO_CLOSURES, Closures, aisle_name, must_replan
 from orchestrator.config import Floor, RestaurantConfig
 
 # Clearance (m) beyond two touching footprints that two robots need to pass in one aisle.
@@ -50,6 +54,8 @@ CLEAR_STEP_M = 0.05
 # Resource names: a narrow stretch, a junction.
 STRETCH = 'stretch:'
 JUNCTION = 'junction:'
+# The controller's answer to a robot that waits before a closure: this, then the closure.
+CLOSED = 'closed '
 
 
 def two_lanes(width_m: float, radius_m: float) -> bool:
@@ -273,19 +279,31 @@ class Ask:
     extend: bool = True
 
 
+def kept(ask: Ask) -> int:
+    """The last route index a detour keeps: the waypoint the robot is at or heads for, or the
+    end of its grant when that is further (it drives on that far)."""
+    return max(ask.granted, ask.progress + (1 if ask.clear else 0))
+
+
 def detour(
-    tm: TrafficMap, ask: Ask, avoid: frozenset[str], longer_by_m: float
+    tm: TrafficMap,
+    ask: Ask,
+    avoid: frozenset[str],
+    longer_by_m: float,
+    closures: Closures = NO_CLOSURES,
 ) -> tuple[str, ...] | None:
-    """`ask`'s route with its rest, from the waypoint the robot is at or heads for, replaced by
-    the shortest way that needs none of `avoid`; None when there is no such way, when it is the
-    route itself or when it is more than `longer_by_m` longer."""
+    """`ask`'s route with its rest, from `kept(ask)` on, replaced by the shortest way that
+    needs none of `avoid` and crosses no closure; None when there is no such way, when it is
+    the route itself or when it is more than `longer_by_m` longer."""
     route, floor = ask.route, tm.floor
-    keep = ask.progress + (1 if ask.clear else 0)
+    keep = kept(ask)
     if keep >= len(route) - 1:
         return None
     avoid = avoid - tm.node_needs(route[keep])
 
     def usable(a: str, b: str) -> bool:
+        if closures.blocks(a, b):
+            return False
         return not (tm.aisle_needs(a, b) | tm.node_needs(b)) & avoid
 
     try:
@@ -325,6 +343,11 @@ class Controller:
     refusals: int = 0
     conflicts: int = 0
     last_conflict: str = ''
+    # The operator's closures, and the closure each robot waits before (no way round it).
+    closures: Closures = NO_CLOSURES
+    at_closure: dict[str, str] = field(default_factory=dict)
+    # Each robot's last ask: whose route a new closure crosses (`crossing`).
+    asks: dict[str, Ask] = field(default_factory=dict)
 
     def holder(self, resource: str, besides: str) -> str | None:
         return next((r for r, h in self.holds.items() if r != besides and resource in h), None)
@@ -348,12 +371,18 @@ class Controller:
                 self.last_conflict = f'{ask.robot_id} reports holding {r}, held by {other}'
                 break
         self.holds[ask.robot_id] = held
+        self.asks[ask.robot_id] = ask
+        self.at_closure.pop(ask.robot_id, None)
         if ask.granted == len(route) - 1 or not ask.extend:
             self.waiting.pop(ask.robot_id, None)
             return ask.granted
         stop = tm.next_stop(route, ask.granted)
         needs = frozenset(tm.occupied(route, ask.progress, ask.clear, stop)) - held
-        if self._taken(ask.robot_id, needs) or self._deferred(ask, needs, now_s):
+        if closed := self._closed_ahead(route, ask.granted, stop):
+            # Waits where it is, before the closure, for nobody: nothing it needs is deferred.
+            self.at_closure[ask.robot_id] = closed
+            needs = frozenset()
+        if closed or self._taken(ask.robot_id, needs) or self._deferred(ask, needs, now_s):
             since = self.waiting.get(ask.robot_id)
             self.waiting[ask.robot_id] = _Waiting(
                 since.since_s if since else now_s, ask.loaded, needs, route
@@ -367,7 +396,10 @@ class Controller:
     def replan(self, ask: Ask, now_s: float) -> Ask:
         """`ask` on a detour (`detour`) when the robot has waited on this route for
         `replan_after_s` (since it began to wait, or took its last detour) for what another robot
-        holds; else `ask` itself. The caller asks on what it returns and tells the robot."""
+        holds; else `ask` itself. The caller asks on what it returns and tells the robot.
+        A route that crosses a closure beyond the grant is sent round it at once."""
+        if must_replan({ask.robot_id: (ask.route, kept(ask))}, self.closures):
+            return self._round(ask, detour(self.map, ask, frozenset(), math.inf, self.closures))
         waiting = self.waiting.get(ask.robot_id)
         if waiting is None or waiting.route != ask.route or not ask.extend:
             return ask
@@ -378,12 +410,21 @@ class Controller:
         # Round what blocks it, and into no other stretch that somebody holds.
         held = {r for other, h in self.holds.items() if other != ask.robot_id for r in h}
         avoid = blocked | {r for r in held if r.startswith(STRETCH)}
-        route = detour(self.map, ask, avoid, self.detour_max_m)
+        route = detour(self.map, ask, avoid, self.detour_max_m, self.closures)
+        if route is not None:
+            self._replanned_s[ask.robot_id] = now_s
+        return self._round(ask, route)
+
+    def _round(self, ask: Ask, route: tuple[str, ...] | None) -> Ask:
         if route is None:
             return ask
         self.replans[ask.robot_id] += 1
-        self._replanned_s[ask.robot_id] = now_s
         return replace(ask, route=route)
+
+    def crossing(self) -> dict[str, str]:
+        """Robot -> the closure its route crosses beyond what it keeps: the robots a new
+        closure sends round it (on their next ask, within a second)."""
+        return must_replan({r: (a.route, kept(a)) for r, a in self.asks.items()}, self.closures)
 
     def waits_for(self, robot_id: str) -> str:
         """A robot the waiting `robot_id` waits for: one holding what it asks for, else one
@@ -404,6 +445,14 @@ class Controller:
             ),
             '',
         )
+
+    def _closed_ahead(self, route: Sequence[str], granted: int, stop: int) -> str:
+        """A closure on the way from `granted` to `stop`, or on the aisle after `stop` (where a
+        robot granted `stop` waits short of the next waypoint), or ''."""
+        if found := self.closures.on_route(route, granted, stop):
+            return found
+        aisle = frozenset(route[stop : stop + 2])
+        return aisle_name(*route[stop : stop + 2]) if aisle in self.closures.aisles else ''
 
     def _taken(self, robot_id: str, needs: frozenset[str]) -> bool:
         return any(self.holder(r, robot_id) for r in needs)
