@@ -43,6 +43,8 @@ Layout (all under the `rd:` prefix):
                                           count, out, back), until archived
 - `rd:archive:upto`                string the archive holds every finished record before this
 - `rd:duty:{name}`                 string the process running a background duty (expires)
+- `rd:closures`                    string the aisles and waypoints the operator closed (JSON,
+                                          with a version raised by every change)
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ STOCK_OUT = f'{PREFIX}:stock:out'
 PAID_TABLES = f'{PREFIX}:tables:paid'
 STOCK_MOVES = f'{PREFIX}:stock:moves'
 ARCHIVE_UPTO = f'{PREFIX}:archive:upto'
+CLOSURES = f'{PREFIX}:closures'
 
 
 def order(order_id: str) -> str:

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from orchestrator import redis_keys as keys
 from orchestrator.api.app import create_app
 from orchestrator.config import RestaurantConfig
-from orchestrator.console import alert_checks
+from orchestrator.console import alert_checks, feed
 from orchestrator.console.accounts import hasher
 from orchestrator.dispatch import delivery
 from orchestrator.dispatch.delivery import ReadyOrder
@@ -798,3 +798,77 @@ async def test_a_day_is_written_as_the_document_declares(
         res = await client.get(f'/console/api/{path}')
         assert (res.status_code, res.json()['reason']) == (422, 'bad_date'), res.text
     assert (await client.get('/console/api/reports/2026-12-05')).status_code == 200
+
+
+async def test_close_and_reopen_aisles_and_waypoints_and_refusals(
+    client: httpx.AsyncClient,
+    csrf: str,
+    aredis: Redis,
+    settings: Settings,
+    demo_config: RestaurantConfig,
+) -> None:
+    """Re-route: what the operator closes is kept, shown and followed live; what the fleet
+    cannot work without is refused with why."""
+    lane = '/console/api/floor/aisles/c5_5/stop-t01'
+
+    async def refused(path: str, status: int, reason: str, *named: str) -> None:
+        res = await client.post(path)
+        assert res.status_code == status, res.text
+        body = res.json()
+        assert body['reason'] == reason and all(n in body['detail'] for n in named), body
+
+    # Without traffic control nothing would keep the robots out.
+    await refused(f'{lane}/close', 409, 'closure_no_traffic', 'c5_5~stop-t01')
+    settings.traffic_control = True
+    await refused('/console/api/floor/waypoints/nowhere/close', 404, 'no_waypoint', 'nowhere')
+    await refused('/console/api/floor/aisles/c1_5/stop-t05/close', 404, 'no_aisle', 'c1_5')
+    assert (await client.post(f'/console/api/floor/waypoints/{"x" * 41}/close')).status_code == 422
+    await refused(f'{lane}/shut', 404, 'unknown_command', 'shut')
+    await refused('/console/api/floor/waypoints/pass/close', 409, 'closure_pass', 'pass')
+    await refused('/console/api/floor/aisles/c10_0/c9_5/close', 409, 'closure_cuts_dock', 'dock1')
+    assert await aredis.get(keys.CLOSURES) is None  # nothing half-written
+
+    res = await client.post(f'{lane}/close')
+    assert res.status_code == 200, res.text
+    assert res.json()['said'] == 'done.floor_closed'
+    entry = await last_audit(aredis)
+    assert (entry['action'], entry['target'], entry['result']) == (
+        'floor.close',
+        'c5_5~stop-t01',
+        'ok',
+    )
+    snap = (await client.get('/console/api/snapshot')).json()
+    assert [(c['name'], c['by']) for c in snap['closures']] == [('c5_5~stop-t01', 'ana')]
+    # The lane's tables wait at the pass, each with the closure that cuts it off.
+    assert snap['unreachable']['t05'] == 'c5_5~stop-t01' and 't02' not in snap['unreachable']
+    # Every open console follows it live.
+    entries = (await aredis.xrevrange(keys.FEED, count=2))[::-1]
+    made = await feed.console_transform(aredis, demo_config)(entries, frozenset({'closures'}))
+    ((_, msg),) = made
+    assert msg['type'] == 'closures' and msg['unreachable'] == snap['unreachable']
+    # Twice is refused, consistently both ways; the same aisle named the other way round.
+    await refused('/console/api/floor/aisles/stop-t01/c5_5/close', 409, 'already_closed')
+    assert (await client.post(f'{lane}/reopen')).status_code == 200
+    await refused(f'{lane}/reopen', 409, 'not_closed', 'c5_5~stop-t01')
+    snap = (await client.get('/console/api/snapshot')).json()
+    assert snap['closures'] == [] and snap['unreachable'] == {}
+    assert json.loads(await aredis.get(keys.CLOSURES))['version'] == 2
+
+
+async def test_a_robot_waiting_before_a_closure_raises_one_alert_per_wait(
+    aredis: Redis, demo_config: RestaurantConfig
+) -> None:
+    check = alert_checks.RobotAlerts(aredis, demo_config).check
+    waiting = 'to table t05, waiting at closed c5_5~stop-t01'
+    await robot_state(aredis, 'serve1', 'busy', detail=waiting)
+    assert await check() == 1
+    assert await check() == 0
+    (alert,) = await alerts.recent(aredis)
+    assert (alert['kind'], alert['robot_id']) == ('robot_at_closure', 'serve1')
+    assert alert['message'] == (
+        f'serve1 waits before c5_5~stop-t01: there is no way around it ({waiting})'
+    )
+    await robot_state(aredis, 'serve1', 'busy', detail='to table t05')
+    assert await check() == 0
+    await robot_state(aredis, 'serve1', 'busy', detail=waiting)
+    assert await check() == 1

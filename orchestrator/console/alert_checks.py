@@ -4,7 +4,8 @@ Lost robots, dead-lettered dishes and pickups that timed out are raised where th
 dispatcher); the console raises `order_late` itself, once per order, when a ticket passes
 `age_late_s` of simulated time (real age × time scale, like everything in `service`),
 `robot_fault`, once per fault, when a robot's mirrored mode is `fault`, `robot_stuck` when
-another robot has held a serving robot up for `traffic_stuck_s` (simulated), and `battery_low`
+another robot has held a serving robot up for `traffic_stuck_s` (simulated), `robot_at_closure`
+when a serving robot waits before a closure no way leads round, and `battery_low`
 when a serving robot will soon leave service to charge, for hours (the dispatcher announces
 it when it goes: `robot_charging`; what restaurants hold against serving robots is that they
 leave for the charger without warning). An alert whose cause is gone resolves by itself
@@ -29,7 +30,7 @@ from redis.asyncio import Redis
 
 from orchestrator.config import Battery, RestaurantConfig
 from orchestrator.console import tickets
-from orchestrator.held_up import held_up_by
+from orchestrator.held_up import closed_before, held_up_by
 from orchestrator.store import alerts, duties, orders, robots
 from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import FINAL
@@ -195,6 +196,10 @@ class RobotAlerts:
         await alerts.clear_once(self.r, ['robot_fault'], *(r for r in states if r not in faulty))
         await alerts.clear_once(self.r, ['robot_stuck'], *(r for r in states if r not in held))
         await alerts.clear_once(self.r, ['battery_low'], *(r for r in serving if r not in low))
+        at_closure = {rid: s for rid, s in serving.items() if closed_before(s.detail)}
+        await alerts.clear_once(
+            self.r, ['robot_at_closure'], *(r for r in serving if r not in at_closure)
+        )
         raised = 0
         for rid, state in faulty.items():
             raised += await alerts.raise_once(
@@ -224,6 +229,18 @@ class RobotAlerts:
                     ),
                     robot_id=rid,
                 )
+        for rid, state in at_closure.items():
+            raised += await alerts.raise_once(
+                self.r,
+                'robot_at_closure',
+                rid,
+                'warning',
+                Said(
+                    'alert.texts.robot_at_closure',
+                    {'robot': rid, 'closure': closed_before(state.detail), 'detail': state.detail},
+                ),
+                robot_id=rid,
+            )
         battery = self.cfg.battery
         out_for = _charge_minutes(battery, battery.charged - battery.low)
         for rid, state in low.items():

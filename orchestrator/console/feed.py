@@ -16,10 +16,16 @@ from redis.asyncio import Redis
 from orchestrator.config import RestaurantConfig
 from orchestrator.console import fleet_board, tickets
 from orchestrator.feed_reader import Entry, Kinds, Transform, wanted
-from orchestrator.store import alerts, feed, jobs, menu
+from orchestrator.store import alerts, closures, feed, jobs, menu
 
 ALERT_EVENTS = frozenset({'alert', 'alert.acked', 'alert.resolved'})
-NOT_ORDER_EVENTS = ALERT_EVENTS | {'audit', 'menu.changed', 'robot.state', 'fleet.heartbeats'}
+NOT_ORDER_EVENTS = ALERT_EVENTS | {
+    'audit',
+    'menu.changed',
+    'robot.state',
+    'fleet.heartbeats',
+    closures.FEED_EVENT,
+}
 DEAD_LETTER_EVENTS = frozenset({'dish.failed', 'dish.requeued', 'dead.resolved'})
 
 
@@ -37,6 +43,7 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
         robots: dict[str, str] = {}
         latest: dict[str, str] = {}
         heartbeats: tuple[str, dict[str, int]] | None = None
+        closed: tuple[str, list[dict[str, Any]]] | None = None
         for entry_id, fields in entries:
             kind = fields.get('type', '')
             data = feed.parse(fields).payload()
@@ -50,6 +57,8 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
                 latest['menu'] = entry_id
             elif kind == 'fleet.heartbeats':
                 heartbeats = (entry_id, data.get('seen', {}))
+            elif kind == closures.FEED_EVENT:
+                closed = (entry_id, data.get('closures', []))
             elif kind == 'audit' and want('audit'):
                 out.append((entry_id, {'type': 'audit', 'entry': data}))
             if kind not in NOT_ORDER_EVENTS and fields.get('order_id'):
@@ -64,6 +73,9 @@ def console_transform(r: Redis, cfg: RestaurantConfig) -> Transform:
                 out.append((robots[robot['id']], {'type': 'robot', 'robot': robot}))
         if heartbeats is not None and want('heartbeats'):
             out.append((heartbeats[0], {'type': 'heartbeats', 'seen': heartbeats[1]}))
+        if closed is not None and want('closures'):
+            view = fleet_board.closures_view(cfg, closed[1])
+            out.append((closed[0], {'type': 'closures', **view}))
         if 'alerts' in latest and want('alerts'):
             out.append((latest['alerts'], {'type': 'alerts', 'alerts': await alerts.recent(r)}))
         if 'menu' in latest and want('menu'):

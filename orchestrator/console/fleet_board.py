@@ -1,5 +1,5 @@
 """The fleet as the console shows it: every configured robot with its last heartbeat, and the
-floor map."""
+floor map with what the operator closed on it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from orchestrator.closures import Closures, unreachable_tables
 from orchestrator.config import RestaurantConfig
-from orchestrator.store import robots
+from orchestrator.store import closures, robots
 from orchestrator.store.robots import RobotRecord
 
 
@@ -57,7 +58,8 @@ async def load_robots(
 
 
 def floor_map(cfg: RestaurantConfig) -> dict[str, Any]:
-    """What the SVG floor map draws: walls, aisles, tables, the pass and docks."""
+    """What the SVG floor map draws: walls, aisles (with their waypoints), tables, the pass,
+    docks, chargers and the other waypoints."""
     f = cfg.floor
     return {
         'width': f.width_m,
@@ -66,6 +68,8 @@ def floor_map(cfg: RestaurantConfig) -> dict[str, Any]:
         'walls': [w.model_dump() for w in f.walls],
         'aisles': [
             {
+                'a': a.a,
+                'b': a.b,
                 'x1': f.points[a.a].x,
                 'y1': f.points[a.a].y,
                 'x2': f.points[a.b].x,
@@ -77,4 +81,21 @@ def floor_map(cfg: RestaurantConfig) -> dict[str, Any]:
         ],
         'tables': [{'id': t.id, 'name': t.name, 'x': t.x, 'y': t.y} for t in cfg.tables],
         'points': [w.model_dump() for w in f.waypoints if w.kind in ('pass', 'dock', 'charger')],
+        # The other waypoints, unlabelled: an operator taps one to close it.
+        'junctions': [
+            {'id': w.id, 'x': w.x, 'y': w.y}
+            for w in f.waypoints
+            if w.kind in ('junction', 'table')
+        ],
     }
+
+
+def closures_view(cfg: RestaurantConfig, closed: list[dict[str, Any]]) -> dict[str, Any]:
+    """The closures (name, who, when) and the tables they cut off from the pass (table ->
+    the closure on its way), whose orders wait at the pass."""
+    names = Closures.of(cfg.floor, [c['name'] for c in closed])
+    return {'closures': closed, 'unreachable': unreachable_tables(cfg, names)}
+
+
+async def load_closures(r: Redis, cfg: RestaurantConfig) -> dict[str, Any]:
+    return closures_view(cfg, (await closures.read(r)).view())

@@ -10,13 +10,16 @@ English for the audit trail, in the operator's language on the console); the rou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 
 from orchestrator import ids
+from orchestrator.closures import MAX_CLOSURES, ClosureError, Closures, closure_name, refusal
 from orchestrator.config import RestaurantConfig
-from orchestrator.store import commands, jobs, menu, orders, robots, trips
+from orchestrator.store import closures, commands, jobs, menu, orders, robots, trips
 from orchestrator.store.commands import Command
+from orchestrator.store.feed import now_ms
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.robots import RobotRecord
 from orchestrator.texts import Refused, Said
@@ -275,3 +278,58 @@ async def set_price(
     if price is None:
         return Said('done.price_reset', {**dish, 'price': base})
     return Said('done.price_set', {**dish, 'price': price})
+
+
+# -- Re-route: closed aisles and waypoints (orchestrator/closures.py) -------------------------
+
+
+def _closure(cfg: RestaurantConfig, a: str, b: str | None) -> str:
+    try:
+        return closure_name(cfg.floor, a, b)
+    except ClosureError as e:
+        raise Refused(404, e.what, **e.values) from e
+
+
+async def close_floor(
+    r: Redis, cfg: RestaurantConfig, a: str, b: str | None, by: str, traffic: bool
+) -> Said:
+    """Close waypoint `a`, or the aisle `a`-`b`: refused while the robots ask no traffic
+    controller (nothing would keep them out), when already closed, one too many, or when the
+    pass, or a dock's every way to it, would be closed."""
+    name = _closure(cfg, a, b)
+    if not traffic:
+        raise Refused(409, 'closure_no_traffic', closure=name)
+
+    def decide(now: closures.Closed) -> dict[str, dict[str, object]]:
+        if name in now.closed:
+            raise Refused(409, 'already_closed', closure=name)
+        if len(now.closed) >= MAX_CLOSURES:
+            raise Refused(409, 'too_many_closures', max=MAX_CLOSURES)
+        after = {**now.closed, name: {'by': by, 'at': now_ms()}}
+        if (why := refusal(cfg, Closures.of(cfg.floor, after))) is not None:
+            raise Refused(409, why.what, closure=name, **why.values)
+        return after
+
+    await _change_closures(r, decide, by)
+    return Said('done.floor_closed', {'closure': name})
+
+
+async def reopen_floor(r: Redis, cfg: RestaurantConfig, a: str, b: str | None, by: str) -> Said:
+    name = _closure(cfg, a, b)
+
+    def decide(now: closures.Closed) -> dict[str, dict[str, object]]:
+        if name not in now.closed:
+            raise Refused(409, 'not_closed', closure=name)
+        return {n: c for n, c in now.closed.items() if n != name}
+
+    await _change_closures(r, decide, by)
+    return Said('done.floor_reopened', {'closure': name})
+
+
+async def _change_closures(
+    r: Redis, decide: Callable[[closures.Closed], dict[str, dict[str, object]]], by: str
+) -> None:
+    try:
+        await closures.change(r, decide, by)
+    except closures.Busy as e:
+        raise Refused(409, 'closures_busy') from e

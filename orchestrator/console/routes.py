@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field, WithJsonSchema
 from redis.asyncio import Redis
@@ -150,6 +150,7 @@ async def snapshot(
             for d in cfg.dishes
         ],
         'map': fleet_board.floor_map(cfg),
+        **await fleet_board.load_closures(r, cfg),
         'robots': await fleet_board.load_robots(r, cfg),
         'tickets': await tickets.board(r, cfg),
         'alerts': await alerts.recent(r),
@@ -302,6 +303,41 @@ async def requeue(dead_id: str, op: Actor, ctx: Ctx) -> dict[str, Any]:
     return await _act(
         ctx, op, 'job.requeue', dead_id, actions.requeue(ctx.redis, dead_id, op.name)
     )
+
+
+# Waypoint ids (config.Ident): anything longer names none, and is not echoed back whole.
+WaypointId = Annotated[str, Path(max_length=40)]
+CLOSURE_COMMANDS = ('close', 'reopen')
+
+
+def _floor_change(
+    ctx: ConsoleContext, op: Operator, command: str, a: str, b: str | None
+) -> Awaitable[dict[str, Any]]:
+    if command not in CLOSURE_COMMANDS:
+        raise Refused(404, 'unknown_command', command=command)
+    r, cfg = ctx.redis, ctx.config
+    if command == 'close':
+        traffic = ctx.settings.traffic_control_for(cfg)
+        work = actions.close_floor(r, cfg, a, b, op.name, traffic)
+    else:
+        work = actions.reopen_floor(r, cfg, a, b, op.name)
+    return _act(ctx, op, f'floor.{command}', a if b is None else f'{a}~{b}', work)
+
+
+@router.post('/console/api/floor/aisles/{a}/{b}/{command}')
+async def aisle_closure(
+    a: WaypointId, b: WaypointId, command: str, op: Actor, ctx: Ctx
+) -> dict[str, Any]:
+    """Close or reopen the aisle between waypoints `a` and `b` (both directions)."""
+    return await _floor_change(ctx, op, command, a, b)
+
+
+@router.post('/console/api/floor/waypoints/{waypoint}/{command}')
+async def waypoint_closure(
+    waypoint: WaypointId, command: str, op: Actor, ctx: Ctx
+) -> dict[str, Any]:
+    """Close or reopen a waypoint (a junction, a table's stop): no robot drives onto it."""
+    return await _floor_change(ctx, op, command, waypoint, None)
 
 
 @router.post('/console/api/alerts/{alert_id}/ack')

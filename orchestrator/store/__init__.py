@@ -26,6 +26,7 @@ the hash or stream-entry fields by name (`records.py`). Everything above — `ap
 | `rd:stock:levels`, `rd:stock:recipes`, `rd:stock:out`, `rd:stock:moves` | `stock` (by `intake`) |
 | `rd:archive:upto` | `history` (what the archive reads) |
 | `rd:duty:{name}` | `duties` |
+| `rd:closures` | `closures` |
 
 `retention` owns no key: it deletes finished records of `orders`, `jobs`, `trips`, `alerts`,
 `feed` and dead letters by their keys, after reading them through those modules.

@@ -23,6 +23,8 @@ const state = {
   me: null, snap: null, clockOffset: 0, tab: 'tickets',
   open: new Map(), finished: [], robots: new Map(), alerts: [], dead: [], audit: [],
   soldout: new Set(), prices: {}, stream: null,
+  // What the operator closed, the tables it cuts off (table -> closure), what is tapped on the map.
+  closures: [], unreachable: {}, picked: null,
   // The last STOP ALL pressed here: { at } (server ms); robots' answers come as audit entries.
   estop: null,
   // i18n.json, the operator's language, and what changes with it besides the snapshot's views.
@@ -316,6 +318,8 @@ async function load() {
   state.audit = snap.audit;
   state.soldout = new Set(snap.soldout);
   state.prices = snap.prices;
+  state.closures = snap.closures;
+  state.unreachable = snap.unreachable;
   for (const key of Object.keys(formats)) delete formats[key];  // the currency may change
   $('signin').hidden = true;
   $('app').hidden = false;
@@ -393,6 +397,12 @@ function apply(msg) {
       state.prices = msg.prices;
       schedule('menu');
       break;
+    case 'closures':
+      state.closures = msg.closures;
+      state.unreachable = msg.unreachable;
+      schedule('closures');
+      schedule('tickets');
+      break;
     case 'audit':
       state.audit = [msg.entry, ...state.audit].slice(0, 200);
       schedule('audit');
@@ -412,7 +422,7 @@ function schedule(part) {
 
 const render = {
   tickets: renderTickets, fleet: renderFleet, alerts: renderAlerts, menu: renderMenu,
-  audit: renderAudit, estop: renderEstop,
+  audit: renderAudit, estop: renderEstop, closures: renderClosures,
 };
 
 function renderAll() { for (const f of Object.values(render)) f(); }
@@ -483,6 +493,10 @@ function ticketCard(tk, lines, column) {
     el('span', { class: 'age', 'data-created': tk.created_at }, ago(tk.created_at, timeScale()))),
   el('div', { class: 'status' }, code('states', tk.status), tk.returned ? ` · ${t('tickets.returned')}` : null,
     tk.robot_id ? ` · ${tk.robot_id}` : null, eta),
+  // Ready for a table no open way reaches: it waits at the pass until the closure is reopened.
+  tk.status === 'ready' && state.unreachable[tk.table_id]
+    ? el('div', { class: 'held' }, t('tickets.unreachable', { closure: closureText(state.unreachable[tk.table_id]) }))
+    : null,
   el('ul', { class: 'lines' }, lines.map((l) => lineItem(tk, l, column !== 'pass'))),
   el('footer', {}, buttons));
 }
@@ -548,9 +562,11 @@ function drawMapBase() {
   map.replaceChildren();
   map.append(svg('rect', { x: 0, y: 0, width: m.width, height: m.depth, class: 'floor' }));
   for (const a of m.aisles) {
+    // A drivable aisle is tapped to close or reopen it.
+    const pick = a.drivable ? { 'data-pick': 'aisle', 'data-a': a.a, 'data-b': a.b } : {};
     map.append(svg('line', {
       x1: a.x1, y1: Y(a.y1), x2: a.x2, y2: Y(a.y2), 'stroke-width': a.width,
-      class: a.drivable ? 'aisle' : 'aisle narrow',
+      class: a.drivable ? 'aisle' : 'aisle narrow', ...pick,
     }));
   }
   for (const w of m.walls) map.append(svg('line', { x1: w.x1, y1: Y(w.y1), x2: w.x2, y2: Y(w.y2), class: 'wall' }));
@@ -565,7 +581,59 @@ function drawMapBase() {
     const dy = p.kind === 'dock' ? 0.6 : -0.35;
     map.append(svg('text', { x: p.x, y: Y(p.y) + dy, class: 'label small' }, p.id));
   }
+  for (const j of m.junctions) {
+    map.append(svg('circle', { cx: j.x, cy: Y(j.y), r: 0.3, class: 'point junction', 'data-pick': 'waypoint', 'data-waypoint': j.id }));
+  }
+  map.append(svg('g', { id: 'map-closures' }));
   map.append(svg('g', { id: 'map-robots' }));
+}
+
+// ---- re-route: closed aisles and waypoints ----
+
+// A closure's name: `a~b` for an aisle, a waypoint id otherwise.
+function closureText(name) {
+  const [a, b] = name.split('~');
+  return b ? t('closures.aisle', { a, b }) : t('closures.waypoint', { waypoint: a });
+}
+
+function closurePath(name) {
+  const [a, b] = name.split('~');
+  return b ? `/floor/aisles/${encodeURIComponent(a)}/${encodeURIComponent(b)}` : `/floor/waypoints/${encodeURIComponent(a)}`;
+}
+
+function pickedName(p) { return p.pick === 'aisle' ? [p.a, p.b].sort().join('~') : p.waypoint; }
+
+// Where a closure is on the map: an aisle's line, or a waypoint's point.
+function closureShape(name, cls) {
+  const m = state.snap.map;
+  const Y = (y) => m.depth - y;
+  const [a, b] = name.split('~');
+  if (b) {
+    const aisle = m.aisles.find((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a));
+    return aisle && svg('line', { x1: aisle.x1, y1: Y(aisle.y1), x2: aisle.x2, y2: Y(aisle.y2), class: cls, 'data-closure': name });
+  }
+  const p = [...m.junctions, ...m.points].find((x) => x.id === a);
+  return p && svg('circle', { cx: p.x, cy: Y(p.y), r: 0.45, class: cls, 'data-closure': name });
+}
+
+function renderClosures() {
+  const closed = new Set(state.closures.map((c) => c.name));
+  const picked = state.picked ? pickedName(state.picked) : null;
+  $('map-closures').replaceChildren(...[...closed].map((n) => closureShape(n, 'closed')),
+    picked ? closureShape(picked, 'selected') : null);
+  const button = picked && (closed.has(picked)
+    ? control('reopen', { closure: picked }, t('closures.reopen'), { cls: 'big' })
+    : control('close', { closure: picked }, t('closures.close'), { cls: 'big danger' }));
+  const unreachable = Object.entries(state.unreachable);
+  $('closures').replaceChildren(
+    el('h2', {}, t('closures.title')),
+    el('p', { class: 'muted' }, picked ? [closureText(picked), ' '] : t('closures.hint'), button),
+    el('ul', { id: 'closed-list' }, state.closures.length ? state.closures.map((c) => el('li', { 'data-closure': c.name },
+      el('b', {}, closureText(c.name)), el('span', { class: 'muted' }, t('closures.by', { who: c.by, time: clock(c.at) })),
+      control('reopen', { closure: c.name }, t('closures.reopen'), { cls: '' })))
+      : [el('li', { class: 'muted' }, t('closures.none'))]),
+    unreachable.length ? el('ul', {}, unreachable.map(([table, closure]) => el('li', { class: 'held', 'data-table': table },
+      t('closures.unreachable', { table, closure: closureText(closure) })))) : null);
 }
 
 function robotMode(r) {
@@ -750,6 +818,8 @@ const actions = {
     }
   },
   'sign-out': () => signOut(),
+  close: (d) => act(t('confirm.close', { closure: closureText(d.closure) }), 'POST', `${closurePath(d.closure)}/close`),
+  reopen: (d) => act(t('confirm.reopen', { closure: closureText(d.closure) }), 'POST', `${closurePath(d.closure)}/reopen`),
   pause: (d) => act(t('confirm.pause', { robot: d.robot }), 'POST', `/robots/${d.robot}/pause`),
   resume: (d) => act(t('confirm.resume', { robot: d.robot }), 'POST', `/robots/${d.robot}/resume`),
   dock: (d) => act(t('confirm.dock', { robot: d.robot }), 'POST', `/robots/${d.robot}/dock`),
@@ -789,6 +859,12 @@ document.addEventListener('click', (ev) => {
     state.tab = tab.dataset.tab;
     for (const b of document.querySelectorAll('[data-tab]')) b.setAttribute('aria-selected', String(b === tab));
     for (const s of document.querySelectorAll('.tab')) s.hidden = s.id !== `tab-${state.tab}`;
+    return;
+  }
+  const pick = ev.target.closest('[data-pick]');
+  if (pick) {
+    state.picked = { ...pick.dataset };
+    renderClosures();
     return;
   }
   const button = ev.target.closest('[data-action]');

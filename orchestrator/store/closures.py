@@ -1,0 +1,68 @@
+"""`rd:closures`: the aisles and waypoints the operator closed (README "Traffic in the aisles"),
+one JSON string `{"version": n, "closed": {name: {"by": operator, "at": ms}}}` so that a change
+and the check that the fleet can still work with the result are one WATCHed transaction: two
+operators closing the last two ways to the docks at once cannot both succeed. The version is
+raised by every change; the dispatcher sends the set, with it, to the traffic controller. Each
+change is also a `floor.closures` feed event carrying the whole set, which consoles follow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from orchestrator import redis_keys as keys
+from orchestrator.store import feed
+
+FEED_EVENT = 'floor.closures'
+ATTEMPTS = 10
+
+
+class Busy(Exception):
+    """The set changed under every one of ATTEMPTS tries."""
+
+
+@dataclass(frozen=True)
+class Closed:
+    version: int = 0
+    # Closure name -> who closed it and when (ms).
+    closed: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def view(self) -> list[dict[str, Any]]:
+        return [{'name': n, **c} for n, c in sorted(self.closed.items())]
+
+
+def _parse(raw: str | None) -> Closed:
+    if not raw:
+        return Closed()
+    data = json.loads(raw)
+    return Closed(int(data.get('version', 0)), dict(data.get('closed', {})))
+
+
+async def read(r: Redis) -> Closed:
+    return _parse(await r.get(keys.CLOSURES))
+
+
+async def change(
+    r: Redis, decide: Callable[[Closed], dict[str, dict[str, Any]]], by: str
+) -> Closed:
+    """Replace the closed set by `decide(current)` (which may raise to refuse), all or
+    nothing, with a raised version and a feed event; returns the new state."""
+    for _ in range(ATTEMPTS):
+        async with r.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.CLOSURES)
+            now = _parse(await pipe.get(keys.CLOSURES))
+            after = Closed(now.version + 1, decide(now))
+            pipe.multi()
+            pipe.set(keys.CLOSURES, json.dumps({'version': after.version, 'closed': after.closed}))
+            feed.add_event(pipe, FEED_EVENT, {'by': by, 'closures': after.view()})
+            try:
+                await pipe.execute()
+            except WatchError:
+                continue
+            return after
+    raise Busy
