@@ -4,7 +4,8 @@ The Fast DDS in the ROS 2 wheels has no DDS Security, so any node on the domain 
 robot, send it goals or answer for it. Every goal, control request, pickup confirmation, lease,
 traffic ask, result, answer and heartbeat therefore carries an HMAC-SHA256 (`mac`, hex) over its
 meaningful fields, made with the key of the robot it is for or from: each robot holds its own
-key, the dispatcher and the traffic controller hold every (serving) robot's. What is signed is
+key, the dispatcher and the traffic controller hold every (serving) robot's; the closures the
+dispatcher sends the controller carry one per serving robot (`macs`). What is signed is
 a JSON list `[kind, field...]` (the kinds below keep one message from passing for another), so
 both sides compute it from the message alone.
 
@@ -28,7 +29,7 @@ import secrets
 import stat
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,10 @@ def _lease(m: Any) -> list[Any]:
     return [m.robot_id, list(m.job_ids), _ints(m.epochs), int(m.valid_until_ns), int(m.stamp_ns)]
 
 
+def _closures(m: Any) -> list[Any]:
+    return [list(m.closed), int(m.version), int(m.stamp_ns)]
+
+
 SIGNED: dict[str, Callable[[Any], list[Any]]] = {
     'cook.goal': _cook_goal,
     'cook.result': _cook_result,
@@ -179,6 +184,7 @@ SIGNED: dict[str, Callable[[Any], list[Any]]] = {
     'state': _state,
     'lease': _lease,
     'reserve': _reserve,
+    'closures': _closures,
 }
 
 
@@ -203,6 +209,24 @@ def sign(key: bytes, kind: str, msg: Any) -> Any:
 
 def verify(key: bytes, kind: str, msg: Any) -> bool:
     return hmac.compare_digest(str(msg.mac), mac(key, kind, SIGNED[kind](msg)))
+
+
+def sign_by_all(keys: Sequence[bytes], kind: str, msg: Any) -> Any:
+    """Set `msg.macs`, one per key (a fleet-wide message: the closures, which every serving
+    robot's key signs, so that no one robot's key can forge it); returns `msg`."""
+    fields = SIGNED[kind](msg)
+    msg.macs = [mac(key, kind, fields) for key in keys]
+    return msg
+
+
+def verify_by_all(keys: Sequence[bytes], kind: str, msg: Any) -> bool:
+    fields, macs = SIGNED[kind](msg), list(msg.macs)
+    if len(macs) != len(keys):
+        return False
+    return all(
+        hmac.compare_digest(str(m), mac(key, kind, fields))
+        for key, m in zip(keys, macs, strict=True)
+    )
 
 
 def sign_answer(key: bytes, kind: str, request: Any, response: Any) -> Any:

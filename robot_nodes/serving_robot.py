@@ -28,7 +28,7 @@ from orchestrator import held_up
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
 from orchestrator.settings import get_settings
-from orchestrator.traffic import TrafficMap, lane_offset
+from orchestrator.traffic import CLOSED, TrafficMap, lane_offset
 from robot_nodes import auth
 from robot_nodes import ledger as lg
 from robot_nodes.drivers import make_serving_driver
@@ -161,8 +161,9 @@ class ServingRobot(RobotNode):
         self._last_feedback_s = 0.0
         self._fail_interrupted_trips()
         # Traffic control (README "Traffic in the aisles"): the route of the current move,
-        # driven only as far as the controller grants.
+        # driven only as far as the controller grants; the closure it waits before, if any.
         self.gate: TrafficGate | None = None
+        self._at_closure = ''
         if get_settings().traffic_control_for(self.cfg):
             self.gate = TrafficGate(
                 self.robot_id,
@@ -290,7 +291,7 @@ class ServingRobot(RobotNode):
         self.gate.start_from_here(lambda n: self.floor.path(n, target), start)
         self.driver.set_path(self.gate.path((x, y)))
         self._asking = None  # an answer still to come is for the last move: ignored
-        self.driver.waiting_for = ''
+        self.driver.waiting_for = self._at_closure = ''
         self._ask()
 
     def _points(self, route: list[str], start: tuple[float, float]) -> list[tuple[float, float]]:
@@ -392,6 +393,8 @@ class ServingRobot(RobotNode):
                 return
             self.get_logger().info(f'detour: {" ".join(gate.route[gate.progress :])}')
         self.driver.waiting_for = str(resp.waiting_for)
+        message = str(resp.message)
+        self._at_closure = message.removeprefix(CLOSED) if message.startswith(CLOSED) else ''
         if gate.grant(int(resp.granted)):
             x, y, _ = self.driver.pose
             self.driver.set_path(gate.path((x, y)))
@@ -591,7 +594,7 @@ class ServingRobot(RobotNode):
         unheard = self.peer_wait.unheard(self.driver.others) if self._first_drive else []
         if unheard:
             return f', waiting to hear {", ".join(unheard)}'
-        return held_up.suffix(self.driver.blocked_by, self.driver.waiting_for)
+        return held_up.suffix(self.driver.blocked_by, self.driver.waiting_for, self._at_closure)
 
     def mode(self) -> int:
         # The driver cannot drive on by itself (the nav2 driver's goal failed, say): an

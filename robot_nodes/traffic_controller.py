@@ -9,6 +9,12 @@ and newer than that robot's last one; anything else is refused and logged. The c
 nothing on disk: robots ask at least once a second, so after a restart it knows within a second
 what each robot holds.
 
+Takes the operator's closures (`orchestrator.closures`) from `/robodine/traffic/closures`
+(restaurant_interfaces/msg/Closures, latched, from the dispatcher): signed with every serving
+robot's key, at most MAX_CLOSURES, each naming an aisle or waypoint of the floor, and newer than
+the last taken (version, then stamp); anything else is refused and logged, and the last good
+set stays.
+
 Publishes the fleet's traffic figures once a second as JSON on `/robodine/traffic/stats`
 (std_msgs/String, transient-local): per robot the waits (simulated seconds) and detours taken
 (`replans`), refusals, robots stuck longer than `service.traffic_stuck_s` without a grant
@@ -26,12 +32,14 @@ from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
+from restaurant_interfaces.msg import Closures as ClosuresMsg
 from restaurant_interfaces.srv import Reserve
 from std_msgs.msg import String
 
+from orchestrator.closures import MAX_CLOSURES, TOPIC, ClosureError, Closures
 from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
-from orchestrator.traffic import Ask, Controller, RouteError, TrafficMap
+from orchestrator.traffic import CLOSED, Ask, Controller, RouteError, TrafficMap
 from orchestrator.traffic_waits import WaitLog
 from robot_nodes import auth
 from robot_nodes.ros_network import latched, spin
@@ -60,6 +68,9 @@ class TrafficController(Node):
         self.replay = auth.Replay()
         self._last_stamp: dict[str, int] = {}
         self.wait_log = WaitLog((r.id for r in robots), self.time_scale, service.traffic_stuck_s)
+        self._closures_from = (0, 0)
+        self._refusals = auth.LogThrottle()
+        self.create_subscription(ClosuresMsg, TOPIC, self._on_closures, latched(depth=1))
         self.create_service(Reserve, RESERVE_SERVICE, self._on_reserve)
         self.stats_pub = self.create_publisher(String, STATS_TOPIC, latched(depth=1))
         self.create_timer(1.0, self._publish_stats)
@@ -68,6 +79,35 @@ class TrafficController(Node):
             f'{len(set(self.controller.map.stretch_of.values()))} narrow stretches, '
             f'{len(self.controller.map.junctions)} junctions'
         )
+
+    def _on_closures(self, msg: ClosuresMsg) -> None:
+        if (int(msg.version), int(msg.stamp_ns)) <= self._closures_from:
+            return  # an older one (another dispatcher's, or replayed)
+        refusal = self._closures_refusal(msg)
+        if refusal:
+            if (more := self._refusals.due('closures')) is not None:
+                self.get_logger().error(f'refused a closure list: {refusal}{more}')
+            return
+        self._closures_from = (int(msg.version), int(msg.stamp_ns))
+        closures = Closures.of(self.controller.map.floor, msg.closed)
+        if closures == self.controller.closures:
+            return
+        self.controller.closures = closures
+        self.get_logger().info(
+            f'closed: {", ".join(closures.names) or "nothing"} (version {msg.version}); '
+            f'sent round: {self.controller.crossing() or "nobody"}'
+        )
+
+    def _closures_refusal(self, msg: ClosuresMsg) -> str:
+        if not auth.verify_by_all(list(self.keys.values()), 'closures', msg):
+            return 'bad MACs (not signed with every serving robot key)'
+        if len(msg.closed) > MAX_CLOSURES:
+            return f'{len(msg.closed)} closures, more than {MAX_CLOSURES}'
+        try:
+            Closures.of(self.controller.map.floor, msg.closed)
+        except ClosureError as e:
+            return f'not on this floor: {e}'
+        return ''
 
     def _on_reserve(self, req: Reserve.Request, resp: Reserve.Response) -> Reserve.Response:
         resp.granted = req.granted
@@ -116,7 +156,8 @@ class TrafficController(Node):
                 f'{req.robot_id} has waited {stuck:.0f} s for '
                 f'{sorted(self.controller.waiting[req.robot_id].needs)}'
             )
-        resp.message = 'wait' if waiting else 'go'
+        closed = self.controller.at_closure.get(req.robot_id)
+        resp.message = CLOSED + closed if closed else 'wait' if waiting else 'go'
         resp.waiting_for = self.controller.waits_for(req.robot_id)
         return auth.sign_answer(key, 'reserve', req, resp)
 
@@ -130,6 +171,8 @@ class TrafficController(Node):
             'refusals': self.controller.refusals,
             'conflicts': self.controller.conflicts,
             'holds': {r: sorted(h) for r, h in self.controller.holds.items() if h},
+            'closed': self.controller.closures.names,
+            'at_closure': dict(self.controller.at_closure),
         }
 
     def _publish_stats(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from restaurant_interfaces.action import Cook
-from restaurant_interfaces.msg import Lease, RobotState
+from restaurant_interfaces.msg import Closures, Lease, RobotState
 from restaurant_interfaces.srv import ConfirmPickup, Control, Reserve
 
 from robot_nodes import auth
@@ -59,6 +59,19 @@ def test_a_signed_goal_verifies_only_unchanged_and_with_its_key(keys: Path) -> N
     assert not auth.verify(auth.load_key(keys / 'wok2.key'), 'cook.goal', goal)
     goal.epoch = 2**63
     assert not auth.verify(key, 'cook.goal', goal)
+
+
+def test_closures_verify_only_with_every_serving_robot_key(keys: Path) -> None:
+    """Signed by all: one robot's key alone (a robot taken over) cannot forge a closure."""
+    both = [auth.load_key(keys / 'wok1.key'), auth.load_key(keys / 'wok2.key')]
+    msg = auth.sign_by_all(both, 'closures', Closures(closed=['a~b'], version=3, stamp_ns=5))
+    assert auth.verify_by_all(both, 'closures', msg)
+    assert not auth.verify_by_all(both[:1], 'closures', msg)  # a MAC too many
+    forged = auth.sign_by_all(both[:1], 'closures', Closures(closed=['a~b', 'c'], version=4))
+    forged.macs = [forged.macs[0], msg.macs[1]]
+    assert not auth.verify_by_all(both, 'closures', forged)
+    msg.closed = []
+    assert not auth.verify_by_all(both, 'closures', msg)
 
 
 def test_one_kind_of_message_does_not_pass_for_another(keys: Path) -> None:
@@ -132,6 +145,7 @@ def test_readme_names_every_signed_kind() -> None:
         ('confirm_pickup', ConfirmPickup.Request),
         ('lease', Lease),
         ('reserve', Reserve.Request),
+        ('closures', Closures),
     ],
 )
 def test_readme_gives_the_signed_fields_in_order(kind: str, message: type) -> None:

@@ -46,14 +46,16 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from restaurant_interfaces.action import Cook, Deliver
-from restaurant_interfaces.msg import DeliveryStop, Lease, RobotState, StopResult
+from restaurant_interfaces.msg import Closures, DeliveryStop, Lease, RobotState, StopResult
 from restaurant_interfaces.srv import ConfirmPickup, Control
 from unique_identifier_msgs.msg import UUID
 
+from orchestrator import closures
 from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch.ros_executor import LeanExecutor
 from orchestrator.store.trips import Stop
 from robot_nodes import auth
+from robot_nodes.ros_network import latched
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +224,14 @@ class FleetBridge:
                 # No QoS-event waitable per subscription (best effort matches any writer).
                 event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False),
             )
+        # Latched: a traffic controller that starts later gets the last set.
+        self._closures = self._node.create_publisher(
+            Closures,
+            closures.TOPIC,
+            latched(depth=1),
+            event_callbacks=PublisherEventCallbacks(use_default_callbacks=False),
+        )
+        self._serving_keys = [keys[s.id] for s in cfg.serving_robots]
         self._node.create_timer(REACHABLE_EVERY_S, self._check_reachable)
         self._threads = [
             threading.Thread(target=self._spin, args=(ex,), name=f'fleet-ros-{i}', daemon=True)
@@ -539,3 +549,10 @@ class FleetBridge:
         )
         auth.sign(self._keys[robot_id], 'lease', msg)
         self._in_ros(lambda: self._lease[robot_id].publish(msg))
+
+    def closures(self, closed: list[str], version: int) -> None:
+        """Tell the traffic controller what is closed, signed with every serving robot's key
+        (it holds them all; no single robot's key can forge it)."""
+        msg = Closures(closed=closed, version=version, stamp_ns=auth.now_ns())
+        auth.sign_by_all(self._serving_keys, 'closures', msg)
+        self._in_ros(lambda: self._closures.publish(msg))

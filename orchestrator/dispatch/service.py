@@ -33,6 +33,7 @@ from typing import Any
 import redis.exceptions
 from redis.asyncio import Redis
 
+from orchestrator.closures import NO_CLOSURES, ClosureError, Closures, unreachable_tables
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.dispatch.context import TRANSIENT, DispatchContext
 from orchestrator.dispatch.cooking import Cooking
@@ -43,7 +44,16 @@ from orchestrator.dispatch.ros_bridge import FleetBridge
 from orchestrator.dispatch.scheduling import get_policy
 from orchestrator.dispatch.serving import Serving
 from orchestrator.settings import Settings
-from orchestrator.store import alerts, commands, connection, duties, feed, replication, robots
+from orchestrator.store import (
+    alerts,
+    closures,
+    commands,
+    connection,
+    duties,
+    feed,
+    replication,
+    robots,
+)
 from orchestrator.store.replication import Replicas
 from orchestrator.store.robots import RobotRecord
 from orchestrator.store.work import Batch, WorkQueue
@@ -87,6 +97,10 @@ MIN_NAP_S = 0.05
 REDIS_CONNECTIONS = 256
 # Real seconds between two ros_auth_failed alerts about one robot.
 FORGERY_ALERT_EVERY_S = 30.0
+# Real seconds between two looks at the operator's closures, and between two sends of an
+# unchanged set to the traffic controller (a fresh stamp; a change goes at once).
+CLOSURES_EVERY_S = 1.0
+CLOSURES_RESEND_S = 5.0
 
 
 class Dispatcher:
@@ -144,6 +158,8 @@ class Dispatcher:
         # When each robot's stray jobs were last looked up, and its last ros_auth_failed alert.
         self._strays_checked: dict[str, float] = {}
         self._forgery_alerted: dict[str, float] = {}
+        # The closures' version last sent to the traffic controller, and when.
+        self._closures_sent = (-1, 0.0)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -168,6 +184,7 @@ class Dispatcher:
             self._housekeeping,
             self._watch_robots,
             self._publish_etas,
+            self._follow_closures,
         ):
             self._loops.append(asyncio.create_task(self._forever(loop), name=loop.__name__))
         log.info(
@@ -323,6 +340,27 @@ class Dispatcher:
             here = self.cooking.jobs_here()
             cooking = await self.cooking.ready_times()
             await self.etas.publish(cooking | self.serving.ready_times(), here)
+
+    async def _follow_closures(self) -> None:
+        """The operator's closures: hold the orders of tables they cut off, and send them to
+        the traffic controller on every change and every CLOSURES_RESEND_S."""
+        while not cancel_requested():
+            state = await closures.read(self.r)
+            try:
+                closed = Closures.of(self.cfg.floor, state.closed)
+            except ClosureError as e:  # written under another floor plan
+                log.error('closures %s ignored: %s', sorted(state.closed), e)
+                closed = NO_CLOSURES
+            cut_off = unreachable_tables(self.cfg, closed)
+            if cut_off != self.serving.unreachable:
+                log.info('orders wait at the pass for tables no way reaches: %s', cut_off)
+                self.serving.unreachable = cut_off
+                self.ctx.wake()
+            version, sent_at = self._closures_sent
+            if state.version != version or time.monotonic() - sent_at >= CLOSURES_RESEND_S:
+                self.ctx.ros.closures(closed.names, state.version)
+                self._closures_sent = (state.version, time.monotonic())
+            await nap(CLOSURES_EVERY_S)
 
     # -- robots ----------------------------------------------------------------------------
 

@@ -132,6 +132,8 @@ class Serving:
         # The narrow stretch (a dead-end table lane) each table and waypoint is in, if any.
         self._stretch = TrafficMap.of_restaurant(ctx.cfg).inside
         self._lane_of = {t.id: self._stretch.get(t.waypoint) for t in ctx.cfg.tables}
+        # Tables no open way reaches from the pass (the operator's closures): table -> closure.
+        self.unreachable: dict[str, str] = {}
 
     @property
     def wait_s(self) -> float:
@@ -303,9 +305,13 @@ class Serving:
         one robot at a time, so a second one sent there would only wait at the pass, loaded,
         holding it: when the one in the lane then brings back food nobody took, each waits for
         the other for good (the traffic controller's one deadlock). Orders of one lane still
-        share a trip."""
-        taken = self.lanes_taken()
-        return [o for o in self.ready.values() if self._lane_of.get(o.table_id) not in taken]
+        share a trip. Orders of a table the operator's closures cut off wait too."""
+        taken, cut_off = self.lanes_taken(), self.unreachable
+        return [
+            o
+            for o in self.ready.values()
+            if self._lane_of.get(o.table_id) not in taken and o.table_id not in cut_off
+        ]
 
     async def _send_trips(self) -> None:
         while sendable := self.sendable():
