@@ -80,6 +80,9 @@ class Closures:
     def names(self) -> list[str]:
         return sorted([aisle_name(*sorted(e)) for e in self.aisles] + list(self.waypoints))
 
+    def without(self, name: str) -> Closures:
+        return Closures(self.aisles - {frozenset(name.split(AISLE_SEP))}, self.waypoints - {name})
+
     def __bool__(self) -> bool:
         return bool(self.aisles or self.waypoints)
 
@@ -122,7 +125,8 @@ def refusal(cfg: RestaurantConfig, closures: Closures) -> ClosureError | None:
 
 
 def unreachable_tables(cfg: RestaurantConfig, closures: Closures) -> dict[str, str]:
-    """Table -> the closure on its way from the pass, for every table no open way reaches."""
+    """Table -> the closure that cuts it off, for every table no open way from the pass
+    reaches: the first whose reopening alone opens a way, else the first on its shortest way."""
     if not closures:
         return {}
     floor = cfg.floor
@@ -130,7 +134,14 @@ def unreachable_tables(cfg: RestaurantConfig, closures: Closures) -> dict[str, s
     out = {}
     for table in cfg.tables:
         if route_avoiding(floor, start, table.waypoint, closures) is None:
-            out[table.id] = closures.on_route(floor.path(start, table.waypoint))
+            out[table.id] = next(
+                (
+                    name
+                    for name in closures.names
+                    if route_avoiding(floor, start, table.waypoint, closures.without(name))
+                ),
+                closures.on_route(floor.path(start, table.waypoint)),
+            )
     return out
 
 

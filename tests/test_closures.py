@@ -3,6 +3,8 @@ them): names, the way round, what the fleet cannot work without, which robots re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from orchestrator.closures import (
@@ -14,8 +16,9 @@ from orchestrator.closures import (
     route_avoiding,
     unreachable_tables,
 )
-from orchestrator.config import RestaurantConfig
+from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.traffic import Ask, Controller, TrafficMap
+from tests.test_reroute import loop_restaurant
 from tests.test_traffic import RADIUS, through_lane
 
 
@@ -66,6 +69,14 @@ def test_what_the_fleet_cannot_work_without(demo_config: RestaurantConfig) -> No
     cut_off = unreachable_tables(demo_config, lane)
     assert cut_off['t05'] == 'c5_5~stop-t01' and 't01' in cut_off and 't02' not in cut_off
     assert unreachable_tables(demo_config, Closures()) == {}
+
+
+def test_a_cut_off_table_is_named_with_the_closure_that_cuts_it_off(tmp_path: Path) -> None:
+    cfg = load_restaurant(loop_restaurant(tmp_path))
+    # t02's shortest way crosses the east side first, but the way round is open.
+    both = Closures.of(cfg.floor, ['ne~se', 'se~t2'])
+    assert refusal(cfg, both) is None
+    assert unreachable_tables(cfg, both) == {'t02': 'se~t2'}
 
 
 def test_the_controller_sends_a_robot_round_a_closure_at_once() -> None:
