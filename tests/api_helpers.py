@@ -90,8 +90,10 @@ def uvicorn_server(
     redis_url: str,
     log_dir: Path,
     extra_env: dict[str, str] | None = None,
+    config: Path = DEFAULT_CONFIG,
 ) -> Iterator[Server]:
-    """`robodine serve` in a child process on a free port, stopped at exit."""
+    """`robodine serve` of the restaurant `config` in a child process on a free port, stopped
+    at exit."""
     port = free_port()
     log = log_dir / f'serve-{port}.log'
     env = {**os.environ, **(extra_env or {})}
@@ -103,7 +105,7 @@ def uvicorn_server(
                 'orchestrator.cli',
                 'serve',
                 '--config',
-                str(DEFAULT_CONFIG),
+                str(config),
                 '--redis-url',
                 redis_url,
                 '--port',

@@ -251,7 +251,7 @@ async def restaurant_open(
 ) -> AsyncIterator[tuple[str, Diners]]:
     """The API (its URL) and one dispatcher up, every robot heard (and idle, if asked),
     diners confirming pickups."""
-    with uvicorn_server(redis_url, log_dir) as server:
+    with uvicorn_server(redis_url, log_dir, config=fleet.config_path) as server:
         fleet.start_dispatcher(redis_url)
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             d = Diners(client, r, settings_for(redis_url), fleet.cfg)

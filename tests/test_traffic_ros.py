@@ -55,13 +55,13 @@ def restaurant_on(
     tmp: Path,
     points: Points,
     aisles: dict[float, list[tuple[str, str]]],
-    table: str,
+    tables: list[str],
     robots: dict[str, tuple[str, str]],
     **service: Any,
 ) -> Path:
     """The demo restaurant on a floor of `points` joined by `aisles` (width -> aisles), with
-    one table at waypoint `table` and serving `robots` (id -> dock, charger); traffic control
-    on, `service` overriding its knobs."""
+    tables t01, t02, … at waypoints `tables` and serving `robots` (id -> dock, charger);
+    traffic control on, `service` overriding its knobs."""
     data = yaml.safe_load(Path(DEFAULT_CONFIG).read_text())
     data['floor'] = {
         'width_m': 12.0,
@@ -73,9 +73,16 @@ def restaurant_on(
         'aisles': [{'a': a, 'b': b, 'width_m': w} for w, ab in aisles.items() for a, b in ab],
         'walls': [],
     }
-    x, y, _ = points[table]
     data['tables'] = [
-        {'id': 't01', 'name': 'Table 1', 'seats': 4, 'x': x, 'y': y - 0.8, 'waypoint': table}
+        {
+            'id': f't{i:02}',
+            'name': f'Table {i}',
+            'seats': 4,
+            'x': points[table][0],
+            'y': points[table][1] - 0.8,
+            'waypoint': table,
+        }
+        for i, table in enumerate(tables, 1)
     ]
     robot = dict(data['serving_robots'][0])
     data['serving_robots'] = [
@@ -109,7 +116,7 @@ def lane_restaurant(tmp: Path, **service: Any) -> Path:
     wide = [('pass', 'nm'), ('n1', 'nm'), ('nm', 'n2'), ('n1', 'wj'), ('n2', 'ej')]
     wide += [('dockw', 'wj'), ('docke', 'ej'), ('wj', 'chgw'), ('ej', 'chge')]
     narrow = [('wj', 'lw'), ('lw', 'mid'), ('mid', 'le'), ('le', 'ej')]
-    path = restaurant_on(tmp, points, {1.5: wide, 0.9: narrow}, 'mid', ROBOTS, **service)
+    path = restaurant_on(tmp, points, {1.5: wide, 0.9: narrow}, ['mid'], ROBOTS, **service)
     cfg = load_restaurant(path)
     # Each robot's way to its charger is the lane, not the corridor.
     assert 'mid' in cfg.floor.path('dockw', 'chge') and 'mid' in cfg.floor.path('docke', 'chgw')
@@ -137,7 +144,7 @@ def cross_restaurant(tmp: Path) -> Path:
     wide = [('pass', 'n'), ('n', 'x'), ('x', 'w'), ('x', 'e'), ('x', 's'), ('n', 'tab')]
     wide += [('w', 'dockw'), ('e', 'docke'), ('n', 'dockn')]
     wide += [('w', 'chgw'), ('e', 'chge'), ('s', 'chgs')]
-    path = restaurant_on(tmp, points, {1.5: wide}, 'tab', CROSSING)
+    path = restaurant_on(tmp, points, {1.5: wide}, ['tab'], CROSSING)
     cfg = load_restaurant(path)
     assert all('x' in cfg.floor.path(dock, charger) for dock, charger in CROSSING.values())
     return path

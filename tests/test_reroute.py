@@ -1,0 +1,154 @@
+"""Re-route end to end with the real processes: the API (the operator closes aisles through
+the console's HTTP API), a dispatcher, the traffic controller, a sim serving robot and the bar's
+cooking robot over DDS, and a real Redis. The floor is a loop with the table `t01` on its south
+side (the short way east, a longer way west) and a dead end to `t02` off its south-east
+corner."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from redis.asyncio import Redis
+
+from orchestrator.config import load_restaurant
+from orchestrator.store import orders, robots
+from tests.console_support import sign_in
+from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open, wait_for
+from tests.ros_helpers import stop_process
+from tests.test_traffic_ros import SCALE, Points, restaurant_on, start_controller
+
+pytestmark = pytest.mark.ros
+EAST = 'ne~se'  # the short way to t01
+T02_LANE = 'se~t2'  # the only way to t02
+
+
+def loop_restaurant(tmp: Path) -> Path:
+    points: Points = {
+        'pass': (6, 9.4, 'pass'),
+        'n': (6, 8, 'junction'),
+        'nw': (2, 8, 'junction'),
+        'ne': (9, 8, 'junction'),
+        'sw': (2, 4, 'junction'),
+        'se': (9, 4, 'junction'),
+        't1': (6, 4, 'table'),
+        't2': (9, 1.6, 'table'),
+        'dock1': (0.6, 8, 'dock'),
+        'chg1': (0.6, 4, 'charger'),
+    }
+    wide = [('pass', 'n'), ('n', 'nw'), ('n', 'ne'), ('nw', 'sw'), ('ne', 'se')]
+    wide += [('sw', 't1'), ('t1', 'se'), ('se', 't2'), ('nw', 'dock1'), ('sw', 'chg1')]
+    path = restaurant_on(tmp, points, {1.5: wide}, ['t1', 't2'], {'serve1': ('dock1', 'chg1')})
+    # The bar alone cooks (drinks): one cooking robot process.
+    data = yaml.safe_load(path.read_text())
+    bar = next(c for c in data['cooking_robots'] if c['id'] == 'bar1')
+    data['cooking_robots'] = [bar]
+    data['stations'] = [s for s in data['stations'] if s['id'] in bar['stations']]
+    data['dishes'] = [d for d in data['dishes'] if d['station'] in bar['stations']]
+    kept = {d['id'] for d in data['dishes']}
+    data['recipes'] = [r for r in data.get('recipes', []) if r['dish'] in kept]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    floor = load_restaurant(path).floor
+    assert 'ne' in floor.path('pass', 't1') and 'se' in floor.path('pass', 't2')
+    return path
+
+
+@pytest.fixture
+def traffic_control(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The robots ask the traffic controller, and the API lets the operator close aisles."""
+    monkeypatch.setenv('ROBODINE_TRAFFIC_CONTROL', 'true')
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, traffic_control: None) -> Iterator[Kitchen]:
+    config = loop_restaurant(tmp_path)
+    with kitchen_running(load_restaurant(config), tmp_path, SCALE, 600, config_path=config) as k:
+        yield k
+
+
+@pytest.fixture
+def controller(fleet: Kitchen) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The traffic controller (a list: a test restarts it)."""
+    procs = [start_controller(fleet.config_path)]
+    yield procs
+    for proc in procs:
+        stop_process(proc)
+
+
+@pytest.fixture
+async def operator(
+    fleet: Kitchen, controller: list[subprocess.Popen[bytes]], redis_url: str, aredis: Redis
+) -> AsyncIterator[tuple[httpx.AsyncClient, Diners]]:
+    """The API and a dispatcher up, the robots heard; an operator signed in on the console."""
+    async with (
+        restaurant_open(fleet, redis_url, aredis, fleet.tmp) as (url, diners),
+        httpx.AsyncClient(base_url=url, timeout=20) as client,
+    ):
+        client.headers['X-CSRF-Token'] = await sign_in(client, aredis)
+        yield client, diners
+
+
+async def change(client: httpx.AsyncClient, closure: str, command: str) -> None:
+    a, b = closure.split('~')
+    res = await client.post(f'/console/api/floor/aisles/{a}/{b}/{command}')
+    assert res.status_code == 200, res.text
+
+
+async def test_the_robot_drives_round_a_closed_aisle_and_a_cut_off_table_waits(
+    fleet: Kitchen,
+    controller: list[subprocess.Popen[bytes]],
+    operator: tuple[httpx.AsyncClient, Diners],
+    aredis: Redis,
+) -> None:
+    client, diners = operator
+    floor = fleet.cfg.floor
+    await change(client, EAST, 'close')
+    await change(client, T02_LANE, 'close')
+    # A controller started after the closures gets them (latched, and sent again).
+    stop_process(controller[0])
+    controller.append(start_controller(fleet.config_path))
+    log = fleet.config_path.parent / 'controller.log'
+
+    async def controllers_told() -> bool:
+        starts = log.read_text().split('traffic controller: ')
+        return len(starts) == 3 and f'closed: {EAST}, {T02_LANE}' in starts[-1]
+
+    await wait_for(controllers_told, 30, what='the restarted controller told')
+    await wait_for(fleet.logged_by(fleet.dispatchers, 'orders wait at the pass'), 30)
+
+    cut_off = await diners.order('t02', [('sikhye', 1)])
+    assert cut_off is not None
+    await wait_for(lambda: _status(aredis, cut_off, orders.READY), 60, what='t02 ready')
+    snap = (await client.get('/console/api/snapshot')).json()
+    assert snap['unreachable'] == {'t02': T02_LANE}
+
+    # t01's order, placed after, goes the long way round and is served; t02's stays.
+    served = await diners.order('t01', [('sikhye', 1)])
+    assert served is not None
+    where: list[tuple[float, float]] = []
+
+    async def served_t01() -> bool:
+        state = await robots.get(aredis, 'serve1')
+        if state is not None:
+            where.append((state.x, state.y))
+        return await _status(aredis, served, orders.SERVED)
+
+    await wait_for(served_t01, 120, 0.05, 't01 served')
+    sw, east = floor.points['sw'], floor.points['ne']
+    assert any(abs(x - sw.x) < 0.8 and abs(y - sw.y) < 0.8 for x, y in where), where
+    assert not any(abs(x - east.x) < 0.8 and 4.8 < y < 7.2 for x, y in where), where
+    waiting = await orders.get(aredis, cut_off)
+    assert waiting is not None and (waiting.status, waiting.trip_id) == (orders.READY, '')
+    assert 'serve1 takes a detour' in log.read_text()
+
+    await change(client, T02_LANE, 'reopen')
+    await wait_for(lambda: _status(aredis, cut_off, orders.SERVED), 120, what='t02 served')
+
+
+async def _status(r: Redis, order_id: str, wanted: str) -> bool:
+    record = await orders.get(r, order_id)
+    return record is not None and record.status == wanted
