@@ -2,7 +2,7 @@
 headless Chromium, against `robodine serve` under uvicorn and a real redis-server: what an
 operator reads (refusals, the Tables view) is legible, every control and the pass can be
 reached without scrolling the page sideways, a price field left empty is refused rather than
-sent as 0, and every console shows a stopped fleet.
+sent as 0, every console shows a stopped fleet and an aisle closed on another's floor map.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ PORTRAIT: ViewportSize = {'width': 768, 'height': 1024}
 @pytest.fixture
 async def server_url(redis_url: str, aredis: Redis, tmp_path: Path) -> AsyncIterator[str]:
     await add_operator(aredis, 'boss', PASSWORD, 'manager')
-    with uvicorn_server(redis_url, tmp_path) as server:
+    # Under traffic control, so that the operator may close aisles (re-route).
+    with uvicorn_server(redis_url, tmp_path, {'ROBODINE_TRAFFIC_CONTROL': 'true'}) as server:
         yield server.url
 
 
@@ -139,3 +140,30 @@ async def test_the_pass_column_stays_in_view(
         await page.locator('#columns').evaluate('(el, x) => { el.scrollLeft = x; }', left)
         box = await page.locator('.column[data-column="pass"]').bounding_box()
         assert box is not None and box['x'] + box['width'] <= viewport['width'] + 1
+
+
+async def test_an_aisle_closed_on_one_tablet_shows_on_every_map(
+    browser: Browser, server_url: str
+) -> None:
+    """Re-route: tap the aisle into t01's lane on the floor map, close it; another operator's
+    map draws it closed, lists it and names the tables it cuts off."""
+    here = await console(browser, server_url, LANDSCAPE)
+    there = await console(browser, server_url, PORTRAIT)
+    for page in (here, there):
+        await page.locator('[data-tab="fleet"]').tap()
+    await here.locator('#map line[data-a="c5_5"][data-b="stop-t01"]').dispatch_event('click')
+    close = here.locator('#closures [data-action="close"]')
+    box = await close.bounding_box()
+    assert box is not None and box['height'] >= 44 and box['x'] + box['width'] <= 1024
+    await close.tap()
+    await confirm(here)
+    closed = there.locator('#map-closures .closed[data-closure="c5_5~stop-t01"]')
+    await expect(closed).to_have_count(1)
+    await expect(there.locator('#closed-list li[data-closure="c5_5~stop-t01"]')).to_contain_text(
+        'aisle c5_5–stop-t01'
+    )
+    await expect(there.locator('#closures li.held[data-table="t05"]')).to_be_visible()
+    # Reopened from the list on the other tablet: gone from both maps.
+    await there.locator('#closed-list [data-action="reopen"]').tap()
+    await confirm(there)
+    await expect(here.locator('#map-closures .closed')).to_have_count(0)
