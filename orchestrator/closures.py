@@ -76,6 +76,20 @@ class Closures:
                 raise ClosureError('no_waypoint', waypoint=name)
         return cls(frozenset(aisles), frozenset(waypoints))
 
+    @classmethod
+    def known(cls, floor: Floor, names: Iterable[str]) -> tuple[Closures, list[str]]:
+        """The closures among `names` that are on `floor`, and the names that are not (kept
+        under another floor plan): one stale name must not lift the others."""
+        good, stale = [], []
+        for name in names:
+            try:
+                cls.of(floor, [name])
+            except ClosureError:
+                stale.append(name)
+            else:
+                good.append(name)
+        return cls.of(floor, good), stale
+
     @property
     def names(self) -> list[str]:
         return sorted([aisle_name(*sorted(e)) for e in self.aisles] + list(self.waypoints))

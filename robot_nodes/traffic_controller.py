@@ -83,9 +83,9 @@ class TrafficController(Node):
     def _on_closures(self, msg: ClosuresMsg) -> None:
         if (int(msg.version), int(msg.stamp_ns)) <= self._closures_from:
             return  # an older one (another dispatcher's, or replayed)
-        refusal = self._closures_refusal(msg)
+        why, refusal = self._closures_refusal(msg)
         if refusal:
-            if (more := self._refusals.due('closures')) is not None:
+            if (more := self._refusals.due(why)) is not None:
                 self.get_logger().error(f'refused a closure list: {refusal}{more}')
             return
         self._closures_from = (int(msg.version), int(msg.stamp_ns))
@@ -98,16 +98,17 @@ class TrafficController(Node):
             f'sent round: {self.controller.crossing() or "nobody"}'
         )
 
-    def _closures_refusal(self, msg: ClosuresMsg) -> str:
+    def _closures_refusal(self, msg: ClosuresMsg) -> tuple[str, str]:
+        """(a fixed word for the log's throttle, why) for a set not to take; ('', '') else."""
+        if len(msg.closed) > MAX_CLOSURES:  # before the MACs: they cost as much as it is long
+            return 'long', f'{len(msg.closed)} closures, more than {MAX_CLOSURES}'
         if not auth.verify_by_all(list(self.keys.values()), 'closures', msg):
-            return 'bad MACs (not signed with every serving robot key)'
-        if len(msg.closed) > MAX_CLOSURES:
-            return f'{len(msg.closed)} closures, more than {MAX_CLOSURES}'
+            return 'mac', 'bad MACs (not signed with every serving robot key)'
         try:
             Closures.of(self.controller.map.floor, msg.closed)
         except ClosureError as e:
-            return f'not on this floor: {e}'
-        return ''
+            return 'floor', f'not on this floor: {e}'
+        return '', ''
 
     def _on_reserve(self, req: Reserve.Request, resp: Reserve.Response) -> Reserve.Response:
         resp.granted = req.granted

@@ -36,6 +36,11 @@ def test_names_are_checked_against_the_floor() -> None:
         Closures.of(floor, ['a~b~c'])
     closed = Closures.of(floor, ['w1~e1', 'mid'])
     assert closed.names == ['e1~w1', 'mid']
+    # Kept under another floor plan: the stale name alone is left out.
+    assert Closures.known(floor, ['mid', 'old~gone']) == (
+        Closures.of(floor, ['mid']),
+        ['old~gone'],
+    )
     # An aisle both ways; a waypoint only onto it (a robot on it may leave).
     assert closed.blocks('e1', 'w1') == closed.blocks('w1', 'e1') == 'e1~w1'
     assert closed.blocks('lw', 'mid') == 'mid' and not closed.blocks('mid', 'le')

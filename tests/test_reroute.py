@@ -14,12 +14,17 @@ import httpx
 import pytest
 import yaml
 from redis.asyncio import Redis
+from restaurant_interfaces.msg import Closures as ClosuresMsg
 
+from orchestrator import closures
 from orchestrator.config import load_restaurant
 from orchestrator.store import orders, robots
+from robot_nodes import auth
+from robot_nodes.ros_network import latched
+from tests.api_helpers import wait_until
 from tests.console_support import sign_in
 from tests.dispatch_support import Diners, Kitchen, kitchen_running, restaurant_open, wait_for
-from tests.ros_helpers import stop_process
+from tests.ros_helpers import RosClient, keys_for, stop_process, wait_for_log
 from tests.test_traffic_ros import SCALE, Points, restaurant_on, start_controller
 
 pytestmark = pytest.mark.ros
@@ -152,3 +157,39 @@ async def test_the_robot_drives_round_a_closed_aisle_and_a_cut_off_table_waits(
 async def _status(r: Redis, order_id: str, wanted: str) -> bool:
     record = await orders.get(r, order_id)
     return record is not None and record.status == wanted
+
+
+def test_the_controller_takes_only_closures_signed_by_every_serving_robot(
+    tmp_path: Path, traffic_control: None
+) -> None:
+    """Anyone on the domain can publish on the closures topic: a set the controller cannot
+    verify, too long, not on its floor or older than the last is refused, and the last good set
+    stays."""
+    config = loop_restaurant(tmp_path)
+    keys = [auth.load_key(auth.key_path(keys_for(['serve1']), 'serve1'))]
+    log = config.parent / 'controller.log'
+    controller = start_controller(config)
+    client = RosClient('closures_test')
+    try:
+        pub = client.node.create_publisher(ClosuresMsg, closures.TOPIC, latched(depth=1))
+        wait_until(lambda: pub.get_subscription_count() > 0, 20, what='the controller')
+
+        def send(closed: list[str], version: int, signing: list[bytes] = keys) -> None:
+            msg = ClosuresMsg(closed=closed, version=version, stamp_ns=auth.now_ns())
+            pub.publish(auth.sign_by_all(signing, 'closures', msg))
+
+        send([EAST], 1)
+        wait_for_log(log, f'closed: {EAST} (version 1)')
+        send([], 9, [bytes(32)])  # a key of its own
+        wait_for_log(log, 'refused a closure list: bad MACs')
+        send(['nowhere'], 10)
+        wait_for_log(log, "not on this floor: no_waypoint: {'waypoint': 'nowhere'}")
+        send(['n'] * (closures.MAX_CLOSURES + 1), 11)
+        wait_for_log(log, 'more than 64')
+        send([], 0)  # older than the last taken: dropped
+        send([EAST, T02_LANE], 2)
+        wait_for_log(log, f'closed: {EAST}, {T02_LANE} (version 2)')
+        assert 'closed: nothing' not in log.read_text()
+    finally:
+        client.close()
+        stop_process(controller)

@@ -93,7 +93,7 @@ def floor_map(cfg: RestaurantConfig) -> dict[str, Any]:
 def closures_view(cfg: RestaurantConfig, closed: list[dict[str, Any]]) -> dict[str, Any]:
     """The closures (name, who, when) and the tables they cut off from the pass (table ->
     the closure on its way), whose orders wait at the pass."""
-    names = Closures.of(cfg.floor, [c['name'] for c in closed])
+    names = Closures.known(cfg.floor, [c['name'] for c in closed])[0]
     return {'closures': closed, 'unreachable': unreachable_tables(cfg, names)}
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import redis.exceptions
 from redis.asyncio import Redis
 
-from orchestrator.closures import NO_CLOSURES, ClosureError, Closures, unreachable_tables
+from orchestrator.closures import Closures, unreachable_tables
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.dispatch.context import TRANSIENT, DispatchContext
 from orchestrator.dispatch.cooking import Cooking
@@ -346,11 +346,9 @@ class Dispatcher:
         the traffic controller on every change and every CLOSURES_RESEND_S."""
         while not cancel_requested():
             state = await closures.read(self.r)
-            try:
-                closed = Closures.of(self.cfg.floor, state.closed)
-            except ClosureError as e:  # written under another floor plan
-                log.error('closures %s ignored: %s', sorted(state.closed), e)
-                closed = NO_CLOSURES
+            closed, stale = Closures.known(self.cfg.floor, state.closed)
+            if stale and state.version != self._closures_sent[0]:
+                log.error('closures not on this floor, ignored: %s', stale)
             cut_off = unreachable_tables(self.cfg, closed)
             if cut_off != self.serving.unreachable:
                 log.info('orders wait at the pass for tables no way reaches: %s', cut_off)
