@@ -220,12 +220,16 @@ def sign_by_all(keys: Sequence[bytes], kind: str, msg: Any) -> Any:
 
 
 def verify_by_all(keys: Sequence[bytes], kind: str, msg: Any) -> bool:
-    fields, macs = SIGNED[kind](msg), list(msg.macs)
-    if len(macs) != len(keys):
-        return False
-    return all(
-        hmac.compare_digest(str(m), mac(key, kind, fields))
-        for key, m in zip(keys, macs, strict=True)
+    return len(msg.macs) == len(keys) and all(
+        verify_by(key, i, kind, msg) for i, key in enumerate(keys)
+    )
+
+
+def verify_by(key: bytes, index: int, kind: str, msg: Any) -> bool:
+    """Whether MAC `index` of a message signed by all (`sign_by_all`) is good with `key`."""
+    macs = list(msg.macs)
+    return 0 <= index < len(macs) and hmac.compare_digest(
+        str(macs[index]), mac(key, kind, SIGNED[kind](msg))
     )
 
 

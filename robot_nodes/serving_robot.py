@@ -25,12 +25,14 @@ from restaurant_interfaces.msg import RobotState, StopResult
 from restaurant_interfaces.srv import ConfirmPickup, Reserve
 
 from orchestrator import held_up
+from orchestrator.closures import Closures, route_avoiding
 from orchestrator.config import RestaurantConfig
 from orchestrator.config import ServingRobot as ServingRobotConfig
 from orchestrator.settings import get_settings
 from orchestrator.traffic import CLOSED, TrafficMap, lane_offset
 from robot_nodes import auth
 from robot_nodes import ledger as lg
+from robot_nodes.closures_in import ClosuresIn
 from robot_nodes.drivers import make_serving_driver
 from robot_nodes.drivers.battery import SimBattery
 from robot_nodes.drivers.neighbours import PeerWait
@@ -182,6 +184,14 @@ class ServingRobot(RobotNode):
             self._lead_m = lead_m(
                 robot.speed_mps, robot.max_accel_mps2, ASK_LEAD_TICKS / TICK_HZ * self.time_scale
             )
+            # The operator's closures, to plan round and to wait short of (signed: its own MAC).
+            index = [r.id for r in self.cfg.serving_robots].index(self.robot_id)
+            self.closures_in = ClosuresIn(
+                self,
+                self.floor,
+                lambda msg: auth.verify_by(self.key, index, 'closures', msg),
+                self._closed,
+            )
 
         self.serve_goals(Deliver, 'deliver')
         self.create_service(ConfirmPickup, self.ros_name('confirm_pickup'), self._on_confirm)
@@ -288,7 +298,7 @@ class ServingRobot(RobotNode):
         if self.gate is None:
             self.driver.set_path(self._points(self.floor.path(start, target), (x, y)))
             return
-        self.gate.start_from_here(lambda n: self.floor.path(n, target), start)
+        self.gate.start_from_here(lambda n: self._route(n, target), start)
         self.driver.set_path(self.gate.path((x, y)))
         self._asking = None  # an answer still to come is for the last move: ignored
         self.driver.waiting_for = self._at_closure = ''
@@ -321,6 +331,20 @@ class ServingRobot(RobotNode):
         return False
 
     # --- traffic -----------------------------------------------------------------------------
+
+    def _closed(self, closures: Closures, version: int) -> None:
+        assert self.gate is not None
+        self.gate.closures = closures
+        names = ', '.join(closures.names) or 'nothing'
+        self.get_logger().info(f'closed: {names} (version {version})')
+
+    def _route(self, start: str, target: str) -> list[str]:
+        """The shortest way round what is closed; with none, the shortest way (the traffic
+        controller has the robot wait before the closure)."""
+        assert self.gate is not None
+        return route_avoiding(self.floor, start, target, self.gate.closures) or self.floor.path(
+            start, target
+        )
 
     def _traffic(self) -> None:
         """Report progress and ask for more: at once on a change or when it first wants more

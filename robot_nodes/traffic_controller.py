@@ -10,10 +10,8 @@ nothing on disk: robots ask at least once a second, so after a restart it knows 
 what each robot holds.
 
 Takes the operator's closures (`orchestrator.closures`) from `/robodine/traffic/closures`
-(restaurant_interfaces/msg/Closures, latched, from the dispatcher): signed with every serving
-robot's key, at most MAX_CLOSURES, each naming an aisle or waypoint of the floor, and newer than
-the last taken (version, then stamp); anything else is refused and logged, and the last good
-set stays.
+(restaurant_interfaces/msg/Closures, latched, from the dispatcher; `closures_in`) only when
+every serving robot's MAC verifies.
 
 Publishes the fleet's traffic figures once a second as JSON on `/robodine/traffic/stats`
 (std_msgs/String, transient-local): per robot the waits (simulated seconds) and detours taken
@@ -32,16 +30,16 @@ from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from restaurant_interfaces.msg import Closures as ClosuresMsg
 from restaurant_interfaces.srv import Reserve
 from std_msgs.msg import String
 
-from orchestrator.closures import MAX_CLOSURES, TOPIC, ClosureError, Closures
+from orchestrator.closures import Closures
 from orchestrator.config import ConfigError, load_restaurant
 from orchestrator.settings import DEFAULT_CONFIG
 from orchestrator.traffic import CLOSED, Ask, Controller, RouteError, TrafficMap
 from orchestrator.traffic_waits import WaitLog
 from robot_nodes import auth
+from robot_nodes.closures_in import ClosuresIn
 from robot_nodes.ros_network import latched, spin
 
 RESERVE_SERVICE = '/robodine/traffic/reserve'
@@ -68,9 +66,13 @@ class TrafficController(Node):
         self.replay = auth.Replay()
         self._last_stamp: dict[str, int] = {}
         self.wait_log = WaitLog((r.id for r in robots), self.time_scale, service.traffic_stuck_s)
-        self._closures_from = (0, 0)
-        self._refusals = auth.LogThrottle()
-        self.create_subscription(ClosuresMsg, TOPIC, self._on_closures, latched(depth=1))
+        keys = list(self.keys.values())
+        self.closures_in = ClosuresIn(
+            self,
+            self.controller.map.floor,
+            lambda msg: auth.verify_by_all(keys, 'closures', msg),
+            self._closed,
+        )
         self.create_service(Reserve, RESERVE_SERVICE, self._on_reserve)
         self.stats_pub = self.create_publisher(String, STATS_TOPIC, latched(depth=1))
         self.create_timer(1.0, self._publish_stats)
@@ -80,35 +82,12 @@ class TrafficController(Node):
             f'{len(self.controller.map.junctions)} junctions'
         )
 
-    def _on_closures(self, msg: ClosuresMsg) -> None:
-        if (int(msg.version), int(msg.stamp_ns)) <= self._closures_from:
-            return  # an older one (another dispatcher's, or replayed)
-        why, refusal = self._closures_refusal(msg)
-        if refusal:
-            if (more := self._refusals.due(why)) is not None:
-                self.get_logger().error(f'refused a closure list: {refusal}{more}')
-            return
-        self._closures_from = (int(msg.version), int(msg.stamp_ns))
-        closures = Closures.of(self.controller.map.floor, msg.closed)
-        if closures == self.controller.closures:
-            return
+    def _closed(self, closures: Closures, version: int) -> None:
         self.controller.closures = closures
         self.get_logger().info(
-            f'closed: {", ".join(closures.names) or "nothing"} (version {msg.version}); '
+            f'closed: {", ".join(closures.names) or "nothing"} (version {version}); '
             f'sent round: {self.controller.crossing() or "nobody"}'
         )
-
-    def _closures_refusal(self, msg: ClosuresMsg) -> tuple[str, str]:
-        """(a fixed word for the log's throttle, why) for a set not to take; ('', '') else."""
-        if len(msg.closed) > MAX_CLOSURES:  # before the MACs: they cost as much as it is long
-            return 'long', f'{len(msg.closed)} closures, more than {MAX_CLOSURES}'
-        if not auth.verify_by_all(list(self.keys.values()), 'closures', msg):
-            return 'mac', 'bad MACs (not signed with every serving robot key)'
-        try:
-            Closures.of(self.controller.map.floor, msg.closed)
-        except ClosureError as e:
-            return 'floor', f'not on this floor: {e}'
-        return '', ''
 
     def _on_reserve(self, req: Reserve.Request, resp: Reserve.Response) -> Reserve.Response:
         resp.granted = req.granted

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from orchestrator.closures import NO_CLOSURES
 from orchestrator.traffic import Ask, TrafficMap
 
 Point = tuple[float, float]
@@ -49,6 +50,8 @@ class TrafficGate:
         self.progress = 0
         self.clear = False
         self.granted = 0
+        # The operator's closures: no hold point on a closed aisle.
+        self.closures = NO_CLOSURES
 
     @property
     def last(self) -> int:
@@ -125,7 +128,12 @@ class TrafficGate:
         """The driver's path from `at` as far as granted."""
         nodes = list(self.route[self.progress : self.granted + 1])
         self._hold = None
-        if self.granted == self.last or not self.map.holdable(*self.route[self.granted :][:2]):
+        ahead = self.route[self.granted :][:2]
+        if (
+            self.granted == self.last
+            or not self.map.holdable(*ahead)
+            or frozenset(ahead) in self.closures.aisles
+        ):
             # To the end, or to where the leg starts (a dock, the pass, a table) to wait there.
             return self.points_of(nodes, at) if len(nodes) > 1 else [at]
         # Stop short of the next waypoint, in the lane of the aisle towards it.

@@ -18,6 +18,7 @@ from orchestrator.closures import (
 )
 from orchestrator.config import RestaurantConfig, load_restaurant
 from orchestrator.traffic import Ask, Controller, TrafficMap
+from robot_nodes.traffic_gate import TrafficGate
 from tests.test_reroute import loop_restaurant
 from tests.test_traffic import RADIUS, through_lane
 
@@ -111,3 +112,13 @@ def test_with_no_way_round_a_robot_waits_before_the_closure() -> None:
     assert c.at_closure == {'a': 'e1~w1'} and 'a' in c.waiting and c.waits_for('a') == ''
     c.closures = Closures()  # reopened
     assert c.ask(at_dock, 1.0) > 0 and c.at_closure == {}
+
+
+def test_a_robot_waits_on_its_waypoint_not_on_a_closed_aisle() -> None:
+    floor = through_lane()
+    gate = TrafficGate('a', TrafficMap.of(floor, RADIUS), lambda nodes, at: [at], lambda a, b: 0)
+    gate.start(('w1', 'e1', 'dock2'))
+    w1 = (floor.points['w1'].x, floor.points['w1'].y)
+    assert len(gate.path(w1)) > 1  # to its hold point on the aisle to e1, short of e1
+    gate.closures = Closures.of(floor, ['w1~e1'])
+    assert gate.path(w1) == [w1]
