@@ -41,25 +41,23 @@ class ClosuresIn:
     def _on_message(self, msg: Any) -> None:
         if (int(msg.version), int(msg.stamp_ns)) <= self._from:
             return  # an older one (another dispatcher's, or replayed)
-        why, refusal = self._refusal(msg)
+        why, refusal, closures = self._check(msg)
         if refusal:
             if (more := self._refusals.due(why)) is not None:
                 self.node.get_logger().error(f'refused a closure list: {refusal}{more}')
             return
         self._from = (int(msg.version), int(msg.stamp_ns))
-        closures = Closures.of(self.floor, msg.closed)
         if closures != self.closures:
             self.closures = closures
             self.on_change(closures, int(msg.version))
 
-    def _refusal(self, msg: Any) -> tuple[str, str]:
-        """(a fixed word for the log's throttle, why) for a set not to take; ('', '') else."""
+    def _check(self, msg: Any) -> tuple[str, str, Closures]:
+        """The set, or (a fixed word for the log's throttle, why) not to take it."""
         if len(msg.closed) > MAX_CLOSURES:  # before the MACs: they cost as much as it is long
-            return 'long', f'{len(msg.closed)} closures, more than {MAX_CLOSURES}'
+            return 'long', f'{len(msg.closed)} closures, more than {MAX_CLOSURES}', NO_CLOSURES
         if not self.verify(msg):
-            return 'mac', 'bad MACs (not signed with the serving robots keys)'
+            return 'mac', 'bad MACs (not signed with the serving robots keys)', NO_CLOSURES
         try:
-            Closures.of(self.floor, msg.closed)
+            return '', '', Closures.of(self.floor, msg.closed)
         except ClosureError as e:
-            return 'floor', f'not on this floor: {e}'
-        return '', ''
+            return 'floor', f'not on this floor: {e}', NO_CLOSURES
