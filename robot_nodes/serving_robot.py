@@ -342,9 +342,15 @@ class ServingRobot(RobotNode):
         """The shortest way round what is closed; with none, the shortest way (the traffic
         controller has the robot wait before the closure)."""
         assert self.gate is not None
-        return route_avoiding(self.floor, start, target, self.gate.closures) or self.floor.path(
-            start, target
-        )
+        shortest = self.floor.path(start, target)
+        closures = self.gate.closures
+        if not closures.on_route(shortest):
+            return shortest
+        route = route_avoiding(self.floor, start, target, closures)
+        if route is None:
+            return shortest
+        self.get_logger().info(f'round what is closed: {" ".join(route)}')
+        return route
 
     def _traffic(self) -> None:
         """Report progress and ask for more: at once on a change or when it first wants more

@@ -147,9 +147,12 @@ async def test_the_robot_drives_round_a_closed_aisle_and_a_cut_off_table_waits(
         return await _status(aredis, served, orders.SERVED)
 
     await wait_for(served_t01, 120, 0.05, 't01 served')
-    sw, east = floor.points['sw'], floor.points['ne']
-    assert any(abs(x - sw.x) < 0.8 and abs(y - sw.y) < 0.8 for x, y in where), where
-    assert not any(abs(x - east.x) < 0.8 and 4.8 < y < 7.2 for x, y in where), where
+    robot_log = fleet.ledger_dir / 'serve1.log'
+    assert 'round what is closed: pass n nw sw t1' in robot_log.read_text()
+    # Never seen on the east side, south of the north corridor (poses are mirrored a few times
+    # a second: this can miss a short visit, never invent one).
+    south = floor.points['nw'].y - 0.5
+    assert not any(x > floor.points['t1'].x + 1 and y < south for x, y in where), where
     waiting = await orders.get(aredis, cut_off)
     assert waiting is not None and (waiting.status, waiting.trip_id) == (orders.READY, '')
 
@@ -160,7 +163,7 @@ async def test_the_robot_drives_round_a_closed_aisle_and_a_cut_off_table_waits(
     await change(client, T02_LANE, 'reopen')
     await wait_for(lambda: _status(aredis, cut_off, orders.ARRIVED), 120, what='t02 arrived')
     await change(client, T02_LANE, 'close')
-    await told(aredis, log, fleet.ledger_dir / 'serve1.log')
+    await told(aredis, log, robot_log)
     diners.held.discard(cut_off)
     await wait_for(lambda: _status(aredis, cut_off, orders.SERVED), 60, what='t02 served')
 
