@@ -852,7 +852,12 @@ async def test_close_and_reopen_aisles_and_waypoints_and_refusals(
     await refused(f'{lane}/reopen', 409, 'not_closed', 'c5_5~stop-t01')
     snap = (await client.get('/console/api/snapshot')).json()
     assert snap['closures'] == [] and snap['unreachable'] == {}
-    assert json.loads(await aredis.get(keys.CLOSURES))['version'] == 2
+    # A waypoint: a table's stop cuts off that table and the lane's tables behind it.
+    assert (await client.post('/console/api/floor/waypoints/stop-t05/close')).status_code == 200
+    snap = (await client.get('/console/api/snapshot')).json()
+    assert [c['name'] for c in snap['closures']] == ['stop-t05']
+    assert snap['unreachable'] == {'t05': 'stop-t05', 't09': 'stop-t05', 't13': 'stop-t05'}
+    assert json.loads(await aredis.get(keys.CLOSURES))['version'] == 3
 
 
 async def test_a_robot_waiting_before_a_closure_raises_one_alert_per_wait(
