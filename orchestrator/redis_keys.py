@@ -44,7 +44,8 @@ Layout (all under the `rd:` prefix):
 - `rd:archive:upto`                string the archive holds every finished record before this
 - `rd:duty:{name}`                 string the process running a background duty (expires)
 - `rd:closures`                    string the aisles and waypoints the operator closed (JSON,
-                                          with a version raised by every change)
+                                          with a version raised by every change to at
+                                          least the wall clock in ms)
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 one JSON string `{"version": n, "closed": {name: {"by": operator, "at": ms}}}` so that a change
 and the check that the fleet can still work with the result are one WATCHed transaction: two
 operators closing the last two ways to the docks at once cannot both succeed. The version is
-raised by every change; the dispatcher sends the set, with it, to the traffic controller. Each
+raised by every change, to at least the wall clock in ms: a set made after Redis lost its data
+still passes for newer with a controller or robot that took one before. The dispatcher sends the
+set, with it, to the traffic controller and the serving robots. Each
 change is also a `floor.closures` feed event carrying the whole set, which consoles follow."""
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from redis.exceptions import WatchError
 
 from orchestrator import redis_keys as keys
 from orchestrator.store import feed
+from orchestrator.store.feed import now_ms
 
 FEED_EVENT = 'floor.closures'
 ATTEMPTS = 10
@@ -56,7 +59,7 @@ async def change(
         async with r.pipeline(transaction=True) as pipe:
             await pipe.watch(keys.CLOSURES)
             now = _parse(await pipe.get(keys.CLOSURES))
-            after = Closed(now.version + 1, decide(now))
+            after = Closed(max(now.version + 1, now_ms()), decide(now))
             pipe.multi()
             pipe.set(keys.CLOSURES, json.dumps({'version': after.version, 'closed': after.closed}))
             feed.add_event(pipe, FEED_EVENT, {'by': by, 'closures': after.view()})
