@@ -52,10 +52,17 @@ ORDER_ALERTS = frozenset({'order_late', 'pickup_timeout', 'delivery_failed'})
 # `battery_low` is raised this far above `battery.low`: some 20-30 minutes of service at the
 # default drain, time to charge the robot in a lull rather than lose it mid-rush.
 BATTERY_WARN_MARGIN = 0.05
+
+
+def _heard(s: RobotRecord, _: Battery) -> bool:
+    """The robot is heard again (past going quiet or lost)."""
+    return s.mode not in ('unreachable', 'lost')
+
+
 # Alerts about a robot's condition, and whether a state of the robot is past it.
 ROBOT_ALERTS: dict[str, Callable[[RobotRecord, Battery], bool]] = {
-    'robot_unreachable': lambda s, _: s.mode not in ('unreachable', 'lost'),
-    'robot_lost': lambda s, _: s.mode not in ('unreachable', 'lost'),
+    'robot_unreachable': _heard,
+    'robot_lost': _heard,
     'robot_fault': lambda s, _: s.mode != 'fault',
     'robot_stuck': lambda s, _: not (s.mode == 'busy' and held_up_by(s.detail)),
     'battery_low': lambda s, b: s.mode == 'charging' or s.battery >= b.low + BATTERY_WARN_MARGIN,

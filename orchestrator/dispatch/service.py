@@ -343,20 +343,24 @@ class Dispatcher:
 
     async def _follow_closures(self) -> None:
         """The operator's closures: hold the orders of tables they cut off, and send them to
-        the traffic controller on every change and every CLOSURES_RESEND_S."""
+        the traffic controller on every change and every CLOSURES_RESEND_S. A set is checked
+        against the floor and its cut-off tables found once per version, not every look."""
+        names: list[str] = []
         while not cancel_requested():
             state = await closures.read(self.r)
-            closed, stale = Closures.known(self.cfg.floor, state.closed)
-            if stale and state.version != self._closures_sent[0]:
-                log.error('closures not on this floor, ignored: %s', stale)
-            cut_off = unreachable_tables(self.cfg, closed)
-            if cut_off != self.serving.unreachable:
-                log.info('orders wait at the pass for tables no way reaches: %s', cut_off)
-                self.serving.unreachable = cut_off
-                self.ctx.wake()
             version, sent_at = self._closures_sent
+            if state.version != version:
+                closed, stale = Closures.known(self.cfg.floor, state.closed)
+                if stale:
+                    log.error('closures not on this floor, ignored: %s', stale)
+                cut_off = unreachable_tables(self.cfg, closed)
+                if cut_off != self.serving.unreachable:
+                    log.info('orders wait at the pass for tables no way reaches: %s', cut_off)
+                    self.serving.unreachable = cut_off
+                    self.ctx.wake()
+                names = closed.names
             if state.version != version or time.monotonic() - sent_at >= CLOSURES_RESEND_S:
-                self.ctx.ros.closures(closed.names, state.version)
+                self.ctx.ros.closures(names, state.version)
                 self._closures_sent = (state.version, time.monotonic())
             await nap(CLOSURES_EVERY_S)
 
