@@ -81,6 +81,9 @@ async def test_expired_lease_is_taken_over_and_old_epoch_fenced(
     assert await jobs.complete(aredis, job_id, old.epoch, 'wok1') == 'fenced'
     assert await jobs.complete(aredis, job_id, new.epoch, 'wok1') == 'duplicate'
     assert (await stats.read(aredis))['fenced_writes'] == 6
+    # And d1 renewing its lease once d2 has cooked it: taken over, not settled under d1.
+    assert await renew(aredis, job_id, old.epoch, 'd1', 5) == jobs.FENCED
+    assert (await stats.read(aredis))['fenced_writes'] == 7
 
 
 async def test_job_moves_to_another_robot_only_once_its_robot_stopped_holding_it(

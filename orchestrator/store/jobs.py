@@ -250,14 +250,17 @@ return {epoch, attempts, j[5] or ''}
 )
 
 # KEYS: job, stats. ARGV: epoch, owner, lease_ms, held_until_ms (0 if the robot is not told).
-# Returns RENEWED, SETTLED_MEANWHILE (its result is on its way, or it was cancelled: nothing
-# to keep) or FENCED (in flight under another epoch or owner).
+# Returns RENEWED, SETTLED_MEANWHILE (settled while this owner held it: its result is on its
+# way, or it was cancelled or bumped, which raise the epoch: nothing to keep) or FENCED (in
+# flight under another epoch or owner, or settled by another owner: taken over, as `complete`
+# says of a stale result).
 _RENEW = (
     _SERVER_NOW
     + """
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner', 'held_until')
-if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then return 2 end
-if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
+if j[1] ~= 'dispatched' and j[1] ~= 'cooking' then
+  if j[3] == ARGV[2] then return 2 end
+elseif tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'lease_until', now + tonumber(ARGV[3]),
     'held_until', math.max(tonumber(j[4] or '0'), tonumber(ARGV[4])))
   return 1
