@@ -1,13 +1,15 @@
 """The `nav2` driver's goals, with an in-process fake of the action client (no ROS graph): one
 goal per corner, each facing the way on; a longer traffic grant preempts the goal to the hold
 point; another robot in the way cancels the goal and a clear way sends it again; a rejected
-goal is a fault, sent again after `nav2.retry_s`."""
+goal is a fault, sent again after `nav2.retry_s`; a floor placed on the map by `nav2.map_*`
+gets its goals and feedback turned."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -73,15 +75,24 @@ class FakeNav2:
         pass
 
 
-@pytest.fixture
-def driver(demo_config: RestaurantConfig) -> Iterator[tuple[Nav2Driver, FakeNav2]]:
+@contextmanager
+def faked(cfg: RestaurantConfig, **params: float) -> Iterator[tuple[Nav2Driver, FakeNav2]]:
+    """A nav2 driver on a bare node with these `nav2.` parameters, its client the fake."""
     with bare_node('nav2_goals') as node:
-        drv = Nav2Driver(node, demo_config.serving_robots[0], 1.0, (0.0, 0.0, 0.0))
+        for name, value in params.items():
+            node.declare_parameter(f'nav2.{name}', value)
+        drv = Nav2Driver(node, cfg.serving_robots[0], 1.0, (0.0, 0.0, 0.0))
         drv._client.destroy()
         fake = FakeNav2()
         drv._client = fake
         yield drv, fake
         drv.close()
+
+
+@pytest.fixture
+def driver(demo_config: RestaurantConfig) -> Iterator[tuple[Nav2Driver, FakeNav2]]:
+    with faked(demo_config) as both:
+        yield both
 
 
 def close(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
@@ -167,3 +178,18 @@ def test_a_rejected_goal_is_a_fault_and_sent_again_after_retry_s(
     assert len(nav2.sent) == 2 and drv.fault  # until it gets somewhere
     arrive(nav2.sent[1], 2.0, 0.0)
     assert drv.done and drv.fault == ''
+
+
+def test_goals_and_feedback_are_turned_by_where_the_floor_lies_on_the_map(
+    demo_config: RestaurantConfig,
+) -> None:
+    # The floor's origin at (10, -2) of the map, its x axis along the map's y.
+    with faked(demo_config, map_x=10.0, map_y=-2.0, map_yaw=math.pi / 2) as (drv, nav2):
+        drv.set_path([(0.0, 0.0), (2.0, 0.0), (2.0, 1.0)])
+        assert close(nav2.sent[0].at, (10.0, 0.0, math.pi))  # floor (2, 0) facing +y
+        nav2.sent[0].drive_to(10.0, -1.0)  # map (10, -1) is floor (1, 0)
+        assert close(drv.pose, (1.0, 0.0, -math.pi / 2))  # facing the map's x: the floor's -y
+        arrive(nav2.sent[0], 10.0, 0.0)
+        assert close(nav2.sent[1].at, (9.0, 0.0, math.pi))  # floor (2, 1), the way it came
+        arrive(nav2.sent[1], 9.0, 0.0)
+        assert drv.done and drv.fault == ''

@@ -4,8 +4,10 @@ The action server is the robot's bt_navigator, `nav2.action` (default `navigate_
 relative name, so `/robodine/<id>/navigate_to_pose` in the robot's namespace; an absolute one,
 `/robot1/navigate_to_pose`, for a Nav2 launched in a namespace of its own). The type is Jazzy's
 `nav2_msgs/action/NavigateToPose` (the system's nav2_msgs, or the copy scripts/bootstrap.sh
-builds from robot_nodes/nav2_msgs). Goals are in `nav2.frame_id` (default `map`), whose
-coordinates must be the restaurant floor's: draw the restaurant config on the robot's map.
+builds from robot_nodes/nav2_msgs). Goals are in `nav2.frame_id` (default `map`). A map made
+by SLAM has its own origin: `nav2.map_x`, `nav2.map_y` and `nav2.map_yaw` place the restaurant
+floor on it (the floor's origin in the map frame, and the heading of its x axis there), and
+the driver turns goals into the map frame and feedback back into the floor's (`MapFrame`).
 
 One goal per corner of the path (`polyline.corner_after`), not one to its end: Nav2 plans its
 own way to a goal, which could leave the robot's lane or take an aisle the traffic controller
@@ -16,10 +18,11 @@ never granted; through the corners it keeps to both, and it stops and turns at e
 the traffic controller granted for the lane's way round, which is why `diffdrive` stops there.
 
 The pose is the goal feedback's `current_pose` (what bt_navigator reads from TF at each tick
-of its tree, in the goals' frame): no topic of its own, no TF listener, and nothing to anchor.
-Between goals Nav2 does not move the robot, so the last feedback stays true; a robot that is
-pushed by hand while idle reports where it was until its next goal. (`amcl_pose` is published
-only when AMCL updates, a few times per metre: too seldom for the obstacle stop of others.)
+of its tree, in the goals' frame; turned into the floor's): no topic of its own, no TF
+listener, and nothing to anchor. Between goals Nav2 does not move the robot, so the last
+feedback stays true; a robot that is pushed by hand while idle reports where it was until its
+next goal. (`amcl_pose` is published only when AMCL updates, a few times per metre: too
+seldom for the obstacle stop of others.)
 
 Traffic gate: the node gives a path that ends where the grant ends (its hold point); a longer
 grant is a new path, whose next corner preempts the running goal (Nav2 takes the newer goal,
@@ -87,6 +90,30 @@ class _Goal:
         return math.hypot(self.x - x, self.y - y) <= SAME_M and abs(self.yaw - yaw) <= SAME_M
 
 
+@dataclass(frozen=True)
+class MapFrame:
+    """Where the restaurant floor lies on the robot's map: its origin at (x, y) of the map
+    frame, its x axis turned by `yaw`. The default is the map frame itself."""
+
+    x: float = 0.0
+    y: float = 0.0
+    yaw: float = 0.0
+
+    def to_map(self, pose: Pose) -> Pose:
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        fx, fy, fyaw = pose
+        return self.x + c * fx - s * fy, self.y + s * fx + c * fy, _wrap(fyaw + self.yaw)
+
+    def to_floor(self, pose: Pose) -> Pose:
+        c, s = math.cos(self.yaw), math.sin(self.yaw)
+        dx, dy = pose[0] - self.x, pose[1] - self.y
+        return c * dx + s * dy, -s * dx + c * dy, _wrap(pose[2] - self.yaw)
+
+
+def _wrap(angle: float) -> float:
+    return math.atan2(math.sin(angle), math.cos(angle))
+
+
 def goal_yaw(path: list[Point], i: int) -> float:
     """The heading a goal at point i faces: the way on from it (at the last point, the way the
     path came in)."""
@@ -101,6 +128,8 @@ class Nav2Driver(MotionDriver):
         super().__init__(node, robot, time_scale, start)
         action = self._param('action', 'navigate_to_pose')
         self.frame_id = self._param('frame_id', 'map')
+        # Where the floor lies on the map (`MapFrame`): goals and feedback are turned with it.
+        self.map = MapFrame(*(self._param(f'map_{k}', 0.0) for k in ('x', 'y', 'yaw')))
         self.behavior_tree = self._param('behavior_tree', '')
         self.retry_s = self._param('retry_s', 5.0)
         self.server_wait_s = self._param('server_wait_s', 2.0)
@@ -224,9 +253,10 @@ class Nav2Driver(MotionDriver):
         msg = NavigateToPose.Goal(behavior_tree=self.behavior_tree)
         msg.pose.header.frame_id = self.frame_id
         msg.pose.header.stamp = self.node.get_clock().now().to_msg()
-        msg.pose.pose.position.x, msg.pose.pose.position.y = goal.x, goal.y
-        msg.pose.pose.orientation.z = math.sin(goal.yaw / 2)
-        msg.pose.pose.orientation.w = math.cos(goal.yaw / 2)
+        x, y, yaw = self.map.to_map((goal.x, goal.y, goal.yaw))
+        msg.pose.pose.position.x, msg.pose.pose.position.y = x, y
+        msg.pose.pose.orientation.z = math.sin(yaw / 2)
+        msg.pose.pose.orientation.w = math.cos(yaw / 2)
         sent = self._client.send_goal_async(
             msg, feedback_callback=self._on_feedback, goal_uuid=UUID(uuid=list(goal.uuid))
         )
@@ -276,8 +306,8 @@ class Nav2Driver(MotionDriver):
         pose = msg.feedback.current_pose.pose
         q = pose.orientation
         yaw = math.atan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z))
-        self._pose = (pose.position.x, pose.position.y, yaw)
-        self._fed = [*self._fed[-1:], (time.monotonic(), (pose.position.x, pose.position.y))]
+        self._pose = self.map.to_floor((pose.position.x, pose.position.y, yaw))
+        self._fed = [*self._fed[-1:], (time.monotonic(), self._pose[:2])]
         if self._goal_fault and math.dist(self._fault_at, self._pose[:2]) >= FAULT_CLEAR_M:
             self._goal_fault = ''
 
