@@ -538,7 +538,7 @@ def up_command(args: argparse.Namespace) -> int:
         print(f'\nready. Redis {where}\n\nDiner pages (one per table QR code):')
         for t in cfg.tables:
             token = sign(settings.table_keys, cfg.restaurant.id, t.id)
-            print(f'  {t.id}  {t.name:<10} {table_url(public, token)}')
+            print(f'  {t.id}  {t.name.en:<10} {table_url(public, token)}')
         print(f'\nKitchen console: {base}/console{demo_operator(redis_url, settings)}')
         if external:
             print('\nExternal robots (not started here; the dispatcher uses each once heard):')

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Ident = Annotated[str, Field(pattern=r'^[a-z0-9][a-z0-9_-]{0,39}$')]
 LANGS = ('ko', 'en', 'zh')
@@ -57,7 +64,14 @@ MAX_SEATS = 20
 
 class Table(Strict):
     id: Ident
-    name: str
+    # In each language (`{ko, en, zh}`), or one name for all of them.
+    name: Names
+
+    @field_validator('name', mode='before')
+    @classmethod
+    def _one_name_for_all(cls, v: Any) -> Any:
+        return dict.fromkeys(LANGS, v) if isinstance(v, str) else v
+
     seats: Annotated[int, Field(ge=1, le=MAX_SEATS)]
     x: float
     y: float

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import segno
 
-from orchestrator.config import ConfigError, RestaurantConfig, load_restaurant
+from orchestrator.config import LANGS, ConfigError, Names, RestaurantConfig, load_restaurant
 from orchestrator.settings import DEMO_KEY_REFUSED, Settings
 from table_qr.tokens import sign, table_url
 
@@ -27,10 +27,17 @@ class TableCode:
     url: str
 
 
+def _names(names: Names) -> str:
+    """The table's name as a printed card shows it: each language's, once ('1번 · Table 1')."""
+    return ' · '.join(dict.fromkeys(getattr(names, lang) for lang in LANGS))
+
+
 def table_codes(cfg: RestaurantConfig, settings: Settings, base_url: str) -> list[TableCode]:
     return [
         TableCode(
-            t.id, t.name, table_url(base_url, sign(settings.table_keys, cfg.restaurant.id, t.id))
+            t.id,
+            _names(t.name),
+            table_url(base_url, sign(settings.table_keys, cfg.restaurant.id, t.id)),
         )
         for t in cfg.tables
     ]

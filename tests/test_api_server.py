@@ -102,7 +102,7 @@ async def test_probes_and_page(server: Server) -> None:
             follow_redirects=True,
         )
         assert page.status_code == 200 and '<html lang="zh">' in page.text
-        assert 'Table 4' in page.text
+        assert '4号桌' in page.text  # the table's name in the page's language
         assert (await c.get('/static/diner.js')).status_code == 200
         # The page names its icon, so a phone never asks for a missing /favicon.ico.
         assert '<link rel="icon" href="/static/icon.svg"' in page.text

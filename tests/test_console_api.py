@@ -554,7 +554,7 @@ async def test_snapshot_has_tickets_fleet_and_map(
     snap = (await client.get('/console/api/snapshot')).json()
     assert snap['time_scale'] == 1.0  # ticket ages are real age × this
     (ticket,) = snap['tickets']['open']
-    assert ticket['id'] == oid and ticket['table'] == 'Table 7'
+    assert ticket['id'] == oid and ticket['table']['en'] == 'Table 7'
     (line,) = ticket['lines']
     assert line['options'] == ['Spice level: Hot', 'Size: Regular']
     assert line['allergens'] == ['peanut', 'soy', 'chicken']

@@ -143,7 +143,7 @@ async def test_the_console_speaks_korean_and_chinese(
     await page.locator('[data-tab="alerts"]').click()
     call = page.locator('.alert[data-kind="staff_call"]')
     await expect(call.locator('.kind')).to_have_text('직원 호출')
-    await expect(call.locator('.text')).to_have_text('Table 4: 물을 요청했어요')
+    await expect(call.locator('.text')).to_have_text('4번 테이블: 물을 요청했어요')
     fault = page.locator('.alert[data-kind="robot_fault"]')
     await expect(fault.locator('.kind')).to_have_text('로봇 고장')
     # What the robot said stays as it said it.
@@ -157,7 +157,7 @@ async def test_the_console_speaks_korean_and_chinese(
     await expect(page.locator('[data-tab="tickets"]')).to_have_text('订单')
     assert await word_break(page) == 'normal'
     await expect(call.locator('.kind')).to_have_text('呼叫服务员')
-    await expect(call.locator('.text')).to_have_text('Table 4：要水')
+    await expect(call.locator('.text')).to_have_text('4号桌：要水')
     await expect(fault.locator('.kind')).to_have_text('机器人故障')
     await expect(page.locator('#who')).to_have_text('boss（经理）')
     await shoot(page, tmp_path, 'zh-alerts')

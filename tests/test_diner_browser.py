@@ -330,10 +330,12 @@ async def test_accept_language_picks_korean_and_bad_codes_are_refused(
     await page.goto(f'{server.url}/t/{token_for("t01")}')
     await expect(page.locator('button.dish[data-dish="bulgogi"]')).to_contain_text('불고기')
     await expect(page.get_by_test_id('lang-ko')).to_have_attribute('aria-pressed', 'true')
+    await expect(page.locator('#table-name')).to_have_text('1번 테이블')
     # Korean breaks between words, not inside one; Chinese still between characters.
     assert await word_break(page) == 'keep-all'
     await page.get_by_test_id('lang-zh').click()
     assert await word_break(page) == 'normal'
+    await expect(page.locator('#table-name')).to_have_text('1号桌')  # the table's too
     res = await page.goto(f'{server.url}/t/{token_for("t01")[:-2]}xx')
     assert res is not None and res.status == 401
     await expect(page.get_by_test_id('token-error')).to_have_text(

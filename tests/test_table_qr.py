@@ -62,7 +62,8 @@ def test_qr_command_writes_codes_sheet_and_csv(tmp_path: Path) -> None:
     assert main(['qr', '--base-url', 'https://dine.example', '--out', str(out)]) == 0
     with (out / 'tables.csv').open(encoding='utf-8') as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 16 and rows[0]['table_id'] == 't01' and rows[0]['name'] == 'Table 1'
+    assert len(rows) == 16 and rows[0]['table_id'] == 't01'
+    assert rows[0]['name'] == '1번 테이블 · Table 1 · 1号桌'  # each language's name once
     keys = Settings().table_keys
     for row in rows:
         token = row['url'].removeprefix('https://dine.example/t/')

@@ -59,7 +59,7 @@ async def _bill(ctx: AppContext, visit: Visit) -> dict[str, Any]:
     if s is not None:
         s = await sessions.current(ctx.redis, visit.table.id) if s.open else s
     out = await bill_view.payload(ctx.redis, ctx.config, s)
-    out['table'] = {'id': visit.table.id, 'name': visit.table.name}
+    out['table'] = {'id': visit.table.id, 'name': visit.table.name.model_dump()}
     out['writable'] = visit.writable
     return out
 
@@ -76,7 +76,11 @@ async def visit_info(token: str, visit: DinerVisit, ctx: Ctx) -> dict[str, Any]:
     if visit.caller.visit is None:
         code = await current_visit_code(ctx, visit.caller.table_code, visit.table.id)
     return {
-        'table': {'id': visit.table.id, 'name': visit.table.name, 'seats': visit.table.seats},
+        'table': {
+            'id': visit.table.id,
+            'name': visit.table.name.model_dump(),
+            'seats': visit.table.seats,
+        },
         'session': visit.session.view() if visit.session else None,
         'visit_code': code,
         'writable': visit.writable,
@@ -99,7 +103,7 @@ async def party_size(body: PartyIn, visit: DinerVisit, ctx: Ctx) -> dict[str, An
     seats = visit.table.seats
     if body.size > seats:
         raise ApiError(
-            422, f'size: {visit.table.name} seats at most {seats}', 'party_size', 'size'
+            422, f'size: {visit.table.name.en} seats at most {seats}', 'party_size', 'size'
         )
     sid = visit.session.id if visit.session is not None else None
     try:
@@ -227,7 +231,7 @@ async def pay(
                 payment_id=p.id,
                 amount=p.amount,
                 currency=p.currency,
-                description=f'{ctx.config.restaurant.name.en} · {visit.table.name}',
+                description=f'{ctx.config.restaurant.name.en} · {visit.table.name.en}',
                 return_path=f'/t/{code}?payment={p.id}#bill',
             )
         )
@@ -264,7 +268,7 @@ async def _receipt(
     bill, _, _, paid = await bill_view.load(ctx.redis, ctx.config, visit.session)
     page = bill_view.receipt_html(
         ctx.config,
-        visit.table.name,
+        getattr(visit.table.name, lang),
         visit.session,
         bill,
         paid,
@@ -330,7 +334,10 @@ async def call_staff(body: StaffCallIn, visit: DinerVisit, ctx: Ctx) -> dict[str
         'staff_call',
         'warning',
         # The console's text for each reason: `alert.texts.staff_call.{reason}`.
-        Said(f'alert.texts.staff_call.{body.reason}', {'table': visit.table.name}),
+        Said(
+            f'alert.texts.staff_call.{body.reason}',
+            {'table': visit.table.name.en, 'table_id': visit.table.id},
+        ),
         table_id=visit.table.id,
     )
     return {'table_id': visit.table.id, 'reason': body.reason, 'status': 'called'}

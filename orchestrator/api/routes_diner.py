@@ -74,6 +74,6 @@ async def diner_page(
         return RedirectResponse(f'/t/{code}', status_code=303)
     table = visit.table
     page = _template('diner.html').format(
-        lang=lang, title=html.escape(name), table=html.escape(table.name)
+        lang=lang, title=html.escape(name), table=html.escape(getattr(table.name, lang))
     )
     return HTMLResponse(page, headers={'Cache-Control': 'no-store'})

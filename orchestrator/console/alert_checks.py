@@ -140,7 +140,8 @@ class LateOrders:
                 Said(
                     'alert.texts.order_late',
                     {
-                        'table': table.name if table else table_id,
+                        'table': table.name.en if table else table_id,
+                        'table_id': table_id,
                         'order': oid,
                         'minutes': age_ms // 60000,
                         'status': status,

@@ -79,7 +79,9 @@ def floor_map(cfg: RestaurantConfig) -> dict[str, Any]:
             }
             for a in f.aisles
         ],
-        'tables': [{'id': t.id, 'name': t.name, 'x': t.x, 'y': t.y} for t in cfg.tables],
+        'tables': [
+            {'id': t.id, 'name': t.name.model_dump(), 'x': t.x, 'y': t.y} for t in cfg.tables
+        ],
         'points': [w.model_dump() for w in f.waypoints if w.kind in ('pass', 'dock', 'charger')],
         # The other waypoints, unlabelled: an operator taps one to close it.
         'junctions': [

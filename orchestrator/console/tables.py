@@ -35,7 +35,7 @@ async def board(r: Redis, cfg: RestaurantConfig) -> list[dict[str, Any]]:
     for table, s in zip(cfg.tables, current, strict=True):
         row: dict[str, Any] = {
             'id': table.id,
-            'name': table.name,
+            'name': table.name.model_dump(),
             'seats': table.seats,
             'state': state_of(s),
             'staff_calls': calls.get(table.id, 0),

@@ -82,7 +82,7 @@ def build_ticket(
     return {
         'id': order.id,
         'table_id': order.table_id,
-        'table': table.name if table else order.table_id,
+        'table': table.name.model_dump() if table else order.table_id,
         'status': order.status,
         'created_at': order.created_at,
         'updated_at': order.updated_at,

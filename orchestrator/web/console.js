@@ -72,12 +72,14 @@ const CODES = {
 };
 const MONEY = { price: true, owed: true, bill_total: true };
 
-// A value in a text as the operator reads it: a code named in the language, a dish by its name
-// on the menu, a number in the language's digits; anything else (an id, what a robot said) as is.
+// A value in a text as the operator reads it: a code named in the language, a dish or a table
+// by its name, a number in the language's digits; anything else (an id, what a robot said) as is.
 function shown(name, args) {
   if (!(name in args) || args[name] === null || args[name] === undefined) return undefined;
   const v = args[name];
   if (name === 'dish' && args.dish_id) return dishName(args.dish_id);
+  // A table named by its id, or by its English name with the id beside it (alerts).
+  if (name === 'table') return tableName(args.table_id ?? v) ?? String(v);
   if (name === 'weekday' && args.weekday_of) return weekdayName(args.weekday_of);
   if (name === 'day' && /^\d{4}-\d\d-\d\d$/.test(v)) return dayName(v);
   if (name in MONEY && typeof v === 'number' && state.snap) return money(v);
@@ -101,6 +103,12 @@ function named(names) {
 }
 
 function dishOf(id) { return state.snap?.dishes.find((d) => d.id === id); }
+
+// A table by its id, in the operator's language (undefined: not a table of the floor).
+function tableName(id) {
+  const table = state.snap?.map.tables.find((tb) => tb.id === id);
+  return table ? named(table.name) : undefined;
+}
 
 function dishName(id) {
   const dish = dishOf(id);
@@ -489,7 +497,7 @@ function ticketCard(tk, lines, column) {
     class: `ticket ${ageClass(tk.created_at)}`, 'data-order': tk.id, 'data-status': tk.status,
     'data-created': tk.created_at,
   },
-  el('header', {}, el('b', {}, tk.table), ' ', el('span', { class: 'oid' }, tk.id), ' ',
+  el('header', {}, el('b', {}, named(tk.table)), ' ', el('span', { class: 'oid' }, tk.id), ' ',
     el('span', { class: 'age', 'data-created': tk.created_at }, ago(tk.created_at, timeScale()))),
   el('div', { class: 'status' }, code('states', tk.status), tk.returned ? ` · ${t('tickets.returned')}` : null,
     tk.robot_id ? ` · ${tk.robot_id}` : null, eta),
@@ -527,7 +535,7 @@ function renderTickets() {
     c.cards.length ? c.cards : muted('—'))));
   $('finished').replaceChildren(...(state.finished.length ? state.finished.map((tk) =>
     el('details', { class: 'ticket done', 'data-order': tk.id, 'data-status': tk.status },
-      el('summary', {}, el('b', {}, tk.table), ' ', el('span', { class: 'oid' }, tk.id), ' ',
+      el('summary', {}, el('b', {}, named(tk.table)), ' ', el('span', { class: 'oid' }, tk.id), ' ',
         t('tickets.finished_at', { status: tk.status, time: clock(tk.updated_at) })),
       el('ul', { class: 'lines' }, tk.lines.map((l) => lineItem(tk, l, false)))))
     : [muted(t('tickets.no_finished'))]));
@@ -924,13 +932,13 @@ function tableCard(row) {
   ] : [el('p', { class: 'muted' }, t('tables.free'))];
   const closable = s && (row.state === 'paid' || row.total === 0);
   return el('article', { class: `table-card ${row.state}`, 'data-table': row.id, 'data-state': row.state },
-    el('header', {}, el('b', {}, row.name), ' ', el('span', { class: 'state' }, code('table_states', row.state))),
+    el('header', {}, el('b', {}, named(row.name)), ' ', el('span', { class: 'state' }, code('table_states', row.state))),
     row.staff_calls ? el('p', { class: 'calls' }, plural('tables.staff_calls', row.staff_calls)) : null,
     detail,
     el('div', { class: 'buttons' },
       el('input', {
         type: 'number', min: '1', max: row.seats * 2, value: s && s.party_size ? s.party_size : row.seats,
-        'aria-label': t('tables.party_at', { table: row.name }), 'data-party-of': row.id,
+        'aria-label': t('tables.party_at', { table: named(row.name) }), 'data-party-of': row.id,
       }),
       control('seat', { table: row.id }, t(s ? 'tables.party_size' : 'tables.seat')),
       s ? control('table-bill', { table: row.id }, t('tables.bill')) : null,

@@ -16,6 +16,7 @@ const state = {
   pendingKey: null,   // Idempotency-Key of an order not yet acknowledged (reused on retry)
   sheet: null,        // dish being configured
   tab: 'menu',
+  tableName: null,    // {ko, en, zh}, from GET /visit
   bill: null,         // the bill as GET /bill shows it
   claim: new Map(),   // bill line key -> units chosen for my share
   payKeys: new Map(), // share id -> Idempotency-Key of a payment not yet acknowledged
@@ -641,9 +642,17 @@ const PARTY_KEY = 'robodine.party';
 // (`known`: this visit's code was asked already, or the size is known).
 function partyState(value) { $('#party').dataset.state = value; }
 
-async function askPartySize() {
-  if (localStorage.getItem(PARTY_KEY) === TOKEN) return partyState('known');
+// The visit: the table's name in every language (the page was drawn in the browser's, and the
+// diner may have picked another), then the party question.
+async function loadVisit() {
   const visit = await api('/visit');
+  state.tableName = visit.table.name;
+  $('#table-name').textContent = name(state.tableName);
+  await askPartySize(visit);
+}
+
+function askPartySize(visit) {
+  if (localStorage.getItem(PARTY_KEY) === TOKEN) return partyState('known');
   if (!visit.writable || visit.session?.party_size) return partyState('known');
   state.partySeats = visit.table.seats;
   renderParty();
@@ -712,6 +721,7 @@ function applyLanguage(lang) {
     b.setAttribute('aria-pressed', String(b.dataset.setLang === state.lang));
   }
   I18n.mark(document, t);
+  if (state.tableName) $('#table-name').textContent = name(state.tableName);
   if (!state.menu) return;
   $('#restaurant').textContent = name(state.menu.restaurant.name);
   document.title = name(state.menu.restaurant.name);
@@ -869,7 +879,7 @@ async function start() {
   startBill();
   // Asked before the page is ready: the question appearing above the menu later shifted it
   // under the diner's finger (and its scroll). Never in the way: a failure only skips it.
-  await askPartySize().catch((err) => console.warn('party size not asked', err));
+  await loadVisit().catch((err) => console.warn('visit not read: party size not asked', err));
   document.body.dataset.ready = 'true';
 }
 
