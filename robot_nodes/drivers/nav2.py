@@ -129,7 +129,9 @@ class Nav2Driver(MotionDriver):
         action = self._param('action', 'navigate_to_pose')
         self.frame_id = self._param('frame_id', 'map')
         # Where the floor lies on the map (`MapFrame`): goals and feedback are turned with it.
-        self.map = MapFrame(*(self._param(f'map_{k}', 0.0) for k in ('x', 'y', 'yaw')))
+        self.map = MapFrame(
+            self._param('map_x', 0.0), self._param('map_y', 0.0), self._param('map_yaw', 0.0)
+        )
         self.behavior_tree = self._param('behavior_tree', '')
         self.retry_s = self._param('retry_s', 5.0)
         self.server_wait_s = self._param('server_wait_s', 2.0)
