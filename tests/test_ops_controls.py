@@ -282,17 +282,24 @@ async def test_stop_all_while_a_trip_waits_at_its_table(console: Console) -> Non
     assert res.status_code == 202, res.text
     await wait_for(lambda: _is(c.order_status(order_id), orders.SERVED), 30, what='served')
     assert await c.mode(robot_id) == 'estopped'
-    # Both STOP ALL and its release tapped twice: the robots take each twice, no refusals.
+    # Both STOP ALL and its release tapped twice: the robots take each twice, no refusals. The
+    # second release goes to the robots still stopped when it comes (beside a CPU hog the robots
+    # may have taken the first already: then it has nothing to release, and says so).
     assert (await c.press('fleet/stop')).status_code == 200
+    sent = 0
     for _ in range(2):
         res = await c.press('fleet/resume')
+        if sent and res.status_code == 409:
+            assert res.json()['reason'] == 'none_estopped', res.text
+            continue
         assert res.status_code == 200, res.text
+        sent += len(res.json()['args']['robots'].split(', '))
     await wait_for(lambda: _is(c.mode(robot_id), 'idle'), 60, what=f'{robot_id} home, idle')
 
     async def answered() -> list[str]:
         audit = [f for _, f in await c.r.xrange(keys.AUDIT)]
         releases = [a['result'] for a in audit if a['action'] == 'robot.release']
-        return releases if len(releases) == 2 * len(c.fleet.robot_ids()) else []
+        return releases if len(releases) == sent else []
 
     assert set(await wait_for(answered, 30, what='every release answered')) == {'ok'}
     alerts = [f for _, f in await c.r.xrange(keys.ALERTS)]
