@@ -138,6 +138,10 @@ class Dispatcher:
         self.etas = Etas(self.ctx)
         self._new_orders = asyncio.Event()
         self._seen: dict[str, float] = {}
+        # The last heartbeat from any robot, and the last stretch (from, to) in which none was
+        # heard at all: our own stall (an overloaded host) or our link, not every robot's.
+        self._heard_any = 0.0
+        self._deaf = (0.0, 0.0)
         self._seq: dict[str, int | None] = {}
         self._back: dict[str, float] = {}
         # Robots silent past their lease: their jobs were handed to other robots.
@@ -374,11 +378,16 @@ class Dispatcher:
         now = time.monotonic()
         prev = self._seen.get(robot_id)
         self._seen[robot_id] = now
+        if now - self._heard_any > GAP_S:
+            self._deaf = (self._heard_any, now)
+        self._heard_any = now
         seq, prev_seq = state.pop('seq'), self._seq.get(robot_id)
         self._seq[robot_id] = seq
         # A new writer starts again from 1; the first few may go out before we match it.
         restarted = seq is not None and prev_seq is not None and seq < min(prev_seq, FRESH_SEQ)
-        came_back = prev is not None and (view.mode in SILENT or now - prev > GAP_S or restarted)
+        came_back = prev is not None and (
+            view.mode in SILENT or self._gap(prev, now) > GAP_S or restarted
+        )
         if came_back and now - self._back.get(robot_id, 0.0) < GAP_S:
             came_back = False  # already re-sending its goals
         before = (view.mode, view.reachable, view.reported)
@@ -445,6 +454,16 @@ class Dispatcher:
             self.ctx.spawn(self._robot_back(robot_id), f'back {robot_id}')
         if before != (view.mode, view.reachable, view.reported):
             self.ctx.wake()
+
+    def _gap(self, prev: float, now: float) -> float:
+        """How long a robot heard at `prev` and now was silent while others were heard. A
+        stretch in which no robot was heard is ours: re-sending every goal after it (under new
+        epochs, fencing the writes of the goals still running) only added load to a loaded
+        host, which stalled again — and the fenced `arrived` writes left diners' food
+        untaken until the robots brought it back. A robot that restarted meanwhile says so
+        by its sequence numbers; one silent past `robot_unreachable_after_s` is re-sent to."""
+        deaf_from, deaf_to = self._deaf
+        return now - prev - max(0.0, min(now, deaf_to) - max(prev, deaf_from))
 
     async def _announce_charging(self, robot_id: str, charging: bool, detail: str) -> None:
         """A serving robot left for its charger (the console hears it once, however many
