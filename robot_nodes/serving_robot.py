@@ -600,10 +600,11 @@ class ServingRobot(RobotNode):
     def detail(self) -> str:
         if self.estopped:
             return 'e-stopped'
+        if self.paused:
+            # Paused in a fault, it does not retry: the fault is still the one to fix.
+            return 'paused by operator' + (f' ({self.driver.fault})' if self.driver.fault else '')
         if self.driver.fault:
             return self.driver.fault
-        if self.paused:
-            return 'paused by operator'
         if self.charging:
             where = f'going to {self.charger}' if self.parking else f'on {self.charger}'
             return f'charging ({where}, battery {self.battery.level:.0%})'
@@ -628,8 +629,9 @@ class ServingRobot(RobotNode):
 
     def mode(self) -> int:
         # The driver cannot drive on by itself (the nav2 driver's goal failed, say): an
-        # operator's alert; the trip goes on once the driver clears it.
-        if self.driver.fault and not self.estopped:
+        # operator's alert; the trip goes on once the driver clears it. Halted, the driver
+        # tries nothing: the robot is e-stopped or paused (which the operator resumes).
+        if self.driver.fault and not self.halted:
             return int(RobotState.MODE_FAULT)
         if self.charging and not (self.estopped or self.paused):
             return int(RobotState.MODE_CHARGING)

@@ -3,7 +3,8 @@
 (simulated m/s) × `time_scale`, publishing feedback at 20 Hz, and turns to the goal's heading
 on arrival. Like Nav2's bt_navigator, a newer goal preempts (aborts) the running one and a
 cancel stops the robot where it is. It aborts its first `abort_goals` goals at once with
-`error_code` UNKNOWN, as Nav2 does a goal it cannot plan to.
+`error_code` UNKNOWN, as Nav2 does a goal it cannot plan to, each numbered in its `error_msg`
+(`ABORT_MSG #n`): the robot's fault detail tells which goal it tried last.
 
     python tests/nav2_standin.py --ros-args -r __ns:=/robodine/serve1 -p x:=.. -p y:=..
 """
@@ -31,6 +32,7 @@ class Nav2StandIn(Node):
         self.speed = self.declare_parameter('speed', 0.8).value
         self.time_scale = self.declare_parameter('time_scale', 1.0).value
         self.to_abort = self.declare_parameter('abort_goals', 0).value
+        self.aborted = 0
         x, y = self.declare_parameter('x', 0.0).value, self.declare_parameter('y', 0.0).value
         self.pose = (x, y, 0.0)
         # The goal it drives to (the newest); every goal still running, with its end.
@@ -53,9 +55,10 @@ class Nav2StandIn(Node):
     async def _execute(self, handle: ServerGoalHandle) -> Any:
         if self.to_abort > 0:
             self.to_abort -= 1
+            self.aborted += 1
             handle.abort()
             return NavigateToPose.Result(
-                error_code=NavigateToPose.Result.UNKNOWN, error_msg=ABORT_MSG
+                error_code=NavigateToPose.Result.UNKNOWN, error_msg=f'{ABORT_MSG} #{self.aborted}'
             )
         end: Future = Future()
         self.running[bytes(handle.goal_id.uuid)] = (handle, end)

@@ -174,6 +174,34 @@ async def test_pause_resume_dock_and_their_refusals(
     assert commands == ['pause', 'resume', 'dock']
 
 
+async def test_a_robot_in_fault_is_paused_and_resumed_but_not_docked(
+    client: httpx.AsyncClient, csrf: str, aredis: Redis
+) -> None:
+    """A robot in fault retries by itself: the operator pauses it (it stops retrying) and
+    resumes it later; a dock order would be one more goal for the driver that fails them."""
+    fault = 'Nav2 aborted the goal to (6.00, 4.00)'
+    await robot_state(aredis, 'serve1', 'fault', detail=fault, jobs=json.dumps(['o1']))
+    res = await client.post('/console/api/robots/serve1/resume')
+    assert res.status_code == 409 and res.json()['detail'] == 'serve1 is not paused (it is fault)'
+    res = await client.post('/console/api/robots/serve1/dock')
+    assert res.status_code == 409, res.text
+    assert res.json()['detail'] == (
+        'serve1 is in fault and cannot drive by itself; pause it, fix the cause, then resume it'
+    )
+    assert (await client.post('/console/api/robots/serve1/pause')).status_code == 200
+    await robot_state(aredis, 'serve1', 'paused', detail=f'paused by operator ({fault})')
+    res = await client.post('/console/api/robots/serve1/dock')
+    assert res.status_code == 409 and 'resume it first' in res.json()['detail']
+    assert (await client.post('/console/api/robots/serve1/resume')).status_code == 200
+    commands = [f['command'] for _, f in await aredis.xrange(keys.CONTROL)]
+    assert commands == ['pause', 'resume']
+    # E-stopped, gone quiet or lost, it is still refused.
+    for mode in ('estopped', 'unreachable', 'lost'):
+        await robot_state(aredis, 'serve1', mode)
+        assert (await client.post('/console/api/robots/serve1/pause')).status_code == 409
+    assert len(await aredis.xrange(keys.CONTROL)) == 2
+
+
 async def test_stop_all_and_resume_all(
     client: httpx.AsyncClient, csrf: str, aredis: Redis, demo_config: RestaurantConfig
 ) -> None:

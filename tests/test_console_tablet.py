@@ -2,7 +2,8 @@
 headless Chromium, against `robodine serve` under uvicorn and a real redis-server: what an
 operator reads (refusals, the Tables view) is legible, every control and the pass can be
 reached without scrolling the page sideways, a price field left empty is refused rather than
-sent as 0, every console shows a stopped fleet and an aisle closed on another's floor map.
+sent as 0, every console shows a stopped fleet and an aisle closed on another's floor map, and
+a robot in fault can be paused but not sent to its dock.
 """
 
 from __future__ import annotations
@@ -97,6 +98,26 @@ async def test_every_robot_control_is_on_screen(
     assert await page.evaluate(
         'document.documentElement.scrollWidth <= document.documentElement.clientWidth'
     )
+
+
+async def test_a_robot_in_fault_can_be_paused_not_docked(
+    browser: Browser, server_url: str, aredis: Redis
+) -> None:
+    """A faulted robot's Pause was greyed out as for a robot out of reach: the operator could
+    not stop its retries. Its Dock stays greyed out, as do an e-stopped robot's controls."""
+    await robot_state(aredis, 'serve1', 'fault', detail='Nav2 aborted the goal to (6.00, 4.00)')
+    await robot_state(aredis, 'serve2', 'estopped')
+    page = await console(browser, server_url, LANDSCAPE)
+    await page.locator('[data-tab="fleet"]').tap()
+    faulted, stopped = (page.locator(f'tr[data-robot="{r}"]') for r in ('serve1', 'serve2'))
+    await expect(faulted.locator('[data-action="dock"]')).to_be_disabled()
+    for action in ('pause', 'dock'):
+        await expect(stopped.locator(f'[data-action="{action}"]')).to_be_disabled()
+    await faulted.locator('[data-action="pause"]').tap()
+    await confirm(page)
+    await expect(page.locator('.toast', has_text='pause sent to serve1')).to_be_visible()
+    ((_, sent),) = await aredis.xrange(keys.CONTROL)
+    assert (sent['command'], sent['robot_id']) == ('pause', 'serve1')
 
 
 async def test_an_empty_price_is_refused_not_zero(

@@ -2,7 +2,8 @@
 (tests/nav2_standin.py), each its own process, over DDS: a trip reaches its table and comes
 back, with a pause (the goal cancelled, the robot standing) and a resume on the way; a goal
 Nav2 aborts, a Nav2 that is not there and one that goes away are each reported as a fault
-(mode fault, the reason as detail) that clears once the robot drives again."""
+(mode fault, the reason as detail) that clears once the robot drives again; a robot paused in
+a fault sends no goal until resumed."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ ROBOT = 'serve1'
 TOLERANCE_M = 0.1
 ACTION = f'{robot_namespace(ROBOT)}/navigate_to_pose'
 FAULT = RobotState.MODE_FAULT
+PAUSED = RobotState.MODE_PAUSED
+# The robot's `nav2.retry_s` (wall seconds between tries of a goal Nav2 failed).
+RETRY_S = 1.0
 
 
 @pytest.fixture
@@ -56,7 +60,8 @@ def processes(
 
     def start(kind: str, **params: float) -> subprocess.Popen:
         if kind == 'robot':
-            robot_params = {'driver': 'nav2', 'peer_wait_s': 0.0, 'nav2.retry_s': 1.0, **params}
+            robot_params = {'driver': 'nav2', 'peer_wait_s': 0.0, 'nav2.retry_s': RETRY_S}
+            robot_params |= params
             proc = start_robot_process(
                 'serving', ROBOT, DEFAULT_CONFIG, SCALE, tmp_path, robot_params
             )
@@ -133,6 +138,42 @@ def test_a_goal_nav2_aborts_is_a_fault_until_the_robot_drives_again(
     # Sent again after nav2.retry_s, the goal is taken: the fault clears on the way.
     at_table(run, 't01')
     assert ros.wait_for_state(ROBOT, timeout=10).mode == RobotState.MODE_BUSY
+
+
+def test_a_robot_paused_in_a_fault_tries_again_only_once_resumed(
+    processes: Callable[..., subprocess.Popen], ros: RosClient, demo_config: RestaurantConfig
+) -> None:
+    """Nav2 aborts every goal; the operator pauses the robot, which tries one every
+    `nav2.retry_s`: it reports paused (the fault in its detail) and sends no goal while paused.
+    Resumed (Nav2 fixed meanwhile: a new one that aborts only its first goal), it tries again at
+    once, and drives on to its table."""
+    standin = processes('standin', abort_goals=1000)
+    processes('robot')
+    ros.wait_for_state(ROBOT, timeout=60)
+    run = ros.deliver(ROBOT, 'nav2-paused-fault', ['t01'])
+    ros.wait_for_state(ROBOT, lambda s: s.mode == FAULT and f'{ABORT_MSG} #2' in s.detail, 60)
+    assert ros.control(ROBOT, 'pause').accepted
+    paused = ros.wait_for_state(ROBOT, lambda s: s.mode == PAUSED, timeout=10)
+    assert paused.detail.startswith('paused by operator (Nav2 aborted the goal'), paused.detail
+    states = ros.watch_state(ROBOT)
+
+    def since(t0: float) -> list[RobotState]:
+        return [s for t, s in states.snapshot() if t > t0]
+
+    # Three tries' time, heartbeats alike: a goal sent would be aborted (a new number in the
+    # detail) or drive (the pose).
+    paused_at = time.monotonic()
+    time.sleep(3 * RETRY_S)
+    seen = {(s.mode, s.detail, s.x, s.y) for s in since(paused_at)}
+    assert seen == {(PAUSED, paused.detail, paused.x, paused.y)}, seen
+    stop_process(standin)
+    processes('standin', abort_goals=1)
+    resumed_at = time.monotonic()
+    assert ros.control(ROBOT, 'resume').accepted
+    at_table(run, 't01')
+    # On the way it tried the goal at once: the new Nav2 aborted it (its first).
+    tried = {s.detail for s in since(resumed_at) if s.mode == FAULT}
+    assert any(d.endswith(f'{ABORT_MSG} #1') for d in tried), tried
 
 
 def test_a_nav2_that_is_not_there_or_goes_away_is_a_fault(

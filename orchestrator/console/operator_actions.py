@@ -24,8 +24,10 @@ from orchestrator.store.orders import OrderRecord
 from orchestrator.store.robots import RobotRecord
 from orchestrator.texts import Refused, Said
 
-# Modes in which a robot cannot take a pause / dock order.
-UNAVAILABLE = frozenset({'estopped', 'fault', 'unreachable', 'lost', 'offline'})
+# Modes in which a robot cannot take a pause, resume or dock order. A robot in `fault` (its
+# driver cannot drive on by itself and retries) can be paused, which stops the retries, and
+# resumed; it is not sent to its dock, which would be one more goal for the same failing driver.
+UNAVAILABLE = frozenset({'estopped', 'unreachable', 'lost', 'offline'})
 # Order statuses in which the food is with a serving robot or the diner.
 WITH_ROBOT = frozenset({orders.DELIVERING, orders.ARRIVED})
 MAX_PRICE = 10_000_000
@@ -85,6 +87,8 @@ async def dock_robot(
         raise Refused(409, 'cooking_robot_dock', robot=robot_id)
     if mode in UNAVAILABLE:
         raise _unavailable(robot_id, mode, 'dock')
+    if mode == 'fault':
+        raise Refused(409, 'dock_fault', robot=robot_id)
     if mode == 'paused':
         raise Refused(409, 'resume_first', robot=robot_id, mode=mode)
     if mode == 'charging':

@@ -17,7 +17,10 @@ const LOST_CHOICES = ['remake', 'delivered', 'cancel'];
 // A dead-lettered dish is not done: it waits for an operator (bump, drop, re-queue).
 const UNIT_DONE = new Set(['cooked', 'withdrawn', 'wasted']);
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const OUT_OF_REACH = new Set(['offline', 'unreachable', 'lost', 'estopped', 'fault']);
+// Modes that refuse a pause or resume (operator_actions.UNAVAILABLE), and a dock order: a robot
+// in fault can be paused (it stops retrying) but not sent to its dock.
+const CANNOT_PAUSE = new Set(['offline', 'unreachable', 'lost', 'estopped']);
+const CANNOT_DOCK = new Set([...CANNOT_PAUSE, 'fault']);
 
 const state = {
   me: null, snap: null, clockOffset: 0, tab: 'tickets',
@@ -674,12 +677,12 @@ function renderFleet() {
   $('robots').replaceChildren(...robots.map((r) => {
     const mode = robotMode(r);
     // A robot that does not answer cannot take a command; e-stopped ones wait for "Resume all".
-    const off = OUT_OF_REACH.has(mode)
-      ? { disabled: true, title: t('fleet.out_of_reach', { robot: r.id, mode }) } : {};
+    const off = (modes) => (modes.has(mode)
+      ? { disabled: true, title: t('fleet.out_of_reach', { robot: r.id, mode }) } : {});
     const pauseOrResume = mode === 'paused'
       ? control('resume', { robot: r.id }, t('fleet.resume'), { cls: '' })
-      : control('pause', { robot: r.id }, t('fleet.pause'), { cls: '', ...off });
-    const dock = r.kind === 'serving' ? control('dock', { robot: r.id }, t('fleet.dock'), { cls: '', ...off }) : null;
+      : control('pause', { robot: r.id }, t('fleet.pause'), { cls: '', ...off(CANNOT_PAUSE) });
+    const dock = r.kind === 'serving' ? control('dock', { robot: r.id }, t('fleet.dock'), { cls: '', ...off(CANNOT_DOCK) }) : null;
     return el('tr', { 'data-robot': r.id, 'data-mode': mode },
       el('td', {}, el('b', {}, r.id), el('br'), el('span', { class: 'muted' }, code('robot_kinds', r.kind))),
       // The robot's own detail, as it reported it.
