@@ -33,6 +33,8 @@ Layout (all under the `rd:` prefix):
 - `rd:visit:{session_id}`          hash   a closed dining session, kept for its receipt
 - `rd:visit:{session_id}:payments` list   payment ids of a dining session, oldest first
 - `rd:staff-call:{table_id}`       string a table called staff (expires: the rate limit)
+- `rd:party-sizes:{table_id}`      string party sizes the table's diners set this minute
+                                          (expires: the rate limit)
 - `rd:payment:{payment_id}`        hash   a payment of one share: amount, status, provider ref
 - `rd:pay-idem:{session_id}:{key}` string the payment an Idempotency-Key created
 - `rd:pay-event:{event_id}`        string a provider webhook event already applied (replays)
@@ -152,6 +154,10 @@ def visit_payments(session_id: str) -> str:
 
 def staff_call(table_id: str) -> str:
     return f'{PREFIX}:staff-call:{table_id}'
+
+
+def party_sizes(table_id: str) -> str:
+    return f'{PREFIX}:party-sizes:{table_id}'
 
 
 def payment(payment_id: str) -> str:

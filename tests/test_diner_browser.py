@@ -305,6 +305,11 @@ async def test_refusals_are_told_in_the_diners_language(
         await page.get_by_test_id('call-staff').click()
         await page.click('button.reason[data-reason="water"]')
         await expect(toast).to_contain_text(expected)
+    # The table's phones have set the party's size as often as a minute allows.
+    key = keys.party_sizes('t08')
+    await aredis.set(key, sessions.PARTY_SIZES_PER_MINUTE, px=60_000)
+    await page.locator('#party [data-party="2"]').click()
+    await expect(toast).to_have_text('这张桌子刚才多次修改了用餐人数，请稍等片刻再试。')
 
 
 async def test_the_cart_outlives_a_reload_until_it_is_ordered(

@@ -269,6 +269,34 @@ async def test_the_party_gives_its_size_bounded_by_the_seats(
     assert s is not None and (s.party_size, s.orders, s.n) == (1, 1, 1)
 
 
+async def test_the_party_size_is_rate_limited_per_table(
+    client: httpx.AsyncClient, aredis: Redis
+) -> None:
+    """Each size set is a session write and a feed event: a table's phones get a few a minute,
+    then a 429 with Retry-After and nothing written; another table is not held back."""
+    code = await visit_code(client, T04)
+    url = f'/api/tables/{code}/party'
+    sizes = [1, 2] * sessions.PARTY_SIZES_PER_MINUTE
+    for size in sizes[: sessions.PARTY_SIZES_PER_MINUTE]:
+        assert (await client.post(url, json={'size': size})).status_code == 200
+    seated = (await feed_types(aredis)).count('table.seated')
+    res = await client.post(f'/api/tables/{T04}/party', json={'size': 1})
+    assert (res.status_code, res.json()['reason'], res.json()['field']) == (
+        429,
+        'party_limited',
+        'size',
+    ), res.text
+    retry_s = int(res.headers['retry-after'])
+    assert 0 < retry_s <= 60 and f'please wait {retry_s} s' in res.json()['detail']
+    s = await sessions.current(aredis, 't04')
+    assert s is not None and s.party_size == sizes[sessions.PARTY_SIZES_PER_MINUTE - 1]
+    assert (await feed_types(aredis)).count('table.seated') == seated
+    # A size out of range is still told what to fix, not to wait.
+    assert (await client.post(url, json={'size': 3})).status_code == 422
+    other = f'/api/tables/{token_for("t05")}/party'
+    assert (await client.post(other, json={'size': 2})).status_code == 200
+
+
 async def test_the_next_party_ends_the_old_code_at_once(
     client: httpx.AsyncClient, aredis: Redis, settings: Settings
 ) -> None:

@@ -10,7 +10,7 @@ Every refusal is also counted in `robodine_order_rejections_total` by reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -41,9 +41,17 @@ NOT_REPLICATED = (
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, reason: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        reason: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.reason, self.field = status, detail, reason, field
+        self.headers = dict(headers or {})
 
 
 def error_response(
@@ -89,7 +97,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, e: ApiError) -> JSONResponse:
-        return error_response(request, e.status, e.detail, e.reason, e.field)
+        response = error_response(request, e.status, e.detail, e.reason, e.field)
+        response.headers.update(e.headers)
+        return response
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, e: Refused) -> JSONResponse:

@@ -3,6 +3,7 @@ payment provider's webhook."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated, Any, Literal
 
@@ -96,7 +97,7 @@ class PartyIn(BaseModel):
 @router.post(
     '/party',
     summary="The party's size, as the diner page asks it once a visit (the report's covers)",
-    responses=errors(401, 403, 409, 422),
+    responses=errors(401, 403, 409, 422, 429),
 )
 async def party_size(body: PartyIn, visit: DinerVisit, ctx: Ctx) -> dict[str, Any]:
     _writable(visit)
@@ -104,6 +105,16 @@ async def party_size(body: PartyIn, visit: DinerVisit, ctx: Ctx) -> dict[str, An
     if body.size > seats:
         raise ApiError(
             422, f'size: {visit.table.name.en} seats at most {seats}', 'party_size', 'size'
+        )
+    if wait_s := await sessions.take_party_size(ctx.redis, visit.table.id):
+        retry_s = math.ceil(wait_s)
+        raise ApiError(
+            429,
+            f'the party size was set {sessions.PARTY_SIZES_PER_MINUTE} times from this table '
+            f'within a minute; please wait {retry_s} s',
+            'party_limited',
+            'size',
+            {'Retry-After': str(retry_s)},
         )
     sid = visit.session.id if visit.session is not None else None
     try:

@@ -1,4 +1,5 @@
-"""Dining sessions (one per visit): `rd:table:{t}:visit`, `rd:visit:{sid}`, `rd:staff-call:{t}`.
+"""Dining sessions (one per visit): `rd:table:{t}:visit`, `rd:visit:{sid}`, and the diners'
+per-table rate limits `rd:staff-call:{t}`, `rd:party-sizes:{t}`.
 
 A table is free (no session, or its last one closed), seated (a session is open), closing (the
 bill was asked for or a payment started) or paid (paid in full, waiting to be closed). The
@@ -41,6 +42,10 @@ ARCHIVE_TTL_S = 90 * 24 * 3600
 CLOCK_SLACK_MS = 60_000
 ATTEMPTS = 20
 VISIT_ENDED = 'your visit has ended — scan the code on the table to start a new one'
+# A table's diners may set their party's size this many times a minute (from the first): each
+# is a session write and a feed event; the page asks once a visit, and a correction or two from
+# the party's phones is plenty.
+PARTY_SIZES_PER_MINUTE = 5
 T = TypeVar('T')
 
 
@@ -421,5 +426,21 @@ async def call_staff(r: Redis, table_id: str, interval_s: float) -> float:
     key = keys.staff_call(table_id)
     if await r.set(key, '1', nx=True, px=int(interval_s * 1000)):
         return 0.0
-    left_ms = await r.pttl(key)
-    return max(0.001, left_ms / 1000) if left_ms > 0 else 0.001
+    return _left_s(await r.pttl(key))
+
+
+async def take_party_size(r: Redis, table_id: str) -> float:
+    """Count one party size set by the table's diners: 0 within the minute's
+    `PARTY_SIZES_PER_MINUTE`, else the seconds until the minute is over."""
+    key = keys.party_sizes(table_id)
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, nx=True, px=60_000)
+        pipe.incr(key)
+        pipe.pttl(key)
+        _, n, left_ms = await pipe.execute()
+    return 0.0 if n <= PARTY_SIZES_PER_MINUTE else _left_s(left_ms)
+
+
+def _left_s(pttl_ms: int) -> float:
+    """Seconds until a rate limit's expiring key is gone: a moment if it just went."""
+    return max(0.001, pttl_ms / 1000)
