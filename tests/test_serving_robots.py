@@ -1,13 +1,16 @@
-"""Which serving robots the dispatcher offers a trip (`Serving.free_robots`), alone: the robots'
-views and the dispatcher's context are plain objects here, no Redis and no ROS."""
+"""Which serving robots the dispatcher offers a trip (`Serving.free_robots`), alone, and what
+its log says of a trip no longer its own: the robots' views and the dispatcher's context are
+plain objects here (Redis a real one where a test needs it), no ROS."""
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
@@ -15,9 +18,9 @@ from orchestrator.config import RestaurantConfig
 from orchestrator.dispatch.cooking import plausible_stage
 from orchestrator.dispatch.delivery import ReadyOrder
 from orchestrator.dispatch.robot_view import RobotView
-from orchestrator.dispatch.serving import Serving, TripFlight, plausible_drive
+from orchestrator.dispatch.serving import Serving, TripFlight, _not_ours, plausible_drive
 from orchestrator.store.records import to_fields
-from orchestrator.store.trips import Stop, TripRecord
+from orchestrator.store.trips import DONE, Stop, TripRecord
 
 
 async def _never(_call: Any) -> bool:
@@ -123,3 +126,32 @@ def test_unsigned_feedback_beyond_reason_is_not_passed_on() -> None:
         {'x': math.nan},
     ):
         assert not plausible_drive(SimpleNamespace(**{**vars(ok), **bad})), bad
+
+
+async def test_a_lease_renewal_refused_says_what_became_of_the_trip(
+    demo_config: RestaurantConfig, aredis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every refused renewal was logged as 'taken over', a trip whose record a failover lost
+    too, and without saying by whom; the one still ours is renewed and kept."""
+    s = serving(demo_config, aredis)
+    s.ctx.name, s.ctx.lease_s = 'disp1', 5.0
+    records = {
+        'tr-ours': TripRecord('tr-ours', 'serve1', 1, 'disp1'),
+        'tr-other': TripRecord('tr-other', 'serve2', 2, 'disp2'),
+        'tr-again': TripRecord('tr-again', 'serve3', 2, 'disp1'),
+    }
+    for trip_id in (*records, 'tr-gone'):
+        s.trips[trip_id] = TripFlight(trip_id, 'serve1', 1, [])
+    for trip_id, record in records.items():
+        await aredis.hset(keys.trip(trip_id), mapping=to_fields(record))
+    with caplog.at_level(logging.WARNING, 'orchestrator.dispatch.serving'):
+        await s.renew()
+    assert sorted(caplog.messages) == [
+        'trip tr-again/1 was taken over by this dispatcher, re-sending it (epoch 2): not renewed',
+        'trip tr-gone/1 is gone (its record was lost: a Redis failover?): not renewed',
+        'trip tr-other/1 was taken over by disp2 (epoch 2): not renewed',
+    ]
+    assert list(s.trips) == ['tr-ours']
+    # A trip event refused at the same epoch: the trip ended meanwhile.
+    done = TripRecord('tr-ours', 'serve1', 1, 'disp1', status=DONE, outcome='completed')
+    assert _not_ours(done, 1, 'disp1') == 'is over (completed)'

@@ -89,6 +89,19 @@ class TripFlight:
         return next((s for s in self.stops if s.table_id == table_id), None)
 
 
+def _not_ours(trip: trips.TripRecord | None, epoch: int, me: str) -> str:
+    """What became of a trip whose write or lease renewal under `epoch` Redis refused, as read
+    after it, for the log of dispatcher `me`: its record is gone, it was taken over (by another
+    dispatcher, or by this one re-sending it), or it is over (until 2026-12-05 a renewal
+    logged each as taken over, as cooking logged a cancelled dish)."""
+    if trip is None:
+        return 'is gone (its record was lost: a Redis failover?)'
+    if trip.epoch != epoch or trip.owner != me:
+        by = 'this dispatcher, re-sending it' if trip.owner == me else trip.owner
+        return f'was taken over by {by} (epoch {trip.epoch})'
+    return f'is over ({trip.outcome or trip.status})'
+
+
 def trip_charge(
     cfg: RestaurantConfig, robot: ServingRobot, at: tuple[float, float], tables: list[str]
 ) -> float:
@@ -461,13 +474,14 @@ class Serving:
             if before is not None:
                 await asyncio.gather(before, return_exceptions=True)
             if not await self.ctx.retrying(write):
-                # Fenced (counted in Redis): say so, as the cooking side does.
+                # Fenced (counted in Redis): say why, as the cooking side does.
+                record = await trips.get(self.ctx.r, trip.trip_id)
                 log.warning(
-                    'trip %s/%d: %s not written: the trip was taken over by another '
-                    'dispatcher, or is over',
+                    'trip %s/%d: %s not written: the trip %s',
                     trip.trip_id,
                     trip.epoch,
                     kind,
+                    _not_ours(record, trip.epoch, self.ctx.name),
                 )
 
         trip.writes = self.ctx.spawn(chained(), f'{kind} {trip.trip_id}')
@@ -599,7 +613,9 @@ class Serving:
                 self.ctx.r, t.trip_id, t.epoch, self.ctx.name, self.ctx.lease_s
             )
             if not ok and self.trips.get(t.trip_id) is t:
-                log.warning('trip %s/%d was taken over', t.trip_id, t.epoch)
+                record = await trips.get(self.ctx.r, t.trip_id)
+                why = _not_ours(record, t.epoch, self.ctx.name)
+                log.warning('trip %s/%d %s: not renewed', t.trip_id, t.epoch, why)
                 if t.task is not None:
                     t.task.cancel()
                 self._drop(t)
