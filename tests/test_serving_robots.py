@@ -139,6 +139,9 @@ async def test_a_lease_renewal_refused_says_what_became_of_the_trip(
         'tr-ours': TripRecord('tr-ours', 'serve1', 1, 'disp1'),
         'tr-other': TripRecord('tr-other', 'serve2', 2, 'disp2'),
         'tr-again': TripRecord('tr-again', 'serve3', 2, 'disp1'),
+        # Finished meanwhile: by another dispatcher that took it over, and by us.
+        'tr-taken': TripRecord('tr-taken', 'serve2', 2, 'disp2', status=DONE, outcome='completed'),
+        'tr-done': TripRecord('tr-done', 'serve1', 1, 'disp1', status=DONE, outcome='completed'),
     }
     for trip_id in (*records, 'tr-gone'):
         s.trips[trip_id] = TripFlight(trip_id, 'serve1', 1, [])
@@ -150,8 +153,9 @@ async def test_a_lease_renewal_refused_says_what_became_of_the_trip(
         'trip tr-again/1 was taken over by this dispatcher, re-sending it (epoch 2): not renewed',
         'trip tr-gone/1 is gone (its record was lost: a Redis failover?): not renewed',
         'trip tr-other/1 was taken over by disp2 (epoch 2): not renewed',
+        'trip tr-taken/1 was taken over by disp2 (epoch 2): not renewed',
     ]
-    assert list(s.trips) == ['tr-ours']
+    assert list(s.trips) == ['tr-ours', 'tr-done']
     # A trip event refused at the same epoch: the trip ended meanwhile.
     done = TripRecord('tr-ours', 'serve1', 1, 'disp1', status=DONE, outcome='completed')
     assert _not_ours(done, 1, 'disp1') == 'is over (completed)'

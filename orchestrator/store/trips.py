@@ -248,9 +248,12 @@ async def release(r: Redis, trip_id: str, epoch: int) -> bool:
 _RENEW = """
 local t = redis.call('TIME')
 local j = redis.call('HMGET', KEYS[1], 'status', 'epoch', 'owner')
-if j[1] and j[1] ~= 'active' then return 1 end  -- finished meanwhile: nothing to keep
 if tonumber(j[2]) == tonumber(ARGV[1]) and j[3] == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'lease_until', tonumber(t[1]) * 1000 + tonumber(ARGV[3]))
+  -- Ours; finished meanwhile, it has nothing to keep. Finished under another dispatcher's
+  -- epoch, it is fenced like any other write of a stale holder.
+  if j[1] == 'active' then
+    redis.call('HSET', KEYS[1], 'lease_until', tonumber(t[1]) * 1000 + tonumber(ARGV[3]))
+  end
   return 1
 end
 redis.call('HINCRBY', KEYS[2], 'fenced_writes', 1)
@@ -280,8 +283,9 @@ async def renew(
     lease_s: float,
     replicas: Replicas | None = None,
 ) -> tuple[bool, bool]:
-    """Extend the trip's lease: whether it is still ours (or finished meanwhile; a trip that
-    is gone, as a failover that lost its creation leaves it, is not), and whether `replicas`
+    """Extend the trip's lease: whether it is still ours (or finished meanwhile under our
+    epoch; one another dispatcher took over and finished is not, nor is a trip that is gone,
+    as a failover that lost its creation leaves it), and whether `replicas`
     confirmed it and every write before it."""
     (res,), replicated = await replication.written(
         r,
