@@ -18,9 +18,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from orchestrator.config import RestaurantConfig
 from orchestrator.redis_server import free_port
 from orchestrator.store import alerts, robots
-from tests.ros_helpers import wait_until
+from tests.ros_helpers import start_nav2_standin, stop_process, wait_until
 
 pytestmark = pytest.mark.ros
 REPO = Path(__file__).resolve().parent.parent
@@ -225,3 +226,48 @@ def test_up_leaves_an_external_robot_to_the_integrator(tmp_path: Path) -> None:
         finally:
             os.killpg(robot.pid, signal.SIGTERM)
             robot.wait(timeout=30)
+
+
+def test_up_with_the_nav2_driver_serves_through_each_robots_nav2(
+    tmp_path: Path, demo_config: RestaurantConfig
+) -> None:
+    """`--driver nav2`: every serving robot drives through the Nav2 in its namespace (here the
+    tests' NavigateToPose stand-in, one per robot, started first as the integrator's would be),
+    and a diner's order reaches the table and is taken."""
+    standins = [
+        start_nav2_standin(
+            s.id,
+            (demo_config.floor.points[s.dock].x, demo_config.floor.points[s.dock].y),
+            50.0,
+            tmp_path / f'nav2-{s.id}.log',
+        )
+        for s in demo_config.serving_robots
+    ]
+    try:
+        with robodine_up(tmp_path, '--driver', 'nav2') as (proc, lines, port):
+            out = ''.join(lines)
+            assert 'nav2 driver' in out and child_running(proc.pid, 'driver:=nav2'), out
+            assert child_running(proc.pid, 'robot_nodes.floor_monitor') is None, out
+            printed = re.search(rf'http://127\.0\.0\.1:{port}/t/\S+', out)
+            assert printed, out
+            with httpx.Client(base_url=f'http://127.0.0.1:{port}', timeout=10) as c:
+                visit = c.get(printed.group(0), follow_redirects=False)
+                assert visit.status_code == 303, visit.text
+                base = f'/api/tables/{visit.headers["location"].rsplit("/", 1)[1]}/orders'
+                placed = c.post(
+                    base,
+                    json={'items': [{'dish_id': 'iced-tea', 'quantity': 1}]},
+                    headers={'Idempotency-Key': 'nav2-up-1'},
+                )
+                assert placed.status_code == 201, placed.text
+                order = f'{base}/{placed.json()["id"]}'
+
+                def status() -> str:
+                    return str(c.get(order).json()['status'])
+
+                wait_until(lambda: status() == 'arrived', 120, 0.2, 'the food at the table')
+                assert c.post(f'{order}/pickup').status_code == 202
+                wait_until(lambda: status() == 'served', 30, 0.2, 'the food taken')
+    finally:
+        for standin in standins:
+            stop_process(standin)
