@@ -557,7 +557,7 @@ async def test_a_body_not_json_is_named_as_the_body(client: httpx.AsyncClient) -
 
 
 async def test_staff_calls_raise_an_alert_and_are_rate_limited(
-    client: httpx.AsyncClient, aredis: Redis
+    client: httpx.AsyncClient, aredis: Redis, demo_config: RestaurantConfig
 ) -> None:
     res = await client.post(f'/api/tables/{T04}/staff-calls', json={'reason': 'water'})
     assert res.status_code == 201, res.text
@@ -566,6 +566,7 @@ async def test_staff_calls_raise_an_alert_and_are_rate_limited(
     assert alert['message'] == 'Table 4 asks for water'
     again = await client.post(f'/api/tables/{T04}/staff-calls', json={'reason': 'help'})
     assert again.status_code == 429 and 'call again in' in again.json()['detail']
+    assert 0 < int(again.headers['Retry-After']) <= demo_config.service.staff_call_interval_s
     bad = await client.post(f'/api/tables/{T04}/staff-calls', json={'reason': 'dance'})
     assert bad.status_code == 422 and bad.json()['field'] == 'reason'
 

@@ -333,12 +333,13 @@ async def call_staff(body: StaffCallIn, visit: DinerVisit, ctx: Ctx) -> dict[str
     interval = ctx.config.service.staff_call_interval_s
     wait_s = await sessions.call_staff(ctx.redis, visit.table.id, interval)
     if wait_s:
+        retry_s = math.ceil(wait_s)
         raise ApiError(
             429,
-            f'staff were called from this table a moment ago; you can call again in '
-            f'{int(wait_s) + 1} s',
+            f'staff were called from this table a moment ago; you can call again in {retry_s} s',
             'staff_call_limited',
             'reason',
+            {'Retry-After': str(retry_s)},
         )
     await alerts.raise_alert(
         ctx.redis,
