@@ -13,6 +13,7 @@ import redis
 from redis.asyncio import Redis
 
 from orchestrator import redis_keys as keys
+from orchestrator.store import counters
 from orchestrator.store.records import from_fields, to_fields
 
 
@@ -77,13 +78,8 @@ async def end_session(r: Redis, sid: str) -> None:
 async def count_attempt(r: Redis, subjects: list[str], window_s: int) -> list[tuple[int, int]]:
     """Count a sign-in attempt against each subject before its password is checked:
     (attempts in the current window, seconds until they are forgotten) per subject."""
-    async with r.pipeline(transaction=True) as pipe:
-        for subject in subjects:
-            pipe.incr(keys.login_failures(subject))
-            pipe.expire(keys.login_failures(subject), window_s, nx=True)
-            pipe.ttl(keys.login_failures(subject))
-        got = await pipe.execute()
-    return [(int(got[i]), max(int(got[i + 2]), 1)) for i in range(0, len(got), 3)]
+    counted = await counters.count(r, [keys.login_failures(s) for s in subjects], window_s * 1000)
+    return [(n, max(left_ms // 1000, 1)) for n, left_ms in counted]
 
 
 async def forgive_attempt(r: Redis, shared: str, own: str, window_s: int) -> None:

@@ -27,7 +27,7 @@ from redis.exceptions import WatchError
 from orchestrator import billing, ids
 from orchestrator import redis_keys as keys
 from orchestrator.config import Billing
-from orchestrator.store import feed, jobs, orders
+from orchestrator.store import counters, feed, jobs, orders
 from orchestrator.store.orders import OrderRecord
 from orchestrator.store.records import changes, from_fields, to_fields
 from orchestrator.texts import Value
@@ -432,12 +432,7 @@ async def call_staff(r: Redis, table_id: str, interval_s: float) -> float:
 async def take_party_size(r: Redis, table_id: str) -> float:
     """Count one party size set by the table's diners: 0 within the minute's
     `PARTY_SIZES_PER_MINUTE`, else the seconds until the minute is over."""
-    key = keys.party_sizes(table_id)
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.set(key, 0, nx=True, px=60_000)
-        pipe.incr(key)
-        pipe.pttl(key)
-        _, n, left_ms = await pipe.execute()
+    ((n, left_ms),) = await counters.count(r, [keys.party_sizes(table_id)], 60_000)
     return 0.0 if n <= PARTY_SIZES_PER_MINUTE else _left_s(left_ms)
 
 

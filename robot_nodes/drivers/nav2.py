@@ -54,6 +54,7 @@ from unique_identifier_msgs.msg import UUID
 
 from robot_nodes.drivers.base import MotionDriver, Point, Pose
 from robot_nodes.drivers.polyline import corner_after, skip_passed
+from robot_nodes.floor_world import wrap
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -100,18 +101,15 @@ class MapFrame:
     yaw: float = 0.0
 
     def to_map(self, pose: Pose) -> Pose:
+        """A goal's pose in the map frame (its heading unfolded: it becomes a quaternion)."""
         c, s = math.cos(self.yaw), math.sin(self.yaw)
         fx, fy, fyaw = pose
-        return self.x + c * fx - s * fy, self.y + s * fx + c * fy, _wrap(fyaw + self.yaw)
+        return self.x + c * fx - s * fy, self.y + s * fx + c * fy, fyaw + self.yaw
 
     def to_floor(self, pose: Pose) -> Pose:
         c, s = math.cos(self.yaw), math.sin(self.yaw)
         dx, dy = pose[0] - self.x, pose[1] - self.y
-        return c * dx + s * dy, -s * dx + c * dy, _wrap(pose[2] - self.yaw)
-
-
-def _wrap(angle: float) -> float:
-    return math.atan2(math.sin(angle), math.cos(angle))
+        return c * dx + s * dy, -s * dx + c * dy, wrap(pose[2] - self.yaw)
 
 
 def goal_yaw(path: list[Point], i: int) -> float:
