@@ -286,6 +286,12 @@ async def test_stop_all_while_a_trip_waits_at_its_table(console: Console) -> Non
     # second release goes to the robots still stopped when it comes (beside a CPU hog the robots
     # may have taken the first already: then it has nothing to release, and says so).
     assert (await c.press('fleet/stop')).status_code == 200
+
+    async def all_stopped() -> bool:
+        return all([await c.mode(rid) == 'estopped' for rid in c.fleet.robot_ids()])
+
+    # A release goes to the robots shown e-stopped: one still taking the stop would miss it.
+    await wait_for(all_stopped, 30, what='every robot e-stopped')
     sent = 0
     for _ in range(2):
         res = await c.press('fleet/resume')
